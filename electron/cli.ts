@@ -1,0 +1,61 @@
+/**
+ * The headless face of Fashion Sorter: `npm run cli -- <command>`.
+ * Exit codes: 0 success, 1 failure (one-line reason on stderr), 2 usage error.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { runBench } from './commands/bench.ts';
+import { runEvaluate } from './commands/evaluate.ts';
+import { runTrain } from './commands/train.ts';
+import { UsageError } from './commands/args.ts';
+
+const USAGE = `Usage: npm run cli -- <command> [options]
+
+Commands:
+  train     [--data DIR] [--epochs N] [--out DIR] [--resume] [--workers N] [--limit N]
+  evaluate  [--model DIR] [--data DIR] [--json] [--flip]
+  bench     [--json] [--quick]
+
+Environment: FASHION_SORTER_BACKEND=auto|tensorflow-gpu|tensorflow|wasm|cpu picks the first backend to try.`;
+
+const COMMANDS: Record<string, { options: ParseArgsConfig['options']; run: (values: Record<string, string | boolean | undefined>, positionals: string[]) => Promise<void> }> = {
+  train: {
+    options: { data: { type: 'string' }, epochs: { type: 'string' }, out: { type: 'string' }, resume: { type: 'boolean' }, workers: { type: 'string' }, limit: { type: 'string' }, 'batch-size': { type: 'string' }, width: { type: 'string' } },
+    run: (v) => runTrain(v),
+  },
+  evaluate: {
+    options: { model: { type: 'string' }, data: { type: 'string' }, json: { type: 'boolean' }, flip: { type: 'boolean' } },
+    run: (v) => runEvaluate(v),
+  },
+  bench: {
+    options: { json: { type: 'boolean' }, quick: { type: 'boolean' } },
+    run: (v) => runBench(v),
+  },
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === '--help' || command === 'help') {
+    console.log(USAGE);
+    return command ? 0 : 2;
+  }
+  const spec = COMMANDS[command];
+  if (!spec) {
+    console.error(`unknown command "${command}"\n\n${USAGE}`);
+    return 2;
+  }
+  try {
+    const { values, positionals } = parseArgs({ args: rest, options: spec.options, allowPositionals: true });
+    await spec.run(values as Record<string, string | boolean | undefined>, positionals);
+    return 0;
+  } catch (err) {
+    if (err instanceof UsageError || (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {
+      console.error(`${(err as Error).message}\n\n${USAGE}`);
+      return 2;
+    }
+    console.error(`error: ${(err as Error).message}`);
+    if (process.env.FASHION_SORTER_DEBUG) console.error((err as Error).stack);
+    return 1;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,24 @@
+import path from 'node:path';
+import { projectRoot } from '../appPaths.ts';
+
+/** A mistake in how a command was called (exit code 2). */
+export class UsageError extends Error {}
+
+export type Values = Record<string, string | boolean | undefined>;
+
+/** Parses a positive integer option, or fails with a usage error naming it. */
+export function intOption(values: Values, name: string, fallback: number): number {
+  const raw = values[name];
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`--${name} must be a positive integer, got "${raw}"`);
+  return n;
+}
+
+export function pathOption(values: Values, name: string): string | undefined {
+  const raw = values[name];
+  return typeof raw === 'string' ? path.resolve(process.cwd(), raw) : undefined;
+}
+
+/** The shipped model, used when no --model is given. */
+export const DEFAULT_MODEL_DIR = path.join(projectRoot, 'models', 'resnet9-mini');

@@ -1,0 +1,41 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { CLASS_NAMES, loadFashionMnist, type ImageSet } from '../dataset/fashionMnist.ts';
+import { initBackend } from '../ml/backend.ts';
+import { predictProbabilities } from '../ml/classifier.ts';
+import { evaluatePredictions } from '../ml/metrics.ts';
+import type { EvaluationReport } from '../ml/modelCard.ts';
+import { loadModel } from '../ml/modelFiles.ts';
+import { DEFAULT_MODEL_DIR, pathOption, type Values } from './args.ts';
+
+export function evaluateOnTestSet(model: tfl.LayersModel, test: ImageSet, modelName: string, backend: string, flipAverage = false): EvaluationReport {
+  const probs = predictProbabilities(model, test.images, test.count, { flipAverage });
+  return { ...evaluatePredictions(probs, test.labels), backend, model: modelName, flipAverage };
+}
+
+const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
+
+/** The human-readable report: accuracy, loss, per-class table and confusion matrix. */
+export function formatEvaluation(report: EvaluationReport): string {
+  const lines = [
+    `model ${report.model} on ${report.count} test images (backend ${report.backend}${report.flipAverage ? ', flip-averaged' : ''})`,
+    `accuracy ${pct(report.accuracy)}   loss ${report.loss.toFixed(4)}`,
+    '',
+    `${'class'.padEnd(12)} precision  recall     f1  support`,
+    ...report.perClass.map((c) => `${c.name.padEnd(12)} ${c.precision.toFixed(4).padStart(9)} ${c.recall.toFixed(4).padStart(7)} ${c.f1.toFixed(4).padStart(6)} ${String(c.support).padStart(8)}`),
+    '',
+    'confusion (rows = true class, columns = predicted)',
+    `${''.padEnd(12)}${CLASS_NAMES.map((_, i) => String(i).padStart(5)).join('')}`,
+    ...report.confusion.map((row, i) => `${`${i} ${CLASS_NAMES[i]}`.padEnd(12).slice(0, 12)}${row.map((n) => String(n).padStart(5)).join('')}`),
+  ];
+  return lines.join('\n');
+}
+
+export async function runEvaluate(values: Values): Promise<void> {
+  const modelDir = pathOption(values, 'model') ?? DEFAULT_MODEL_DIR;
+  const backend = await initBackend();
+  const model = await loadModel(modelDir);
+  const data = await loadFashionMnist({ dataDir: pathOption(values, 'data') });
+  const report = evaluateOnTestSet(model, data.test, modelDir, backend.name, values.flip === true);
+  console.log(values.json ? JSON.stringify(report, null, 1) : formatEvaluation(report));
+}

@@ -1,0 +1,71 @@
+import os from 'node:os';
+import cliProgress from 'cli-progress';
+import * as tf from '@tensorflow/tfjs-core';
+import { loadFashionMnist } from '../dataset/fashionMnist.ts';
+import { initBackend } from '../ml/backend.ts';
+import { buildModel, multiplyAddsPerImage } from '../ml/model.ts';
+import { dataProvenance, writeModelCard } from '../ml/modelCard.ts';
+import { saveModel } from '../ml/modelFiles.ts';
+import { DEFAULT_TRAIN_OPTIONS, Trainer, type EpochRecord, type TrainProgress } from '../ml/train.ts';
+import { DEFAULT_MODEL_DIR, intOption, pathOption, type Values } from './args.ts';
+import { evaluateOnTestSet, formatEvaluation } from './evaluate.ts';
+
+const duration = (s: number) => (s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m` : `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s`);
+
+function epochLine(r: EpochRecord): string {
+  return `epoch ${r.epoch}: train loss ${r.trainLoss.toFixed(4)} acc ${(100 * r.trainAccuracy).toFixed(2)}%  validation loss ${r.validationLoss.toFixed(4)} acc ${(100 * r.validationAccuracy).toFixed(2)}%  (${duration(r.seconds)})`;
+}
+
+export async function runTrain(values: Values): Promise<void> {
+  const outDir = pathOption(values, 'out') ?? DEFAULT_MODEL_DIR;
+  const options = {
+    ...DEFAULT_TRAIN_OPTIONS,
+    epochs: intOption(values, 'epochs', DEFAULT_TRAIN_OPTIONS.epochs),
+    workers: intOption(values, 'workers', DEFAULT_TRAIN_OPTIONS.workers),
+    batchSize: intOption(values, 'batch-size', DEFAULT_TRAIN_OPTIONS.batchSize),
+    architecture: { ...DEFAULT_TRAIN_OPTIONS.architecture, width: intOption(values, 'width', DEFAULT_TRAIN_OPTIONS.architecture.width) },
+    limit: values.limit === undefined ? undefined : intOption(values, 'limit', 0),
+  };
+  const data = await loadFashionMnist({ dataDir: pathOption(values, 'data') });
+  console.log(`data: ${data.source} (${data.train.count} training, ${data.test.count} test images${data.official ? ', official checksums' : ''})`);
+
+  const interactive = process.stdout.isTTY;
+  const bar = interactive
+    ? new cliProgress.SingleBar({ format: 'epoch {ep} |{bar}| {percentage}% loss {loss} acc {acc} {rate} img/s ETA {etaText}', hideCursor: true }, cliProgress.Presets.shades_classic)
+    : undefined;
+  let lastLog = 0;
+  const onProgress = (p: TrainProgress) => {
+    const payload = { ep: `${p.epoch}/${p.epochs}`, loss: p.loss.toFixed(3), acc: `${(100 * p.accuracy).toFixed(1)}%`, rate: p.imagesPerSecond.toFixed(0), etaText: duration(p.etaSeconds) };
+    if (bar) {
+      if (p.step === 1) bar.start(p.steps, 0, payload);
+      bar.update(p.step, payload);
+      if (p.step === p.steps) bar.stop();
+    } else if (performance.now() - lastLog > 60_000 || p.step === p.steps) {
+      lastLog = performance.now();
+      console.log(`epoch ${payload.ep} step ${p.step}/${p.steps} loss ${payload.loss} acc ${payload.acc} ${payload.rate} img/s ETA ${payload.etaText}`);
+    }
+  };
+  const trainer = new Trainer(data.train, outDir, options);
+  const result = await trainer.run(values.resume === true, onProgress, (r) => console.log(epochLine(r)));
+  console.log(`trained ${result.history.length} epochs in ${duration(result.trainSeconds)} on ${result.backend} with ${options.workers} worker(s)`);
+
+  // Assemble the final model here, save it, and evaluate it once on the test set for the model card.
+  const backend = await initBackend(options.backend);
+  const model = buildModel(result.options.architecture);
+  model.setWeights(result.weights.map((w, i) => tf.tensor(w, model.weights[i]!.shape as number[])));
+  await saveModel(model, outDir);
+  const evaluation = evaluateOnTestSet(model, data.test, outDir, backend.name);
+  const macs = multiplyAddsPerImage(model);
+  const { weights: _weights, ...training } = result;
+  writeModelCard(outDir, {
+    ...evaluation,
+    name: model.name,
+    createdAt: new Date().toISOString(),
+    parameters: model.countParams(),
+    multiplyAddsPerImage: macs,
+    flopsPerImage: 2 * macs,
+    training: { ...training, command: `npm run cli -- train ${process.argv.slice(3).join(' ')}`.trim(), node: process.version, cpus: `${os.availableParallelism()} × ${os.cpus()[0]?.model ?? 'unknown'}` },
+    data: dataProvenance(data),
+  });
+  console.log(`saved ${outDir}\n\n${formatEvaluation(evaluation)}`);
+}

@@ -1,0 +1,76 @@
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { IMAGE_SIZE, NUM_CLASSES } from '../dataset/fashionMnist.ts';
+
+/**
+ * A small residual network in the style of the DAWNBench "ResNet-9", pooled early for a CPU budget.
+ * Every convolution has stride 1 (downsampling is max pooling), which keeps all training kernels on
+ * the fast wasm path; pooling before (not after) each widening convolution cuts the multiply-adds by
+ * ~40 % against the original layout.
+ *
+ *   stem conv(w) @28 → pool → conv(2w) @14 → res(2w) @14 → pool → conv(4w) @7 → res(4w) @7 → global average → dense
+ */
+export interface ArchitectureSpec {
+  name: 'resnet9-mini';
+  width: number;
+  batchNormMomentum: number;
+}
+
+export const DEFAULT_ARCHITECTURE: ArchitectureSpec = {
+  name: 'resnet9-mini',
+  width: 24,
+  batchNormMomentum: 0.9,
+};
+
+function convBnRelu(input: tfl.SymbolicTensor, filters: number, spec: ArchitectureSpec, name: string): tfl.SymbolicTensor {
+  const conv = tfl.layers.conv2d({
+    filters, kernelSize: 3, padding: 'same', useBias: false, name: `${name}_conv`,
+    kernelInitializer: 'heNormal',
+  }).apply(input) as tfl.SymbolicTensor;
+  const bn = tfl.layers.batchNormalization({ momentum: spec.batchNormMomentum, name: `${name}_bn` }).apply(conv) as tfl.SymbolicTensor;
+  return tfl.layers.reLU({ name: `${name}_relu` }).apply(bn) as tfl.SymbolicTensor;
+}
+
+function residual(input: tfl.SymbolicTensor, filters: number, spec: ArchitectureSpec, name: string): tfl.SymbolicTensor {
+  const a = convBnRelu(input, filters, spec, `${name}a`);
+  const b = convBnRelu(a, filters, spec, `${name}b`);
+  return tfl.layers.add({ name: `${name}_add` }).apply([input, b]) as tfl.SymbolicTensor;
+}
+
+/** Builds the classifier: input is [batch, 28, 28, 1] scaled to 0..1, output is class probabilities. */
+export function buildModel(spec: ArchitectureSpec = DEFAULT_ARCHITECTURE): tfl.LayersModel {
+  const w = spec.width;
+  const input = tfl.input({ shape: [IMAGE_SIZE, IMAGE_SIZE, 1], name: 'image' });
+  let x = convBnRelu(input, w, spec, 'stem');
+  x = tfl.layers.maxPooling2d({ poolSize: 2, name: 'pool1' }).apply(x) as tfl.SymbolicTensor;
+  x = convBnRelu(x, 2 * w, spec, 'layer1');
+  x = residual(x, 2 * w, spec, 'res1');
+  x = tfl.layers.maxPooling2d({ poolSize: 2, name: 'pool2' }).apply(x) as tfl.SymbolicTensor;
+  x = convBnRelu(x, 4 * w, spec, 'layer2');
+  x = residual(x, 4 * w, spec, 'res2');
+  x = tfl.layers.globalAveragePooling2d({ name: 'pool3' }).apply(x) as tfl.SymbolicTensor;
+  const logits = tfl.layers.dense({ units: NUM_CLASSES, name: 'logits' }).apply(x) as tfl.SymbolicTensor;
+  const probabilities = tfl.layers.softmax({ name: 'probabilities' }).apply(logits) as tfl.SymbolicTensor;
+  return tfl.model({ inputs: input, outputs: probabilities, name: spec.name });
+}
+
+/** The same network up to the logits (shares the weights): training uses it for a stable loss. */
+export function logitsModel(model: tfl.LayersModel): tfl.LayersModel {
+  return tfl.model({ inputs: model.inputs, outputs: model.getLayer('logits').output as tfl.SymbolicTensor });
+}
+
+/** Multiply-adds of one forward pass per image (convolutions and dense layers). */
+export function multiplyAddsPerImage(model: tfl.LayersModel): number {
+  let total = 0;
+  for (const layer of model.layers) {
+    const cls = layer.getClassName();
+    if (cls === 'Conv2D') {
+      const [, h, w, c] = layer.outputShape as number[];
+      const [kh, kw, ci] = (layer.getWeights()[0]!.shape) as number[];
+      total += h! * w! * c! * kh! * kw! * ci!;
+    } else if (cls === 'Dense') {
+      total += tf.util.sizeFromShape(layer.getWeights()[0]!.shape);
+    }
+  }
+  return total;
+}

@@ -1,0 +1,38 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { FashionMnist } from '../dataset/fashionMnist.ts';
+import type { Evaluation } from './metrics.ts';
+import { writeFileAtomic } from './modelFiles.ts';
+import type { TrainResult } from './train.ts';
+
+export const MODEL_CARD = 'metrics.json';
+
+/** The evaluation JSON of `evaluate --json`: the metrics plus what produced them. */
+export interface EvaluationReport extends Evaluation {
+  backend: string;
+  model: string;
+  flipAverage: boolean;
+}
+
+export interface ModelCard extends EvaluationReport {
+  name: string;
+  createdAt: string;
+  parameters: number;
+  multiplyAddsPerImage: number;
+  flopsPerImage: number;
+  training: Omit<TrainResult, 'weights'> & { command: string; node: string; cpus: string };
+  data: { source: string; official: boolean; checksums: Record<string, string> };
+}
+
+export function writeModelCard(dir: string, card: ModelCard): void {
+  writeFileAtomic(path.join(dir, MODEL_CARD), `${JSON.stringify(card, null, 1)}\n`);
+}
+
+export function readModelCard(dir: string): ModelCard | undefined {
+  const file = path.join(dir, MODEL_CARD);
+  return fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as ModelCard) : undefined;
+}
+
+export function dataProvenance(data: FashionMnist): ModelCard['data'] {
+  return { source: data.source, official: data.official, checksums: data.checksums };
+}

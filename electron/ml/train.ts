@@ -1,0 +1,320 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Worker } from 'node:worker_threads';
+import { NUM_CLASSES, type ImageSet } from '../dataset/fashionMnist.ts';
+import { DEFAULT_AUGMENT, seededRandom, shuffledIndices, type AugmentOptions } from './augment.ts';
+import { DEFAULT_ARCHITECTURE, type ArchitectureSpec } from './model.ts';
+import { evaluatePredictions } from './metrics.ts';
+import { writeFileAtomic } from './modelFiles.ts';
+import type { WorkerReply, WorkerRequest } from './trainProtocol.ts';
+import { startWorker } from '../workerThreads.ts';
+
+export interface TrainOptions {
+  epochs: number;
+  batchSize: number;
+  /** Peak learning rate of the one-cycle schedule (SGD, Nesterov momentum). */
+  peakLearningRate: number;
+  /** Fraction of all steps spent warming up linearly from 0 to the peak; the rest decays linearly to 0. */
+  warmupFraction: number;
+  momentum: number;
+  weightDecay: number;
+  labelSmoothing: number;
+  validationFraction: number;
+  seed: number;
+  workers: number;
+  augment: AugmentOptions;
+  architecture: ArchitectureSpec;
+  /** Train on the first N training images only (quick runs and tests). */
+  limit?: number;
+  backend?: string;
+}
+
+export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
+  epochs: 14,
+  batchSize: 128,
+  peakLearningRate: 0.1,
+  warmupFraction: 0.2,
+  momentum: 0.9,
+  weightDecay: 5e-4,
+  labelSmoothing: 0.1,
+  validationFraction: 0.2,
+  seed: 20261122,
+  workers: Math.min(2, os.availableParallelism()),
+  augment: DEFAULT_AUGMENT,
+  architecture: DEFAULT_ARCHITECTURE,
+};
+
+export interface EpochRecord {
+  epoch: number;
+  trainLoss: number;
+  trainAccuracy: number;
+  validationLoss: number;
+  validationAccuracy: number;
+  learningRate: number;
+  seconds: number;
+}
+
+export interface TrainProgress {
+  epoch: number;
+  epochs: number;
+  step: number;
+  steps: number;
+  loss: number;
+  accuracy: number;
+  imagesPerSecond: number;
+  /** Seconds left for the whole run, from the pace so far. */
+  etaSeconds: number;
+}
+
+export interface TrainResult {
+  history: EpochRecord[];
+  options: TrainOptions;
+  backend: string;
+  backendSkipped: string[];
+  trainSeconds: number;
+  trainCount: number;
+  validationCount: number;
+  resumedFromEpoch: number;
+}
+
+interface CheckpointState {
+  completedEpochs: number;
+  history: EpochRecord[];
+  options: TrainOptions;
+  trainSeconds: number;
+}
+
+const CHECKPOINT_DIR = 'checkpoint';
+
+/** The learning rate at a global step: linear warm-up to the peak, then linear decay to zero. */
+export function oneCycleLearningRate(step: number, totalSteps: number, peak: number, warmupFraction: number): number {
+  const warmup = Math.max(1, Math.round(totalSteps * warmupFraction));
+  if (step < warmup) return (peak * (step + 1)) / warmup;
+  return (peak * Math.max(0, totalSteps - step)) / Math.max(1, totalSteps - warmup);
+}
+
+/** A seeded split of the training images into train and validation indices (the test set is never touched). */
+export function splitTrainValidation(count: number, validationFraction: number, seed: number): { train: Int32Array; validation: Int32Array } {
+  const order = shuffledIndices(count, seededRandom(seed));
+  const validationCount = Math.round(count * validationFraction);
+  return { validation: order.slice(0, validationCount).sort(), train: order.slice(validationCount).sort() };
+}
+
+/** A replica in a worker thread, spoken to by request/response. */
+class Replica {
+  private readonly worker: Worker;
+  private nextId = 0;
+  private readonly pending = new Map<number, { resolve: (r: WorkerReply) => void; reject: (e: Error) => void }>();
+
+  constructor() {
+    this.worker = startWorker(import.meta.url, 'trainWorker');
+    this.worker.on('message', (reply: WorkerReply & { id: number }) => {
+      const waiter = this.pending.get(reply.id);
+      this.pending.delete(reply.id);
+      if (reply.type === 'error') waiter?.reject(new Error(`training worker failed: ${reply.message}`));
+      else waiter?.resolve(reply);
+    });
+    this.worker.on('error', (err) => this.failAll(err));
+    this.worker.on('exit', (code) => this.failAll(new Error(`training worker exited with code ${code}`)));
+  }
+
+  private failAll(err: Error) {
+    for (const waiter of this.pending.values()) waiter.reject(err);
+    this.pending.clear();
+  }
+
+  /** Sends a request; the promise resolves with its reply. */
+  call<T extends WorkerReply['type']>(request: WorkerRequest, transfer: ArrayBuffer[] = []): Promise<Extract<WorkerReply, { type: T }>> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (r: WorkerReply) => void, reject });
+      this.worker.postMessage({ ...request, id }, transfer);
+    });
+  }
+
+  /** Sends a request that has no reply (it still runs before any later request). */
+  send(request: WorkerRequest): void {
+    this.worker.postMessage({ ...request, id: -1 });
+  }
+
+  terminate(): Promise<number> {
+    return this.worker.terminate();
+  }
+}
+
+function toShared(bytes: Uint8Array): SharedArrayBuffer {
+  const shared = new SharedArrayBuffer(bytes.byteLength);
+  new Uint8Array(shared).set(bytes);
+  return shared;
+}
+
+/** Splits `indices` into `parts` nearly equal consecutive shards. */
+function shards(indices: Int32Array, parts: number): Int32Array[] {
+  const size = Math.ceil(indices.length / parts);
+  return Array.from({ length: parts }, (_, i) => indices.slice(i * size, (i + 1) * size)).filter((s) => s.length > 0);
+}
+
+/**
+ * Trains the classifier with data-parallel replicas in worker threads, saving a checkpoint after every
+ * epoch in `outDir/checkpoint` (resumable) and the final model in `outDir`.
+ */
+export class Trainer {
+  private replicas: Replica[] = [];
+
+  constructor(private readonly data: ImageSet, private readonly outDir: string, private readonly options: TrainOptions) {}
+
+  private checkpointDir() {
+    return path.join(this.outDir, CHECKPOINT_DIR);
+  }
+
+  /** Reads the replicas' state, averages batch-norm statistics across them, and makes all replicas equal. */
+  private async synchronize(): Promise<Extract<WorkerReply, { type: 'state' }>> {
+    const states = await Promise.all(this.replicas.map((r) => r.call<'state'>({ type: 'readState' })));
+    const weights = states[0]!.weights.map((w, i) => {
+      const mean = new Float32Array(w.length);
+      for (const s of states) for (let k = 0; k < w.length; k++) mean[k]! += s.weights[i]![k]! / states.length;
+      return mean;
+    });
+    await Promise.all(this.replicas.slice(1).map((r) => r.call<'ok'>({ type: 'writeState', weights })));
+    await this.replicas[0]!.call<'ok'>({ type: 'writeState', weights });
+    return { ...states[0]!, weights };
+  }
+
+  private async predict(indices: Int32Array): Promise<Float32Array> {
+    const parts = shards(indices, this.replicas.length);
+    const replies = await Promise.all(parts.map((part, i) => this.replicas[i]!.call<'predictions'>({ type: 'predict', indices: part })));
+    const probs = new Float32Array(indices.length * NUM_CLASSES);
+    let offset = 0;
+    for (const r of replies) {
+      probs.set(r.probs, offset);
+      offset += r.probs.length;
+    }
+    return probs;
+  }
+
+  private async saveCheckpoint(state: CheckpointState, weights: Float32Array[], optimizer: Float32Array[]) {
+    const dir = this.checkpointDir();
+    fs.mkdirSync(dir, { recursive: true });
+    const pack = (arrays: Float32Array[]) => {
+      const header = Buffer.from(JSON.stringify(arrays.map((a) => a.length)));
+      const size = Buffer.alloc(4);
+      size.writeUInt32LE(header.length);
+      return Buffer.concat([size, header, ...arrays.map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength))]);
+    };
+    writeFileAtomic(path.join(dir, 'weights.bin'), pack(weights));
+    writeFileAtomic(path.join(dir, 'optimizer.bin'), pack(optimizer));
+    // state.json is written last: it is what marks the checkpoint complete.
+    writeFileAtomic(path.join(dir, 'state.json'), JSON.stringify(state, null, 1));
+  }
+
+  private loadCheckpoint(): { state: CheckpointState; weights: Float32Array[]; optimizer: Float32Array[] } | undefined {
+    const dir = this.checkpointDir();
+    if (!fs.existsSync(path.join(dir, 'state.json'))) return undefined;
+    const unpack = (file: string) => {
+      const buf = fs.readFileSync(path.join(dir, file));
+      const headerLength = buf.readUInt32LE(0);
+      const lengths = JSON.parse(buf.subarray(4, 4 + headerLength).toString()) as number[];
+      let offset = 4 + headerLength;
+      return lengths.map((n) => {
+        const arr = new Float32Array(n);
+        new Uint8Array(arr.buffer).set(buf.subarray(offset, offset + n * 4));
+        offset += n * 4;
+        return arr;
+      });
+    };
+    const state = JSON.parse(fs.readFileSync(path.join(dir, 'state.json'), 'utf8')) as CheckpointState;
+    return { state, weights: unpack('weights.bin'), optimizer: unpack('optimizer.bin') };
+  }
+
+  /** Runs training; returns the history and the final weights (BN statistics averaged over replicas). */
+  async run(resume: boolean, onProgress?: (p: TrainProgress) => void, onEpoch?: (r: EpochRecord) => void): Promise<TrainResult & { weights: Float32Array[] }> {
+    let options = this.options;
+    const checkpoint = resume ? this.loadCheckpoint() : undefined;
+    if (resume && !checkpoint) throw new Error(`--resume: no checkpoint in ${this.checkpointDir()}; run train without --resume first`);
+    if (checkpoint) options = { ...checkpoint.state.options, epochs: this.options.epochs, workers: this.options.workers, backend: this.options.backend };
+
+    const count = options.limit ? Math.min(options.limit, this.data.count) : this.data.count;
+    const { train, validation } = splitTrainValidation(count, options.validationFraction, options.seed);
+    const validationLabels = Array.from(validation, (i) => this.data.labels[i]!);
+    const images = toShared(this.data.images.subarray(0, count * 784));
+    const labels = toShared(this.data.labels.subarray(0, count));
+
+    this.replicas = Array.from({ length: Math.max(1, options.workers) }, () => new Replica());
+    try {
+      const ready = await Promise.all(this.replicas.map((r) => r.call<'ready'>({
+        type: 'init', backend: options.backend, spec: options.architecture, images, labels,
+        augment: options.augment, labelSmoothing: options.labelSmoothing, momentum: options.momentum,
+      })));
+      // Every replica starts from the first one's weights (or the checkpoint's).
+      const start = checkpoint ?? { weights: (await this.replicas[0]!.call<'state'>({ type: 'readState' })).weights, optimizer: undefined };
+      await Promise.all(this.replicas.map((r) => r.call<'ok'>({ type: 'writeState', weights: start.weights, optimizer: start.optimizer })));
+
+      const history = checkpoint?.state.history ?? [];
+      let trainSeconds = checkpoint?.state.trainSeconds ?? 0;
+      const firstEpoch = checkpoint?.state.completedEpochs ?? 0;
+      const stepsPerEpoch = Math.ceil(train.length / options.batchSize);
+      const totalSteps = stepsPerEpoch * options.epochs;
+      const runStarted = performance.now();
+      let imagesThisRun = 0;
+
+      for (let epoch = firstEpoch; epoch < options.epochs; epoch++) {
+        const epochStarted = performance.now();
+        const random = seededRandom(options.seed + 7919 * (epoch + 1));
+        const order = shuffledIndices(train.length, random).map((i) => train[i]!);
+        let lossSum = 0;
+        let correct = 0;
+        let seen = 0;
+        let learningRate = 0;
+        for (let step = 0; step < stepsPerEpoch; step++) {
+          const batch = order.subarray(step * options.batchSize, (step + 1) * options.batchSize);
+          const parts = shards(batch, this.replicas.length);
+          const replies = await Promise.all(parts.map((part, i) => this.replicas[i]!.call<'grads'>({
+            type: 'grads', indices: part, seed: (options.seed ^ (epoch * 1_000_003 + step * 31 + i)) >>> 0,
+          })));
+          const mean = new Float32Array(replies[0]!.grads.length);
+          for (const r of replies) {
+            const weight = r.count / batch.length;
+            for (let k = 0; k < mean.length; k++) mean[k]! += r.grads[k]! * weight;
+            lossSum += r.loss * r.count;
+            correct += r.correct;
+          }
+          seen += batch.length;
+          imagesThisRun += batch.length;
+          learningRate = oneCycleLearningRate(epoch * stepsPerEpoch + step, totalSteps, options.peakLearningRate, options.warmupFraction);
+          for (const r of this.replicas) r.send({ type: 'apply', grads: mean, learningRate, weightDecay: options.weightDecay });
+          if (onProgress) {
+            const elapsed = (performance.now() - runStarted) / 1000;
+            const rate = imagesThisRun / elapsed;
+            const remainingImages = (options.epochs - epoch) * train.length - seen;
+            onProgress({
+              epoch: epoch + 1, epochs: options.epochs, step: step + 1, steps: stepsPerEpoch,
+              loss: lossSum / seen, accuracy: correct / seen, imagesPerSecond: rate,
+              etaSeconds: remainingImages / rate + (options.epochs - epoch) * validation.length / (rate * 3),
+            });
+          }
+        }
+        const state = await this.synchronize();
+        const validationMetrics = evaluatePredictions(await this.predict(validation), validationLabels);
+        const seconds = (performance.now() - epochStarted) / 1000;
+        trainSeconds += seconds;
+        const record: EpochRecord = {
+          epoch: epoch + 1, trainLoss: lossSum / seen, trainAccuracy: correct / seen,
+          validationLoss: validationMetrics.loss, validationAccuracy: validationMetrics.accuracy, learningRate, seconds,
+        };
+        history.push(record);
+        await this.saveCheckpoint({ completedEpochs: epoch + 1, history, options, trainSeconds }, state.weights, state.optimizer);
+        onEpoch?.(record);
+      }
+      const final = checkpoint && firstEpoch >= options.epochs ? { weights: checkpoint.weights } : await this.synchronize();
+      return {
+        history, options, trainSeconds, weights: final.weights,
+        backend: ready[0]!.backend, backendSkipped: ready[0]!.skipped,
+        trainCount: train.length, validationCount: validation.length, resumedFromEpoch: firstEpoch,
+      };
+    } finally {
+      await Promise.all(this.replicas.map((r) => r.terminate()));
+      this.replicas = [];
+    }
+  }
+}

@@ -1,0 +1,173 @@
+/**
+ * Training kernels for the wasm backend.
+ *
+ * tfjs-backend-wasm ships no Conv2DBackpropFilter, and its Conv2DBackpropInput is a scalar loop.
+ * Both gradients are convolutions themselves, so we express them as XNNPACK-backed Conv2D calls:
+ *
+ *  - filter gradient: dW[kh,kw,ci,co] = Σ_b,y,x xpad[b, y·s+kh, x·s+kw, ci] · dy[b,y,x,co].
+ *    With x transposed to [ci, H, W, b] (batch ↔ channels) and dy to [y, x, b, co] (a filter),
+ *    that is a valid convolution with dilation s whose output is [ci, kh, kw, co].
+ *  - input gradient (stride 1): dx = conv(dy, W rotated 180° with in/out swapped), padded by k-1-pad.
+ */
+import { backend_util, registerKernel, unregisterKernel, getKernel, type KernelConfig, type TensorInfo, type NamedAttrMap } from '@tensorflow/tfjs-core';
+
+interface WasmBackendLike {
+  disposeData(dataId: object): boolean;
+  makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
+  typedArrayFromHeap(info: TensorInfo): Float32Array;
+}
+
+type Attrs = Record<string, unknown>;
+
+/** Runs another wasm kernel directly (no engine bookkeeping: we dispose intermediates ourselves). */
+function run(backend: WasmBackendLike, name: string, inputs: Record<string, TensorInfo>, attrs: Attrs = {}): TensorInfo {
+  const kernel = getKernel(name, 'wasm');
+  if (!kernel) throw new Error(`wasm kernel ${name} is not registered`);
+  return kernel.kernelFunc({ inputs, backend: backend as never, attrs: attrs as NamedAttrMap }) as TensorInfo;
+}
+
+function disposeAll(backend: WasmBackendLike, ...infos: TensorInfo[]) {
+  for (const info of infos) backend.disposeData(info.dataId);
+}
+
+interface FilterGradAttrs {
+  strides: number | [number, number];
+  pad: 'valid' | 'same' | number | backend_util.ExplicitPadding;
+  dataFormat: 'NHWC' | 'NCHW';
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+  filterShape: [number, number, number, number];
+}
+
+function conv2DBackpropFilter({ inputs, backend, attrs }: { inputs: { x: TensorInfo; dy: TensorInfo }; backend: WasmBackendLike; attrs: FilterGradAttrs }): TensorInfo {
+  const { x, dy } = inputs;
+  const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs;
+  if (dataFormat === 'NCHW') throw new Error('Conv2DBackpropFilter on wasm supports NHWC only');
+  const info = backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filterShape, strides, 1, pad, dimRoundingMode);
+  const { top, bottom, left, right } = info.padInfo;
+  const { strideHeight, strideWidth, filterHeight, filterWidth, outHeight, outWidth } = info;
+
+  // Pad so that every (y·s + kh) index lands inside the tensor, then crop the surplus output.
+  const paddedH = info.inHeight + top + bottom;
+  const paddedW = info.inWidth + left + right;
+  const padded = top || bottom || left || right
+    ? run(backend, 'PadV2', { x }, { paddings: [[0, 0], [top, bottom], [left, right], [0, 0]], constantValue: 0 })
+    : x;
+  const xT = run(backend, 'Transpose', { x: padded }, { perm: [3, 1, 2, 0] });
+  const dyT = run(backend, 'Transpose', { x: dy }, { perm: [1, 2, 0, 3] });
+  // The rows/cols of xpad that the convolution can reach: (out-1)·s + k.
+  const usedH = (outHeight - 1) * strideHeight + filterHeight;
+  const usedW = (outWidth - 1) * strideWidth + filterWidth;
+  let xUsed = xT;
+  if (usedH < paddedH || usedW < paddedW) {
+    xUsed = run(backend, 'Slice', { x: xT }, { begin: [0, 0, 0, 0], size: [-1, usedH, usedW, -1] });
+  }
+  const grad = run(backend, 'Conv2D', { x: xUsed, filter: dyT }, {
+    strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', dilations: [strideHeight, strideWidth],
+  });
+  const dw = run(backend, 'Transpose', { x: grad }, { perm: [1, 2, 0, 3] });
+  disposeAll(backend, xT, dyT, grad);
+  if (padded !== x) disposeAll(backend, padded);
+  if (xUsed !== xT) disposeAll(backend, xUsed);
+  return dw;
+}
+
+interface InputGradAttrs {
+  strides: number | [number, number];
+  pad: 'valid' | 'same' | number | backend_util.ExplicitPadding;
+  dataFormat: 'NHWC' | 'NCHW';
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+  inputShape: [number, number, number, number];
+}
+
+let originalInputGrad: KernelConfig | undefined;
+
+function conv2DBackpropInput(args: { inputs: { dy: TensorInfo; filter: TensorInfo }; backend: WasmBackendLike; attrs: InputGradAttrs }): TensorInfo {
+  const { inputs: { dy, filter }, backend, attrs } = args;
+  const { strides, pad, dataFormat, dimRoundingMode, inputShape } = attrs;
+  const info = backend_util.computeConv2DInfo(inputShape, filter.shape as [number, number, number, number], strides, 1, pad, dimRoundingMode);
+  if (dataFormat === 'NCHW' || info.strideHeight !== 1 || info.strideWidth !== 1) {
+    return originalInputGrad!.kernelFunc(args as never) as TensorInfo;
+  }
+  const { top, bottom, left, right } = info.padInfo;
+  const k = info.filterHeight;
+  const kw = info.filterWidth;
+  const flipped = run(backend, 'Reverse', { x: filter }, { dims: [0, 1] });
+  const swapped = run(backend, 'Transpose', { x: flipped }, { perm: [0, 1, 3, 2] });
+  const dx = run(backend, 'Conv2D', { x: dy, filter: swapped }, {
+    strides: [1, 1], dilations: [1, 1], dataFormat: 'NHWC',
+    pad: [[0, 0], [k - 1 - top, k - 1 - bottom], [kw - 1 - left, kw - 1 - right], [0, 0]],
+  });
+  disposeAll(backend, flipped, swapped);
+  return dx;
+}
+
+interface PoolGradAttrs {
+  filterSize: number | [number, number];
+  strides: number | [number, number];
+  pad: 'valid' | 'same' | number;
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+}
+
+/**
+ * Max-pool gradient as one pass over the pooled outputs: each dy goes to its window's first maximum
+ * (the same tie rule as tfjs-core). The wasm kernel revisits every input pixel and is ~10× slower.
+ */
+function maxPoolGrad({ inputs, backend, attrs }: { inputs: { dy: TensorInfo; input: TensorInfo }; backend: WasmBackendLike; attrs: PoolGradAttrs }): TensorInfo {
+  const { dy, input } = inputs;
+  const info = backend_util.computePool2DInfo(input.shape as [number, number, number, number], attrs.filterSize, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
+  const { batchSize, inHeight, inWidth, inChannels: C, outHeight, outWidth, strideHeight, strideWidth, filterHeight, filterWidth } = info;
+  const { top, left } = info.padInfo;
+  const out = backend.makeOutput(input.shape, 'float32');
+  // Views are taken after makeOutput: allocating may grow (and detach) the wasm heap.
+  const dx = backend.typedArrayFromHeap(out);
+  const x = backend.typedArrayFromHeap(input);
+  const g = backend.typedArrayFromHeap(dy);
+  dx.fill(0);
+  const rowStride = inWidth * C;
+  for (let b = 0; b < batchSize; b++) {
+    const xBase = b * inHeight * rowStride;
+    for (let oy = 0; oy < outHeight; oy++) {
+      const y0 = oy * strideHeight - top;
+      for (let ox = 0; ox < outWidth; ox++) {
+        const x0 = ox * strideWidth - left;
+        const gBase = ((b * outHeight + oy) * outWidth + ox) * C;
+        for (let c = 0; c < C; c++) {
+          let best = -Infinity;
+          let bestIndex = -1;
+          for (let fy = 0; fy < filterHeight; fy++) {
+            const yy = y0 + fy;
+            if (yy < 0 || yy >= inHeight) continue;
+            for (let fx = 0; fx < filterWidth; fx++) {
+              const xx = x0 + fx;
+              if (xx < 0 || xx >= inWidth) continue;
+              const index = xBase + yy * rowStride + xx * C + c;
+              if (x[index]! > best) {
+                best = x[index]!;
+                bestIndex = index;
+              }
+            }
+          }
+          if (bestIndex >= 0) dx[bestIndex] = dx[bestIndex]! + g[gBase + c]!;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+let registered = false;
+
+/** Registers the wasm training kernels once; call after the wasm backend is set up. */
+export function registerWasmTrainingKernels(): void {
+  if (registered) return;
+  registered = true;
+  registerKernel({ kernelName: 'Conv2DBackpropFilter', backendName: 'wasm', kernelFunc: conv2DBackpropFilter as never });
+  originalInputGrad = getKernel('Conv2DBackpropInput', 'wasm');
+  if (originalInputGrad) {
+    // Replace the scalar-loop kernel, keeping it for the cases the fast path does not cover.
+    unregisterKernel('Conv2DBackpropInput', 'wasm');
+  }
+  registerKernel({ kernelName: 'Conv2DBackpropInput', backendName: 'wasm', kernelFunc: conv2DBackpropInput as never, setupFunc: originalInputGrad?.setupFunc });
+  unregisterKernel('MaxPoolGrad', 'wasm');
+  registerKernel({ kernelName: 'MaxPoolGrad', backendName: 'wasm', kernelFunc: maxPoolGrad as never });
+}

@@ -1,0 +1,94 @@
+import assert from 'node:assert/strict';
+import { before, describe, test } from 'node:test';
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend } from '../electron/ml/backend.ts';
+
+/** Deterministic, non-trivial values (no ties, so max-pool argmax is unambiguous). */
+const values = (shape: number[], phase: number) => Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => Math.sin(i * 0.731 + phase) + 0.001 * i);
+
+/** Runs `f` on a backend and returns the gradients of sum(f(...)²) w.r.t. every input. */
+function gradsOn(backend: string, f: (...xs: tf.Tensor[]) => tf.Tensor, shapes: number[][]): Float32Array[] {
+  tf.setBackend(backend);
+  return tf.tidy(() => {
+    const inputs = shapes.map((s, i) => tf.tensor(values(s, i), s));
+    const grads = tf.grads((...xs: tf.Tensor[]) => tf.sum(tf.square(f(...xs))))(inputs);
+    return grads.map((g) => g.dataSync() as Float32Array);
+  });
+}
+
+function assertClose(actual: Float32Array, expected: Float32Array, what: string) {
+  assert.equal(actual.length, expected.length, `${what}: length`);
+  const scale = Math.max(1, ...Array.from(expected, Math.abs));
+  for (let i = 0; i < expected.length; i++) {
+    const err = Math.abs(actual[i]! - expected[i]!) / scale;
+    if (err > 1e-4) assert.fail(`${what}: element ${i} is ${actual[i]} on wasm but ${expected[i]} on cpu (relative error ${err.toExponential(2)})`);
+  }
+}
+
+function compare(name: string, f: (...xs: tf.Tensor[]) => tf.Tensor, shapes: number[][]) {
+  const expected = gradsOn('cpu', f, shapes);
+  const actual = gradsOn('wasm', f, shapes);
+  expected.forEach((e, i) => assertClose(actual[i]!, e, `${name}, gradient ${i}`));
+}
+
+before(async () => {
+  await initBackend('wasm');
+});
+
+describe('wasm convolution gradients equal the cpu backend', () => {
+  const cases: { x: number[]; w: number[]; stride: number | [number, number]; pad: 'same' | 'valid' | number }[] = [
+    { x: [2, 9, 9, 3], w: [3, 3, 3, 4], stride: 1, pad: 'same' },
+    { x: [2, 9, 9, 3], w: [3, 3, 3, 4], stride: 2, pad: 'same' },
+    { x: [1, 10, 8, 2], w: [5, 3, 2, 3], stride: 2, pad: 'valid' },
+    { x: [3, 7, 7, 4], w: [3, 3, 4, 5], stride: 1, pad: 'valid' },
+    { x: [2, 11, 6, 3], w: [3, 2, 3, 2], stride: [2, 1], pad: 'same' },
+    { x: [2, 8, 8, 1], w: [1, 1, 1, 6], stride: 1, pad: 'valid' },
+    { x: [2, 6, 6, 2], w: [3, 3, 2, 2], stride: 1, pad: 1 },
+    { x: [4, 14, 14, 16], w: [3, 3, 16, 8], stride: 1, pad: 'same' },
+  ];
+  for (const c of cases) {
+    test(`conv2d x${JSON.stringify(c.x)} filter${JSON.stringify(c.w)} stride ${c.stride} pad ${c.pad}`, () => {
+      compare('conv2d', (x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, c.stride, c.pad), [c.x, c.w]);
+    });
+  }
+});
+
+describe('wasm max-pool gradient equals the cpu backend', () => {
+  const cases: { x: number[]; size: number; stride: number; pad: 'same' | 'valid' }[] = [
+    { x: [2, 8, 8, 3], size: 2, stride: 2, pad: 'valid' },
+    { x: [1, 7, 7, 2], size: 3, stride: 2, pad: 'same' },
+    { x: [2, 5, 6, 4], size: 2, stride: 1, pad: 'same' },
+  ];
+  for (const c of cases) {
+    test(`maxPool x${JSON.stringify(c.x)} size ${c.size} stride ${c.stride} pad ${c.pad}`, () => {
+      compare('maxPool', (x) => tf.maxPool(x as tf.Tensor4D, c.size, c.stride, c.pad), [c.x]);
+    });
+  }
+});
+
+describe('batch-norm gradient (replaced for every backend) equals the reference formula', () => {
+  test('training-mode batch norm: gradients w.r.t. x, scale and offset match the analytic result', () => {
+    // With the batch statistics computed from x, dL/dx has the closed form
+    // (γ/σ)·(dy − mean(dy) − x̂·mean(dy·x̂)); compare our registered gradient against it on wasm.
+    const shape = [4, 3, 3, 5];
+    tf.setBackend('wasm');
+    tf.tidy(() => {
+      const x = tf.tensor(values(shape, 0), shape);
+      const gamma = tf.tensor1d([0.5, 1, 1.5, 2, -1]);
+      const beta = tf.tensor1d([0, 0.1, 0.2, 0.3, 0.4]);
+      const dy = tf.tensor(values(shape, 3), shape);
+      const bn = (xs: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
+        const { mean, variance } = tf.moments(xs, [0, 1, 2]);
+        return tf.batchNorm(xs, mean, variance, b as tf.Tensor1D, g as tf.Tensor1D, 1e-3);
+      };
+      const [dx, dg, db] = tf.grads((xs: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(bn(xs, g, b), dy)))([x, gamma, beta]);
+      const { mean, variance } = tf.moments(x, [0, 1, 2]);
+      const std = tf.sqrt(tf.add(variance, 1e-3));
+      const xhat = tf.div(tf.sub(x, mean), std);
+      const expectedDx = tf.mul(tf.div(gamma, std), tf.sub(tf.sub(dy, tf.mean(dy, [0, 1, 2])), tf.mul(xhat, tf.mean(tf.mul(dy, xhat), [0, 1, 2]))));
+      assertClose(dx!.dataSync() as Float32Array, expectedDx.dataSync() as Float32Array, 'dx');
+      assertClose(dg!.dataSync() as Float32Array, tf.sum(tf.mul(dy, xhat), [0, 1, 2]).dataSync() as Float32Array, 'dγ');
+      assertClose(db!.dataSync() as Float32Array, tf.sum(dy, [0, 1, 2]).dataSync() as Float32Array, 'dβ');
+    });
+  });
+});

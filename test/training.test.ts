@@ -1,0 +1,47 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, test } from 'node:test';
+import { loadFashionMnist } from '../electron/dataset/fashionMnist.ts';
+import { oneCycleLearningRate, splitTrainValidation, Trainer, DEFAULT_TRAIN_OPTIONS } from '../electron/ml/train.ts';
+
+const out = fs.mkdtempSync(path.join(os.tmpdir(), 'fs-train-'));
+after(() => fs.rmSync(out, { recursive: true, force: true }));
+
+test('the train/validation split is seeded, disjoint and 80/20', () => {
+  const a = splitTrainValidation(1000, 0.2, 7);
+  const b = splitTrainValidation(1000, 0.2, 7);
+  assert.deepEqual(a, b);
+  assert.equal(a.validation.length, 200);
+  assert.equal(a.train.length, 800);
+  const all = new Set([...a.train, ...a.validation]);
+  assert.equal(all.size, 1000);
+  assert.notDeepEqual(splitTrainValidation(1000, 0.2, 8).validation, a.validation);
+});
+
+test('the one-cycle schedule warms up to the peak and decays to zero', () => {
+  const lr = (s: number) => oneCycleLearningRate(s, 100, 0.1, 0.2);
+  assert.ok(lr(0) < lr(10));
+  assert.equal(lr(19), 0.1);
+  assert.ok(lr(60) < lr(20));
+  assert.equal(lr(100), 0);
+});
+
+test('a short training run learns (far above chance on held-out images) and resumes from its checkpoint', { timeout: 600_000 }, async () => {
+  const data = await loadFashionMnist({ allowDownload: false });
+  const options = { ...DEFAULT_TRAIN_OPTIONS, epochs: 1, limit: 2500, batchSize: 64, workers: 2, architecture: { ...DEFAULT_TRAIN_OPTIONS.architecture, width: 8 } };
+  const first = await new Trainer(data.train, out, options).run(false);
+  assert.equal(first.history.length, 1);
+  assert.ok(fs.existsSync(path.join(out, 'checkpoint', 'state.json')));
+
+  // Resuming with a longer schedule continues from epoch 1 instead of starting over.
+  const resumed = await new Trainer(data.train, out, { ...options, epochs: 3 }).run(true);
+  assert.equal(resumed.resumedFromEpoch, 1);
+  assert.equal(resumed.history.length, 3);
+  assert.deepEqual(resumed.history[0], first.history[0]);
+  const final = resumed.history.at(-1)!;
+  assert.equal(resumed.validationCount, 500);
+  assert.ok(final.validationAccuracy > 0.5, `validation accuracy ${final.validationAccuracy} should be far above chance (0.1)`);
+  assert.ok(final.trainLoss < resumed.history[0]!.trainLoss, 'training loss should fall');
+});
