@@ -1,5 +1,4 @@
 import path from 'node:path';
-import { projectRoot } from '../appPaths.ts';
 
 /** A mistake in how a command was called (exit code 2). */
 export class UsageError extends Error {}
@@ -19,6 +18,3 @@ export function pathOption(values: Values, name: string): string | undefined {
   const raw = values[name];
   return typeof raw === 'string' ? path.resolve(process.cwd(), raw) : undefined;
 }
-
-/** The shipped model, used when no --model is given. */
-export const DEFAULT_MODEL_DIR = path.join(projectRoot, 'models', 'resnet9-mini');

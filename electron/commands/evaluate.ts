@@ -1,12 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { CLASS_NAMES, loadFashionMnist, type ImageSet } from '../dataset/fashionMnist.ts';
+import { defaultModelDir } from '../appPaths.ts';
 import { initBackend } from '../ml/backend.ts';
 import { predictProbabilities } from '../ml/classifier.ts';
 import { evaluatePredictions } from '../ml/metrics.ts';
 import type { EvaluationReport } from '../ml/modelCard.ts';
 import { loadModel } from '../ml/modelFiles.ts';
-import { DEFAULT_MODEL_DIR, pathOption, type Values } from './args.ts';
+import { pathOption, type Values } from './args.ts';
 
 export function evaluateOnTestSet(model: tfl.LayersModel, test: ImageSet, modelName: string, backend: string, flipAverage = false): EvaluationReport {
   const probs = predictProbabilities(model, test.images, test.count, { flipAverage });
@@ -32,7 +33,7 @@ export function formatEvaluation(report: EvaluationReport): string {
 }
 
 export async function runEvaluate(values: Values): Promise<void> {
-  const modelDir = pathOption(values, 'model') ?? DEFAULT_MODEL_DIR;
+  const modelDir = pathOption(values, 'model') ?? defaultModelDir();
   const backend = await initBackend();
   const model = await loadModel(modelDir);
   const data = await loadFashionMnist({ dataDir: pathOption(values, 'data') });

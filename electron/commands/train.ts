@@ -2,12 +2,13 @@ import os from 'node:os';
 import cliProgress from 'cli-progress';
 import * as tf from '@tensorflow/tfjs-core';
 import { loadFashionMnist } from '../dataset/fashionMnist.ts';
+import { defaultModelDir } from '../appPaths.ts';
 import { initBackend } from '../ml/backend.ts';
 import { buildModel, multiplyAddsPerImage } from '../ml/model.ts';
 import { dataProvenance, writeModelCard } from '../ml/modelCard.ts';
 import { saveModel } from '../ml/modelFiles.ts';
 import { DEFAULT_TRAIN_OPTIONS, Trainer, type EpochRecord, type TrainProgress } from '../ml/train.ts';
-import { DEFAULT_MODEL_DIR, intOption, pathOption, type Values } from './args.ts';
+import { intOption, pathOption, type Values } from './args.ts';
 import { evaluateOnTestSet, formatEvaluation } from './evaluate.ts';
 
 const duration = (s: number) => (s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m` : `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s`);
@@ -17,7 +18,7 @@ function epochLine(r: EpochRecord): string {
 }
 
 export async function runTrain(values: Values): Promise<void> {
-  const outDir = pathOption(values, 'out') ?? DEFAULT_MODEL_DIR;
+  const outDir = pathOption(values, 'out') ?? defaultModelDir();
   const options = {
     ...DEFAULT_TRAIN_OPTIONS,
     epochs: intOption(values, 'epochs', DEFAULT_TRAIN_OPTIONS.epochs),

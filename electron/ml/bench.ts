@@ -1,0 +1,91 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { IMAGE_SIZE, NUM_CLASSES } from '../dataset/fashionMnist.ts';
+import { initBackend } from './backend.ts';
+import { buildModel, logitsModel, DEFAULT_ARCHITECTURE, type ArchitectureSpec } from './model.ts';
+
+export interface TrainingBench {
+  batchSize: number;
+  wasmImagesPerSecond: number;
+  cpuImagesPerSecond: number;
+  /** wasm with our kernels ÷ the pure-JS cpu backend, training images/s, same model and batch. */
+  speedupVsCpu: number;
+  stepMs: number;
+  forwardMs: number;
+  /** One training step ÷ one forward pass of the same batch (wasm). */
+  stepToForward: number;
+}
+
+export interface InferenceBench {
+  backend: string;
+  batchSize: number;
+  imagesPerSecond: number;
+}
+
+/** Median wall time of `runs` calls after `warmup` calls. */
+function timeMs(f: () => void, warmup: number, runs: number): number {
+  for (let i = 0; i < warmup; i++) f();
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const start = performance.now();
+    f();
+    times.push(performance.now() - start);
+  }
+  return times.sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
+}
+
+/** Times one SGD step and one forward pass of the same model and batch on the current backend. */
+function stepAndForward(spec: ArchitectureSpec, weights: tf.Tensor[], batchSize: number, runs: number): { stepMs: number; forwardMs: number } {
+  const model = buildModel(spec);
+  model.setWeights(weights);
+  const logits = logitsModel(model);
+  const variables = model.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val);
+  const optimizer = tf.train.momentum(0.01, 0.9, true);
+  const x = tf.randomUniform([batchSize, IMAGE_SIZE, IMAGE_SIZE, 1], 0, 1, 'float32', 1);
+  const y = tf.oneHot(tf.randomUniform([batchSize], 0, NUM_CLASSES, 'int32', 2) as tf.Tensor1D, NUM_CLASSES);
+  const step = () => tf.tidy(() => {
+    const { value, grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(y, logits.apply(x, { training: true }) as tf.Tensor) as tf.Scalar, variables);
+    optimizer.applyGradients(variables.map((v) => ({ name: v.name, tensor: grads[v.name]! })));
+    value.dataSync();
+  });
+  const forward = () => tf.tidy(() => (model.predict(x) as tf.Tensor).dataSync());
+  const stepMs = timeMs(step, 1, runs);
+  const forwardMs = timeMs(forward, 1, runs);
+  tf.dispose([x, y]);
+  model.dispose();
+  optimizer.dispose();
+  return { stepMs, forwardMs };
+}
+
+/** Training speed: wasm (with our kernels) against the pure-JS cpu backend, side by side in one run. */
+export async function benchTraining(options: { batchSize?: number; wasmRuns?: number; cpuRuns?: number; spec?: ArchitectureSpec } = {}): Promise<TrainingBench> {
+  const batchSize = options.batchSize ?? 32;
+  const spec = options.spec ?? DEFAULT_ARCHITECTURE;
+  await initBackend('wasm');
+  const weights = tf.tidy(() => buildModel(spec).getWeights().map((w) => tf.keep(w.clone())));
+  const wasm = stepAndForward(spec, weights, batchSize, options.wasmRuns ?? 5);
+  await tf.setBackend('cpu');
+  const cpu = stepAndForward(spec, weights, batchSize, options.cpuRuns ?? 2);
+  await tf.setBackend('wasm');
+  tf.dispose(weights);
+  return {
+    batchSize,
+    wasmImagesPerSecond: (1000 * batchSize) / wasm.stepMs,
+    cpuImagesPerSecond: (1000 * batchSize) / cpu.stepMs,
+    speedupVsCpu: cpu.stepMs / wasm.stepMs,
+    stepMs: wasm.stepMs,
+    forwardMs: wasm.forwardMs,
+    stepToForward: wasm.stepMs / wasm.forwardMs,
+  };
+}
+
+/** Inference throughput of the shipped architecture on the best backend here. */
+export async function benchInference(options: { batchSize?: number; runs?: number; spec?: ArchitectureSpec } = {}): Promise<InferenceBench> {
+  const backend = await initBackend();
+  const batchSize = options.batchSize ?? 256;
+  const model = buildModel(options.spec ?? DEFAULT_ARCHITECTURE);
+  const x = tf.randomUniform([batchSize, IMAGE_SIZE, IMAGE_SIZE, 1]);
+  const ms = timeMs(() => tf.tidy(() => (model.predict(x) as tf.Tensor).dataSync()), 1, options.runs ?? 5);
+  x.dispose();
+  model.dispose();
+  return { backend: backend.name, batchSize, imagesPerSecond: (1000 * batchSize) / ms };
+}
