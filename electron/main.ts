@@ -1,0 +1,68 @@
+/**
+ * The Electron shell: one secure window, the app:// protocol for the renderer, and the IPC wiring.
+ * Everything it serves comes from the services in electron/, which never import Electron.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { app, BrowserWindow, ipcMain, net, protocol, session, shell } from 'electron';
+import { projectRoot } from './appPaths.ts';
+import { createServices } from './api/services.ts';
+import { registerIpcHandlers } from './ipc.ts';
+
+const SCHEME = 'app';
+const ORIGIN = `${SCHEME}://renderer`;
+const rendererDir = path.join(projectRoot, 'dist', 'renderer');
+const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'none'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+protocol.registerSchemesAsPrivileged([{ scheme: SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true } }]);
+
+/** Serves files of the built renderer only; anything resolving outside it is refused. */
+function serveRenderer(request: Request): Promise<Response> | Response {
+  const { pathname } = new URL(request.url);
+  const file = path.normalize(path.join(rendererDir, decodeURIComponent(pathname === '/' ? '/index.html' : pathname)));
+  if (!file.startsWith(rendererDir + path.sep) || !fs.existsSync(file)) return new Response('not found', { status: 404 });
+  return net.fetch(pathToFileURL(file).href).then((res) => new Response(res.body, { status: res.status, headers: { 'content-type': res.headers.get('content-type') ?? 'application/octet-stream', 'content-security-policy': CSP } }));
+}
+
+function createWindow(): BrowserWindow {
+  const win = new BrowserWindow({
+    width: 1280,
+    height: 820,
+    title: 'Fashion Sorter',
+    show: false,
+    webPreferences: {
+      preload: path.join(import.meta.dirname, 'preload.cjs'),
+      contextIsolation: true,
+      sandbox: true,
+      nodeIntegration: false,
+      webSecurity: true,
+      spellcheck: false,
+    },
+  });
+  win.once('ready-to-show', () => win.show());
+  // The window only ever shows the app; links to the web open in the user's browser, and only https ones.
+  win.webContents.on('will-navigate', (event, url) => {
+    if (!url.startsWith(ORIGIN)) event.preventDefault();
+  });
+  win.webContents.setWindowOpenHandler(({ url }) => {
+    if (url.startsWith('https://')) void shell.openExternal(url);
+    return { action: 'deny' };
+  });
+  void win.loadURL(`${ORIGIN}/index.html`);
+  return win;
+}
+
+app.whenReady().then(() => {
+  protocol.handle(SCHEME, serveRenderer);
+  session.defaultSession.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
+  registerIpcHandlers(ipcMain, createServices(), (event) => event.senderFrame?.url.startsWith(ORIGIN) === true);
+  createWindow();
+  app.on('activate', () => {
+    if (BrowserWindow.getAllWindows().length === 0) createWindow();
+  });
+});
+
+app.on('window-all-closed', () => {
+  if (process.platform !== 'darwin') app.quit();
+});

@@ -1,0 +1,4 @@
+import type { FashionSorterApi } from '../../electron/api/contract.ts';
+
+/** The preload bridge (Electron) or the test bridge (Chromium) puts the typed API here. */
+export const api = (window as unknown as { api: FashionSorterApi }).api;

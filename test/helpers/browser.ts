@@ -1,0 +1,73 @@
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { build } from 'vite';
+import { CHANNELS, type FashionSorterApi } from '../../electron/api/contract.ts';
+
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'none'; object-src 'none'; base-uri 'none'; form-action 'none'";
+
+export interface RendererSession {
+  page: Page;
+  /** Console errors and CSP violations seen so far. */
+  problems: string[];
+  close(): Promise<void>;
+}
+
+let builtDir: string | undefined;
+
+/** Builds the renderer once per test process, from the current sources. */
+async function buildRenderer(): Promise<string> {
+  if (builtDir) return builtDir;
+  const outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fs-renderer-'));
+  await build({ configFile: path.resolve(import.meta.dirname, '../../vite.config.ts'), logLevel: 'error', build: { outDir, emptyOutDir: true } });
+  builtDir = outDir;
+  return outDir;
+}
+
+const CONTENT_TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml', '.png': 'image/png' };
+
+/**
+ * Opens the real renderer in Debian's Chromium, served from 127.0.0.1 with the app's CSP, and backs
+ * window.api with the given services through a Playwright binding (standing in for the preload bridge).
+ */
+export async function openRenderer(services: FashionSorterApi): Promise<RendererSession> {
+  const dir = await buildRenderer();
+  const server = http.createServer((req, res) => {
+    const file = path.join(dir, path.normalize(new URL(req.url!, 'http://x').pathname === '/' ? '/index.html' : new URL(req.url!, 'http://x').pathname));
+    if (!file.startsWith(dir) || !fs.existsSync(file)) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': CONTENT_TYPES[path.extname(file)] ?? 'application/octet-stream', 'content-security-policy': CSP });
+    fs.createReadStream(file).pipe(res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  const page = await browser.newPage();
+  const problems: string[] = [];
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') problems.push(msg.text());
+  });
+  page.on('pageerror', (err) => problems.push(err.message));
+  await page.exposeBinding('__fashionSorterCall', (_source, method: keyof FashionSorterApi, ...args: unknown[]) => {
+    if (!(method in CHANNELS)) throw new Error(`unknown API method ${method}`);
+    return (services[method] as (...a: unknown[]) => Promise<unknown>)(...args);
+  });
+  await page.addInitScript((methods: string[]) => {
+    const call = (window as unknown as { __fashionSorterCall: (m: string, ...a: unknown[]) => Promise<unknown> }).__fashionSorterCall;
+    (window as unknown as { api: Record<string, unknown> }).api = Object.fromEntries(methods.map((m) => [m, (...a: unknown[]) => call(m, ...a)]));
+  }, Object.keys(CHANNELS));
+  await page.goto(`http://127.0.0.1:${(server.address() as { port: number }).port}/`);
+  return {
+    page,
+    problems,
+    close: async () => {
+      await browser.close();
+      server.close();
+    },
+  };
+}

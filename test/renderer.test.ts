@@ -1,0 +1,41 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, test } from 'node:test';
+import { createServices } from '../electron/api/services.ts';
+import { defaultModelDir } from '../electron/appPaths.ts';
+import { readModelCard } from '../electron/ml/modelCard.ts';
+import { CHROMIUM, openRenderer } from './helpers/browser.ts';
+
+const skip = !fs.existsSync(CHROMIUM) && `Chromium not found at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`;
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fs-ui-'));
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+test('the window shows the shipped model and its scores from the model card', { skip, timeout: 120_000 }, async () => {
+  const card = readModelCard(defaultModelDir());
+  assert.ok(card, 'the shipped model card is missing');
+  const ui = await openRenderer(createServices());
+  try {
+    const { page } = ui;
+    await page.getByRole('heading', { name: `Model ${card.name}` }).waitFor();
+    assert.equal(await page.getByTestId('test-accuracy').textContent(), `${(100 * card.accuracy).toFixed(1)}%`);
+    const rows = page.getByRole('row');
+    assert.equal(await rows.count(), 11);
+    assert.match((await rows.filter({ hasText: 'Shirt' }).first().textContent())!, new RegExp(card.perClass[6]!.f1.toFixed(3)));
+    assert.deepEqual(ui.problems, []);
+  } finally {
+    await ui.close();
+  }
+});
+
+test('without a model the window says why instead of failing', { skip, timeout: 120_000 }, async () => {
+  const ui = await openRenderer(createServices({ modelDir: path.join(tmp, 'no-model') }));
+  try {
+    const alert = ui.page.getByRole('alert');
+    await alert.waitFor();
+    assert.match((await alert.textContent())!, /No model is available: no model card at .*no-model/);
+  } finally {
+    await ui.close();
+  }
+});
