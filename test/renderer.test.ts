@@ -22,7 +22,7 @@ test('the window shows the shipped model and its scores from the model card', { 
     assert.equal(await page.getByTestId('test-accuracy').textContent(), `${(100 * card.accuracy).toFixed(1)}%`);
     const rows = page.getByRole('row');
     assert.equal(await rows.count(), 11);
-    assert.match((await rows.filter({ hasText: 'Shirt' }).first().textContent())!, new RegExp(card.perClass[6]!.f1.toFixed(3)));
+    assert.match((await rows.filter({ has: page.getByRole('rowheader', { name: 'Shirt', exact: true }) }).textContent())!, new RegExp(card.perClass[6]!.f1.toFixed(3)));
     assert.deepEqual(ui.problems, []);
   } finally {
     await ui.close();
