@@ -77,14 +77,20 @@ function readMaybeGzip(file: string): Uint8Array {
   return raw;
 }
 
+const hex8 = (n: number) => `0x${n.toString(16).padStart(8, '0')}`;
+
+/** Checks an IDX header's length and magic number; returns a view for reading the rest. */
+function idxHeader(bytes: Uint8Array, file: string, magic: number, kind: 'images' | 'labels', headerBytes: number): DataView {
+  if (bytes.length < headerBytes) throw new DatasetError(file, `is too short for an IDX ${kind} header (${bytes.length} bytes)`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const found = view.getUint32(0);
+  if (found !== magic) throw new DatasetError(file, `bad magic number ${hex8(found)}, expected ${hex8(magic)} (IDX ${kind})`);
+  return view;
+}
+
 /** Parses an IDX3 image file (magic 0x00000803, count, 28, 28, pixels). */
 export function parseIdxImages(bytes: Uint8Array, file: string): Uint8Array {
-  if (bytes.length < 16) throw new DatasetError(file, `is too short for an IDX image header (${bytes.length} bytes)`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const magic = view.getUint32(0);
-  if (magic !== 0x803) {
-    throw new DatasetError(file, `bad magic number 0x${magic.toString(16).padStart(8, '0')}, expected 0x00000803 (IDX images)`);
-  }
+  const view = idxHeader(bytes, file, 0x803, 'images', 16);
   const count = view.getUint32(4);
   const rows = view.getUint32(8);
   const cols = view.getUint32(12);
@@ -100,13 +106,7 @@ export function parseIdxImages(bytes: Uint8Array, file: string): Uint8Array {
 
 /** Parses an IDX1 label file (magic 0x00000801, count, labels 0..9). */
 export function parseIdxLabels(bytes: Uint8Array, file: string): Uint8Array {
-  if (bytes.length < 8) throw new DatasetError(file, `is too short for an IDX label header (${bytes.length} bytes)`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const magic = view.getUint32(0);
-  if (magic !== 0x801) {
-    throw new DatasetError(file, `bad magic number 0x${magic.toString(16).padStart(8, '0')}, expected 0x00000801 (IDX labels)`);
-  }
-  const count = view.getUint32(4);
+  const count = idxHeader(bytes, file, 0x801, 'labels', 8).getUint32(4);
   if (bytes.length !== 8 + count) {
     throw new DatasetError(file, `header says ${count} labels but the file has ${bytes.length - 8} (truncated or wrong count)`);
   }

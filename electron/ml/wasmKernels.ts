@@ -30,11 +30,14 @@ function disposeAll(backend: WasmBackendLike, ...infos: TensorInfo[]) {
   for (const info of infos) backend.disposeData(info.dataId);
 }
 
-interface FilterGradAttrs {
+interface ConvGradAttrs {
   strides: number | [number, number];
   pad: 'valid' | 'same' | number | backend_util.ExplicitPadding;
   dataFormat: 'NHWC' | 'NCHW';
   dimRoundingMode?: 'floor' | 'round' | 'ceil';
+}
+
+interface FilterGradAttrs extends ConvGradAttrs {
   filterShape: [number, number, number, number];
 }
 
@@ -71,11 +74,7 @@ function conv2DBackpropFilter({ inputs, backend, attrs }: { inputs: { x: TensorI
   return dw;
 }
 
-interface InputGradAttrs {
-  strides: number | [number, number];
-  pad: 'valid' | 'same' | number | backend_util.ExplicitPadding;
-  dataFormat: 'NHWC' | 'NCHW';
-  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+interface InputGradAttrs extends ConvGradAttrs {
   inputShape: [number, number, number, number];
 }
 
