@@ -32,7 +32,7 @@ test('the packaged shell opens one sandboxed, context-isolated window that shows
     assert.equal(prefs.prefs.contextIsolation, true);
     assert.equal(prefs.prefs.sandbox, true);
     assert.equal(prefs.prefs.nodeIntegration, false);
-    assert.equal(await page.evaluate(() => typeof (window as unknown as { require?: unknown }).require), 'undefined');
+    assert.equal(await page.evaluate(() => typeof (globalThis as unknown as { require?: unknown }).require), 'undefined');
   } finally {
     await app.close();
   }

@@ -58,8 +58,8 @@ export async function openRenderer(services: FashionSorterApi): Promise<Renderer
     return (services[method] as (...a: unknown[]) => Promise<unknown>)(...args);
   });
   await page.addInitScript((methods: string[]) => {
-    const call = (window as unknown as { __fashionSorterCall: (m: string, ...a: unknown[]) => Promise<unknown> }).__fashionSorterCall;
-    (window as unknown as { api: Record<string, unknown> }).api = Object.fromEntries(methods.map((m) => [m, (...a: unknown[]) => call(m, ...a)]));
+    const call = (globalThis as unknown as { __fashionSorterCall: (m: string, ...a: unknown[]) => Promise<unknown> }).__fashionSorterCall;
+    (globalThis as unknown as { api: Record<string, unknown> }).api = Object.fromEntries(methods.map((m) => [m, (...a: unknown[]) => call(m, ...a)]));
   }, Object.keys(CHANNELS));
   await page.goto(`http://127.0.0.1:${(server.address() as { port: number }).port}/`);
   return {
