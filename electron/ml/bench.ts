@@ -1,7 +1,11 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { IMAGE_SIZE, NUM_CLASSES } from '../dataset/fashionMnist.ts';
+import { IMAGE_SIZE, NUM_CLASSES, type ImageSet } from '../dataset/fashionMnist.ts';
 import { initBackend } from './backend.ts';
 import { buildModel, logitsModel, DEFAULT_ARCHITECTURE, type ArchitectureSpec } from './model.ts';
+import { DEFAULT_TRAIN_OPTIONS, Trainer } from './train.ts';
 
 export interface TrainingBench {
   batchSize: number;
@@ -13,6 +17,14 @@ export interface TrainingBench {
   forwardMs: number;
   /** One training step ÷ one forward pass of the same batch (wasm). */
   stepToForward: number;
+}
+
+export interface DataParallelBench {
+  images: number;
+  oneWorkerImagesPerSecond: number;
+  twoWorkersImagesPerSecond: number;
+  /** Two data-parallel worker threads ÷ one, whole training epochs (validation included). */
+  speedup: number;
 }
 
 export interface InferenceBench {
@@ -88,4 +100,20 @@ export async function benchInference(options: { batchSize?: number; runs?: numbe
   x.dispose();
   model.dispose();
   return { backend: backend.name, batchSize, imagesPerSecond: (1000 * batchSize) / ms };
+}
+
+/** Does training on both cores pay? One short epoch with one worker thread, then with two. */
+export async function benchDataParallel(train: ImageSet, images = 2000): Promise<DataParallelBench> {
+  const rate = async (workers: number) => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'fs-bench-'));
+    try {
+      const result = await new Trainer(train, out, { ...DEFAULT_TRAIN_OPTIONS, epochs: 1, limit: images, workers }).run(false);
+      return (result.trainCount + result.validationCount) / result.trainSeconds;
+    } finally {
+      fs.rmSync(out, { recursive: true, force: true });
+    }
+  };
+  const one = await rate(1);
+  const two = await rate(2);
+  return { images, oneWorkerImagesPerSecond: one, twoWorkersImagesPerSecond: two, speedup: two / one };
 }
