@@ -7,7 +7,7 @@ import { initBackend } from '../ml/backend.ts';
 import { buildModel, multiplyAddsPerImage } from '../ml/model.ts';
 import { dataProvenance, writeModelCard } from '../ml/modelCard.ts';
 import { saveModel } from '../ml/modelFiles.ts';
-import { DEFAULT_TRAIN_OPTIONS, Trainer, type EpochRecord, type TrainProgress } from '../ml/train.ts';
+import { checkpointOptions, DEFAULT_TRAIN_OPTIONS, Trainer, type EpochRecord, type TrainProgress } from '../ml/train.ts';
 import { intOption, pathOption, type Values } from './args.ts';
 import { evaluateOnTestSet, formatEvaluation } from './evaluate.ts';
 
@@ -19,9 +19,11 @@ function epochLine(r: EpochRecord): string {
 
 export async function runTrain(values: Values): Promise<void> {
   const outDir = pathOption(values, 'out') ?? defaultModelDir();
+  // --resume without --epochs finishes the schedule the checkpoint was started with.
+  const plannedEpochs = (values.resume && checkpointOptions(outDir)?.epochs) || DEFAULT_TRAIN_OPTIONS.epochs;
   const options = {
     ...DEFAULT_TRAIN_OPTIONS,
-    epochs: intOption(values, 'epochs', DEFAULT_TRAIN_OPTIONS.epochs),
+    epochs: intOption(values, 'epochs', plannedEpochs),
     workers: intOption(values, 'workers', DEFAULT_TRAIN_OPTIONS.workers),
     batchSize: intOption(values, 'batch-size', DEFAULT_TRAIN_OPTIONS.batchSize),
     architecture: { ...DEFAULT_TRAIN_OPTIONS.architecture, width: intOption(values, 'width', DEFAULT_TRAIN_OPTIONS.architecture.width) },

@@ -87,6 +87,12 @@ interface CheckpointState {
 
 const CHECKPOINT_DIR = 'checkpoint';
 
+/** The options a checkpoint in `outDir` was trained with, if there is one. */
+export function checkpointOptions(outDir: string): TrainOptions | undefined {
+  const file = path.join(outDir, CHECKPOINT_DIR, 'state.json');
+  return fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as CheckpointState).options : undefined;
+}
+
 /** The learning rate at a global step: linear warm-up to the peak, then linear decay to zero. */
 export function oneCycleLearningRate(step: number, totalSteps: number, peak: number, warmupFraction: number): number {
   const warmup = Math.max(1, Math.round(totalSteps * warmupFraction));
