@@ -70,13 +70,13 @@ function stepAndForward(spec: ArchitectureSpec, weights: tf.Tensor[], batchSize:
 
 /** Training speed: wasm (with our kernels) against the pure-JS cpu backend, side by side in one run. */
 export async function benchTraining(options: { batchSize?: number; wasmRuns?: number; cpuRuns?: number; spec?: ArchitectureSpec } = {}): Promise<TrainingBench> {
-  const batchSize = options.batchSize ?? 32;
+  const batchSize = options.batchSize ?? 16;
   const spec = options.spec ?? DEFAULT_ARCHITECTURE;
   await initBackend('wasm');
   const weights = tf.tidy(() => buildModel(spec).getWeights().map((w) => tf.keep(w.clone())));
   const wasm = stepAndForward(spec, weights, batchSize, options.wasmRuns ?? 5);
   await tf.setBackend('cpu');
-  const cpu = stepAndForward(spec, weights, batchSize, options.cpuRuns ?? 2);
+  const cpu = stepAndForward(spec, weights, batchSize, options.cpuRuns ?? 1);
   await tf.setBackend('wasm');
   tf.dispose(weights);
   return {
