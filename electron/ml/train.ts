@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Worker } from 'node:worker_threads';
-import { NUM_CLASSES, type ImageSet } from '../dataset/fashionMnist.ts';
+import { NUM_CLASSES, PIXELS, type ImageSet } from '../dataset/fashionMnist.ts';
 import { DEFAULT_AUGMENT, seededRandom, shuffledIndices, type AugmentOptions } from './augment.ts';
 import { DEFAULT_ARCHITECTURE, type ArchitectureSpec } from './model.ts';
 import { evaluatePredictions } from './metrics.ts';
@@ -243,7 +243,7 @@ export class Trainer {
     const count = options.limit ? Math.min(options.limit, this.data.count) : this.data.count;
     const { train, validation } = splitTrainValidation(count, options.validationFraction, options.seed);
     const validationLabels = Array.from(validation, (i) => this.data.labels[i]!);
-    const images = toShared(this.data.images.subarray(0, count * 784));
+    const images = toShared(this.data.images.subarray(0, count * PIXELS));
     const labels = toShared(this.data.labels.subarray(0, count));
 
     this.replicas = Array.from({ length: Math.max(1, options.workers) }, () => new Replica());
