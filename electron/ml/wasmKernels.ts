@@ -80,6 +80,27 @@ interface InputGradAttrs extends ConvGradAttrs {
 
 let originalInputGrad: KernelConfig | undefined;
 
+/**
+ * W[kh,kw,ci,co] → W'[K-1-kh, L-1-kw, co, ci] in one pass over the heap; the Reverse and Transpose
+ * kernels it replaces cost more than the small filter is worth.
+ */
+function rotateAndSwapChannels(backend: WasmBackendLike, filter: TensorInfo): TensorInfo {
+  const [K, L, ci, co] = filter.shape as [number, number, number, number];
+  const out = backend.makeOutput([K, L, co, ci], 'float32');
+  const dst = backend.typedArrayFromHeap(out);
+  const src = backend.typedArrayFromHeap(filter);
+  for (let kh = 0; kh < K; kh++) {
+    for (let kw = 0; kw < L; kw++) {
+      const srcBase = ((K - 1 - kh) * L + (L - 1 - kw)) * ci * co;
+      const dstBase = (kh * L + kw) * co * ci;
+      for (let i = 0; i < ci; i++) {
+        for (let o = 0; o < co; o++) dst[dstBase + o * ci + i] = src[srcBase + i * co + o]!;
+      }
+    }
+  }
+  return out;
+}
+
 function conv2DBackpropInput(args: { inputs: { dy: TensorInfo; filter: TensorInfo }; backend: WasmBackendLike; attrs: InputGradAttrs }): TensorInfo {
   const { inputs: { dy, filter }, backend, attrs } = args;
   const { strides, pad, dataFormat, dimRoundingMode, inputShape } = attrs;
@@ -90,13 +111,12 @@ function conv2DBackpropInput(args: { inputs: { dy: TensorInfo; filter: TensorInf
   const { top, bottom, left, right } = info.padInfo;
   const k = info.filterHeight;
   const kw = info.filterWidth;
-  const flipped = run(backend, 'Reverse', { x: filter }, { dims: [0, 1] });
-  const swapped = run(backend, 'Transpose', { x: flipped }, { perm: [0, 1, 3, 2] });
+  const swapped = rotateAndSwapChannels(backend, filter);
   const dx = run(backend, 'Conv2D', { x: dy, filter: swapped }, {
     strides: [1, 1], dilations: [1, 1], dataFormat: 'NHWC',
     pad: [[0, 0], [k - 1 - top, k - 1 - bottom], [kw - 1 - left, kw - 1 - right], [0, 0]],
   });
-  disposeAll(backend, flipped, swapped);
+  disposeAll(backend, swapped);
   return dx;
 }
 
