@@ -46,7 +46,7 @@ function timeMs(f: () => void, warmup: number, runs: number): number {
 }
 
 /** Times one SGD step and one forward pass of the same model and batch on the current backend. */
-function stepAndForward(spec: ArchitectureSpec, weights: tf.Tensor[], batchSize: number, runs: number): { stepMs: number; forwardMs: number } {
+function stepAndForward(spec: ArchitectureSpec, weights: tf.Tensor[], batchSize: number, runs: number, warmup: number): { stepMs: number; forwardMs: number } {
   const model = buildModel(spec);
   model.setWeights(weights);
   const logits = logitsModel(model);
@@ -60,8 +60,8 @@ function stepAndForward(spec: ArchitectureSpec, weights: tf.Tensor[], batchSize:
     value.dataSync();
   });
   const forward = () => tf.tidy(() => (model.predict(x) as tf.Tensor).dataSync());
-  const stepMs = timeMs(step, 1, runs);
-  const forwardMs = timeMs(forward, 1, runs);
+  const stepMs = timeMs(step, warmup, runs);
+  const forwardMs = timeMs(forward, warmup, runs);
   tf.dispose([x, y]);
   model.dispose();
   optimizer.dispose();
@@ -74,9 +74,10 @@ export async function benchTraining(options: { batchSize?: number; wasmRuns?: nu
   const spec = options.spec ?? DEFAULT_ARCHITECTURE;
   await initBackend('wasm');
   const weights = tf.tidy(() => buildModel(spec).getWeights().map((w) => tf.keep(w.clone())));
-  const wasm = stepAndForward(spec, weights, batchSize, options.wasmRuns ?? 5);
+  // wasm gets a longer warm-up: its first steps also create and cache XNNPACK operators.
+  const wasm = stepAndForward(spec, weights, batchSize, options.wasmRuns ?? 9, 3);
   await tf.setBackend('cpu');
-  const cpu = stepAndForward(spec, weights, batchSize, options.cpuRuns ?? 1);
+  const cpu = stepAndForward(spec, weights, batchSize, options.cpuRuns ?? 1, 1);
   await tf.setBackend('wasm');
   tf.dispose(weights);
   return {
