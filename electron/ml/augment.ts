@@ -61,11 +61,3 @@ export function augmentBatch(images: Uint8Array, indices: ArrayLike<number>, out
     }
   }
 }
-
-/** Copies images[indices] into `out` as floats 0..1, unchanged (evaluation). */
-export function toFloatBatch(images: Uint8Array, indices: ArrayLike<number>, out: Float32Array): void {
-  for (let n = 0; n < indices.length; n++) {
-    const src = indices[n]! * PIXELS;
-    for (let p = 0; p < PIXELS; p++) out[n * PIXELS + p] = images[src + p]! / 255;
-  }
-}

@@ -8,7 +8,8 @@ import { parentPort } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { PIXELS, IMAGE_SIZE, NUM_CLASSES } from '../dataset/fashionMnist.ts';
-import { augmentBatch, seededRandom, toFloatBatch, type AugmentOptions } from './augment.ts';
+import { augmentBatch, seededRandom, type AugmentOptions } from './augment.ts';
+import { predictProbabilities } from './classifier.ts';
 import { initBackend } from './backend.ts';
 import { buildModel, logitsModel, type ArchitectureSpec } from './model.ts';
 import type { WorkerRequest, WorkerReply } from './trainProtocol.ts';
@@ -96,16 +97,9 @@ function applyGrads(flat: Float32Array, learningRate: number, weightDecay: numbe
 
 function predict(indices: Int32Array): WorkerReply {
   const r = replica!;
-  const batchSize = 256;
-  const probs = new Float32Array(indices.length * NUM_CLASSES);
-  const batch = new Float32Array(batchSize * PIXELS);
-  for (let start = 0; start < indices.length; start += batchSize) {
-    const part = indices.subarray(start, start + batchSize);
-    toFloatBatch(r.images, part, batch);
-    const out = tf.tidy(() => (r.model.predict(tf.tensor4d(batch.subarray(0, part.length * PIXELS), [part.length, IMAGE_SIZE, IMAGE_SIZE, 1])) as tf.Tensor).dataSync());
-    probs.set(out, start * NUM_CLASSES);
-  }
-  return { type: 'predictions', probs };
+  const gathered = new Uint8Array(indices.length * PIXELS);
+  indices.forEach((image, n) => gathered.set(r.images.subarray(image * PIXELS, (image + 1) * PIXELS), n * PIXELS));
+  return { type: 'predictions', probs: predictProbabilities(r.model, gathered, indices.length) };
 }
 
 async function readState(): Promise<WorkerReply> {
