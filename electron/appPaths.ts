@@ -9,6 +9,20 @@ export function cacheDir(): string {
   return path.join(base, 'fashion-sorter');
 }
 
+/**
+ * The per-user data folder (catalog, fine-tuned models): Electron's `userData` when the shell sets
+ * FASHION_SORTER_DATA, otherwise the platform's usual place.
+ */
+export function userDataDir(): string {
+  if (process.env.FASHION_SORTER_DATA) return process.env.FASHION_SORTER_DATA;
+  if (process.platform === 'win32') return path.join(process.env.APPDATA || path.join(os.homedir(), 'AppData', 'Roaming'), 'Fashion Sorter');
+  if (process.platform === 'darwin') return path.join(os.homedir(), 'Library', 'Application Support', 'Fashion Sorter');
+  return path.join(process.env.XDG_DATA_HOME || path.join(os.homedir(), '.local', 'share'), 'fashion-sorter');
+}
+
+export const defaultCatalogFile = () => path.join(userDataDir(), 'catalog.sqlite');
+export const thumbnailsDir = () => path.join(cacheDir(), 'thumbnails');
+
 /** The folder holding package.json, found upwards from this file (electron/ in dev, dist/electron/ when built). */
 function findProjectRoot(): string {
   let dir = import.meta.dirname;

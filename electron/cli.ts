@@ -4,6 +4,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { runBench } from './commands/bench.ts';
+import { runClassify } from './commands/classify.ts';
 import { runEvaluate } from './commands/evaluate.ts';
 import { runTrain } from './commands/train.ts';
 import { UsageError } from './commands/args.ts';
@@ -13,6 +14,7 @@ const USAGE = `Usage: npm run cli -- <command> [options]
 Commands:
   train     [--data DIR] [--epochs N] [--out DIR] [--resume] [--workers N] [--limit N]
   evaluate  [--model DIR] [--data DIR] [--json] [--flip]
+  classify  <folder…> [--db FILE] [--model DIR] [--out FILE.csv] [--json]
   bench     [--json] [--quick]
 
 Environment: FASHION_SORTER_BACKEND=auto|tensorflow-gpu|tensorflow|wasm|cpu picks the first backend to try.`;
@@ -25,6 +27,10 @@ const COMMANDS: Record<string, { options: ParseArgsConfig['options']; run: (valu
   evaluate: {
     options: { model: { type: 'string' }, data: { type: 'string' }, json: { type: 'boolean' }, flip: { type: 'boolean' } },
     run: (v) => runEvaluate(v),
+  },
+  classify: {
+    options: { db: { type: 'string' }, model: { type: 'string' }, out: { type: 'string' }, json: { type: 'boolean' } },
+    run: (v, folders) => runClassify(v, folders),
   },
   bench: {
     options: { json: { type: 'boolean' }, quick: { type: 'boolean' } },

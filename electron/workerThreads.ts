@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { Worker } from 'node:worker_threads';
+import { parentPort, Worker } from 'node:worker_threads';
 
 /**
  * Starts a worker thread from a sibling module named like the caller's own file type: `.js` in the
@@ -12,4 +12,71 @@ export function startWorker(callerUrl: string, baseName: string): Worker {
   if (ext !== '.ts') return new Worker(url);
   const bootstrap = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(url.href)}); })`;
   return new Worker(bootstrap, { eval: true });
+}
+
+type Tagged = { type: string };
+/** What a worker answers when a request throws; the client turns it into a rejected promise. */
+export type ErrorReply = { type: 'error'; message: string };
+
+/** The main-thread side of a worker that answers requests: each request carries an id, its reply the same id. */
+export class WorkerClient<Request extends Tagged, Reply extends Tagged> {
+  private readonly worker: Worker;
+  private nextId = 0;
+  private readonly pending = new Map<number, { resolve: (r: Reply) => void; reject: (e: Error) => void }>();
+
+  constructor(callerUrl: string, baseName: string, private readonly what: string) {
+    this.worker = startWorker(callerUrl, baseName);
+    this.worker.on('message', (reply: (Reply | ErrorReply) & { id: number }) => {
+      const waiter = this.pending.get(reply.id);
+      this.pending.delete(reply.id);
+      if (reply.type === 'error') waiter?.reject(new Error(`${this.what} failed: ${(reply as ErrorReply).message}`));
+      else waiter?.resolve(reply as Reply);
+    });
+    this.worker.on('error', (err) => this.failAll(err));
+    this.worker.on('exit', (code) => this.failAll(new Error(`${this.what} exited with code ${code}`)));
+  }
+
+  private failAll(err: Error) {
+    for (const waiter of this.pending.values()) waiter.reject(err);
+    this.pending.clear();
+  }
+
+  /** Sends a request; the promise resolves with its reply. */
+  call<T extends Reply['type']>(request: Request, transfer: ArrayBuffer[] = []): Promise<Extract<Reply, { type: T }>> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (r: Reply) => void, reject });
+      this.worker.postMessage({ ...request, id }, transfer);
+    });
+  }
+
+  /** Sends a request that has no reply. */
+  send(request: Request): void {
+    this.worker.postMessage({ ...request, id: -1 });
+  }
+
+  async terminate(): Promise<void> {
+    await this.worker.terminate();
+  }
+}
+
+/**
+ * The worker side: answers every request with `handle`'s reply (none for `undefined`), and a thrown error
+ * with an ErrorReply. `serial` runs requests strictly in arrival order; otherwise async handlers overlap.
+ */
+export function serveRequests<Request extends Tagged, Reply extends Tagged>(handle: (request: Request) => Promise<Reply | undefined> | Reply | undefined, options: { serial: boolean }): void {
+  let queue = Promise.resolve();
+  parentPort!.on('message', (msg: Request & { id: number }) => {
+    const answer = async () => {
+      let reply: Reply | ErrorReply | undefined;
+      try {
+        reply = await handle(msg);
+      } catch (err) {
+        reply = { type: 'error', message: (err as Error).stack ?? String(err) };
+      }
+      if (reply) parentPort!.postMessage({ ...reply, id: msg.id });
+    };
+    if (options.serial) queue = queue.then(answer);
+    else void answer();
+  });
 }

@@ -18,3 +18,6 @@ export function pathOption(values: Values, name: string): string | undefined {
   const raw = values[name];
   return typeof raw === 'string' ? path.resolve(process.cwd(), raw) : undefined;
 }
+
+/** 1h05m, 3m07s. */
+export const duration = (s: number) => (s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m` : `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s`);

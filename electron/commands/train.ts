@@ -8,10 +8,8 @@ import { buildModel, multiplyAddsPerImage } from '../ml/model.ts';
 import { dataProvenance, writeModelCard } from '../ml/modelCard.ts';
 import { saveModel } from '../ml/modelFiles.ts';
 import { checkpointOptions, DEFAULT_TRAIN_OPTIONS, Trainer, type EpochRecord, type TrainProgress } from '../ml/train.ts';
-import { intOption, pathOption, type Values } from './args.ts';
+import { duration, intOption, pathOption, type Values } from './args.ts';
 import { evaluateOnTestSet, formatEvaluation } from './evaluate.ts';
-
-const duration = (s: number) => (s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m` : `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s`);
 
 function epochLine(r: EpochRecord): string {
   return `epoch ${r.epoch}: train loss ${r.trainLoss.toFixed(4)} acc ${(100 * r.trainAccuracy).toFixed(2)}%  validation loss ${r.validationLoss.toFixed(4)} acc ${(100 * r.validationAccuracy).toFixed(2)}%  (${duration(r.seconds)})`;

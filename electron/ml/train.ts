@@ -1,14 +1,13 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Worker } from 'node:worker_threads';
 import { NUM_CLASSES, PIXELS, type ImageSet } from '../dataset/fashionMnist.ts';
 import { DEFAULT_AUGMENT, seededRandom, shuffledIndices, type AugmentOptions } from './augment.ts';
 import { DEFAULT_ARCHITECTURE, type ArchitectureSpec } from './model.ts';
 import { evaluatePredictions } from './metrics.ts';
 import { writeFileAtomic } from './modelFiles.ts';
 import type { WorkerReply, WorkerRequest } from './trainProtocol.ts';
-import { startWorker } from '../workerThreads.ts';
+import { WorkerClient } from '../workerThreads.ts';
 
 export interface TrainOptions {
   epochs: number;
@@ -31,7 +30,7 @@ export interface TrainOptions {
 }
 
 export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
-  epochs: 14,
+  epochs: 22,
   batchSize: 128,
   peakLearningRate: 0.1,
   warmupFraction: 0.2,
@@ -107,45 +106,10 @@ export function splitTrainValidation(count: number, validationFraction: number, 
   return { validation: order.slice(0, validationCount).sort(), train: order.slice(validationCount).sort() };
 }
 
-/** A replica in a worker thread, spoken to by request/response. */
-class Replica {
-  private readonly worker: Worker;
-  private nextId = 0;
-  private readonly pending = new Map<number, { resolve: (r: WorkerReply) => void; reject: (e: Error) => void }>();
-
+/** A replica in a worker thread (trainWorker.ts). */
+class Replica extends WorkerClient<WorkerRequest, WorkerReply> {
   constructor() {
-    this.worker = startWorker(import.meta.url, 'trainWorker');
-    this.worker.on('message', (reply: WorkerReply & { id: number }) => {
-      const waiter = this.pending.get(reply.id);
-      this.pending.delete(reply.id);
-      if (reply.type === 'error') waiter?.reject(new Error(`training worker failed: ${reply.message}`));
-      else waiter?.resolve(reply);
-    });
-    this.worker.on('error', (err) => this.failAll(err));
-    this.worker.on('exit', (code) => this.failAll(new Error(`training worker exited with code ${code}`)));
-  }
-
-  private failAll(err: Error) {
-    for (const waiter of this.pending.values()) waiter.reject(err);
-    this.pending.clear();
-  }
-
-  /** Sends a request; the promise resolves with its reply. */
-  call<T extends WorkerReply['type']>(request: WorkerRequest, transfer: ArrayBuffer[] = []): Promise<Extract<WorkerReply, { type: T }>> {
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (r: WorkerReply) => void, reject });
-      this.worker.postMessage({ ...request, id }, transfer);
-    });
-  }
-
-  /** Sends a request that has no reply (it still runs before any later request). */
-  send(request: WorkerRequest): void {
-    this.worker.postMessage({ ...request, id: -1 });
-  }
-
-  terminate(): Promise<number> {
-    return this.worker.terminate();
+    super(import.meta.url, 'trainWorker', 'training worker');
   }
 }
 

@@ -15,5 +15,4 @@ export type WorkerReply =
   | { type: 'grads'; grads: Float32Array; loss: number; correct: number; count: number }
   | { type: 'predictions'; probs: Float32Array }
   | { type: 'state'; weights: Float32Array[]; optimizer: Float32Array[] }
-  | { type: 'ok' }
-  | { type: 'error'; message: string };
+  | { type: 'ok' };

@@ -4,7 +4,6 @@
  * so the replicas stay identical step after step (batch-norm statistics are per replica and averaged
  * when the weights are read).
  */
-import { parentPort } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { PIXELS, IMAGE_SIZE, NUM_CLASSES } from '../dataset/fashionMnist.ts';
@@ -13,6 +12,7 @@ import { predictProbabilities } from './classifier.ts';
 import { initBackend } from './backend.ts';
 import { buildModel, logitsModel, type ArchitectureSpec } from './model.ts';
 import type { WorkerRequest, WorkerReply } from './trainProtocol.ts';
+import { serveRequests } from '../workerThreads.ts';
 
 interface Replica {
   model: tfl.LayersModel;
@@ -124,23 +124,14 @@ async function writeState(weights: Float32Array[], optimizer: Float32Array[] | u
   }
 }
 
-let queue = Promise.resolve();
-parentPort!.on('message', (msg: WorkerRequest & { id: number }) => {
-  // Requests run strictly in arrival order, so an 'apply' always lands before the next 'grads'.
-  queue = queue.then(async () => {
-    let reply: WorkerReply | undefined;
-    try {
-      switch (msg.type) {
-        case 'init': reply = await init(msg); break;
-        case 'grads': reply = computeGrads(msg.indices, msg.seed); break;
-        case 'apply': applyGrads(msg.grads, msg.learningRate, msg.weightDecay); return;
-        case 'predict': reply = predict(msg.indices); break;
-        case 'readState': reply = await readState(); break;
-        case 'writeState': await writeState(msg.weights, msg.optimizer); reply = { type: 'ok' }; break;
-      }
-    } catch (err) {
-      reply = { type: 'error', message: (err as Error).stack ?? String(err) };
-    }
-    if (reply) parentPort!.postMessage({ ...reply, id: msg.id });
-  });
-});
+// Requests run strictly in arrival order, so an 'apply' always lands before the next 'grads'.
+serveRequests<WorkerRequest, WorkerReply>(async (msg) => {
+  switch (msg.type) {
+    case 'init': return init(msg);
+    case 'grads': return computeGrads(msg.indices, msg.seed);
+    case 'apply': applyGrads(msg.grads, msg.learningRate, msg.weightDecay); return undefined;
+    case 'predict': return predict(msg.indices);
+    case 'readState': return readState();
+    case 'writeState': await writeState(msg.weights, msg.optimizer); return { type: 'ok' };
+  }
+}, { serial: true });

@@ -1,0 +1,275 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { NUM_CLASSES, PIXELS } from '../dataset/fashionMnist.ts';
+import { migrate } from './migrations.ts';
+
+/** The categories every Fashion-MNIST model confuses with each other: T-shirt/top, Pullover, Coat, Shirt. */
+export const HARD_GROUP: readonly number[] = [0, 2, 4, 6];
+
+/** Which predictions a reviewer should look at. */
+export interface ReviewRule {
+  /** Below this confidence a prediction needs review. */
+  minConfidence: number;
+  /** Inside the hard group, a top-two margin below this needs review too. */
+  hardGroupMargin: number;
+}
+export const DEFAULT_REVIEW_RULE: ReviewRule = { minConfidence: 0.7, hardGroupMargin: 0.3 };
+
+export interface ModelRow {
+  id: number;
+  name: string;
+  version: string;
+  dir: string;
+  active: boolean;
+}
+
+/** A converted photo, ready to be stored. */
+export interface ImportedPhoto {
+  fileId: number;
+  path: string;
+  hash: string;
+  size: number;
+  mtimeMs: number;
+  format: string;
+  width: number;
+  height: number;
+  pixels: Uint8Array;
+}
+
+export interface JobCounts {
+  found: number;
+  done: number;
+  failed: number;
+  pending: number;
+}
+
+export interface FileError {
+  path: string;
+  reason: string;
+}
+
+export interface PredictionRow {
+  photoId: number;
+  probabilities: Float32Array;
+}
+
+const now = () => new Date().toISOString();
+
+/** The top class, its probability, the runner-up and the margin between them. */
+export function topTwo(probabilities: ArrayLike<number>): { label: number; confidence: number; runnerUp: number; margin: number } {
+  let best = 0;
+  let second = 1;
+  if (probabilities[1]! > probabilities[0]!) [best, second] = [1, 0];
+  for (let k = 2; k < probabilities.length; k++) {
+    if (probabilities[k]! > probabilities[best]!) [best, second] = [k, best];
+    else if (probabilities[k]! > probabilities[second]!) second = k;
+  }
+  return { label: best, confidence: probabilities[best]!, runnerUp: second, margin: probabilities[best]! - probabilities[second]! };
+}
+
+/**
+ * The catalog: one SQLite file (WAL, foreign keys, migrations by `PRAGMA user_version`). Every change of
+ * more than one row runs in one transaction, so a crash at any moment leaves it consistent.
+ */
+export class Catalog {
+  readonly db: Database.Database;
+
+  constructor(readonly file: string) {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    try {
+      this.db = new Database(file);
+      this.db.pragma('journal_mode = WAL');
+    } catch (err) {
+      throw new Error(`cannot open the catalog ${file}: ${(err as Error).message}`);
+    }
+    this.db.pragma('foreign_keys = ON');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('busy_timeout = 5000');
+    migrate(this.db);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  // ---- models ----
+
+  /** Adds a model (once per weights version) and returns its row. */
+  registerModel(model: { name: string; version: string; dir: string; card: unknown; parentId?: number }): ModelRow {
+    this.db.prepare(`INSERT INTO models (name, version, dir, parent_id, card, created_at) VALUES (?, ?, ?, ?, ?, ?)
+      ON CONFLICT (version) DO UPDATE SET dir = excluded.dir`)
+      .run(model.name, model.version, model.dir, model.parentId ?? null, JSON.stringify(model.card), now());
+    return this.modelWhere('version = ?', model.version)!;
+  }
+
+  activateModel(id: number): void {
+    this.db.transaction(() => {
+      this.db.prepare('UPDATE models SET active = 0 WHERE active = 1').run();
+      if (this.db.prepare('UPDATE models SET active = 1 WHERE id = ?').run(id).changes !== 1) throw new Error(`no model with id ${id} in the catalog`);
+    })();
+  }
+
+  activeModel(): ModelRow | undefined {
+    return this.modelWhere('active = 1');
+  }
+
+  private modelWhere(where: string, ...params: unknown[]): ModelRow | undefined {
+    const row = this.db.prepare(`SELECT id, name, version, dir, active FROM models WHERE ${where}`).get(...params) as (Omit<ModelRow, 'active'> & { active: number }) | undefined;
+    return row && { ...row, active: row.active === 1 };
+  }
+
+  // ---- import jobs ----
+
+  /** The newest unfinished job over exactly these roots, so that running the same import again resumes it. */
+  unfinishedJob(roots: string[]): number | undefined {
+    const row = this.db.prepare(`SELECT id FROM import_jobs WHERE status = 'running' AND roots = ? ORDER BY id DESC LIMIT 1`).get(JSON.stringify(roots)) as { id: number } | undefined;
+    return row?.id;
+  }
+
+  createJob(roots: string[]): number {
+    return Number(this.db.prepare(`INSERT INTO import_jobs (roots, status, created_at) VALUES (?, 'running', ?)`).run(JSON.stringify(roots), now()).lastInsertRowid);
+  }
+
+  job(jobId: number): { id: number; roots: string[]; status: string; walked: boolean } | undefined {
+    const row = this.db.prepare('SELECT id, roots, status, walked FROM import_jobs WHERE id = ?').get(jobId) as { id: number; roots: string; status: string; walked: number } | undefined;
+    return row && { id: row.id, roots: JSON.parse(row.roots) as string[], status: row.status, walked: row.walked === 1 };
+  }
+
+  /** Records files found by the walk (again-found files are ignored, so a resumed walk is harmless). */
+  addFoundFiles(jobId: number, paths: string[]): void {
+    const insert = this.db.prepare(`INSERT OR IGNORE INTO import_files (job_id, path) VALUES (?, ?)`);
+    this.db.transaction(() => { for (const p of paths) insert.run(jobId, p); })();
+  }
+
+  /** Records a path that could not be imported and why (a file, or a folder that could not be walked). */
+  recordFailure(jobId: number, filePath: string, reason: string): void {
+    this.recordFailures(jobId, [{ path: filePath, reason }]);
+  }
+
+  recordFailures(jobId: number, failures: FileError[]): void {
+    const upsert = this.db.prepare(`INSERT INTO import_files (job_id, path, state, error) VALUES (?, ?, 'failed', ?)
+      ON CONFLICT (job_id, path) DO UPDATE SET state = 'failed', error = excluded.error, photo_id = NULL`);
+    this.db.transaction(() => { for (const f of failures) upsert.run(jobId, f.path, f.reason); })();
+  }
+
+  markWalked(jobId: number): void {
+    this.db.prepare('UPDATE import_jobs SET walked = 1 WHERE id = ?').run(jobId);
+  }
+
+  finishJob(jobId: number, status: 'done' | 'cancelled'): void {
+    this.db.prepare('UPDATE import_jobs SET status = ?, finished_at = ? WHERE id = ?').run(status, now(), jobId);
+  }
+
+  pendingFiles(jobId: number, afterId: number, limit: number): { id: number; path: string }[] {
+    return this.db.prepare(`SELECT id, path FROM import_files WHERE job_id = ? AND state = 'pending' AND id > ? ORDER BY id LIMIT ?`).all(jobId, afterId, limit) as { id: number; path: string }[];
+  }
+
+  /** The photo already imported from this path, if the file is unchanged (same size and modification time). */
+  unchangedPhoto(filePath: string, size: number, mtimeMs: number): number | undefined {
+    const row = this.db.prepare('SELECT photo_id FROM photo_paths WHERE path = ? AND size = ? AND mtime_ms = ?').get(filePath, size, mtimeMs) as { photo_id: number } | undefined;
+    return row?.photo_id;
+  }
+
+  /** Marks files done that are unchanged photos already in the catalog. */
+  markKnown(known: { fileId: number; photoId: number }[]): void {
+    const done = this.db.prepare(`UPDATE import_files SET state = 'done', photo_id = ? WHERE id = ?`);
+    const seen = this.db.prepare(`UPDATE photo_paths SET seen_at = ? WHERE photo_id = ?`);
+    const time = now();
+    this.db.transaction(() => {
+      for (const k of known) {
+        done.run(k.photoId, k.fileId);
+        seen.run(time, k.photoId);
+      }
+    })();
+  }
+
+  /**
+   * Stores converted photos in one transaction: a photo is its content hash (the same bytes at a second
+   * path are the same photo), its path is recorded or moved to it, and its file is marked done.
+   */
+  storePhotos(photos: ImportedPhoto[]): void {
+    const insertPhoto = this.db.prepare(`INSERT INTO photos (hash, size, format, width, height, pixels, added_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+      ON CONFLICT (hash) DO UPDATE SET status = 'ok' RETURNING id`);
+    const upsertPath = this.db.prepare(`INSERT INTO photo_paths (photo_id, path, name, size, mtime_ms, seen_at) VALUES (?, ?, ?, ?, ?, ?)
+      ON CONFLICT (path) DO UPDATE SET photo_id = excluded.photo_id, size = excluded.size, mtime_ms = excluded.mtime_ms, seen_at = excluded.seen_at`);
+    const done = this.db.prepare(`UPDATE import_files SET state = 'done', photo_id = ?, error = NULL WHERE id = ?`);
+    const time = now();
+    this.db.transaction(() => {
+      for (const p of photos) {
+        if (p.pixels.length !== PIXELS) throw new Error(`internal: ${p.path} has ${p.pixels.length} model-input bytes, not ${PIXELS}`);
+        const { id } = insertPhoto.get(p.hash, p.size, p.format, p.width, p.height, Buffer.from(p.pixels.buffer, p.pixels.byteOffset, p.pixels.byteLength), time) as { id: number };
+        upsertPath.run(id, p.path, path.basename(p.path), p.size, p.mtimeMs, time);
+        done.run(id, p.fileId);
+      }
+    })();
+  }
+
+  jobCounts(jobId: number): JobCounts {
+    const counts: JobCounts = { found: 0, done: 0, failed: 0, pending: 0 };
+    for (const row of this.db.prepare('SELECT state, count(*) AS n FROM import_files WHERE job_id = ? GROUP BY state').all(jobId) as { state: keyof JobCounts; n: number }[]) {
+      counts[row.state] = row.n;
+      counts.found += row.n;
+    }
+    return counts;
+  }
+
+  jobErrors(jobId: number): FileError[] {
+    return this.db.prepare(`SELECT path, error AS reason FROM import_files WHERE job_id = ? AND state = 'failed' ORDER BY path`).all(jobId) as FileError[];
+  }
+
+  // ---- predictions ----
+
+  /** The photos a job imported that have no prediction from this model yet. */
+  unpredictedPhotoIds(jobId: number, modelId: number): number[] {
+    return this.db.prepare(`SELECT DISTINCT f.photo_id FROM import_files f
+      WHERE f.job_id = ? AND f.state = 'done' AND NOT EXISTS (SELECT 1 FROM predictions r WHERE r.photo_id = f.photo_id AND r.model_id = ?)
+      ORDER BY f.photo_id`).pluck().all(jobId, modelId) as number[];
+  }
+
+  /** The model inputs of those of `photoIds` that this model has not predicted yet. */
+  inputsToPredict(photoIds: number[], modelId: number): { id: number; pixels: Buffer }[] {
+    return this.db.prepare(`SELECT p.id, p.pixels FROM photos p WHERE p.id IN (SELECT value FROM json_each(?))
+      AND NOT EXISTS (SELECT 1 FROM predictions r WHERE r.photo_id = p.id AND r.model_id = ?) ORDER BY p.id`).all(JSON.stringify(photoIds), modelId) as { id: number; pixels: Buffer }[];
+  }
+
+  /** Stores one model's predictions and makes them the photos' current ones, in one transaction. */
+  storePredictions(modelId: number, rows: PredictionRow[]): void {
+    const insert = this.db.prepare(`INSERT INTO predictions (photo_id, model_id, label, confidence, probabilities, created_at) VALUES (?, ?, ?, ?, ?, ?)
+      ON CONFLICT (photo_id, model_id) DO UPDATE SET label = excluded.label, confidence = excluded.confidence, probabilities = excluded.probabilities, created_at = excluded.created_at
+      RETURNING id`);
+    const current = this.db.prepare('UPDATE photos SET prediction_id = ?, predicted_label = ?, confidence = ?, runner_up = ?, margin = ? WHERE id = ?');
+    const time = now();
+    this.db.transaction(() => {
+      for (const r of rows) {
+        if (r.probabilities.length !== NUM_CLASSES) throw new Error(`internal: ${r.probabilities.length} probabilities for photo ${r.photoId}`);
+        const top = topTwo(r.probabilities);
+        const { id } = insert.get(r.photoId, modelId, top.label, top.confidence, Buffer.from(r.probabilities.buffer, r.probabilities.byteOffset, r.probabilities.byteLength), time) as { id: number };
+        current.run(id, top.label, top.confidence, top.runnerUp, top.margin, r.photoId);
+      }
+    })();
+  }
+
+  // ---- what a job produced ----
+
+  /** Per-category counts, the number needing review, for the photos a job imported. */
+  jobSummary(jobId: number, rule: ReviewRule = DEFAULT_REVIEW_RULE): { photos: number; perCategory: number[]; needsReview: number } {
+    const photos = `SELECT DISTINCT photo_id FROM import_files WHERE job_id = ? AND state = 'done'`;
+    const perCategory = new Array<number>(NUM_CLASSES).fill(0);
+    for (const row of this.db.prepare(`SELECT category, count(*) AS n FROM photos WHERE id IN (${photos}) AND category IS NOT NULL GROUP BY category`).all(jobId) as { category: number; n: number }[]) {
+      perCategory[row.category] = row.n;
+    }
+    const { total } = this.db.prepare(`SELECT count(*) AS total FROM (${photos})`).get(jobId) as { total: number };
+    const { n } = this.db.prepare(`SELECT count(*) AS n FROM photos WHERE id IN (${photos}) AND label IS NULL AND ${needsReviewSql}`).get(jobId, rule.minConfidence, rule.hardGroupMargin) as { n: number };
+    return { photos: total, perCategory, needsReview: n };
+  }
+
+  /** Every imported file of a job with its photo's prediction, in path order. */
+  jobPredictions(jobId: number): { path: string; label: number; confidence: number }[] {
+    return this.db.prepare(`SELECT f.path, p.predicted_label AS label, p.confidence FROM import_files f JOIN photos p ON p.id = f.photo_id
+      WHERE f.job_id = ? AND f.state = 'done' AND p.predicted_label IS NOT NULL ORDER BY f.path`).all(jobId) as { path: string; label: number; confidence: number }[];
+  }
+}
+
+/** SQL for "this prediction needs a reviewer" (parameters: minConfidence, hardGroupMargin). */
+const needsReviewSql = `(confidence < ? OR (predicted_label IN (${HARD_GROUP.join(', ')}) AND runner_up IN (${HARD_GROUP.join(', ')}) AND margin < ?))`;

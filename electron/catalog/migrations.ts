@@ -1,0 +1,123 @@
+import type Database from 'better-sqlite3';
+
+/**
+ * The catalog's schema, one migration per version (`PRAGMA user_version` counts how many ran).
+ * Append new migrations; never edit one that has shipped.
+ */
+export const MIGRATIONS: string[] = [
+  /* 1: photos, their paths, predictions, the human label log, models and import jobs */ `
+  CREATE TABLE models (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    -- sha256 of the weights: what "model version" means everywhere
+    version TEXT NOT NULL UNIQUE,
+    dir TEXT NOT NULL,
+    parent_id INTEGER REFERENCES models(id),
+    card TEXT NOT NULL DEFAULT '{}',
+    created_at TEXT NOT NULL,
+    active INTEGER NOT NULL DEFAULT 0 CHECK (active IN (0, 1))
+  );
+  CREATE UNIQUE INDEX models_one_active ON models(active) WHERE active = 1;
+
+  CREATE TABLE photos (
+    id INTEGER PRIMARY KEY,
+    hash TEXT NOT NULL UNIQUE,
+    size INTEGER NOT NULL,
+    format TEXT NOT NULL,
+    width INTEGER NOT NULL,
+    height INTEGER NOT NULL,
+    -- the 28×28 model input (Fashion-MNIST polarity), kept for fine-tuning, the UI and exports
+    pixels BLOB NOT NULL CHECK (length(pixels) = 784),
+    status TEXT NOT NULL DEFAULT 'ok' CHECK (status IN ('ok', 'missing')),
+    added_at TEXT NOT NULL,
+    -- copies of the latest prediction and the current human label, so the UI's queries need no joins
+    prediction_id INTEGER REFERENCES predictions(id),
+    predicted_label INTEGER CHECK (predicted_label BETWEEN 0 AND 9),
+    confidence REAL,
+    runner_up INTEGER CHECK (runner_up BETWEEN 0 AND 9),
+    margin REAL,
+    label INTEGER CHECK (label BETWEEN 0 AND 9),
+    category INTEGER GENERATED ALWAYS AS (coalesce(label, predicted_label)) VIRTUAL
+  );
+  CREATE INDEX photos_category_confidence ON photos(category, confidence);
+  CREATE INDEX photos_confidence ON photos(confidence);
+  CREATE INDEX photos_label ON photos(label);
+
+  CREATE TABLE photo_paths (
+    id INTEGER PRIMARY KEY,
+    photo_id INTEGER NOT NULL REFERENCES photos(id),
+    path TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ms REAL NOT NULL,
+    seen_at TEXT NOT NULL
+  );
+  CREATE INDEX photo_paths_photo ON photo_paths(photo_id);
+  CREATE INDEX photo_paths_name ON photo_paths(name);
+
+  CREATE TABLE predictions (
+    id INTEGER PRIMARY KEY,
+    photo_id INTEGER NOT NULL REFERENCES photos(id),
+    model_id INTEGER NOT NULL REFERENCES models(id),
+    label INTEGER NOT NULL CHECK (label BETWEEN 0 AND 9),
+    confidence REAL NOT NULL,
+    -- the full probability vector, 10 little-endian float32
+    probabilities BLOB NOT NULL CHECK (length(probabilities) = 40),
+    created_at TEXT NOT NULL,
+    UNIQUE (photo_id, model_id)
+  );
+
+  -- The human label log: append-only; a photo's current label is its latest entry.
+  CREATE TABLE labels (
+    id INTEGER PRIMARY KEY,
+    photo_id INTEGER NOT NULL REFERENCES photos(id),
+    old_label INTEGER CHECK (old_label BETWEEN 0 AND 9),
+    new_label INTEGER CHECK (new_label BETWEEN 0 AND 9),
+    reviewer TEXT NOT NULL,
+    created_at TEXT NOT NULL
+  );
+  CREATE INDEX labels_photo ON labels(photo_id, id);
+  CREATE TRIGGER labels_no_update BEFORE UPDATE ON labels BEGIN SELECT RAISE(ABORT, 'the label log is append-only'); END;
+  CREATE TRIGGER labels_no_delete BEFORE DELETE ON labels BEGIN SELECT RAISE(ABORT, 'the label log is append-only'); END;
+  CREATE TRIGGER labels_current AFTER INSERT ON labels BEGIN
+    UPDATE photos SET label = NEW.new_label WHERE id = NEW.photo_id;
+  END;
+
+  CREATE TABLE import_jobs (
+    id INTEGER PRIMARY KEY,
+    -- JSON array of the folders (or files) the user chose, absolute
+    roots TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('running', 'done', 'cancelled')),
+    walked INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    finished_at TEXT
+  );
+
+  -- Every file an import found, and what became of it; failed rows are the per-file error list.
+  CREATE TABLE import_files (
+    id INTEGER PRIMARY KEY,
+    job_id INTEGER NOT NULL REFERENCES import_jobs(id),
+    path TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'done', 'failed')),
+    photo_id INTEGER REFERENCES photos(id),
+    error TEXT,
+    UNIQUE (job_id, path)
+  );
+  CREATE INDEX import_files_state ON import_files(job_id, state);
+  CREATE INDEX import_files_photo ON import_files(photo_id);
+  `,
+];
+
+/** Brings a catalog up to the newest schema, one transaction per migration. */
+export function migrate(db: Database.Database): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > MIGRATIONS.length) {
+    throw new Error(`this catalog was written by a newer Fashion Sorter (schema ${current}, this version knows ${MIGRATIONS.length}); update the app to open it`);
+  }
+  for (let version = current; version < MIGRATIONS.length; version++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[version]!);
+      db.pragma(`user_version = ${version + 1}`);
+    })();
+  }
+}

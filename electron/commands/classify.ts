@@ -1,0 +1,108 @@
+import fs from 'node:fs';
+import cliProgress from 'cli-progress';
+import { defaultCatalogFile, defaultModelDir, thumbnailsDir } from '../appPaths.ts';
+import { Catalog, DEFAULT_REVIEW_RULE, HARD_GROUP } from '../catalog/catalog.ts';
+import { CLASS_NAMES } from '../dataset/fashionMnist.ts';
+import { writeCsvFile } from '../export/csvFile.ts';
+import { startPredictor } from '../ml/inference.ts';
+import { importPhotos, type ImportProgress } from '../photos/importJob.ts';
+import { duration, pathOption, UsageError, type Values } from './args.ts';
+
+/** The model to classify with: --model, else the catalog's active model, else the shipped one. */
+function chooseModelDir(values: Values, catalog: Catalog): string {
+  const explicit = pathOption(values, 'model');
+  if (explicit) return explicit;
+  const active = catalog.activeModel();
+  return active && fs.existsSync(active.dir) ? active.dir : defaultModelDir();
+}
+
+function progressReporter(): { update: (p: ImportProgress) => void; stop: () => void } {
+  if (process.stderr.isTTY) {
+    const bar = new cliProgress.SingleBar({
+      stream: process.stderr, hideCursor: true,
+      format: '{phase} |{bar}| {value}/{total} photos, {failed} failed, {rate}/s, ETA {eta_text}',
+    }, cliProgress.Presets.shades_classic);
+    let started = false;
+    return {
+      update(p) {
+        const payload = { phase: p.phase.padEnd(10), failed: p.failed, rate: p.photosPerSecond.toFixed(0), eta_text: p.etaSeconds === null ? '…' : duration(p.etaSeconds) };
+        if (!started) bar.start(p.found, 0, payload);
+        started = true;
+        bar.setTotal(p.found);
+        bar.update(p.done + p.failed, payload);
+      },
+      stop: () => bar.stop(),
+    };
+  }
+  let last = 0;
+  return {
+    update(p) {
+      if (performance.now() - last < 10_000) return;
+      last = performance.now();
+      console.error(`${p.phase}: ${p.done + p.failed}/${p.found} photos, ${p.failed} failed, ${p.photosPerSecond.toFixed(0)}/s`);
+    },
+    stop: () => {},
+  };
+}
+
+/** `classify <folder…>`: import the photos into the catalog and predict their categories. */
+export async function runClassify(values: Values, folders: string[]): Promise<void> {
+  if (folders.length === 0) throw new UsageError('classify needs at least one folder (or photo file)');
+  const dbFile = pathOption(values, 'db') ?? defaultCatalogFile();
+  const outFile = pathOption(values, 'out');
+  const catalog = new Catalog(dbFile);
+  const predictor = await startPredictor(chooseModelDir(values, catalog));
+  const cancel = new AbortController();
+  const onSigint = () => {
+    console.error('\ncancelling: finishing the photos in flight…');
+    cancel.abort();
+  };
+  process.once('SIGINT', onSigint);
+  const progress = progressReporter();
+  try {
+    const model = catalog.registerModel({ name: predictor.name, version: predictor.version, dir: predictor.modelDir, card: predictor.card ?? {} });
+    if (!catalog.activeModel()) catalog.activateModel(model.id);
+    const result = await importPhotos(folders, {
+      catalog, thumbnailsDir: thumbnailsDir(), predictor: { predictor, modelId: model.id }, signal: cancel.signal, onProgress: progress.update,
+    });
+    progress.stop();
+    const summary = catalog.jobSummary(result.jobId);
+    if (outFile) {
+      await writeCsvFile(outFile, ['path', 'category_id', 'category_name', 'confidence'],
+        catalog.jobPredictions(result.jobId).map((r) => [r.path, r.label, CLASS_NAMES[r.label], r.confidence.toFixed(4)]));
+    }
+    const report = {
+      status: result.status, jobId: result.jobId, resumed: result.resumed, db: dbFile,
+      model: { name: predictor.name, version: predictor.version, backend: predictor.backend },
+      found: result.counts.found, photos: summary.photos, failed: result.counts.failed, predicted: result.predicted,
+      perCategory: summary.perCategory.map((count, label) => ({ label, name: CLASS_NAMES[label]!, count })),
+      needsReview: summary.needsReview, reviewRule: DEFAULT_REVIEW_RULE,
+      errors: result.errors, seconds: result.seconds, out: outFile ?? null,
+    };
+    if (values.json) console.log(JSON.stringify(report, null, 1));
+    else printSummary(report);
+    if (result.status === 'cancelled') throw new Error(`cancelled after ${result.counts.done} of ${result.counts.found} files; classify the same folders again to go on (photos already imported are skipped quickly)`);
+    if (summary.photos === 0 && result.counts.failed > 0) throw new Error(`nothing was imported: ${result.errors[0]!.path}: ${result.errors[0]!.reason}`);
+  } finally {
+    process.off('SIGINT', onSigint);
+    progress.stop();
+    await predictor.close();
+    catalog.close();
+  }
+}
+
+function printSummary(r: { photos: number; found: number; failed: number; seconds: number; needsReview: number; model: { name: string; backend: string }; perCategory: { name: string; count: number }[]; errors: { path: string; reason: string }[]; resumed: boolean; out: string | null; db: string }) {
+  const rate = r.seconds > 0 ? r.photos / r.seconds : 0;
+  console.log(`${r.resumed ? 'resumed and finished' : 'imported'}: ${r.photos} photos from ${r.found} files, ${r.failed} failed, in ${duration(r.seconds)} (${rate.toFixed(0)} photos/s)`);
+  console.log(`model ${r.model.name} on ${r.model.backend}; catalog ${r.db}`);
+  const width = Math.max(...r.perCategory.map((c) => c.name.length));
+  for (const c of r.perCategory) console.log(`  ${c.name.padEnd(width)} ${String(c.count).padStart(7)}`);
+  const hard = HARD_GROUP.map((k) => r.perCategory[k]!.name).join('/');
+  console.log(`needs review: ${r.needsReview} (confidence below ${DEFAULT_REVIEW_RULE.minConfidence}, or ${hard} with a top-two margin below ${DEFAULT_REVIEW_RULE.hardGroupMargin})`);
+  if (r.errors.length > 0) {
+    console.log(`errors (${r.errors.length}):`);
+    for (const e of r.errors.slice(0, 50)) console.log(`  ${e.path}: ${e.reason}`);
+    if (r.errors.length > 50) console.log(`  … and ${r.errors.length - 50} more (--json lists all)`);
+  }
+  if (r.out) console.log(`wrote ${r.out}`);
+}

@@ -1,0 +1,230 @@
+/**
+ * An import job: find the photos under some folders, convert each (photo worker), store it in the catalog
+ * and predict its category (inference worker), while the main thread only routes results and writes the
+ * database in short transactions. Progress lives in the catalog, so a job that was killed resumes where it
+ * stopped when the same folders are imported again; a photo is its content hash, so nothing is doubled.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { PIXELS } from '../dataset/fashionMnist.ts';
+import type { Catalog, FileError, ImportedPhoto, JobCounts } from '../catalog/catalog.ts';
+import type { Predictor } from '../ml/inference.ts';
+import { WorkerClient } from '../workerThreads.ts';
+import { explainReadError } from './photoPipeline.ts';
+import type { PhotoReply, PhotoRequest } from './photoProtocol.ts';
+import { walkPhotos } from './walk.ts';
+
+export interface ImportProgress {
+  jobId: number;
+  phase: 'finding' | 'importing' | 'predicting';
+  found: number;
+  done: number;
+  failed: number;
+  predicted: number;
+  photosPerSecond: number;
+  /** Seconds left at the current pace; null until there is a pace. */
+  etaSeconds: number | null;
+}
+
+export interface ImportResult {
+  jobId: number;
+  status: 'done' | 'cancelled';
+  /** True when an interrupted job over the same folders was picked up. */
+  resumed: boolean;
+  counts: JobCounts;
+  predicted: number;
+  errors: FileError[];
+  seconds: number;
+}
+
+export interface ImportOptions {
+  catalog: Catalog;
+  thumbnailsDir: string;
+  /** The model that predicts each new photo, and its row in the catalog. */
+  predictor?: { predictor: Predictor; modelId: number };
+  signal?: AbortSignal;
+  onProgress?: (progress: ImportProgress) => void;
+  /** Photos being converted at once. */
+  inFlight?: number;
+}
+
+const WRITE_BATCH = 64;
+const WRITE_INTERVAL_MS = 250;
+const PREDICT_BATCH = 256;
+const FIND_BATCH = 500;
+
+/** Results waiting to be written, flushed in one transaction per batch. */
+class PendingWrites {
+  photos: ImportedPhoto[] = [];
+  failures: FileError[] = [];
+  known: { fileId: number; photoId: number }[] = [];
+  private lastFlush = performance.now();
+
+  constructor(private readonly catalog: Catalog, private readonly jobId: number, private readonly onStored: (photoIds: number[]) => void) {}
+
+  get size() {
+    return this.photos.length + this.failures.length + this.known.length;
+  }
+
+  flushIfDue(): void {
+    if (this.size >= WRITE_BATCH || performance.now() - this.lastFlush > WRITE_INTERVAL_MS) this.flush();
+  }
+
+  flush(): void {
+    this.lastFlush = performance.now();
+    if (this.size === 0) return;
+    const { photos, failures, known } = this;
+    this.photos = [];
+    this.failures = [];
+    this.known = [];
+    this.catalog.db.transaction(() => {
+      this.catalog.storePhotos(photos);
+      this.catalog.recordFailures(this.jobId, failures);
+      this.catalog.markKnown(known);
+    })();
+    this.onStored(this.catalog.db.prepare(`SELECT photo_id FROM import_files WHERE id IN (SELECT value FROM json_each(?))`).pluck()
+      .all(JSON.stringify([...photos.map((p) => p.fileId), ...known.map((k) => k.fileId)])) as number[]);
+  }
+}
+
+/** Predicts stored photos in batches, one batch at a time, alongside the conversion. */
+class PredictionQueue {
+  private queue: number[] = [];
+  private running: Promise<void> = Promise.resolve();
+  private busy = false;
+  predicted = 0;
+
+  constructor(private readonly catalog: Catalog, private readonly model: { predictor: Predictor; modelId: number }) {}
+
+  push(photoIds: number[]): void {
+    this.queue.push(...photoIds);
+    if (!this.busy && this.queue.length >= PREDICT_BATCH) this.running = this.drain(false);
+  }
+
+  /** Waits for the batch being predicted, if any. */
+  settle(): Promise<void> {
+    return this.running;
+  }
+
+  /** Predicts everything queued (the last batch may be short). */
+  async finish(): Promise<void> {
+    await this.running;
+    await this.drain(true);
+  }
+
+  private async drain(all: boolean): Promise<void> {
+    this.busy = true;
+    try {
+      while (this.queue.length >= PREDICT_BATCH || (all && this.queue.length > 0)) {
+        const rows = this.catalog.inputsToPredict(this.queue.splice(0, PREDICT_BATCH), this.model.modelId);
+        if (rows.length === 0) continue;
+        const pixels = new Uint8Array(rows.length * PIXELS);
+        rows.forEach((row, i) => pixels.set(row.pixels, i * PIXELS));
+        const probabilities = await this.model.predictor.predict(pixels, rows.length);
+        this.catalog.storePredictions(this.model.modelId, rows.map((row, i) => ({ photoId: row.id, probabilities: probabilities.subarray(i * 10, (i + 1) * 10) })));
+        this.predicted += rows.length;
+      }
+    } finally {
+      this.busy = false;
+    }
+  }
+}
+
+/** Imports (or resumes importing) the photos under `roots` into the catalog. */
+export async function importPhotos(roots: string[], options: ImportOptions): Promise<ImportResult> {
+  const { catalog, signal } = options;
+  const absoluteRoots = roots.map((r) => path.resolve(r));
+  const started = performance.now();
+  const existing = catalog.unfinishedJob(absoluteRoots);
+  const jobId = existing ?? catalog.createJob(absoluteRoots);
+  const predictions = options.predictor && new PredictionQueue(catalog, options.predictor);
+  const pending = new PendingWrites(catalog, jobId, (ids) => predictions?.push(ids));
+  let doneThisRun = 0;
+
+  const report = (phase: ImportProgress['phase']) => {
+    if (!options.onProgress) return;
+    const counts = catalog.jobCounts(jobId);
+    const seconds = (performance.now() - started) / 1000;
+    const rate = seconds > 0 ? doneThisRun / seconds : 0;
+    options.onProgress({
+      jobId, phase, found: counts.found, done: counts.done, failed: counts.failed, predicted: predictions?.predicted ?? 0,
+      photosPerSecond: rate, etaSeconds: rate > 0 && phase !== 'finding' ? counts.pending / rate : null,
+    });
+  };
+
+  if (!catalog.job(jobId)!.walked) {
+    let batch: string[] = [];
+    for await (const entry of walkPhotos(absoluteRoots)) {
+      if (entry.type === 'problem') catalog.recordFailure(jobId, entry.path, entry.reason);
+      else batch.push(entry.path);
+      if (batch.length >= FIND_BATCH) {
+        catalog.addFoundFiles(jobId, batch);
+        batch = [];
+        report('finding');
+      }
+      if (signal?.aborted) break;
+    }
+    catalog.addFoundFiles(jobId, batch);
+    if (!signal?.aborted) catalog.markWalked(jobId);
+  }
+
+  const photoWorker = new WorkerClient<PhotoRequest, PhotoReply>(import.meta.url, 'photoWorker', 'photo worker');
+  try {
+    let lastReport = 0;
+    const importFile = async (file: { id: number; path: string }) => {
+      try {
+        const stat = await fs.stat(file.path);
+        const known = catalog.unchangedPhoto(file.path, stat.size, stat.mtimeMs);
+        if (known !== undefined) {
+          pending.known.push({ fileId: file.id, photoId: known });
+        } else {
+          const reply = await photoWorker.call({ type: 'convert', path: file.path, thumbnailsDir: options.thumbnailsDir });
+          if (reply.type === 'failed') pending.failures.push({ path: file.path, reason: reply.reason });
+          else pending.photos.push({ ...reply, fileId: file.id, path: file.path });
+        }
+      } catch (err) {
+        pending.failures.push({ path: file.path, reason: explainReadError(err as NodeJS.ErrnoException) });
+      }
+      doneThisRun++;
+      pending.flushIfDue();
+      if (performance.now() - lastReport > 200) {
+        lastReport = performance.now();
+        report('importing');
+      }
+    };
+
+    // A fixed number of photos in flight keeps both the worker and the thread pool busy.
+    const inFlight = options.inFlight ?? 4;
+    let cursor = 0;
+    let files = catalog.pendingFiles(jobId, cursor, 1000);
+    const next = () => {
+      if (signal?.aborted) return undefined;
+      if (files.length === 0) files = catalog.pendingFiles(jobId, cursor, 1000);
+      const file = files.shift();
+      if (file) cursor = file.id;
+      return file;
+    };
+    await Promise.all(Array.from({ length: inFlight }, async () => {
+      for (let file = next(); file; file = next()) await importFile(file);
+    }));
+    pending.flush();
+
+    if (signal?.aborted) await predictions?.settle();
+    else if (predictions) {
+      report('predicting');
+      // Photos stored by an earlier, interrupted run of this job were never predicted.
+      await predictions.finish();
+      predictions.push(catalog.unpredictedPhotoIds(jobId, options.predictor!.modelId));
+      await predictions.finish();
+    }
+    const status = signal?.aborted ? 'cancelled' : 'done';
+    catalog.finishJob(jobId, status);
+    report('predicting');
+    return {
+      jobId, status, resumed: existing !== undefined, counts: catalog.jobCounts(jobId), predicted: predictions?.predicted ?? 0,
+      errors: catalog.jobErrors(jobId), seconds: (performance.now() - started) / 1000,
+    };
+  } finally {
+    await photoWorker.terminate();
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * Reads, hashes and converts photos off the main thread, and writes their thumbnails into the
+ * content-addressed cache. Requests overlap: sharp does the pixel work on libuv's thread pool.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import sharp from 'sharp';
+import { serveRequests } from '../workerThreads.ts';
+import { convertPhoto, explainReadError, PhotoError, thumbnailPath } from './photoPipeline.ts';
+import type { PhotoReply, PhotoRequest } from './photoProtocol.ts';
+
+// Many photos in flight share the cores; libvips' own per-image threads would only contend.
+sharp.concurrency(1);
+
+/** Writes a thumbnail whole or not at all; a photo seen before already has one. */
+async function writeThumbnail(file: string, data: Buffer): Promise<void> {
+  try {
+    await fs.access(file);
+    return;
+  } catch {
+    // not cached yet
+  }
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  await fs.writeFile(tmp, data);
+  await fs.rename(tmp, file);
+}
+
+async function convert(request: PhotoRequest): Promise<PhotoReply> {
+  let bytes: Buffer;
+  let stat;
+  try {
+    stat = await fs.stat(request.path);
+    bytes = await fs.readFile(request.path);
+  } catch (err) {
+    return { type: 'failed', reason: explainReadError(err as NodeJS.ErrnoException) };
+  }
+  try {
+    const photo = await convertPhoto(bytes);
+    await writeThumbnail(thumbnailPath(request.thumbnailsDir, photo.hash), photo.thumbnail);
+    return { type: 'photo', hash: photo.hash, size: bytes.length, mtimeMs: stat.mtimeMs, format: photo.format, width: photo.width, height: photo.height, pixels: photo.pixels };
+  } catch (err) {
+    if (err instanceof PhotoError) return { type: 'failed', reason: err.message };
+    return { type: 'failed', reason: `its thumbnail could not be saved in ${request.thumbnailsDir} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); check that the disk has space` };
+  }
+}
+
+serveRequests<PhotoRequest, PhotoReply>((request) => convert(request), { serial: false });

@@ -1,0 +1,78 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { explainReadError } from './photoPipeline.ts';
+
+/** File extensions taken as photos (any other file is left alone; the content decides if it really is one). */
+export const PHOTO_EXTENSIONS = new Set(['.jpg', '.jpeg', '.jpe', '.jfif', '.png', '.webp', '.tif', '.tiff', '.gif', '.avif', '.heic', '.heif']);
+/** Operating-system clutter that is never a product photo. */
+const SYSTEM_NAMES = new Set(['thumbs.db', 'desktop.ini', '__macosx', '$recycle.bin', 'system volume information', 'lost+found']);
+
+export type WalkEntry = { type: 'photo'; path: string } | { type: 'problem'; path: string; reason: string };
+
+const skipped = (name: string) => name.startsWith('.') || SYSTEM_NAMES.has(name.toLowerCase());
+const isPhotoName = (name: string) => PHOTO_EXTENSIONS.has(path.extname(name).toLowerCase());
+
+/**
+ * Every photo under the roots (folders or single files), depth first in name order. Hidden and system
+ * files are skipped; symbolic links are followed, but a folder already visited is not entered again, so
+ * link cycles end. A root that cannot be read, or holds no photos, is reported as a problem.
+ */
+export async function* walkPhotos(roots: string[]): AsyncGenerator<WalkEntry> {
+  const visited = new Set<string>();
+  for (const root of roots) {
+    let stat;
+    try {
+      stat = await fs.stat(root);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      yield { type: 'problem', path: root, reason: code === 'ENOENT' ? 'this path does not exist; check the spelling or whether the drive is connected' : explainReadError(err as NodeJS.ErrnoException) };
+      continue;
+    }
+    if (!stat.isDirectory()) {
+      yield isPhotoName(root) ? { type: 'photo', path: root } : { type: 'problem', path: root, reason: `not a photo file (expected one of ${[...PHOTO_EXTENSIONS].join(' ')})` };
+      continue;
+    }
+    let photos = 0;
+    for await (const entry of walkFolder(root, visited)) {
+      if (entry.type === 'photo') photos++;
+      yield entry;
+    }
+    if (photos === 0) yield { type: 'problem', path: root, reason: 'this folder (and its subfolders) holds no photos' };
+  }
+}
+
+async function* walkFolder(dir: string, visited: Set<string>): AsyncGenerator<WalkEntry> {
+  const real = await fs.realpath(dir);
+  if (visited.has(real)) {
+    // A link into its own ancestors is a loop worth telling; another way into a folder already walked is not.
+    if (dir.startsWith(real + path.sep)) yield { type: 'problem', path: dir, reason: `a link loop: this folder leads back to ${real}; skipped` };
+    return;
+  }
+  visited.add(real);
+  let entries;
+  try {
+    entries = await fs.readdir(dir, { withFileTypes: true });
+  } catch (err) {
+    yield { type: 'problem', path: dir, reason: `cannot open this folder: ${explainReadError(err as NodeJS.ErrnoException)}` };
+    return;
+  }
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const entry of entries) {
+    if (skipped(entry.name)) continue;
+    const full = path.join(dir, entry.name);
+    let isDirectory = entry.isDirectory();
+    if (entry.isSymbolicLink()) {
+      try {
+        isDirectory = (await fs.stat(full)).isDirectory();
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ELOOP' || isPhotoName(entry.name)) {
+          yield { type: 'problem', path: full, reason: code === 'ENOENT' ? 'a broken link: what it points to does not exist' : explainReadError(err as NodeJS.ErrnoException) };
+        }
+        continue;
+      }
+    }
+    if (isDirectory) yield* walkFolder(full, visited);
+    else if (isPhotoName(entry.name)) yield { type: 'photo', path: full };
+  }
+}

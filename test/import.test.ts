@@ -1,0 +1,189 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { Catalog } from '../electron/catalog/catalog.ts';
+import { defaultModelDir } from '../electron/appPaths.ts';
+import { loadFashionMnist, PIXELS } from '../electron/dataset/fashionMnist.ts';
+import { startPredictor, type Predictor } from '../electron/ml/inference.ts';
+import { importPhotos, type ImportProgress, type ImportResult } from '../electron/photos/importJob.ts';
+import { thumbnailPath } from '../electron/photos/photoPipeline.ts';
+import { renderPackshot, writePackshots } from '../electron/photos/samplePhotos.ts';
+import { pngClaiming, tempDir } from './helpers/photos.ts';
+
+const data = await loadFashionMnist({ allowDownload: false });
+const image = (i: number) => data.test.images.subarray(i * PIXELS, (i + 1) * PIXELS);
+const margins = { top: 20, bottom: 20, left: 30, right: 30 };
+const packshot = (i: number, format: 'jpeg' | 'png' = 'jpeg') => renderPackshot(image(i), { garment: 240, margins, format });
+
+let predictor: Predictor;
+before(async () => {
+  predictor = await startPredictor(defaultModelDir());
+});
+after(() => predictor.close());
+
+function openCatalog(dir: string) {
+  const catalog = new Catalog(path.join(dir, 'catalog.sqlite'));
+  const model = catalog.registerModel({ name: predictor.name, version: predictor.version, dir: predictor.modelDir, card: {} });
+  catalog.activateModel(model.id);
+  return { catalog, model: { predictor, modelId: model.id } };
+}
+
+const count = (catalog: Catalog, sql: string, ...params: unknown[]) => catalog.db.prepare(sql).pluck().get(...params) as number;
+
+describe('a messy folder: every bad file is a recorded error with a reason, and the import goes on', () => {
+  const dir = tempDir('messy');
+  const photos = path.join(dir, 'photos');
+  const reasons = new Map<string, string>();
+  let result: ImportResult;
+  let catalog: Catalog;
+  const progress: ImportProgress[] = [];
+
+  before(async () => {
+    fs.mkdirSync(path.join(photos, 'nested', 'deeper'), { recursive: true });
+    fs.mkdirSync(path.join(photos, 'empty'));
+    const jpeg = await packshot(0);
+    fs.writeFileSync(path.join(photos, 'good.jpg'), jpeg);
+    fs.writeFileSync(path.join(photos, 'nested', 'deeper', 'pullover 2 "best" Ünïcödé — ß.png'), await packshot(1, 'png'));
+    fs.writeFileSync(path.join(photos, 'nested', "it's a copy.jpg"), jpeg); // same bytes: the same photo
+    fs.writeFileSync(path.join(photos, 'truncated.jpg'), jpeg.subarray(0, jpeg.length >> 1));
+    fs.writeFileSync(path.join(photos, 'zero.jpg'), Buffer.alloc(0));
+    fs.writeFileSync(path.join(photos, 'notes.jpg'), 'this is not a photo\n');
+    fs.writeFileSync(path.join(photos, 'bomb.png'), pngClaiming(100_000, 100_000));
+    fs.writeFileSync(path.join(photos, '.hidden.jpg'), jpeg);
+    fs.writeFileSync(path.join(photos, 'Thumbs.db'), 'x');
+    fs.writeFileSync(path.join(photos, 'readme.txt'), 'not a photo, not an error');
+    fs.symlinkSync(photos, path.join(photos, 'nested', 'loop'));
+    fs.symlinkSync('self-loop.jpg', path.join(photos, 'self-loop.jpg'));
+    ({ catalog } = openCatalog(dir));
+    // A file listed by the walk and deleted before it was read: the job's file list is written first.
+    const roots = [photos, path.join(dir, 'empty-root'), path.join(dir, 'does-not-exist')];
+    fs.mkdirSync(roots[1]!);
+    const jobId = catalog.createJob(roots);
+    catalog.addFoundFiles(jobId, [path.join(photos, 'deleted.jpg')]);
+    const { model } = openCatalog(dir);
+    result = await importPhotos(roots, { catalog, predictor: model, thumbnailsDir: path.join(dir, 'thumbs'), onProgress: (p) => progress.push(p) });
+    for (const e of result.errors) reasons.set(path.relative(dir, e.path), e.reason);
+  });
+  after(() => catalog.close());
+
+  test('the good photos are imported, the copy is the same photo, hidden and system files are skipped', () => {
+    assert.equal(result.status, 'done');
+    assert.equal(count(catalog, 'SELECT count(*) FROM photos'), 2);
+    assert.equal(count(catalog, 'SELECT count(*) FROM photo_paths'), 3);
+    assert.equal(count(catalog, 'SELECT count(DISTINCT photo_id) FROM photo_paths WHERE name IN (?, ?)', 'good.jpg', "it's a copy.jpg"), 1);
+    assert.ok(!result.errors.some((e) => /hidden|Thumbs|readme/.test(e.path)));
+    assert.equal(result.counts.done, 3);
+  });
+  test('names with spaces, quotes and unicode are imported under their exact path', () => {
+    const name = 'pullover 2 "best" Ünïcödé — ß.png';
+    assert.equal(count(catalog, 'SELECT count(*) FROM photo_paths WHERE name = ? AND path = ?', name, path.join(photos, 'nested', 'deeper', name)), 1);
+  });
+  test('a truncated JPEG', () => assert.match(reasons.get('photos/truncated.jpg')!, /damaged or incomplete/));
+  test('a 0-byte file', () => assert.match(reasons.get('photos/zero.jpg')!, /empty \(0 bytes\)/));
+  test('a text file named .jpg', () => assert.match(reasons.get('photos/notes.jpg')!, /not an image: the file holds text/));
+  test('a PNG claiming 100,000×100,000 pixels', () => assert.match(reasons.get('photos/bomb.png')!, /larger than 268 megapixels/));
+  test('a file deleted between listing and reading', () => assert.match(reasons.get('photos/deleted.jpg')!, /disappeared after it was found/));
+  test('a symlink loop', () => {
+    assert.match(reasons.get('photos/nested/loop')!, /link loop/);
+    assert.match(reasons.get('photos/self-loop.jpg')!, /points to itself/);
+  });
+  test('an empty folder', () => assert.match(reasons.get('empty-root')!, /holds no photos/));
+  test('a path that does not exist', () => assert.match(reasons.get('does-not-exist')!, /does not exist/));
+  test('every imported photo has a prediction with its probabilities, model version and time, and a thumbnail', () => {
+    const rows = catalog.db.prepare('SELECT p.hash, r.probabilities, r.created_at, m.version FROM photos p JOIN predictions r ON r.id = p.prediction_id JOIN models m ON m.id = r.model_id').all() as { hash: string; probabilities: Buffer; created_at: string; version: string }[];
+    assert.equal(rows.length, 2);
+    for (const row of rows) {
+      const probs = new Float32Array(row.probabilities.buffer.slice(row.probabilities.byteOffset, row.probabilities.byteOffset + 40));
+      assert.ok(Math.abs(probs.reduce((a, b) => a + b, 0) - 1) < 1e-4);
+      assert.equal(row.version, predictor.version);
+      assert.ok(!Number.isNaN(Date.parse(row.created_at)));
+      assert.ok(fs.statSync(thumbnailPath(path.join(dir, 'thumbs'), row.hash)).size > 100);
+    }
+  });
+  test('progress is reported while it goes (found, done, failed, rate)', () => {
+    const last = progress.at(-1)!;
+    assert.equal(last.found, result.counts.found);
+    assert.equal(last.done + last.failed, last.found);
+    assert.ok(progress.some((p) => p.phase === 'importing' && p.photosPerSecond >= 0));
+  });
+  test('the catalog is consistent: foreign keys hold and nothing is pending', () => {
+    assert.deepEqual(catalog.db.pragma('foreign_key_check'), []);
+    assert.equal(catalog.db.pragma('integrity_check', { simple: true }), 'ok');
+    assert.equal(result.counts.pending, 0);
+  });
+});
+
+describe('the catalog', () => {
+  test('is WAL with foreign keys, at the newest schema version, and its label log is append-only', () => {
+    const dir = tempDir('catalog');
+    const { catalog } = openCatalog(dir);
+    try {
+      assert.equal(catalog.db.pragma('journal_mode', { simple: true }), 'wal');
+      assert.equal(catalog.db.pragma('foreign_keys', { simple: true }), 1);
+      assert.equal(catalog.db.pragma('user_version', { simple: true }), 1);
+      const photoId = Number(catalog.db.prepare(`INSERT INTO photos (hash, size, format, width, height, pixels, added_at) VALUES ('h', 1, 'png', 1, 1, zeroblob(784), 'now')`).run().lastInsertRowid);
+      catalog.db.prepare(`INSERT INTO labels (photo_id, old_label, new_label, reviewer, created_at) VALUES (?, NULL, 6, 'ana', 'now')`).run(photoId);
+      assert.equal(count(catalog, 'SELECT label FROM photos WHERE id = ?', photoId), 6);
+      assert.throws(() => catalog.db.prepare('UPDATE labels SET new_label = 0').run(), /append-only/);
+      assert.throws(() => catalog.db.prepare('DELETE FROM labels').run(), /append-only/);
+      assert.throws(() => catalog.db.prepare(`INSERT INTO labels (photo_id, new_label, reviewer, created_at) VALUES (999, 1, 'x', 'now')`).run(), /FOREIGN KEY/);
+    } finally {
+      catalog.close();
+    }
+  });
+  test('refuses a catalog from a newer version of the app with a clear message', () => {
+    const dir = tempDir('newer');
+    openCatalog(dir).catalog.close();
+    const file = path.join(dir, 'catalog.sqlite');
+    const { catalog } = openCatalog(dir);
+    catalog.db.pragma('user_version = 99');
+    catalog.close();
+    assert.throws(() => new Catalog(file), /newer Fashion Sorter \(schema 99/);
+  });
+});
+
+describe('importing again', () => {
+  test('the same folder twice adds no photo; a photo moved to a new path is the same photo at its new path', async () => {
+    const dir = tempDir('again');
+    const photos = path.join(dir, 'photos');
+    await writePackshots(data.test.images, 12, photos);
+    const { catalog, model } = openCatalog(dir);
+    try {
+      const options = { catalog, predictor: model, thumbnailsDir: path.join(dir, 'thumbs') };
+      const first = await importPhotos([photos], options);
+      assert.equal(first.predicted, 12);
+      const second = await importPhotos([photos], options);
+      assert.equal(second.counts.done, 12);
+      assert.equal(second.predicted, 0, 'nothing to predict again');
+      fs.mkdirSync(path.join(dir, 'moved'));
+      fs.renameSync(path.join(photos, 'photo-00003.png'), path.join(dir, 'moved', 'renamed.png'));
+      await importPhotos([path.join(dir, 'moved')], options);
+      assert.equal(count(catalog, 'SELECT count(*) FROM photos'), 12);
+      assert.equal(count(catalog, `SELECT count(*) FROM photo_paths WHERE photo_id = (SELECT photo_id FROM photo_paths WHERE name = 'renamed.png')`), 2);
+    } finally {
+      catalog.close();
+    }
+  });
+
+  test('a cancelled import stops cleanly, and importing again completes it with every photo once', async () => {
+    const dir = tempDir('cancel');
+    const photos = path.join(dir, 'photos');
+    await writePackshots(data.test.images, 60, photos);
+    const { catalog, model } = openCatalog(dir);
+    try {
+      const cancel = new AbortController();
+      const options = { catalog, predictor: model, thumbnailsDir: path.join(dir, 'thumbs'), inFlight: 2 };
+      const cancelled = await importPhotos([photos], { ...options, signal: cancel.signal, onProgress: (p) => { if (p.done >= 10) cancel.abort(); } });
+      assert.equal(cancelled.status, 'cancelled');
+      assert.ok(cancelled.counts.done < 60, `stopped early (${cancelled.counts.done} done)`);
+      assert.equal(count(catalog, `SELECT status FROM import_jobs WHERE id = ?`, cancelled.jobId) as unknown, 'cancelled');
+      const finished = await importPhotos([photos], options);
+      assert.equal(finished.status, 'done');
+      assert.equal(count(catalog, 'SELECT count(*) FROM photos'), 60);
+      assert.equal(count(catalog, 'SELECT count(*) FROM photos WHERE prediction_id IS NULL'), 0);
+    } finally {
+      catalog.close();
+    }
+  });
+});

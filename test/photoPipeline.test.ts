@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import sharp from 'sharp';
+import { loadFashionMnist, PIXELS } from '../electron/dataset/fashionMnist.ts';
+import { convertPhoto, PhotoError } from '../electron/photos/photoPipeline.ts';
+import { renderPackshot } from '../electron/photos/samplePhotos.ts';
+import { pngClaiming } from './helpers/photos.ts';
+
+const data = await loadFashionMnist({ allowDownload: false });
+const image = (i: number) => data.test.images.subarray(i * PIXELS, (i + 1) * PIXELS);
+const meanAbsDiff = (a: Uint8Array, b: Uint8Array) => a.reduce((sum, v, i) => sum + Math.abs(v - b[i]!), 0) / a.length;
+const margins = { top: 40, bottom: 90, left: 120, right: 10 };
+
+test('a packshot of a Fashion-MNIST image converts back close to the original 28×28 image', async () => {
+  for (const i of [0, 1, 2, 3]) {
+    const photo = await convertPhoto(await renderPackshot(image(i), { garment: 280, margins, format: 'png' }));
+    assert.equal(photo.pixels.length, PIXELS);
+    assert.equal(photo.format, 'png');
+    assert.deepEqual([photo.width, photo.height], [410, 410]);
+    // Garment bright on black, centred: the same polarity and place as the dataset's own image.
+    const diff = meanAbsDiff(photo.pixels, image(i));
+    assert.ok(diff < 25, `image ${i}: mean difference ${diff.toFixed(1)} of 255`);
+    assert.ok(meanAbsDiff(photo.pixels, image(i + 100)) > diff, 'closer to its own image than to another');
+  }
+});
+
+test('the thumbnail is WebP, about 256 px on the long edge, and the hash identifies the bytes', async () => {
+  const bytes = await renderPackshot(image(0), { garment: 600, margins, format: 'jpeg' });
+  const photo = await convertPhoto(bytes);
+  const meta = await sharp(photo.thumbnail).metadata();
+  assert.equal(meta.format, 'webp');
+  assert.equal(Math.max(meta.width!, meta.height!), 256);
+  assert.equal((await convertPhoto(bytes)).hash, photo.hash);
+  assert.notEqual((await convertPhoto(await renderPackshot(image(1), { garment: 600, margins, format: 'jpeg' }))).hash, photo.hash);
+});
+
+test('EXIF orientation is honoured: a sideways photo tagged "rotate 90°" converts like the upright one', async () => {
+  const upright = await renderPackshot(image(5), { garment: 300, margins, format: 'jpeg' });
+  // Store the pixels rotated 90° anticlockwise, tagged orientation 6 (display rotated 90° clockwise).
+  const sideways = await sharp(upright).rotate(-90).withMetadata({ orientation: 6 }).jpeg({ quality: 95 }).toBuffer();
+  const a = await convertPhoto(upright);
+  const b = await convertPhoto(sideways);
+  assert.deepEqual([b.width, b.height], [a.width, a.height]);
+  assert.ok(meanAbsDiff(a.pixels, b.pixels) < 8, `difference ${meanAbsDiff(a.pixels, b.pixels).toFixed(1)}`);
+  const ignored = await convertPhoto(await sharp(upright).rotate(-90).jpeg({ quality: 95 }).toBuffer());
+  assert.ok(meanAbsDiff(a.pixels, ignored.pixels) > 20, 'without the tag the garment lies on its side');
+});
+
+test('transparency is flattened onto white: a cut-out PNG converts like the same garment on white', async () => {
+  const onWhite = await renderPackshot(image(7), { garment: 300, margins, format: 'png' });
+  const { data: rgb, info } = await sharp(onWhite).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  const rgba = Buffer.alloc(info.width * info.height * 4);
+  for (let p = 0; p < info.width * info.height; p++) {
+    const white = rgb[p * 3]! > 250;
+    // Background fully transparent and black underneath: only flattening onto white makes it right.
+    rgba.set(white ? [0, 0, 0, 0] : [rgb[p * 3]!, rgb[p * 3 + 1]!, rgb[p * 3 + 2]!, 255], p * 4);
+  }
+  const cutout = await sharp(rgba, { raw: { width: info.width, height: info.height, channels: 4 } }).png().toBuffer();
+  assert.ok(meanAbsDiff((await convertPhoto(onWhite)).pixels, (await convertPhoto(cutout)).pixels) < 6);
+});
+
+test('a blank photo (nothing to trim) still converts, to an empty image', async () => {
+  const blank = await sharp({ create: { width: 300, height: 200, channels: 3, background: '#ffffff' } }).png().toBuffer();
+  const photo = await convertPhoto(blank);
+  assert.ok(photo.pixels.every((v) => v < 10));
+});
+
+test('bad photo bytes fail with reasons a person understands', async () => {
+  const reason = async (bytes: Buffer) => {
+    const err = await convertPhoto(bytes).then(() => undefined, (e: Error) => e);
+    assert.ok(err instanceof PhotoError, `expected a PhotoError, got ${err}`);
+    return err.message;
+  };
+  const jpeg = await renderPackshot(image(0), { garment: 400, margins, format: 'jpeg' });
+  assert.match(await reason(Buffer.alloc(0)), /empty \(0 bytes\)/);
+  assert.match(await reason(jpeg.subarray(0, jpeg.length >> 1)), /damaged or incomplete/);
+  assert.match(await reason(Buffer.from('name,price\nshirt,10\n')), /not an image: the file holds text/);
+  assert.match(await reason(pngClaiming(100_000, 100_000)), /larger than 268 megapixels/);
+});
