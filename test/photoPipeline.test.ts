@@ -19,16 +19,16 @@ test('a packshot of a Fashion-MNIST image converts back close to the original 28
     assert.deepEqual([photo.width, photo.height], [410, 410]);
     // Garment bright on black, centred: the same polarity and place as the dataset's own image.
     const diff = meanAbsDiff(photo.pixels, image(i));
-    assert.ok(diff < 25, `image ${i}: mean difference ${diff.toFixed(1)} of 255`);
+    assert.ok(diff < 30, `image ${i}: mean difference ${diff.toFixed(1)} of 255`);
     assert.ok(meanAbsDiff(photo.pixels, image(i + 100)) > diff, 'closer to its own image than to another');
   }
 });
 
-test('the thumbnail is WebP, about 256 px on the long edge, and the hash identifies the bytes', async () => {
+test('the thumbnail is a JPEG, about 256 px on the long edge, and the hash identifies the bytes', async () => {
   const bytes = await renderPackshot(image(0), { garment: 600, margins, format: 'jpeg' });
   const photo = await convertPhoto(bytes);
   const meta = await sharp(photo.thumbnail).metadata();
-  assert.equal(meta.format, 'webp');
+  assert.equal(meta.format, 'jpeg');
   assert.equal(Math.max(meta.width!, meta.height!), 256);
   assert.equal((await convertPhoto(bytes)).hash, photo.hash);
   assert.notEqual((await convertPhoto(await renderPackshot(image(1), { garment: 600, margins, format: 'jpeg' }))).hash, photo.hash);

@@ -26,8 +26,6 @@ export const MIGRATIONS: string[] = [
     format TEXT NOT NULL,
     width INTEGER NOT NULL,
     height INTEGER NOT NULL,
-    -- the 28×28 model input (Fashion-MNIST polarity), kept for fine-tuning, the UI and exports
-    pixels BLOB NOT NULL CHECK (length(pixels) = 784),
     status TEXT NOT NULL DEFAULT 'ok' CHECK (status IN ('ok', 'missing')),
     added_at TEXT NOT NULL,
     -- copies of the latest prediction and the current human label, so the UI's queries need no joins
@@ -41,7 +39,18 @@ export const MIGRATIONS: string[] = [
   );
   CREATE INDEX photos_category_confidence ON photos(category, confidence);
   CREATE INDEX photos_confidence ON photos(confidence);
-  CREATE INDEX photos_label ON photos(label);
+  -- the review queue: unlabeled photos by confidence, and by top-two margin
+  CREATE INDEX photos_label_confidence ON photos(label, confidence);
+  CREATE INDEX photos_label_margin ON photos(label, margin, confidence, predicted_label, runner_up);
+  -- counts per category: SQLite does not answer them from an index on the generated column alone
+  CREATE INDEX photos_label_prediction ON photos(label, predicted_label);
+
+  -- The 28×28 model input (Fashion-MNIST polarity), kept for fine-tuning, the UI and exports; in its own
+  -- table so that scans of photos (counts, review queues) do not read 784 bytes per row.
+  CREATE TABLE photo_inputs (
+    photo_id INTEGER PRIMARY KEY REFERENCES photos(id),
+    pixels BLOB NOT NULL CHECK (length(pixels) = 784)
+  );
 
   CREATE TABLE photo_paths (
     id INTEGER PRIMARY KEY,

@@ -1,18 +1,35 @@
+import { defaultModelDir } from '../appPaths.ts';
+import { benchCatalog } from '../catalog/catalogBench.ts';
 import { loadFashionMnist } from '../dataset/fashionMnist.ts';
 import { benchDataParallel, benchInference, benchTraining } from '../ml/bench.ts';
+import { startPredictor } from '../ml/inference.ts';
+import { benchPipeline, measureFidelity } from '../photos/pipelineBench.ts';
 import type { Values } from './args.ts';
 
 /** `bench`: speeds measured side by side in one run; the ratios are what to compare across machines. */
 export async function runBench(values: Values): Promise<void> {
   const quick = values.quick === true;
+  const data = await loadFashionMnist();
   const training = await benchTraining(quick ? { batchSize: 8, wasmRuns: 2, cpuRuns: 1 } : {});
   const inference = await benchInference(quick ? { batchSize: 64, runs: 2 } : {});
-  const dataParallel = quick ? undefined : await benchDataParallel((await loadFashionMnist()).train);
-  const result = { training: { ...training, dataParallel }, inference };
+  const dataParallel = quick ? undefined : await benchDataParallel(data.train);
+  const predictor = await startPredictor(defaultModelDir());
+  let pipeline;
+  try {
+    pipeline = {
+      ...(await benchPipeline(data.test, predictor, quick ? 200 : 2000)),
+      fidelity: await measureFidelity(data.test, predictor, quick ? 500 : data.test.count),
+    };
+  } finally {
+    await predictor.close();
+  }
+  const catalog = benchCatalog(quick ? 10_000 : 100_000);
+  const result = { training: { ...training, dataParallel }, inference, pipeline, catalog };
   if (values.json) {
     console.log(JSON.stringify(result, null, 1));
     return;
   }
+  const f = pipeline.fidelity;
   console.log([
     `training (batch ${training.batchSize}, shipped architecture, one thread):`,
     `  wasm + our kernels ${training.wasmImagesPerSecond.toFixed(1)} img/s, pure-JS cpu ${training.cpuImagesPerSecond.toFixed(2)} img/s`,
@@ -20,5 +37,12 @@ export async function runBench(values: Values): Promise<void> {
     `  step ÷ forward pass   ${training.stepToForward.toFixed(2)}  (${training.stepMs.toFixed(0)} ms ÷ ${training.forwardMs.toFixed(0)} ms)`,
     ...(dataParallel ? [`  two worker threads ÷ one  ${dataParallel.speedup.toFixed(2)}×  (${dataParallel.twoWorkersImagesPerSecond.toFixed(0)} vs ${dataParallel.oneWorkerImagesPerSecond.toFixed(0)} img/s, one epoch of ${dataParallel.images} images)`] : []),
     `inference (${inference.backend}, batch ${inference.batchSize}): ${inference.imagesPerSecond.toFixed(0)} img/s`,
+    `photo pipeline (${pipeline.photos} JPEG packshots of 800×1000, walk + decode + convert + thumbnail + predict + write):`,
+    `  end to end ${pipeline.photosPerSecond.toFixed(1)} photos/s, sharp alone (decode + resize) ${pipeline.floorPhotosPerSecond.toFixed(1)} photos/s`,
+    `  ratio to the floor    ${pipeline.ratioToFloor.toFixed(2)}`,
+    `  worst main-thread event-loop delay while importing ${pipeline.maxEventLoopDelayMs.toFixed(1)} ms`,
+    `  fidelity on ${f.images} test images as photos: ${(100 * f.pipelineAccuracy).toFixed(2)}% vs ${(100 * f.tensorAccuracy).toFixed(2)}% as tensors (gap ${f.gapPoints.toFixed(2)} points)`,
+    `catalog of ${catalog.photos} photos (${catalog.databaseMegabytes.toFixed(0)} MB), median ms per query:`,
+    `  counts per category and queue ${catalog.categoryCountsMs.toFixed(1)}, first page of 200 ${catalog.firstPageMs.toFixed(1)}, page at 90 % ${catalog.deepPageMs.toFixed(1)}, page of one category ${catalog.categoryPageMs.toFixed(1)}, import job counts ${catalog.jobCountsMs.toFixed(1)}`,
   ].join('\n'));
 }

