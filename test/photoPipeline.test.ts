@@ -77,3 +77,21 @@ test('bad photo bytes fail with reasons a person understands', async () => {
   assert.match(await reason(Buffer.from('name,price\nshirt,10\n')), /not an image: the file holds text/);
   assert.match(await reason(pngClaiming(100_000, 100_000)), /larger than 268 megapixels/);
 });
+
+test('every format sharp reads here imports: JPEG, PNG, WebP, TIFF, GIF and AVIF', async () => {
+  const png = await renderPackshot(image(9), { garment: 200, margins, format: 'png' });
+  const reference = (await convertPhoto(png)).pixels;
+  const encoded: Record<string, Buffer> = {
+    jpeg: await sharp(png).jpeg({ quality: 95 }).toBuffer(),
+    png,
+    webp: await sharp(png).webp({ quality: 95 }).toBuffer(),
+    tiff: await sharp(png).tiff().toBuffer(),
+    gif: await sharp(png).gif().toBuffer(),
+    heif: await sharp(png).avif({ quality: 80 }).toBuffer(),
+  };
+  for (const [format, bytes] of Object.entries(encoded)) {
+    const photo = await convertPhoto(bytes);
+    assert.equal(photo.format, format);
+    assert.ok(meanAbsDiff(photo.pixels, reference) < 10, `${format}: ${meanAbsDiff(photo.pixels, reference).toFixed(1)}`);
+  }
+});
