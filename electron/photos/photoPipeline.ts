@@ -59,28 +59,35 @@ async function decodeUpright(bytes: Buffer): Promise<{ raw: RawImage; format: st
   return { raw, format: meta.format ?? 'unknown', width: upright.width ?? info.width, height: upright.height ?? info.height };
 }
 
-/** The bounding box of what differs from the top-left corner's colour by more than the threshold. */
+/**
+ * The bounding box of what differs from the top-left corner's colour by more than the threshold. Scans
+ * inwards from each edge and stops at the first garment pixel, so mostly only the margins are read.
+ */
 function trimBox(image: RawImage): { left: number; top: number; width: number; height: number } {
   const { data, width, height, channels } = image;
-  let left = width;
-  let right = -1;
-  let top = height;
-  let bottom = -1;
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      const at = (y * width + x) * channels;
-      let differs = false;
-      for (let c = 0; c < channels && !differs; c++) differs = Math.abs(data[at + c]! - data[c]!) > TRIM_THRESHOLD;
-      if (differs) {
-        if (x < left) left = x;
-        if (x > right) right = x;
-        if (y < top) top = y;
-        bottom = y;
-      }
-    }
-  }
+  const differs = (x: number, y: number) => {
+    const at = (y * width + x) * channels;
+    for (let c = 0; c < channels; c++) if (Math.abs(data[at + c]! - data[c]!) > TRIM_THRESHOLD) return true;
+    return false;
+  };
+  const rowHasGarment = (y: number) => {
+    for (let x = 0; x < width; x++) if (differs(x, y)) return true;
+    return false;
+  };
+  let top = 0;
+  while (top < height && !rowHasGarment(top)) top++;
   // Nothing but background: keep the whole image.
-  if (right < 0) return { left: 0, top: 0, width, height };
+  if (top === height) return { left: 0, top: 0, width, height };
+  let bottom = height - 1;
+  while (!rowHasGarment(bottom)) bottom--;
+  let left = width - 1;
+  let right = 0;
+  for (let y = top; y <= bottom; y++) {
+    for (let x = 0; x < left; x++) if (differs(x, y)) { left = x; break; }
+    for (let x = width - 1; x > right; x--) if (differs(x, y)) { right = x; break; }
+  }
+  // A garment one pixel wide leaves right < left only if it sits left of every other row's content.
+  if (right < left) right = left;
   return { left, top, width: right - left + 1, height: bottom - top + 1 };
 }
 
@@ -150,7 +157,7 @@ export async function convertPhoto(bytes: Buffer): Promise<ConvertedPhoto> {
   const hash = crypto.createHash('sha256').update(bytes).digest('hex');
   try {
     const { raw, format, width, height } = await decodeUpright(bytes);
-    const thumbnail = await sharp(raw.data, { raw: { width: raw.width, height: raw.height, channels: raw.channels as 3 } }).jpeg({ quality: 80, mozjpeg: false }).toBuffer();
+    const thumbnail = await sharp(raw.data, { raw: { width: raw.width, height: raw.height, channels: raw.channels as 3 } }).jpeg({ quality: 80, optimiseCoding: false }).toBuffer();
     return { hash, format, width, height, pixels: toFashionMnist(raw), thumbnail };
   } catch (err) {
     throw new PhotoError(explainDecodeError(err as Error, bytes));
