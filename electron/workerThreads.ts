@@ -23,6 +23,8 @@ export class WorkerClient<Request extends Tagged, Reply extends Tagged> {
   private readonly worker: Worker;
   private nextId = 0;
   private readonly pending = new Map<number, { resolve: (r: Reply) => void; reject: (e: Error) => void }>();
+  /** Set once the worker has died; later calls fail at once instead of waiting forever. */
+  private death: Error | undefined;
 
   constructor(callerUrl: string, baseName: string, private readonly what: string) {
     this.worker = startWorker(callerUrl, baseName);
@@ -37,6 +39,7 @@ export class WorkerClient<Request extends Tagged, Reply extends Tagged> {
   }
 
   private failAll(err: Error) {
+    this.death ??= err;
     for (const waiter of this.pending.values()) waiter.reject(err);
     this.pending.clear();
   }
@@ -44,6 +47,7 @@ export class WorkerClient<Request extends Tagged, Reply extends Tagged> {
   /** Sends a request; the promise resolves with its reply. */
   call<T extends Reply['type']>(request: Request, transfer: ArrayBuffer[] = []): Promise<Extract<Reply, { type: T }>> {
     const id = this.nextId++;
+    if (this.death) return Promise.reject(this.death);
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (r: Reply) => void, reject });
       this.worker.postMessage({ ...request, id }, transfer);

@@ -10,7 +10,7 @@ import type { Values } from './args.ts';
 export async function runBench(values: Values): Promise<void> {
   const quick = values.quick === true;
   const data = await loadFashionMnist();
-  const training = await benchTraining(quick ? { batchSize: 8, wasmRuns: 2, cpuRuns: 1 } : {});
+  const training = await benchTraining(quick ? { batchSize: 8, stepBatchSize: 16, wasmRuns: 2, cpuRuns: 1 } : {});
   const inference = await benchInference(quick ? { batchSize: 64, runs: 2 } : {});
   const dataParallel = quick ? undefined : await benchDataParallel(data.train);
   const predictor = await startPredictor(defaultModelDir());
@@ -34,7 +34,7 @@ export async function runBench(values: Values): Promise<void> {
     `training (batch ${training.batchSize}, shipped architecture, one thread):`,
     `  wasm + our kernels ${training.wasmImagesPerSecond.toFixed(1)} img/s, pure-JS cpu ${training.cpuImagesPerSecond.toFixed(2)} img/s`,
     `  speedup vs cpu        ${training.speedupVsCpu.toFixed(1)}×`,
-    `  step ÷ forward pass   ${training.stepToForward.toFixed(2)}  (${training.stepMs.toFixed(0)} ms ÷ ${training.forwardMs.toFixed(0)} ms)`,
+    `  step ÷ forward pass   ${training.stepToForward.toFixed(2)}  (batch ${training.stepBatchSize}: ${training.stepMs.toFixed(0)} ms ÷ ${training.forwardMs.toFixed(0)} ms)`,
     ...(dataParallel ? [`  two worker threads ÷ one  ${dataParallel.speedup.toFixed(2)}×  (${dataParallel.twoWorkersImagesPerSecond.toFixed(0)} vs ${dataParallel.oneWorkerImagesPerSecond.toFixed(0)} img/s, one epoch of ${dataParallel.images} images)`] : []),
     `inference (${inference.backend}, batch ${inference.batchSize}): ${inference.imagesPerSecond.toFixed(0)} img/s`,
     `photo pipeline (${pipeline.photos} JPEG packshots of 800×1000, walk + decode + convert + thumbnail + predict + write):`,

@@ -8,7 +8,10 @@ import { buildModel, logitsModel, DEFAULT_ARCHITECTURE, type ArchitectureSpec } 
 import { DEFAULT_TRAIN_OPTIONS, Trainer } from './train.ts';
 
 export interface TrainingBench {
+  /** Batch of the wasm vs cpu comparison (small: the cpu backend is slow). */
   batchSize: number;
+  /** Batch of the step ÷ forward measurement: one worker's share of a training batch. */
+  stepBatchSize: number;
   wasmImagesPerSecond: number;
   cpuImagesPerSecond: number;
   /** wasm with our kernels ÷ the pure-JS cpu backend, training images/s, same model and batch. */
@@ -33,16 +36,18 @@ export interface InferenceBench {
   imagesPerSecond: number;
 }
 
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+function elapsedMs(f: () => void): number {
+  const start = performance.now();
+  f();
+  return performance.now() - start;
+}
+
 /** Median wall time of `runs` calls after `warmup` calls. */
 function timeMs(f: () => void, warmup: number, runs: number): number {
   for (let i = 0; i < warmup; i++) f();
-  const times: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const start = performance.now();
-    f();
-    times.push(performance.now() - start);
-  }
-  return times.sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
+  return median(Array.from({ length: runs }, () => elapsedMs(f)));
 }
 
 /** Times one SGD step and one forward pass of the same model and batch on the current backend. */
@@ -60,8 +65,19 @@ function stepAndForward(spec: ArchitectureSpec, weights: tf.Tensor[], batchSize:
     value.dataSync();
   });
   const forward = () => tf.tidy(() => (model.predict(x) as tf.Tensor).dataSync());
-  const stepMs = timeMs(step, warmup, runs);
-  const forwardMs = timeMs(forward, warmup, runs);
+  for (let i = 0; i < warmup; i++) {
+    step();
+    forward();
+  }
+  // Interleaved, so that a slow spell of this noisy machine hits both sides alike.
+  const steps: number[] = [];
+  const forwards: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    steps.push(elapsedMs(step));
+    forwards.push(elapsedMs(forward));
+  }
+  const stepMs = median(steps);
+  const forwardMs = median(forwards);
   tf.dispose([x, y]);
   model.dispose();
   optimizer.dispose();
@@ -69,25 +85,28 @@ function stepAndForward(spec: ArchitectureSpec, weights: tf.Tensor[], batchSize:
 }
 
 /** Training speed: wasm (with our kernels) against the pure-JS cpu backend, side by side in one run. */
-export async function benchTraining(options: { batchSize?: number; wasmRuns?: number; cpuRuns?: number; spec?: ArchitectureSpec } = {}): Promise<TrainingBench> {
+export async function benchTraining(options: { batchSize?: number; stepBatchSize?: number; wasmRuns?: number; cpuRuns?: number; spec?: ArchitectureSpec } = {}): Promise<TrainingBench> {
   const batchSize = options.batchSize ?? 16;
+  const stepBatchSize = options.stepBatchSize ?? DEFAULT_TRAIN_OPTIONS.batchSize / DEFAULT_TRAIN_OPTIONS.workers;
   const spec = options.spec ?? DEFAULT_ARCHITECTURE;
   await initBackend('wasm');
   const weights = tf.tidy(() => buildModel(spec).getWeights().map((w) => tf.keep(w.clone())));
   // wasm gets a longer warm-up: its first steps also create and cache XNNPACK operators.
   const wasm = stepAndForward(spec, weights, batchSize, options.wasmRuns ?? 9, 3);
+  const ratio = stepAndForward(spec, weights, stepBatchSize, options.wasmRuns ?? 9, 3);
   await tf.setBackend('cpu');
   const cpu = stepAndForward(spec, weights, batchSize, options.cpuRuns ?? 1, 1);
   await tf.setBackend('wasm');
   tf.dispose(weights);
   return {
     batchSize,
+    stepBatchSize,
     wasmImagesPerSecond: (1000 * batchSize) / wasm.stepMs,
     cpuImagesPerSecond: (1000 * batchSize) / cpu.stepMs,
     speedupVsCpu: cpu.stepMs / wasm.stepMs,
-    stepMs: wasm.stepMs,
-    forwardMs: wasm.forwardMs,
-    stepToForward: wasm.stepMs / wasm.forwardMs,
+    stepMs: ratio.stepMs,
+    forwardMs: ratio.forwardMs,
+    stepToForward: ratio.stepMs / ratio.forwardMs,
   };
 }
 

@@ -92,13 +92,17 @@ class PredictionQueue {
   private queue: number[] = [];
   private running: Promise<void> = Promise.resolve();
   private busy = false;
+  /** A failed batch stops the queue; finish() reports it. */
+  private failure: Error | undefined;
   predicted = 0;
 
   constructor(private readonly catalog: Catalog, private readonly model: { predictor: Predictor; modelId: number }) {}
 
   push(photoIds: number[]): void {
     this.queue.push(...photoIds);
-    if (!this.busy && this.queue.length >= PREDICT_BATCH) this.running = this.drain(false);
+    if (!this.busy && !this.failure && this.queue.length >= PREDICT_BATCH) {
+      this.running = this.drain(false).catch((err: Error) => { this.failure = err; });
+    }
   }
 
   /** Waits for the batch being predicted, if any. */
@@ -109,6 +113,7 @@ class PredictionQueue {
   /** Predicts everything queued (the last batch may be short). */
   async finish(): Promise<void> {
     await this.running;
+    if (this.failure) throw this.failure;
     await this.drain(true);
   }
 
@@ -183,6 +188,9 @@ export async function importPhotos(roots: string[], options: ImportOptions): Pro
           else pending.photos.push({ ...reply, fileId: file.id, path: file.path });
         }
       } catch (err) {
+        // A file the system cannot stat is this file's problem; anything else (a dead worker) stops the
+        // job, which stays resumable, rather than blaming every remaining file.
+        if (!(err as NodeJS.ErrnoException).code) throw err;
         pending.failures.push({ path: file.path, reason: explainReadError(err as NodeJS.ErrnoException) });
       }
       doneThisRun++;
