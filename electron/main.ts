@@ -5,17 +5,22 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { app, BrowserWindow, ipcMain, net, protocol, session, shell } from 'electron';
+import { app, BrowserWindow, dialog, ipcMain, net, protocol, session, shell } from 'electron';
 import { projectRoot } from './appPaths.ts';
 import { createServices } from './api/services.ts';
 import { registerIpcHandlers } from './ipc.ts';
 
 const SCHEME = 'app';
 const ORIGIN = `${SCHEME}://renderer`;
+/** Thumbnails of catalog photos, by content hash: thumb://photo/<sha256>. */
+const THUMB_SCHEME = 'thumb';
 const rendererDir = path.join(projectRoot, 'dist', 'renderer');
-const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'none'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: thumb:; font-src 'self'; connect-src 'none'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
-protocol.registerSchemesAsPrivileged([{ scheme: SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true } }]);
+protocol.registerSchemesAsPrivileged([
+  { scheme: SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true } },
+  { scheme: THUMB_SCHEME, privileges: { standard: true, secure: true } },
+]);
 
 /** Serves files of the built renderer only; anything resolving outside it is refused. */
 function serveRenderer(request: Request): Promise<Response> | Response {
@@ -54,10 +59,28 @@ function createWindow(): BrowserWindow {
 }
 
 app.whenReady().then(() => {
+  const userData = app.getPath('userData');
+  let mainWindow: BrowserWindow | undefined;
+  const services = createServices({
+    catalogFile: path.join(userData, 'catalog.sqlite'),
+    thumbnailsDir: path.join(userData, 'thumbnails'),
+    thumbnailBase: `${THUMB_SCHEME}://photo/`,
+    chooseFolders: async () => {
+      const options = { title: 'Add photos', properties: ['openDirectory', 'multiSelections'] } as Electron.OpenDialogOptions;
+      const result = mainWindow ? await dialog.showOpenDialog(mainWindow, options) : await dialog.showOpenDialog(options);
+      return result.canceled ? [] : result.filePaths;
+    },
+  });
   protocol.handle(SCHEME, serveRenderer);
+  // Only thumbnails of photos in the catalog, named by content hash: no path ever comes from the renderer.
+  protocol.handle(THUMB_SCHEME, (request) => {
+    const file = services.thumbnailFile(new URL(request.url).pathname.slice(1));
+    return file ? net.fetch(pathToFileURL(file).href) : new Response('not found', { status: 404 });
+  });
   session.defaultSession.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
-  registerIpcHandlers(ipcMain, createServices(), (event) => event.senderFrame?.url.startsWith(ORIGIN) === true);
-  createWindow();
+  registerIpcHandlers(ipcMain, services.api, (event) => event.senderFrame?.url.startsWith(ORIGIN) === true);
+  mainWindow = createWindow();
+  app.on('before-quit', () => void services.close());
   app.on('activate', () => {
     if (BrowserWindow.getAllWindows().length === 0) createWindow();
   });

@@ -15,7 +15,8 @@ after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 test('the window shows the shipped model and its scores from the model card', { skip, timeout: 120_000 }, async () => {
   const card = readModelCard(defaultModelDir());
   assert.ok(card, 'the shipped model card is missing');
-  const ui = await openRenderer(createServices());
+  const services = createServices({ catalogFile: path.join(tmp, 'catalog.sqlite'), thumbnailBase: '/thumb/' });
+  const ui = await openRenderer(services);
   try {
     const { page } = ui;
     await page.getByRole('heading', { name: `Model ${card.name}` }).waitFor();
@@ -26,16 +27,19 @@ test('the window shows the shipped model and its scores from the model card', { 
     assert.deepEqual(ui.problems, []);
   } finally {
     await ui.close();
+    await services.close();
   }
 });
 
 test('without a model the window says why instead of failing', { skip, timeout: 120_000 }, async () => {
-  const ui = await openRenderer(createServices({ modelDir: path.join(tmp, 'no-model') }));
+  const services = createServices({ catalogFile: path.join(tmp, 'catalog2.sqlite'), modelDir: path.join(tmp, 'no-model') });
+  const ui = await openRenderer(services);
   try {
     const alert = ui.page.getByRole('alert');
     await alert.waitFor();
     assert.match((await alert.textContent())!, /No model is available: no model card at .*no-model/);
   } finally {
     await ui.close();
+    await services.close();
   }
 });

@@ -1,8 +1,9 @@
 /**
  * The one API contract between the renderer and the main process. The preload bridge exposes it as
- * `window.api`, the IPC handlers implement it, and the tests call it; every channel name and payload
- * type lives here.
+ * `window.api`, the IPC handlers implement it and validate every payload against ARGUMENTS, and the
+ * tests call it; every channel name, argument schema and result type lives here.
  */
+import { z } from 'zod';
 
 export interface ClassScore {
   name: string;
@@ -23,13 +24,146 @@ export interface AppInfo {
   model: ModelSummary | null;
   /** Why no model could be read, when `model` is null. */
   modelProblem: string | null;
+  /** Where thumbnails are served: `${thumbnailBase}${hash}`. */
+  thumbnailBase: string;
+}
+
+const categoryId = z.number().int().min(0).max(9);
+const photoId = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+
+export const reviewRuleSchema = z.strictObject({
+  /** Below this confidence a prediction needs review. */
+  minConfidence: z.number().min(0).max(1),
+  /** Inside Shirt/T-shirt/Pullover/Coat, a top-two margin below this needs review too. */
+  hardGroupMargin: z.number().min(0).max(1),
+});
+export type ReviewRule = z.infer<typeof reviewRuleSchema>;
+
+export const pageQuerySchema = z.strictObject({
+  queue: z.enum(['all', 'needsReview', 'reviewed']),
+  category: categoryId.optional(),
+  /** Part of the file name. */
+  search: z.string().max(200).optional(),
+  sort: z.enum(['confidence', 'name']),
+  descending: z.boolean(),
+  offset: z.number().int().min(0),
+  limit: z.number().int().min(1).max(1000),
+  rule: reviewRuleSchema,
+});
+export type PageQuery = z.infer<typeof pageQuerySchema>;
+
+export const labelChangeSchema = z.strictObject({ photoId, label: categoryId.nullable() });
+export type LabelChange = z.infer<typeof labelChangeSchema>;
+
+export interface PhotoTile {
+  id: number;
+  hash: string;
+  name: string;
+  /** The reviewer's label if there is one, else the prediction. */
+  category: number | null;
+  predictedLabel: number | null;
+  confidence: number | null;
+  label: number | null;
+}
+
+export interface Page {
+  /** How many photos match the query in all. */
+  total: number;
+  tiles: PhotoTile[];
+}
+
+export interface LabelEvent {
+  oldLabel: number | null;
+  newLabel: number | null;
+  reviewer: string;
+  at: string;
+}
+
+export interface PhotoDetail extends PhotoTile {
+  paths: string[];
+  format: string;
+  width: number;
+  height: number;
+  /** The 28×28 image the model saw, row by row (Fashion-MNIST polarity). */
+  pixels: number[];
+  /** Ten class probabilities of the current prediction, or null before it is predicted. */
+  probabilities: number[] | null;
+  modelVersion: string | null;
+  history: LabelEvent[];
+}
+
+export interface CatalogCounts {
+  total: number;
+  perCategory: number[];
+  needsReview: number;
+  reviewed: number;
+  /** Files the imports could not read. */
+  errors: number;
+}
+
+export interface ImportStatus {
+  jobId: number;
+  running: boolean;
+  phase: 'finding' | 'importing' | 'predicting' | 'done' | 'cancelled' | 'failed';
+  found: number;
+  done: number;
+  failed: number;
+  photosPerSecond: number;
+  etaSeconds: number | null;
+  /** Why the import stopped, when phase is 'failed'. */
+  problem: string | null;
+}
+
+export interface FileErrorRow {
+  path: string;
+  reason: string;
+}
+
+export interface ModelReport {
+  card: unknown;
+  /** Per predicted class: photos reviewers labeled, and how many of those kept the model's category. */
+  agreement: { reviewed: number; agreed: number }[];
 }
 
 export interface FashionSorterApi {
   appInfo(): Promise<AppInfo>;
+  /** Opens the system's folder picker and imports what the user chose; null when they cancelled. */
+  chooseAndImport(): Promise<ImportStatus | null>;
+  importStatus(): Promise<ImportStatus | null>;
+  cancelImport(): Promise<void>;
+  importErrors(offset: number, limit: number): Promise<{ total: number; rows: FileErrorRow[] }>;
+  counts(rule: ReviewRule): Promise<CatalogCounts>;
+  page(query: PageQuery): Promise<Page>;
+  photo(id: number): Promise<PhotoDetail>;
+  /** Applies label changes in one transaction; returns the labels they replaced (for undo). */
+  setLabels(changes: LabelChange[]): Promise<LabelChange[]>;
+  modelReport(): Promise<ModelReport>;
 }
+
+/** Each method's arguments, validated in the main process before a service sees them. */
+export const ARGUMENTS = {
+  appInfo: z.tuple([]),
+  chooseAndImport: z.tuple([]),
+  importStatus: z.tuple([]),
+  cancelImport: z.tuple([]),
+  importErrors: z.tuple([z.number().int().min(0), z.number().int().min(1).max(1000)]),
+  counts: z.tuple([reviewRuleSchema]),
+  page: z.tuple([pageQuerySchema]),
+  photo: z.tuple([photoId]),
+  setLabels: z.tuple([z.array(labelChangeSchema).min(1).max(100_000)]),
+  modelReport: z.tuple([]),
+} as const satisfies Record<keyof FashionSorterApi, z.ZodTuple>;
 
 /** IPC channel per API method. */
 export const CHANNELS = {
   appInfo: 'app:info',
+  chooseAndImport: 'import:choose',
+  importStatus: 'import:status',
+  cancelImport: 'import:cancel',
+  importErrors: 'import:errors',
+  counts: 'catalog:counts',
+  page: 'catalog:page',
+  photo: 'catalog:photo',
+  setLabels: 'catalog:set-labels',
+  modelReport: 'model:report',
 } as const satisfies Record<keyof FashionSorterApi, string>;

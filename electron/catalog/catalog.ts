@@ -2,18 +2,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { NUM_CLASSES, PIXELS } from '../dataset/fashionMnist.ts';
+import type { LabelChange, LabelEvent, Page, PageQuery, PhotoDetail, PhotoTile, ReviewRule } from '../api/contract.ts';
 import { migrate } from './migrations.ts';
 
 /** The categories every Fashion-MNIST model confuses with each other: T-shirt/top, Pullover, Coat, Shirt. */
 export const HARD_GROUP: readonly number[] = [0, 2, 4, 6];
 
-/** Which predictions a reviewer should look at. */
-export interface ReviewRule {
-  /** Below this confidence a prediction needs review. */
-  minConfidence: number;
-  /** Inside the hard group, a top-two margin below this needs review too. */
-  hardGroupMargin: number;
-}
+export type { ReviewRule };
 export const DEFAULT_REVIEW_RULE: ReviewRule = { minConfidence: 0.7, hardGroupMargin: 0.3 };
 
 export interface ModelRow {
@@ -189,8 +184,8 @@ export class Catalog {
    * path are the same photo), its path is recorded or moved to it, and its file is marked done.
    */
   storePhotos(photos: ImportedPhoto[]): void {
-    const insertPhoto = this.db.prepare(`INSERT INTO photos (hash, size, format, width, height, added_at) VALUES (?, ?, ?, ?, ?, ?)
-      ON CONFLICT (hash) DO UPDATE SET status = 'ok' RETURNING id`);
+    const insertPhoto = this.db.prepare(`INSERT INTO photos (hash, size, format, width, height, name, added_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+      ON CONFLICT (hash) DO UPDATE SET status = 'ok', name = excluded.name RETURNING id`);
     const insertInput = this.db.prepare('INSERT OR IGNORE INTO photo_inputs (photo_id, pixels) VALUES (?, ?)');
     const upsertPath = this.db.prepare(`INSERT INTO photo_paths (photo_id, path, name, size, mtime_ms, seen_at) VALUES (?, ?, ?, ?, ?, ?)
       ON CONFLICT (path) DO UPDATE SET photo_id = excluded.photo_id, size = excluded.size, mtime_ms = excluded.mtime_ms, seen_at = excluded.seen_at`);
@@ -199,7 +194,7 @@ export class Catalog {
     this.db.transaction(() => {
       for (const p of photos) {
         if (p.pixels.length !== PIXELS) throw new Error(`internal: ${p.path} has ${p.pixels.length} model-input bytes, not ${PIXELS}`);
-        const { id } = insertPhoto.get(p.hash, p.size, p.format, p.width, p.height, time) as { id: number };
+        const { id } = insertPhoto.get(p.hash, p.size, p.format, p.width, p.height, path.basename(p.path), time) as { id: number };
         insertInput.run(id, Buffer.from(p.pixels.buffer, p.pixels.byteOffset, p.pixels.byteLength));
         upsertPath.run(id, p.path, path.basename(p.path), p.size, p.mtimeMs, time);
         done.run(id, p.fileId);
@@ -272,11 +267,84 @@ export class Catalog {
     };
   }
 
-  /** A page of photos, least confident first, optionally of one category. */
-  photoPage(query: { category?: number; limit: number; offset: number }): { id: number; hash: string; category: number | null; confidence: number | null; label: number | null }[] {
-    const where = query.category === undefined ? '' : 'WHERE category = @category';
-    return this.db.prepare(`SELECT id, hash, category, confidence, label FROM photos ${where} ORDER BY confidence, id LIMIT @limit OFFSET @offset`)
-      .all({ category: query.category, limit: query.limit, offset: query.offset }) as { id: number; hash: string; category: number | null; confidence: number | null; label: number | null }[];
+  /** A page of photos for the grid: one queue, optionally one category and a name filter, sorted. */
+  photoPage(query: PageQuery): Page {
+    const where: string[] = [];
+    const params: Record<string, unknown> = { limit: query.limit, offset: query.offset };
+    if (query.queue === 'reviewed') where.push('label IS NOT NULL');
+    if (query.queue === 'needsReview') {
+      where.push(`label IS NULL AND ${needsReviewNamedSql}`);
+      Object.assign(params, query.rule);
+    }
+    if (query.category !== undefined) {
+      where.push('category = @category');
+      params.category = query.category;
+    }
+    if (query.search) {
+      where.push(`name LIKE @search ESCAPE '\\'`);
+      params.search = `%${query.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    }
+    const filter = where.length ? `WHERE ${where.join(' AND ')}` : '';
+    const direction = query.descending ? 'DESC' : 'ASC';
+    const order = query.sort === 'name' ? `name ${direction}, id ${direction}` : `confidence ${direction}, id ${direction}`;
+    const tiles = this.db.prepare(`SELECT ${TILE_COLUMNS} FROM photos ${filter} ORDER BY ${order} LIMIT @limit OFFSET @offset`).all(params) as PhotoTile[];
+    const { limit: _limit, offset: _offset, ...countParams } = params;
+    const total = this.db.prepare(`SELECT count(*) FROM photos ${filter}`).pluck().get(countParams) as number;
+    return { total, tiles };
+  }
+
+  /** Everything the review view shows about one photo. */
+  photoDetail(id: number): PhotoDetail | undefined {
+    const tile = this.db.prepare(`SELECT ${TILE_COLUMNS}, format, width, height FROM photos WHERE id = ?`).get(id) as (PhotoTile & { format: string; width: number; height: number }) | undefined;
+    if (!tile) return undefined;
+    const pixels = this.db.prepare('SELECT pixels FROM photo_inputs WHERE photo_id = ?').pluck().get(id) as Buffer;
+    const prediction = this.db.prepare(`SELECT r.probabilities, m.version FROM photos p JOIN predictions r ON r.id = p.prediction_id JOIN models m ON m.id = r.model_id WHERE p.id = ?`).get(id) as { probabilities: Buffer; version: string } | undefined;
+    const probabilities = prediction && Array.from(new Float32Array(prediction.probabilities.buffer.slice(prediction.probabilities.byteOffset, prediction.probabilities.byteOffset + prediction.probabilities.byteLength)));
+    return {
+      ...tile,
+      paths: this.db.prepare('SELECT path FROM photo_paths WHERE photo_id = ? ORDER BY seen_at DESC, id DESC').pluck().all(id) as string[],
+      pixels: Array.from(pixels),
+      probabilities: probabilities ?? null,
+      modelVersion: prediction?.version ?? null,
+      history: this.db.prepare('SELECT old_label AS oldLabel, new_label AS newLabel, reviewer, created_at AS at FROM labels WHERE photo_id = ? ORDER BY id').all(id) as LabelEvent[],
+    };
+  }
+
+  /**
+   * Appends label changes to the log in one transaction (a trigger keeps each photo's current label) and
+   * returns the labels they replaced, so that applying those undoes the change.
+   */
+  setLabels(changes: LabelChange[], reviewer: string): LabelChange[] {
+    const current = this.db.prepare('SELECT label FROM photos WHERE id = ?').pluck();
+    const append = this.db.prepare('INSERT INTO labels (photo_id, old_label, new_label, reviewer, created_at) VALUES (?, ?, ?, ?, ?)');
+    const time = now();
+    return this.db.transaction(() => changes.map((change) => {
+      const old = current.get(change.photoId) as number | null | undefined;
+      if (old === undefined) throw new Error(`photo ${change.photoId} is not in the catalog`);
+      if (old !== change.label) append.run(change.photoId, old, change.label, reviewer, time);
+      return { photoId: change.photoId, label: old };
+    }))();
+  }
+
+  /** A page of the files imports could not read, newest job first. */
+  fileErrors(offset: number, limit: number): { total: number; rows: FileError[] } {
+    const rows = this.db.prepare(`SELECT path, error AS reason FROM import_files WHERE state = 'failed' ORDER BY job_id DESC, path LIMIT ? OFFSET ?`).all(limit, offset) as FileError[];
+    return { total: this.db.prepare(`SELECT count(*) FROM import_files WHERE state = 'failed'`).pluck().get() as number, rows };
+  }
+
+  /** Per predicted class: how many predictions reviewers have labeled, and how many they kept. */
+  agreement(): { reviewed: number; agreed: number }[] {
+    const out = Array.from({ length: NUM_CLASSES }, () => ({ reviewed: 0, agreed: 0 }));
+    for (const row of this.db.prepare(`SELECT predicted_label AS k, count(*) AS reviewed, sum(label = predicted_label) AS agreed FROM photos
+      WHERE label IS NOT NULL AND predicted_label IS NOT NULL GROUP BY predicted_label`).all() as { k: number; reviewed: number; agreed: number }[]) {
+      out[row.k] = { reviewed: row.reviewed, agreed: row.agreed };
+    }
+    return out;
+  }
+
+  /** True when some photo in the catalog has this content hash (what the thumbnail protocol may serve). */
+  hasPhoto(hash: string): boolean {
+    return this.db.prepare('SELECT 1 FROM photos WHERE hash = ?').get(hash) !== undefined;
   }
 
   // ---- what a job produced ----
@@ -301,6 +369,9 @@ export class Catalog {
 }
 
 const hardGroup = HARD_GROUP.join(', ');
+const TILE_COLUMNS = 'id, hash, name, category, predicted_label AS predictedLabel, confidence, label';
+/** The same condition with named parameters (@minConfidence, @hardGroupMargin). */
+const needsReviewNamedSql = `(confidence < @minConfidence OR (predicted_label IN (${hardGroup}) AND runner_up IN (${hardGroup}) AND margin < @hardGroupMargin))`;
 /** SQL for "this prediction needs a reviewer" (parameters: minConfidence, hardGroupMargin). */
 const needsReviewSql = `(confidence < ? OR (predicted_label IN (${hardGroup}) AND runner_up IN (${hardGroup}) AND margin < ?))`;
 

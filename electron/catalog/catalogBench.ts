@@ -4,7 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { NUM_CLASSES } from '../dataset/fashionMnist.ts';
 import { seededRandom } from '../ml/augment.ts';
-import { Catalog } from './catalog.ts';
+import type { PageQuery } from '../api/contract.ts';
+import { Catalog, DEFAULT_REVIEW_RULE } from './catalog.ts';
 
 export interface CatalogBench {
   photos: number;
@@ -13,6 +14,8 @@ export interface CatalogBench {
   firstPageMs: number;
   deepPageMs: number;
   categoryPageMs: number;
+  reviewQueuePageMs: number;
+  searchPageMs: number;
   jobCountsMs: number;
   databaseMegabytes: number;
 }
@@ -57,12 +60,15 @@ export function benchCatalog(photos = 100_000): CatalogBench {
     const label = catalog.db.prepare(`INSERT INTO labels (photo_id, old_label, new_label, reviewer, created_at) VALUES (?, NULL, ?, 'bench', 'now')`);
     catalog.db.transaction(() => { for (let i = 0; i < photoIds.length; i += 20) label.run(photoIds[i], i % NUM_CLASSES); })();
     catalog.db.pragma('optimize');
+    const page: PageQuery = { queue: 'all', sort: 'confidence', descending: false, offset: 0, limit: 200, rule: DEFAULT_REVIEW_RULE };
     return {
       photos,
       categoryCountsMs: medianMs(() => catalog.categoryCounts()),
-      firstPageMs: medianMs(() => catalog.photoPage({ limit: 200, offset: 0 })),
-      deepPageMs: medianMs(() => catalog.photoPage({ limit: 200, offset: Math.floor(photos * 0.9) })),
-      categoryPageMs: medianMs(() => catalog.photoPage({ category: 6, limit: 200, offset: 0 })),
+      firstPageMs: medianMs(() => catalog.photoPage({ ...page, offset: 0 })),
+      deepPageMs: medianMs(() => catalog.photoPage({ ...page, offset: Math.floor(photos * 0.9) })),
+      categoryPageMs: medianMs(() => catalog.photoPage({ ...page, category: 6 })),
+      reviewQueuePageMs: medianMs(() => catalog.photoPage({ ...page, queue: 'needsReview' })),
+      searchPageMs: medianMs(() => catalog.photoPage({ ...page, sort: 'name', search: '-4242' })),
       jobCountsMs: medianMs(() => catalog.jobCounts(jobId)),
       databaseMegabytes: fs.statSync(catalog.file).size / 2 ** 20,
     };

@@ -26,6 +26,8 @@ export const MIGRATIONS: string[] = [
     format TEXT NOT NULL,
     width INTEGER NOT NULL,
     height INTEGER NOT NULL,
+    -- the file name it was last imported under, for sorting and searching by name
+    name TEXT NOT NULL,
     status TEXT NOT NULL DEFAULT 'ok' CHECK (status IN ('ok', 'missing')),
     added_at TEXT NOT NULL,
     -- copies of the latest prediction and the current human label, so the UI's queries need no joins
@@ -39,6 +41,7 @@ export const MIGRATIONS: string[] = [
   );
   CREATE INDEX photos_category_confidence ON photos(category, confidence);
   CREATE INDEX photos_confidence ON photos(confidence);
+  CREATE INDEX photos_name ON photos(name);
   -- the review queue: unlabeled photos by confidence, and by top-two margin
   CREATE INDEX photos_label_confidence ON photos(label, confidence);
   CREATE INDEX photos_label_margin ON photos(label, margin, confidence, predicted_label, runner_up);

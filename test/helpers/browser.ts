@@ -5,6 +5,8 @@ import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { build } from 'vite';
 import { CHANNELS, type FashionSorterApi } from '../../electron/api/contract.ts';
+import type { Services } from '../../electron/api/services.ts';
+import { callValidated } from '../../electron/ipc.ts';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -34,9 +36,17 @@ const CONTENT_TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'te
  * Opens the real renderer in Debian's Chromium, served from 127.0.0.1 with the app's CSP, and backs
  * window.api with the given services through a Playwright binding (standing in for the preload bridge).
  */
-export async function openRenderer(services: FashionSorterApi): Promise<RendererSession> {
+export async function openRenderer(services: Services): Promise<RendererSession> {
   const dir = await buildRenderer();
   const server = http.createServer((req, res) => {
+    // Thumbnails, as the app's thumb:// protocol serves them: by content hash, catalog photos only.
+    const thumb = /^\/thumb\/([^/]+)$/.exec(new URL(req.url!, 'http://x').pathname);
+    if (thumb) {
+      const file = services.thumbnailFile(thumb[1]!);
+      if (!file) res.writeHead(404).end();
+      else fs.createReadStream(file).pipe(res.writeHead(200, { 'content-type': 'image/jpeg' }));
+      return;
+    }
     const file = path.join(dir, path.normalize(new URL(req.url!, 'http://x').pathname === '/' ? '/index.html' : new URL(req.url!, 'http://x').pathname));
     if (!file.startsWith(dir) || !fs.existsSync(file)) {
       res.writeHead(404).end();
@@ -53,9 +63,10 @@ export async function openRenderer(services: FashionSorterApi): Promise<Renderer
     if (msg.type() === 'error') problems.push(msg.text());
   });
   page.on('pageerror', (err) => problems.push(err.message));
+  // The same validation as the IPC handlers, so a malformed call fails here as it would in the app.
   await page.exposeBinding('__fashionSorterCall', (_source, method: keyof FashionSorterApi, ...args: unknown[]) => {
     if (!(method in CHANNELS)) throw new Error(`unknown API method ${method}`);
-    return (services[method] as (...a: unknown[]) => Promise<unknown>)(...args);
+    return callValidated(services.api, method, args);
   });
   await page.addInitScript((methods: string[]) => {
     const call = (globalThis as unknown as { __fashionSorterCall: (m: string, ...a: unknown[]) => Promise<unknown> }).__fashionSorterCall;
