@@ -19,6 +19,7 @@ test('the window shows the shipped model and its scores from the model card', { 
   const ui = await openRenderer(services);
   try {
     const { page } = ui;
+    await page.getByRole('tab', { name: 'Model' }).click();
     await page.getByRole('heading', { name: `Model ${card.name}` }).waitFor();
     assert.equal(await page.getByTestId('test-accuracy').textContent(), `${(100 * card.accuracy).toFixed(1)}%`);
     const rows = page.getByRole('row');
@@ -35,6 +36,7 @@ test('without a model the window says why instead of failing', { skip, timeout: 
   const services = createServices({ catalogFile: path.join(tmp, 'catalog2.sqlite'), modelDir: path.join(tmp, 'no-model') });
   const ui = await openRenderer(services);
   try {
+    await ui.page.getByRole('tab', { name: 'Model' }).click();
     const alert = ui.page.getByRole('alert');
     await alert.waitFor();
     assert.match((await alert.textContent())!, /No model is available: no model card at .*no-model/);
