@@ -134,6 +134,8 @@ export interface FashionSorterApi {
   importErrors(offset: number, limit: number): Promise<{ total: number; rows: FileErrorRow[] }>;
   counts(rule: ReviewRule): Promise<CatalogCounts>;
   page(query: PageQuery): Promise<Page>;
+  /** The ids of every photo the query matches, in its order (offset and limit ignored): a review session's worklist. */
+  photoIds(query: PageQuery): Promise<number[]>;
   photo(id: number): Promise<PhotoDetail>;
   /** Applies label changes in one transaction; returns the labels they replaced (for undo). */
   setLabels(changes: LabelChange[]): Promise<LabelChange[]>;
@@ -149,6 +151,7 @@ export const ARGUMENTS = {
   importErrors: z.tuple([z.number().int().min(0), z.number().int().min(1).max(1000)]),
   counts: z.tuple([reviewRuleSchema]),
   page: z.tuple([pageQuerySchema]),
+  photoIds: z.tuple([pageQuerySchema]),
   photo: z.tuple([photoId]),
   setLabels: z.tuple([z.array(labelChangeSchema).min(1).max(100_000)]),
   modelReport: z.tuple([]),
@@ -163,6 +166,7 @@ export const CHANNELS = {
   importErrors: 'import:errors',
   counts: 'catalog:counts',
   page: 'catalog:page',
+  photoIds: 'catalog:photo-ids',
   photo: 'catalog:photo',
   setLabels: 'catalog:set-labels',
   modelReport: 'model:report',

@@ -105,6 +105,7 @@ export function createServices(options: ServiceOptions = {}): Services {
     importErrors: async (offset, limit) => openCatalog().fileErrors(offset, limit),
     counts: async (rule) => ({ ...openCatalog().categoryCounts(rule), errors: openCatalog().fileErrors(0, 1).total }),
     page: async (query) => openCatalog().photoPage(query),
+    photoIds: async (query) => openCatalog().photoIds(query),
     async photo(id) {
       const detail = openCatalog().photoDetail(id);
       if (!detail) throw new Error(`photo ${id} is not in the catalog`);

@@ -267,10 +267,10 @@ export class Catalog {
     };
   }
 
-  /** A page of photos for the grid: one queue, optionally one category and a name filter, sorted. */
-  photoPage(query: PageQuery): Page {
+  /** The WHERE and ORDER BY of a grid query, with its named parameters. */
+  private querySql(query: PageQuery): { filter: string; order: string; params: Record<string, unknown> } {
     const where: string[] = [];
-    const params: Record<string, unknown> = { limit: query.limit, offset: query.offset };
+    const params: Record<string, unknown> = {};
     if (query.queue === 'reviewed') where.push('label IS NOT NULL');
     if (query.queue === 'needsReview') {
       where.push(`label IS NULL AND ${needsReviewNamedSql}`);
@@ -284,13 +284,26 @@ export class Catalog {
       where.push(`name LIKE @search ESCAPE '\\'`);
       params.search = `%${query.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
     }
-    const filter = where.length ? `WHERE ${where.join(' AND ')}` : '';
     const direction = query.descending ? 'DESC' : 'ASC';
-    const order = query.sort === 'name' ? `name ${direction}, id ${direction}` : `confidence ${direction}, id ${direction}`;
-    const tiles = this.db.prepare(`SELECT ${TILE_COLUMNS} FROM photos ${filter} ORDER BY ${order} LIMIT @limit OFFSET @offset`).all(params) as PhotoTile[];
-    const { limit: _limit, offset: _offset, ...countParams } = params;
-    const total = this.db.prepare(`SELECT count(*) FROM photos ${filter}`).pluck().get(countParams) as number;
+    return {
+      filter: where.length ? `WHERE ${where.join(' AND ')}` : '',
+      order: query.sort === 'name' ? `name ${direction}, id ${direction}` : `confidence ${direction}, id ${direction}`,
+      params,
+    };
+  }
+
+  /** A page of photos for the grid: one queue, optionally one category and a name filter, sorted. */
+  photoPage(query: PageQuery): Page {
+    const { filter, order, params } = this.querySql(query);
+    const tiles = this.db.prepare(`SELECT ${TILE_COLUMNS} FROM photos ${filter} ORDER BY ${order} LIMIT @limit OFFSET @offset`).all({ ...params, limit: query.limit, offset: query.offset }) as PhotoTile[];
+    const total = this.db.prepare(`SELECT count(*) FROM photos ${filter}`).pluck().get(params) as number;
     return { total, tiles };
+  }
+
+  /** Every photo id the query matches, in its order. */
+  photoIds(query: PageQuery): number[] {
+    const { filter, order, params } = this.querySql(query);
+    return this.db.prepare(`SELECT id FROM photos ${filter} ORDER BY ${order}`).pluck().all(params) as number[];
   }
 
   /** Everything the review view shows about one photo. */
