@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import { createServices } from '../electron/api/services.ts';
-import { defaultModelDir } from '../electron/appPaths.ts';
+import { defaultModelDir, projectRoot } from '../electron/appPaths.ts';
 import { readModelCard } from '../electron/ml/modelCard.ts';
 import { CHROMIUM, openRenderer } from './helpers/browser.ts';
 
@@ -13,6 +13,7 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fs-ui-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 test('the window shows the shipped model and its scores from the model card', { skip, timeout: 120_000 }, async () => {
+  fs.mkdirSync(path.join(projectRoot, 'test-artifacts'), { recursive: true });
   const card = readModelCard(defaultModelDir());
   assert.ok(card, 'the shipped model card is missing');
   const services = createServices({ catalogFile: path.join(tmp, 'catalog.sqlite'), thumbnailBase: '/thumb/' });
@@ -22,8 +23,14 @@ test('the window shows the shipped model and its scores from the model card', { 
     await page.getByRole('tab', { name: 'Model' }).click();
     await page.getByRole('heading', { name: `Model ${card.name}` }).waitFor();
     assert.equal(await page.getByTestId('test-accuracy').textContent(), `${(100 * card.accuracy).toFixed(1)}%`);
-    const rows = page.getByRole('row');
+    const rows = page.getByRole('table').first().getByRole('row');
     assert.equal(await rows.count(), 11);
+    // The confusion matrix: each true class's row sums to its test images.
+    const confusion = page.getByRole('table', { name: /Confusion matrix/ });
+    assert.equal(await confusion.getByRole('row').count(), 11);
+    assert.equal(await confusion.getByRole('cell', { name: String(card.confusion[6]![6]), exact: true }).count() >= 1, true);
+    await page.locator('canvas[aria-label^="Training curves"]').waitFor();
+    await page.screenshot({ path: path.join(projectRoot, 'test-artifacts', 'model.png'), fullPage: true });
     assert.match((await rows.filter({ has: page.getByRole('rowheader', { name: 'Shirt', exact: true }) }).textContent())!, new RegExp(card.perClass[6]!.f1.toFixed(3)));
     assert.deepEqual(ui.problems, []);
   } finally {

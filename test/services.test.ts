@@ -58,8 +58,10 @@ test('labels: set in bulk, undone with what setLabels returned, every step kept 
   assert.equal((await services.api.counts(DEFAULT_REVIEW_RULE)).reviewed, 0);
   const detail = await services.api.photo(ids[0]!);
   assert.deepEqual(detail.history.map((h) => [h.oldLabel, h.newLabel, h.reviewer]), [[null, 6, 'ana'], [6, null, 'ana']]);
-  const report = await services.api.modelReport();
+  const report = (await services.api.modelReport())!;
   assert.equal(report.agreement.length, 10);
+  assert.equal(report.confusion.length, 10);
+  assert.ok(report.history.length > 0);
 });
 
 test('malformed calls are refused before any service runs, with the reason', async () => {

@@ -119,8 +119,31 @@ export interface FileErrorRow {
   reason: string;
 }
 
+export interface ClassMetrics {
+  name: string;
+  precision: number;
+  recall: number;
+  f1: number;
+  support: number;
+}
+
+export interface EpochPoint {
+  epoch: number;
+  trainLoss: number;
+  trainAccuracy: number;
+  validationLoss: number;
+  validationAccuracy: number;
+}
+
 export interface ModelReport {
-  card: unknown;
+  name: string;
+  /** On the 10,000 Fashion-MNIST test images. */
+  accuracy: number;
+  /** 10×10, rows = true class. */
+  confusion: number[][];
+  perClass: ClassMetrics[];
+  history: EpochPoint[];
+  trainSeconds: number;
   /** Per predicted class: photos reviewers labeled, and how many of those kept the model's category. */
   agreement: { reviewed: number; agreed: number }[];
 }
@@ -139,7 +162,8 @@ export interface FashionSorterApi {
   photo(id: number): Promise<PhotoDetail>;
   /** Applies label changes in one transaction; returns the labels they replaced (for undo). */
   setLabels(changes: LabelChange[]): Promise<LabelChange[]>;
-  modelReport(): Promise<ModelReport>;
+  /** The active model's card and how reviewers agree with it; null when the model has no card. */
+  modelReport(): Promise<ModelReport | null>;
 }
 
 /** Each method's arguments, validated in the main process before a service sees them. */

@@ -112,7 +112,16 @@ export function createServices(options: ServiceOptions = {}): Services {
       return detail;
     },
     setLabels: async (changes) => openCatalog().setLabels(changes, reviewer),
-    modelReport: async () => ({ card: readModelCard(activeModelDir()) ?? null, agreement: openCatalog().agreement() }),
+    async modelReport() {
+      const card = readModelCard(activeModelDir());
+      if (!card) return null;
+      return {
+        name: card.name, accuracy: card.accuracy, confusion: card.confusion, trainSeconds: card.training.trainSeconds,
+        perClass: card.perClass.map(({ name, precision, recall, f1, support }) => ({ name, precision, recall, f1, support })),
+        history: card.training.history.map(({ epoch, trainLoss, trainAccuracy, validationLoss, validationAccuracy }) => ({ epoch, trainLoss, trainAccuracy, validationLoss, validationAccuracy })),
+        agreement: openCatalog().agreement(),
+      };
+    },
   };
 
   return {
