@@ -5,7 +5,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { app, BrowserWindow, dialog, ipcMain, net, protocol, session, shell } from 'electron';
+import { app, BrowserWindow, dialog, ipcMain, Menu, net, protocol, screen, session, shell, type MenuItemConstructorOptions } from 'electron';
+import { MENU_CHANNEL, type MenuCommand } from './api/contract.ts';
+import { DEFAULT_SIZE, loadWindowState, saveWindowState } from './windowState.ts';
 import { projectRoot } from './appPaths.ts';
 import { createServices } from './api/services.ts';
 import { registerIpcHandlers } from './ipc.ts';
@@ -30,10 +32,12 @@ function serveRenderer(request: Request): Promise<Response> | Response {
   return net.fetch(pathToFileURL(file).href).then((res) => new Response(res.body, { status: res.status, headers: { 'content-type': res.headers.get('content-type') ?? 'application/octet-stream', 'content-security-policy': CSP } }));
 }
 
-function createWindow(): BrowserWindow {
+function createWindow(stateFile: string): BrowserWindow {
+  const saved = loadWindowState(stateFile, screen.getAllDisplays().map((d) => d.workArea));
   const win = new BrowserWindow({
-    width: 1280,
-    height: 820,
+    ...(saved ? { x: saved.x, y: saved.y, width: saved.width, height: saved.height } : DEFAULT_SIZE),
+    minWidth: 800,
+    minHeight: 560,
     title: 'Fashion Sorter',
     show: false,
     webPreferences: {
@@ -45,6 +49,8 @@ function createWindow(): BrowserWindow {
       spellcheck: false,
     },
   });
+  if (saved?.maximized) win.maximize();
+  win.on('close', () => saveWindowState(stateFile, { ...win.getNormalBounds(), maximized: win.isMaximized() }));
   win.once('ready-to-show', () => win.show());
   // The window only ever shows the app; links to the web open in the user's browser, and only https ones.
   win.webContents.on('will-navigate', (event, url) => {
@@ -57,6 +63,42 @@ function createWindow(): BrowserWindow {
   void win.loadURL(`${ORIGIN}/index.html`);
   return win;
 }
+
+/** The application menu: the usual roles plus the app's own commands, which the window carries out. */
+function buildMenu(send: (command: MenuCommand) => void): Menu {
+  const isMac = process.platform === 'darwin';
+  const template: MenuItemConstructorOptions[] = [
+    ...(isMac ? [{ role: 'appMenu' as const }] : []),
+    {
+      label: 'File',
+      submenu: [
+        { label: 'Add Photos…', accelerator: 'CmdOrCtrl+O', click: () => send('add-photos') },
+        { type: 'separator' },
+        isMac ? { role: 'close' } : { role: 'quit' },
+      ],
+    },
+    { role: 'editMenu' },
+    {
+      label: 'View',
+      submenu: [
+        { label: 'Catalog', accelerator: 'CmdOrCtrl+1', click: () => send('show-catalog') },
+        { label: 'Review', accelerator: 'CmdOrCtrl+2', click: () => send('show-review') },
+        { label: 'Model', accelerator: 'CmdOrCtrl+3', click: () => send('show-model') },
+        { type: 'separator' },
+        { role: 'resetZoom' },
+        { role: 'zoomIn' },
+        { role: 'zoomOut' },
+        { type: 'separator' },
+        { role: 'togglefullscreen' },
+      ],
+    },
+    { role: 'windowMenu' },
+  ];
+  return Menu.buildFromTemplate(template);
+}
+
+// One instance: a second launch brings the running window forward instead of opening the catalog twice.
+if (!app.requestSingleInstanceLock()) app.quit();
 
 app.whenReady().then(() => {
   const userData = app.getPath('userData');
@@ -79,10 +121,17 @@ app.whenReady().then(() => {
   });
   session.defaultSession.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
   registerIpcHandlers(ipcMain, services.api, (event) => event.senderFrame?.url.startsWith(ORIGIN) === true);
-  mainWindow = createWindow();
+  const stateFile = path.join(userData, 'window-state.json');
+  mainWindow = createWindow(stateFile);
+  Menu.setApplicationMenu(buildMenu((command) => mainWindow?.webContents.send(MENU_CHANNEL, command)));
+  app.on('second-instance', () => {
+    if (!mainWindow) return;
+    if (mainWindow.isMinimized()) mainWindow.restore();
+    mainWindow.focus();
+  });
   app.on('before-quit', () => void services.close());
   app.on('activate', () => {
-    if (BrowserWindow.getAllWindows().length === 0) createWindow();
+    if (BrowserWindow.getAllWindows().length === 0) mainWindow = createWindow(stateFile);
   });
 });
 

@@ -1,10 +1,23 @@
 // The sandboxed preload: exposes the typed API as window.api and nothing else. It is bundled to
 // CommonJS (a sandboxed preload can require only 'electron'), so the contract is inlined.
-import { contextBridge, ipcRenderer } from 'electron';
-import { CHANNELS, type FashionSorterApi } from './api/contract.ts';
+import { contextBridge, ipcRenderer, webUtils } from 'electron';
+import { CHANNELS, MENU_CHANNEL, type FashionSorterApi, type MenuCommand, type RendererApi } from './api/contract.ts';
 
-const api = Object.fromEntries(
-  Object.entries(CHANNELS).map(([method, channel]) => [method, (...args: unknown[]) => ipcRenderer.invoke(channel, ...args)]),
-) as unknown as FashionSorterApi;
+const invoke = (channel: string) => (...args: unknown[]) => ipcRenderer.invoke(channel, ...args);
+const methods = Object.fromEntries(
+  (Object.entries(CHANNELS) as [keyof FashionSorterApi, string][]).filter(([method]) => method !== 'importPaths').map(([method, channel]) => [method, invoke(channel)]),
+);
+
+const api = {
+  ...methods,
+  // Only files the user really dropped have a path; a File made up by page script has none.
+  importDropped(files: File[]) {
+    const paths = files.map((file) => webUtils.getPathForFile(file)).filter((p) => p !== '');
+    return paths.length > 0 ? ipcRenderer.invoke(CHANNELS.importPaths, paths) : Promise.resolve(null);
+  },
+  onMenuCommand(listener: (command: MenuCommand) => void) {
+    ipcRenderer.on(MENU_CHANNEL, (_event, command: MenuCommand) => listener(command));
+  },
+} as RendererApi;
 
 contextBridge.exposeInMainWorld('api', api);

@@ -23,6 +23,7 @@ test('the packaged shell opens one sandboxed, context-isolated window that shows
   const app = await electron.launch({ executablePath: binary!, args: [projectRoot], env: { ...process.env, ELECTRON_DISABLE_SECURITY_WARNINGS: 'false' } });
   try {
     const page = await app.firstWindow();
+    await page.getByRole('tab', { name: 'Model' }).click();
     await page.getByRole('heading', { name: /^Model / }).waitFor();
     const prefs = await app.evaluate(({ BrowserWindow }) => {
       const wc = BrowserWindow.getAllWindows()[0]!.webContents;

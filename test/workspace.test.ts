@@ -25,7 +25,7 @@ before(async () => {
   fs.writeFileSync(path.join(photos, 'broken.jpg'), 'not a photo at all\n');
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   services = createServices({ catalogFile, thumbnailsDir: path.join(dir, 'thumbs'), thumbnailBase: '/thumb/', chooseFolders: async () => [photos], reviewer: 'tester' });
-  ui = await openRenderer(services);
+  ui = await openRenderer(services, { dropRoot: dir });
   await ui.page.setViewportSize({ width: 1280, height: 800 });
 });
 after(async () => {
@@ -144,4 +144,24 @@ test('review with the keyboard only: digits set the category, Enter accepts, Z u
   } finally {
     db.close();
   }
+});
+
+test('folders dropped on the window are imported; the menu switches views', { skip, timeout: 300_000 }, async () => {
+  const { page } = ui;
+  const data = await loadFashionMnist({ allowDownload: false });
+  await writePackshots(data.test.images.subarray(784 * 100), 5, path.join(dir, 'more'), { seed: 4 });
+  await ui.menu('show-catalog');
+  await page.getByRole('tab', { name: 'Catalog', selected: true }).waitFor();
+  await page.evaluate(() => {
+    const g = globalThis as unknown as { DataTransfer: new () => { items: { add(f: unknown): void } }; File: new (parts: string[], name: string) => unknown; DragEvent: new (type: string, init: object) => unknown; document: { body: { dispatchEvent(e: unknown): void } } };
+    const transfer = new g.DataTransfer();
+    transfer.items.add(new g.File([''], 'more'));
+    g.document.body.dispatchEvent(new g.DragEvent('dragover', { dataTransfer: transfer, bubbles: true, cancelable: true }));
+    g.document.body.dispatchEvent(new g.DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true }));
+  });
+  await page.getByTestId('import-summary').filter({ hasText: 'Imported: 5 photos, 0 failed' }).waitFor({ timeout: 240_000 });
+  await page.getByTestId('count-all').filter({ hasText: '45' }).waitFor();
+  await ui.menu('show-model');
+  await page.getByRole('heading', { name: /^Model / }).waitFor();
+  assert.deepEqual(ui.problems, []);
 });

@@ -152,6 +152,8 @@ export interface FashionSorterApi {
   appInfo(): Promise<AppInfo>;
   /** Opens the system's folder picker and imports what the user chose; null when they cancelled. */
   chooseAndImport(): Promise<ImportStatus | null>;
+  /** Imports folders or photos dropped on the window (reachable only through the preload's importDropped). */
+  importPaths(paths: string[]): Promise<ImportStatus>;
   importStatus(): Promise<ImportStatus | null>;
   cancelImport(): Promise<void>;
   importErrors(offset: number, limit: number): Promise<{ total: number; rows: FileErrorRow[] }>;
@@ -166,10 +168,26 @@ export interface FashionSorterApi {
   modelReport(): Promise<ModelReport | null>;
 }
 
+/** Commands from the application menu to the window. */
+export type MenuCommand = 'add-photos' | 'show-catalog' | 'show-review' | 'show-model';
+export const MENU_CHANNEL = 'menu:command';
+
+/**
+ * What the renderer sees as `window.api`. Dropped files arrive as File objects; the preload turns them
+ * into paths with webUtils (only real files the user dropped have one), so the renderer never names a path.
+ */
+export interface RendererApi extends Omit<FashionSorterApi, 'importPaths'> {
+  importDropped(files: File[]): Promise<ImportStatus | null>;
+  onMenuCommand(listener: (command: MenuCommand) => void): void;
+}
+
+const absolutePath = z.string().min(2).max(4096).regex(/^(\/|[A-Za-z]:[\\/]|\\\\)/, 'must be an absolute path');
+
 /** Each method's arguments, validated in the main process before a service sees them. */
 export const ARGUMENTS = {
   appInfo: z.tuple([]),
   chooseAndImport: z.tuple([]),
+  importPaths: z.tuple([z.array(absolutePath).min(1).max(1000)]),
   importStatus: z.tuple([]),
   cancelImport: z.tuple([]),
   importErrors: z.tuple([z.number().int().min(0), z.number().int().min(1).max(1000)]),
@@ -185,6 +203,7 @@ export const ARGUMENTS = {
 export const CHANNELS = {
   appInfo: 'app:info',
   chooseAndImport: 'import:choose',
+  importPaths: 'import:paths',
   importStatus: 'import:status',
   cancelImport: 'import:cancel',
   importErrors: 'import:errors',

@@ -97,6 +97,7 @@ export function createServices(options: ServiceOptions = {}): Services {
       const folders = await options.chooseFolders();
       return folders.length === 0 ? null : startImport(folders);
     },
+    importPaths: (paths) => startImport(paths),
     importStatus: async () => (current ? { ...current.status } : null),
     async cancelImport() {
       current?.cancel.abort();

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { build } from 'vite';
-import { CHANNELS, type FashionSorterApi } from '../../electron/api/contract.ts';
+import { CHANNELS, type FashionSorterApi, type MenuCommand } from '../../electron/api/contract.ts';
 import type { Services } from '../../electron/api/services.ts';
 import { callValidated } from '../../electron/ipc.ts';
 
@@ -14,6 +14,8 @@ const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 's
 
 export interface RendererSession {
   page: Page;
+  /** Sends an application-menu command, as the Electron shell's menu does. */
+  menu(command: MenuCommand): Promise<void>;
   /** Console errors and CSP violations seen so far. */
   problems: string[];
   close(): Promise<void>;
@@ -36,7 +38,7 @@ const CONTENT_TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'te
  * Opens the real renderer in Debian's Chromium, served from 127.0.0.1 with the app's CSP, and backs
  * window.api with the given services through a Playwright binding (standing in for the preload bridge).
  */
-export async function openRenderer(services: Services): Promise<RendererSession> {
+export async function openRenderer(services: Services, options: { dropRoot?: string } = {}): Promise<RendererSession> {
   const dir = await buildRenderer();
   const server = http.createServer((req, res) => {
     // Thumbnails, as the app's thumb:// protocol serves them: by content hash, catalog photos only.
@@ -65,17 +67,31 @@ export async function openRenderer(services: Services): Promise<RendererSession>
   page.on('pageerror', (err) => problems.push(err.message));
   // The same validation as the IPC handlers, so a malformed call fails here as it would in the app.
   await page.exposeBinding('__fashionSorterCall', (_source, method: keyof FashionSorterApi, ...args: unknown[]) => {
-    if (!(method in CHANNELS)) throw new Error(`unknown API method ${method}`);
+    if (!(method in CHANNELS) || method === 'importPaths') throw new Error(`unknown API method ${method}`);
     return callValidated(services.api, method, args);
   });
-  await page.addInitScript((methods: string[]) => {
-    const call = (globalThis as unknown as { __fashionSorterCall: (m: string, ...a: unknown[]) => Promise<unknown> }).__fashionSorterCall;
-    (globalThis as unknown as { api: Record<string, unknown> }).api = Object.fromEntries(methods.map((m) => [m, (...a: unknown[]) => call(m, ...a)]));
-  }, Object.keys(CHANNELS));
+  // Stands in for the preload's webUtils.getPathForFile: Chromium gives page script no file paths, so a
+  // test drops files named relative to dropRoot.
+  await page.exposeBinding('__fashionSorterDrop', (_source, names: string[]) => {
+    if (!options.dropRoot) throw new Error('this session accepts no drops');
+    return callValidated(services.api, 'importPaths', [names.map((n) => path.join(options.dropRoot!, n))]);
+  });
+  // Plain source, not a function: the test runner's bundler would wrap named functions in a helper the page lacks.
+  const methods = JSON.stringify(Object.keys(CHANNELS).filter((m) => m !== 'importPaths'));
+  await page.addInitScript({
+    content: `(() => {
+      const listeners = [];
+      globalThis.__menuListeners = listeners;
+      globalThis.api = Object.fromEntries(${methods}.map((m) => [m, (...a) => globalThis.__fashionSorterCall(m, ...a)]));
+      globalThis.api.importDropped = (files) => globalThis.__fashionSorterDrop(files.map((f) => f.name));
+      globalThis.api.onMenuCommand = (listener) => listeners.push(listener);
+    })();`,
+  });
   await page.goto(`http://127.0.0.1:${(server.address() as { port: number }).port}/`);
   return {
     page,
     problems,
+    menu: (command) => page.evaluate((c) => (globalThis as unknown as { __menuListeners: ((c: string) => void)[] }).__menuListeners.forEach((listener) => listener(c)), command),
     close: async () => {
       await browser.close();
       server.close();
