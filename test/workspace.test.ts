@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import Database from 'better-sqlite3';
@@ -25,7 +26,8 @@ before(async () => {
   fs.writeFileSync(path.join(photos, 'broken.jpg'), 'not a photo at all\n');
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   services = createServices({ catalogFile, thumbnailsDir: path.join(dir, 'thumbs'), thumbnailBase: '/thumb/', chooseFolders: async () => [photos], reviewer: 'tester' });
-  ui = await openRenderer(services, { dropRoot: dir });
+  const axe = fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+  ui = await openRenderer(services, { dropRoot: dir, initScripts: [axe] });
   await ui.page.setViewportSize({ width: 1280, height: 800 });
 });
 after(async () => {
@@ -164,4 +166,31 @@ test('folders dropped on the window are imported; the menu switches views', { sk
   await ui.menu('show-model');
   await page.getByRole('heading', { name: /^Model / }).waitFor();
   assert.deepEqual(ui.problems, []);
+});
+
+test('accessibility: axe-core finds no serious or critical violations in any view', { skip, timeout: 120_000 }, async (t) => {
+  const { page } = ui;
+  const audit = async (view: string) => {
+    const violations = await page.evaluate(async () => {
+      const axe = (globalThis as unknown as { axe: { run(o: object): Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }> } }).axe;
+      const result = await axe.run({ runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
+      return result.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) }));
+    });
+    if (violations.length) t.diagnostic(`${view}: ${JSON.stringify(violations)}`);
+    return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  };
+  await ui.menu('show-catalog');
+  await page.getByRole('button', { name: /^All photos/ }).click();
+  await page.getByTestId('tile').first().waitFor();
+  assert.deepEqual(await audit('catalog'), []);
+  await ui.menu('show-review');
+  await page.getByTestId('review-photo').waitFor();
+  assert.deepEqual(await audit('review'), []);
+  await ui.menu('show-model');
+  await page.getByRole('heading', { name: /^Model / }).waitFor();
+  assert.deepEqual(await audit('model'), []);
+  await ui.menu('show-catalog');
+  await page.getByRole('button', { name: /^Errors/ }).click();
+  await page.getByRole('heading', { name: /could not be imported/ }).waitFor();
+  assert.deepEqual(await audit('errors'), []);
 });

@@ -38,7 +38,7 @@ const CONTENT_TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'te
  * Opens the real renderer in Debian's Chromium, served from 127.0.0.1 with the app's CSP, and backs
  * window.api with the given services through a Playwright binding (standing in for the preload bridge).
  */
-export async function openRenderer(services: Services, options: { dropRoot?: string } = {}): Promise<RendererSession> {
+export async function openRenderer(services: Services, options: { dropRoot?: string; initScripts?: string[] } = {}): Promise<RendererSession> {
   const dir = await buildRenderer();
   const server = http.createServer((req, res) => {
     // Thumbnails, as the app's thumb:// protocol serves them: by content hash, catalog photos only.
@@ -87,6 +87,8 @@ export async function openRenderer(services: Services, options: { dropRoot?: str
       globalThis.api.onMenuCommand = (listener) => listeners.push(listener);
     })();`,
   });
+  // Added through the DevTools protocol, as the api shim is, so the page's CSP does not apply to them.
+  for (const content of options.initScripts ?? []) await page.addInitScript({ content });
   await page.goto(`http://127.0.0.1:${(server.address() as { port: number }).port}/`);
   return {
     page,
