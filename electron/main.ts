@@ -14,14 +14,16 @@ import { registerIpcHandlers } from './ipc.ts';
 
 const SCHEME = 'app';
 const ORIGIN = `${SCHEME}://renderer`;
-/** Thumbnails of catalog photos, by content hash: thumb://photo/<sha256>. */
+/** Thumbnails and photos of the catalog, by content hash: thumb://photo/<sha256>, photo://file/<sha256>. */
 const THUMB_SCHEME = 'thumb';
+const PHOTO_SCHEME = 'photo';
 const rendererDir = path.join(projectRoot, 'dist', 'renderer');
-const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: thumb:; font-src 'self'; connect-src 'none'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: thumb: photo:; font-src 'self'; connect-src 'none'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 protocol.registerSchemesAsPrivileged([
   { scheme: SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true } },
   { scheme: THUMB_SCHEME, privileges: { standard: true, secure: true } },
+  { scheme: PHOTO_SCHEME, privileges: { standard: true, secure: true } },
 ]);
 
 /** Serves files of the built renderer only; anything resolving outside it is refused. */
@@ -107,6 +109,7 @@ app.whenReady().then(() => {
     catalogFile: path.join(userData, 'catalog.sqlite'),
     thumbnailsDir: path.join(userData, 'thumbnails'),
     thumbnailBase: `${THUMB_SCHEME}://photo/`,
+    photoBase: `${PHOTO_SCHEME}://file/`,
     chooseFolders: async () => {
       const options = { title: 'Add photos', properties: ['openDirectory', 'multiSelections'] } as Electron.OpenDialogOptions;
       const result = mainWindow ? await dialog.showOpenDialog(mainWindow, options) : await dialog.showOpenDialog(options);
@@ -114,11 +117,13 @@ app.whenReady().then(() => {
     },
   });
   protocol.handle(SCHEME, serveRenderer);
-  // Only thumbnails of photos in the catalog, named by content hash: no path ever comes from the renderer.
-  protocol.handle(THUMB_SCHEME, (request) => {
-    const file = services.thumbnailFile(new URL(request.url).pathname.slice(1));
+  // Only thumbnails and photos in the catalog, named by content hash: no path ever comes from the renderer.
+  const serveByHash = (resolve: (hash: string) => string | undefined) => (request: Request) => {
+    const file = resolve(new URL(request.url).pathname.slice(1));
     return file ? net.fetch(pathToFileURL(file).href) : new Response('not found', { status: 404 });
-  });
+  };
+  protocol.handle(THUMB_SCHEME, serveByHash((hash) => services.thumbnailFile(hash)));
+  protocol.handle(PHOTO_SCHEME, serveByHash((hash) => services.photoFile(hash)));
   session.defaultSession.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
   registerIpcHandlers(ipcMain, services.api, (event) => event.senderFrame?.url.startsWith(ORIGIN) === true);
   const stateFile = path.join(userData, 'window-state.json');

@@ -16,7 +16,7 @@ test('the window shows the shipped model and its scores from the model card', { 
   fs.mkdirSync(path.join(projectRoot, 'test-artifacts'), { recursive: true });
   const card = readModelCard(defaultModelDir());
   assert.ok(card, 'the shipped model card is missing');
-  const services = createServices({ catalogFile: path.join(tmp, 'catalog.sqlite'), thumbnailBase: '/thumb/' });
+  const services = createServices({ catalogFile: path.join(tmp, 'catalog.sqlite'), thumbnailBase: '/thumb/', photoBase: '/photo/' });
   const ui = await openRenderer(services);
   try {
     const { page } = ui;

@@ -32,7 +32,7 @@ test('a 100,000-photo catalog: the grid shows its first thumbnails at once and s
   }
   catalog.close();
 
-  const services = createServices({ catalogFile, thumbnailsDir: thumbs, thumbnailBase: '/thumb/' });
+  const services = createServices({ catalogFile, thumbnailsDir: thumbs, thumbnailBase: '/thumb/', photoBase: '/photo/' });
   const ui = await openRenderer(services);
   try {
     const { page } = ui;

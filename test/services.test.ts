@@ -45,6 +45,7 @@ test('an import through the services fills the catalog: counts, pages, detail wi
   assert.equal(detail.probabilities!.length, 10);
   assert.equal(detail.paths.length, 1);
   assert.ok(services.thumbnailFile(detail.hash));
+  assert.equal(services.photoFile(detail.hash), detail.paths[0]);
 });
 
 test('labels: set in bulk, undone with what setLabels returned, every step kept in the log', async () => {
@@ -80,5 +81,8 @@ test('malformed calls are refused before any service runs, with the reason', asy
 });
 
 test('thumbnails are served only for photos in the catalog, by hash; no path gets through', () => {
-  for (const name of ['../../etc/passwd', '/etc/passwd', 'a'.repeat(64), `${'0'.repeat(63)}/`, '']) assert.equal(services.thumbnailFile(name), undefined);
+  for (const name of ['../../etc/passwd', '/etc/passwd', 'a'.repeat(64), `${'0'.repeat(63)}/`, '']) {
+    assert.equal(services.thumbnailFile(name), undefined);
+    assert.equal(services.photoFile(name), undefined);
+  }
 });

@@ -25,7 +25,7 @@ before(async () => {
   await writePackshots(data.test.images, 40, photos, { seed: 21 });
   fs.writeFileSync(path.join(photos, 'broken.jpg'), 'not a photo at all\n');
   fs.mkdirSync(ARTIFACTS, { recursive: true });
-  services = createServices({ catalogFile, thumbnailsDir: path.join(dir, 'thumbs'), thumbnailBase: '/thumb/', chooseFolders: async () => [photos], reviewer: 'tester' });
+  services = createServices({ catalogFile, thumbnailsDir: path.join(dir, 'thumbs'), thumbnailBase: '/thumb/', photoBase: '/photo/', chooseFolders: async () => [photos], reviewer: 'tester' });
   const axe = fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
   ui = await openRenderer(services, { dropRoot: dir, initScripts: [axe] });
   await ui.page.setViewportSize({ width: 1280, height: 800 });

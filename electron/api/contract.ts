@@ -26,6 +26,8 @@ export interface AppInfo {
   modelProblem: string | null;
   /** Where thumbnails are served: `${thumbnailBase}${hash}`. */
   thumbnailBase: string;
+  /** Where the photos themselves are served: `${photoBase}${hash}`. */
+  photoBase: string;
 }
 
 const categoryId = z.number().int().min(0).max(9);

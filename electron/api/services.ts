@@ -14,8 +14,9 @@ export interface ServiceOptions {
   /** The model to use when the catalog has no active one (the shipped model by default). */
   modelDir?: string;
   thumbnailsDir?: string;
-  /** How the renderer addresses thumbnails: `${thumbnailBase}${hash}`. */
+  /** How the renderer addresses thumbnails and photos: `${thumbnailBase}${hash}`, `${photoBase}${hash}`. */
   thumbnailBase?: string;
+  photoBase?: string;
   /** The system's folder picker (Electron's dialog in the app); resolves to [] when the user cancels. */
   chooseFolders?: () => Promise<string[]>;
   reviewer?: string;
@@ -25,6 +26,8 @@ export interface Services {
   api: FashionSorterApi;
   /** The cached thumbnail of a photo in the catalog, or undefined: nothing else is ever served. */
   thumbnailFile(hash: string): string | undefined;
+  /** Where a photo in the catalog is now (its most recently seen path that still exists), or undefined. */
+  photoFile(hash: string): string | undefined;
   close(): Promise<void>;
 }
 
@@ -91,7 +94,7 @@ export function createServices(options: ServiceOptions = {}): Services {
   }
 
   const api: FashionSorterApi = {
-    appInfo: async () => ({ version, thumbnailBase: options.thumbnailBase ?? 'thumb://photo/', ...modelSummary(activeModelDir()) }),
+    appInfo: async () => ({ version, thumbnailBase: options.thumbnailBase ?? 'thumb://photo/', photoBase: options.photoBase ?? 'photo://file/', ...modelSummary(activeModelDir()) }),
     async chooseAndImport() {
       if (!options.chooseFolders) throw new Error('no folder picker is available here');
       const folders = await options.chooseFolders();
@@ -131,6 +134,10 @@ export function createServices(options: ServiceOptions = {}): Services {
       if (!/^[0-9a-f]{64}$/.test(hash) || !openCatalog().hasPhoto(hash)) return undefined;
       const file = thumbnailPath(thumbnails, hash);
       return fs.existsSync(file) ? file : undefined;
+    },
+    photoFile(hash) {
+      if (!/^[0-9a-f]{64}$/.test(hash)) return undefined;
+      return openCatalog().photoPaths(hash).find((p) => fs.existsSync(p));
     },
     async close() {
       current?.cancel.abort();

@@ -355,6 +355,11 @@ export class Catalog {
     return out;
   }
 
+  /** The paths a photo was found at, most recently seen first. */
+  photoPaths(hash: string): string[] {
+    return this.db.prepare(`SELECT pp.path FROM photo_paths pp JOIN photos p ON p.id = pp.photo_id WHERE p.hash = ? ORDER BY pp.seen_at DESC, pp.id DESC`).pluck().all(hash) as string[];
+  }
+
   /** True when some photo in the catalog has this content hash (what the thumbnail protocol may serve). */
   hasPhoto(hash: string): boolean {
     return this.db.prepare('SELECT 1 FROM photos WHERE hash = ?').get(hash) !== undefined;

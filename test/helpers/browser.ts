@@ -41,12 +41,12 @@ const CONTENT_TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'te
 export async function openRenderer(services: Services, options: { dropRoot?: string; initScripts?: string[] } = {}): Promise<RendererSession> {
   const dir = await buildRenderer();
   const server = http.createServer((req, res) => {
-    // Thumbnails, as the app's thumb:// protocol serves them: by content hash, catalog photos only.
-    const thumb = /^\/thumb\/([^/]+)$/.exec(new URL(req.url!, 'http://x').pathname);
-    if (thumb) {
-      const file = services.thumbnailFile(thumb[1]!);
+    // Thumbnails and photos, as the app's thumb:// and photo:// protocols serve them: by content hash, catalog photos only.
+    const byHash = /^\/(thumb|photo)\/([^/]+)$/.exec(new URL(req.url!, 'http://x').pathname);
+    if (byHash) {
+      const file = byHash[1] === 'thumb' ? services.thumbnailFile(byHash[2]!) : services.photoFile(byHash[2]!);
       if (!file) res.writeHead(404).end();
-      else fs.createReadStream(file).pipe(res.writeHead(200, { 'content-type': 'image/jpeg' }));
+      else fs.createReadStream(file).pipe(res.writeHead(200));
       return;
     }
     const file = path.join(dir, path.normalize(new URL(req.url!, 'http://x').pathname === '/' ? '/index.html' : new URL(req.url!, 'http://x').pathname));
