@@ -122,7 +122,7 @@ describe('the catalog', () => {
       assert.equal(catalog.db.pragma('journal_mode', { simple: true }), 'wal');
       assert.equal(catalog.db.pragma('foreign_keys', { simple: true }), 1);
       assert.equal(catalog.db.pragma('user_version', { simple: true }), 1);
-      const photoId = Number(catalog.db.prepare(`INSERT INTO photos (hash, size, format, width, height, added_at) VALUES ('h', 1, 'png', 1, 1, 'now')`).run().lastInsertRowid);
+      const photoId = Number(catalog.db.prepare(`INSERT INTO photos (hash, size, format, width, height, name, added_at) VALUES ('h', 1, 'png', 1, 1, 'h.png', 'now')`).run().lastInsertRowid);
       catalog.db.prepare(`INSERT INTO labels (photo_id, old_label, new_label, reviewer, created_at) VALUES (?, NULL, 6, 'ana', 'now')`).run(photoId);
       assert.equal(count(catalog, 'SELECT label FROM photos WHERE id = ?', photoId), 6);
       assert.throws(() => catalog.db.prepare('UPDATE labels SET new_label = 0').run(), /append-only/);
