@@ -55,14 +55,14 @@ describe('a messy folder: every bad file is a recorded error with a reason, and 
     fs.writeFileSync(path.join(photos, 'readme.txt'), 'not a photo, not an error');
     fs.symlinkSync(photos, path.join(photos, 'nested', 'loop'));
     fs.symlinkSync('self-loop.jpg', path.join(photos, 'self-loop.jpg'));
-    ({ catalog } = openCatalog(dir));
+    const opened = openCatalog(dir);
+    catalog = opened.catalog;
     // A file listed by the walk and deleted before it was read: the job's file list is written first.
     const roots = [photos, path.join(dir, 'empty-root'), path.join(dir, 'does-not-exist')];
     fs.mkdirSync(roots[1]!);
     const jobId = catalog.createJob(roots);
     catalog.addFoundFiles(jobId, [path.join(photos, 'deleted.jpg')]);
-    const { model } = openCatalog(dir);
-    result = await importPhotos(roots, { catalog, predictor: model, thumbnailsDir: path.join(dir, 'thumbs'), onProgress: (p) => progress.push(p) });
+    result = await importPhotos(roots, { catalog, predictor: opened.model, thumbnailsDir: path.join(dir, 'thumbs'), onProgress: (p) => progress.push(p) });
     for (const e of result.errors) reasons.set(path.relative(dir, e.path), e.reason);
   });
   after(() => catalog.close());
@@ -143,47 +143,42 @@ describe('the catalog', () => {
   });
 });
 
+/** A fresh folder of `count` generated photos and a catalog for it (closed after the test file). */
+async function folderAndCatalog(prefix: string, count: number) {
+  const dir = tempDir(prefix);
+  const photos = path.join(dir, 'photos');
+  await writePackshots(data.test.images, count, photos);
+  const { catalog, model } = openCatalog(dir);
+  after(() => catalog.close());
+  return { dir, photos, catalog, options: { catalog, predictor: model, thumbnailsDir: path.join(dir, 'thumbs') } };
+}
+
 describe('importing again', () => {
   test('the same folder twice adds no photo; a photo moved to a new path is the same photo at its new path', async () => {
-    const dir = tempDir('again');
-    const photos = path.join(dir, 'photos');
-    await writePackshots(data.test.images, 12, photos);
-    const { catalog, model } = openCatalog(dir);
-    try {
-      const options = { catalog, predictor: model, thumbnailsDir: path.join(dir, 'thumbs') };
-      const first = await importPhotos([photos], options);
-      assert.equal(first.predicted, 12);
-      const second = await importPhotos([photos], options);
-      assert.equal(second.counts.done, 12);
-      assert.equal(second.predicted, 0, 'nothing to predict again');
-      fs.mkdirSync(path.join(dir, 'moved'));
-      fs.renameSync(path.join(photos, 'photo-00003.png'), path.join(dir, 'moved', 'renamed.png'));
-      await importPhotos([path.join(dir, 'moved')], options);
-      assert.equal(count(catalog, 'SELECT count(*) FROM photos'), 12);
-      assert.equal(count(catalog, `SELECT count(*) FROM photo_paths WHERE photo_id = (SELECT photo_id FROM photo_paths WHERE name = 'renamed.png')`), 2);
-    } finally {
-      catalog.close();
-    }
+    const { dir, photos, catalog, options } = await folderAndCatalog('again', 12);
+    const first = await importPhotos([photos], options);
+    assert.equal(first.predicted, 12);
+    const second = await importPhotos([photos], options);
+    assert.equal(second.counts.done, 12);
+    assert.equal(second.predicted, 0, 'nothing to predict again');
+    fs.mkdirSync(path.join(dir, 'moved'));
+    fs.renameSync(path.join(photos, 'photo-00003.png'), path.join(dir, 'moved', 'renamed.png'));
+    await importPhotos([path.join(dir, 'moved')], options);
+    assert.equal(count(catalog, 'SELECT count(*) FROM photos'), 12);
+    assert.equal(count(catalog, `SELECT count(*) FROM photo_paths WHERE photo_id = (SELECT photo_id FROM photo_paths WHERE name = 'renamed.png')`), 2);
   });
 
   test('a cancelled import stops cleanly, and importing again completes it with every photo once', async () => {
-    const dir = tempDir('cancel');
-    const photos = path.join(dir, 'photos');
-    await writePackshots(data.test.images, 60, photos);
-    const { catalog, model } = openCatalog(dir);
-    try {
-      const cancel = new AbortController();
-      const options = { catalog, predictor: model, thumbnailsDir: path.join(dir, 'thumbs'), inFlight: 2 };
-      const cancelled = await importPhotos([photos], { ...options, signal: cancel.signal, onProgress: (p) => { if (p.done >= 10) cancel.abort(); } });
-      assert.equal(cancelled.status, 'cancelled');
-      assert.ok(cancelled.counts.done < 60, `stopped early (${cancelled.counts.done} done)`);
-      assert.equal(count(catalog, `SELECT status FROM import_jobs WHERE id = ?`, cancelled.jobId) as unknown, 'cancelled');
-      const finished = await importPhotos([photos], options);
-      assert.equal(finished.status, 'done');
-      assert.equal(count(catalog, 'SELECT count(*) FROM photos'), 60);
-      assert.equal(count(catalog, 'SELECT count(*) FROM photos WHERE prediction_id IS NULL'), 0);
-    } finally {
-      catalog.close();
-    }
+    const { photos, catalog, options: base } = await folderAndCatalog('cancel', 60);
+    const cancel = new AbortController();
+    const options = { ...base, inFlight: 2 };
+    const cancelled = await importPhotos([photos], { ...options, signal: cancel.signal, onProgress: (p) => { if (p.done >= 10) cancel.abort(); } });
+    assert.equal(cancelled.status, 'cancelled');
+    assert.ok(cancelled.counts.done < 60, `stopped early (${cancelled.counts.done} done)`);
+    assert.equal(count(catalog, `SELECT status FROM import_jobs WHERE id = ?`, cancelled.jobId) as unknown, 'cancelled');
+    const finished = await importPhotos([photos], options);
+    assert.equal(finished.status, 'done');
+    assert.equal(count(catalog, 'SELECT count(*) FROM photos'), 60);
+    assert.equal(count(catalog, 'SELECT count(*) FROM photos WHERE prediction_id IS NULL'), 0);
   });
 });

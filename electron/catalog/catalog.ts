@@ -182,8 +182,9 @@ export class Catalog {
   /**
    * Stores converted photos in one transaction: a photo is its content hash (the same bytes at a second
    * path are the same photo), its path is recorded or moved to it, and its file is marked done.
+   * Returns the photo ids, in the order given.
    */
-  storePhotos(photos: ImportedPhoto[]): void {
+  storePhotos(photos: ImportedPhoto[]): number[] {
     const insertPhoto = this.db.prepare(`INSERT INTO photos (hash, size, format, width, height, name, added_at) VALUES (?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (hash) DO UPDATE SET status = 'ok', name = excluded.name RETURNING id`);
     const insertInput = this.db.prepare('INSERT OR IGNORE INTO photo_inputs (photo_id, pixels) VALUES (?, ?)');
@@ -191,15 +192,14 @@ export class Catalog {
       ON CONFLICT (path) DO UPDATE SET photo_id = excluded.photo_id, size = excluded.size, mtime_ms = excluded.mtime_ms, seen_at = excluded.seen_at`);
     const done = this.db.prepare(`UPDATE import_files SET state = 'done', photo_id = ?, error = NULL WHERE id = ?`);
     const time = now();
-    this.db.transaction(() => {
-      for (const p of photos) {
-        if (p.pixels.length !== PIXELS) throw new Error(`internal: ${p.path} has ${p.pixels.length} model-input bytes, not ${PIXELS}`);
-        const { id } = insertPhoto.get(p.hash, p.size, p.format, p.width, p.height, path.basename(p.path), time) as { id: number };
-        insertInput.run(id, Buffer.from(p.pixels.buffer, p.pixels.byteOffset, p.pixels.byteLength));
-        upsertPath.run(id, p.path, path.basename(p.path), p.size, p.mtimeMs, time);
-        done.run(id, p.fileId);
-      }
-    })();
+    return this.db.transaction(() => photos.map((p) => {
+      if (p.pixels.length !== PIXELS) throw new Error(`internal: ${p.path} has ${p.pixels.length} model-input bytes, not ${PIXELS}`);
+      const { id } = insertPhoto.get(p.hash, p.size, p.format, p.width, p.height, path.basename(p.path), time) as { id: number };
+      insertInput.run(id, Buffer.from(p.pixels.buffer, p.pixels.byteOffset, p.pixels.byteLength));
+      upsertPath.run(id, p.path, path.basename(p.path), p.size, p.mtimeMs, time);
+      done.run(id, p.fileId);
+      return id;
+    }))();
   }
 
   jobCounts(jobId: number): JobCounts {
@@ -273,7 +273,7 @@ export class Catalog {
     const params: Record<string, unknown> = {};
     if (query.queue === 'reviewed') where.push('label IS NOT NULL');
     if (query.queue === 'needsReview') {
-      where.push(`label IS NULL AND ${needsReviewNamedSql}`);
+      where.push(`label IS NULL AND ${needsReviewSql}`);
       Object.assign(params, query.rule);
     }
     if (query.category !== undefined) {
@@ -369,13 +369,13 @@ export class Catalog {
 
   /** Per-category counts, the number needing review, for the photos a job imported. */
   jobSummary(jobId: number, rule: ReviewRule = DEFAULT_REVIEW_RULE): { photos: number; perCategory: number[]; needsReview: number } {
-    const photos = `SELECT DISTINCT photo_id FROM import_files WHERE job_id = ? AND state = 'done'`;
+    const photos = `SELECT DISTINCT photo_id FROM import_files WHERE job_id = @jobId AND state = 'done'`;
     const perCategory = new Array<number>(NUM_CLASSES).fill(0);
-    for (const row of this.db.prepare(`SELECT category, count(*) AS n FROM photos WHERE id IN (${photos}) AND category IS NOT NULL GROUP BY category`).all(jobId) as { category: number; n: number }[]) {
+    for (const row of this.db.prepare(`SELECT category, count(*) AS n FROM photos WHERE id IN (${photos}) AND category IS NOT NULL GROUP BY category`).all({ jobId }) as { category: number; n: number }[]) {
       perCategory[row.category] = row.n;
     }
-    const { total } = this.db.prepare(`SELECT count(*) AS total FROM (${photos})`).get(jobId) as { total: number };
-    const { n } = this.db.prepare(`SELECT count(*) AS n FROM photos WHERE id IN (${photos}) AND label IS NULL AND ${needsReviewSql}`).get(jobId, rule.minConfidence, rule.hardGroupMargin) as { n: number };
+    const total = this.db.prepare(`SELECT count(*) FROM (${photos})`).pluck().get({ jobId }) as number;
+    const n = this.db.prepare(`SELECT count(*) FROM photos WHERE id IN (${photos}) AND label IS NULL AND ${needsReviewSql}`).pluck().get({ jobId, ...rule }) as number;
     return { photos: total, perCategory, needsReview: n };
   }
 
@@ -388,8 +388,6 @@ export class Catalog {
 
 const hardGroup = HARD_GROUP.join(', ');
 const TILE_COLUMNS = 'id, hash, name, category, predicted_label AS predictedLabel, confidence, label';
-/** The same condition with named parameters (@minConfidence, @hardGroupMargin). */
-const needsReviewNamedSql = `(confidence < @minConfidence OR (predicted_label IN (${hardGroup}) AND runner_up IN (${hardGroup}) AND margin < @hardGroupMargin))`;
-/** SQL for "this prediction needs a reviewer" (parameters: minConfidence, hardGroupMargin). */
-const needsReviewSql = `(confidence < ? OR (predicted_label IN (${hardGroup}) AND runner_up IN (${hardGroup}) AND margin < ?))`;
+/** SQL for "this prediction needs a reviewer" (named parameters: @minConfidence, @hardGroupMargin). */
+const needsReviewSql = `(confidence < @minConfidence OR (predicted_label IN (${hardGroup}) AND runner_up IN (${hardGroup}) AND margin < @hardGroupMargin))`;
 

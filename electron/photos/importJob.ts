@@ -77,13 +77,13 @@ class PendingWrites {
     this.photos = [];
     this.failures = [];
     this.known = [];
-    this.catalog.db.transaction(() => {
-      this.catalog.storePhotos(photos);
+    const stored = this.catalog.db.transaction(() => {
+      const ids = this.catalog.storePhotos(photos);
       this.catalog.recordFailures(this.jobId, failures);
       this.catalog.markKnown(known);
+      return ids;
     })();
-    this.onStored(this.catalog.db.prepare(`SELECT photo_id FROM import_files WHERE id IN (SELECT value FROM json_each(?))`).pluck()
-      .all(JSON.stringify([...photos.map((p) => p.fileId), ...known.map((k) => k.fileId)])) as number[]);
+    this.onStored([...stored, ...known.map((k) => k.photoId)]);
   }
 }
 

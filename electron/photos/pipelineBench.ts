@@ -9,7 +9,8 @@ import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import sharp from 'sharp';
 import { Catalog } from '../catalog/catalog.ts';
-import { NUM_CLASSES, type ImageSet } from '../dataset/fashionMnist.ts';
+import { PIXELS, type ImageSet } from '../dataset/fashionMnist.ts';
+import { evaluatePredictions } from '../ml/metrics.ts';
 import type { Predictor } from '../ml/inference.ts';
 import { importPhotos } from './importJob.ts';
 import { THUMBNAIL_SIZE } from './photoPipeline.ts';
@@ -29,12 +30,6 @@ export interface FidelityBench {
   tensorAccuracy: number;
   /** Tensor-level minus pipeline accuracy, in percentage points. */
   gapPoints: number;
-}
-
-function argmax(probabilities: Float32Array, i: number): number {
-  let best = 0;
-  for (let k = 1; k < NUM_CLASSES; k++) if (probabilities[i * NUM_CLASSES + k]! > probabilities[i * NUM_CLASSES + best]!) best = k;
-  return best;
 }
 
 /** Imports `folder` into a fresh catalog in `workDir`; returns the seconds and the catalog (open). */
@@ -94,15 +89,9 @@ export async function measureFidelity(test: ImageSet, predictor: Predictor, coun
     const { catalog } = await importFresh(folder, workDir, predictor);
     const predicted = new Map(catalog.db.prepare(`SELECT pp.path, p.predicted_label FROM photo_paths pp JOIN photos p ON p.id = pp.photo_id`).raw().all() as [string, number][]);
     catalog.close();
-    const tensorProbabilities = await predictor.predict(test.images.subarray(0, count * 784), count);
-    let pipelineCorrect = 0;
-    let tensorCorrect = 0;
-    files.forEach((file, i) => {
-      if (predicted.get(file) === test.labels[i]) pipelineCorrect++;
-      if (argmax(tensorProbabilities, i) === test.labels[i]) tensorCorrect++;
-    });
-    const pipelineAccuracy = pipelineCorrect / count;
-    const tensorAccuracy = tensorCorrect / count;
+    const pipelineAccuracy = files.filter((file, i) => predicted.get(file) === test.labels[i]).length / count;
+    const tensorProbabilities = await predictor.predict(test.images.subarray(0, count * PIXELS), count);
+    const tensorAccuracy = evaluatePredictions(tensorProbabilities, test.labels.subarray(0, count)).accuracy;
     return { images: count, pipelineAccuracy, tensorAccuracy, gapPoints: 100 * (tensorAccuracy - pipelineAccuracy) };
   } finally {
     await fs.rm(workDir, { recursive: true, force: true });
