@@ -6,6 +6,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { setImmediate } from 'node:timers/promises';
 import { PIXELS } from '../dataset/fashionMnist.ts';
 import type { Catalog, FileError, ImportedPhoto, JobCounts } from '../catalog/catalog.ts';
 import type { Predictor } from '../ml/inference.ts';
@@ -48,7 +49,7 @@ export interface ImportOptions {
   inFlight?: number;
 }
 
-const WRITE_BATCH = 64;
+const WRITE_BATCH = 32;
 const WRITE_INTERVAL_MS = 250;
 const PREDICT_BATCH = 256;
 const FIND_BATCH = 500;
@@ -126,7 +127,12 @@ class PredictionQueue {
         const pixels = new Uint8Array(rows.length * PIXELS);
         rows.forEach((row, i) => pixels.set(row.pixels, i * PIXELS));
         const probabilities = await this.model.predictor.predict(pixels, rows.length);
-        this.catalog.storePredictions(this.model.modelId, rows.map((row, i) => ({ photoId: row.id, probabilities: probabilities.subarray(i * 10, (i + 1) * 10) })));
+        const predictions = rows.map((row, i) => ({ photoId: row.id, probabilities: probabilities.subarray(i * 10, (i + 1) * 10) }));
+        // Written in slices with the event loop served between them: one long transaction would stall the UI.
+        for (let i = 0; i < predictions.length; i += WRITE_BATCH) {
+          this.catalog.storePredictions(this.model.modelId, predictions.slice(i, i + WRITE_BATCH));
+          await setImmediate();
+        }
         this.predicted += rows.length;
       }
     } finally {

@@ -21,6 +21,8 @@ export interface PipelineBench {
   photosPerSecond: number;
   floorPhotosPerSecond: number;
   ratioToFloor: number;
+  /** The same import without predicting: what the photo side alone costs against the floor. */
+  withoutPredictionRatioToFloor: number;
   maxEventLoopDelayMs: number;
 }
 
@@ -33,13 +35,13 @@ export interface FidelityBench {
 }
 
 /** Imports `folder` into a fresh catalog in `workDir`; returns the seconds and the catalog (open). */
-async function importFresh(folder: string, workDir: string, predictor: Predictor, onLoopDelay?: (maxMs: number) => void) {
+async function importFresh(folder: string, workDir: string, predictor: Predictor | undefined, onLoopDelay?: (maxMs: number) => void) {
   const catalog = new Catalog(path.join(workDir, `catalog-${Date.now()}.sqlite`));
-  const model = catalog.registerModel({ name: predictor.name, version: predictor.version, dir: predictor.modelDir, card: {} });
+  const model = predictor && catalog.registerModel({ name: predictor.name, version: predictor.version, dir: predictor.modelDir, card: {} });
   const loop = monitorEventLoopDelay({ resolution: 5 });
   loop.enable();
   const started = performance.now();
-  const result = await importPhotos([folder], { catalog, thumbnailsDir: path.join(workDir, 'thumbnails'), predictor: { predictor, modelId: model.id } });
+  const result = await importPhotos([folder], { catalog, thumbnailsDir: path.join(workDir, `thumbnails-${Date.now()}`), predictor: predictor && model && { predictor, modelId: model.id } });
   const seconds = (performance.now() - started) / 1000;
   loop.disable();
   onLoopDelay?.(loop.max / 1e6);
@@ -74,7 +76,12 @@ export async function benchPipeline(test: ImageSet, predictor: Predictor, count 
     const run = await importFresh(folder, workDir, predictor, (ms) => { maxEventLoopDelayMs = ms; });
     run.catalog.close();
     const photosPerSecond = run.result.counts.done / run.seconds;
-    return { photos: count, photosPerSecond, floorPhotosPerSecond, ratioToFloor: photosPerSecond / floorPhotosPerSecond, maxEventLoopDelayMs };
+    const unpredicted = await importFresh(folder, workDir, undefined);
+    unpredicted.catalog.close();
+    return {
+      photos: count, photosPerSecond, floorPhotosPerSecond, ratioToFloor: photosPerSecond / floorPhotosPerSecond,
+      withoutPredictionRatioToFloor: unpredicted.result.counts.done / unpredicted.seconds / floorPhotosPerSecond, maxEventLoopDelayMs,
+    };
   } finally {
     await fs.rm(workDir, { recursive: true, force: true });
   }
