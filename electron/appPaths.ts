@@ -22,6 +22,8 @@ export function userDataDir(): string {
 
 export const defaultCatalogFile = () => path.join(userDataDir(), 'catalog.sqlite');
 export const thumbnailsDir = () => path.join(cacheDir(), 'thumbnails');
+/** Where fine-tuned model versions are published. */
+export const fineTunedModelsDir = () => path.join(userDataDir(), 'models');
 
 /** The folder holding package.json, found upwards from this file (electron/ in dev, dist/electron/ when built). */
 function findProjectRoot(): string {

@@ -6,6 +6,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { runBench } from './commands/bench.ts';
 import { runClassify } from './commands/classify.ts';
 import { runEvaluate } from './commands/evaluate.ts';
+import { runFinetune } from './commands/finetune.ts';
 import { runTrain } from './commands/train.ts';
 import { UsageError } from './commands/args.ts';
 
@@ -15,6 +16,7 @@ Commands:
   train     [--data DIR] [--epochs N] [--out DIR] [--resume] [--workers N] [--limit N]
   evaluate  [--model DIR] [--data DIR] [--json] [--flip]
   classify  <folder…> [--db FILE] [--model DIR] [--out FILE.csv] [--json]
+  finetune  --db FILE [--epochs N] [--activate] [--json] [--models DIR] [--data DIR]
   bench     [--json] [--quick]
 
 Environment: FASHION_SORTER_BACKEND=auto|tensorflow-gpu|tensorflow|wasm|cpu picks the first backend to try.`;
@@ -31,6 +33,10 @@ const COMMANDS: Record<string, { options: ParseArgsConfig['options']; run: (valu
   classify: {
     options: { db: { type: 'string' }, model: { type: 'string' }, out: { type: 'string' }, json: { type: 'boolean' } },
     run: (v, folders) => runClassify(v, folders),
+  },
+  finetune: {
+    options: { db: { type: 'string' }, epochs: { type: 'string' }, activate: { type: 'boolean' }, json: { type: 'boolean' }, models: { type: 'string' }, data: { type: 'string' } },
+    run: (v) => runFinetune(v),
   },
   bench: {
     options: { json: { type: 'boolean' }, quick: { type: 'boolean' } },

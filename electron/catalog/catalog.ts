@@ -109,6 +109,28 @@ export class Catalog {
     return this.modelWhere('active = 1');
   }
 
+  model(id: number): ModelRow | undefined {
+    return this.modelWhere('id = ?', id);
+  }
+
+  /** Every model version, newest first, with its parent and card (metrics, training data, hyperparameters). */
+  models(): (ModelRow & { parentId: number | null; createdAt: string; card: unknown })[] {
+    const rows = this.db.prepare('SELECT id, name, version, dir, active, parent_id, created_at, card FROM models ORDER BY id DESC').all() as
+      { id: number; name: string; version: string; dir: string; active: number; parent_id: number | null; created_at: string; card: string }[];
+    return rows.map((r) => ({ id: r.id, name: r.name, version: r.version, dir: r.dir, active: r.active === 1, parentId: r.parent_id, createdAt: r.created_at, card: JSON.parse(r.card) }));
+  }
+
+  /** A candidate that was discarded: its row and its predictions go (photos never point at a candidate's). */
+  deleteModel(id: number): void {
+    this.db.transaction(() => {
+      if (this.model(id)?.active) throw new Error('the active model cannot be discarded; activate another version first');
+      this.db.prepare('UPDATE photos SET prediction_id = NULL WHERE prediction_id IN (SELECT id FROM predictions WHERE model_id = ?)').run(id);
+      this.db.prepare('DELETE FROM predictions WHERE model_id = ?').run(id);
+      this.db.prepare('UPDATE models SET parent_id = NULL WHERE parent_id = ?').run(id);
+      this.db.prepare('DELETE FROM models WHERE id = ?').run(id);
+    })();
+  }
+
   private modelWhere(where: string, ...params: unknown[]): ModelRow | undefined {
     const row = this.db.prepare(`SELECT id, name, version, dir, active FROM models WHERE ${where}`).get(...params) as (Omit<ModelRow, 'active'> & { active: number }) | undefined;
     return row && { ...row, active: row.active === 1 };
@@ -230,19 +252,46 @@ export class Catalog {
       AND NOT EXISTS (SELECT 1 FROM predictions r WHERE r.photo_id = i.photo_id AND r.model_id = ?) ORDER BY i.photo_id`).all(JSON.stringify(photoIds), modelId) as { id: number; pixels: Buffer }[];
   }
 
-  /** Stores one model's predictions and makes them the photos' current ones, in one transaction. */
-  storePredictions(modelId: number, rows: PredictionRow[]): void {
+  /** Every reviewed photo's 28×28 input and current human label, by photo id: what fine-tuning learns from. */
+  labeledInputs(): { photoIds: number[]; pixels: Uint8Array; labels: Uint8Array } {
+    const rows = this.db.prepare(`SELECT p.id, p.label, i.pixels FROM photos p JOIN photo_inputs i ON i.photo_id = p.id
+      WHERE p.label IS NOT NULL ORDER BY p.id`).raw().all() as [number, number, Buffer][];
+    const pixels = new Uint8Array(rows.length * PIXELS);
+    rows.forEach(([, , input], i) => pixels.set(input, i * PIXELS));
+    return { photoIds: rows.map(([id]) => id), pixels, labels: Uint8Array.from(rows, ([, label]) => label) };
+  }
+
+  /**
+   * Unlabeled photos after `afterId` (a page of `limit`), with this model's stored probabilities where it
+   * has predicted them already: what re-predicting the catalog with a newly active model walks through.
+   */
+  unlabeledInputs(modelId: number, afterId: number, limit: number): { id: number; pixels: Buffer; probabilities: Buffer | null }[] {
+    return this.db.prepare(`SELECT p.id, i.pixels, r.probabilities FROM photos p JOIN photo_inputs i ON i.photo_id = p.id
+      LEFT JOIN predictions r ON r.photo_id = p.id AND r.model_id = ?
+      WHERE p.label IS NULL AND p.id > ? ORDER BY p.id LIMIT ?`).all(modelId, afterId, limit) as { id: number; pixels: Buffer; probabilities: Buffer | null }[];
+  }
+
+  /** How many photos have no human label (a re-prediction's total). */
+  unlabeledCount(): number {
+    return this.db.prepare('SELECT count(*) FROM photos WHERE label IS NULL').pluck().get() as number;
+  }
+
+  /**
+   * Stores one model's predictions in one transaction. They become the photos' current predictions
+   * unless `current` is false (a candidate model's, kept for comparison and for its activation).
+   */
+  storePredictions(modelId: number, rows: PredictionRow[], current = true): void {
     const insert = this.db.prepare(`INSERT INTO predictions (photo_id, model_id, label, confidence, probabilities, created_at) VALUES (?, ?, ?, ?, ?, ?)
       ON CONFLICT (photo_id, model_id) DO UPDATE SET label = excluded.label, confidence = excluded.confidence, probabilities = excluded.probabilities, created_at = excluded.created_at
       RETURNING id`);
-    const current = this.db.prepare('UPDATE photos SET prediction_id = ?, predicted_label = ?, confidence = ?, runner_up = ?, margin = ? WHERE id = ?');
+    const makeCurrent = this.db.prepare('UPDATE photos SET prediction_id = ?, predicted_label = ?, confidence = ?, runner_up = ?, margin = ? WHERE id = ?');
     const time = now();
     this.db.transaction(() => {
       for (const r of rows) {
         if (r.probabilities.length !== NUM_CLASSES) throw new Error(`internal: ${r.probabilities.length} probabilities for photo ${r.photoId}`);
         const top = topTwo(r.probabilities);
         const { id } = insert.get(r.photoId, modelId, top.label, top.confidence, Buffer.from(r.probabilities.buffer, r.probabilities.byteOffset, r.probabilities.byteLength), time) as { id: number };
-        current.run(id, top.label, top.confidence, top.runnerUp, top.margin, r.photoId);
+        if (current) makeCurrent.run(id, top.label, top.confidence, top.runnerUp, top.margin, r.photoId);
       }
     })();
   }

@@ -31,20 +31,92 @@ export async function saveModel(model: tfl.LayersModel, dir: string): Promise<vo
   }));
 }
 
+/** Writes a file and forces it to disk, so a rename after it publishes complete bytes even across a power cut. */
+function writeFileDurable(file: string, data: string | Uint8Array): void {
+  const fd = fs.openSync(file, 'w');
+  try {
+    fs.writeFileSync(fd, data);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+interface ModelJson {
+  modelTopology: unknown;
+  weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
+}
+
+function readModelJson(dir: string): ModelJson {
+  const jsonFile = path.join(dir, MODEL_JSON);
+  if (!fs.existsSync(jsonFile)) throw new Error(`no model at ${dir}: ${MODEL_JSON} is missing`);
+  return JSON.parse(fs.readFileSync(jsonFile, 'utf8')) as ModelJson;
+}
+
+/** A model's weights as float32 arrays in the order of `model.weights`, read without tfjs. */
+export function readWeights(dir: string): Float32Array[] {
+  const json = readModelJson(dir);
+  const arrays: Float32Array[] = [];
+  for (const group of json.weightsManifest) {
+    const bytes = Buffer.concat(group.paths.map((p) => fs.readFileSync(path.join(dir, p))));
+    let offset = 0;
+    for (const spec of group.weights) {
+      if (spec.dtype !== 'float32' || spec.quantization) throw new Error(`${dir}: weight ${spec.name} is not plain float32`);
+      const size = spec.shape.reduce((a, b) => a * b, 1);
+      const array = new Float32Array(size);
+      new Uint8Array(array.buffer).set(bytes.subarray(offset, offset + size * 4));
+      arrays.push(array);
+      offset += size * 4;
+    }
+  }
+  return arrays;
+}
+
+/**
+ * Publishes a new model with `base`'s architecture and the given weights as `destDir`: written into a
+ * hidden folder beside it, forced to disk and renamed into place, so a crash leaves either no new model
+ * or a complete one, and never touches `base`. `extraFiles` (the model card) go in with it.
+ */
+export function publishModel(baseDir: string, weights: Float32Array[], destDir: string, extraFiles: Record<string, string> = {}): void {
+  const json = readModelJson(baseDir);
+  const specs = json.weightsManifest.flatMap((group) => group.weights);
+  if (specs.length !== weights.length) throw new Error(`internal: ${weights.length} weight arrays for ${specs.length} weights`);
+  const staging = path.join(path.dirname(destDir), `.${path.basename(destDir)}.${process.pid}.incoming`);
+  fs.rmSync(staging, { recursive: true, force: true });
+  fs.mkdirSync(staging, { recursive: true });
+  try {
+    writeFileDurable(path.join(staging, WEIGHTS_BIN), Buffer.concat(weights.map((w) => Buffer.from(w.buffer, w.byteOffset, w.byteLength))));
+    writeFileDurable(path.join(staging, MODEL_JSON), JSON.stringify({ ...json, weightsManifest: [{ paths: [WEIGHTS_BIN], weights: specs }] }));
+    for (const [name, text] of Object.entries(extraFiles)) writeFileDurable(path.join(staging, name), text);
+    // A complete folder of that name holds these very weights (the name carries their hash): a run that
+    // was killed after publishing and before registering it. Keep it.
+    if (hasModel(destDir)) fs.rmSync(staging, { recursive: true });
+    else fs.renameSync(staging, destDir);
+  } catch (err) {
+    fs.rmSync(staging, { recursive: true, force: true });
+    throw err;
+  }
+  // The rename itself is durable once the parent folder's entry is on disk.
+  const parent = fs.openSync(path.dirname(destDir), 'r');
+  try {
+    fs.fsyncSync(parent);
+  } finally {
+    fs.closeSync(parent);
+  }
+}
+
 export function hasModel(dir: string): boolean {
   return fs.existsSync(path.join(dir, MODEL_JSON)) && fs.existsSync(path.join(dir, WEIGHTS_BIN));
 }
 
 /** Loads a layers model saved by saveModel (or by tfjs-node / the Python converter with one weights file). */
 export async function loadModel(dir: string): Promise<tfl.LayersModel> {
-  const jsonFile = path.join(dir, MODEL_JSON);
-  if (!fs.existsSync(jsonFile)) throw new Error(`no model at ${dir}: ${MODEL_JSON} is missing`);
-  const json = JSON.parse(fs.readFileSync(jsonFile, 'utf8'));
-  const manifest = json.weightsManifest as { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
+  const json = readModelJson(dir);
+  const manifest = json.weightsManifest;
   const buffers = manifest.flatMap((group) => group.paths.map((p) => fs.readFileSync(path.join(dir, p))));
   const weightData = tf.io.CompositeArrayBuffer.join(buffers.map((b) => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer));
   return tfl.loadLayersModel(tf.io.fromMemory({
-    modelTopology: json.modelTopology,
+    modelTopology: json.modelTopology as tf.io.ModelArtifacts['modelTopology'],
     weightSpecs: manifest.flatMap((group) => group.weights),
     weightData,
   }));

@@ -30,7 +30,7 @@ export interface TrainOptions {
 }
 
 export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
-  epochs: 22,
+  epochs: 14,
   batchSize: 128,
   peakLearningRate: 0.1,
   warmupFraction: 0.2,
@@ -75,7 +75,33 @@ export interface TrainResult {
   trainCount: number;
   validationCount: number;
   resumedFromEpoch: number;
+  /** With early stopping: the epoch whose weights were kept (the best validation accuracy). */
+  bestEpoch: number;
 }
+
+/** What a run trains on and from, when it is not a fresh training on the seeded split (fine-tuning). */
+export interface TrainPlan {
+  /** Start from these weights instead of a fresh initialisation. */
+  initialWeights?: Float32Array[];
+  /** Indices into the data to train and validate on, instead of the seeded split. */
+  split?: { train: Int32Array; validation: Int32Array };
+  /** Stop once validation accuracy has not improved for this many epochs, keeping the best epoch's weights. */
+  patience?: number;
+  signal?: AbortSignal;
+}
+
+/** The run was cancelled through its signal. */
+export class TrainingCancelled extends Error {
+  constructor() {
+    super('training was cancelled; nothing was changed');
+  }
+}
+
+/** Training stopped because its loss stopped being a number or exploded; nothing it made is usable. */
+export class TrainingDiverged extends Error {}
+
+/** A loss this far above chance level (ln 10 ≈ 2.3) means the weights have blown up. */
+const DIVERGED_LOSS = 50;
 
 interface CheckpointState {
   completedEpochs: number;
@@ -132,9 +158,11 @@ function shards(indices: Int32Array, parts: number): Int32Array[] {
 export class Trainer {
   private replicas: Replica[] = [];
 
-  constructor(private readonly data: ImageSet, private readonly outDir: string, private readonly options: TrainOptions) {}
+  /** Without `outDir`, no checkpoints are written (short runs such as fine-tuning). */
+  constructor(private readonly data: ImageSet, private readonly outDir: string | undefined, private readonly options: TrainOptions, private readonly plan: TrainPlan = {}) {}
 
   private checkpointDir() {
+    if (!this.outDir) throw new Error('internal: this run keeps no checkpoints');
     return path.join(this.outDir, CHECKPOINT_DIR);
   }
 
@@ -205,7 +233,7 @@ export class Trainer {
     if (checkpoint) options = { ...checkpoint.state.options, epochs: this.options.epochs, workers: this.options.workers, backend: this.options.backend };
 
     const count = options.limit ? Math.min(options.limit, this.data.count) : this.data.count;
-    const { train, validation } = splitTrainValidation(count, options.validationFraction, options.seed);
+    const { train, validation } = this.plan.split ?? splitTrainValidation(count, options.validationFraction, options.seed);
     const validationLabels = Array.from(validation, (i) => this.data.labels[i]!);
     const images = toShared(this.data.images.subarray(0, count * PIXELS));
     const labels = toShared(this.data.labels.subarray(0, count));
@@ -217,7 +245,7 @@ export class Trainer {
         augment: options.augment, labelSmoothing: options.labelSmoothing, momentum: options.momentum,
       })));
       // Every replica starts from the first one's weights (or the checkpoint's).
-      const start = checkpoint ?? { weights: (await this.replicas[0]!.call<'state'>({ type: 'readState' })).weights, optimizer: undefined };
+      const start = checkpoint ?? { weights: this.plan.initialWeights ?? (await this.replicas[0]!.call<'state'>({ type: 'readState' })).weights, optimizer: undefined };
       await Promise.all(this.replicas.map((r) => r.call<'ok'>({ type: 'writeState', weights: start.weights, optimizer: start.optimizer })));
 
       const history = checkpoint?.state.history ?? [];
@@ -227,6 +255,7 @@ export class Trainer {
       const totalSteps = stepsPerEpoch * options.epochs;
       const runStarted = performance.now();
       let imagesThisRun = 0;
+      let best: { epoch: number; accuracy: number; weights: Float32Array[] } | undefined;
 
       for (let epoch = firstEpoch; epoch < options.epochs; epoch++) {
         const epochStarted = performance.now();
@@ -251,6 +280,11 @@ export class Trainer {
           }
           seen += batch.length;
           imagesThisRun += batch.length;
+          const batchLoss = replies.reduce((sum, r) => sum + r.loss * r.count, 0) / batch.length;
+          if (!Number.isFinite(batchLoss) || batchLoss > DIVERGED_LOSS) {
+            throw new TrainingDiverged(`training diverged at epoch ${epoch + 1}, step ${step + 1} (loss ${batchLoss}); try a lower learning rate`);
+          }
+          if (this.plan.signal?.aborted) throw new TrainingCancelled();
           learningRate = oneCycleLearningRate(epoch * stepsPerEpoch + step, totalSteps, options.peakLearningRate, options.warmupFraction);
           for (const r of this.replicas) r.send({ type: 'apply', grads: mean, learningRate, weightDecay: options.weightDecay });
           if (onProgress) {
@@ -273,12 +307,16 @@ export class Trainer {
           validationLoss: validationMetrics.loss, validationAccuracy: validationMetrics.accuracy, learningRate, seconds,
         };
         history.push(record);
-        await this.saveCheckpoint({ completedEpochs: epoch + 1, history, options, trainSeconds }, state.weights, state.optimizer);
+        if (this.outDir) await this.saveCheckpoint({ completedEpochs: epoch + 1, history, options, trainSeconds }, state.weights, state.optimizer);
         onEpoch?.(record);
+        if (this.plan.patience !== undefined) {
+          if (!best || record.validationAccuracy > best.accuracy) best = { epoch: epoch + 1, accuracy: record.validationAccuracy, weights: state.weights };
+          else if (epoch + 1 - best.epoch >= this.plan.patience) break;
+        }
       }
-      const final = checkpoint && firstEpoch >= options.epochs ? { weights: checkpoint.weights } : await this.synchronize();
+      const final = best ?? (checkpoint && firstEpoch >= options.epochs ? { weights: checkpoint.weights } : await this.synchronize());
       return {
-        history, options, trainSeconds, weights: final.weights,
+        history, options, trainSeconds, weights: final.weights, bestEpoch: best?.epoch ?? history.length,
         backend: ready[0]!.backend, backendSkipped: ready[0]!.skipped,
         trainCount: train.length, validationCount: validation.length, resumedFromEpoch: firstEpoch,
       };

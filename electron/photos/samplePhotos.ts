@@ -27,35 +27,87 @@ export function renderPackshot(pixels: Uint8Array, options: PackshotOptions): Pr
   return options.format === 'jpeg' ? image.jpeg({ quality: 90 }).toBuffer() : image.png().toBuffer();
 }
 
+/** Writes `count` rendered photos into `dir`, a few at a time; returns their paths in index order. */
+async function writeRendered(count: number, dir: string, render: (i: number) => Promise<{ bytes: Buffer; name: string }>): Promise<string[]> {
+  await fs.mkdir(dir, { recursive: true });
+  const files: string[] = [];
+  const queue = Array.from({ length: count }, (_, i) => i);
+  await Promise.all(Array.from({ length: 4 }, async () => {
+    for (let i = queue.shift(); i !== undefined; i = queue.shift()) {
+      const { bytes, name } = await render(i);
+      const file = path.join(dir, name);
+      await fs.writeFile(file, bytes);
+      files[i] = file;
+    }
+  }));
+  return files;
+}
+
 /**
  * Writes `count` images from `images` (784 bytes each) as photos into `dir`, alternating JPEG and PNG
  * unless `format` is given, with seeded random sizes and margins. Returns the file paths in image order.
  */
 export async function writePackshots(images: Uint8Array, count: number, dir: string, options: { seed?: number; format?: 'jpeg' | 'png'; size?: { width: number; height: number } } = {}): Promise<string[]> {
-  await fs.mkdir(dir, { recursive: true });
   const random = seededRandom(options.seed ?? 1);
-  const files: string[] = [];
-  const queue = Array.from({ length: count }, (_, i) => i);
-  await Promise.all(Array.from({ length: 4 }, async () => {
-    for (let i = queue.shift(); i !== undefined; i = queue.shift()) {
-      const format = options.format ?? (i % 2 === 0 ? 'jpeg' : 'png');
-      let garment: number;
-      let margins: PackshotOptions['margins'];
-      if (options.size) {
-        const { width, height } = options.size;
-        garment = Math.round(Math.min(width, height) * (0.7 + 0.25 * random()));
-        const left = Math.floor((width - garment) * random());
-        const top = Math.floor((height - garment) * random());
-        margins = { left, right: width - garment - left, top, bottom: height - garment - top };
-      } else {
-        garment = 200 + Math.floor(300 * random());
-        const margin = () => Math.floor(garment * 0.3 * random());
-        margins = { top: margin(), bottom: margin(), left: margin(), right: margin() };
-      }
-      const file = path.join(dir, `photo-${String(i).padStart(5, '0')}.${format === 'jpeg' ? 'jpg' : 'png'}`);
-      await fs.writeFile(file, await renderPackshot(images.subarray(i * PIXELS, (i + 1) * PIXELS), { garment, margins, format }));
-      files[i] = file;
+  // Layouts are drawn up front, in index order, so the files do not depend on the write order.
+  const layouts = Array.from({ length: count }, (_, i) => {
+    const format = options.format ?? (i % 2 === 0 ? 'jpeg' : 'png');
+    if (options.size) {
+      const { width, height } = options.size;
+      const garment = Math.round(Math.min(width, height) * (0.7 + 0.25 * random()));
+      const left = Math.floor((width - garment) * random());
+      const top = Math.floor((height - garment) * random());
+      return { format, garment, margins: { left, right: width - garment - left, top, bottom: height - garment - top } };
     }
+    const garment = 200 + Math.floor(300 * random());
+    const margin = () => Math.floor(garment * 0.3 * random());
+    return { format, garment, margins: { top: margin(), bottom: margin(), left: margin(), right: margin() } };
+  });
+  return writeRendered(count, dir, async (i) => ({
+    bytes: await renderPackshot(images.subarray(i * PIXELS, (i + 1) * PIXELS), layouts[i]!),
+    name: `photo-${String(i).padStart(5, '0')}.${layouts[i]!.format === 'jpeg' ? 'jpg' : 'png'}`,
   }));
-  return files;
+}
+
+/** Writes `count` images as photos of the shifted domain (renderShiftedPhoto), seeded; returns their paths. */
+export async function writeShiftedPhotos(images: Uint8Array, count: number, dir: string, seed = 1): Promise<string[]> {
+  const randoms = Array.from({ length: count }, (_, i) => seededRandom(seed * 100_003 + i));
+  return writeRendered(count, dir, async (i) => ({
+    bytes: await renderShiftedPhoto(images.subarray(i * PIXELS, (i + 1) * PIXELS), randoms[i]!),
+    name: `shifted-${String(i).padStart(5, '0')}.jpg`,
+  }));
+}
+
+/**
+ * One image as a photo from another shop than Zalando: the garment smaller and off-centre, rotated up to
+ * ±15°, at lower contrast, on a light textured background with a colour cast. The domain shift that
+ * fine-tuning is measured on.
+ */
+export async function renderShiftedPhoto(pixels: Uint8Array, random: () => number): Promise<Buffer> {
+  const side = 400;
+  const garment = Math.round(side * (0.45 + 0.2 * random()));
+  const cast = [1, 0.9 + 0.1 * random(), 0.75 + 0.15 * random()];
+  // Lower contrast: the garment's darkest parts are a mid grey, not black.
+  const faded = Buffer.alloc(PIXELS);
+  for (let i = 0; i < PIXELS; i++) faded[i] = 255 - Math.round(0.6 * pixels[i]!);
+  const garmentLayer = await sharp(faded, { raw: { width: IMAGE_SIZE, height: IMAGE_SIZE, channels: 1 } })
+    .resize(garment, garment, { kernel: 'lanczos3' })
+    .rotate(30 * random() - 15, { background: '#ffffff' })
+    .toColourspace('srgb')
+    .png()
+    .toBuffer({ resolveWithObject: true });
+  // Cloth-like texture: smoothed noise a few levels around a light background.
+  const texture = Buffer.alloc(side * side * 3);
+  for (let i = 0; i < side * side; i++) {
+    const level = 232 + Math.round(12 * (random() - 0.5));
+    for (let c = 0; c < 3; c++) texture[i * 3 + c] = level;
+  }
+  const left = Math.floor((side - garmentLayer.info.width) * random());
+  const top = Math.floor((side - garmentLayer.info.height) * random());
+  return sharp(texture, { raw: { width: side, height: side, channels: 3 } })
+    .blur(1.5)
+    .composite([{ input: garmentLayer.data, left, top, blend: 'multiply' }])
+    .linear(cast, [0, 0, 0])
+    .jpeg({ quality: 88 })
+    .toBuffer();
 }

@@ -1,0 +1,58 @@
+import { defaultCatalogFile, fineTunedModelsDir } from '../appPaths.ts';
+import { Catalog } from '../catalog/catalog.ts';
+import { CLASS_NAMES, loadFashionMnist } from '../dataset/fashionMnist.ts';
+import { activateModel, improveModel, type Candidate } from '../learning/improveModel.ts';
+import { DEFAULT_FINETUNE_OPTIONS } from '../ml/fineTune.ts';
+import { duration, intOption, pathOption, type Values } from './args.ts';
+
+const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
+
+function printComparison(c: Candidate): void {
+  const { heldOut, testSet, changes } = c.comparison;
+  console.log(`fine-tuned ${c.model.name} from ${c.parent.name} on ${c.fineTune.labels} reviewed photos: ${c.fineTune.epochs.length} epochs (best ${c.fineTune.bestEpoch}) in ${duration(c.fineTune.seconds)} on ${c.fineTune.backend}`);
+  console.log(`${''.padEnd(34)}${'current'.padStart(10)}${'new'.padStart(10)}`);
+  console.log(`${`held-out reviewed photos (${heldOut.count})`.padEnd(34)}${pct(heldOut.current.accuracy).padStart(10)}${pct(heldOut.candidate.accuracy).padStart(10)}`);
+  console.log(`${`Fashion-MNIST test set (${testSet.count})`.padEnd(34)}${pct(testSet.current.accuracy).padStart(10)}${pct(testSet.candidate.accuracy).padStart(10)}`);
+  console.log('test-set F1 per category:');
+  CLASS_NAMES.forEach((name, k) => console.log(`  ${name.padEnd(32)}${testSet.current.f1[k]!.toFixed(3).padStart(10)}${testSet.candidate.f1[k]!.toFixed(3).padStart(10)}`));
+  console.log(`catalog: ${changes.changed} of ${changes.photos} unreviewed photos would change category`);
+  for (const [from, row] of changes.matrix.entries()) {
+    for (const [to, n] of row.entries()) if (from !== to && n > 0) console.log(`  ${CLASS_NAMES[from]} → ${CLASS_NAMES[to]}: ${n}`);
+  }
+}
+
+/** `finetune --db FILE`: learn from the catalog's human labels; publish, compare and optionally activate. */
+export async function runFinetune(values: Values): Promise<void> {
+  const catalog = new Catalog(pathOption(values, 'db') ?? defaultCatalogFile());
+  const cancel = new AbortController();
+  const onSigint = () => cancel.abort();
+  process.once('SIGINT', onSigint);
+  try {
+    const data = await loadFashionMnist({ dataDir: pathOption(values, 'data') });
+    const options = { ...DEFAULT_FINETUNE_OPTIONS, epochs: intOption(values, 'epochs', DEFAULT_FINETUNE_OPTIONS.epochs) };
+    let lastLine = 0;
+    const candidate = await improveModel(catalog, data, pathOption(values, 'models') ?? fineTunedModelsDir(), options, {
+      signal: cancel.signal,
+      onPhase: (phase) => console.error(`${phase}…`),
+      onEpoch: (r) => console.error(`epoch ${r.epoch}: loss ${r.trainLoss.toFixed(3)}, validation accuracy ${pct(r.validationAccuracy)} (${duration(r.seconds)})`),
+      onProgress: (p) => {
+        if (performance.now() - lastLine < 5000) return;
+        lastLine = performance.now();
+        console.error(`  epoch ${p.epoch}/${p.epochs} step ${p.step}/${p.steps} loss ${p.loss.toFixed(3)} ETA ${duration(p.etaSeconds)}`);
+      },
+    });
+    const activation = values.activate
+      ? await activateModel(catalog, candidate.model.id, { signal: cancel.signal })
+      : undefined;
+    if (values.json) console.log(JSON.stringify({ ...candidate, activated: activation ?? null }, null, 1));
+    else {
+      printComparison(candidate);
+      console.log(activation
+        ? `activated ${candidate.model.name}; re-predicted ${activation.repredicted} photos (${activation.status})`
+        : `saved ${candidate.model.dir} (not active; run again with --activate, or activate it in the app)`);
+    }
+  } finally {
+    process.off('SIGINT', onSigint);
+    catalog.close();
+  }
+}

@@ -1,0 +1,200 @@
+/**
+ * Learning from the reviewers' corrections: fine-tune the active model on the catalog's human labels, publish
+ * the result as a new, inactive model version, and compare it honestly with the active one before anything
+ * changes (labels it never trained on, the Fashion-MNIST test set, and the catalog predictions it would
+ * change). Activating a version (new or earlier) re-predicts every photo without a human label.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Catalog, ModelRow } from '../catalog/catalog.ts';
+import { NUM_CLASSES, PIXELS, type FashionMnist, type ImageSet } from '../dataset/fashionMnist.ts';
+import { DEFAULT_FINETUNE_OPTIONS, fineTune, type FineTuneOptions, type FineTuneResult } from '../ml/fineTune.ts';
+import { startPredictor, type Predictor } from '../ml/inference.ts';
+import { evaluatePredictions, type Evaluation } from '../ml/metrics.ts';
+import { MODEL_CARD, readModelCard } from '../ml/modelCard.ts';
+import { publishModel } from '../ml/modelFiles.ts';
+import type { EpochRecord, TrainProgress } from '../ml/train.ts';
+
+/** One model's scores in a comparison. */
+export interface Scores {
+  accuracy: number;
+  f1: number[];
+  confusion: number[][];
+}
+
+export interface ModelComparison {
+  /** Reviewed photos held out of fine-tuning (stratified): neither model trained on them. */
+  heldOut: { count: number; current: Scores; candidate: Scores };
+  testSet: { count: number; current: Scores; candidate: Scores };
+  /** Photos without a human label whose predicted category would change: from × to counts. */
+  changes: { photos: number; changed: number; matrix: number[][] };
+}
+
+export interface Candidate {
+  model: ModelRow;
+  parent: ModelRow;
+  comparison: ModelComparison;
+  fineTune: { epochs: EpochRecord[]; bestEpoch: number; seconds: number; backend: string; labels: number };
+}
+
+export type ImprovePhase = 'fine-tuning' | 'saving' | 'comparing';
+
+export interface ImproveHooks {
+  onPhase?: (phase: ImprovePhase) => void;
+  onProgress?: (progress: TrainProgress) => void;
+  onEpoch?: (record: EpochRecord) => void;
+  signal?: AbortSignal;
+}
+
+const scores = (evaluation: Evaluation): Scores => ({ accuracy: evaluation.accuracy, f1: evaluation.perClass.map((c) => c.f1), confusion: evaluation.confusion });
+
+const subset = (set: ImageSet, indices: Int32Array): ImageSet => {
+  const images = new Uint8Array(indices.length * PIXELS);
+  indices.forEach((i, n) => images.set(set.images.subarray(i * PIXELS, (i + 1) * PIXELS), n * PIXELS));
+  return { images, labels: Uint8Array.from(indices, (i) => set.labels[i]!), count: indices.length };
+};
+
+async function evaluateOn(predictor: Predictor, set: ImageSet): Promise<Evaluation> {
+  return evaluatePredictions(await predictor.predict(set.images, set.count), set.labels);
+}
+
+/** The active model's test-set scores: from its card when the card has them, else measured now. */
+async function testScores(predictor: Predictor, test: ImageSet): Promise<Scores> {
+  const card = predictor.card;
+  if (card?.confusion && card.count === test.count && !card.flipAverage) return scores(card);
+  return scores(await evaluateOn(predictor, test));
+}
+
+/**
+ * Predicts every unlabeled photo with the candidate (stored as the candidate's, not made current) and
+ * counts how the current predictions would change.
+ */
+async function predictCatalog(catalog: Catalog, candidate: Predictor, modelId: number, signal?: AbortSignal): Promise<ModelComparison['changes']> {
+  const matrix = Array.from({ length: NUM_CLASSES }, () => new Array<number>(NUM_CLASSES).fill(0));
+  let photos = 0;
+  let changed = 0;
+  const current = catalog.db.prepare('SELECT predicted_label FROM photos WHERE id = ?').pluck();
+  for (let after = 0; ;) {
+    if (signal?.aborted) throw new Error('cancelled; nothing was changed');
+    const rows = catalog.unlabeledInputs(modelId, after, 256);
+    if (rows.length === 0) break;
+    after = rows.at(-1)!.id;
+    const pixels = new Uint8Array(rows.length * PIXELS);
+    rows.forEach((row, i) => pixels.set(row.pixels, i * PIXELS));
+    const probabilities = await candidate.predict(pixels, rows.length);
+    const predictions = rows.map((row, i) => ({ photoId: row.id, probabilities: probabilities.subarray(i * NUM_CLASSES, (i + 1) * NUM_CLASSES) }));
+    catalog.storePredictions(modelId, predictions, false);
+    for (const { photoId, probabilities: p } of predictions) {
+      const before = current.get(photoId) as number | null;
+      const after = p.indexOf(Math.max(...p));
+      photos++;
+      if (before === null) continue;
+      matrix[before]![after]!++;
+      if (before !== after) changed++;
+    }
+  }
+  return { photos, changed, matrix };
+}
+
+/**
+ * Fine-tunes the catalog's active model on its human labels and publishes the result under `modelsRoot`
+ * as a new, inactive version (its parent the active one), compared with the active model.
+ */
+export async function improveModel(catalog: Catalog, data: FashionMnist, modelsRoot: string, options: FineTuneOptions = DEFAULT_FINETUNE_OPTIONS, hooks: ImproveHooks = {}): Promise<Candidate> {
+  const parent = catalog.activeModel();
+  if (!parent) throw new Error('the catalog has no active model; classify some photos first');
+  const labeled = catalog.labeledInputs();
+  const labels: ImageSet = { images: labeled.pixels, labels: labeled.labels, count: labeled.photoIds.length };
+
+  hooks.onPhase?.('fine-tuning');
+  const started = performance.now();
+  const tuned: FineTuneResult = await fineTune(parent.dir, labels, data.train, options, hooks);
+  const seconds = (performance.now() - started) / 1000;
+  if (hooks.signal?.aborted) throw new Error('cancelled; nothing was changed');
+
+  hooks.onPhase?.('saving');
+  const version = crypto.createHash('sha256').update(Buffer.concat(tuned.weights.map((w) => Buffer.from(w.buffer, w.byteOffset, w.byteLength)))).digest('hex');
+  const name = `${parent.name.replace(/-ft\d+$/, '')}-ft${catalog.models().length}`;
+  const dir = path.join(modelsRoot, `${name}-${version.slice(0, 8)}`);
+  const photoIds = (indices: Int32Array) => Array.from(indices, (i) => labeled.photoIds[i]!);
+  const parentCard = readModelCard(parent.dir);
+  const provenance = {
+    parent: { name: parent.name, version: parent.version },
+    labels: { train: photoIds(tuned.split.train), validation: photoIds(tuned.split.validation), heldOut: photoIds(tuned.split.heldOut) },
+    replay: tuned.replay, options, history: tuned.history, bestEpoch: tuned.bestEpoch, seconds, backend: tuned.training.backend,
+  };
+  fs.mkdirSync(modelsRoot, { recursive: true });
+  // The card starts as the parent's with the fine-tuning record; its test scores are filled in below.
+  publishModel(parent.dir, tuned.weights, dir, { [MODEL_CARD]: `${JSON.stringify({ ...parentCard, name, createdAt: new Date().toISOString(), fineTune: provenance }, null, 1)}\n` });
+
+  hooks.onPhase?.('comparing');
+  const [current, candidate] = await Promise.all([startPredictor(parent.dir), startPredictor(dir)]);
+  try {
+    const heldOut = subset(labels, tuned.split.heldOut);
+    const [currentHeldOut, candidateHeldOut, currentTest, candidateTest] = await Promise.all([
+      evaluateOn(current, heldOut), evaluateOn(candidate, heldOut), testScores(current, data.test), evaluateOn(candidate, data.test),
+    ]);
+    const model = catalog.registerModel({ name, version: candidate.version, dir, parentId: parent.id, card: { ...candidateTest, fineTune: provenance } });
+    const changes = await predictCatalog(catalog, candidate, model.id, hooks.signal);
+    return {
+      model, parent,
+      comparison: {
+        heldOut: { count: heldOut.count, current: scores(currentHeldOut), candidate: scores(candidateHeldOut) },
+        testSet: { count: data.test.count, current: currentTest, candidate: scores(candidateTest) },
+        changes,
+      },
+      fineTune: { epochs: tuned.history, bestEpoch: tuned.bestEpoch, seconds, backend: tuned.training.backend, labels: labels.count },
+    };
+  } finally {
+    await Promise.all([current.close(), candidate.close()]);
+  }
+}
+
+export interface RepredictProgress {
+  done: number;
+  total: number;
+}
+
+/**
+ * Makes a model version the active one and re-predicts every photo without a human label with it (human
+ * labels are never touched). Predictions it already made as a candidate are reused. Cancelling leaves
+ * the new model active and the photos not yet reached with their earlier predictions; activating again
+ * finishes the job.
+ */
+export async function activateModel(catalog: Catalog, modelId: number, hooks: { signal?: AbortSignal; onProgress?: (p: RepredictProgress) => void } = {}): Promise<{ repredicted: number; status: 'done' | 'cancelled' }> {
+  const model = catalog.model(modelId);
+  if (!model) throw new Error(`no model version ${modelId} in the catalog`);
+  catalog.activateModel(modelId);
+  const total = catalog.unlabeledCount();
+  let predictor: Predictor | undefined;
+  let done = 0;
+  try {
+    for (let after = 0; ;) {
+      if (hooks.signal?.aborted) return { repredicted: done, status: 'cancelled' };
+      const rows = catalog.unlabeledInputs(modelId, after, 256);
+      if (rows.length === 0) break;
+      after = rows.at(-1)!.id;
+      const missing = rows.filter((row) => row.probabilities === null);
+      let fresh: Float32Array = new Float32Array(0);
+      if (missing.length > 0) {
+        predictor ??= await startPredictor(model.dir);
+        const pixels = new Uint8Array(missing.length * PIXELS);
+        missing.forEach((row, i) => pixels.set(row.pixels, i * PIXELS));
+        fresh = await predictor.predict(pixels, missing.length);
+      }
+      let next = 0;
+      catalog.storePredictions(modelId, rows.map((row) => ({
+        photoId: row.id,
+        probabilities: row.probabilities
+          ? new Float32Array(row.probabilities.buffer.slice(row.probabilities.byteOffset, row.probabilities.byteOffset + row.probabilities.byteLength))
+          : fresh.subarray(next * NUM_CLASSES, ++next * NUM_CLASSES),
+      })));
+      done += rows.length;
+      hooks.onProgress?.({ done, total });
+    }
+    return { repredicted: done, status: 'done' };
+  } finally {
+    await predictor?.close();
+  }
+}

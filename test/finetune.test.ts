@@ -1,0 +1,177 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { before, test } from 'node:test';
+import { defaultModelDir, projectRoot } from '../electron/appPaths.ts';
+import { Catalog } from '../electron/catalog/catalog.ts';
+import { loadFashionMnist, type FashionMnist } from '../electron/dataset/fashionMnist.ts';
+import { activateModel, improveModel } from '../electron/learning/improveModel.ts';
+import { DEFAULT_FINETUNE_OPTIONS, MIN_LABELS, NotEnoughLabels, splitLabels } from '../electron/ml/fineTune.ts';
+import { startPredictor } from '../electron/ml/inference.ts';
+import { hasModel, readWeights } from '../electron/ml/modelFiles.ts';
+import { importPhotos } from '../electron/photos/importJob.ts';
+import { writeShiftedPhotos } from '../electron/photos/samplePhotos.ts';
+import { tempDir } from './helpers/photos.ts';
+
+const PHOTOS = 240;
+const QUICK = { ...DEFAULT_FINETUNE_OPTIONS, epochs: 2 };
+let data: FashionMnist;
+const templateDir = tempDir('finetune-template');
+const template = path.join(templateDir, 'template.sqlite');
+
+/** sha256 of every file directly in a folder, by name. */
+function folderHashes(dir: string): Record<string, string> {
+  return Object.fromEntries(fs.readdirSync(dir).sort().filter((f) => fs.statSync(path.join(dir, f)).isFile()).map((f) => [f, crypto.createHash('sha256').update(fs.readFileSync(path.join(dir, f))).digest('hex')]));
+}
+
+/** A copy of the template catalog: PHOTOS shifted-domain photos imported and predicted, `labeled` of them reviewed. */
+function catalogWithLabels(name: string, labeled: number): { catalog: Catalog; file: string; dir: string } {
+  const dir = tempDir(name);
+  const file = path.join(dir, 'catalog.sqlite');
+  fs.copyFileSync(template, file);
+  const catalog = new Catalog(file);
+  const ids = catalog.db.prepare('SELECT p.id, pp.path FROM photos p JOIN photo_paths pp ON pp.photo_id = p.id ORDER BY pp.path').raw().all() as [number, string][];
+  // The reviewers give each photo its true category (the photo's index in the test set names it).
+  const truth = (file: string) => data.test.labels[Number(/shifted-(\d+)/.exec(file)![1])]!;
+  catalog.setLabels(ids.slice(0, labeled).map(([photoId, file]) => ({ photoId, label: truth(file) })), 'tester');
+  return { catalog, file, dir };
+}
+
+before(async () => {
+  data = await loadFashionMnist({ allowDownload: false });
+  const dir = templateDir;
+  const photos = path.join(dir, 'photos');
+  await writeShiftedPhotos(data.test.images, PHOTOS, photos, 9);
+  const catalog = new Catalog(template);
+  const predictor = await startPredictor(defaultModelDir());
+  try {
+    const model = catalog.registerModel({ name: predictor.name, version: predictor.version, dir: predictor.modelDir, card: {} });
+    catalog.activateModel(model.id);
+    await importPhotos([photos], { catalog, thumbnailsDir: path.join(dir, 'thumbs'), predictor: { predictor, modelId: model.id } });
+  } finally {
+    await predictor.close();
+    catalog.close();
+  }
+});
+
+test('labels are split per category: every category with 3 or more labels is in all three parts, and the parts are disjoint', () => {
+  const labels = Uint8Array.from({ length: 200 }, (_, i) => (i < 2 ? 9 : i % 9));
+  const split = splitLabels(labels, { heldOutFraction: 0.2, validationFraction: 0.2, seed: 4 });
+  const all = [...split.train, ...split.validation, ...split.heldOut];
+  assert.equal(new Set(all).size, labels.length, 'each label is in exactly one part');
+  for (let k = 0; k < 9; k++) {
+    for (const part of [split.train, split.validation, split.heldOut]) assert.ok([...part].some((i) => labels[i] === k), `category ${k} in every part`);
+  }
+  assert.ok([...split.train].filter((i) => labels[i] === 9).length === 2, 'a category with 2 labels is only trained on');
+  assert.deepEqual(splitLabels(labels, { heldOutFraction: 0.2, validationFraction: 0.2, seed: 4 }), split, 'seeded');
+});
+
+test('too few reviewed photos: a clear refusal, and nothing changes', async () => {
+  const { catalog, dir } = catalogWithLabels('finetune-few', MIN_LABELS - 1);
+  const before = catalog.models();
+  await assert.rejects(improveModel(catalog, data, path.join(dir, 'models'), QUICK), (err: Error) => {
+    assert.ok(err instanceof NotEnoughLabels);
+    assert.match(err.message, new RegExp(`at least ${MIN_LABELS} reviewed photos; the catalog has ${MIN_LABELS - 1}`));
+    return true;
+  });
+  assert.deepEqual(catalog.models(), before);
+  assert.equal(fs.existsSync(path.join(dir, 'models')), false);
+  catalog.close();
+});
+
+test('fine-tuning publishes an inactive version with its parent and provenance, compared on held-out labels, the test set and the catalog; activating it re-predicts the unreviewed photos and rolling back restores the old predictions', { timeout: 600_000 }, async () => {
+  const labeled = 160;
+  const { catalog, dir } = catalogWithLabels('finetune-run', labeled);
+  const parent = catalog.activeModel()!;
+  const parentFiles = folderHashes(parent.dir);
+  const labelsBefore = catalog.db.prepare('SELECT photo_id, new_label FROM labels ORDER BY id').raw().all();
+  const predictedBefore = catalog.db.prepare('SELECT id, predicted_label, prediction_id FROM photos WHERE label IS NULL ORDER BY id').raw().all() as [number, number, number][];
+
+  const candidate = await improveModel(catalog, data, path.join(dir, 'models'), QUICK);
+
+  // A new version, inactive, with its parent and what it was trained on.
+  assert.equal(catalog.activeModel()!.id, parent.id, 'nothing is activated by fine-tuning');
+  const versions = catalog.models();
+  const row = versions.find((m) => m.id === candidate.model.id)!;
+  assert.equal(row.parentId, parent.id);
+  assert.ok(hasModel(row.dir) && readWeights(row.dir).length === readWeights(parent.dir).length);
+  const provenance = (row.card as { fineTune: { labels: { train: number[]; validation: number[]; heldOut: number[] }; replay: { seed: number } } }).fineTune;
+  const { train, validation, heldOut } = provenance.labels;
+  assert.equal(train.length + validation.length + heldOut.length, labeled);
+  assert.equal(new Set([...train, ...validation, ...heldOut]).size, labeled, 'held-out labels are never trained on');
+  assert.equal(typeof provenance.replay.seed, 'number');
+  assert.deepEqual(folderHashes(parent.dir), parentFiles, 'the parent model files are untouched');
+
+  // The comparison: both models on the same held-out labels and test set; the catalog changes counted.
+  const { comparison } = candidate;
+  assert.equal(comparison.heldOut.count, heldOut.length);
+  assert.equal(comparison.testSet.count, data.test.count);
+  for (const scores of [comparison.heldOut.current, comparison.heldOut.candidate, comparison.testSet.current, comparison.testSet.candidate]) {
+    assert.ok(scores.accuracy >= 0 && scores.accuracy <= 1 && scores.f1.length === 10);
+  }
+  assert.ok(comparison.testSet.candidate.accuracy > 0.85, `the fine-tuned model still knows Fashion-MNIST (${comparison.testSet.candidate.accuracy})`);
+  assert.equal(comparison.changes.photos, PHOTOS - labeled);
+  assert.equal(comparison.changes.matrix.flat().reduce((a, b) => a + b, 0), PHOTOS - labeled);
+  assert.equal(comparison.changes.changed, comparison.changes.matrix.flat().reduce((a, b) => a + b, 0) - comparison.changes.matrix.reduce((a, r, k) => a + r[k]!, 0));
+  assert.deepEqual(catalog.db.prepare('SELECT id, predicted_label, prediction_id FROM photos WHERE label IS NULL ORDER BY id').raw().all(), predictedBefore, 'comparing changes no current prediction');
+
+  // Activating: every unreviewed photo's current prediction is the new model's; the labels are untouched.
+  const activated = await activateModel(catalog, candidate.model.id);
+  assert.deepEqual(activated, { repredicted: PHOTOS - labeled, status: 'done' });
+  assert.equal(catalog.activeModel()!.id, candidate.model.id);
+  const byModel = () => catalog.db.prepare(`SELECT r.model_id, count(*) FROM photos p JOIN predictions r ON r.id = p.prediction_id WHERE p.label IS NULL GROUP BY r.model_id`).raw().all();
+  assert.deepEqual(byModel(), [[candidate.model.id, PHOTOS - labeled]]);
+  assert.equal(catalog.db.prepare('SELECT count(*) FROM photos WHERE label IS NULL AND predicted_label IS NULL').pluck().get(), 0);
+  assert.deepEqual(catalog.db.prepare('SELECT photo_id, new_label FROM labels ORDER BY id').raw().all(), labelsBefore);
+
+  // Rolling back to the parent brings its predictions back exactly.
+  await activateModel(catalog, parent.id);
+  assert.deepEqual(byModel(), [[parent.id, PHOTOS - labeled]]);
+  assert.deepEqual(catalog.db.prepare('SELECT id, predicted_label FROM photos WHERE label IS NULL ORDER BY id').raw().all(), predictedBefore.map(([id, label]) => [id, label]));
+  catalog.close();
+});
+
+/** Runs `finetune` and kills it with SIGKILL as soon as stderr shows `marker`. */
+function killFinetuneAt(dbFile: string, modelsDir: string, marker: RegExp): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'electron/cli.ts', 'finetune', '--db', dbFile, '--models', modelsDir, '--epochs', '2'], { cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      if (marker.test(stderr)) child.kill('SIGKILL');
+    });
+    child.on('error', reject);
+    child.on('exit', (code, signal) => (signal === 'SIGKILL' ? resolve(stderr) : reject(new Error(`finetune ended (${code}) before ${marker}: ${stderr}`))));
+  });
+}
+
+for (const [moment, marker] of [['while training', /epoch 1\/2 step|epoch 1:/], ['while saving the new version', /saving…/]] as const) {
+  test(`SIGKILL ${moment}: the active model, its files and the catalog are unchanged and valid`, { timeout: 600_000 }, async () => {
+    const { catalog, file, dir } = catalogWithLabels(`finetune-kill-${moment.split(' ').at(-1)}`, 120);
+    const active = catalog.activeModel()!;
+    const activeFiles = folderHashes(active.dir);
+    const models = catalog.models();
+    const predictions = catalog.db.prepare('SELECT id, prediction_id, label FROM photos ORDER BY id').raw().all();
+    catalog.close();
+    const modelsDir = path.join(dir, 'models');
+
+    await killFinetuneAt(file, modelsDir, marker);
+
+    const reopened = new Catalog(file);
+    assert.equal(reopened.db.pragma('integrity_check', { simple: true }), 'ok');
+    assert.equal(reopened.activeModel()!.id, active.id);
+    assert.deepEqual(reopened.models(), models, 'no half-registered version');
+    assert.deepEqual(reopened.db.prepare('SELECT id, prediction_id, label FROM photos ORDER BY id').raw().all(), predictions);
+    assert.deepEqual(folderHashes(active.dir), activeFiles);
+    // Whatever reached the models folder is either a hidden staging folder or a complete, loadable model.
+    for (const entry of fs.existsSync(modelsDir) ? fs.readdirSync(modelsDir) : []) {
+      if (!entry.startsWith('.')) assert.ok(hasModel(path.join(modelsDir, entry)) && readWeights(path.join(modelsDir, entry)).length > 0, `${entry} is complete`);
+    }
+    // And the next run works.
+    const candidate = await improveModel(reopened, data, modelsDir, { ...QUICK, epochs: 1 });
+    assert.equal(reopened.model(candidate.model.id)!.active, false);
+    reopened.close();
+  });
+}
