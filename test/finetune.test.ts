@@ -10,6 +10,7 @@ import { loadFashionMnist, type FashionMnist } from '../electron/dataset/fashion
 import { activateModel, improveModel } from '../electron/learning/improveModel.ts';
 import { DEFAULT_FINETUNE_OPTIONS, MIN_LABELS, NotEnoughLabels, splitLabels } from '../electron/ml/fineTune.ts';
 import { startPredictor } from '../electron/ml/inference.ts';
+import { readModelCard } from '../electron/ml/modelCard.ts';
 import { hasModel, readWeights } from '../electron/ml/modelFiles.ts';
 import { importPhotos } from '../electron/photos/importJob.ts';
 import { writeShiftedPhotos } from '../electron/photos/samplePhotos.ts';
@@ -89,7 +90,7 @@ test('fine-tuning publishes an inactive version with its parent and provenance, 
   const labelsBefore = catalog.db.prepare('SELECT photo_id, new_label FROM labels ORDER BY id').raw().all();
   const predictedBefore = catalog.db.prepare('SELECT id, predicted_label, prediction_id FROM photos WHERE label IS NULL ORDER BY id').raw().all() as [number, number, number][];
 
-  const candidate = await improveModel(catalog, data, path.join(dir, 'models'), QUICK);
+  const candidate = await improveModel(catalog, data, path.join(dir, 'models'));
 
   // A new version, inactive, with its parent and what it was trained on.
   assert.equal(catalog.activeModel()!.id, parent.id, 'nothing is activated by fine-tuning');
@@ -111,6 +112,11 @@ test('fine-tuning publishes an inactive version with its parent and provenance, 
   for (const scores of [comparison.heldOut.current, comparison.heldOut.candidate, comparison.testSet.current, comparison.testSet.candidate]) {
     assert.ok(scores.accuracy >= 0 && scores.accuracy <= 1 && scores.f1.length === 10);
   }
+  const card = readModelCard(row.dir)!;
+  assert.equal(card.accuracy, comparison.testSet.candidate.accuracy, 'the new version\'s card holds its own test scores');
+  assert.equal(card.name, candidate.model.name);
+  assert.ok(comparison.heldOut.candidate.accuracy > comparison.heldOut.current.accuracy + 0.05,
+    `it learned the shifted domain: ${comparison.heldOut.current.accuracy} → ${comparison.heldOut.candidate.accuracy} on held-out labels`);
   assert.ok(comparison.testSet.candidate.accuracy > 0.85, `the fine-tuned model still knows Fashion-MNIST (${comparison.testSet.candidate.accuracy})`);
   assert.equal(comparison.changes.photos, PHOTOS - labeled);
   assert.equal(comparison.changes.matrix.flat().reduce((a, b) => a + b, 0), PHOTOS - labeled);

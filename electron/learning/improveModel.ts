@@ -12,7 +12,7 @@ import { NUM_CLASSES, PIXELS, type FashionMnist, type ImageSet } from '../datase
 import { DEFAULT_FINETUNE_OPTIONS, fineTune, type FineTuneOptions, type FineTuneResult } from '../ml/fineTune.ts';
 import { startPredictor, type Predictor } from '../ml/inference.ts';
 import { evaluatePredictions, type Evaluation } from '../ml/metrics.ts';
-import { MODEL_CARD, readModelCard } from '../ml/modelCard.ts';
+import { MODEL_CARD, readModelCard, writeModelCard } from '../ml/modelCard.ts';
 import { publishModel } from '../ml/modelFiles.ts';
 import type { EpochRecord, TrainProgress } from '../ml/train.ts';
 
@@ -125,8 +125,9 @@ export async function improveModel(catalog: Catalog, data: FashionMnist, modelsR
     replay: tuned.replay, options, history: tuned.history, bestEpoch: tuned.bestEpoch, seconds, backend: tuned.training.backend,
   };
   fs.mkdirSync(modelsRoot, { recursive: true });
-  // The card starts as the parent's with the fine-tuning record; its test scores are filled in below.
-  publishModel(parent.dir, tuned.weights, dir, { [MODEL_CARD]: `${JSON.stringify({ ...parentCard, name, createdAt: new Date().toISOString(), fineTune: provenance }, null, 1)}\n` });
+  // The card starts as the parent's with the fine-tuning record; its test scores replace the parent's below.
+  const card = { ...parentCard, name, createdAt: new Date().toISOString(), fineTune: provenance };
+  publishModel(parent.dir, tuned.weights, dir, { [MODEL_CARD]: `${JSON.stringify(card, null, 1)}\n` });
 
   hooks.onPhase?.('comparing');
   const [current, candidate] = await Promise.all([startPredictor(parent.dir), startPredictor(dir)]);
@@ -135,6 +136,7 @@ export async function improveModel(catalog: Catalog, data: FashionMnist, modelsR
     const [currentHeldOut, candidateHeldOut, currentTest, candidateTest] = await Promise.all([
       evaluateOn(current, heldOut), evaluateOn(candidate, heldOut), testScores(current, data.test), evaluateOn(candidate, data.test),
     ]);
+    if (parentCard) writeModelCard(dir, { ...parentCard, name: card.name, createdAt: card.createdAt, ...candidateTest, backend: candidate.backend, model: dir, flipAverage: false, fineTune: provenance });
     const model = catalog.registerModel({ name, version: candidate.version, dir, parentId: parent.id, card: { ...candidateTest, fineTune: provenance } });
     const changes = await predictCatalog(catalog, candidate, model.id, hooks.signal);
     return {

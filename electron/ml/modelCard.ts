@@ -22,6 +22,8 @@ export interface ModelCard extends EvaluationReport {
   flopsPerImage: number;
   training: Omit<TrainResult, 'weights'> & { command: string; node: string; cpus: string };
   data: { source: string; official: boolean; checksums: Record<string, string> };
+  /** A fine-tuned version's parent, the labels and replay sample it learned from, and how (`training` stays the parent's). */
+  fineTune?: object;
 }
 
 export function writeModelCard(dir: string, card: ModelCard): void {

@@ -87,6 +87,11 @@ export interface TrainPlan {
   split?: { train: Int32Array; validation: Int32Array };
   /** Stop once validation accuracy has not improved for this many epochs, keeping the best epoch's weights. */
   patience?: number;
+  /**
+   * Keep batch norm's running statistics (fine-tuning on a few hundred images: a mixed batch's statistics
+   * would shift what the model knew); its scale and offset still learn.
+   */
+  freezeBatchNorm?: boolean;
   signal?: AbortSignal;
 }
 
@@ -243,6 +248,7 @@ export class Trainer {
       const ready = await Promise.all(this.replicas.map((r) => r.call<'ready'>({
         type: 'init', backend: options.backend, spec: options.architecture, images, labels,
         augment: options.augment, labelSmoothing: options.labelSmoothing, momentum: options.momentum,
+        freezeBatchNorm: this.plan.freezeBatchNorm ?? false,
       })));
       // Every replica starts from the first one's weights (or the checkpoint's).
       const start = checkpoint ?? { weights: this.plan.initialWeights ?? (await this.replicas[0]!.call<'state'>({ type: 'readState' })).weights, optimizer: undefined };

@@ -23,6 +23,8 @@ interface Replica {
   labels: Uint8Array;
   augment: AugmentOptions;
   labelSmoothing: number;
+  /** Normalise with the model's running statistics instead of the batch's, and leave them as they are. */
+  freezeBatchNorm: boolean;
 }
 
 let replica: Replica | undefined;
@@ -57,7 +59,7 @@ async function init(msg: Extract<WorkerRequest, { type: 'init' }>): Promise<Work
     model, logits, variables,
     optimizer: tf.train.momentum(0.01, msg.momentum, true) as tf.MomentumOptimizer,
     images: new Uint8Array(msg.images), labels: new Uint8Array(msg.labels),
-    augment: msg.augment, labelSmoothing: msg.labelSmoothing,
+    augment: msg.augment, labelSmoothing: msg.labelSmoothing, freezeBatchNorm: msg.freezeBatchNorm,
   };
   return { type: 'ready', backend: backend.name, skipped: backend.skipped };
 }
@@ -73,7 +75,7 @@ function computeGrads(indices: Int32Array, seed: number): WorkerReply {
     const onehot = tf.oneHot(labels, NUM_CLASSES);
     let correct = 0;
     const { value, grads } = tf.variableGrads(() => {
-      const logits = r.logits.apply(x, { training: true }) as tf.Tensor2D;
+      const logits = r.logits.apply(x, { training: !r.freezeBatchNorm }) as tf.Tensor2D;
       correct = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), 'int32')).dataSync()[0]!;
       return tf.losses.softmaxCrossEntropy(onehot, logits, undefined, r.labelSmoothing) as tf.Scalar;
     }, r.variables);
