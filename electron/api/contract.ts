@@ -150,6 +150,53 @@ export interface ModelReport {
   agreement: { reviewed: number; agreed: number }[];
 }
 
+/** One model's scores in a comparison: accuracy, F1 per category, confusion (rows = true category). */
+export interface ComparisonScores {
+  accuracy: number;
+  f1: number[];
+  confusion: number[][];
+}
+
+/** A fine-tuned version next to the active model, before anything changes. */
+export interface CandidateComparison {
+  modelId: number;
+  name: string;
+  parentName: string;
+  /** Reviewed photos it learned from (all parts). */
+  labels: number;
+  heldOut: { count: number; current: ComparisonScores; candidate: ComparisonScores };
+  testSet: { count: number; current: ComparisonScores; candidate: ComparisonScores };
+  /** Unreviewed photos whose category would change: from × to counts. */
+  changes: { photos: number; changed: number; matrix: number[][] };
+}
+
+/** The model-improvement job: fine-tuning, then the comparison, then (when asked) activation. */
+export interface ImproveStatus {
+  running: boolean;
+  phase: 'fine-tuning' | 'saving' | 'comparing' | 'ready' | 'activating' | 'activated' | 'cancelled' | 'failed';
+  epoch: number;
+  epochs: number;
+  loss: number | null;
+  validationAccuracy: number | null;
+  etaSeconds: number | null;
+  /** Photos re-predicted so far while activating. */
+  repredicted: { done: number; total: number } | null;
+  candidate: CandidateComparison | null;
+  problem: string | null;
+}
+
+export interface ModelVersion {
+  id: number;
+  name: string;
+  createdAt: string;
+  active: boolean;
+  parentName: string | null;
+  /** On the Fashion-MNIST test set, from its card. */
+  testAccuracy: number | null;
+  /** Reviewed photos it was fine-tuned on; null for a trained (not fine-tuned) model. */
+  labels: number | null;
+}
+
 export interface FashionSorterApi {
   appInfo(): Promise<AppInfo>;
   /** Opens the system's folder picker and imports what the user chose; null when they cancelled. */
@@ -168,6 +215,17 @@ export interface FashionSorterApi {
   setLabels(changes: LabelChange[]): Promise<LabelChange[]>;
   /** The active model's card and how reviewers agree with it; null when the model has no card. */
   modelReport(): Promise<ModelReport | null>;
+  /** How many reviewed photos fine-tuning needs; the catalog's count is in `counts().reviewed`. */
+  improveRequirements(): Promise<{ minimumLabels: number }>;
+  /** Starts fine-tuning the active model on the reviewed photos; follow it with improveStatus. */
+  improveModel(): Promise<ImproveStatus>;
+  improveStatus(): Promise<ImproveStatus | null>;
+  cancelImprove(): Promise<void>;
+  modelVersions(): Promise<ModelVersion[]>;
+  /** Makes a version active and re-predicts the unreviewed photos (in the background; see improveStatus). */
+  activateModel(id: number): Promise<ImproveStatus>;
+  /** Removes a version that is not active (a candidate the user does not want) and its files. */
+  discardModel(id: number): Promise<void>;
 }
 
 /** Commands from the application menu to the window. */
@@ -199,6 +257,13 @@ export const ARGUMENTS = {
   photo: z.tuple([photoId]),
   setLabels: z.tuple([z.array(labelChangeSchema).min(1).max(100_000)]),
   modelReport: z.tuple([]),
+  improveRequirements: z.tuple([]),
+  improveModel: z.tuple([]),
+  improveStatus: z.tuple([]),
+  cancelImprove: z.tuple([]),
+  modelVersions: z.tuple([]),
+  activateModel: z.tuple([z.number().int().positive()]),
+  discardModel: z.tuple([z.number().int().positive()]),
 } as const satisfies Record<keyof FashionSorterApi, z.ZodTuple>;
 
 /** IPC channel per API method. */
@@ -215,4 +280,11 @@ export const CHANNELS = {
   photo: 'catalog:photo',
   setLabels: 'catalog:set-labels',
   modelReport: 'model:report',
+  improveRequirements: 'model:improve-requirements',
+  improveModel: 'model:improve',
+  improveStatus: 'model:improve-status',
+  cancelImprove: 'model:improve-cancel',
+  modelVersions: 'model:versions',
+  activateModel: 'model:activate',
+  discardModel: 'model:discard',
 } as const satisfies Record<keyof FashionSorterApi, string>;

@@ -1,13 +1,16 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { defaultCatalogFile, defaultModelDir, projectRoot, thumbnailsDir as defaultThumbnailsDir } from '../appPaths.ts';
+import { defaultCatalogFile, defaultModelDir, fineTunedModelsDir, projectRoot, thumbnailsDir as defaultThumbnailsDir } from '../appPaths.ts';
 import { Catalog } from '../catalog/catalog.ts';
+import { loadFashionMnist, type FashionMnist } from '../dataset/fashionMnist.ts';
+import { activateModel, improveModel } from '../learning/improveModel.ts';
+import { DEFAULT_FINETUNE_OPTIONS, MIN_LABELS } from '../ml/fineTune.ts';
 import { startPredictor, type Predictor } from '../ml/inference.ts';
 import { readModelCard } from '../ml/modelCard.ts';
 import { importPhotos } from '../photos/importJob.ts';
 import { thumbnailPath } from '../photos/photoPipeline.ts';
-import type { AppInfo, FashionSorterApi, ImportStatus } from './contract.ts';
+import type { AppInfo, FashionSorterApi, ImportStatus, ImproveStatus, ModelVersion } from './contract.ts';
 
 export interface ServiceOptions {
   catalogFile?: string;
@@ -20,6 +23,10 @@ export interface ServiceOptions {
   /** The system's folder picker (Electron's dialog in the app); resolves to [] when the user cancels. */
   chooseFolders?: () => Promise<string[]>;
   reviewer?: string;
+  /** Where fine-tuned versions are published (the user's data folder by default). */
+  modelsDir?: string;
+  /** Fine-tuning hyperparameters (the defaults unless a test needs a shorter run). */
+  fineTune?: typeof DEFAULT_FINETUNE_OPTIONS;
 }
 
 export interface Services {
@@ -60,6 +67,9 @@ export function createServices(options: ServiceOptions = {}): Services {
   let catalog: Catalog | undefined;
   let predictor: Promise<Predictor> | undefined;
   let current: { status: ImportStatus; cancel: AbortController; finished: Promise<void> } | undefined;
+  let improving: { status: ImproveStatus; cancel: AbortController; finished: Promise<void> } | undefined;
+  let dataset: Promise<FashionMnist> | undefined;
+  const modelsRoot = path.resolve(options.modelsDir ?? fineTunedModelsDir());
 
   // Opened on first use, so that a window can show why a catalog cannot be opened.
   const openCatalog = () => (catalog ??= new Catalog(catalogFile));
@@ -70,6 +80,7 @@ export function createServices(options: ServiceOptions = {}): Services {
 
   async function startImport(roots: string[]): Promise<ImportStatus> {
     if (current?.status.running) throw new Error('an import is already running; wait for it to finish or cancel it');
+    if (improving?.status.running) throw new Error('the model is being improved; import when it has finished (or cancel it)');
     const cat = openCatalog();
     const model = await (predictor ??= startPredictor(activeModelDir()));
     const row = cat.registerModel({ name: model.name, version: model.version, dir: model.modelDir, card: model.card ?? {} });
@@ -92,6 +103,24 @@ export function createServices(options: ServiceOptions = {}): Services {
     current = { status, cancel, finished };
     return { ...status };
   }
+
+  /** Runs one step of model improvement in the background, with its status kept for improveStatus. */
+  function runImproveJob(status: ImproveStatus, work: (cancel: AbortController) => Promise<void>): ImproveStatus {
+    if (improving?.status.running) throw new Error('the model is already being improved; wait for it or cancel it');
+    if (current?.status.running) throw new Error('an import is running; wait for it to finish first');
+    const cancel = new AbortController();
+    const finished = work(cancel).catch((err: Error) => {
+      Object.assign(status, cancel.signal.aborted ? { phase: 'cancelled', problem: null } : { phase: 'failed', problem: err.message });
+    }).finally(() => {
+      status.running = false;
+    });
+    improving = { status, cancel, finished };
+    return { ...status };
+  }
+
+  const idleImprove = (phase: ImproveStatus['phase']): ImproveStatus => ({
+    running: true, phase, epoch: 0, epochs: 0, loss: null, validationAccuracy: null, etaSeconds: null, repredicted: null, candidate: null, problem: null,
+  });
 
   const api: FashionSorterApi = {
     appInfo: async () => ({ version, thumbnailBase: options.thumbnailBase ?? 'thumb://photo/', photoBase: options.photoBase ?? 'photo://file/', ...modelSummary(activeModelDir()) }),
@@ -126,6 +155,59 @@ export function createServices(options: ServiceOptions = {}): Services {
         agreement: openCatalog().agreement(),
       };
     },
+    improveRequirements: async () => ({ minimumLabels: MIN_LABELS }),
+    async improveModel() {
+      const status = idleImprove('fine-tuning');
+      return runImproveJob(status, async (cancel) => {
+        const data = await (dataset ??= loadFashionMnist());
+        const result = await improveModel(openCatalog(), data, modelsRoot, options.fineTune ?? DEFAULT_FINETUNE_OPTIONS, {
+          signal: cancel.signal,
+          onPhase: (phase) => (status.phase = phase),
+          onProgress: (p) => Object.assign(status, { epoch: p.epoch, epochs: p.epochs, loss: p.loss, etaSeconds: p.etaSeconds }),
+          onEpoch: (r) => (status.validationAccuracy = r.validationAccuracy),
+        });
+        status.candidate = {
+          modelId: result.model.id, name: result.model.name, parentName: result.parent.name, labels: result.fineTune.labels, ...result.comparison,
+        };
+        Object.assign(status, { phase: 'ready', etaSeconds: 0 });
+      });
+    },
+    improveStatus: async () => (improving ? { ...improving.status } : null),
+    async cancelImprove() {
+      improving?.cancel.abort();
+      await improving?.finished;
+    },
+    async modelVersions(): Promise<ModelVersion[]> {
+      const rows = openCatalog().models();
+      return rows.map((row) => {
+        const card = row.card as { accuracy?: number; fineTune?: { labels?: { train: unknown[]; validation: unknown[]; heldOut: unknown[] } } };
+        const labels = card.fineTune?.labels;
+        return {
+          id: row.id, name: row.name, createdAt: row.createdAt, active: row.active,
+          parentName: rows.find((r) => r.id === row.parentId)?.name ?? null,
+          testAccuracy: card.accuracy ?? null,
+          labels: labels ? labels.train.length + labels.validation.length + labels.heldOut.length : null,
+        };
+      });
+    },
+    async activateModel(id) {
+      const status = idleImprove('activating');
+      return runImproveJob(status, async (cancel) => {
+        // The importer's predictor holds the old model; the next import starts one with the new.
+        const old = predictor;
+        predictor = undefined;
+        await (await old?.catch(() => undefined))?.close();
+        const result = await activateModel(openCatalog(), id, { signal: cancel.signal, onProgress: (p) => (status.repredicted = p) });
+        status.phase = result.status === 'done' ? 'activated' : 'cancelled';
+      });
+    },
+    async discardModel(id) {
+      const row = openCatalog().model(id);
+      if (!row) throw new Error(`no model version ${id} in the catalog`);
+      openCatalog().deleteModel(id);
+      // Only versions this app published are deleted from disk; a shipped or user-supplied model stays.
+      if (path.resolve(row.dir).startsWith(modelsRoot + path.sep)) fs.rmSync(row.dir, { recursive: true, force: true });
+    },
   };
 
   return {
@@ -141,7 +223,9 @@ export function createServices(options: ServiceOptions = {}): Services {
     },
     async close() {
       current?.cancel.abort();
+      improving?.cancel.abort();
       await current?.finished;
+      await improving?.finished;
       await (await predictor?.catch(() => undefined))?.close();
       catalog?.close();
     },
