@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -9,6 +9,8 @@ import { Catalog } from '../electron/catalog/catalog.ts';
 import { loadFashionMnist, type FashionMnist } from '../electron/dataset/fashionMnist.ts';
 import { activateModel, improveModel } from '../electron/learning/improveModel.ts';
 import { DEFAULT_FINETUNE_OPTIONS, MIN_LABELS, NotEnoughLabels, splitLabels } from '../electron/ml/fineTune.ts';
+import { TrainingDiverged } from '../electron/ml/train.ts';
+import { createServices } from '../electron/api/services.ts';
 import { startPredictor } from '../electron/ml/inference.ts';
 import { readModelCard } from '../electron/ml/modelCard.ts';
 import { hasModel, readWeights } from '../electron/ml/modelFiles.ts';
@@ -181,3 +183,56 @@ for (const [moment, marker] of [['while training', /epoch 1\/2 step|epoch 1:/], 
     reopened.close();
   });
 }
+
+test('a diverging run (learning rate far too high) stops with a clear message, and nothing changes', { timeout: 300_000 }, async () => {
+  const { catalog, dir } = catalogWithLabels('finetune-diverge', 80);
+  const models = catalog.models();
+  await assert.rejects(improveModel(catalog, data, path.join(dir, 'models'), { ...QUICK, peakLearningRate: 1e6 }), (err: Error) => {
+    assert.ok(err instanceof TrainingDiverged, err.message);
+    assert.match(err.message, /training diverged at epoch 1, step \d+ \(loss (NaN|Infinity|\d[\d.e+]*)\); try a lower learning rate/);
+    return true;
+  });
+  assert.deepEqual(catalog.models(), models);
+  assert.equal(fs.existsSync(path.join(dir, 'models')), false);
+  catalog.close();
+});
+
+test('the disk filling up while the new version is saved: a clear message, no partial folder, nothing changed', { timeout: 300_000 }, async (t) => {
+  const { catalog, dir } = catalogWithLabels('finetune-diskfull', 80);
+  const small = path.join(dir, 'small');
+  fs.mkdirSync(small);
+  // A 256 KiB filesystem: the weights (about 1 MB) cannot fit.
+  const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', small]).status === 0;
+  if (!mounted) {
+    t.skip('cannot mount a small tmpfs here (needs root); the full-disk path is not exercised');
+    catalog.close();
+    return;
+  }
+  try {
+    const models = catalog.models();
+    await assert.rejects(improveModel(catalog, data, small, { ...QUICK, epochs: 1 }), /the new model version could not be saved in .+ \(the disk is full; free some space\) and was dropped; the active model is unchanged/);
+    assert.deepEqual(catalog.models(), models);
+    assert.deepEqual(fs.readdirSync(small), [], 'the staging folder was removed');
+  } finally {
+    catalog.close();
+    spawnSync('umount', [small]);
+  }
+});
+
+test('quitting the app while it fine-tunes: the job stops at once, nothing is published or registered', { timeout: 300_000 }, async () => {
+  const { catalog, file, dir } = catalogWithLabels('finetune-quit', 80);
+  const models = catalog.models();
+  catalog.close();
+  const modelsDir = path.join(dir, 'models');
+  const services = createServices({ catalogFile: file, thumbnailsDir: path.join(dir, 'thumbs'), modelsDir });
+  await services.api.improveModel();
+  // Wait until training is under way (a step has reported progress).
+  for (let s = await services.api.improveStatus(); !(s && s.epoch >= 1); s = await services.api.improveStatus()) await new Promise((r) => setTimeout(r, 100));
+  const started = performance.now();
+  await services.close();
+  assert.ok(performance.now() - started < 10_000, 'closing does not wait for training to finish');
+  const reopened = new Catalog(file);
+  assert.deepEqual(reopened.models(), models);
+  reopened.close();
+  assert.deepEqual(fs.existsSync(modelsDir) ? fs.readdirSync(modelsDir).filter((e) => !e.startsWith('.')) : [], []);
+});

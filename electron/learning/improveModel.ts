@@ -127,7 +127,13 @@ export async function improveModel(catalog: Catalog, data: FashionMnist, modelsR
   fs.mkdirSync(modelsRoot, { recursive: true });
   // The card starts as the parent's with the fine-tuning record; its test scores replace the parent's below.
   const card = { ...parentCard, name, createdAt: new Date().toISOString(), fineTune: provenance };
-  publishModel(parent.dir, tuned.weights, dir, { [MODEL_CARD]: `${JSON.stringify(card, null, 1)}\n` });
+  try {
+    publishModel(parent.dir, tuned.weights, dir, { [MODEL_CARD]: `${JSON.stringify(card, null, 1)}\n` });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOSPC' ? 'the disk is full; free some space' : code === 'EACCES' || code === 'EPERM' ? 'permission denied; check the folder\'s permissions' : (err as Error).message;
+    throw new Error(`the new model version could not be saved in ${modelsRoot} (${why}) and was dropped; the active model is unchanged`);
+  }
 
   hooks.onPhase?.('comparing');
   const [current, candidate] = await Promise.all([startPredictor(parent.dir), startPredictor(dir)]);
