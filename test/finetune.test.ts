@@ -107,6 +107,9 @@ test('fine-tuning publishes an inactive version with its parent and provenance, 
   assert.equal(typeof provenance.replay.seed, 'number');
   assert.deepEqual(folderHashes(parent.dir), parentFiles, 'the parent model files are untouched');
 
+  const labeledCategories = new Set(catalog.db.prepare('SELECT DISTINCT label FROM photos WHERE label IS NOT NULL').pluck().all());
+  assert.deepEqual(candidate.fineTune.categoriesWithoutLabels, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9].filter((k) => !labeledCategories.has(k)));
+
   // The comparison: both models on the same held-out labels and test set; the catalog changes counted.
   const { comparison } = candidate;
   assert.equal(comparison.heldOut.count, heldOut.length);

@@ -164,6 +164,8 @@ export interface CandidateComparison {
   parentName: string;
   /** Reviewed photos it learned from (all parts). */
   labels: number;
+  /** Categories with no reviewed photo: the new version learned nothing new about them (replay keeps the old). */
+  categoriesWithoutLabels: number[];
   heldOut: { count: number; current: ComparisonScores; candidate: ComparisonScores };
   testSet: { count: number; current: ComparisonScores; candidate: ComparisonScores };
   /** Unreviewed photos whose category would change: from × to counts. */

@@ -167,7 +167,8 @@ export function createServices(options: ServiceOptions = {}): Services {
           onEpoch: (r) => (status.validationAccuracy = r.validationAccuracy),
         });
         status.candidate = {
-          modelId: result.model.id, name: result.model.name, parentName: result.parent.name, labels: result.fineTune.labels, ...result.comparison,
+          modelId: result.model.id, name: result.model.name, parentName: result.parent.name, labels: result.fineTune.labels,
+          categoriesWithoutLabels: result.fineTune.categoriesWithoutLabels, ...result.comparison,
         };
         Object.assign(status, { phase: 'ready', etaSeconds: 0 });
       });

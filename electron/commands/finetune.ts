@@ -15,6 +15,9 @@ function printComparison(c: Candidate): void {
   console.log(`${`Fashion-MNIST test set (${testSet.count})`.padEnd(34)}${pct(testSet.current.accuracy).padStart(10)}${pct(testSet.candidate.accuracy).padStart(10)}`);
   console.log('test-set F1 per category:');
   CLASS_NAMES.forEach((name, k) => console.log(`  ${name.padEnd(32)}${testSet.current.f1[k]!.toFixed(3).padStart(10)}${testSet.candidate.f1[k]!.toFixed(3).padStart(10)}`));
+  if (c.fineTune.categoriesWithoutLabels.length > 0) {
+    console.log(`no reviewed photos of ${c.fineTune.categoriesWithoutLabels.map((k) => CLASS_NAMES[k]).join(', ')}: the new version only keeps what it knew of them (Fashion-MNIST replay)`);
+  }
   console.log(`catalog: ${changes.changed} of ${changes.photos} unreviewed photos would change category`);
   for (const [from, row] of changes.matrix.entries()) {
     for (const [to, n] of row.entries()) if (from !== to && n > 0) console.log(`  ${CLASS_NAMES[from]} → ${CLASS_NAMES[to]}: ${n}`);

@@ -35,7 +35,7 @@ export interface Candidate {
   model: ModelRow;
   parent: ModelRow;
   comparison: ModelComparison;
-  fineTune: { epochs: EpochRecord[]; bestEpoch: number; seconds: number; backend: string; labels: number };
+  fineTune: { epochs: EpochRecord[]; bestEpoch: number; seconds: number; backend: string; labels: number; categoriesWithoutLabels: number[] };
 }
 
 export type ImprovePhase = 'fine-tuning' | 'saving' | 'comparing';
@@ -152,7 +152,11 @@ export async function improveModel(catalog: Catalog, data: FashionMnist, modelsR
         testSet: { count: data.test.count, current: currentTest, candidate: scores(candidateTest) },
         changes,
       },
-      fineTune: { epochs: tuned.history, bestEpoch: tuned.bestEpoch, seconds, backend: tuned.training.backend, labels: labels.count },
+      fineTune: {
+        epochs: tuned.history, bestEpoch: tuned.bestEpoch, seconds, backend: tuned.training.backend, labels: labels.count,
+        // Categories no reviewer labeled: the replay sample alone keeps what the model knew of them.
+        categoriesWithoutLabels: Array.from({ length: NUM_CLASSES }, (_, k) => k).filter((k) => !labels.labels.includes(k)),
+      },
     };
   } finally {
     await Promise.all([current.close(), candidate.close()]);
