@@ -7,6 +7,7 @@ import { runBench } from './commands/bench.ts';
 import { runClassify } from './commands/classify.ts';
 import { runEvaluate } from './commands/evaluate.ts';
 import { runFinetune } from './commands/finetune.ts';
+import { runLabel } from './commands/label.ts';
 import { runTrain } from './commands/train.ts';
 import { UsageError } from './commands/args.ts';
 
@@ -16,6 +17,7 @@ Commands:
   train     [--data DIR] [--epochs N] [--out DIR] [--resume] [--workers N] [--limit N]
   evaluate  [--model DIR] [--data DIR] [--json] [--flip]
   classify  <folder…> [--db FILE] [--model DIR] [--out FILE.csv] [--json]
+  label     --db FILE --csv FILE   (columns path,label; label a number 0–9 or a category name)
   finetune  --db FILE [--epochs N] [--activate] [--json] [--models DIR] [--data DIR]
   bench     [--json] [--quick]
 
@@ -33,6 +35,10 @@ const COMMANDS: Record<string, { options: ParseArgsConfig['options']; run: (valu
   classify: {
     options: { db: { type: 'string' }, model: { type: 'string' }, out: { type: 'string' }, json: { type: 'boolean' } },
     run: (v, folders) => runClassify(v, folders),
+  },
+  label: {
+    options: { db: { type: 'string' }, csv: { type: 'string' } },
+    run: (v) => runLabel(v),
   },
   finetune: {
     options: { db: { type: 'string' }, epochs: { type: 'string' }, activate: { type: 'boolean' }, json: { type: 'boolean' }, models: { type: 'string' }, data: { type: 'string' } },

@@ -101,3 +101,30 @@ test('a photo the user may not read is a recorded error with the reason, and the
   assert.equal(report.photos, 2);
   assert.deepEqual(report.errors, [{ path: path.join(photos, 'photo-00001.png'), reason: 'permission denied: your account cannot read this file; change its permissions and import again' }]);
 });
+
+test('label applies a CSV of path,label (numbers or names, quoted paths) to the catalog; a bad row stops it before anything is written', { timeout: 300_000 }, async () => {
+  const dir = tempDir('cli-label');
+  const photos = path.join(dir, 'photos');
+  const files = await writePackshots(data.test.images, 6, photos, { seed: 8 });
+  const odd = path.join(photos, 'shirt, "blue".jpg');
+  fs.renameSync(files[5]!, odd);
+  const db = path.join(dir, 'catalog.sqlite');
+  assert.equal(cli(['classify', photos, '--db', db], { FASHION_SORTER_CACHE: dir }).code, 0);
+
+  const bad = path.join(dir, 'bad.csv');
+  fs.writeFileSync(bad, `path,label\n${files[0]},Shirt\n${path.join(photos, 'missing.jpg')},1\n${files[1]},Jumper\n`);
+  const refused = cli(['label', '--db', db, '--csv', bad]);
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /no labels were applied; fix these 2 rows of .*bad\.csv: line 3: .*missing\.jpg is not in the catalog; line 4: "Jumper" is not a category/);
+  assert.equal(count(db, 'SELECT count(*) FROM labels'), 0);
+
+  const good = path.join(dir, 'labels.csv');
+  // Paths relative to the CSV's folder work too; the odd name is quoted as RFC 4180 says.
+  fs.writeFileSync(good, `path,label\n${files[0]},shirt\nphotos/${path.basename(files[1]!)},3\n"${odd.replace(/"/g, '""')}",Ankle boot\n`);
+  const applied = cli(['label', '--db', db, '--csv', good]);
+  assert.equal(applied.code, 0, applied.stderr);
+  assert.match(applied.stdout, /applied 3 labels/);
+  const labelOf = (file: string) => count(db, `SELECT p.label FROM photos p JOIN photo_paths pp ON pp.photo_id = p.id WHERE pp.path = '${file.replace(/'/g, "''")}'`);
+  assert.deepEqual([labelOf(files[0]!), labelOf(files[1]!), labelOf(odd)], [CLASS_NAMES.indexOf('Shirt'), 3, CLASS_NAMES.indexOf('Ankle boot')]);
+  assert.equal(count(db, 'SELECT count(*) FROM labels'), 3);
+});

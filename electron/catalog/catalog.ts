@@ -405,6 +405,11 @@ export class Catalog {
   }
 
   /** The paths a photo was found at, most recently seen first. */
+  /** The photo found at `filePath` (any import), or undefined. */
+  photoAtPath(filePath: string): number | undefined {
+    return this.db.prepare('SELECT photo_id FROM photo_paths WHERE path = ? ORDER BY seen_at DESC LIMIT 1').pluck().get(filePath) as number | undefined;
+  }
+
   photoPaths(hash: string): string[] {
     return this.db.prepare(`SELECT pp.path FROM photo_paths pp JOIN photos p ON p.id = pp.photo_id WHERE p.hash = ? ORDER BY pp.seen_at DESC, pp.id DESC`).pluck().all(hash) as string[];
   }

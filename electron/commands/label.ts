@@ -1,0 +1,54 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parse } from 'csv-parse/sync';
+import { Catalog } from '../catalog/catalog.ts';
+import { CLASS_NAMES } from '../dataset/fashionMnist.ts';
+import { pathOption, UsageError, type Values } from './args.ts';
+
+/** A category as a number (0–9) or a name (any case), or undefined. */
+function parseCategory(text: string): number | undefined {
+  const trimmed = text.trim();
+  if (/^\d$/.test(trimmed)) return Number(trimmed);
+  const index = CLASS_NAMES.findIndex((name) => name.toLowerCase() === trimmed.toLowerCase());
+  return index >= 0 ? index : undefined;
+}
+
+/**
+ * `label --db FILE --csv FILE`: applies human labels from a CSV with columns path,label (the label a number
+ * or a category name). All or nothing: a row that names an unknown photo or category stops the command
+ * before any label is written, with every such row listed.
+ */
+export async function runLabel(values: Values): Promise<void> {
+  const dbFile = pathOption(values, 'db');
+  const csvFile = pathOption(values, 'csv');
+  if (!dbFile || !csvFile) throw new UsageError('label needs --db FILE and --csv FILE');
+  if (!fs.existsSync(dbFile)) throw new Error(`no catalog at ${dbFile}; run classify first`);
+  let rows: Record<string, string>[];
+  try {
+    rows = parse(fs.readFileSync(csvFile), { columns: true, bom: true, skip_empty_lines: true, trim: false }) as Record<string, string>[];
+  } catch (err) {
+    throw new Error(`${csvFile} is not a readable CSV: ${(err as Error).message}`);
+  }
+  if (rows.length > 0 && !('path' in rows[0]! && 'label' in rows[0]!)) throw new Error(`${csvFile} needs the columns path,label (it has ${Object.keys(rows[0]!).join(',')})`);
+  const catalog = new Catalog(dbFile);
+  try {
+    const problems: string[] = [];
+    const changes = rows.flatMap((row, i) => {
+      const line = i + 2;
+      const photoId = catalog.photoAtPath(path.resolve(path.dirname(csvFile), row.path!));
+      const label = parseCategory(row.label!);
+      if (photoId === undefined) problems.push(`line ${line}: ${row.path} is not in the catalog`);
+      if (label === undefined) problems.push(`line ${line}: "${row.label}" is not a category (0–9 or one of ${CLASS_NAMES.join(', ')})`);
+      return photoId !== undefined && label !== undefined ? [{ photoId, label }] : [];
+    });
+    if (problems.length > 0) {
+      throw new Error(`no labels were applied; fix these ${problems.length} rows of ${csvFile}: ${problems.slice(0, 10).join('; ')}${problems.length > 10 ? '; …' : ''}`);
+    }
+    const previous = catalog.setLabels(changes, os.userInfo().username);
+    const changed = previous.filter((p, i) => p.label !== changes[i]!.label).length;
+    console.log(`applied ${changes.length} labels from ${csvFile} (${changed} changed, ${changes.length - changed} already so)`);
+  } finally {
+    catalog.close();
+  }
+}
