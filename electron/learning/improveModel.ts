@@ -66,6 +66,23 @@ async function testScores(predictor: Predictor, test: ImageSet): Promise<Scores>
   return scores(await evaluateOn(predictor, test));
 }
 
+/** Every photo without a human label, a page at a time (with this model's stored probabilities, if any). */
+function* unlabeledPages(catalog: Catalog, modelId: number) {
+  for (let after = 0; ;) {
+    const rows = catalog.unlabeledInputs(modelId, after, 256);
+    if (rows.length === 0) return;
+    after = rows.at(-1)!.id;
+    yield rows;
+  }
+}
+
+/** The model inputs of some photos, back to back, as `Predictor.predict` takes them. */
+function stackInputs(rows: { pixels: Uint8Array }[]): Uint8Array {
+  const pixels = new Uint8Array(rows.length * PIXELS);
+  rows.forEach((row, i) => pixels.set(row.pixels, i * PIXELS));
+  return pixels;
+}
+
 /**
  * Predicts every unlabeled photo with the candidate (stored as the candidate's, not made current) and
  * counts how the current predictions would change.
@@ -75,14 +92,9 @@ async function predictCatalog(catalog: Catalog, candidate: Predictor, modelId: n
   let photos = 0;
   let changed = 0;
   const current = catalog.db.prepare('SELECT predicted_label FROM photos WHERE id = ?').pluck();
-  for (let after = 0; ;) {
+  for (const rows of unlabeledPages(catalog, modelId)) {
     if (signal?.aborted) throw new Error('cancelled; nothing was changed');
-    const rows = catalog.unlabeledInputs(modelId, after, 256);
-    if (rows.length === 0) break;
-    after = rows.at(-1)!.id;
-    const pixels = new Uint8Array(rows.length * PIXELS);
-    rows.forEach((row, i) => pixels.set(row.pixels, i * PIXELS));
-    const probabilities = await candidate.predict(pixels, rows.length);
+    const probabilities = await candidate.predict(stackInputs(rows), rows.length);
     const predictions = rows.map((row, i) => ({ photoId: row.id, probabilities: probabilities.subarray(i * NUM_CLASSES, (i + 1) * NUM_CLASSES) }));
     catalog.storePredictions(modelId, predictions, false);
     for (const { photoId, probabilities: p } of predictions) {
@@ -182,18 +194,13 @@ export async function activateModel(catalog: Catalog, modelId: number, hooks: { 
   let predictor: Predictor | undefined;
   let done = 0;
   try {
-    for (let after = 0; ;) {
+    for (const rows of unlabeledPages(catalog, modelId)) {
       if (hooks.signal?.aborted) return { repredicted: done, status: 'cancelled' };
-      const rows = catalog.unlabeledInputs(modelId, after, 256);
-      if (rows.length === 0) break;
-      after = rows.at(-1)!.id;
       const missing = rows.filter((row) => row.probabilities === null);
       let fresh: Float32Array = new Float32Array(0);
       if (missing.length > 0) {
         predictor ??= await startPredictor(model.dir);
-        const pixels = new Uint8Array(missing.length * PIXELS);
-        missing.forEach((row, i) => pixels.set(row.pixels, i * PIXELS));
-        fresh = await predictor.predict(pixels, missing.length);
+        fresh = await predictor.predict(stackInputs(missing), missing.length);
       }
       let next = 0;
       catalog.storePredictions(modelId, rows.map((row) => ({
