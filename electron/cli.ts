@@ -6,6 +6,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { runBench } from './commands/bench.ts';
 import { runClassify } from './commands/classify.ts';
 import { runEvaluate } from './commands/evaluate.ts';
+import { runExport } from './commands/export.ts';
 import { runFinetune } from './commands/finetune.ts';
 import { runLabel } from './commands/label.ts';
 import { runTrain } from './commands/train.ts';
@@ -19,6 +20,8 @@ Commands:
   classify  <folder…> [--db FILE] [--model DIR] [--out FILE.csv] [--json]
   label     --db FILE --csv FILE   (columns path,label; label a number 0–9 or a category name)
   finetune  --db FILE [--epochs N] [--activate] [--json] [--models DIR] [--data DIR]
+  export    --db FILE --out FILE [--format catalog|fashion-mnist] [--reviewed-only | --needs-review]
+            [--category C] [--bom]   (--bom: a UTF-8 byte order mark for Excel)
   bench     [--json] [--quick]
 
 Environment: FASHION_SORTER_BACKEND=auto|tensorflow-gpu|tensorflow|wasm|cpu picks the first backend to try.`;
@@ -43,6 +46,10 @@ const COMMANDS: Record<string, { options: ParseArgsConfig['options']; run: (valu
   finetune: {
     options: { db: { type: 'string' }, epochs: { type: 'string' }, activate: { type: 'boolean' }, json: { type: 'boolean' }, models: { type: 'string' }, data: { type: 'string' } },
     run: (v) => runFinetune(v),
+  },
+  export: {
+    options: { db: { type: 'string' }, out: { type: 'string' }, format: { type: 'string' }, 'reviewed-only': { type: 'boolean' }, 'needs-review': { type: 'boolean' }, category: { type: 'string' }, bom: { type: 'boolean' } },
+    run: (v) => runExport(v),
   },
   bench: {
     options: { json: { type: 'boolean' }, quick: { type: 'boolean' } },

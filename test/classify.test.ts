@@ -1,32 +1,16 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import Database from 'better-sqlite3';
 import { parse } from 'csv-parse/sync';
 import { projectRoot } from '../electron/appPaths.ts';
 import { CLASS_NAMES, loadFashionMnist } from '../electron/dataset/fashionMnist.ts';
 import { writePackshots } from '../electron/photos/samplePhotos.ts';
+import { cli, CLI, count } from './helpers/cli.ts';
 import { tempDir } from './helpers/photos.ts';
 
 const data = await loadFashionMnist({ allowDownload: false });
-const CLI = ['--import', 'tsx', path.join(projectRoot, 'electron', 'cli.ts')];
-
-function cli(args: string[], env: Record<string, string> = {}, prefix: string[] = []) {
-  const [cmd, ...rest] = [...prefix, process.execPath, ...CLI, ...args];
-  const r = spawnSync(cmd!, rest, { cwd: projectRoot, encoding: 'utf8', env: { ...process.env, ...env } });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-const count = (dbFile: string, sql: string) => {
-  const db = new Database(dbFile, { readonly: true });
-  try {
-    return db.prepare(sql).pluck().get() as number;
-  } finally {
-    db.close();
-  }
-};
 
 test('classify without a folder is a usage error; a folder that does not exist fails with the reason', () => {
   const dir = tempDir('cli-bad');

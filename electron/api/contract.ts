@@ -54,6 +54,10 @@ export const pageQuerySchema = z.strictObject({
 });
 export type PageQuery = z.infer<typeof pageQuerySchema>;
 
+/** Which photos an export or a sort takes: a queue as in the grid, optionally one category and a name filter. */
+export const photoSelectionSchema = pageQuerySchema.pick({ queue: true, category: true, search: true, rule: true });
+export type PhotoSelection = z.infer<typeof photoSelectionSchema>;
+
 export const labelChangeSchema = z.strictObject({ photoId, label: categoryId.nullable() });
 export type LabelChange = z.infer<typeof labelChangeSchema>;
 

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { NUM_CLASSES, PIXELS } from '../dataset/fashionMnist.ts';
-import type { LabelChange, LabelEvent, Page, PageQuery, PhotoDetail, PhotoTile, ReviewRule } from '../api/contract.ts';
+import type { LabelChange, LabelEvent, Page, PageQuery, PhotoDetail, PhotoSelection, PhotoTile, ReviewRule } from '../api/contract.ts';
 import { migrate } from './migrations.ts';
 
 /** The categories every Fashion-MNIST model confuses with each other: T-shirt/top, Pullover, Coat, Shirt. */
@@ -42,6 +42,24 @@ export interface JobCounts {
 export interface FileError {
   path: string;
   reason: string;
+}
+
+/** One photo as exports see it (null where it has no prediction or no reviewer's label). */
+export interface ExportRow {
+  id: number;
+  hash: string;
+  name: string;
+  /** Its most recently seen path. */
+  path: string;
+  category: number | null;
+  label: number | null;
+  predictedLabel: number | null;
+  confidence: number | null;
+  runnerUp: number | null;
+  runnerUpProbability: number | null;
+  modelVersion: string | null;
+  reviewer: string | null;
+  reviewedAt: string | null;
 }
 
 export interface PredictionRow {
@@ -316,8 +334,8 @@ export class Catalog {
     };
   }
 
-  /** The WHERE and ORDER BY of a grid query, with its named parameters. */
-  private querySql(query: PageQuery): { filter: string; order: string; params: Record<string, unknown> } {
+  /** The WHERE and ORDER BY of a grid query (ORDER BY id without a sort), with its named parameters. */
+  private querySql(query: PhotoSelection & Partial<Pick<PageQuery, 'sort' | 'descending'>>): { filter: string; order: string; params: Record<string, unknown> } {
     const where: string[] = [];
     const params: Record<string, unknown> = {};
     if (query.queue === 'reviewed') where.push('label IS NOT NULL');
@@ -334,9 +352,10 @@ export class Catalog {
       params.search = `%${query.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
     }
     const direction = query.descending ? 'DESC' : 'ASC';
+    const orders = { name: `name ${direction}, id ${direction}`, confidence: `confidence ${direction}, id ${direction}`, none: 'id' };
     return {
       filter: where.length ? `WHERE ${where.join(' AND ')}` : '',
-      order: query.sort === 'name' ? `name ${direction}, id ${direction}` : `confidence ${direction}, id ${direction}`,
+      order: orders[query.sort ?? 'none'],
       params,
     };
   }
@@ -353,6 +372,39 @@ export class Catalog {
   photoIds(query: PageQuery): number[] {
     const { filter, order, params } = this.querySql(query);
     return this.db.prepare(`SELECT id FROM photos ${filter} ORDER BY ${order}`).pluck().all(params) as number[];
+  }
+
+  /**
+   * Every photo a selection matches, in id order, with what an export needs, read lazily from one statement
+   * (one snapshot). The connection is busy until the iteration ends: exports run on a connection of their own.
+   */
+  *exportRows(selection: PhotoSelection): IterableIterator<ExportRow> {
+    const { filter, order, params } = this.querySql(selection);
+    const rows = this.db.prepare(`SELECT id, hash, name, category, label, predicted_label AS predictedLabel, confidence, runner_up AS runnerUp,
+        (SELECT path FROM photo_paths WHERE photo_id = photos.id ORDER BY seen_at DESC, id DESC LIMIT 1) AS path,
+        (SELECT r.probabilities FROM predictions r WHERE r.id = photos.prediction_id) AS probabilities,
+        (SELECT m.version FROM predictions r JOIN models m ON m.id = r.model_id WHERE r.id = photos.prediction_id) AS modelVersion,
+        CASE WHEN label IS NOT NULL THEN (SELECT reviewer FROM labels WHERE photo_id = photos.id ORDER BY id DESC LIMIT 1) END AS reviewer,
+        CASE WHEN label IS NOT NULL THEN (SELECT created_at FROM labels WHERE photo_id = photos.id ORDER BY id DESC LIMIT 1) END AS reviewedAt
+      FROM photos ${filter} ORDER BY ${order}`);
+    for (const row of rows.iterate(params) as IterableIterator<ExportRow & { probabilities: Buffer | null }>) {
+      const probabilities = row.probabilities && new Float32Array(row.probabilities.buffer.slice(row.probabilities.byteOffset, row.probabilities.byteOffset + 40));
+      yield { ...row, runnerUpProbability: probabilities && row.runnerUp !== null ? probabilities[row.runnerUp]! : null };
+    }
+  }
+
+  /** The 28×28 inputs and categories of the photos a selection matches (those with a category), in id order. */
+  *exportInputs(selection: PhotoSelection): IterableIterator<{ category: number; pixels: Buffer }> {
+    const { filter, params } = this.querySql(selection);
+    yield* this.db.prepare(`SELECT p.category, i.pixels FROM photos p JOIN photo_inputs i ON i.photo_id = p.id
+      WHERE p.id IN (SELECT id FROM photos ${filter}) AND p.category IS NOT NULL ORDER BY p.id`).iterate(params) as IterableIterator<{ category: number; pixels: Buffer }>;
+  }
+
+  /** The folders photos were imported from and sorted into: what an export's relative paths are relative to. */
+  photoRoots(): string[] {
+    const imported = (this.db.prepare('SELECT roots FROM import_jobs').pluck().all() as string[]).flatMap((json) => JSON.parse(json) as string[]);
+    const sorted = this.db.prepare('SELECT dest FROM sort_jobs').pluck().all() as string[];
+    return [...new Set([...imported, ...sorted])];
   }
 
   /** Everything the review view shows about one photo. */
@@ -404,12 +456,12 @@ export class Catalog {
     return out;
   }
 
-  /** The paths a photo was found at, most recently seen first. */
   /** The photo found at `filePath` (any import), or undefined. */
   photoAtPath(filePath: string): number | undefined {
     return this.db.prepare('SELECT photo_id FROM photo_paths WHERE path = ? ORDER BY seen_at DESC LIMIT 1').pluck().get(filePath) as number | undefined;
   }
 
+  /** The paths a photo was found at, most recently seen first. */
   photoPaths(hash: string): string[] {
     return this.db.prepare(`SELECT pp.path FROM photo_paths pp JOIN photos p ON p.id = pp.photo_id WHERE p.hash = ? ORDER BY pp.seen_at DESC, pp.id DESC`).pluck().all(hash) as string[];
   }

@@ -118,6 +118,35 @@ export const MIGRATIONS: string[] = [
   CREATE INDEX import_files_state ON import_files(job_id, state);
   CREATE INDEX import_files_photo ON import_files(photo_id);
   `,
+
+  /* 2: the journal of sorting photos into category folders, so a crash mid-move resumes or reports exactly */ `
+  CREATE TABLE sort_jobs (
+    id INTEGER PRIMARY KEY,
+    dest TEXT NOT NULL,
+    mode TEXT NOT NULL CHECK (mode IN ('copy', 'move')),
+    -- JSON array of the 10 folder names, by category id
+    folders TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('running', 'done', 'stopped')),
+    created_at TEXT NOT NULL,
+    finished_at TEXT
+  );
+
+  -- One row per photo a job sorts: where it came from, where it goes, and how far it got.
+  -- planned: nothing on disk yet; copied: the target is complete and verified (a move has not yet removed
+  -- its source); done: finished; failed: skipped, with the reason.
+  CREATE TABLE sort_files (
+    id INTEGER PRIMARY KEY,
+    job_id INTEGER NOT NULL REFERENCES sort_jobs(id),
+    photo_id INTEGER NOT NULL REFERENCES photos(id),
+    source TEXT NOT NULL,
+    target TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'planned' CHECK (state IN ('planned', 'copied', 'done', 'failed')),
+    error TEXT,
+    UNIQUE (job_id, photo_id),
+    UNIQUE (job_id, target)
+  );
+  CREATE INDEX sort_files_state ON sort_files(job_id, state);
+  `,
 ];
 
 /** Brings a catalog up to the newest schema, one transaction per migration. */

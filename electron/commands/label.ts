@@ -3,16 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { Catalog } from '../catalog/catalog.ts';
-import { CLASS_NAMES } from '../dataset/fashionMnist.ts';
+import { categoryFromText, CLASS_NAMES } from '../dataset/fashionMnist.ts';
 import { pathOption, UsageError, type Values } from './args.ts';
-
-/** A category as a number (0–9) or a name (any case), or undefined. */
-function parseCategory(text: string): number | undefined {
-  const trimmed = text.trim();
-  if (/^\d$/.test(trimmed)) return Number(trimmed);
-  const index = CLASS_NAMES.findIndex((name) => name.toLowerCase() === trimmed.toLowerCase());
-  return index >= 0 ? index : undefined;
-}
 
 /**
  * `label --db FILE --csv FILE`: applies human labels from a CSV with columns path,label (the label a number
@@ -37,7 +29,7 @@ export async function runLabel(values: Values): Promise<void> {
     const changes = rows.flatMap((row, i) => {
       const line = i + 2;
       const photoId = catalog.photoAtPath(path.resolve(path.dirname(csvFile), row.path!));
-      const label = parseCategory(row.label!);
+      const label = categoryFromText(row.label!);
       if (photoId === undefined) problems.push(`line ${line}: ${row.path} is not in the catalog`);
       if (label === undefined) problems.push(`line ${line}: "${row.label}" is not a category (0–9 or one of ${CLASS_NAMES.join(', ')})`);
       return photoId !== undefined && label !== undefined ? [{ photoId, label }] : [];

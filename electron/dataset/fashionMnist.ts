@@ -11,6 +11,14 @@ export const CLASS_NAMES = [
   'T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat',
   'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot',
 ] as const;
+
+/** A category written as a number (0–9) or a name (any case), or undefined. */
+export function categoryFromText(text: string): number | undefined {
+  const trimmed = text.trim();
+  if (/^\d$/.test(trimmed)) return Number(trimmed);
+  const index = CLASS_NAMES.findIndex((name) => name.toLowerCase() === trimmed.toLowerCase());
+  return index >= 0 ? index : undefined;
+}
 export const NUM_CLASSES = CLASS_NAMES.length;
 
 /** Images as one row-major byte array (count × 784) with one label byte each. */

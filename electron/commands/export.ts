@@ -1,0 +1,41 @@
+import fs from 'node:fs';
+import type { PhotoSelection } from '../api/contract.ts';
+import { Catalog, DEFAULT_REVIEW_RULE } from '../catalog/catalog.ts';
+import { categoryFromText, CLASS_NAMES } from '../dataset/fashionMnist.ts';
+import { exportCsv, type ExportFormat } from '../export/catalogExport.ts';
+import { pathOption, UsageError, type Values } from './args.ts';
+
+/** The photos --reviewed-only / --needs-review / --category choose (all of them by default). */
+export function selectionOption(values: Values): PhotoSelection {
+  if (values['reviewed-only'] && values['needs-review']) throw new UsageError('choose one of --reviewed-only and --needs-review');
+  const queue = values['reviewed-only'] ? 'reviewed' : values['needs-review'] ? 'needsReview' : 'all';
+  const raw = values.category;
+  const category = typeof raw === 'string' ? categoryFromText(raw) : undefined;
+  if (typeof raw === 'string' && category === undefined) throw new UsageError(`--category must be 0–9 or one of ${CLASS_NAMES.join(', ')}; got "${raw}"`);
+  return { queue, category, rule: DEFAULT_REVIEW_RULE };
+}
+
+/** Opens a catalog that must already exist (export and sort never create one). */
+export function existingCatalog(values: Values): Catalog {
+  const dbFile = pathOption(values, 'db');
+  if (!dbFile) throw new UsageError('--db FILE is required');
+  if (!fs.existsSync(dbFile)) throw new Error(`no catalog at ${dbFile}; run classify first`);
+  return new Catalog(dbFile);
+}
+
+/** `export --db FILE --out FILE [--format catalog|fashion-mnist] [--reviewed-only|--needs-review] [--category C] [--bom]` */
+export async function runExport(values: Values): Promise<void> {
+  const out = pathOption(values, 'out');
+  if (!out) throw new UsageError('export needs --out FILE');
+  const format = (values.format ?? 'catalog') as ExportFormat;
+  if (format !== 'catalog' && format !== 'fashion-mnist') throw new UsageError(`--format must be catalog or fashion-mnist; got "${String(values.format)}"`);
+  const selection = selectionOption(values);
+  const catalog = existingCatalog(values);
+  try {
+    const started = performance.now();
+    const rows = await exportCsv(catalog, out, { format, selection, bom: values.bom === true });
+    console.log(`wrote ${rows} rows to ${out} (${format} layout) in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  } finally {
+    catalog.close();
+  }
+}

@@ -1,0 +1,58 @@
+import path from 'node:path';
+import type { PhotoSelection } from '../api/contract.ts';
+import type { Catalog, ExportRow } from '../catalog/catalog.ts';
+import { CLASS_NAMES, PIXELS } from '../dataset/fashionMnist.ts';
+import { writeCsvFile } from './csvFile.ts';
+
+export type ExportFormat = 'catalog' | 'fashion-mnist';
+
+export interface ExportOptions {
+  format: ExportFormat;
+  selection: PhotoSelection;
+  /** A UTF-8 byte order mark, so Excel reads names in any script correctly. */
+  bom: boolean;
+}
+
+export const CATALOG_COLUMNS = [
+  'path', 'relative_path', 'file_name', 'hash', 'category_id', 'category_name', 'source', 'confidence',
+  'predicted_id', 'predicted_name', 'runner_up_id', 'runner_up_name', 'runner_up_probability', 'model_version', 'reviewer', 'reviewed_at',
+];
+/** Kaggle's Fashion-MNIST layout: label, then the 784 pixels row by row. */
+export const FASHION_MNIST_COLUMNS = ['label', ...Array.from({ length: PIXELS }, (_, i) => `pixel${i + 1}`)];
+
+/** `path` relative to the longest folder it lies in (a file chosen on its own: its name). */
+function relativeTo(roots: string[]): (file: string) => string {
+  const longestFirst = [...roots].sort((a, b) => b.length - a.length);
+  return (file) => {
+    const root = longestFirst.find((r) => file.startsWith(r + path.sep));
+    return root ? path.relative(root, file) : path.basename(file);
+  };
+}
+
+const name = (category: number | null) => (category === null ? null : CLASS_NAMES[category]);
+
+function* catalogRows(catalog: Catalog, selection: PhotoSelection): Generator<unknown[]> {
+  const relative = relativeTo(catalog.photoRoots());
+  for (const row of catalog.exportRows(selection) as IterableIterator<ExportRow>) {
+    const source = row.label !== null ? 'reviewer' : row.predictedLabel !== null ? 'model' : null;
+    yield [
+      row.path, relative(row.path), path.basename(row.path), row.hash, row.category, name(row.category), source, row.confidence,
+      row.predictedLabel, name(row.predictedLabel), row.runnerUp, name(row.runnerUp), row.runnerUpProbability, row.modelVersion, row.reviewer, row.reviewedAt,
+    ];
+  }
+}
+
+function* fashionMnistRows(catalog: Catalog, selection: PhotoSelection): Generator<unknown[]> {
+  for (const { category, pixels } of catalog.exportInputs(selection)) yield [category, ...pixels];
+}
+
+/**
+ * Writes the selected photos to a CSV: the catalog layout (one row per photo: where it is, its category and
+ * where that came from) or Fashion-MNIST's (label and the stored 28×28 input, for the data team). Rows
+ * stream from the database, so the size of the catalog does not matter. Returns the row count.
+ */
+export function exportCsv(catalog: Catalog, file: string, options: ExportOptions): Promise<number> {
+  return options.format === 'catalog'
+    ? writeCsvFile(file, CATALOG_COLUMNS, catalogRows(catalog, options.selection), { bom: options.bom })
+    : writeCsvFile(file, FASHION_MNIST_COLUMNS, fashionMnistRows(catalog, options.selection), { bom: options.bom });
+}

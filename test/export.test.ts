@@ -1,0 +1,142 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { Catalog } from '../electron/catalog/catalog.ts';
+import { CLASS_NAMES, loadFashionMnist, parseKaggleCsv, PIXELS } from '../electron/dataset/fashionMnist.ts';
+import { CATALOG_COLUMNS } from '../electron/export/catalogExport.ts';
+import { writePackshots } from '../electron/photos/samplePhotos.ts';
+import { cli, count } from './helpers/cli.ts';
+import { tempDir } from './helpers/photos.ts';
+
+const data = await loadFashionMnist({ allowDownload: false });
+
+// A catalog of 24 photos, some with names that break careless CSV writers or run as spreadsheet formulas.
+const dir = tempDir('export');
+const photos = path.join(dir, 'photos');
+const files = await writePackshots(data.test.images, 24, path.join(photos, 'shoot 1'), { seed: 11 });
+const ODD_NAMES = ['=HYPERLINK("evil").jpg', '+SUM(A1).png', '-2+3.jpg', '@cmd.png', '\tTabbed.jpg', 'comma, "quoted".png', 'Jäckchen 夹克 👕.jpg', 'new\nline.png'];
+ODD_NAMES.forEach((name, i) => fs.renameSync(files[i]!, path.join(photos, 'shoot 1', name)));
+const db = path.join(dir, 'catalog.sqlite');
+const classified = cli(['classify', photos, '--db', db], { FASHION_SORTER_CACHE: dir });
+assert.equal(classified.code, 0, classified.stderr);
+{
+  const catalog = new Catalog(db);
+  // Reviewers label eight photos (two of them twice: the latest label and its reviewer count).
+  const ids = catalog.db.prepare('SELECT id FROM photos ORDER BY id').pluck().all() as number[];
+  catalog.setLabels(ids.slice(0, 8).map((photoId, i) => ({ photoId, label: i % 10 })), 'ana');
+  catalog.setLabels(ids.slice(0, 2).map((photoId) => ({ photoId, label: 6 })), 'bo, "the second"');
+  catalog.close();
+}
+
+/** Python's csv module reads the file: an independent parser, as a spreadsheet or a shop system would. */
+function pythonRows(file: string): string[][] {
+  const r = spawnSync('python3', ['-c', 'import csv, json, sys; print(json.dumps(list(csv.reader(open(sys.argv[1], newline="", encoding="utf-8-sig")))))', file], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout);
+}
+
+/** The catalog's own values for each photo, straight from its tables. */
+function catalogTruth() {
+  const catalog = new Catalog(db);
+  try {
+    return new Map((catalog.db.prepare(`SELECT p.id, p.hash, p.category, p.label, p.predicted_label, p.confidence, r.probabilities, m.version,
+        (SELECT path FROM photo_paths WHERE photo_id = p.id) AS path,
+        (SELECT reviewer FROM labels WHERE photo_id = p.id ORDER BY id DESC LIMIT 1) AS reviewer,
+        (SELECT created_at FROM labels WHERE photo_id = p.id ORDER BY id DESC LIMIT 1) AS reviewed_at
+      FROM photos p JOIN predictions r ON r.id = p.prediction_id JOIN models m ON m.id = r.model_id`).all() as
+      { hash: string; category: number; label: number | null; predicted_label: number; confidence: number; probabilities: Buffer; version: string; path: string; reviewer: string | null; reviewed_at: string | null }[])
+      .map((row) => [row.path, row]));
+  } finally {
+    catalog.close();
+  }
+}
+
+/** What a cell that spreadsheets would run as a formula becomes: the same text behind an apostrophe. */
+const neutralised = (text: string) => (/^[=+\-@\t\r]/.test(text) ? `'${text}` : text);
+
+test('the catalog CSV, read back by Python, has every field equal to the catalog, formulas neutralised and odd names intact', () => {
+  const out = path.join(dir, 'catalog.csv');
+  const r = cli(['export', '--db', db, '--out', out, '--bom']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /wrote 24 rows/);
+  assert.deepEqual([...fs.readFileSync(out).subarray(0, 3)], [0xef, 0xbb, 0xbf], 'UTF-8 byte order mark for Excel');
+  const [header, ...rows] = pythonRows(out);
+  assert.deepEqual(header, CATALOG_COLUMNS);
+  const truth = catalogTruth();
+  assert.equal(rows.length, truth.size);
+  for (const cells of rows) {
+    const row = Object.fromEntries(header!.map((column, i) => [column, cells[i]!]));
+    const t = truth.get(row.path!);
+    assert.ok(t, `${row.path} is a path in the catalog`);
+    const probabilities = new Float32Array(t.probabilities.buffer.slice(t.probabilities.byteOffset, t.probabilities.byteOffset + 40));
+    const runnerUp = [...probabilities.keys()].filter((k) => k !== t.predicted_label).reduce((a, b) => (probabilities[b]! > probabilities[a]! ? b : a));
+    assert.deepEqual(row, {
+      path: t.path,
+      relative_path: neutralised(path.relative(photos, t.path)),
+      file_name: neutralised(path.basename(t.path)),
+      hash: t.hash,
+      category_id: String(t.category),
+      category_name: CLASS_NAMES[t.category],
+      source: t.label === null ? 'model' : 'reviewer',
+      confidence: String(t.confidence),
+      predicted_id: String(t.predicted_label),
+      predicted_name: CLASS_NAMES[t.predicted_label],
+      runner_up_id: String(runnerUp),
+      runner_up_name: CLASS_NAMES[runnerUp],
+      runner_up_probability: String(probabilities[runnerUp]),
+      model_version: t.version,
+      reviewer: t.label === null ? '' : t.reviewer,
+      reviewed_at: t.label === null ? '' : t.reviewed_at,
+    });
+  }
+  const names = rows.map((cells) => cells[2]);
+  for (const name of ODD_NAMES) assert.ok(names.includes(neutralised(name)), `${JSON.stringify(name)} comes back`);
+  assert.deepEqual(rows.filter((cells) => cells[14] === 'bo, "the second"').length, 2);
+  assert.deepEqual(fs.readdirSync(dir).filter((f) => f.endsWith('.tmp')), [], 'no temporary file is left');
+});
+
+test('filters: reviewed only, the review queue, one category; the counts match the catalog', () => {
+  const rowsOf = (args: string[]) => {
+    const out = path.join(dir, 'filtered.csv');
+    const r = cli(['export', '--db', db, '--out', out, ...args]);
+    assert.equal(r.code, 0, r.stderr);
+    return pythonRows(out).slice(1);
+  };
+  assert.equal(rowsOf(['--reviewed-only']).length, 8);
+  assert.ok(rowsOf(['--reviewed-only']).every((cells) => cells[6] === 'reviewer'));
+  const shirts = rowsOf(['--category', 'shirt']);
+  assert.equal(shirts.length, count(db, 'SELECT count(*) FROM photos WHERE category = 6'));
+  assert.ok(shirts.every((cells) => cells[4] === '6'));
+  const queue = rowsOf(['--needs-review']);
+  assert.ok(queue.every((cells) => cells[6] === 'model'));
+  assert.equal(queue.length, count(db, `SELECT count(*) FROM photos WHERE label IS NULL AND (confidence < 0.7 OR (predicted_label IN (0,2,4,6) AND runner_up IN (0,2,4,6) AND margin < 0.3))`));
+});
+
+test('the Fashion-MNIST CSV is the Kaggle layout and reads back through the project loader with the stored inputs', () => {
+  const out = path.join(dir, 'fashion-mnist.csv');
+  const r = cli(['export', '--db', db, '--out', out, '--format', 'fashion-mnist', '--reviewed-only']);
+  assert.equal(r.code, 0, r.stderr);
+  const text = fs.readFileSync(out, 'utf8');
+  assert.ok(text.startsWith(`label,${Array.from({ length: PIXELS }, (_, i) => `pixel${i + 1}`).join(',')}\n`));
+  const set = parseKaggleCsv(text, out);
+  const catalog = new Catalog(db);
+  const stored = catalog.labeledInputs();
+  catalog.close();
+  assert.equal(set.count, 8);
+  assert.deepEqual(set.labels, stored.labels);
+  assert.deepEqual(set.images, stored.pixels);
+});
+
+test('bad requests: unknown format or category is a usage error; a missing catalog or folder says so and leaves nothing', () => {
+  assert.equal(cli(['export', '--db', db, '--out', path.join(dir, 'x.csv'), '--format', 'xlsx']).code, 2);
+  assert.equal(cli(['export', '--db', db, '--out', path.join(dir, 'x.csv'), '--category', 'Jumper']).code, 2);
+  const noCatalog = cli(['export', '--db', path.join(dir, 'none.sqlite'), '--out', path.join(dir, 'x.csv')]);
+  assert.equal(noCatalog.code, 1);
+  assert.match(noCatalog.stderr, /no catalog at .*none\.sqlite; run classify first/);
+  assert.ok(!fs.existsSync(path.join(dir, 'none.sqlite')));
+  const noFolder = cli(['export', '--db', db, '--out', path.join(dir, 'missing', 'x.csv')]);
+  assert.equal(noFolder.code, 1);
+  assert.match(noFolder.stderr, /cannot write .*missing\/x\.csv: the folder does not exist/);
+});
