@@ -9,6 +9,7 @@ import { runEvaluate } from './commands/evaluate.ts';
 import { runExport } from './commands/export.ts';
 import { runFinetune } from './commands/finetune.ts';
 import { runLabel } from './commands/label.ts';
+import { runSort } from './commands/sort.ts';
 import { runTrain } from './commands/train.ts';
 import { UsageError } from './commands/args.ts';
 
@@ -22,6 +23,8 @@ Commands:
   finetune  --db FILE [--epochs N] [--activate] [--json] [--models DIR] [--data DIR]
   export    --db FILE --out FILE [--format catalog|fashion-mnist] [--reviewed-only | --needs-review]
             [--category C] [--bom]   (--bom: a UTF-8 byte order mark for Excel)
+  sort      --db FILE --dest DIR [--move] [--dry-run] [--json] [--reviewed-only | --needs-review]
+            [--category C] [--folder-name CATEGORY=NAME]…   (copies unless --move)
   bench     [--json] [--quick]
 
 Environment: FASHION_SORTER_BACKEND=auto|tensorflow-gpu|tensorflow|wasm|cpu picks the first backend to try.`;
@@ -50,6 +53,13 @@ const COMMANDS: Record<string, { options: ParseArgsConfig['options']; run: (valu
   export: {
     options: { db: { type: 'string' }, out: { type: 'string' }, format: { type: 'string' }, 'reviewed-only': { type: 'boolean' }, 'needs-review': { type: 'boolean' }, category: { type: 'string' }, bom: { type: 'boolean' } },
     run: (v) => runExport(v),
+  },
+  sort: {
+    options: {
+      db: { type: 'string' }, dest: { type: 'string' }, move: { type: 'boolean' }, 'dry-run': { type: 'boolean' }, json: { type: 'boolean' },
+      'reviewed-only': { type: 'boolean' }, 'needs-review': { type: 'boolean' }, category: { type: 'string' }, 'folder-name': { type: 'string', multiple: true },
+    },
+    run: (v) => runSort(v),
   },
   bench: {
     options: { json: { type: 'boolean' }, quick: { type: 'boolean' } },

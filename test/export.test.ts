@@ -67,7 +67,7 @@ test('the catalog CSV, read back by Python, has every field equal to the catalog
   const truth = catalogTruth();
   assert.equal(rows.length, truth.size);
   for (const cells of rows) {
-    const row = Object.fromEntries(header!.map((column, i) => [column, cells[i]!]));
+    const row: Record<string, string> = Object.fromEntries(header!.map((column, i) => [column, cells[i]!]));
     const t = truth.get(row.path!);
     assert.ok(t, `${row.path} is a path in the catalog`);
     const probabilities = new Float32Array(t.probabilities.buffer.slice(t.probabilities.byteOffset, t.probabilities.byteOffset + 40));

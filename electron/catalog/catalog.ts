@@ -368,8 +368,8 @@ export class Catalog {
     return { total, tiles };
   }
 
-  /** Every photo id the query matches, in its order. */
-  photoIds(query: PageQuery): number[] {
+  /** Every photo id the query matches, in its order (id order for a selection without a sort). */
+  photoIds(query: PhotoSelection & Partial<Pick<PageQuery, 'sort' | 'descending'>>): number[] {
     const { filter, order, params } = this.querySql(query);
     return this.db.prepare(`SELECT id FROM photos ${filter} ORDER BY ${order}`).pluck().all(params) as number[];
   }
@@ -400,11 +400,14 @@ export class Catalog {
       WHERE p.id IN (SELECT id FROM photos ${filter}) AND p.category IS NOT NULL ORDER BY p.id`).iterate(params) as IterableIterator<{ category: number; pixels: Buffer }>;
   }
 
+  /** The folders (and single files) the user imported. */
+  importRoots(): string[] {
+    return [...new Set((this.db.prepare('SELECT roots FROM import_jobs').pluck().all() as string[]).flatMap((json) => JSON.parse(json) as string[]))];
+  }
+
   /** The folders photos were imported from and sorted into: what an export's relative paths are relative to. */
   photoRoots(): string[] {
-    const imported = (this.db.prepare('SELECT roots FROM import_jobs').pluck().all() as string[]).flatMap((json) => JSON.parse(json) as string[]);
-    const sorted = this.db.prepare('SELECT dest FROM sort_jobs').pluck().all() as string[];
-    return [...new Set([...imported, ...sorted])];
+    return [...new Set([...this.importRoots(), ...(this.db.prepare('SELECT dest FROM sort_jobs').pluck().all() as string[])])];
   }
 
   /** Everything the review view shows about one photo. */

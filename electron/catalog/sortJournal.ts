@@ -1,0 +1,155 @@
+import path from 'node:path';
+import type { Catalog } from './catalog.ts';
+
+export type SortMode = 'copy' | 'move';
+export type SortFileState = 'planned' | 'copied' | 'done' | 'failed';
+
+export interface SortJob {
+  id: number;
+  dest: string;
+  mode: SortMode;
+  folders: string[];
+  status: 'running' | 'done' | 'stopped';
+}
+
+export interface SortFile {
+  id: number;
+  photoId: number;
+  hash: string;
+  source: string;
+  target: string;
+  state: SortFileState;
+  /** The source as the catalog last saw it (null if the catalog no longer knows that path). */
+  size: number | null;
+  mtimeMs: number | null;
+}
+
+/** Where a photo is now, as the catalog last saw it (size and modification time, to notice a changed file). */
+export interface PhotoSource {
+  photoId: number;
+  hash: string;
+  category: number | null;
+  path: string;
+  size: number;
+  mtimeMs: number;
+}
+
+export interface SortCounts {
+  planned: number;
+  copied: number;
+  done: number;
+  failed: number;
+}
+
+const now = () => new Date().toISOString();
+
+/**
+ * The journal of sorting photos into category folders, in the catalog: every file a job will write is
+ * recorded before anything touches the disk, and each step is recorded after it is durable, so after a
+ * crash the journal says exactly what was done and the job resumes from there.
+ */
+export class SortJournal {
+  private readonly db: Catalog['db'];
+
+  constructor(catalog: Catalog) {
+    this.db = catalog.db;
+  }
+
+  /** Each photo's most recently seen path, for the given photos (in their order); photos without a path are left out. */
+  sources(photoIds: number[]): PhotoSource[] {
+    const get = this.db.prepare(`SELECT p.id AS photoId, p.hash, p.category, pp.path, pp.size, pp.mtime_ms AS mtimeMs FROM photos p
+      JOIN photo_paths pp ON pp.id = (SELECT id FROM photo_paths WHERE photo_id = p.id ORDER BY seen_at DESC, id DESC LIMIT 1) WHERE p.id = ?`);
+    return photoIds.flatMap((id) => (get.get(id) as PhotoSource | undefined) ?? []);
+  }
+
+  /** The jobs a crash or a stop left unfinished, newest first. */
+  unfinishedJobs(): SortJob[] {
+    return (this.db.prepare(`SELECT id, dest, mode, folders, status FROM sort_jobs WHERE status != 'done' ORDER BY id DESC`).all() as (Omit<SortJob, 'folders'> & { folders: string })[])
+      .map((row) => ({ ...row, folders: JSON.parse(row.folders) as string[] }));
+  }
+
+  /** Starts a job with its whole plan, in one transaction. */
+  createJob(dest: string, mode: SortMode, folders: readonly string[], files: { photoId: number; source: string; target: string }[]): number {
+    return this.db.transaction(() => {
+      const jobId = Number(this.db.prepare(`INSERT INTO sort_jobs (dest, mode, folders, status, created_at) VALUES (?, ?, ?, 'running', ?)`)
+        .run(dest, mode, JSON.stringify(folders), now()).lastInsertRowid);
+      this.addFiles(jobId, files);
+      return jobId;
+    })();
+  }
+
+  /** Adds files to a job's plan. */
+  addFiles(jobId: number, files: { photoId: number; source: string; target: string }[]): void {
+    const insert = this.db.prepare('INSERT INTO sort_files (job_id, photo_id, source, target) VALUES (?, ?, ?, ?)');
+    this.db.transaction(() => {
+      for (const f of files) insert.run(jobId, f.photoId, f.source, f.target);
+    })();
+  }
+
+  /** Forgets the planned files of a job (nothing of them is on disk), so a resumed job plans them afresh. */
+  dropPlanned(jobId: number): void {
+    this.db.prepare(`DELETE FROM sort_files WHERE job_id = ? AND state = 'planned'`).run(jobId);
+  }
+
+  /** Photos the job has already finished (done) or is finishing (copied). */
+  handledPhotos(jobId: number): Set<number> {
+    return new Set(this.db.prepare(`SELECT photo_id FROM sort_files WHERE job_id = ? AND state IN ('copied', 'done')`).pluck().all(jobId) as number[]);
+  }
+
+  /** Targets the job has written, so that a new plan for the rest does not take them again. */
+  claimedTargets(jobId: number): string[] {
+    return this.db.prepare(`SELECT target FROM sort_files WHERE job_id = ? AND state IN ('copied', 'done')`).pluck().all(jobId) as string[];
+  }
+
+  /** The files still to do (planned or copied), in plan order. */
+  unfinishedFiles(jobId: number, states: SortFileState[] = ['planned', 'copied']): SortFile[] {
+    return this.db.prepare(`SELECT f.id, f.photo_id AS photoId, p.hash, f.source, f.target, f.state, pp.size, pp.mtime_ms AS mtimeMs
+      FROM sort_files f JOIN photos p ON p.id = f.photo_id LEFT JOIN photo_paths pp ON pp.path = f.source AND pp.photo_id = f.photo_id
+      WHERE f.job_id = ? AND f.state IN (${states.map(() => '?').join(', ')}) ORDER BY f.id`).all(jobId, ...states) as SortFile[];
+  }
+
+  /** A copy is complete: a move goes on to remove the source; a copy is done. */
+  markCopied(fileId: number): void {
+    this.db.prepare(`UPDATE sort_files SET state = 'copied' WHERE id = ?`).run(fileId);
+  }
+
+  markDone(fileId: number): void {
+    this.db.prepare(`UPDATE sort_files SET state = 'done' WHERE id = ?`).run(fileId);
+  }
+
+  /**
+   * A move is complete (the source is gone): the catalog's path follows the file, in the same transaction
+   * that marks it done.
+   */
+  markMoved(file: SortFile, target: { size: number; mtimeMs: number }): void {
+    this.db.transaction(() => {
+      this.db.prepare('DELETE FROM photo_paths WHERE path = ? AND photo_id != ?').run(file.target, file.photoId);
+      const moved = this.db.prepare('UPDATE photo_paths SET path = ?, name = ?, size = ?, mtime_ms = ?, seen_at = ? WHERE path = ? AND photo_id = ?')
+        .run(file.target, path.basename(file.target), target.size, target.mtimeMs, now(), file.source, file.photoId);
+      if (moved.changes === 0) {
+        this.db.prepare(`INSERT INTO photo_paths (photo_id, path, name, size, mtime_ms, seen_at) VALUES (?, ?, ?, ?, ?, ?)
+          ON CONFLICT (path) DO UPDATE SET photo_id = excluded.photo_id, size = excluded.size, mtime_ms = excluded.mtime_ms, seen_at = excluded.seen_at`)
+          .run(file.photoId, file.target, path.basename(file.target), target.size, target.mtimeMs, now());
+      }
+      this.markDone(file.id);
+    })();
+  }
+
+  markFailed(fileId: number, reason: string): void {
+    this.db.prepare(`UPDATE sort_files SET state = 'failed', error = ? WHERE id = ?`).run(reason, fileId);
+  }
+
+  finishJob(jobId: number, status: 'done' | 'stopped'): void {
+    this.db.prepare('UPDATE sort_jobs SET status = ?, finished_at = ? WHERE id = ?').run(status, now(), jobId);
+  }
+
+  counts(jobId: number): SortCounts {
+    const counts: SortCounts = { planned: 0, copied: 0, done: 0, failed: 0 };
+    for (const row of this.db.prepare('SELECT state, count(*) AS n FROM sort_files WHERE job_id = ? GROUP BY state').all(jobId) as { state: SortFileState; n: number }[]) counts[row.state] = row.n;
+    return counts;
+  }
+
+  failures(jobId: number): { path: string; reason: string }[] {
+    return this.db.prepare(`SELECT source AS path, error AS reason FROM sort_files WHERE job_id = ? AND state = 'failed' ORDER BY id`).all(jobId) as { path: string; reason: string }[];
+  }
+}

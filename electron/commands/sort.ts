@@ -1,0 +1,73 @@
+import cliProgress from 'cli-progress';
+import { categoryFromText } from '../dataset/fashionMnist.ts';
+import { DEFAULT_FOLDER_NAMES } from '../export/fileNames.ts';
+import { formatBytes, planSort, sortPhotos, type SortPlan, type SortRequest } from '../export/sortIntoFolders.ts';
+import { existingCatalog, selectionOption } from './export.ts';
+import { duration, pathOption, UsageError, type Values } from './args.ts';
+
+/** --folder-name 6=Shirts (repeatable; the category a number or a name) over the default folder names. */
+function folderNames(values: Values): string[] {
+  const folders = [...DEFAULT_FOLDER_NAMES];
+  const given = values['folder-name'] as unknown as string[] | undefined;
+  for (const spec of given ?? []) {
+    const [category, ...rest] = spec.split('=');
+    const k = categoryFromText(category ?? '');
+    if (k === undefined || rest.length === 0) throw new UsageError(`--folder-name takes CATEGORY=NAME (like 6=Shirts or "Ankle boot=Boots"); got "${spec}"`);
+    folders[k] = rest.join('=');
+  }
+  return folders;
+}
+
+function printPlan(plan: SortPlan): void {
+  const verb = plan.mode === 'move' ? 'move' : 'copy';
+  console.log(`dry run: would ${verb} ${plan.photos} photos (${formatBytes(plan.bytes)}) into ${plan.dest}${plan.resumes ? `, continuing job ${plan.resumes.jobId} (${plan.resumes.done} already sorted)` : ''}`);
+  const width = Math.max(...plan.folders.map((f) => f.length));
+  plan.folders.forEach((folder, k) => console.log(`  ${folder.padEnd(width)} ${String(plan.perCategory[k]).padStart(7)}`));
+  console.log(`renamed to avoid a clash or a name some systems refuse: ${plan.renamed}; already there: ${plan.alreadyThere}; without a category yet: ${plan.uncategorized}`);
+  console.log(`space needed ${formatBytes(plan.bytesNeeded)}, free ${formatBytes(plan.bytesFree)}${plan.bytesNeeded > plan.bytesFree ? ' (NOT ENOUGH)' : ''}`);
+  for (const s of plan.sample.slice(0, 5)) console.log(`  ${s.source} → ${s.target}`);
+  for (const u of plan.unavailable) console.log(`  cannot sort ${u.path}: ${u.reason}`);
+}
+
+/** `sort --db FILE --dest DIR [--move] [--dry-run]`: one folder per category, copies by default. */
+export async function runSort(values: Values): Promise<void> {
+  const dest = pathOption(values, 'dest');
+  if (!dest) throw new UsageError('sort needs --dest DIR');
+  const request: SortRequest = { dest, mode: values.move ? 'move' : 'copy', selection: selectionOption(values), folders: folderNames(values) };
+  const catalog = existingCatalog(values);
+  const cancel = new AbortController();
+  const onSigint = () => cancel.abort();
+  process.once('SIGINT', onSigint);
+  const bar = process.stderr.isTTY && !values.json ? new cliProgress.SingleBar({ stream: process.stderr, hideCursor: true, format: 'sorting |{bar}| {value}/{total} photos, {failed} failed, ETA {eta_text}' }, cliProgress.Presets.shades_classic) : undefined;
+  try {
+    if (values['dry-run']) {
+      const plan = await planSort(catalog, request);
+      if (values.json) console.log(JSON.stringify(plan, null, 1));
+      else printPlan(plan);
+      return;
+    }
+    const started = performance.now();
+    const result = await sortPhotos(catalog, request, {
+      signal: cancel.signal,
+      onProgress: (p) => {
+        if (!bar) return;
+        if (p.done === 1) bar.start(p.total, 0);
+        bar.update(p.done, { failed: p.failed, eta_text: p.etaSeconds === null ? '…' : duration(p.etaSeconds) });
+      },
+    });
+    bar?.stop();
+    const seconds = (performance.now() - started) / 1000;
+    if (values.json) console.log(JSON.stringify({ ...result, seconds }, null, 1));
+    else {
+      const verb = result.mode === 'move' ? 'moved' : 'copied';
+      console.log(`${result.resumed ? 'continued and ' : ''}${result.status === 'done' ? 'finished' : 'stopped'}: ${result.sorted - result.alreadyThere} photos ${verb} into ${result.dest}, ${result.alreadyThere} already there, ${result.failed.length} could not be sorted; ${duration(seconds)}`);
+      for (const f of result.failed.slice(0, 50)) console.log(`  ${f.path}: ${f.reason}`);
+      if (result.failed.length > 50) console.log(`  … and ${result.failed.length - 50} more (--json lists all)`);
+    }
+    if (result.problem) throw new Error(result.problem);
+  } finally {
+    bar?.stop();
+    process.off('SIGINT', onSigint);
+    catalog.close();
+  }
+}
