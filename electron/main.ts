@@ -75,6 +75,7 @@ function buildMenu(send: (command: MenuCommand) => void): Menu {
       label: 'File',
       submenu: [
         { label: 'Add Photos…', accelerator: 'CmdOrCtrl+O', click: () => send('add-photos') },
+        { label: 'Export…', accelerator: 'CmdOrCtrl+E', click: () => send('export') },
         { type: 'separator' },
         isMac ? { role: 'close' } : { role: 'quit' },
       ],
@@ -114,6 +115,16 @@ app.whenReady().then(() => {
       const options = { title: 'Add photos', properties: ['openDirectory', 'multiSelections'] } as Electron.OpenDialogOptions;
       const result = mainWindow ? await dialog.showOpenDialog(mainWindow, options) : await dialog.showOpenDialog(options);
       return result.canceled ? [] : result.filePaths;
+    },
+    chooseSaveFile: async (suggestedName) => {
+      const options: Electron.SaveDialogOptions = { title: 'Export CSV', defaultPath: path.join(app.getPath('documents'), suggestedName), filters: [{ name: 'CSV', extensions: ['csv'] }] };
+      const result = mainWindow ? await dialog.showSaveDialog(mainWindow, options) : await dialog.showSaveDialog(options);
+      return result.canceled ? undefined : result.filePath;
+    },
+    chooseDestination: async () => {
+      const options = { title: 'Sort photos into folders in…', buttonLabel: 'Choose', properties: ['openDirectory', 'createDirectory'] } as Electron.OpenDialogOptions;
+      const result = mainWindow ? await dialog.showOpenDialog(mainWindow, options) : await dialog.showOpenDialog(options);
+      return result.canceled ? undefined : result.filePaths[0];
     },
   });
   protocol.handle(SCHEME, serveRenderer);

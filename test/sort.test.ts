@@ -1,60 +1,17 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { projectRoot } from '../electron/appPaths.ts';
-import { DEFAULT_REVIEW_RULE } from '../electron/catalog/catalog.ts';
-import { Catalog } from '../electron/catalog/catalog.ts';
-import { loadFashionMnist } from '../electron/dataset/fashionMnist.ts';
+import { Catalog, DEFAULT_REVIEW_RULE } from '../electron/catalog/catalog.ts';
 import { DEFAULT_FOLDER_NAMES } from '../electron/export/fileNames.ts';
 import { sortPhotos } from '../electron/export/sortIntoFolders.ts';
-import { importPhotos } from '../electron/photos/importJob.ts';
-import { writePackshots } from '../electron/photos/samplePhotos.ts';
+import { filesByHash, labeledCatalog, sha256, testSet } from './helpers/catalogs.ts';
 import { cli, CLI, count } from './helpers/cli.ts';
 import { tempDir } from './helpers/photos.ts';
 
-const data = await loadFashionMnist({ allowDownload: false });
 const ALL = { queue: 'all', rule: DEFAULT_REVIEW_RULE } as const;
-const sha256 = (file: string) => crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
-
-/** Every file under `dir` (hidden ones too, so a leftover partial copy shows), by content hash. */
-function filesByHash(dir: string): Map<string, string[]> {
-  const out = new Map<string, string[]>();
-  if (!fs.existsSync(dir)) return out;
-  for (const entry of fs.readdirSync(dir, { recursive: true, withFileTypes: true })) {
-    if (!entry.isFile()) continue;
-    const file = path.join(entry.parentPath, entry.name);
-    out.set(sha256(file), [...(out.get(sha256(file)) ?? []), file]);
-  }
-  return out;
-}
-
-/**
- * A real catalog of `n` photos imported from `<dir>/photos`, each labeled by a reviewer with its true
- * Fashion-MNIST category, so where each photo must go is known. `rename` gives some photos other names.
- */
-async function labeledCatalog(dir: string, n: number, rename: Record<number, string> = {}) {
-  const photos = path.join(dir, 'photos');
-  const files = await writePackshots(data.test.images, n, photos, { seed: 5, size: { width: 120, height: 150 } });
-  const paths = files.map((file, i) => {
-    if (!(i in rename)) return file;
-    const to = path.join(photos, rename[i]!);
-    fs.mkdirSync(path.dirname(to), { recursive: true });
-    fs.renameSync(file, to);
-    return to;
-  });
-  const db = path.join(dir, 'catalog.sqlite');
-  const catalog = new Catalog(db);
-  const result = await importPhotos([photos], { catalog, thumbnailsDir: path.join(dir, 'thumbs') });
-  assert.equal(result.counts.done, n);
-  catalog.setLabels(paths.map((file, i) => ({ photoId: catalog.photoAtPath(file)!, label: data.test.labels[i]! })), 'tester');
-  const hashes = paths.map(sha256);
-  catalog.close();
-  return { photos, db, paths, hashes, expectedFolder: (i: number) => DEFAULT_FOLDER_NAMES[data.test.labels[i]!]! };
-}
-
 /** The catalog's current path of each photo, by content hash. */
 function catalogPaths(db: string): Map<string, string[]> {
   const catalog = new Catalog(db);
@@ -100,7 +57,7 @@ test('copy: a dry run previews, then every photo lands in its category folder; s
   assert.equal(preview.code, 0, preview.stderr);
   const plan = JSON.parse(preview.stdout);
   assert.equal(plan.photos, 40);
-  assert.deepEqual(plan.perCategory, DEFAULT_FOLDER_NAMES.map((_, k) => data.test.labels.subarray(0, 40).filter((l) => l === k).length));
+  assert.deepEqual(plan.perCategory, DEFAULT_FOLDER_NAMES.map((_, k) => testSet.labels.subarray(0, 40).filter((l) => l === k).length));
   assert.ok(!fs.existsSync(dest), 'a dry run writes nothing');
 
   const r = cli(['sort', '--db', db, '--dest', dest, '--json']);
@@ -148,7 +105,7 @@ test('folder names are configurable and checked; a destination inside the photos
   const ok = cli(['sort', '--db', db, '--dest', dest, '--folder-name', '0=Tops', '--folder-name', 'ankle boot=Boots']);
   assert.equal(ok.code, 0, ok.stderr);
   assert.ok(fs.readdirSync(dest).every((f) => f === 'Tops' || f === 'Boots' || DEFAULT_FOLDER_NAMES.includes(f)));
-  assert.equal(fs.readdirSync(path.join(dest, 'Boots')).length, data.test.labels.subarray(0, 12).filter((l) => l === 9).length);
+  assert.equal(fs.readdirSync(path.join(dest, 'Boots')).length, testSet.labels.subarray(0, 12).filter((l) => l === 9).length);
   assertEveryPhotoOnce(photos, dest, db, hashes, 'copy');
 });
 

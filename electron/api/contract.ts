@@ -203,6 +203,84 @@ export interface ModelVersion {
   labels: number | null;
 }
 
+export const exportRequestSchema = z.strictObject({
+  /** catalog: one row per photo for shop systems and spreadsheets; fashion-mnist: label + 784 pixels (Kaggle layout). */
+  format: z.enum(['catalog', 'fashion-mnist']),
+  selection: photoSelectionSchema,
+  /** A UTF-8 byte order mark, so Excel reads names in any script correctly. */
+  bom: z.boolean(),
+});
+export type ExportRequest = z.infer<typeof exportRequestSchema>;
+
+export interface ExportResult {
+  file: string;
+  rows: number;
+  seconds: number;
+}
+
+export const sortOptionsSchema = z.strictObject({
+  /** copy keeps the originals; move copies, verifies and then deletes them, and the catalog follows. */
+  mode: z.enum(['copy', 'move']),
+  selection: photoSelectionSchema,
+  /** The folder name of each category. */
+  folders: z.array(z.string().min(1).max(100)).length(10),
+});
+export type SortOptions = z.infer<typeof sortOptionsSchema>;
+
+/** What sorting would do (the dry run), before anything is written. */
+export interface SortPlan {
+  dest: string;
+  mode: 'copy' | 'move';
+  folders: string[];
+  /** Photos to write, per category and in all, and their bytes. */
+  perCategory: number[];
+  photos: number;
+  bytes: number;
+  /** Bytes the destination's drive must have free (a move within one drive needs none), and has. */
+  bytesNeeded: number;
+  bytesFree: number;
+  /** Photos that get another name: a name already taken in their folder, or one not valid on every system. */
+  renamed: number;
+  /** Photos whose content is already at their place in the destination: nothing to write. */
+  alreadyThere: number;
+  /** Photos with no category yet (not predicted, not reviewed): left where they are. */
+  uncategorized: number;
+  /** Photos that cannot be sorted (missing or changed since import), with the reason. */
+  unavailable: FileErrorRow[];
+  /** The unfinished job this continues, and how many photos it already sorted. */
+  resumes: { jobId: number; done: number } | null;
+  /** The first few planned copies or moves, for a preview. */
+  sample: { source: string; target: string }[];
+}
+
+export interface SortResult {
+  jobId: number;
+  mode: 'copy' | 'move';
+  dest: string;
+  /** done: every planned photo was handled; stopped: cancelled or stopped by a problem (see `problem`); the same sort again continues it. */
+  status: 'done' | 'stopped';
+  resumed: boolean;
+  /** Photos now in the destination (this run and any run it continued), and how many of them were already there. */
+  sorted: number;
+  alreadyThere: number;
+  failed: FileErrorRow[];
+  /** Why the job stopped, when it did. */
+  problem: string | null;
+}
+
+export interface SortStatus {
+  running: boolean;
+  phase: 'planning' | 'sorting' | 'done' | 'stopped' | 'failed';
+  total: number;
+  done: number;
+  failed: number;
+  photosPerSecond: number;
+  etaSeconds: number | null;
+  result: SortResult | null;
+  /** Why it stopped or failed. */
+  problem: string | null;
+}
+
 export interface FashionSorterApi {
   appInfo(): Promise<AppInfo>;
   /** Opens the system's folder picker and imports what the user chose; null when they cancelled. */
@@ -232,10 +310,22 @@ export interface FashionSorterApi {
   activateModel(id: number): Promise<ImproveStatus>;
   /** Removes a version that is not active (a candidate the user does not want) and its files. */
   discardModel(id: number): Promise<void>;
+  /** Asks where to save (the system's save dialog) and writes the CSV there; null when the user cancelled. */
+  exportCsv(request: ExportRequest): Promise<ExportResult | null>;
+  /** The default folder names, and the destination chosen last (sorting always goes where the user chose in a dialog). */
+  sortDefaults(): Promise<{ folders: string[]; dest: string | null }>;
+  /** Asks for the destination folder (the system's folder picker); null when the user cancelled. */
+  chooseSortDestination(): Promise<string | null>;
+  /** The dry run into the chosen destination: counts, renames, space, problems; nothing is written. */
+  previewSort(options: SortOptions): Promise<SortPlan>;
+  /** Sorts into the chosen destination in the background; follow it with sortStatus. */
+  startSort(options: SortOptions): Promise<SortStatus>;
+  sortStatus(): Promise<SortStatus | null>;
+  cancelSort(): Promise<void>;
 }
 
 /** Commands from the application menu to the window. */
-export type MenuCommand = 'add-photos' | 'show-catalog' | 'show-review' | 'show-model';
+export type MenuCommand = 'add-photos' | 'export' | 'show-catalog' | 'show-review' | 'show-model';
 export const MENU_CHANNEL = 'menu:command';
 
 /**
@@ -270,6 +360,13 @@ export const ARGUMENTS = {
   modelVersions: z.tuple([]),
   activateModel: z.tuple([z.number().int().positive()]),
   discardModel: z.tuple([z.number().int().positive()]),
+  exportCsv: z.tuple([exportRequestSchema]),
+  sortDefaults: z.tuple([]),
+  chooseSortDestination: z.tuple([]),
+  previewSort: z.tuple([sortOptionsSchema]),
+  startSort: z.tuple([sortOptionsSchema]),
+  sortStatus: z.tuple([]),
+  cancelSort: z.tuple([]),
 } as const satisfies Record<keyof FashionSorterApi, z.ZodTuple>;
 
 /** IPC channel per API method. */
@@ -293,4 +390,11 @@ export const CHANNELS = {
   modelVersions: 'model:versions',
   activateModel: 'model:activate',
   discardModel: 'model:discard',
+  exportCsv: 'export:csv',
+  sortDefaults: 'sort:defaults',
+  chooseSortDestination: 'sort:choose-destination',
+  previewSort: 'sort:preview',
+  startSort: 'sort:start',
+  sortStatus: 'sort:status',
+  cancelSort: 'sort:cancel',
 } as const satisfies Record<keyof FashionSorterApi, string>;

@@ -8,9 +8,12 @@ import { activateModel, improveModel } from '../learning/improveModel.ts';
 import { DEFAULT_FINETUNE_OPTIONS, MIN_LABELS } from '../ml/fineTune.ts';
 import { startPredictor, type Predictor } from '../ml/inference.ts';
 import { readModelCard } from '../ml/modelCard.ts';
+import { exportCsvInWorker } from '../export/catalogExport.ts';
+import { DEFAULT_FOLDER_NAMES } from '../export/fileNames.ts';
+import { planSort, sortPhotos } from '../export/sortIntoFolders.ts';
 import { importPhotos } from '../photos/importJob.ts';
 import { thumbnailPath } from '../photos/photoPipeline.ts';
-import type { AppInfo, FashionSorterApi, ImportStatus, ImproveStatus, ModelVersion } from './contract.ts';
+import type { AppInfo, FashionSorterApi, ImportStatus, ImproveStatus, ModelVersion, SortOptions, SortStatus } from './contract.ts';
 
 export interface ServiceOptions {
   catalogFile?: string;
@@ -22,6 +25,10 @@ export interface ServiceOptions {
   photoBase?: string;
   /** The system's folder picker (Electron's dialog in the app); resolves to [] when the user cancels. */
   chooseFolders?: () => Promise<string[]>;
+  /** The system's save dialog, suggesting a file name; undefined when the user cancels. */
+  chooseSaveFile?: (suggestedName: string) => Promise<string | undefined>;
+  /** The system's picker for one folder to sort into (it may create one); undefined when the user cancels. */
+  chooseDestination?: () => Promise<string | undefined>;
   reviewer?: string;
   /** Where fine-tuned versions are published (the user's data folder by default). */
   modelsDir?: string;
@@ -69,6 +76,9 @@ export function createServices(options: ServiceOptions = {}): Services {
   let current: { status: ImportStatus; cancel: AbortController; finished: Promise<void> } | undefined;
   let improving: { status: ImproveStatus; cancel: AbortController; finished: Promise<void> } | undefined;
   let dataset: Promise<FashionMnist> | undefined;
+  let sorting: { status: SortStatus; cancel: AbortController; finished: Promise<void> } | undefined;
+  /** Where the user last chose to sort into: the renderer never names a path itself. */
+  let sortDest: string | undefined;
   const modelsRoot = path.resolve(options.modelsDir ?? fineTunedModelsDir());
 
   // Opened on first use, so that a window can show why a catalog cannot be opened.
@@ -78,9 +88,20 @@ export function createServices(options: ServiceOptions = {}): Services {
     return active && fs.existsSync(active.dir) ? active.dir : options.modelDir ?? defaultModelDir();
   };
 
+  /** The long jobs that change the catalog or its files run one at a time. */
+  function refuseWhileBusy(): void {
+    if (current?.status.running) throw new Error('an import is running; wait for it to finish or cancel it');
+    if (improving?.status.running) throw new Error('the model is being improved; wait for it to finish or cancel it');
+    if (sorting?.status.running) throw new Error('photos are being sorted into folders; wait for it to finish or cancel it');
+  }
+
+  const sortRequest = (sortOptions: SortOptions) => {
+    if (!sortDest) throw new Error('choose a destination folder first');
+    return { dest: sortDest, ...sortOptions };
+  };
+
   async function startImport(roots: string[]): Promise<ImportStatus> {
-    if (current?.status.running) throw new Error('an import is already running; wait for it to finish or cancel it');
-    if (improving?.status.running) throw new Error('the model is being improved; import when it has finished (or cancel it)');
+    refuseWhileBusy();
     const cat = openCatalog();
     const model = await (predictor ??= startPredictor(activeModelDir()));
     const row = cat.registerModel({ name: model.name, version: model.version, dir: model.modelDir, card: model.card ?? {} });
@@ -106,8 +127,7 @@ export function createServices(options: ServiceOptions = {}): Services {
 
   /** Runs one step of model improvement in the background, with its status kept for improveStatus. */
   function runImproveJob(status: ImproveStatus, work: (cancel: AbortController) => Promise<void>): ImproveStatus {
-    if (improving?.status.running) throw new Error('the model is already being improved; wait for it or cancel it');
-    if (current?.status.running) throw new Error('an import is running; wait for it to finish first');
+    refuseWhileBusy();
     const cancel = new AbortController();
     const finished = work(cancel).catch((err: Error) => {
       Object.assign(status, cancel.signal.aborted ? { phase: 'cancelled', problem: null } : { phase: 'failed', problem: err.message });
@@ -209,6 +229,43 @@ export function createServices(options: ServiceOptions = {}): Services {
       // Only versions this app published are deleted from disk; a shipped or user-supplied model stays.
       if (path.resolve(row.dir).startsWith(modelsRoot + path.sep)) fs.rmSync(row.dir, { recursive: true, force: true });
     },
+    async exportCsv(request) {
+      if (!options.chooseSaveFile) throw new Error('no save dialog is available here');
+      const file = await options.chooseSaveFile(`${request.format === 'catalog' ? 'catalog' : 'fashion-mnist'}-${new Date().toISOString().slice(0, 10)}.csv`);
+      if (!file) return null;
+      const started = performance.now();
+      const rows = await exportCsvInWorker(catalogFile, file, request);
+      return { file, rows, seconds: (performance.now() - started) / 1000 };
+    },
+    sortDefaults: async () => ({ folders: [...DEFAULT_FOLDER_NAMES], dest: sortDest ?? null }),
+    async chooseSortDestination() {
+      if (!options.chooseDestination) throw new Error('no folder picker is available here');
+      sortDest = (await options.chooseDestination()) ?? sortDest;
+      return sortDest ?? null;
+    },
+    previewSort: async (sortOptions) => planSort(openCatalog(), sortRequest(sortOptions)),
+    async startSort(sortOptions) {
+      refuseWhileBusy();
+      const request = sortRequest(sortOptions);
+      const cancel = new AbortController();
+      const status: SortStatus = { running: true, phase: 'planning', total: 0, done: 0, failed: 0, photosPerSecond: 0, etaSeconds: null, result: null, problem: null };
+      const finished = sortPhotos(openCatalog(), request, {
+        signal: cancel.signal,
+        onProgress: (p) => Object.assign(status, { phase: 'sorting', total: p.total, done: p.done, failed: p.failed, photosPerSecond: p.photosPerSecond, etaSeconds: p.etaSeconds }),
+      }).then(
+        (result) => Object.assign(status, { phase: result.status, result, problem: result.problem, failed: result.failed.length, etaSeconds: 0 }),
+        (err: Error) => Object.assign(status, { phase: 'failed', problem: err.message }),
+      ).finally(() => {
+        status.running = false;
+      });
+      sorting = { status, cancel, finished: finished.then(() => undefined) };
+      return { ...status };
+    },
+    sortStatus: async () => (sorting ? { ...sorting.status } : null),
+    async cancelSort() {
+      sorting?.cancel.abort();
+      await sorting?.finished;
+    },
   };
 
   return {
@@ -223,10 +280,8 @@ export function createServices(options: ServiceOptions = {}): Services {
       return openCatalog().photoPaths(hash).find((p) => fs.existsSync(p));
     },
     async close() {
-      current?.cancel.abort();
-      improving?.cancel.abort();
-      await current?.finished;
-      await improving?.finished;
+      for (const job of [current, improving, sorting]) job?.cancel.abort();
+      await Promise.all([current?.finished, improving?.finished, sorting?.finished]);
       await (await predictor?.catch(() => undefined))?.close();
       catalog?.close();
     },

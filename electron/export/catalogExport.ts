@@ -2,6 +2,7 @@ import path from 'node:path';
 import type { PhotoSelection } from '../api/contract.ts';
 import type { Catalog, ExportRow } from '../catalog/catalog.ts';
 import { CLASS_NAMES, PIXELS } from '../dataset/fashionMnist.ts';
+import { WorkerClient } from '../workerThreads.ts';
 import { writeCsvFile } from './csvFile.ts';
 
 export type ExportFormat = 'catalog' | 'fashion-mnist';
@@ -55,4 +56,23 @@ export function exportCsv(catalog: Catalog, file: string, options: ExportOptions
   return options.format === 'catalog'
     ? writeCsvFile(file, CATALOG_COLUMNS, catalogRows(catalog, options.selection), { bom: options.bom })
     : writeCsvFile(file, FASHION_MNIST_COLUMNS, fashionMnistRows(catalog, options.selection), { bom: options.bom });
+}
+
+export type ExportWorkerRequest = { type: 'export'; catalogFile: string; file: string; options: ExportOptions };
+/** A failed export is an answer too (a full disk, a folder gone), with its reason in words, not a crash. */
+export type ExportWorkerReply = { type: 'exported'; rows: number } | { type: 'failed'; reason: string };
+
+/**
+ * The same export on a worker thread with a connection of its own, as the app runs it: the main thread
+ * stays free, and the app's connection is not held busy by the long read.
+ */
+export async function exportCsvInWorker(catalogFile: string, file: string, options: ExportOptions): Promise<number> {
+  const worker = new WorkerClient<ExportWorkerRequest, ExportWorkerReply>(import.meta.url, 'exportWorker', 'the export');
+  try {
+    const reply = await worker.call({ type: 'export', catalogFile, file, options });
+    if (reply.type === 'failed') throw new Error(reply.reason);
+    return reply.rows;
+  } finally {
+    await worker.terminate();
+  }
 }

@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { PhotoSelection } from '../api/contract.ts';
+import type { PhotoSelection, SortPlan, SortResult } from '../api/contract.ts';
 import type { Catalog } from '../catalog/catalog.ts';
 import { SortJournal, type PhotoSource, type SortFile, type SortJob, type SortMode } from '../catalog/sortJournal.ts';
 import { NUM_CLASSES } from '../dataset/fashionMnist.ts';
@@ -16,30 +16,7 @@ export interface SortRequest {
   folders?: readonly string[];
 }
 
-export interface SortPlan {
-  dest: string;
-  mode: SortMode;
-  folders: string[];
-  /** Photos to write, per category and in all, and their bytes. */
-  perCategory: number[];
-  photos: number;
-  bytes: number;
-  /** Bytes the destination's drive must have free (a move within one drive needs none), and has. */
-  bytesNeeded: number;
-  bytesFree: number;
-  /** Photos that get another name: a name already taken in their folder, or one not valid on every system. */
-  renamed: number;
-  /** Photos whose content is already at their place in the destination: nothing to write. */
-  alreadyThere: number;
-  /** Photos with no category yet (not predicted, not reviewed): left where they are. */
-  uncategorized: number;
-  /** Photos that cannot be sorted (missing or changed since import), with the reason. */
-  unavailable: { path: string; reason: string }[];
-  /** The unfinished job this continues, and how many photos it already sorted. */
-  resumes: { jobId: number; done: number } | null;
-  /** The first few planned copies or moves, for a preview. */
-  sample: { source: string; target: string }[];
-}
+export type { SortPlan, SortResult };
 
 export interface SortProgress {
   jobId: number;
@@ -48,21 +25,6 @@ export interface SortProgress {
   failed: number;
   photosPerSecond: number;
   etaSeconds: number | null;
-}
-
-export interface SortResult {
-  jobId: number;
-  mode: SortMode;
-  dest: string;
-  /** done: every planned photo was handled; stopped: cancelled or stopped by a problem (see `problem`); run the same sort again to continue. */
-  status: 'done' | 'stopped';
-  resumed: boolean;
-  /** Photos now in the destination (this run and any run it continued), and how many of them were already there. */
-  sorted: number;
-  alreadyThere: number;
-  failed: { path: string; reason: string }[];
-  /** Why the job stopped, when it did. */
-  problem: string | null;
 }
 
 /** A problem with the destination that stops the whole job (the photos not yet sorted stay where they are). */

@@ -1,0 +1,51 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import assert from 'node:assert/strict';
+import { Catalog } from '../../electron/catalog/catalog.ts';
+import { loadFashionMnist } from '../../electron/dataset/fashionMnist.ts';
+import { DEFAULT_FOLDER_NAMES } from '../../electron/export/fileNames.ts';
+import { importPhotos } from '../../electron/photos/importJob.ts';
+import { writePackshots } from '../../electron/photos/samplePhotos.ts';
+
+/** The Fashion-MNIST test images and labels the sample photos are made from. */
+export const testSet = (await loadFashionMnist({ allowDownload: false })).test;
+
+export const sha256 = (file: string) => crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+
+/** Every file under `dir` (hidden ones too, so a leftover partial copy shows), by content hash. */
+export function filesByHash(dir: string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  if (!fs.existsSync(dir)) return out;
+  for (const entry of fs.readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const file = path.join(entry.parentPath, entry.name);
+    out.set(sha256(file), [...(out.get(sha256(file)) ?? []), file]);
+  }
+  return out;
+}
+
+/**
+ * A real catalog of `n` photos imported from `<dir>/photos`, each labeled by a reviewer with its true
+ * Fashion-MNIST category, so where each photo must go is known. `rename` gives some photos other names.
+ */
+export async function labeledCatalog(dir: string, n: number, rename: Record<number, string> = {}) {
+  const photos = path.join(dir, 'photos');
+  const files = await writePackshots(testSet.images, n, photos, { seed: 5, size: { width: 120, height: 150 } });
+  const paths = files.map((file, i) => {
+    if (!(i in rename)) return file;
+    const to = path.join(photos, rename[i]!);
+    fs.mkdirSync(path.dirname(to), { recursive: true });
+    fs.renameSync(file, to);
+    return to;
+  });
+  const db = path.join(dir, 'catalog.sqlite');
+  const catalog = new Catalog(db);
+  const result = await importPhotos([photos], { catalog, thumbnailsDir: path.join(dir, 'thumbs') });
+  assert.equal(result.counts.done, n);
+  catalog.setLabels(paths.map((file, i) => ({ photoId: catalog.photoAtPath(file)!, label: testSet.labels[i]! })), 'tester');
+  const hashes = paths.map(sha256);
+  catalog.close();
+  return { photos, db, paths, hashes, expectedFolder: (i: number) => DEFAULT_FOLDER_NAMES[testSet.labels[i]!]! };
+}
+
