@@ -8,6 +8,7 @@ import { CLASS_NAMES, loadFashionMnist, parseKaggleCsv, PIXELS } from '../electr
 import { CATALOG_COLUMNS } from '../electron/export/catalogExport.ts';
 import { writePackshots } from '../electron/photos/samplePhotos.ts';
 import { cli, count } from './helpers/cli.ts';
+import { withSmallDrive } from './helpers/drives.ts';
 import { tempDir } from './helpers/photos.ts';
 
 const data = await loadFashionMnist({ allowDownload: false });
@@ -139,4 +140,13 @@ test('bad requests: unknown format or category is a usage error; a missing catal
   const noFolder = cli(['export', '--db', db, '--out', path.join(dir, 'missing', 'x.csv')]);
   assert.equal(noFolder.code, 1);
   assert.match(noFolder.stderr, /cannot write .*missing\/x\.csv: the folder does not exist/);
+});
+
+test('the disk fills up while exporting: a clear message, and no partial file', { timeout: 120_000 }, async (t) => {
+  await withSmallDrive(t, path.join(dir, 'small'), 'size=8k', (small) => {
+    const r = cli(['export', '--db', db, '--out', path.join(small, 'pixels.csv'), '--format', 'fashion-mnist']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /cannot write .*small\/pixels\.csv: the disk is full; free some space and try again/);
+    assert.deepEqual(fs.readdirSync(small), []);
+  });
 });

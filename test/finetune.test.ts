@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -16,6 +16,7 @@ import { readModelCard } from '../electron/ml/modelCard.ts';
 import { hasModel, readWeights } from '../electron/ml/modelFiles.ts';
 import { importPhotos } from '../electron/photos/importJob.ts';
 import { writeShiftedPhotos } from '../electron/photos/samplePhotos.ts';
+import { withSmallDrive } from './helpers/drives.ts';
 import { tempDir } from './helpers/photos.ts';
 
 const PHOTOS = 240;
@@ -202,23 +203,16 @@ test('a diverging run (learning rate far too high) stops with a clear message, a
 
 test('the disk filling up while the new version is saved: a clear message, no partial folder, nothing changed', { timeout: 300_000 }, async (t) => {
   const { catalog, dir } = catalogWithLabels('finetune-diskfull', 80);
-  const small = path.join(dir, 'small');
-  fs.mkdirSync(small);
   // A 256 KiB filesystem: the weights (about 1 MB) cannot fit.
-  const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', small]).status === 0;
-  if (!mounted) {
-    t.skip('cannot mount a small tmpfs here (needs root); the full-disk path is not exercised');
-    catalog.close();
-    return;
-  }
   try {
-    const models = catalog.models();
-    await assert.rejects(improveModel(catalog, data, small, { ...QUICK, epochs: 1 }), /the new model version could not be saved in .+ \(the disk is full; free some space\) and was dropped; the active model is unchanged/);
-    assert.deepEqual(catalog.models(), models);
-    assert.deepEqual(fs.readdirSync(small), [], 'the staging folder was removed');
+    await withSmallDrive(t, path.join(dir, 'small'), 'size=256k', async (small) => {
+      const models = catalog.models();
+      await assert.rejects(improveModel(catalog, data, small, { ...QUICK, epochs: 1 }), /the new model version could not be saved in .+ \(the disk is full; free some space\) and was dropped; the active model is unchanged/);
+      assert.deepEqual(catalog.models(), models);
+      assert.deepEqual(fs.readdirSync(small), [], 'the staging folder was removed');
+    });
   } finally {
     catalog.close();
-    spawnSync('umount', [small]);
   }
 });
 

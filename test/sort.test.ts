@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -9,6 +9,7 @@ import { DEFAULT_FOLDER_NAMES } from '../electron/export/fileNames.ts';
 import { sortPhotos } from '../electron/export/sortIntoFolders.ts';
 import { filesByHash, labeledCatalog, sha256, testSet } from './helpers/catalogs.ts';
 import { cli, CLI, count } from './helpers/cli.ts';
+import { withSmallDrive } from './helpers/drives.ts';
 import { tempDir } from './helpers/photos.ts';
 
 const ALL = { queue: 'all', rule: DEFAULT_REVIEW_RULE } as const;
@@ -142,17 +143,6 @@ test('a source changed or deleted since import is skipped with its reason; the o
   assert.ok(fs.existsSync(paths[2]!), 'the changed file stays where it is');
   assertEveryPhotoOnce(photos, dest, db, hashes.filter((_, i) => i !== 1 && i !== 2), 'move');
 });
-
-/** Runs `body` with a small filesystem of its own mounted at `dir` (tmpfs; needs root), unmounted after. */
-async function withSmallDrive(t: { skip: (why: string) => void }, dir: string, options: string, body: (drive: string) => Promise<void>): Promise<void> {
-  fs.mkdirSync(dir, { recursive: true });
-  if (spawnSync('mount', ['-t', 'tmpfs', '-o', options, 'tmpfs', dir]).status !== 0) return t.skip('cannot mount a small tmpfs here (needs root)');
-  try {
-    await body(dir);
-  } finally {
-    spawnSync('umount', [dir]);
-  }
-}
 
 test('a destination that is not writable, or too small, is refused before anything moves', { timeout: 300_000 }, async (t) => {
   const dir = tempDir('sort-drive');
