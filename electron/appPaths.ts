@@ -20,6 +20,14 @@ export function userDataDir(): string {
   return path.join(process.env.XDG_DATA_HOME || path.join(os.homedir(), '.local', 'share'), 'fashion-sorter');
 }
 
+/**
+ * Creates a folder (and its missing parents) that only the user may open: catalogs, thumbnails and models
+ * describe the user's photos and labels. Folders that already exist keep their permissions.
+ */
+export function makePrivateDir(dir: string): void {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+}
+
 export const defaultCatalogFile = () => path.join(userDataDir(), 'catalog.sqlite');
 export const thumbnailsDir = () => path.join(cacheDir(), 'thumbnails');
 /** Where fine-tuned model versions are published. */

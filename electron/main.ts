@@ -11,26 +11,21 @@ import { DEFAULT_SIZE, loadWindowState, saveWindowState } from './windowState.ts
 import { projectRoot } from './appPaths.ts';
 import { createServices } from './api/services.ts';
 import { registerIpcHandlers } from './ipc.ts';
+import { APP_ORIGIN, APP_SCHEME, contentSecurityPolicy, isAppUrl, isSafeExternalLink, PHOTO_SCHEME, rendererFile, THUMB_SCHEME } from './shellPolicy.ts';
 
-const SCHEME = 'app';
-const ORIGIN = `${SCHEME}://renderer`;
-/** Thumbnails and photos of the catalog, by content hash: thumb://photo/<sha256>, photo://file/<sha256>. */
-const THUMB_SCHEME = 'thumb';
-const PHOTO_SCHEME = 'photo';
 const rendererDir = path.join(projectRoot, 'dist', 'renderer');
-const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: thumb: photo:; font-src 'self'; connect-src 'none'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+const CSP = contentSecurityPolicy();
 
 protocol.registerSchemesAsPrivileged([
-  { scheme: SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true } },
+  { scheme: APP_SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true } },
   { scheme: THUMB_SCHEME, privileges: { standard: true, secure: true } },
   { scheme: PHOTO_SCHEME, privileges: { standard: true, secure: true } },
 ]);
 
 /** Serves files of the built renderer only; anything resolving outside it is refused. */
 function serveRenderer(request: Request): Promise<Response> | Response {
-  const { pathname } = new URL(request.url);
-  const file = path.normalize(path.join(rendererDir, decodeURIComponent(pathname === '/' ? '/index.html' : pathname)));
-  if (!file.startsWith(rendererDir + path.sep) || !fs.existsSync(file)) return new Response('not found', { status: 404 });
+  const file = rendererFile(rendererDir, request.url);
+  if (!file || !fs.existsSync(file)) return new Response('not found', { status: 404 });
   return net.fetch(pathToFileURL(file).href).then((res) => new Response(res.body, { status: res.status, headers: { 'content-type': res.headers.get('content-type') ?? 'application/octet-stream', 'content-security-policy': CSP } }));
 }
 
@@ -56,13 +51,14 @@ function createWindow(stateFile: string): BrowserWindow {
   win.once('ready-to-show', () => win.show());
   // The window only ever shows the app; links to the web open in the user's browser, and only https ones.
   win.webContents.on('will-navigate', (event, url) => {
-    if (!url.startsWith(ORIGIN)) event.preventDefault();
+    if (!isAppUrl(url)) event.preventDefault();
   });
+  win.webContents.on('will-attach-webview', (event) => event.preventDefault());
   win.webContents.setWindowOpenHandler(({ url }) => {
-    if (url.startsWith('https://')) void shell.openExternal(url);
+    if (isSafeExternalLink(url)) void shell.openExternal(url);
     return { action: 'deny' };
   });
-  void win.loadURL(`${ORIGIN}/index.html`);
+  void win.loadURL(`${APP_ORIGIN}/index.html`);
   return win;
 }
 
@@ -127,7 +123,7 @@ app.whenReady().then(() => {
       return result.canceled ? undefined : result.filePaths[0];
     },
   });
-  protocol.handle(SCHEME, serveRenderer);
+  protocol.handle(APP_SCHEME, serveRenderer);
   // Only thumbnails and photos in the catalog, named by content hash: no path ever comes from the renderer.
   const serveByHash = (resolve: (hash: string) => string | undefined) => (request: Request) => {
     const file = resolve(new URL(request.url).pathname.slice(1));
@@ -136,7 +132,7 @@ app.whenReady().then(() => {
   protocol.handle(THUMB_SCHEME, serveByHash((hash) => services.thumbnailFile(hash)));
   protocol.handle(PHOTO_SCHEME, serveByHash((hash) => services.photoFile(hash)));
   session.defaultSession.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
-  registerIpcHandlers(ipcMain, services.api, (event) => event.senderFrame?.url.startsWith(ORIGIN) === true);
+  registerIpcHandlers(ipcMain, services.api, (event) => isAppUrl(event.senderFrame?.url ?? ''));
   const stateFile = path.join(userData, 'window-state.json');
   mainWindow = createWindow(stateFile);
   Menu.setApplicationMenu(buildMenu((command) => mainWindow?.webContents.send(MENU_CHANNEL, command)));

@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { makePrivateDir } from './appPaths.ts';
 
 const stateSchema = z.object({
   x: z.number().int(),
@@ -41,7 +42,7 @@ export function loadWindowState(file: string, screens: Rectangle[]): WindowState
 }
 
 export function saveWindowState(file: string, state: WindowState): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
+  makePrivateDir(path.dirname(file));
   const tmp = `${file}.tmp`;
   fs.writeFileSync(tmp, JSON.stringify(state));
   fs.renameSync(tmp, file);

@@ -3,6 +3,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { NUM_CLASSES, PIXELS } from '../dataset/fashionMnist.ts';
 import type { LabelChange, LabelEvent, Page, PageQuery, PhotoDetail, PhotoSelection, PhotoTile, ReviewRule } from '../api/contract.ts';
+import { makePrivateDir } from '../appPaths.ts';
 import { migrate } from './migrations.ts';
 
 /** The categories every Fashion-MNIST model confuses with each other: T-shirt/top, Pullover, Coat, Shirt. */
@@ -89,9 +90,12 @@ export class Catalog {
   readonly db: Database.Database;
 
   constructor(readonly file: string) {
-    fs.mkdirSync(path.dirname(file), { recursive: true });
+    makePrivateDir(path.dirname(file));
+    const created = !fs.existsSync(file);
     try {
       this.db = new Database(file);
+      // Readable by the user alone; SQLite gives its -wal and -shm files the same permissions.
+      if (created) fs.chmodSync(file, 0o600);
       this.db.pragma('journal_mode = WAL');
     } catch (err) {
       throw new Error(`cannot open the catalog ${file}: ${(err as Error).message}`);

@@ -7,6 +7,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { makePrivateDir } from '../appPaths.ts';
 import type { Catalog, ModelRow } from '../catalog/catalog.ts';
 import { NUM_CLASSES, PIXELS, type FashionMnist, type ImageSet } from '../dataset/fashionMnist.ts';
 import { DEFAULT_FINETUNE_OPTIONS, fineTune, type FineTuneOptions, type FineTuneResult } from '../ml/fineTune.ts';
@@ -136,7 +137,7 @@ export async function improveModel(catalog: Catalog, data: FashionMnist, modelsR
     labels: { train: photoIds(tuned.split.train), validation: photoIds(tuned.split.validation), heldOut: photoIds(tuned.split.heldOut) },
     replay: tuned.replay, options, history: tuned.history, bestEpoch: tuned.bestEpoch, seconds, backend: tuned.training.backend,
   };
-  fs.mkdirSync(modelsRoot, { recursive: true });
+  makePrivateDir(modelsRoot);
   // The card starts as the parent's with the fine-tuning record; its test scores replace the parent's below.
   const card = { ...parentCard, name, createdAt: new Date().toISOString(), fineTune: provenance };
   try {

@@ -20,7 +20,7 @@ async function writeThumbnail(file: string, data: Buffer): Promise<void> {
   } catch {
     // not cached yet
   }
-  await fs.mkdir(path.dirname(file), { recursive: true });
+  await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
   const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   await fs.writeFile(tmp, data);
   await fs.rename(tmp, file);

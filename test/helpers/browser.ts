@@ -7,10 +7,12 @@ import { build } from 'vite';
 import { CHANNELS, type FashionSorterApi, type MenuCommand } from '../../electron/api/contract.ts';
 import type { Services } from '../../electron/api/services.ts';
 import { callValidated } from '../../electron/ipc.ts';
+import { contentSecurityPolicy } from '../../electron/shellPolicy.ts';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'none'; object-src 'none'; base-uri 'none'; form-action 'none'";
+// The app's own policy; thumbnails and photos come from this server here, so 'self' covers them.
+const CSP = contentSecurityPolicy([]);
 
 export interface RendererSession {
   page: Page;
