@@ -120,7 +120,7 @@ test('the Fashion-MNIST CSV is the Kaggle layout and reads back through the proj
   const r = cli(['export', '--db', db, '--out', out, '--format', 'fashion-mnist', '--reviewed-only']);
   assert.equal(r.code, 0, r.stderr);
   const text = fs.readFileSync(out, 'utf8');
-  assert.ok(text.startsWith(`label,${Array.from({ length: PIXELS }, (_, i) => `pixel${i + 1}`).join(',')}\n`));
+  assert.ok(text.startsWith(`label,${Array.from({ length: PIXELS }, (_, i) => `pixel${i + 1}`).join(',')}\r\n`), 'RFC 4180 line ends');
   const set = parseKaggleCsv(text, out);
   const catalog = new Catalog(db);
   const stored = catalog.labeledInputs();

@@ -45,8 +45,8 @@ test('Export dialog: a CSV saved where the user chose, then a preview and a move
     await dialog.getByTestId('export-result').filter({ hasText: `Wrote 24 rows to ${csvFile}` }).waitFor();
     assert.match(suggested[0]!, /^catalog-\d{4}-\d\d-\d\d\.csv$/);
     const text = fs.readFileSync(csvFile, 'utf8');
-    assert.ok(text.startsWith(`\ufeff${CATALOG_COLUMNS.join(',')}\n`));
-    assert.equal(text.trim().split('\n').length, 25);
+    assert.ok(text.startsWith(`\ufeff${CATALOG_COLUMNS.join(',')}\r\n`));
+    assert.equal(text.trim().split('\r\n').length, 25);
 
     // Sort: choose the folder, read the preview, move.
     await dialog.getByRole('radio', { name: /^Photos sorted into folders/ }).check();

@@ -392,8 +392,9 @@ export class Catalog {
         CASE WHEN label IS NOT NULL THEN (SELECT created_at FROM labels WHERE photo_id = photos.id ORDER BY id DESC LIMIT 1) END AS reviewedAt
       FROM photos ${filter} ORDER BY ${order}`);
     for (const row of rows.iterate(params) as IterableIterator<ExportRow & { probabilities: Buffer | null }>) {
-      const probabilities = row.probabilities && new Float32Array(row.probabilities.buffer.slice(row.probabilities.byteOffset, row.probabilities.byteOffset + 40));
-      yield { ...row, runnerUpProbability: probabilities && row.runnerUp !== null ? probabilities[row.runnerUp]! : null };
+      // The runner-up's own probability, exactly as stored (float32), from the prediction's vector.
+      row.runnerUpProbability = row.probabilities && row.runnerUp !== null ? row.probabilities.readFloatLE(4 * row.runnerUp) : null;
+      yield row;
     }
   }
 
