@@ -57,9 +57,11 @@ export class SortJournal {
 
   /** Each photo's most recently seen path, for the given photos (in their order); photos without a path are left out. */
   sources(photoIds: number[]): PhotoSource[] {
-    const get = this.db.prepare(`SELECT p.id AS photoId, p.hash, p.category, pp.path, pp.size, pp.mtime_ms AS mtimeMs FROM photos p
-      JOIN photo_paths pp ON pp.id = (SELECT id FROM photo_paths WHERE photo_id = p.id ORDER BY seen_at DESC, id DESC LIMIT 1) WHERE p.id = ?`);
-    return photoIds.flatMap((id) => (get.get(id) as PhotoSource | undefined) ?? []);
+    // One pass over every photo beats one query per photo, even when only some are wanted.
+    const all = this.db.prepare(`SELECT p.id AS photoId, p.hash, p.category, pp.path, pp.size, pp.mtime_ms AS mtimeMs FROM photos p
+      JOIN photo_paths pp ON pp.id = (SELECT id FROM photo_paths WHERE photo_id = p.id ORDER BY seen_at DESC, id DESC LIMIT 1)`).all() as PhotoSource[];
+    const byId = new Map(all.map((s) => [s.photoId, s]));
+    return photoIds.flatMap((id) => byId.get(id) ?? []);
   }
 
   /** The jobs a crash or a stop left unfinished, newest first. */
@@ -113,8 +115,12 @@ export class SortJournal {
     this.db.prepare(`UPDATE sort_files SET state = 'copied' WHERE id = ?`).run(fileId);
   }
 
-  markDone(fileId: number): void {
-    this.db.prepare(`UPDATE sort_files SET state = 'done' WHERE id = ?`).run(fileId);
+  /** Marks files done, in one transaction. */
+  markDone(fileIds: number[]): void {
+    const done = this.db.prepare(`UPDATE sort_files SET state = 'done' WHERE id = ?`);
+    this.db.transaction(() => {
+      for (const id of fileIds) done.run(id);
+    })();
   }
 
   /**
@@ -131,7 +137,7 @@ export class SortJournal {
           ON CONFLICT (path) DO UPDATE SET photo_id = excluded.photo_id, size = excluded.size, mtime_ms = excluded.mtime_ms, seen_at = excluded.seen_at`)
           .run(file.photoId, file.target, path.basename(file.target), target.size, target.mtimeMs, now());
       }
-      this.markDone(file.id);
+      this.markDone([file.id]);
     })();
   }
 

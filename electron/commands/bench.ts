@@ -1,6 +1,7 @@
 import { defaultModelDir } from '../appPaths.ts';
 import { benchCatalog } from '../catalog/catalogBench.ts';
 import { loadFashionMnist } from '../dataset/fashionMnist.ts';
+import { benchExport, benchSort } from '../export/exportBench.ts';
 import { benchDomainShift } from '../learning/domainShiftBench.ts';
 import { benchDataParallel, benchInference, benchTraining } from '../ml/bench.ts';
 import { startPredictor } from '../ml/inference.ts';
@@ -27,13 +28,15 @@ export async function runBench(values: Values): Promise<void> {
     await predictor.close();
   }
   const catalog = benchCatalog(quick ? 10_000 : 100_000);
+  const exportBench = { csv: await benchExport(quick ? 10_000 : 100_000), sort: await benchSort(data.test, quick ? 1000 : 10_000) };
   const fineTuning = await benchDomainShift(defaultModelDir(), data, quick ? { corrections: 100, heldOut: 200, speed: 100 } : undefined);
-  const result = { training: { ...training, dataParallel }, inference, pipeline, catalog, fineTuning };
+  const result = { training: { ...training, dataParallel }, inference, pipeline, catalog, export: exportBench, fineTuning };
   if (values.json) {
     console.log(JSON.stringify(result, null, 1));
     return;
   }
   const f = pipeline.fidelity;
+  const { csv, sort } = exportBench;
   console.log([
     `training (batch ${training.batchSize}, shipped architecture, one thread):`,
     `  wasm + our kernels ${training.wasmImagesPerSecond.toFixed(1)} img/s, pure-JS cpu ${training.cpuImagesPerSecond.toFixed(2)} img/s`,
@@ -48,6 +51,12 @@ export async function runBench(values: Values): Promise<void> {
     `  fidelity on ${f.images} test images as photos: ${(100 * f.pipelineAccuracy).toFixed(2)}% vs ${(100 * f.tensorAccuracy).toFixed(2)}% as tensors (gap ${f.gapPoints.toFixed(2)} points)`,
     `catalog of ${catalog.photos} photos (${catalog.databaseMegabytes.toFixed(0)} MB), median ms per query:`,
     `  counts per category and queue ${catalog.categoryCountsMs.toFixed(1)}, first page of 200 ${catalog.firstPageMs.toFixed(1)}, page at 90 % ${catalog.deepPageMs.toFixed(1)}, page of one category ${catalog.categoryPageMs.toFixed(1)}, import job counts ${catalog.jobCountsMs.toFixed(1)}`,
+    `catalog CSV of ${csv.rows} photos: ${csv.seconds.toFixed(1)} s (target ≤ 5 s), memory growth ${csv.rssGrowthMB.toFixed(0)} MB RSS, ${csv.heapGrowthMB.toFixed(0)} MB heap (target < 50 MB)`,
+    `  read back by Python's csv module: ${csv.mismatches} of ${csv.fieldsChecked} fields differ from the catalog${csv.firstMismatch ? ` (first: ${csv.firstMismatch})` : ''}`,
+    `  Fashion-MNIST CSV of the ${csv.fashionMnist.rows} reviewed photos: ${csv.fashionMnist.seconds.toFixed(1)} s`,
+    `sorting ${sort.photos} JPEG photos (${(sort.bytes / 1e6).toFixed(0)} MB) into category folders, copies, median of ${sort.oursRunsSeconds.length} runs alternated with cp -r:`,
+    `  ours ${sort.oursFilesPerSecond.toFixed(0)} files/s, cp ${sort.cpFilesPerSecond.toFixed(0)} files/s, ratio to cp ${sort.ratioToCp.toFixed(2)} (target ≥ 0.8)`,
+    `  a move (copy, flush, verify the hash, delete the original) ${sort.moveFilesPerSecond.toFixed(0)} files/s`,
     `fine-tuning on ${fineTuning.corrections} corrected photos of a shifted domain (smaller, rotated, low-contrast garments on a tinted textured background):`,
     `  held-out shifted photos (${fineTuning.heldOut}) ${pct(fineTuning.shiftedBefore)} → ${pct(fineTuning.shiftedAfter)}, ${(100 * fineTuning.recoveredShare).toFixed(0)}% of the drop won back`,
     `  Fashion-MNIST test set ${pct(fineTuning.testBefore)} → ${pct(fineTuning.testAfter)} (${(100 * (fineTuning.testAfter - fineTuning.testBefore)).toFixed(2)} points)`,

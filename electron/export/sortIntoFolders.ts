@@ -32,7 +32,12 @@ class DestinationProblem extends Error {}
 
 /** Copies in flight at once: file copies wait on the disk, so a few overlap well even on two cores. */
 const CONCURRENCY = 8;
+/** Source files checked at once while planning. */
+const CHECKS_AT_ONCE = 32;
+/** Finished copies recorded per transaction: a crash loses at most these records, and the next run finds the copies in place by their hash. */
+const DONE_PER_COMMIT = 250;
 const SAMPLE_SIZE = 20;
+const PROGRESS_INTERVAL_MS = 100;
 
 const sha256OfFile = async (file: string) => crypto.createHash('sha256').update(await fs.promises.readFile(file)).digest('hex');
 /** 840 kB, 12.3 MB, 4.1 GB. */
@@ -63,16 +68,16 @@ interface PlannedFile {
   alreadyThere: boolean;
 }
 
-/** Is the photo still at `file` as imported? A changed size or time means reading it to be sure. */
-async function unchangedSince(file: string, expected: { hash: string; size: number | null; mtimeMs: number | null }): Promise<'ok' | 'missing' | 'changed'> {
+/** Is the photo still at `file` as imported? A changed size or time means reading it to be sure. The stat comes back for reuse. */
+async function unchangedSince(file: string, expected: { hash: string; size: number | null; mtimeMs: number | null }): Promise<{ state: 'ok'; stat: fs.Stats } | { state: 'missing' | 'changed' }> {
   let stat: fs.Stats;
   try {
     stat = await fs.promises.stat(file);
   } catch {
-    return 'missing';
+    return { state: 'missing' };
   }
-  if (stat.size === expected.size && stat.mtimeMs === expected.mtimeMs) return 'ok';
-  return (await sha256OfFile(file)) === expected.hash ? 'ok' : 'changed';
+  if (stat.size === expected.size && stat.mtimeMs === expected.mtimeMs) return { state: 'ok', stat };
+  return (await sha256OfFile(file)) === expected.hash ? { state: 'ok', stat } : { state: 'changed' };
 }
 
 const MISSING = 'no longer at this path (moved, renamed or deleted since it was imported); import its folder again to find it';
@@ -113,11 +118,16 @@ async function makePlan(catalog: Catalog, journal: SortJournal, request: SortReq
   };
   const destDrive = fs.statfsSync(nearestExisting(dest));
   const destDevice = fs.statSync(nearestExisting(dest)).dev;
+  // The sources are checked in parallel (mostly cached metadata), then planned in order.
+  const checks = new Array<Awaited<ReturnType<typeof unchangedSince>>>(sources.length);
+  await forEachLimited([...sources.keys()], CHECKS_AT_ONCE, undefined, async (i) => {
+    checks[i] = await unchangedSince(sources[i]!.path, sources[i]!);
+  });
   const files: PlannedFile[] = [];
-  for (const source of sources) {
-    const state = await unchangedSince(source.path, source);
-    if (state !== 'ok') {
-      plan.unavailable.push({ path: source.path, reason: state === 'missing' ? MISSING : CHANGED });
+  for (const [i, source] of sources.entries()) {
+    const check = checks[i]!;
+    if (check.state !== 'ok') {
+      plan.unavailable.push({ path: source.path, reason: check.state === 'missing' ? MISSING : CHANGED });
       continue;
     }
     const folder = path.join(dest, folders[source.category!]!);
@@ -143,7 +153,7 @@ async function makePlan(catalog: Catalog, journal: SortJournal, request: SortReq
     plan.photos++;
     plan.bytes += source.size;
     // Space is taken in whole blocks.
-    if (request.mode === 'copy' || fs.statSync(source.path).dev !== destDevice) plan.bytesNeeded += Math.ceil(source.size / destDrive.bsize) * destDrive.bsize;
+    if (request.mode === 'copy' || check.stat.dev !== destDevice) plan.bytesNeeded += Math.ceil(source.size / destDrive.bsize) * destDrive.bsize;
     if (plan.sample.length < SAMPLE_SIZE) plan.sample.push({ source: source.path, target });
   }
   plan.bytesFree = destDrive.bavail * destDrive.bsize;
@@ -156,12 +166,15 @@ export async function planSort(catalog: Catalog, request: SortRequest): Promise<
 }
 
 /** Copies a file through a hidden partial name and renames it into place, so the target is either absent or complete. */
-async function copyIntoPlace(file: SortFile, mode: SortMode): Promise<void> {
+async function copyIntoPlace(file: SortFile, mode: SortMode, stat: fs.Stats): Promise<void> {
   const partial = partialName(file.target);
-  await fs.promises.rm(partial, { force: true });
   try {
-    const stat = await fs.promises.stat(file.source);
-    await fs.promises.copyFile(file.source, partial, fs.constants.COPYFILE_EXCL);
+    await fs.promises.copyFile(file.source, partial, fs.constants.COPYFILE_EXCL).catch(async (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EEXIST') throw err;
+      // Left by a crash mid-copy: it is ours, and incomplete.
+      await fs.promises.rm(partial, { force: true });
+      await fs.promises.copyFile(file.source, partial, fs.constants.COPYFILE_EXCL);
+    });
     await fs.promises.utimes(partial, stat.atimeMs / 1000, stat.mtimeMs / 1000);
     if (mode === 'move') {
       // A move deletes the original, so the copy must be on the disk and equal to it first.
@@ -200,26 +213,53 @@ async function finishMove(journal: SortJournal, file: SortFile): Promise<void> {
   journal.markMoved(file, { size: stat.size, mtimeMs: stat.mtimeMs });
 }
 
+/**
+ * Records how files end. Finished copies are committed in batches (a copy is safe to redo: the next run
+ * finds it in place by its hash); failures and every step of a move are committed at once.
+ */
+class Outcomes {
+  failed = 0;
+  private done: number[] = [];
+
+  constructor(private readonly journal: SortJournal) {}
+
+  copied(fileId: number): void {
+    this.done.push(fileId);
+    if (this.done.length >= DONE_PER_COMMIT) this.flush();
+  }
+
+  fail(fileId: number, reason: string): void {
+    this.failed++;
+    this.journal.markFailed(fileId, reason);
+  }
+
+  flush(): void {
+    this.journal.markDone(this.done);
+    this.done = [];
+  }
+}
+
 /** Carries one journaled file to its end: done, or failed with a reason (a destination problem stops the job). */
-async function sortFile(journal: SortJournal, file: SortFile, mode: SortMode): Promise<void> {
-  const complete = fs.existsSync(file.target) && (await sha256OfFile(file.target)) === file.hash;
+async function sortFile(journal: SortJournal, outcomes: Outcomes, file: SortFile, mode: SortMode): Promise<void> {
+  const targetExists = fs.existsSync(file.target);
+  const complete = targetExists && (await sha256OfFile(file.target)) === file.hash;
   if (file.state === 'copied' && !complete) {
     // The verified copy was removed by someone since; if the original is still there, start over.
-    if (!fs.existsSync(file.source)) return journal.markFailed(file.id, `the sorted copy at ${file.target} and the original were both removed outside Fashion Sorter`);
+    if (!fs.existsSync(file.source)) return outcomes.fail(file.id, `the sorted copy at ${file.target} and the original were both removed outside Fashion Sorter`);
     file.state = 'planned';
   }
   if (file.state === 'planned' && !complete) {
-    if (fs.existsSync(file.target)) return journal.markFailed(file.id, `another file is already at ${file.target}; nothing was overwritten`);
-    const state = await unchangedSince(file.source, file);
-    if (state !== 'ok') return journal.markFailed(file.id, state === 'missing' ? MISSING : CHANGED);
+    if (targetExists) return outcomes.fail(file.id, `another file is already at ${file.target}; nothing was overwritten`);
+    const check = await unchangedSince(file.source, file);
+    if (check.state !== 'ok') return outcomes.fail(file.id, check.state === 'missing' ? MISSING : CHANGED);
     try {
-      await copyIntoPlace(file, mode);
+      await copyIntoPlace(file, mode, check.stat);
     } catch (err) {
       if (err instanceof DestinationProblem) throw err;
-      return journal.markFailed(file.id, (err as NodeJS.ErrnoException).code ? explainWriteError(err as NodeJS.ErrnoException) : (err as Error).message);
+      return outcomes.fail(file.id, (err as NodeJS.ErrnoException).code ? explainWriteError(err as NodeJS.ErrnoException) : (err as Error).message);
     }
   }
-  if (mode === 'copy') return journal.markDone(file.id);
+  if (mode === 'copy') return outcomes.copied(file.id);
   journal.markCopied(file.id);
   await finishMove(journal, file);
 }
@@ -255,7 +295,8 @@ export async function sortPhotos(catalog: Catalog, request: SortRequest, options
   // their original, and half-written copies go. A job for another destination is then closed; the one for
   // this destination continues, its plan for the rest replaced by a fresh one.
   for (const unfinished of journal.unfinishedJobs()) {
-    await forEachLimited(journal.unfinishedFiles(unfinished.id, ['copied']), CONCURRENCY, undefined, (file) => sortFile(journal, file, unfinished.mode));
+    const outcomes = new Outcomes(journal);
+    await forEachLimited(journal.unfinishedFiles(unfinished.id, ['copied']), CONCURRENCY, undefined, (file) => sortFile(journal, outcomes, file, unfinished.mode));
     for (const file of journal.unfinishedFiles(unfinished.id, ['planned'])) fs.rmSync(partialName(file.target), { force: true });
     if (unfinished.dest !== dest || unfinished.mode !== request.mode) {
       journal.dropPlanned(unfinished.id);
@@ -288,24 +329,30 @@ export async function sortPhotos(catalog: Catalog, request: SortRequest, options
   }
 
   const todo = journal.unfinishedFiles(jobId);
+  const outcomes = new Outcomes(journal);
   const started = performance.now();
   let handled = 0;
+  let reportedAt = 0;
   const report = () => {
-    const seconds = (performance.now() - started) / 1000;
-    const rate = seconds > 0 ? handled / seconds : 0;
-    const counts = journal.counts(jobId);
-    options.onProgress?.({ jobId, total: todo.length, done: handled, failed: counts.failed, photosPerSecond: rate, etaSeconds: rate > 0 ? (todo.length - handled) / rate : null });
+    const now = performance.now();
+    // A few times a second is plenty for a progress bar.
+    if (now - reportedAt < PROGRESS_INTERVAL_MS && handled < todo.length) return;
+    reportedAt = now;
+    const rate = handled / Math.max((now - started) / 1000, 1e-3);
+    options.onProgress?.({ jobId, total: todo.length, done: handled, failed: outcomes.failed, photosPerSecond: rate, etaSeconds: rate > 0 ? (todo.length - handled) / rate : null });
   };
   let problem: string | null = null;
   try {
     await forEachLimited(todo, CONCURRENCY, options.signal, async (file) => {
-      await sortFile(journal, file, request.mode);
+      await sortFile(journal, outcomes, file, request.mode);
       handled++;
       report();
     });
   } catch (err) {
     if (!(err instanceof DestinationProblem)) throw err;
     problem = `${err.message}. The photos not yet sorted are where they were; run the same sort again to continue`;
+  } finally {
+    outcomes.flush();
   }
   const counts = journal.counts(jobId);
   const finished = counts.planned === 0 && counts.copied === 0;
