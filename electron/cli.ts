@@ -25,7 +25,7 @@ Commands:
             [--category C] [--bom]   (--bom: a UTF-8 byte order mark for Excel)
   sort      --db FILE --dest DIR [--move] [--dry-run] [--json] [--reviewed-only | --needs-review]
             [--category C] [--folder-name CATEGORY=NAME]…   (copies unless --move)
-  bench     [--json] [--quick]
+  bench     [--json] [--quick] [--only training,inference,pipeline,catalog,export,fineTuning]
 
 Environment: FASHION_SORTER_BACKEND=auto|tensorflow-gpu|tensorflow|wasm|cpu picks the first backend to try.`;
 
@@ -62,7 +62,7 @@ const COMMANDS: Record<string, { options: ParseArgsConfig['options']; run: (valu
     run: (v) => runSort(v),
   },
   bench: {
-    options: { json: { type: 'boolean' }, quick: { type: 'boolean' } },
+    options: { json: { type: 'boolean' }, quick: { type: 'boolean' }, only: { type: 'string' } },
     run: (v) => runBench(v),
   },
 };

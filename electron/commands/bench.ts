@@ -1,65 +1,111 @@
 import { defaultModelDir } from '../appPaths.ts';
 import { benchCatalog } from '../catalog/catalogBench.ts';
-import { loadFashionMnist } from '../dataset/fashionMnist.ts';
+import { loadFashionMnist, type FashionMnist } from '../dataset/fashionMnist.ts';
 import { benchExport, benchSort } from '../export/exportBench.ts';
 import { benchDomainShift } from '../learning/domainShiftBench.ts';
 import { benchDataParallel, benchInference, benchTraining } from '../ml/bench.ts';
 import { startPredictor } from '../ml/inference.ts';
 import { benchPipeline, measureFidelity } from '../photos/pipelineBench.ts';
-import type { Values } from './args.ts';
+import { UsageError, type Values } from './args.ts';
 
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 
-/** `bench`: speeds measured side by side in one run; the ratios are what to compare across machines. */
+/**
+ * The sections of the benchmark, in the order they run: each measures side by side in one run and
+ * returns its numbers and the lines that report them.
+ */
+const SECTIONS = {
+  async training(quick: boolean, data: FashionMnist) {
+    const training = await benchTraining(quick ? { batchSize: 8, stepBatchSize: 16, wasmRuns: 2, cpuRuns: 1 } : {});
+    const dataParallel = quick ? undefined : await benchDataParallel(data.train);
+    return {
+      result: { ...training, dataParallel },
+      lines: [
+        `training (batch ${training.batchSize}, shipped architecture, one thread):`,
+        `  wasm + our kernels ${training.wasmImagesPerSecond.toFixed(1)} img/s, pure-JS cpu ${training.cpuImagesPerSecond.toFixed(2)} img/s`,
+        `  speedup vs cpu        ${training.speedupVsCpu.toFixed(1)}×`,
+        `  step ÷ forward pass   ${training.stepToForward.toFixed(2)}  (batch ${training.stepBatchSize}: ${training.stepMs.toFixed(0)} ms ÷ ${training.forwardMs.toFixed(0)} ms)`,
+        ...(dataParallel ? [`  two worker threads ÷ one  ${dataParallel.speedup.toFixed(2)}×  (${dataParallel.twoWorkersImagesPerSecond.toFixed(0)} vs ${dataParallel.oneWorkerImagesPerSecond.toFixed(0)} img/s, one epoch of ${dataParallel.images} images)`] : []),
+      ],
+    };
+  },
+  async inference(quick: boolean) {
+    const inference = await benchInference(quick ? { batchSize: 64, runs: 2 } : {});
+    return { result: inference, lines: [`inference (${inference.backend}, batch ${inference.batchSize}): ${inference.imagesPerSecond.toFixed(0)} img/s`] };
+  },
+  async pipeline(quick: boolean, data: FashionMnist) {
+    const predictor = await startPredictor(defaultModelDir());
+    try {
+      const pipeline = await benchPipeline(data.test, predictor, quick ? 200 : 2000);
+      const f = await measureFidelity(data.test, predictor, quick ? 500 : data.test.count);
+      return {
+        result: { ...pipeline, fidelity: f },
+        lines: [
+          `photo pipeline (${pipeline.photos} JPEG packshots of 800×1000, walk + decode + convert + thumbnail + predict + write):`,
+          `  end to end ${pipeline.photosPerSecond.toFixed(1)} photos/s, sharp alone (decode + resize) ${pipeline.floorPhotosPerSecond.toFixed(1)} photos/s`,
+          `  ratio to the floor    ${pipeline.ratioToFloor.toFixed(2)}  (without predicting: ${pipeline.withoutPredictionRatioToFloor.toFixed(2)})`,
+          `  worst main-thread event-loop delay while importing ${pipeline.maxEventLoopDelayMs.toFixed(1)} ms`,
+          `  fidelity on ${f.images} test images as photos: ${(100 * f.pipelineAccuracy).toFixed(2)}% vs ${(100 * f.tensorAccuracy).toFixed(2)}% as tensors (gap ${f.gapPoints.toFixed(2)} points)`,
+        ],
+      };
+    } finally {
+      await predictor.close();
+    }
+  },
+  async catalog(quick: boolean) {
+    const catalog = benchCatalog(quick ? 10_000 : 100_000);
+    return {
+      result: catalog,
+      lines: [
+        `catalog of ${catalog.photos} photos (${catalog.databaseMegabytes.toFixed(0)} MB), median ms per query:`,
+        `  counts per category and queue ${catalog.categoryCountsMs.toFixed(1)}, first page of 200 ${catalog.firstPageMs.toFixed(1)}, page at 90 % ${catalog.deepPageMs.toFixed(1)}, page of one category ${catalog.categoryPageMs.toFixed(1)}, import job counts ${catalog.jobCountsMs.toFixed(1)}`,
+      ],
+    };
+  },
+  async export(quick: boolean, data: FashionMnist) {
+    const csv = await benchExport(quick ? 10_000 : 100_000);
+    const sort = await benchSort(data.test, quick ? 1000 : 10_000);
+    return {
+      result: { csv, sort },
+      lines: [
+        `catalog CSV of ${csv.rows} photos: ${csv.seconds.toFixed(1)} s (target ≤ 5 s), memory growth ${csv.rssGrowthMB.toFixed(0)} MB RSS, ${csv.heapGrowthMB.toFixed(0)} MB heap (target < 50 MB)`,
+        `  read back by Python's csv module: ${csv.mismatches} of ${csv.fieldsChecked} fields differ from the catalog${csv.firstMismatch ? ` (first: ${csv.firstMismatch})` : ''}`,
+        `  Fashion-MNIST CSV of the ${csv.fashionMnist.rows} reviewed photos: ${csv.fashionMnist.seconds.toFixed(1)} s`,
+        `sorting ${sort.photos} JPEG photos (${(sort.bytes / 1e6).toFixed(0)} MB) into category folders, copies, median of ${sort.oursRunsSeconds.length} runs alternated with cp -r:`,
+        `  ours ${sort.oursFilesPerSecond.toFixed(0)} files/s, cp ${sort.cpFilesPerSecond.toFixed(0)} files/s, ratio to cp ${sort.ratioToCp.toFixed(2)} (target ≥ 0.8)`,
+        `  a move (copy, flush, verify the hash, delete the original) ${sort.moveFilesPerSecond.toFixed(0)} files/s`,
+      ],
+    };
+  },
+  async fineTuning(quick: boolean, data: FashionMnist) {
+    const f = await benchDomainShift(defaultModelDir(), data, quick ? { corrections: 100, heldOut: 200, speed: 100 } : undefined);
+    return {
+      result: f,
+      lines: [
+        `fine-tuning on ${f.corrections} corrected photos of a shifted domain (smaller, rotated, low-contrast garments on a tinted textured background):`,
+        `  held-out shifted photos (${f.heldOut}) ${pct(f.shiftedBefore)} → ${pct(f.shiftedAfter)}, ${(100 * f.recoveredShare).toFixed(0)}% of the drop won back`,
+        `  Fashion-MNIST test set ${pct(f.testBefore)} → ${pct(f.testAfter)} (${(100 * (f.testAfter - f.testBefore)).toFixed(2)} points)`,
+        `  fine-tuning time ${f.fineTuneSeconds.toFixed(1)} s (${f.corrections} corrections), ${f.speedSeconds.toFixed(1)} s (${f.speedCorrections})`,
+      ],
+    };
+  },
+};
+type Section = keyof typeof SECTIONS;
+
+/** `bench [--json] [--quick] [--only SECTION,…]`: speeds measured side by side in one run; the ratios are what to compare across machines. */
 export async function runBench(values: Values): Promise<void> {
   const quick = values.quick === true;
+  const names = Object.keys(SECTIONS) as Section[];
+  const only = typeof values.only === 'string' ? values.only.split(',').map((s) => s.trim()) : names;
+  const unknown = only.filter((s) => !names.includes(s as Section));
+  if (unknown.length > 0) throw new UsageError(`--only takes sections from ${names.join(', ')}; unknown: ${unknown.join(', ')}`);
   const data = await loadFashionMnist();
-  const training = await benchTraining(quick ? { batchSize: 8, stepBatchSize: 16, wasmRuns: 2, cpuRuns: 1 } : {});
-  const inference = await benchInference(quick ? { batchSize: 64, runs: 2 } : {});
-  const dataParallel = quick ? undefined : await benchDataParallel(data.train);
-  const predictor = await startPredictor(defaultModelDir());
-  let pipeline;
-  try {
-    pipeline = {
-      ...(await benchPipeline(data.test, predictor, quick ? 200 : 2000)),
-      fidelity: await measureFidelity(data.test, predictor, quick ? 500 : data.test.count),
-    };
-  } finally {
-    await predictor.close();
+  const result: Record<string, unknown> = {};
+  const lines: string[] = [];
+  for (const name of names.filter((n) => only.includes(n))) {
+    const section = await SECTIONS[name](quick, data);
+    result[name] = section.result;
+    lines.push(...section.lines);
   }
-  const catalog = benchCatalog(quick ? 10_000 : 100_000);
-  const exportBench = { csv: await benchExport(quick ? 10_000 : 100_000), sort: await benchSort(data.test, quick ? 1000 : 10_000) };
-  const fineTuning = await benchDomainShift(defaultModelDir(), data, quick ? { corrections: 100, heldOut: 200, speed: 100 } : undefined);
-  const result = { training: { ...training, dataParallel }, inference, pipeline, catalog, export: exportBench, fineTuning };
-  if (values.json) {
-    console.log(JSON.stringify(result, null, 1));
-    return;
-  }
-  const f = pipeline.fidelity;
-  const { csv, sort } = exportBench;
-  console.log([
-    `training (batch ${training.batchSize}, shipped architecture, one thread):`,
-    `  wasm + our kernels ${training.wasmImagesPerSecond.toFixed(1)} img/s, pure-JS cpu ${training.cpuImagesPerSecond.toFixed(2)} img/s`,
-    `  speedup vs cpu        ${training.speedupVsCpu.toFixed(1)}×`,
-    `  step ÷ forward pass   ${training.stepToForward.toFixed(2)}  (batch ${training.stepBatchSize}: ${training.stepMs.toFixed(0)} ms ÷ ${training.forwardMs.toFixed(0)} ms)`,
-    ...(dataParallel ? [`  two worker threads ÷ one  ${dataParallel.speedup.toFixed(2)}×  (${dataParallel.twoWorkersImagesPerSecond.toFixed(0)} vs ${dataParallel.oneWorkerImagesPerSecond.toFixed(0)} img/s, one epoch of ${dataParallel.images} images)`] : []),
-    `inference (${inference.backend}, batch ${inference.batchSize}): ${inference.imagesPerSecond.toFixed(0)} img/s`,
-    `photo pipeline (${pipeline.photos} JPEG packshots of 800×1000, walk + decode + convert + thumbnail + predict + write):`,
-    `  end to end ${pipeline.photosPerSecond.toFixed(1)} photos/s, sharp alone (decode + resize) ${pipeline.floorPhotosPerSecond.toFixed(1)} photos/s`,
-    `  ratio to the floor    ${pipeline.ratioToFloor.toFixed(2)}  (without predicting: ${pipeline.withoutPredictionRatioToFloor.toFixed(2)})`,
-    `  worst main-thread event-loop delay while importing ${pipeline.maxEventLoopDelayMs.toFixed(1)} ms`,
-    `  fidelity on ${f.images} test images as photos: ${(100 * f.pipelineAccuracy).toFixed(2)}% vs ${(100 * f.tensorAccuracy).toFixed(2)}% as tensors (gap ${f.gapPoints.toFixed(2)} points)`,
-    `catalog of ${catalog.photos} photos (${catalog.databaseMegabytes.toFixed(0)} MB), median ms per query:`,
-    `  counts per category and queue ${catalog.categoryCountsMs.toFixed(1)}, first page of 200 ${catalog.firstPageMs.toFixed(1)}, page at 90 % ${catalog.deepPageMs.toFixed(1)}, page of one category ${catalog.categoryPageMs.toFixed(1)}, import job counts ${catalog.jobCountsMs.toFixed(1)}`,
-    `catalog CSV of ${csv.rows} photos: ${csv.seconds.toFixed(1)} s (target ≤ 5 s), memory growth ${csv.rssGrowthMB.toFixed(0)} MB RSS, ${csv.heapGrowthMB.toFixed(0)} MB heap (target < 50 MB)`,
-    `  read back by Python's csv module: ${csv.mismatches} of ${csv.fieldsChecked} fields differ from the catalog${csv.firstMismatch ? ` (first: ${csv.firstMismatch})` : ''}`,
-    `  Fashion-MNIST CSV of the ${csv.fashionMnist.rows} reviewed photos: ${csv.fashionMnist.seconds.toFixed(1)} s`,
-    `sorting ${sort.photos} JPEG photos (${(sort.bytes / 1e6).toFixed(0)} MB) into category folders, copies, median of ${sort.oursRunsSeconds.length} runs alternated with cp -r:`,
-    `  ours ${sort.oursFilesPerSecond.toFixed(0)} files/s, cp ${sort.cpFilesPerSecond.toFixed(0)} files/s, ratio to cp ${sort.ratioToCp.toFixed(2)} (target ≥ 0.8)`,
-    `  a move (copy, flush, verify the hash, delete the original) ${sort.moveFilesPerSecond.toFixed(0)} files/s`,
-    `fine-tuning on ${fineTuning.corrections} corrected photos of a shifted domain (smaller, rotated, low-contrast garments on a tinted textured background):`,
-    `  held-out shifted photos (${fineTuning.heldOut}) ${pct(fineTuning.shiftedBefore)} → ${pct(fineTuning.shiftedAfter)}, ${(100 * fineTuning.recoveredShare).toFixed(0)}% of the drop won back`,
-    `  Fashion-MNIST test set ${pct(fineTuning.testBefore)} → ${pct(fineTuning.testAfter)} (${(100 * (fineTuning.testAfter - fineTuning.testBefore)).toFixed(2)} points)`,
-    `  fine-tuning time ${fineTuning.fineTuneSeconds.toFixed(1)} s (${fineTuning.corrections} corrections), ${fineTuning.speedSeconds.toFixed(1)} s (${fineTuning.speedCorrections})`,
-  ].join('\n'));
+  console.log(values.json ? JSON.stringify(result, null, 1) : lines.join('\n'));
 }
