@@ -82,6 +82,19 @@ export function topTwo(probabilities: ArrayLike<number>): { label: number; confi
   return { label: best, confidence: probabilities[best]!, runnerUp: second, margin: probabilities[best]! - probabilities[second]! };
 }
 
+/** Why SQLite could not open a catalog, in words that say what to do. */
+function whyCannotOpen(file: string, err: Error): string {
+  const dir = path.dirname(file);
+  try {
+    fs.accessSync(dir, fs.constants.W_OK);
+  } catch (access) {
+    // SQLite keeps its write-ahead log beside the catalog, so even reading needs a writable folder.
+    const where = (access as NodeJS.ErrnoException).code === 'EROFS' ? `${dir} is on a read-only drive` : `your account cannot write in ${dir}`;
+    return `${where}, and the catalog needs to keep its journal beside itself; copy the catalog to a writable folder, or fix the folder's permissions`;
+  }
+  return err.message;
+}
+
 /**
  * The catalog: one SQLite file (WAL, foreign keys, migrations by `PRAGMA user_version`). Every change of
  * more than one row runs in one transaction, so a crash at any moment leaves it consistent.
@@ -98,7 +111,7 @@ export class Catalog {
       if (created) fs.chmodSync(file, 0o600);
       this.db.pragma('journal_mode = WAL');
     } catch (err) {
-      throw new Error(`cannot open the catalog ${file}: ${(err as Error).message}`);
+      throw new Error(`cannot open the catalog ${file}: ${whyCannotOpen(file, err as Error)}`);
     }
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('synchronous = NORMAL');

@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import Database from 'better-sqlite3';
+import { createServices } from '../electron/api/services.ts';
+import { defaultModelDir } from '../electron/appPaths.ts';
+import { Catalog, DEFAULT_REVIEW_RULE } from '../electron/catalog/catalog.ts';
+import { MIGRATIONS } from '../electron/catalog/migrations.ts';
+import { cli } from './helpers/cli.ts';
+import { withSmallDrive } from './helpers/drives.ts';
+import { tempDir } from './helpers/photos.ts';
+
+const sha256 = (file: string) => crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+
+/** A catalog as the first released version wrote it (schema 1), with a photo, its prediction and a reviewer's label. */
+function firstVersionCatalog(file: string): void {
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  db.exec(MIGRATIONS[0]!);
+  db.pragma('user_version = 1');
+  db.prepare(`INSERT INTO models (id, name, version, dir, created_at, active) VALUES (1, 'resnet9-mini', 'v1', '/models/resnet9-mini', '2026-01-01', 1)`).run();
+  db.prepare(`INSERT INTO photos (id, hash, size, format, width, height, name, added_at) VALUES (1, ?, 10, 'jpeg', 800, 1000, 'shirt.jpg', '2026-01-01')`).run('a'.repeat(64));
+  db.prepare('INSERT INTO photo_inputs (photo_id, pixels) VALUES (1, ?)').run(Buffer.alloc(784, 7));
+  db.prepare(`INSERT INTO photo_paths (photo_id, path, name, size, mtime_ms, seen_at) VALUES (1, '/photos/shirt.jpg', 'shirt.jpg', 10, 0, '2026-01-01')`).run();
+  const probabilities = new Float32Array(10).fill(0.01);
+  probabilities[6] = 0.91;
+  db.prepare(`INSERT INTO predictions (id, photo_id, model_id, label, confidence, probabilities, created_at) VALUES (1, 1, 1, 6, 0.91, ?, '2026-01-01')`).run(Buffer.from(probabilities.buffer));
+  db.prepare('UPDATE photos SET prediction_id = 1, predicted_label = 6, confidence = 0.91, runner_up = 0, margin = 0.9 WHERE id = 1').run();
+  db.prepare(`INSERT INTO labels (photo_id, old_label, new_label, reviewer, created_at) VALUES (1, NULL, 0, 'ana', '2026-01-02')`).run();
+  db.close();
+}
+
+test('a catalog from an older version is migrated on open, and keeps every photo, prediction and label', () => {
+  const file = path.join(tempDir('faults-migrate'), 'catalog.sqlite');
+  firstVersionCatalog(file);
+  const catalog = new Catalog(file);
+  try {
+    assert.equal(catalog.db.pragma('user_version', { simple: true }), MIGRATIONS.length);
+    const detail = catalog.photoDetail(1)!;
+    assert.deepEqual([detail.label, detail.predictedLabel, detail.paths, detail.history.map((h) => h.reviewer)], [0, 6, ['/photos/shirt.jpg'], ['ana']]);
+    assert.equal(catalog.categoryCounts(DEFAULT_REVIEW_RULE).reviewed, 1);
+    assert.deepEqual(catalog.db.pragma('foreign_key_check'), []);
+    assert.equal(catalog.db.pragma('integrity_check', { simple: true }), 'ok');
+    assert.equal(catalog.db.prepare('SELECT count(*) FROM sort_jobs').pluck().get(), 0, 'the new tables are there');
+  } finally {
+    catalog.close();
+  }
+  // A catalog from a newer version than this one is refused, not damaged.
+  const newer = new Database(file);
+  newer.pragma(`user_version = ${MIGRATIONS.length + 1}`);
+  newer.close();
+  assert.throws(() => new Catalog(file), /this catalog was written by a newer Fashion Sorter \(schema \d+, this version knows \d+\); update the app to open it/);
+});
+
+test('a catalog on a read-only drive: a message that says what to do, and the catalog untouched', { timeout: 60_000 }, async (t) => {
+  const dir = tempDir('faults-readonly');
+  const source = path.join(dir, 'catalog.sqlite');
+  firstVersionCatalog(source);
+  new Catalog(source).close();
+  await withSmallDrive(t, path.join(dir, 'drive'), 'size=4m', async (drive) => {
+    fs.copyFileSync(source, path.join(drive, 'catalog.sqlite'));
+    const before = sha256(path.join(drive, 'catalog.sqlite'));
+    assert.equal(spawnSync('mount', ['-o', 'remount,ro', drive]).status, 0);
+    const r = cli(['export', '--db', path.join(drive, 'catalog.sqlite'), '--out', path.join(dir, 'out.csv')]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /cannot open the catalog .*: .* is on a read-only drive, and the catalog needs to keep its journal beside itself; copy the catalog to a writable folder, or fix the folder's permissions/);
+    assert.equal(sha256(path.join(drive, 'catalog.sqlite')), before);
+  });
+});
+
+test('a missing model file: the window and the command line say which and what to do', async () => {
+  const dir = tempDir('faults-model');
+  const broken = path.join(dir, 'resnet9-mini');
+  fs.cpSync(defaultModelDir(), broken, { recursive: true });
+  fs.rmSync(path.join(broken, 'weights.bin'));
+  const r = cli(['classify', dir, '--db', path.join(dir, 'c.sqlite'), '--model', broken], { FASHION_SORTER_CACHE: dir });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /no model at .*resnet9-mini \(model\.json and weights\.bin are needed\); pass --model DIR or reinstall the app/);
+  fs.rmSync(path.join(broken, 'metrics.json'));
+  const services = createServices({ catalogFile: path.join(dir, 'c.sqlite'), thumbnailsDir: path.join(dir, 't'), modelDir: broken });
+  try {
+    const info = await services.api.appInfo();
+    assert.equal(info.model, null);
+    assert.match(info.modelProblem!, /no model card at .*resnet9-mini/);
+    await assert.rejects(services.api.importPaths([dir]), /no model at .*resnet9-mini/);
+  } finally {
+    await services.close();
+  }
+});
