@@ -125,8 +125,8 @@ app.whenReady().then(() => {
   });
   protocol.handle(APP_SCHEME, serveRenderer);
   // Only thumbnails and photos in the catalog, named by content hash: no path ever comes from the renderer.
-  const serveByHash = (resolve: (hash: string) => string | undefined) => (request: Request) => {
-    const file = resolve(new URL(request.url).pathname.slice(1));
+  const serveByHash = (resolve: (hash: string) => string | undefined | Promise<string | undefined>) => async (request: Request) => {
+    const file = await resolve(new URL(request.url).pathname.slice(1));
     return file ? net.fetch(pathToFileURL(file).href) : new Response('not found', { status: 404 });
   };
   protocol.handle(THUMB_SCHEME, serveByHash((hash) => services.thumbnailFile(hash)));

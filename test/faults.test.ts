@@ -5,10 +5,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
+import sharp from 'sharp';
 import { createServices } from '../electron/api/services.ts';
 import { defaultModelDir } from '../electron/appPaths.ts';
 import { Catalog, DEFAULT_REVIEW_RULE } from '../electron/catalog/catalog.ts';
 import { MIGRATIONS } from '../electron/catalog/migrations.ts';
+import { importPhotos } from '../electron/photos/importJob.ts';
+import { thumbnailPath } from '../electron/photos/photoPipeline.ts';
+import { writePackshots } from '../electron/photos/samplePhotos.ts';
+import { testSet } from './helpers/catalogs.ts';
 import { cli } from './helpers/cli.ts';
 import { withSmallDrive } from './helpers/drives.ts';
 import { tempDir } from './helpers/photos.ts';
@@ -86,6 +91,40 @@ test('a missing model file: the window and the command line say which and what t
     assert.equal(info.model, null);
     assert.match(info.modelProblem!, /no model card at .*resnet9-mini/);
     await assert.rejects(services.api.importPaths([dir]), /no model at .*resnet9-mini/);
+  } finally {
+    await services.close();
+  }
+});
+
+test('a damaged thumbnail cache heals itself: garbage, torn and missing thumbnails are made again from the photos', { timeout: 120_000 }, async () => {
+  const dir = tempDir('faults-thumbnails');
+  const files = await writePackshots(testSet.images, 4, path.join(dir, 'photos'), { seed: 4 });
+  const catalogFile = path.join(dir, 'catalog.sqlite');
+  const thumbs = path.join(dir, 'thumbs');
+  const catalog = new Catalog(catalogFile);
+  await importPhotos([path.join(dir, 'photos')], { catalog, thumbnailsDir: thumbs });
+  const hashes = files.map((f) => catalog.photoDetail(catalog.photoAtPath(f)!)!.hash);
+  catalog.close();
+  const thumbnail = (k: number) => thumbnailPath(thumbs, hashes[k]!);
+  const good = fs.readFileSync(thumbnail(0));
+  fs.writeFileSync(thumbnail(0), 'not a jpeg at all');
+  fs.writeFileSync(thumbnail(1), fs.readFileSync(thumbnail(1)).subarray(0, 500));
+  fs.rmSync(thumbnail(2));
+  fs.writeFileSync(thumbnail(3), 'damaged');
+  fs.rmSync(files[3]!); // and its photo is gone too
+
+  const services = createServices({ catalogFile, thumbnailsDir: thumbs });
+  try {
+    for (const k of [0, 1, 2]) {
+      assert.equal(await services.thumbnailFile(hashes[k]!), thumbnail(k));
+      const meta = await sharp(thumbnail(k)).metadata();
+      assert.equal(meta.format, 'jpeg');
+      assert.equal(Math.max(meta.width!, meta.height!), 256);
+    }
+    assert.deepEqual(fs.readFileSync(thumbnail(0)), good, 'the same thumbnail as the import made');
+    assert.equal(await services.thumbnailFile(hashes[3]!), undefined, 'no photo, no thumbnail: the grid shows its placeholder');
+    const [a, b] = await Promise.all([services.thumbnailFile(hashes[1]!), services.thumbnailFile(hashes[1]!)]);
+    assert.equal(a, b);
   } finally {
     await services.close();
   }

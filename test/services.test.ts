@@ -44,7 +44,7 @@ test('an import through the services fills the catalog: counts, pages, detail wi
   assert.equal(detail.pixels.length, 784);
   assert.equal(detail.probabilities!.length, 10);
   assert.equal(detail.paths.length, 1);
-  assert.ok(services.thumbnailFile(detail.hash));
+  assert.ok(await services.thumbnailFile(detail.hash));
   assert.equal(services.photoFile(detail.hash), detail.paths[0]);
 });
 
@@ -80,9 +80,9 @@ test('malformed calls are refused before any service runs, with the reason', asy
   assert.equal((await callValidated(services.api, 'counts', [DEFAULT_REVIEW_RULE]) as { total: number }).total, 30);
 });
 
-test('thumbnails are served only for photos in the catalog, by hash; no path gets through', () => {
+test('thumbnails are served only for photos in the catalog, by hash; no path gets through', async () => {
   for (const name of ['../../etc/passwd', '/etc/passwd', 'a'.repeat(64), `${'0'.repeat(63)}/`, '']) {
-    assert.equal(services.thumbnailFile(name), undefined);
+    assert.equal(await services.thumbnailFile(name), undefined);
     assert.equal(services.photoFile(name), undefined);
   }
 });

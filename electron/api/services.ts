@@ -12,7 +12,7 @@ import { exportCsvInWorker } from '../export/catalogExport.ts';
 import { DEFAULT_FOLDER_NAMES } from '../export/fileNames.ts';
 import { planSort, sortPhotos } from '../export/sortIntoFolders.ts';
 import { importPhotos } from '../photos/importJob.ts';
-import { thumbnailPath } from '../photos/photoPipeline.ts';
+import { convertPhoto, isThumbnail, thumbnailPath, writeThumbnail } from '../photos/photoPipeline.ts';
 import type { AppInfo, FashionSorterApi, ImportStatus, ImproveStatus, ModelVersion, SortOptions, SortStatus } from './contract.ts';
 
 export interface ServiceOptions {
@@ -38,8 +38,11 @@ export interface ServiceOptions {
 
 export interface Services {
   api: FashionSorterApi;
-  /** The cached thumbnail of a photo in the catalog, or undefined: nothing else is ever served. */
-  thumbnailFile(hash: string): string | undefined;
+  /**
+   * The cached thumbnail of a photo in the catalog, or undefined: nothing else is ever served. A missing or
+   * damaged thumbnail is made again from the photo (the cache is derived data).
+   */
+  thumbnailFile(hash: string): Promise<string | undefined>;
   /** Where a photo in the catalog is now (its most recently seen path that still exists), or undefined. */
   photoFile(hash: string): string | undefined;
   close(): Promise<void>;
@@ -87,6 +90,21 @@ export function createServices(options: ServiceOptions = {}): Services {
     const active = openCatalog().activeModel();
     return active && fs.existsSync(active.dir) ? active.dir : options.modelDir ?? defaultModelDir();
   };
+
+  const repairing = new Map<string, Promise<string | undefined>>();
+  /** Makes a thumbnail again from the photo, if the photo is still where the catalog saw it, unchanged. */
+  async function remakeThumbnail(hash: string, file: string): Promise<string | undefined> {
+    const source = openCatalog().photoPaths(hash).find((p) => fs.existsSync(p));
+    if (!source) return undefined;
+    try {
+      const photo = await convertPhoto(await fs.promises.readFile(source));
+      if (photo.hash !== hash) return undefined;
+      await writeThumbnail(file, photo.thumbnail);
+      return file;
+    } catch {
+      return undefined; // the photo cannot be read now: the grid shows its placeholder
+    }
+  }
 
   /** The long jobs that change the catalog or its files run one at a time. */
   function refuseWhileBusy(): void {
@@ -270,10 +288,16 @@ export function createServices(options: ServiceOptions = {}): Services {
 
   return {
     api,
-    thumbnailFile(hash) {
+    async thumbnailFile(hash) {
       if (!/^[0-9a-f]{64}$/.test(hash) || !openCatalog().hasPhoto(hash)) return undefined;
       const file = thumbnailPath(thumbnails, hash);
-      return fs.existsSync(file) ? file : undefined;
+      if (await isThumbnail(file)) return file;
+      let repair = repairing.get(hash);
+      if (!repair) {
+        repair = remakeThumbnail(hash, file).finally(() => repairing.delete(hash));
+        repairing.set(hash, repair);
+      }
+      return repair;
     },
     photoFile(hash) {
       if (!/^[0-9a-f]{64}$/.test(hash)) return undefined;

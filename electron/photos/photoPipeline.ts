@@ -5,6 +5,7 @@
  * size (JPEG shrink-on-load makes that much cheaper than a full decode), and both outputs come from it.
  */
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { IMAGE_SIZE, PIXELS } from '../dataset/fashionMnist.ts';
@@ -33,6 +34,37 @@ export function thumbnailPath(thumbnailsDir: string, hash: string): string {
 }
 
 /** A photo that cannot be imported, with a reason a person understands. */
+/** Writes a thumbnail whole or not at all (a temporary file renamed into place), replacing a damaged one. */
+export async function writeThumbnail(file: string, data: Buffer): Promise<void> {
+  await fs.promises.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  await fs.promises.writeFile(tmp, data);
+  await fs.promises.rename(tmp, file);
+}
+
+/** True when a cached thumbnail is there and whole: a JPEG from its start marker to its end marker. */
+export async function isThumbnail(file: string): Promise<boolean> {
+  let handle: fs.promises.FileHandle;
+  try {
+    handle = await fs.promises.open(file, 'r');
+  } catch {
+    return false;
+  }
+  try {
+    const { size } = await handle.stat();
+    if (size < 4) return false;
+    const start = Buffer.alloc(3);
+    const end = Buffer.alloc(2);
+    await handle.read(start, 0, 3, 0);
+    await handle.read(end, 0, 2, size - 2);
+    return start.equals(JPEG_START) && end.equals(JPEG_END);
+  } finally {
+    await handle.close();
+  }
+}
+const JPEG_START = Buffer.from([0xff, 0xd8, 0xff]);
+const JPEG_END = Buffer.from([0xff, 0xd9]);
+
 export class PhotoError extends Error {}
 
 /** Raw 8-bit pixels, interleaved channels. */

@@ -3,28 +3,13 @@
  * content-addressed cache. Requests overlap: sharp does the pixel work on libuv's thread pool.
  */
 import fs from 'node:fs/promises';
-import path from 'node:path';
 import sharp from 'sharp';
 import { serveRequests } from '../workerThreads.ts';
-import { convertPhoto, explainReadError, PhotoError, thumbnailPath } from './photoPipeline.ts';
+import { convertPhoto, explainReadError, isThumbnail, PhotoError, thumbnailPath, writeThumbnail } from './photoPipeline.ts';
 import type { PhotoReply, PhotoRequest } from './photoProtocol.ts';
 
 // Many photos in flight share the cores; libvips' own per-image threads would only contend.
 sharp.concurrency(1);
-
-/** Writes a thumbnail whole or not at all; a photo seen before already has one. */
-async function writeThumbnail(file: string, data: Buffer): Promise<void> {
-  try {
-    await fs.access(file);
-    return;
-  } catch {
-    // not cached yet
-  }
-  await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-  await fs.writeFile(tmp, data);
-  await fs.rename(tmp, file);
-}
 
 async function convert(request: PhotoRequest): Promise<PhotoReply> {
   let bytes: Buffer;
@@ -37,7 +22,9 @@ async function convert(request: PhotoRequest): Promise<PhotoReply> {
   }
   try {
     const photo = await convertPhoto(bytes);
-    await writeThumbnail(thumbnailPath(request.thumbnailsDir, photo.hash), photo.thumbnail);
+    // A photo seen before already has one.
+    const thumbnail = thumbnailPath(request.thumbnailsDir, photo.hash);
+    if (!(await isThumbnail(thumbnail))) await writeThumbnail(thumbnail, photo.thumbnail);
     return { type: 'photo', hash: photo.hash, size: bytes.length, mtimeMs: stat.mtimeMs, format: photo.format, width: photo.width, height: photo.height, pixels: photo.pixels };
   } catch (err) {
     if (err instanceof PhotoError) return { type: 'failed', reason: err.message };

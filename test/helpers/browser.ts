@@ -42,11 +42,11 @@ const CONTENT_TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'te
  */
 export async function openRenderer(services: Services, options: { dropRoot?: string; initScripts?: string[] } = {}): Promise<RendererSession> {
   const dir = await buildRenderer();
-  const server = http.createServer((req, res) => {
+  const server = http.createServer(async (req, res) => {
     // Thumbnails and photos, as the app's thumb:// and photo:// protocols serve them: by content hash, catalog photos only.
     const byHash = /^\/(thumb|photo)\/([^/]+)$/.exec(new URL(req.url!, 'http://x').pathname);
     if (byHash) {
-      const file = byHash[1] === 'thumb' ? services.thumbnailFile(byHash[2]!) : services.photoFile(byHash[2]!);
+      const file = byHash[1] === 'thumb' ? await services.thumbnailFile(byHash[2]!) : services.photoFile(byHash[2]!);
       if (!file) res.writeHead(404).end();
       else fs.createReadStream(file).pipe(res.writeHead(200));
       return;
