@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Catalog } from '../electron/catalog/catalog.ts';
+import { MIGRATIONS } from '../electron/catalog/migrations.ts';
 import { defaultModelDir } from '../electron/appPaths.ts';
 import { loadFashionMnist, PIXELS } from '../electron/dataset/fashionMnist.ts';
 import { startPredictor, type Predictor } from '../electron/ml/inference.ts';
@@ -121,7 +122,7 @@ describe('the catalog', () => {
     try {
       assert.equal(catalog.db.pragma('journal_mode', { simple: true }), 'wal');
       assert.equal(catalog.db.pragma('foreign_keys', { simple: true }), 1);
-      assert.equal(catalog.db.pragma('user_version', { simple: true }), 1);
+      assert.equal(catalog.db.pragma('user_version', { simple: true }), MIGRATIONS.length);
       const photoId = Number(catalog.db.prepare(`INSERT INTO photos (hash, size, format, width, height, name, added_at) VALUES ('h', 1, 'png', 1, 1, 'h.png', 'now')`).run().lastInsertRowid);
       catalog.db.prepare(`INSERT INTO labels (photo_id, old_label, new_label, reviewer, created_at) VALUES (?, NULL, 6, 'ana', 'now')`).run(photoId);
       assert.equal(count(catalog, 'SELECT label FROM photos WHERE id = ?', photoId), 6);
