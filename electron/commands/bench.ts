@@ -1,3 +1,4 @@
+import { soak } from '../api/soak.ts';
 import { defaultModelDir } from '../appPaths.ts';
 import { benchCatalog } from '../catalog/catalogBench.ts';
 import { loadFashionMnist, type FashionMnist } from '../dataset/fashionMnist.ts';
@@ -74,6 +75,19 @@ const SECTIONS = {
         `sorting ${sort.photos} JPEG photos (${(sort.bytes / 1e6).toFixed(0)} MB) into category folders, copies, median of ${sort.oursRunsSeconds.length} runs alternated with cp -r:`,
         `  ours ${sort.oursFilesPerSecond.toFixed(0)} files/s, cp ${sort.cpFilesPerSecond.toFixed(0)} files/s, ratio to cp ${sort.ratioToCp.toFixed(2)} (target ≥ 0.8)`,
         `  a move (copy, flush, verify the hash, delete the original) ${sort.moveFilesPerSecond.toFixed(0)} files/s`,
+      ],
+    };
+  },
+  async soak(quick: boolean, data: FashionMnist) {
+    const cycles = await soak(data.test, quick ? 3 : 10);
+    const first = cycles[1] ?? cycles[0]!;
+    const last = cycles[cycles.length - 1]!;
+    return {
+      result: { cycles },
+      lines: [
+        `soak: ${cycles.length} cycles of import 60 photos, review them, fine-tune and discard, export a CSV, sort into folders (through the app's services):`,
+        `  after cycle 2 → ${cycles.length}: heap after GC ${first.heapMB.toFixed(0)} → ${last.heapMB.toFixed(0)} MB, resident ${first.rssMB.toFixed(0)} → ${last.rssMB.toFixed(0)} MB, open files ${first.fileDescriptors} → ${last.fileDescriptors}`,
+        `  seconds per cycle: ${cycles.map((c) => c.seconds.toFixed(0)).join(' ')}`,
       ],
     };
   },

@@ -1,0 +1,97 @@
+/**
+ * The soak run: the app's whole working cycle through its services, again and again (import a folder,
+ * review it, fine-tune and discard the candidate, export a CSV, sort into folders), measuring after each
+ * cycle what a leak would grow: heap after garbage collection, resident memory, open file descriptors.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import { DEFAULT_REVIEW_RULE } from '../catalog/catalog.ts';
+import { PIXELS, type ImageSet } from '../dataset/fashionMnist.ts';
+import { DEFAULT_FINETUNE_OPTIONS } from '../ml/fineTune.ts';
+import { writePackshots } from '../photos/samplePhotos.ts';
+import type { FashionSorterApi, PhotoSelection } from './contract.ts';
+import { createServices } from './services.ts';
+
+export interface SoakCycle {
+  seconds: number;
+  heapMB: number;
+  rssMB: number;
+  /** Open file descriptors of the process (where /proc shows them; null elsewhere). */
+  fileDescriptors: number | null;
+}
+
+const ALL: PhotoSelection = { queue: 'all', rule: DEFAULT_REVIEW_RULE };
+const MB = 2 ** 20;
+
+/** Garbage collection on demand, so the heap measured is what is still referenced. */
+function collectGarbage(): void {
+  v8.setFlagsFromString('--expose-gc');
+  (vm.runInNewContext('gc') as () => void)();
+}
+
+const openFileDescriptors = () => (fs.existsSync('/proc/self/fd') ? fs.readdirSync('/proc/self/fd').length : null);
+
+/** Polls a background job's status until it stops running; returns its last status. */
+async function finished<T extends { running: boolean }>(status: () => Promise<T | null>): Promise<T> {
+  for (;;) {
+    const s = await status();
+    if (s && !s.running) return s;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Runs `cycles` working cycles of `photosPerCycle` new photos each; returns the measurements after each. */
+export async function soak(test: ImageSet, cycles: number, photosPerCycle = 60): Promise<SoakCycle[]> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fs-soak-'));
+  const csv = path.join(dir, 'catalog.csv');
+  const sorted = path.join(dir, 'sorted');
+  const services = createServices({
+    catalogFile: path.join(dir, 'catalog.sqlite'), thumbnailsDir: path.join(dir, 'thumbs'), modelsDir: path.join(dir, 'models'),
+    fineTune: { ...DEFAULT_FINETUNE_OPTIONS, epochs: 1 },
+    chooseSaveFile: async () => csv,
+    chooseDestination: async () => sorted,
+  });
+  const api: FashionSorterApi = services.api;
+  const results: SoakCycle[] = [];
+  try {
+    for (let cycle = 0; cycle < cycles; cycle++) {
+      const started = performance.now();
+      // New photos each cycle: test images photosPerCycle × cycle onwards, so their true categories are known.
+      const first = cycle * photosPerCycle;
+      const folder = path.join(dir, `shoot-${cycle}`);
+      const files = await writePackshots(test.images.subarray(first * PIXELS), photosPerCycle, folder, { seed: cycle + 1 });
+      await api.importPaths([folder]);
+      const imported = await finished(api.importStatus);
+      if (imported.phase !== 'done') throw new Error(`cycle ${cycle}: the import ended ${imported.phase}: ${imported.problem}`);
+      // The reviewer labels every new photo with its true category.
+      const ids = await api.photoIds({ ...ALL, queue: 'all', sort: 'name', descending: false, offset: 0, limit: 1000 });
+      const changes = [];
+      for (const id of ids) {
+        const photo = await api.photo(id);
+        const index = files.findIndex((f) => photo.paths.includes(f));
+        if (index >= 0 && photo.label === null) changes.push({ photoId: id, label: test.labels[first + index]! });
+      }
+      await api.setLabels(changes);
+      await api.improveModel();
+      const improved = await finished(api.improveStatus);
+      if (improved.phase !== 'ready') throw new Error(`cycle ${cycle}: improving ended ${improved.phase}: ${improved.problem}`);
+      await api.discardModel(improved.candidate!.modelId);
+      if (!(await api.exportCsv({ format: 'catalog', selection: ALL, bom: true }))) throw new Error(`cycle ${cycle}: the export wrote nothing`);
+      await api.chooseSortDestination();
+      await api.startSort({ mode: 'copy', selection: ALL, folders: (await api.sortDefaults()).folders });
+      const sortedStatus = await finished(api.sortStatus);
+      if (sortedStatus.phase !== 'done') throw new Error(`cycle ${cycle}: sorting ended ${sortedStatus.phase}: ${sortedStatus.problem}`);
+      fs.rmSync(sorted, { recursive: true });
+      collectGarbage();
+      const memory = process.memoryUsage();
+      results.push({ seconds: (performance.now() - started) / 1000, heapMB: memory.heapUsed / MB, rssMB: memory.rss / MB, fileDescriptors: openFileDescriptors() });
+    }
+    return results;
+  } finally {
+    await services.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
