@@ -64,24 +64,29 @@ export function fillSyntheticCatalog(catalog: Catalog, dir: string, photos: numb
   return { jobId };
 }
 
+/** Times the UI's queries on a catalog (a job's counts for `jobId`). */
+export function measureQueries(catalog: Catalog, jobId: number): CatalogBench {
+  const photos = catalog.categoryCounts().total;
+  const page: PageQuery = { queue: 'all', sort: 'confidence', descending: false, offset: 0, limit: 200, rule: DEFAULT_REVIEW_RULE };
+  return {
+    photos,
+    categoryCountsMs: medianMs(() => catalog.categoryCounts()),
+    firstPageMs: medianMs(() => catalog.photoPage({ ...page, offset: 0 })),
+    deepPageMs: medianMs(() => catalog.photoPage({ ...page, offset: Math.floor(photos * 0.9) })),
+    categoryPageMs: medianMs(() => catalog.photoPage({ ...page, category: 6 })),
+    reviewQueuePageMs: medianMs(() => catalog.photoPage({ ...page, queue: 'needsReview' })),
+    searchPageMs: medianMs(() => catalog.photoPage({ ...page, sort: 'name', search: '-4242' })),
+    jobCountsMs: medianMs(() => catalog.jobCounts(jobId)),
+    databaseMegabytes: fs.statSync(catalog.file).size / 2 ** 20,
+  };
+}
+
 /** Times the UI's queries on a catalog of `photos` synthetic photos. */
 export function benchCatalog(photos = 100_000): CatalogBench {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fs-bench-catalog-'));
   const catalog = new Catalog(path.join(dir, 'catalog.sqlite'));
   try {
-    const { jobId } = fillSyntheticCatalog(catalog, dir, photos);
-    const page: PageQuery = { queue: 'all', sort: 'confidence', descending: false, offset: 0, limit: 200, rule: DEFAULT_REVIEW_RULE };
-    return {
-      photos,
-      categoryCountsMs: medianMs(() => catalog.categoryCounts()),
-      firstPageMs: medianMs(() => catalog.photoPage({ ...page, offset: 0 })),
-      deepPageMs: medianMs(() => catalog.photoPage({ ...page, offset: Math.floor(photos * 0.9) })),
-      categoryPageMs: medianMs(() => catalog.photoPage({ ...page, category: 6 })),
-      reviewQueuePageMs: medianMs(() => catalog.photoPage({ ...page, queue: 'needsReview' })),
-      searchPageMs: medianMs(() => catalog.photoPage({ ...page, sort: 'name', search: '-4242' })),
-      jobCountsMs: medianMs(() => catalog.jobCounts(jobId)),
-      databaseMegabytes: fs.statSync(catalog.file).size / 2 ** 20,
-    };
+    return measureQueries(catalog, fillSyntheticCatalog(catalog, dir, photos).jobId);
   } finally {
     catalog.close();
     fs.rmSync(dir, { recursive: true, force: true });

@@ -1,4 +1,4 @@
-import { soak } from '../api/soak.ts';
+import { benchScale, soak } from '../api/appBench.ts';
 import { defaultModelDir } from '../appPaths.ts';
 import { benchCatalog } from '../catalog/catalogBench.ts';
 import { loadFashionMnist, type FashionMnist } from '../dataset/fashionMnist.ts';
@@ -78,6 +78,19 @@ const SECTIONS = {
       ],
     };
   },
+  async scale(quick: boolean, data: FashionMnist) {
+    const s = await benchScale(data.test, quick ? 2000 : 100_000, quick ? 20_000 : 1_000_000);
+    const ms = (q: typeof s.queries) => `counts ${q.categoryCountsMs.toFixed(1)}, first page ${q.firstPageMs.toFixed(1)}, page at 90 % ${q.deepPageMs.toFixed(1)}, one category ${q.categoryPageMs.toFixed(1)}, review queue ${q.reviewQueuePageMs.toFixed(1)}, name search ${q.searchPageMs.toFixed(1)} ms`;
+    return {
+      result: s,
+      lines: [
+        `scale: ${s.photos} JPEG photos of 400×500 imported through the services in ${(s.importSeconds / 60).toFixed(1)} min (${s.photosPerSecond.toFixed(0)} photos/s); catalog ${s.databaseMegabytes.toFixed(0)} MB`,
+        `  resident memory of the process (main thread and workers): peak ${s.peakRssMB.toFixed(0)} MB during the import, ${s.rssAfterMB.toFixed(0)} MB after`,
+        `  the UI's queries, median: ${ms(s.queries)}`,
+        `  on ${s.million.photos} synthetic photos (${s.million.databaseMegabytes.toFixed(0)} MB): ${ms(s.million)}`,
+      ],
+    };
+  },
   async soak(quick: boolean, data: FashionMnist) {
     const cycles = await soak(data.test, quick ? 3 : 10);
     const first = cycles[1] ?? cycles[0]!;
@@ -105,12 +118,17 @@ const SECTIONS = {
   },
 };
 type Section = keyof typeof SECTIONS;
+/** The long runs (a 100,000-photo import, ten working cycles) run only when asked for by name. */
+const ON_REQUEST: Section[] = ['scale', 'soak'];
 
-/** `bench [--json] [--quick] [--only SECTION,…]`: speeds measured side by side in one run; the ratios are what to compare across machines. */
+/**
+ * `bench [--json] [--quick] [--only SECTION,…]`: speeds measured side by side in one run; the ratios are
+ * what to compare across machines. Without --only, every section but the long scale and soak runs.
+ */
 export async function runBench(values: Values): Promise<void> {
   const quick = values.quick === true;
   const names = Object.keys(SECTIONS) as Section[];
-  const only = typeof values.only === 'string' ? values.only.split(',').map((s) => s.trim()) : names;
+  const only = typeof values.only === 'string' ? values.only.split(',').map((s) => s.trim()) : names.filter((n) => !ON_REQUEST.includes(n));
   const unknown = only.filter((s) => !names.includes(s as Section));
   if (unknown.length > 0) throw new UsageError(`--only takes sections from ${names.join(', ')}; unknown: ${unknown.join(', ')}`);
   const data = await loadFashionMnist();

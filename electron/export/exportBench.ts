@@ -4,7 +4,6 @@
  * category folders against `cp` copying the same files in the same run.
  */
 import { spawnSync } from 'node:child_process';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,7 +12,7 @@ import { Catalog, DEFAULT_REVIEW_RULE } from '../catalog/catalog.ts';
 import { fillSyntheticCatalog } from '../catalog/catalogBench.ts';
 import type { SortMode } from '../catalog/sortJournal.ts';
 import { CLASS_NAMES, NUM_CLASSES, PIXELS, type ImageSet } from '../dataset/fashionMnist.ts';
-import { writePackshots } from '../photos/samplePhotos.ts';
+import { writeDistinctPhotos, type PhotoFile } from '../photos/samplePhotos.ts';
 import { CATALOG_COLUMNS, exportCsv } from './catalogExport.ts';
 import { sortPhotos } from './sortIntoFolders.ts';
 
@@ -52,9 +51,6 @@ const ALL: PhotoSelection = { queue: 'all', rule: DEFAULT_REVIEW_RULE };
 const MB = 2 ** 20;
 /** Copy runs per side, alternated: cp, ours, cp, ours, … */
 const SORT_RUNS = 5;
-/** Distinct rendered packshots; every further photo is one of them with a few unique bytes appended. */
-const DISTINCT_PACKSHOTS = 100;
-const SHOOT_FOLDERS = ['2024 spring lookbook/day 1', '2024 spring lookbook/day 2', 'studio/tops & knitwear', 'studio/shoes and bags', 'returns/batch 07'];
 
 const secondsSince = (started: number) => (performance.now() - started) / 1000;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -179,34 +175,6 @@ export async function benchExport(photos = 100_000): Promise<CsvExportBench> {
   }
 }
 
-interface PhotoFile {
-  path: string;
-  hash: string;
-  size: number;
-  mtimeMs: number;
-  category: number;
-}
-
-/**
- * Writes `count` distinct JPEG photos of 800×1000 into shoot folders under `root`: a few rendered
- * packshots, each written many times with unique trailing bytes (JPEG readers ignore them), so every
- * file has its own content hash without rendering thousands of photos.
- */
-async function writeDistinctPhotos(test: ImageSet, count: number, root: string, packshotDir: string): Promise<PhotoFile[]> {
-  const distinct = Math.min(DISTINCT_PACKSHOTS, count);
-  const packshots = (await writePackshots(test.images, distinct, packshotDir, { format: 'jpeg', size: { width: 800, height: 1000 }, seed: 17 })).map((f) => fs.readFileSync(f));
-  for (const folder of SHOOT_FOLDERS) fs.mkdirSync(path.join(root, folder), { recursive: true });
-  return Array.from({ length: count }, (_, i) => {
-    const tail = Buffer.alloc(4);
-    tail.writeUInt32BE(i);
-    const bytes = Buffer.concat([packshots[i % distinct]!, tail]);
-    const file = path.join(root, SHOOT_FOLDERS[i % SHOOT_FOLDERS.length]!, `DSC_${String(i + 1).padStart(5, '0')}.jpg`);
-    fs.writeFileSync(file, bytes);
-    const stat = fs.statSync(file);
-    return { path: file, hash: crypto.createHash('sha256').update(bytes).digest('hex'), size: stat.size, mtimeMs: stat.mtimeMs, category: test.labels[i % distinct]! };
-  });
-}
-
 /**
  * Records the photos as an import does (a job over `root`, its found files, the stored photos with their
  * real hash, size and time, so a sort finds them unchanged) without decoding them, and gives each its
@@ -266,7 +234,7 @@ export async function benchSort(test: ImageSet, photos = 10_000): Promise<SortBe
   const catalog = new Catalog(path.join(dir, 'catalog.sqlite'));
   try {
     const source = path.join(dir, 'photos');
-    const files = await writeDistinctPhotos(test, photos, source, path.join(dir, 'packshots'));
+    const files = await writeDistinctPhotos(test, photos, source, path.join(dir, 'packshots'), { width: 800, height: 1000 });
     registerPhotos(catalog, source, files);
     // Warm the page cache, so that neither side pays for the first read.
     for (const file of files) fs.readFileSync(file.path);

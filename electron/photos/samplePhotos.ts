@@ -3,10 +3,11 @@
  * margins, as JPEG or PNG. Benchmarks and tests import these, so the photo pipeline's accuracy can be
  * compared with the model's own accuracy on the same images.
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
-import { IMAGE_SIZE, PIXELS } from '../dataset/fashionMnist.ts';
+import { IMAGE_SIZE, PIXELS, type ImageSet } from '../dataset/fashionMnist.ts';
 import { seededRandom } from '../ml/augment.ts';
 
 export interface PackshotOptions {
@@ -110,4 +111,39 @@ export async function renderShiftedPhoto(pixels: Uint8Array, random: () => numbe
     .linear(cast, [0, 0, 0])
     .jpeg({ quality: 88 })
     .toBuffer();
+}
+
+/** Distinct rendered packshots; every further photo is one of them with a few unique bytes appended. */
+const DISTINCT_PACKSHOTS = 100;
+const SHOOT_FOLDERS = ['2024 spring lookbook/day 1', '2024 spring lookbook/day 2', 'studio/tops & knitwear', 'studio/shoes and bags', 'returns/batch 07'];
+
+/** A photo file written for a benchmark, with what the catalog needs to know of it and its true category. */
+export interface PhotoFile {
+  path: string;
+  hash: string;
+  size: number;
+  mtimeMs: number;
+  category: number;
+}
+
+/**
+ * Writes `count` distinct JPEG photos of `size` into shoot folders under `root`: a few rendered
+ * packshots, each written many times with unique trailing bytes (JPEG readers ignore them), so every
+ * file has its own content hash without rendering thousands of photos.
+ */
+export async function writeDistinctPhotos(test: ImageSet, count: number, root: string, packshotDir: string, size: { width: number; height: number }): Promise<PhotoFile[]> {
+  const distinct = Math.min(DISTINCT_PACKSHOTS, count);
+  const packshots = await Promise.all((await writePackshots(test.images, distinct, packshotDir, { format: 'jpeg', size, seed: 17 })).map((f) => fs.readFile(f)));
+  for (const folder of SHOOT_FOLDERS) await fs.mkdir(path.join(root, folder), { recursive: true });
+  const files: PhotoFile[] = [];
+  for (let i = 0; i < count; i++) {
+    const tail = Buffer.alloc(4);
+    tail.writeUInt32BE(i);
+    const bytes = Buffer.concat([packshots[i % distinct]!, tail]);
+    const file = path.join(root, SHOOT_FOLDERS[i % SHOOT_FOLDERS.length]!, `DSC_${String(i + 1).padStart(6, '0')}.jpg`);
+    await fs.writeFile(file, bytes);
+    const stat = await fs.stat(file);
+    files.push({ path: file, hash: crypto.createHash('sha256').update(bytes).digest('hex'), size: stat.size, mtimeMs: stat.mtimeMs, category: test.labels[i % distinct]! });
+  }
+  return files;
 }

@@ -1,17 +1,19 @@
 /**
- * The soak run: the app's whole working cycle through its services, again and again (import a folder,
- * review it, fine-tune and discard the candidate, export a CSV, sort into folders), measuring after each
- * cycle what a leak would grow: heap after garbage collection, resident memory, open file descriptors.
+ * The app at scale and over time, driven through its services as the window drives them: a large import
+ * (time, database size, memory, the UI's queries), and the soak run, the whole working cycle again and
+ * again (import a folder, review it, fine-tune and discard the candidate, export a CSV, sort into folders),
+ * measuring after each cycle what a leak would grow: heap after garbage collection, resident memory, open files.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { DEFAULT_REVIEW_RULE } from '../catalog/catalog.ts';
+import { Catalog, DEFAULT_REVIEW_RULE } from '../catalog/catalog.ts';
+import { benchCatalog, measureQueries, type CatalogBench } from '../catalog/catalogBench.ts';
 import { PIXELS, type ImageSet } from '../dataset/fashionMnist.ts';
 import { DEFAULT_FINETUNE_OPTIONS } from '../ml/fineTune.ts';
-import { writePackshots } from '../photos/samplePhotos.ts';
+import { writeDistinctPhotos, writePackshots } from '../photos/samplePhotos.ts';
 import type { FashionSorterApi, PhotoSelection } from './contract.ts';
 import { createServices } from './services.ts';
 
@@ -92,6 +94,59 @@ export async function soak(test: ImageSet, cycles: number, photosPerCycle = 60):
     return results;
   } finally {
     await services.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export interface ScaleBench {
+  photos: number;
+  importSeconds: number;
+  photosPerSecond: number;
+  databaseMegabytes: number;
+  /** Resident memory of the process (main thread and its workers), sampled during the import, and after it. */
+  peakRssMB: number;
+  rssAfterMB: number;
+  /** The UI's queries on the imported catalog, and on a synthetic one of a million photos. */
+  queries: CatalogBench;
+  million: CatalogBench;
+}
+
+/** Imports `photos` distinct JPEG photos of 400×500 through the services, then times the UI's queries. */
+export async function benchScale(test: ImageSet, photos = 100_000, millionRows = 1_000_000): Promise<ScaleBench> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fs-scale-'));
+  const catalogFile = path.join(dir, 'catalog.sqlite');
+  try {
+    const root = path.join(dir, 'photos');
+    await writeDistinctPhotos(test, photos, root, path.join(dir, 'packshots'), { width: 400, height: 500 });
+    const services = createServices({ catalogFile, thumbnailsDir: path.join(dir, 'thumbs') });
+    let peakRss = process.memoryUsage().rss;
+    const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 200);
+    let imported;
+    const started = performance.now();
+    try {
+      await services.api.importPaths([root]);
+      imported = await finished(services.api.importStatus);
+    } finally {
+      clearInterval(sampler);
+    }
+    const importSeconds = (performance.now() - started) / 1000;
+    if (imported.phase !== 'done' || imported.done !== photos) throw new Error(`the import ended ${imported.phase} with ${imported.done} of ${photos} photos: ${imported.problem}`);
+    collectGarbage();
+    const rssAfterMB = process.memoryUsage().rss / MB;
+    await services.close();
+    const catalog = new Catalog(catalogFile);
+    const queries = (() => {
+      try {
+        return measureQueries(catalog, imported.jobId);
+      } finally {
+        catalog.close();
+      }
+    })();
+    return {
+      photos, importSeconds, photosPerSecond: photos / importSeconds, databaseMegabytes: queries.databaseMegabytes,
+      peakRssMB: peakRss / MB, rssAfterMB, queries, million: benchCatalog(millionRows),
+    };
+  } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
