@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -7,14 +7,15 @@ import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import sharp from 'sharp';
 import { createServices } from '../electron/api/services.ts';
-import { defaultModelDir } from '../electron/appPaths.ts';
+import { fillSyntheticCatalog } from '../electron/catalog/catalogBench.ts';
+import { defaultModelDir, projectRoot } from '../electron/appPaths.ts';
 import { Catalog, DEFAULT_REVIEW_RULE } from '../electron/catalog/catalog.ts';
 import { MIGRATIONS } from '../electron/catalog/migrations.ts';
 import { importPhotos } from '../electron/photos/importJob.ts';
 import { thumbnailPath } from '../electron/photos/photoPipeline.ts';
 import { writePackshots } from '../electron/photos/samplePhotos.ts';
 import { testSet } from './helpers/catalogs.ts';
-import { cli } from './helpers/cli.ts';
+import { cli, CLI, count } from './helpers/cli.ts';
 import { withSmallDrive } from './helpers/drives.ts';
 import { tempDir } from './helpers/photos.ts';
 
@@ -128,4 +129,51 @@ test('a damaged thumbnail cache heals itself: garbage, torn and missing thumbnai
   } finally {
     await services.close();
   }
+});
+
+test('SIGKILL at moments of applying 50,000 reviewed labels: all of them or none, and every photo shows the latest label in its log', { timeout: 300_000 }, async (t) => {
+  const dir = tempDir('faults-review-kill');
+  const original = path.join(dir, 'original.sqlite');
+  const catalog = new Catalog(original);
+  fillSyntheticCatalog(catalog, dir, 50_000);
+  catalog.close();
+  const csv = path.join(dir, 'labels.csv');
+  fs.writeFileSync(csv, `path,label\n${Array.from({ length: 50_000 }, (_, i) => `photo-${i}.jpg,${(i * 7) % 10}`).join('\n')}\n`);
+  /** Photos whose label the CSV changes (photo-i.jpg gets 7i mod 10); only real changes are logged. */
+  const toChange = (db: string) => {
+    const c = new Catalog(db);
+    try {
+      const rows = c.db.prepare('SELECT pp.name, p.label FROM photos p JOIN photo_paths pp ON pp.photo_id = p.id').raw().all() as [string, number | null][];
+      return rows.filter(([name, label]) => label !== (Number(/photo-(\d+)/.exec(name)![1]) * 7) % 10).length;
+    } finally {
+      c.close();
+    }
+  };
+  const pending = toChange(original);
+  /** Runs the label command on a fresh copy of the catalog, killed after `killAfterMs` (or left to finish). */
+  const run = async (name: string, killAfterMs?: number) => {
+    const db = path.join(dir, `${name}.sqlite`);
+    fs.copyFileSync(original, db);
+    const started = performance.now();
+    const child = spawn(process.execPath, [...CLI, 'label', '--db', db, '--csv', csv], { cwd: projectRoot, stdio: 'ignore' });
+    const exited = new Promise((resolve) => child.on('exit', resolve));
+    if (killAfterMs !== undefined) setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+    await exited;
+    return { db, ms: performance.now() - started };
+  };
+  const full = await run('full');
+  assert.equal(toChange(full.db), 0);
+  // Kills spread over the command's own run time, the later ones in its last stretch, where it writes.
+  const outcomes: string[] = [];
+  for (const fraction of [0.3, 0.6, 0.8, 0.9, 0.95, 0.98]) {
+    const killed = await run(`killed-${fraction}`, Math.round(full.ms * fraction));
+    const added = count(killed.db, 'SELECT count(*) FROM labels') - count(original, 'SELECT count(*) FROM labels');
+    outcomes.push(`killed at ${Math.round(100 * fraction)}%: ${added} labels logged`);
+    assert.ok(added === 0 || added === pending, `the batch went in whole or not at all (${added} of ${pending})`);
+    assert.equal(count(killed.db, `SELECT count(*) FROM photos p WHERE EXISTS (SELECT 1 FROM labels WHERE photo_id = p.id)
+      AND p.label IS NOT (SELECT new_label FROM labels WHERE photo_id = p.id ORDER BY id DESC LIMIT 1)`), 0, 'every photo shows its latest logged label');
+    assert.equal(toChange(killed.db), added === 0 ? pending : 0);
+    assert.equal(count(killed.db, 'PRAGMA integrity_check') as unknown, 'ok');
+  }
+  t.diagnostic(`${pending} labels to apply, ${Math.round(full.ms)} ms for the whole command; ${outcomes.join('; ')}`);
 });
