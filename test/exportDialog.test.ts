@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -7,7 +6,7 @@ import { createServices } from '../electron/api/services.ts';
 import { projectRoot } from '../electron/appPaths.ts';
 import { CATALOG_COLUMNS } from '../electron/export/catalogExport.ts';
 import { DEFAULT_FOLDER_NAMES } from '../electron/export/fileNames.ts';
-import { CHROMIUM, openRenderer } from './helpers/browser.ts';
+import { axeScript, CHROMIUM, openRenderer, seriousAccessibilityViolations } from './helpers/browser.ts';
 import { filesByHash, labeledCatalog, testSet } from './helpers/catalogs.ts';
 import { tempDir } from './helpers/photos.ts';
 
@@ -30,8 +29,7 @@ test('Export dialog: a CSV saved where the user chose, then a preview and a move
     },
     chooseDestination: async () => dest,
   });
-  const axe = fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-  const ui = await openRenderer(services, { initScripts: [axe] });
+  const ui = await openRenderer(services, { initScripts: [axeScript()] });
   try {
     const { page } = ui;
     await page.setViewportSize({ width: 1280, height: 900 });
@@ -59,12 +57,7 @@ test('Export dialog: a CSV saved where the user chose, then a preview and a move
     await dialog.getByRole('table', { name: 'Sorting preview' }).getByRole('row', { name: `Boots ${boots}` }).waitFor();
     await dialog.getByTestId('sort-preview').filter({ hasText: '24 photos' }).filter({ hasText: 'to move' }).waitFor();
     await page.screenshot({ path: path.join(ARTIFACTS, 'export-sort-preview.png'), fullPage: true });
-    const violations = await page.evaluate(async () => {
-      const axe = (globalThis as unknown as { axe: { run(o: object): Promise<{ violations: { id: string; impact: string }[] }> } }).axe;
-      return (await axe.run({ runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } })).violations;
-    });
-    if (violations.length) t.diagnostic(JSON.stringify(violations));
-    assert.deepEqual(violations.filter((v) => v.impact === 'serious' || v.impact === 'critical'), []);
+    assert.deepEqual(await seriousAccessibilityViolations(page, (m) => t.diagnostic(m)), []);
 
     await dialog.getByRole('button', { name: 'Move 24 photos' }).click();
     await dialog.getByTestId('sort-status').filter({ hasText: `Done: 24 photos moved into ${dest}` }).waitFor({ timeout: 60_000 });

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -11,7 +10,7 @@ import { DEFAULT_FINETUNE_OPTIONS, MIN_LABELS } from '../electron/ml/fineTune.ts
 import { startPredictor } from '../electron/ml/inference.ts';
 import { importPhotos } from '../electron/photos/importJob.ts';
 import { writeShiftedPhotos } from '../electron/photos/samplePhotos.ts';
-import { CHROMIUM, openRenderer } from './helpers/browser.ts';
+import { axeScript, CHROMIUM, openRenderer, seriousAccessibilityViolations } from './helpers/browser.ts';
 import { tempDir } from './helpers/photos.ts';
 
 const skip = !fs.existsSync(CHROMIUM) && `Chromium not found at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`;
@@ -38,8 +37,7 @@ test('Model view: Improve model fine-tunes on the reviews, shows the comparison,
     catalogFile, thumbnailsDir: path.join(dir, 'thumbs'), thumbnailBase: '/thumb/', photoBase: '/photo/',
     modelsDir: path.join(dir, 'models'), fineTune: { ...DEFAULT_FINETUNE_OPTIONS, epochs: 1 },
   });
-  const axe = fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-  const ui = await openRenderer(services, { initScripts: [axe] });
+  const ui = await openRenderer(services, { initScripts: [axeScript()] });
   try {
     const { page } = ui;
     await page.setViewportSize({ width: 1280, height: 900 });
@@ -59,12 +57,7 @@ test('Model view: Improve model fine-tunes on the reviews, shows the comparison,
     assert.match(await comparison.textContent() ?? '', new RegExp(`${(100 * candidate.testSet.candidate.accuracy).toFixed(1)}%`));
     assert.match(await page.getByTestId('improve-changes').textContent() ?? '', new RegExp(`changes the category of ${candidate.changes.changed} of ${candidate.changes.photos} unreviewed photos`));
     assert.equal(candidate.changes.photos, 100 - MIN_LABELS - 10);
-    const violations = await page.evaluate(async () => {
-      const axe = (globalThis as unknown as { axe: { run(o: object): Promise<{ violations: { id: string; impact: string }[] }> } }).axe;
-      return (await axe.run({ runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } })).violations;
-    });
-    if (violations.length) t.diagnostic(JSON.stringify(violations));
-    assert.deepEqual(violations.filter((v) => v.impact === 'serious' || v.impact === 'critical'), []);
+    assert.deepEqual(await seriousAccessibilityViolations(page, (m) => t.diagnostic(m)), []);
 
     // Activate: the new version becomes active and the unreviewed photos are re-predicted.
     await page.getByRole('button', { name: `Activate ${candidate.name}` }).click();

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import Database from 'better-sqlite3';
@@ -8,7 +7,7 @@ import { createServices, type Services } from '../electron/api/services.ts';
 import { projectRoot } from '../electron/appPaths.ts';
 import { loadFashionMnist } from '../electron/dataset/fashionMnist.ts';
 import { writePackshots } from '../electron/photos/samplePhotos.ts';
-import { CHROMIUM, openRenderer, type RendererSession } from './helpers/browser.ts';
+import { axeScript, CHROMIUM, openRenderer, seriousAccessibilityViolations, type RendererSession } from './helpers/browser.ts';
 import { tempDir } from './helpers/photos.ts';
 
 const skip = !fs.existsSync(CHROMIUM) && `Chromium not found at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`;
@@ -26,8 +25,7 @@ before(async () => {
   fs.writeFileSync(path.join(photos, 'broken.jpg'), 'not a photo at all\n');
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   services = createServices({ catalogFile, thumbnailsDir: path.join(dir, 'thumbs'), thumbnailBase: '/thumb/', photoBase: '/photo/', chooseFolders: async () => [photos], reviewer: 'tester' });
-  const axe = fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-  ui = await openRenderer(services, { dropRoot: dir, initScripts: [axe] });
+  ui = await openRenderer(services, { dropRoot: dir, initScripts: [axeScript()] });
   await ui.page.setViewportSize({ width: 1280, height: 800 });
 });
 after(async () => {
@@ -170,15 +168,7 @@ test('folders dropped on the window are imported; the menu switches views', { sk
 
 test('accessibility: axe-core finds no serious or critical violations in any view', { skip, timeout: 120_000 }, async (t) => {
   const { page } = ui;
-  const audit = async (view: string) => {
-    const violations = await page.evaluate(async () => {
-      const axe = (globalThis as unknown as { axe: { run(o: object): Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }> } }).axe;
-      const result = await axe.run({ runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
-      return result.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) }));
-    });
-    if (violations.length) t.diagnostic(`${view}: ${JSON.stringify(violations)}`);
-    return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  };
+  const audit = (view: string) => seriousAccessibilityViolations(page, (m) => t.diagnostic(m), view);
   await ui.menu('show-catalog');
   await page.getByRole('button', { name: /^All photos/ }).click();
   await page.getByTestId('tile').first().waitFor();

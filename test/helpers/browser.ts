@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -101,4 +102,18 @@ export async function openRenderer(services: Services, options: { dropRoot?: str
       server.close();
     },
   };
+}
+
+/** axe-core's source, for a session's initScripts where a test audits accessibility. */
+export const axeScript = () => fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+/** Runs axe-core's WCAG 2.1 A and AA rules on the page; reports every violation, returns the serious and critical ones. */
+export async function seriousAccessibilityViolations(page: Page, report: (message: string) => void, view = 'page'): Promise<{ id: string; impact: string; nodes: string[] }[]> {
+  const violations = await page.evaluate(async () => {
+    const axe = (globalThis as unknown as { axe: { run(o: object): Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }> } }).axe;
+    const result = await axe.run({ runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
+    return result.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) }));
+  });
+  if (violations.length) report(`${view}: ${JSON.stringify(violations)}`);
+  return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
 }
