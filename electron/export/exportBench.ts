@@ -77,7 +77,7 @@ async function measured<T>(work: () => Promise<T>): Promise<{ value: T; seconds:
 }
 
 /** Python's csv module reads the file: an independent parser, as a spreadsheet or a shop system would. */
-function pythonRows(file: string): string[][] {
+export function pythonRows(file: string): string[][] {
   const r = spawnSync('python3', ['-c', 'import csv, json, sys; json.dump(list(csv.reader(open(sys.argv[1], newline="", encoding="utf-8-sig"))), sys.stdout)', file],
     { encoding: 'utf8', maxBuffer: 2 ** 30 });
   if (r.status !== 0) throw new Error(`python3 could not read ${file}: ${r.error?.message ?? r.stderr}`);
@@ -123,7 +123,7 @@ function expectedCells(t: TruthRow, root: string): string[] {
 }
 
 /** Compares the file as Python reads it with the catalog, field by field; a missing or extra row counts as all its fields. */
-function checkAgainstCatalog(file: string, catalog: Catalog, root: string): { fieldsChecked: number; mismatches: number; firstMismatch: string | null } {
+export function checkAgainstCatalog(file: string, catalog: Catalog, root: string): { fieldsChecked: number; mismatches: number; firstMismatch: string | null } {
   const [header, ...rows] = pythonRows(file);
   const expected = new Map(catalogTruth(catalog).map((t) => expectedCells(t, root)).map((cells) => [cells[0]!, cells]));
   let fieldsChecked = 0;

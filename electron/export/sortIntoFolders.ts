@@ -116,8 +116,9 @@ async function makePlan(catalog: Catalog, journal: SortJournal, request: SortReq
     dest, mode: request.mode, folders, perCategory: new Array<number>(NUM_CLASSES).fill(0), photos: 0, bytes: 0, bytesNeeded: 0, bytesFree: 0,
     renamed: 0, alreadyThere: 0, uncategorized: selected.length - sources.length, unavailable: [], resumes: job ? { jobId: job.id, done: handled.size } : null, sample: [],
   };
-  const destDrive = fs.statfsSync(nearestExisting(dest));
-  const destDevice = fs.statSync(nearestExisting(dest)).dev;
+  const destExisting = nearestExisting(dest);
+  const destDrive = fs.statfsSync(destExisting);
+  const destDevice = fs.statSync(destExisting).dev;
   // The sources are checked in parallel (mostly cached metadata), then planned in order.
   const checks = new Array<Awaited<ReturnType<typeof unchangedSince>>>(sources.length);
   await forEachLimited([...sources.keys()], CHECKS_AT_ONCE, undefined, async (i) => {
