@@ -21,7 +21,7 @@ import { tempDir } from './helpers/photos.ts';
 
 const sha256 = (file: string) => crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 
-/** A catalog as the first released version wrote it (schema 1), with a photo, its prediction and a reviewer's label. */
+/** A catalog as the first released version wrote it (schema 1), with a photo, its prediction, a reviewer's label and an import job. */
 function firstVersionCatalog(file: string): void {
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
@@ -36,6 +36,8 @@ function firstVersionCatalog(file: string): void {
   db.prepare(`INSERT INTO predictions (id, photo_id, model_id, label, confidence, probabilities, created_at) VALUES (1, 1, 1, 6, 0.91, ?, '2026-01-01')`).run(Buffer.from(probabilities.buffer));
   db.prepare('UPDATE photos SET prediction_id = 1, predicted_label = 6, confidence = 0.91, runner_up = 0, margin = 0.9 WHERE id = 1').run();
   db.prepare(`INSERT INTO labels (photo_id, old_label, new_label, reviewer, created_at) VALUES (1, NULL, 0, 'ana', '2026-01-02')`).run();
+  db.prepare(`INSERT INTO import_jobs (id, roots, status, walked, created_at) VALUES (1, '["/photos"]', 'done', 1, '2026-01-01')`).run();
+  db.prepare(`INSERT INTO import_files (job_id, path, state, photo_id, error) VALUES (1, '/photos/shirt.jpg', 'done', 1, NULL), (1, '/photos/torn.jpg', 'failed', NULL, 'damaged')`).run();
   db.close();
 }
 
@@ -47,7 +49,10 @@ test('a catalog from an older version is migrated on open, and keeps every photo
     assert.equal(catalog.db.pragma('user_version', { simple: true }), MIGRATIONS.length);
     const detail = catalog.photoDetail(1)!;
     assert.deepEqual([detail.label, detail.predictedLabel, detail.paths, detail.history.map((h) => h.reviewer)], [0, 6, ['/photos/shirt.jpg'], ['ana']]);
-    assert.equal(catalog.categoryCounts(DEFAULT_REVIEW_RULE).reviewed, 1);
+    assert.deepEqual(catalog.categoryCounts(DEFAULT_REVIEW_RULE), { perCategory: [1, 0, 0, 0, 0, 0, 0, 0, 0, 0], needsReview: 0, reviewed: 1, total: 1 });
+    const search = catalog.photoPage({ queue: 'all', search: 'SHIRT', sort: 'name', descending: false, offset: 0, limit: 10, rule: DEFAULT_REVIEW_RULE });
+    assert.deepEqual([search.total, search.tiles.map((t) => t.name)], [1, ['shirt.jpg']], 'the name index is built for the photos already there');
+    assert.deepEqual(catalog.jobCounts(1), { found: 2, done: 1, failed: 1, pending: 0 });
     assert.deepEqual(catalog.db.pragma('foreign_key_check'), []);
     assert.equal(catalog.db.pragma('integrity_check', { simple: true }), 'ok');
     assert.equal(catalog.db.prepare('SELECT count(*) FROM sort_jobs').pluck().get(), 0, 'the new tables are there');

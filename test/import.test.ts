@@ -2,10 +2,12 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { Catalog } from '../electron/catalog/catalog.ts';
+import { Catalog, DEFAULT_REVIEW_RULE } from '../electron/catalog/catalog.ts';
+import { fillSyntheticCatalog } from '../electron/catalog/catalogBench.ts';
 import { MIGRATIONS } from '../electron/catalog/migrations.ts';
 import { defaultModelDir } from '../electron/appPaths.ts';
 import { loadFashionMnist, PIXELS } from '../electron/dataset/fashionMnist.ts';
+import { seededRandom } from '../electron/ml/augment.ts';
 import { startPredictor, type Predictor } from '../electron/ml/inference.ts';
 import { importPhotos, type ImportProgress, type ImportResult } from '../electron/photos/importJob.ts';
 import { thumbnailPath } from '../electron/photos/photoPipeline.ts';
@@ -29,6 +31,9 @@ function openCatalog(dir: string) {
   catalog.activateModel(model.id);
   return { catalog, model: { predictor, modelId: model.id } };
 }
+
+/** Lower case for ASCII letters only, as SQLite's LIKE compares. */
+const asciiLower = (s: string) => s.replace(/[A-Z]/g, (c) => c.toLowerCase());
 
 const count = (catalog: Catalog, sql: string, ...params: unknown[]) => catalog.db.prepare(sql).pluck().get(...params) as number;
 
@@ -129,6 +134,68 @@ describe('the catalog', () => {
       assert.throws(() => catalog.db.prepare('UPDATE labels SET new_label = 0').run(), /append-only/);
       assert.throws(() => catalog.db.prepare('DELETE FROM labels').run(), /append-only/);
       assert.throws(() => catalog.db.prepare(`INSERT INTO labels (photo_id, new_label, reviewer, created_at) VALUES (999, 1, 'x', 'now')`).run(), /FOREIGN KEY/);
+    } finally {
+      catalog.close();
+    }
+  });
+  test('its kept counts and name index agree with a full count after predictions, relabels, a discarded model and renamed files', () => {
+    const dir = tempDir('catalog-counts');
+    const catalog = new Catalog(path.join(dir, 'catalog.sqlite'));
+    try {
+      const { jobId } = fillSyntheticCatalog(catalog, dir, 3000);
+      // Unpredicted photos, and names that LIKE and the trigram index read differently.
+      const odd = ['50% off_sale.JPG', 'Hemd "blau".jpg', 'Ärmel-ärmel.png', 'ab'];
+      catalog.addFoundFiles(jobId, odd.map((name) => path.join(dir, name)));
+      const found = catalog.pendingFiles(jobId, 0, 10);
+      catalog.storePhotos(found.map((f, i) => ({ fileId: f.id, path: f.path, hash: `odd${i}`.padEnd(64, '0'), size: 1, mtimeMs: 0, format: 'jpeg', width: 1, height: 1, pixels: new Uint8Array(PIXELS) })));
+      const random = seededRandom(8);
+      const ids = catalog.db.prepare('SELECT id FROM photos ORDER BY id').pluck().all() as number[];
+      const vector = () => {
+        const p = new Float32Array(10).map(() => random());
+        const sum = p.reduce((a, b) => a + b, 0);
+        return p.map((x) => x / sum);
+      };
+      const newer = catalog.registerModel({ name: 'newer', version: 'newer', dir, card: {} });
+      catalog.storePredictions(newer.id, ids.filter(() => random() < 0.3).map((photoId) => ({ photoId, probabilities: vector() })));
+      const candidate = catalog.registerModel({ name: 'candidate', version: 'candidate', dir, card: {} });
+      catalog.storePredictions(candidate.id, ids.slice(0, 500).map((photoId) => ({ photoId, probabilities: vector() })), false);
+      catalog.deleteModel(candidate.id);
+      catalog.setLabels(ids.filter(() => random() < 0.1).map((photoId) => ({ photoId, label: random() < 0.2 ? null : Math.floor(random() * 10) })), 'ana');
+      // The same photo found again under another name.
+      catalog.addFoundFiles(jobId, [path.join(dir, 'renamed-4242.jpg')]);
+      const [renamed] = catalog.pendingFiles(jobId, 0, 10);
+      catalog.storePhotos([{ fileId: renamed!.id, path: renamed!.path, hash: (7).toString(16).padStart(64, '0'), size: 1, mtimeMs: 0, format: 'jpeg', width: 1, height: 1, pixels: new Uint8Array(PIXELS) }]);
+
+      type Row = { id: number; name: string; category: number | null; label: number | null; confidence: number | null; needsReview: number };
+      const rows = catalog.db.prepare(`SELECT id, name, category, label, confidence,
+        label IS NULL AND (confidence < 0.7 OR (predicted_label IN (0, 2, 4, 6) AND runner_up IN (0, 2, 4, 6) AND margin < 0.3)) AS needsReview FROM photos`).all() as Row[];
+      const counts = catalog.categoryCounts(DEFAULT_REVIEW_RULE);
+      assert.deepEqual(counts, {
+        perCategory: Array.from({ length: 10 }, (_, k) => rows.filter((r) => r.category === k).length),
+        total: rows.length,
+        reviewed: rows.filter((r) => r.label !== null).length,
+        needsReview: rows.filter((r) => r.needsReview).length,
+      });
+      const inQueue = { all: () => true, reviewed: (r: Row) => r.label !== null, needsReview: (r: Row) => r.needsReview === 1 };
+      for (const queue of ['all', 'reviewed', 'needsReview'] as const) {
+        for (const category of [undefined, 0, 6, 9]) {
+          const page = catalog.photoPage({ queue, category, sort: 'confidence', descending: false, offset: 0, limit: 1000, rule: DEFAULT_REVIEW_RULE });
+          const expected = rows.filter((r) => inQueue[queue](r) && (category === undefined || r.category === category));
+          assert.equal(page.total, expected.length, `${queue}, category ${category}`);
+          assert.deepEqual(page.tiles.map((t) => t.id), expected.sort((a, b) => (a.confidence ?? -1) - (b.confidence ?? -1) || a.id - b.id).slice(0, 1000).map((r) => r.id));
+        }
+      }
+      assert.deepEqual(catalog.jobCounts(jobId), { found: 3005, done: 3005, failed: 0, pending: 0 });
+      // A search is a case-insensitive (ASCII) substring of the name, whatever the index does.
+      for (const search of ['4242', '-424', 'PHOTO-12', '% off', 'off_s', '"blau"', 'ärmel', 'Ärmel', 'ab', 'b', 'photo-7.jpg']) {
+        const page = catalog.photoPage({ queue: 'all', search, sort: 'name', descending: false, offset: 0, limit: 1000, rule: DEFAULT_REVIEW_RULE });
+        const expected = rows.filter((r) => asciiLower(r.name).includes(asciiLower(search))).map((r) => r.name).sort();
+        assert.deepEqual(page.tiles.map((t) => t.name), expected, search);
+        assert.equal(page.total, expected.length, search);
+      }
+      assert.equal(catalog.db.prepare(`SELECT count(*) FROM photo_names WHERE photo_names MATCH '"photo-7.jpg"'`).pluck().get(), 0, 'the old name is out of the index');
+      // FTS5's own check of the index against the photos table (it throws on any difference).
+      catalog.db.prepare(`INSERT INTO photo_names (photo_names, rank) VALUES ('integrity-check', 1)`).run();
     } finally {
       catalog.close();
     }

@@ -261,9 +261,9 @@ export class Catalog {
 
   jobCounts(jobId: number): JobCounts {
     const counts: JobCounts = { found: 0, done: 0, failed: 0, pending: 0 };
-    for (const row of this.db.prepare('SELECT state, count(*) AS n FROM import_files WHERE job_id = ? GROUP BY state').all(jobId) as { state: keyof JobCounts; n: number }[]) {
-      counts[row.state] = row.n;
-      counts.found += row.n;
+    for (const row of this.db.prepare('SELECT state, files FROM import_file_counts WHERE job_id = ?').all(jobId) as { state: keyof JobCounts; files: number }[]) {
+      counts[row.state] = row.files;
+      counts.found += row.files;
     }
     return counts;
   }
@@ -335,20 +335,38 @@ export class Catalog {
 
   /** Photos per current category (a reviewer's label wins over the prediction), and the review queues' sizes. */
   categoryCounts(rule: ReviewRule = DEFAULT_REVIEW_RULE): { perCategory: number[]; needsReview: number; reviewed: number; total: number } {
-    const perCategory = new Array<number>(NUM_CLASSES).fill(0);
-    // Reviewed photos by their label, the others by their prediction: two covering-index scans.
-    const counts = this.db.prepare(`SELECT label AS category, count(*) AS n FROM photos WHERE label IS NOT NULL GROUP BY label
-      UNION ALL SELECT predicted_label, count(*) FROM photos WHERE label IS NULL AND predicted_label IS NOT NULL GROUP BY predicted_label`).all() as { category: number; n: number }[];
-    for (const row of counts) perCategory[row.category]! += row.n;
-    const one = (sql: string, ...params: unknown[]) => this.db.prepare(sql).pluck().get(...params) as number;
+    const rows = this.categoryTotals();
     return {
-      perCategory,
-      total: one('SELECT count(*) FROM photos'),
-      reviewed: one('SELECT count(*) FROM photos WHERE label IS NOT NULL'),
-      // Two disjoint index range scans, added: far cheaper than one scan with an OR.
-      needsReview: one('SELECT count(*) FROM photos WHERE label IS NULL AND confidence < ?', rule.minConfidence)
-        + one(`SELECT count(*) FROM photos WHERE label IS NULL AND margin < ? AND confidence >= ? AND predicted_label IN (${hardGroup}) AND runner_up IN (${hardGroup})`, rule.hardGroupMargin, rule.minConfidence),
+      perCategory: Array.from({ length: NUM_CLASSES }, (_, k) => rows[k + 1]!.reviewed + rows[k + 1]!.unreviewed),
+      total: rows.reduce((sum, r) => sum + r.reviewed + r.unreviewed, 0),
+      reviewed: rows.reduce((sum, r) => sum + r.reviewed, 0),
+      needsReview: this.needsReviewCount(rule),
     };
+  }
+
+  /** The trigger-kept counts, one row per category from −1 (neither labeled nor predicted yet) to 9. */
+  private categoryTotals(): { category: number; reviewed: number; unreviewed: number }[] {
+    return this.db.prepare('SELECT category, reviewed, unreviewed FROM category_counts ORDER BY category').all() as { category: number; reviewed: number; unreviewed: number }[];
+  }
+
+  /** The review queue's size: two disjoint index range scans, added, are far cheaper than one scan with an OR. */
+  private needsReviewCount(rule: ReviewRule, category?: number): number {
+    const inCategory = category === undefined ? '' : 'AND predicted_label = @category';
+    const one = (sql: string) => this.db.prepare(sql).pluck().get({ ...rule, category }) as number;
+    return one(`SELECT count(*) FROM photos WHERE label IS NULL AND confidence < @minConfidence ${inCategory}`)
+      + one(`SELECT count(*) FROM photos WHERE label IS NULL AND margin < @hardGroupMargin AND confidence >= @minConfidence
+          AND predicted_label IN (${hardGroup}) AND runner_up IN (${hardGroup}) ${inCategory}`);
+  }
+
+  /** How many photos a grid query matches: from the kept counts where they answer it, else counted. */
+  private countMatching(query: PhotoSelection): number {
+    if (query.search) {
+      const { filter, params } = this.querySql(query);
+      return this.db.prepare(`SELECT count(*) FROM photos ${filter}`).pluck().get(params) as number;
+    }
+    if (query.queue === 'needsReview') return this.needsReviewCount(query.rule, query.category);
+    const rows = this.categoryTotals().filter((r) => query.category === undefined || r.category === query.category);
+    return rows.reduce((sum, r) => sum + r.reviewed + (query.queue === 'reviewed' ? 0 : r.unreviewed), 0);
   }
 
   /** The WHERE and ORDER BY of a grid query (ORDER BY id without a sort), with its named parameters. */
@@ -367,6 +385,11 @@ export class Catalog {
     if (query.search) {
       where.push(`name LIKE @search ESCAPE '\\'`);
       params.search = `%${query.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      // The trigram index finds the candidates (it needs three characters); LIKE keeps its exact meaning.
+      if ([...query.search].length >= 3) {
+        where.push('id IN (SELECT rowid FROM photo_names WHERE photo_names MATCH @phrase)');
+        params.phrase = `"${query.search.replaceAll('"', '""')}"`;
+      }
     }
     const direction = query.descending ? 'DESC' : 'ASC';
     const orders = { name: `name ${direction}, id ${direction}`, confidence: `confidence ${direction}, id ${direction}`, none: 'id' };
@@ -380,9 +403,10 @@ export class Catalog {
   /** A page of photos for the grid: one queue, optionally one category and a name filter, sorted. */
   photoPage(query: PageQuery): Page {
     const { filter, order, params } = this.querySql(query);
-    const tiles = this.db.prepare(`SELECT ${TILE_COLUMNS} FROM photos ${filter} ORDER BY ${order} LIMIT @limit OFFSET @offset`).all({ ...params, limit: query.limit, offset: query.offset }) as PhotoTile[];
-    const total = this.db.prepare(`SELECT count(*) FROM photos ${filter}`).pluck().get(params) as number;
-    return { total, tiles };
+    // The offset is skipped in the sort's index alone (ids only); the tiles' columns are read for one page.
+    const tiles = this.db.prepare(`SELECT ${TILE_COLUMNS} FROM photos WHERE id IN (SELECT id FROM photos ${filter} ORDER BY ${order} LIMIT @limit OFFSET @offset)
+      ORDER BY ${order}`).all({ ...params, limit: query.limit, offset: query.offset }) as PhotoTile[];
+    return { total: this.countMatching(query), tiles };
   }
 
   /** Every photo id the query matches, in its order (id order for a selection without a sort). */

@@ -147,6 +147,71 @@ export const MIGRATIONS: string[] = [
   );
   CREATE INDEX sort_files_state ON sort_files(job_id, state);
   `,
+
+  /*
+   * 3: what the UI asks most, kept current by triggers instead of counted on every ask: photos per category
+   * (reviewed or not), files per import job and state, and a trigram index of photo names for searching.
+   * On a million photos each count was a scan of 0.1–0.3 s.
+   */ `
+  -- category -1: photos with neither a label nor a prediction yet
+  CREATE TABLE category_counts (
+    category INTEGER PRIMARY KEY,
+    reviewed INTEGER NOT NULL DEFAULT 0,
+    unreviewed INTEGER NOT NULL DEFAULT 0
+  );
+  INSERT INTO category_counts (category) VALUES (-1), (0), (1), (2), (3), (4), (5), (6), (7), (8), (9);
+  UPDATE category_counts SET
+    reviewed = (SELECT count(*) FROM photos WHERE label IS NOT NULL AND label = category_counts.category),
+    unreviewed = (SELECT count(*) FROM photos WHERE label IS NULL AND coalesce(predicted_label, -1) = category_counts.category);
+  CREATE TRIGGER photos_count_insert AFTER INSERT ON photos BEGIN
+    UPDATE category_counts SET reviewed = reviewed + (NEW.label IS NOT NULL), unreviewed = unreviewed + (NEW.label IS NULL)
+      WHERE category = coalesce(NEW.label, NEW.predicted_label, -1);
+  END;
+  CREATE TRIGGER photos_count_delete AFTER DELETE ON photos BEGIN
+    UPDATE category_counts SET reviewed = reviewed - (OLD.label IS NOT NULL), unreviewed = unreviewed - (OLD.label IS NULL)
+      WHERE category = coalesce(OLD.label, OLD.predicted_label, -1);
+  END;
+  CREATE TRIGGER photos_count_update AFTER UPDATE OF label, predicted_label ON photos
+    WHEN OLD.label IS NOT NEW.label OR OLD.predicted_label IS NOT NEW.predicted_label BEGIN
+    UPDATE category_counts SET reviewed = reviewed - (OLD.label IS NOT NULL), unreviewed = unreviewed - (OLD.label IS NULL)
+      WHERE category = coalesce(OLD.label, OLD.predicted_label, -1);
+    UPDATE category_counts SET reviewed = reviewed + (NEW.label IS NOT NULL), unreviewed = unreviewed + (NEW.label IS NULL)
+      WHERE category = coalesce(NEW.label, NEW.predicted_label, -1);
+  END;
+
+  CREATE TABLE import_file_counts (
+    job_id INTEGER NOT NULL REFERENCES import_jobs(id),
+    state TEXT NOT NULL,
+    files INTEGER NOT NULL,
+    PRIMARY KEY (job_id, state)
+  ) WITHOUT ROWID;
+  INSERT INTO import_file_counts (job_id, state, files) SELECT job_id, state, count(*) FROM import_files GROUP BY job_id, state;
+  CREATE TRIGGER import_files_count_insert AFTER INSERT ON import_files BEGIN
+    INSERT INTO import_file_counts (job_id, state, files) VALUES (NEW.job_id, NEW.state, 1)
+      ON CONFLICT (job_id, state) DO UPDATE SET files = files + 1;
+  END;
+  CREATE TRIGGER import_files_count_delete AFTER DELETE ON import_files BEGIN
+    UPDATE import_file_counts SET files = files - 1 WHERE job_id = OLD.job_id AND state = OLD.state;
+  END;
+  CREATE TRIGGER import_files_count_update AFTER UPDATE OF state ON import_files WHEN OLD.state IS NOT NEW.state BEGIN
+    UPDATE import_file_counts SET files = files - 1 WHERE job_id = OLD.job_id AND state = OLD.state;
+    INSERT INTO import_file_counts (job_id, state, files) VALUES (NEW.job_id, NEW.state, 1)
+      ON CONFLICT (job_id, state) DO UPDATE SET files = files + 1;
+  END;
+
+  CREATE VIRTUAL TABLE photo_names USING fts5(name, content = 'photos', content_rowid = 'id', tokenize = 'trigram');
+  INSERT INTO photo_names (photo_names) VALUES ('rebuild');
+  CREATE TRIGGER photos_names_insert AFTER INSERT ON photos BEGIN
+    INSERT INTO photo_names (rowid, name) VALUES (NEW.id, NEW.name);
+  END;
+  CREATE TRIGGER photos_names_delete AFTER DELETE ON photos BEGIN
+    INSERT INTO photo_names (photo_names, rowid, name) VALUES ('delete', OLD.id, OLD.name);
+  END;
+  CREATE TRIGGER photos_names_update AFTER UPDATE OF name ON photos WHEN OLD.name IS NOT NEW.name BEGIN
+    INSERT INTO photo_names (photo_names, rowid, name) VALUES ('delete', OLD.id, OLD.name);
+    INSERT INTO photo_names (rowid, name) VALUES (NEW.id, NEW.name);
+  END;
+  `,
 ];
 
 /** Brings a catalog up to the newest schema, one transaction per migration. */
