@@ -30,7 +30,7 @@ export interface TrainOptions {
 }
 
 export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
-  epochs: 14,
+  epochs: 22,
   batchSize: 128,
   peakLearningRate: 0.1,
   warmupFraction: 0.2,
