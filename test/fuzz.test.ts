@@ -11,6 +11,7 @@ import { seededRandom } from '../electron/ml/augment.ts';
 import { startPredictor } from '../electron/ml/inference.ts';
 import { importPhotos } from '../electron/photos/importJob.ts';
 import { writePackshots } from '../electron/photos/samplePhotos.ts';
+import { idxFiles } from './helpers/dataset.ts';
 import { tempDir } from './helpers/photos.ts';
 
 const data = await loadFashionMnist({ allowDownload: false });
@@ -84,27 +85,9 @@ test('fuzzing the import: 320 mutated JPEG, PNG, WebP and TIFF photos; no crash,
   }
 });
 
-/** A small, valid Fashion-MNIST folder: 50 images and labels per split, raw IDX. */
-function idxFiles(): Record<string, Buffer> {
-  const images = (count: number, from: Uint8Array) => {
-    const header = Buffer.alloc(16);
-    [0x803, count, 28, 28].forEach((v, i) => header.writeUInt32BE(v, 4 * i));
-    return Buffer.concat([header, Buffer.from(from.subarray(0, count * PIXELS))]);
-  };
-  const labels = (count: number, from: Uint8Array) => {
-    const header = Buffer.alloc(8);
-    [0x801, count].forEach((v, i) => header.writeUInt32BE(v, 4 * i));
-    return Buffer.concat([header, Buffer.from(from.subarray(0, count))]);
-  };
-  return {
-    'train-images-idx3-ubyte': images(50, data.train.images), 'train-labels-idx1-ubyte': labels(50, data.train.labels),
-    't10k-images-idx3-ubyte': images(50, data.test.images), 't10k-labels-idx1-ubyte': labels(50, data.test.labels),
-  };
-}
-
 test('fuzzing the dataset loaders: 300 mutated IDX (raw and gzip) and Kaggle CSV files load or fail with a DatasetError naming the file', { timeout: 300_000 }, (t) => {
   const dir = tempDir('fuzz-dataset');
-  const valid = idxFiles();
+  const valid = idxFiles(data, { train: 50, test: 50 });
   const names = Object.keys(valid);
   const outcomes = { loaded: 0, refused: 0 };
   const expectLoadedOrRefused = (run: () => unknown, file: string) => {

@@ -1,7 +1,9 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import Papa from 'papaparse';
+import { removeStaleTemporaries } from '../staleFiles.ts';
 
 /**
  * Cells a spreadsheet would run as a formula: those that begin with = + - @ (or their full-width forms),
@@ -15,10 +17,11 @@ const ROWS_PER_CHUNK = 2000;
  * Streams rows into a CSV file: RFC 4180 (CRLF line ends; commas, quotes and line breaks quoted) by
  * Papa Parse, formula cells neutralised, an optional UTF-8 BOM for Excel. It goes through a temporary file
  * that is flushed to disk and renamed into place, so readers never see half a file and a failed export
- * leaves no debris. Returns the row count.
+ * leaves no debris (and what a killed one left, the next clears). Returns the row count.
  */
 export async function writeCsvFile(file: string, header: string[], rows: Iterable<unknown[]> | AsyncIterable<unknown[]>, options: { bom?: boolean } = {}): Promise<number> {
   const tmp = `${file}.${process.pid}.tmp`;
+  removeStaleTemporaries(path.dirname(file), new RegExp(`^${path.basename(file).replace(/[\\^$.*+?()[\]{}|]/g, '\\$&')}\\.(\\d+)\\.tmp$`));
   const format = (records: unknown[][]) => `${Papa.unparse(records, { escapeFormulae: FORMULA, newline: '\r\n' })}\r\n`;
   let count = 0;
   async function* text() {

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import { removeStaleTemporaries } from '../staleFiles.ts';
 
 const MODEL_JSON = 'model.json';
 const WEIGHTS_BIN = 'weights.bin';
@@ -82,6 +83,8 @@ export function publishModel(baseDir: string, weights: Float32Array[], destDir: 
   const specs = json.weightsManifest.flatMap((group) => group.weights);
   if (specs.length !== weights.length) throw new Error(`internal: ${weights.length} weight arrays for ${specs.length} weights`);
   const staging = path.join(path.dirname(destDir), `.${path.basename(destDir)}.${process.pid}.incoming`);
+  // Staging folders of runs killed while saving (any version's): about a megabyte each, otherwise kept forever.
+  removeStaleTemporaries(path.dirname(destDir), /^\..+\.(\d+)\.incoming$/);
   fs.rmSync(staging, { recursive: true, force: true });
   fs.mkdirSync(staging, { recursive: true });
   try {

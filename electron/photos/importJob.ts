@@ -11,7 +11,7 @@ import { PIXELS } from '../dataset/fashionMnist.ts';
 import type { Catalog, FileError, ImportedPhoto, JobCounts } from '../catalog/catalog.ts';
 import type { Predictor } from '../ml/inference.ts';
 import { WorkerClient } from '../workerThreads.ts';
-import { explainReadError } from './photoPipeline.ts';
+import { explainReadError, removeStaleThumbnails } from './photoPipeline.ts';
 import type { PhotoReply, PhotoRequest } from './photoProtocol.ts';
 import { walkPhotos } from './walk.ts';
 
@@ -179,6 +179,7 @@ export async function importPhotos(roots: string[], options: ImportOptions): Pro
     if (!signal?.aborted) catalog.markWalked(jobId);
   }
 
+  removeStaleThumbnails(options.thumbnailsDir);
   const photoWorker = new WorkerClient<PhotoRequest, PhotoReply>(import.meta.url, 'photoWorker', 'photo worker');
   try {
     let lastReport = 0;

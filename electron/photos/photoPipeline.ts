@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { IMAGE_SIZE, PIXELS } from '../dataset/fashionMnist.ts';
+import { removeStaleTemporaries } from '../staleFiles.ts';
 
 export const THUMBNAIL_SIZE = 256;
 /** sharp's own default: larger images are refused before decoding (decompression bombs). */
@@ -33,13 +34,24 @@ export function thumbnailPath(thumbnailsDir: string, hash: string): string {
   return path.join(thumbnailsDir, hash.slice(0, 2), `${hash}.jpg`);
 }
 
-/** A photo that cannot be imported, with a reason a person understands. */
+/**
+ * Where thumbnails are written before they are renamed into place: one folder, so that what a killed
+ * import left there is found without reading the whole cache.
+ */
+const incomingThumbnails = (thumbnailsDir: string) => path.join(thumbnailsDir, '.incoming');
+
 /** Writes a thumbnail whole or not at all (a temporary file renamed into place), replacing a damaged one. */
 export async function writeThumbnail(file: string, data: Buffer): Promise<void> {
-  await fs.promises.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  const incoming = incomingThumbnails(path.dirname(path.dirname(file)));
+  await Promise.all([path.dirname(file), incoming].map((dir) => fs.promises.mkdir(dir, { recursive: true, mode: 0o700 })));
+  const tmp = path.join(incoming, `${path.basename(file)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
   await fs.promises.writeFile(tmp, data);
   await fs.promises.rename(tmp, file);
+}
+
+/** Removes the thumbnails that processes which died mid-write left half-written. */
+export function removeStaleThumbnails(thumbnailsDir: string): void {
+  removeStaleTemporaries(incomingThumbnails(thumbnailsDir), /^[0-9a-f]+\.jpg\.(\d+)\.[0-9a-z]+\.tmp$/);
 }
 
 /** True when a cached thumbnail is there and whole: a JPEG from its start marker to its end marker. */
@@ -65,6 +77,7 @@ export async function isThumbnail(file: string): Promise<boolean> {
 const JPEG_START = Buffer.from([0xff, 0xd8, 0xff]);
 const JPEG_END = Buffer.from([0xff, 0xd9]);
 
+/** A photo that cannot be imported, with a reason a person understands. */
 export class PhotoError extends Error {}
 
 /** Raw 8-bit pixels, interleaved channels. */

@@ -8,8 +8,10 @@ import { DEFAULT_FOLDER_NAMES } from '../../electron/export/fileNames.ts';
 import { importPhotos } from '../../electron/photos/importJob.ts';
 import { writePackshots } from '../../electron/photos/samplePhotos.ts';
 
+/** Fashion-MNIST, from the local cache (tests never download). */
+export const fashionMnist = await loadFashionMnist({ allowDownload: false });
 /** The Fashion-MNIST test images and labels the sample photos are made from. */
-export const testSet = (await loadFashionMnist({ allowDownload: false })).test;
+export const testSet = fashionMnist.test;
 
 export const sha256 = (file: string) => crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 
