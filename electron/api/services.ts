@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { defaultCatalogFile, defaultModelDir, fineTunedModelsDir, projectRoot, thumbnailsDir as defaultThumbnailsDir } from '../appPaths.ts';
 import { Catalog } from '../catalog/catalog.ts';
-import { loadFashionMnist, type FashionMnist } from '../dataset/fashionMnist.ts';
+import { loadFashionMnist } from '../dataset/fashionMnist.ts';
 import { activateModel, improveModel } from '../learning/improveModel.ts';
 import { DEFAULT_FINETUNE_OPTIONS, MIN_LABELS } from '../ml/fineTune.ts';
 import { startPredictor, type Predictor } from '../ml/inference.ts';
@@ -78,7 +78,6 @@ export function createServices(options: ServiceOptions = {}): Services {
   let predictor: Promise<Predictor> | undefined;
   let current: { status: ImportStatus; cancel: AbortController; finished: Promise<void> } | undefined;
   let improving: { status: ImproveStatus; cancel: AbortController; finished: Promise<void> } | undefined;
-  let dataset: Promise<FashionMnist> | undefined;
   let sorting: { status: SortStatus; cancel: AbortController; finished: Promise<void> } | undefined;
   /** Where the user last chose to sort into: the renderer never names a path itself. */
   let sortDest: string | undefined;
@@ -197,9 +196,10 @@ export function createServices(options: ServiceOptions = {}): Services {
     async improveModel() {
       const status = idleImprove('fine-tuning');
       return runImproveJob(status, async (cancel) => {
-        const data = await (dataset ??= loadFashionMnist());
+        // Loaded for each improvement (a fraction of a second) rather than kept: 55 MB the app would hold for good.
+        const data = await loadFashionMnist();
         const result = await improveModel(openCatalog(), data, modelsRoot, options.fineTune ?? DEFAULT_FINETUNE_OPTIONS, {
-          signal: cancel.signal,
+          signal: cancel.signal, activePredictor: await predictor?.catch(() => undefined),
           onPhase: (phase) => (status.phase = phase),
           onProgress: (p) => Object.assign(status, { epoch: p.epoch, epochs: p.epochs, loss: p.loss, etaSeconds: p.etaSeconds }),
           onEpoch: (r) => (status.validationAccuracy = r.validationAccuracy),

@@ -46,6 +46,8 @@ export interface ImproveHooks {
   onProgress?: (progress: TrainProgress) => void;
   onEpoch?: (record: EpochRecord) => void;
   signal?: AbortSignal;
+  /** A predictor already running the active model (the importer's), used instead of starting another worker. */
+  activePredictor?: Predictor;
 }
 
 const scores = (evaluation: Evaluation): Scores => ({ accuracy: evaluation.accuracy, f1: evaluation.perClass.map((c) => c.f1), confusion: evaluation.confusion });
@@ -149,7 +151,8 @@ export async function improveModel(catalog: Catalog, data: FashionMnist, modelsR
   }
 
   hooks.onPhase?.('comparing');
-  const [current, candidate] = await Promise.all([startPredictor(parent.dir), startPredictor(dir)]);
+  const reuse = hooks.activePredictor?.modelDir === parent.dir ? hooks.activePredictor : undefined;
+  const [current, candidate] = await Promise.all([reuse ?? startPredictor(parent.dir), startPredictor(dir)]);
   try {
     const heldOut = subset(labels, tuned.split.heldOut);
     const [currentHeldOut, candidateHeldOut, currentTest, candidateTest] = await Promise.all([
@@ -172,7 +175,7 @@ export async function improveModel(catalog: Catalog, data: FashionMnist, modelsR
       },
     };
   } finally {
-    await Promise.all([current.close(), candidate.close()]);
+    await Promise.all([current === reuse ? undefined : current.close(), candidate.close()]);
   }
 }
 
