@@ -358,12 +358,9 @@ export class Catalog {
           AND predicted_label IN (${hardGroup}) AND runner_up IN (${hardGroup}) ${inCategory}`);
   }
 
-  /** How many photos a grid query matches: from the kept counts where they answer it, else counted. */
-  private countMatching(query: PhotoSelection): number {
-    if (query.search) {
-      const { filter, params } = this.querySql(query);
-      return this.db.prepare(`SELECT count(*) FROM photos ${filter}`).pluck().get(params) as number;
-    }
+  /** How many photos a grid query matches (its WHERE given): from the kept counts where they answer it, else counted. */
+  private countMatching(query: PhotoSelection, filter: string, params: Record<string, unknown>): number {
+    if (query.search) return this.db.prepare(`SELECT count(*) FROM photos ${filter}`).pluck().get(params) as number;
     if (query.queue === 'needsReview') return this.needsReviewCount(query.rule, query.category);
     const rows = this.categoryTotals().filter((r) => query.category === undefined || r.category === query.category);
     return rows.reduce((sum, r) => sum + r.reviewed + (query.queue === 'reviewed' ? 0 : r.unreviewed), 0);
@@ -406,7 +403,7 @@ export class Catalog {
     // The offset is skipped in the sort's index alone (ids only); the tiles' columns are read for one page.
     const tiles = this.db.prepare(`SELECT ${TILE_COLUMNS} FROM photos WHERE id IN (SELECT id FROM photos ${filter} ORDER BY ${order} LIMIT @limit OFFSET @offset)
       ORDER BY ${order}`).all({ ...params, limit: query.limit, offset: query.offset }) as PhotoTile[];
-    return { total: this.countMatching(query), tiles };
+    return { total: this.countMatching(query, filter, params), tiles };
   }
 
   /** Every photo id the query matches, in its order (id order for a selection without a sort). */

@@ -17,6 +17,12 @@ const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
  */
 const queryTimes = (q: CatalogBench) => `counts ${q.categoryCountsMs.toFixed(1)}, first page of 200 ${q.firstPageMs.toFixed(1)}, page at 90 % ${q.deepPageMs.toFixed(1)}, one category ${q.categoryPageMs.toFixed(1)}, review queue ${q.reviewQueuePageMs.toFixed(1)}, name search ${q.searchPageMs.toFixed(1)}, import job counts ${q.jobCountsMs.toFixed(1)} ms`;
 
+/** The UI's queries on a synthetic catalog of `photos` photos. */
+function catalogQueries(photos: number) {
+  const catalog = benchCatalog(photos);
+  return { result: catalog, lines: [`catalog of ${catalog.photos} synthetic photos (${catalog.databaseMegabytes.toFixed(0)} MB), the UI's queries, median: ${queryTimes(catalog)}`] };
+}
+
 const SECTIONS = {
   async training(quick: boolean, data: FashionMnist) {
     const training = await benchTraining(quick ? { batchSize: 8, stepBatchSize: 16, wasmRuns: 2, cpuRuns: 1 } : {});
@@ -56,12 +62,10 @@ const SECTIONS = {
     }
   },
   async catalog(quick: boolean) {
-    const catalog = benchCatalog(quick ? 10_000 : 100_000);
-    return { result: catalog, lines: [`catalog of ${catalog.photos} synthetic photos (${catalog.databaseMegabytes.toFixed(0)} MB), the UI's queries, median: ${queryTimes(catalog)}`] };
+    return catalogQueries(quick ? 10_000 : 100_000);
   },
   async million(quick: boolean) {
-    const catalog = benchCatalog(quick ? 20_000 : 1_000_000);
-    return { result: catalog, lines: [`catalog of ${catalog.photos} synthetic photos (${catalog.databaseMegabytes.toFixed(0)} MB), the UI's queries, median: ${queryTimes(catalog)}`] };
+    return catalogQueries(quick ? 20_000 : 1_000_000);
   },
   async export(quick: boolean, data: FashionMnist) {
     const csv = await benchExport(quick ? 10_000 : 100_000);
