@@ -76,6 +76,9 @@ test('bad photo bytes fail with reasons a person understands', async () => {
   assert.match(await reason(jpeg.subarray(0, jpeg.length >> 1)), /damaged or incomplete/);
   assert.match(await reason(Buffer.from('name,price\nshirt,10\n')), /not an image: the file holds text/);
   assert.match(await reason(pngClaiming(100_000, 100_000)), /larger than 268 megapixels/);
+  // Decoded side by side, libvips' shared error buffer loses the decoder's message for some of them (CI saw it).
+  const truncated = jpeg.subarray(0, jpeg.length >> 1);
+  for (const message of await Promise.all(Array.from({ length: 64 }, () => reason(truncated)))) assert.match(message, /damaged or incomplete/);
 });
 
 test('every format sharp reads here imports: JPEG, PNG, WebP, TIFF, GIF and AVIF', async () => {

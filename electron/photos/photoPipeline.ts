@@ -220,8 +220,10 @@ export function explainDecodeError(err: Error, bytes: Buffer): string {
       : 'not a photo format Fashion Sorter can read (JPEG, PNG, WebP, TIFF, GIF, AVIF); convert it and import it again';
   }
   if (/pixel limit/i.test(msg)) return `the image is larger than ${Math.round(MAX_INPUT_PIXELS / 1e6)} megapixels (it may be damaged or a decompression bomb); it was not decoded`;
-  if (/premature end|truncated|unexpected end|end of (file|input|stream)|not enough data|read error|incomplete/i.test(msg)) {
-    return 'the file is damaged or incomplete (it ends before the image does); copy it again from its source';
+  // libvips keeps one error buffer per process: when photos decode concurrently the decoder's own words
+  // ("premature end of JPEG image") can be lost, leaving only sharp's failOn note. A decoder warning means corrupt data.
+  if (/premature end|truncated|unexpected end|end of (file|input|stream)|not enough data|read error|incomplete|warning treated as error/i.test(msg)) {
+    return 'the file is damaged or incomplete (its image data is cut short or corrupt); copy it again from its source';
   }
   if (/heif|heic/i.test(msg)) return 'this HEIF/HEIC photo needs a codec Fashion Sorter does not include; export it as JPEG and import it again';
   return `the image cannot be decoded (${msg.split('\n')[0]}); it may be damaged`;
