@@ -66,6 +66,35 @@ describe('wasm max-pool gradient equals the cpu backend', () => {
   }
 });
 
+describe('wasm sum and mean (leading axes replaced) equal the cpu backend', () => {
+  const cases: { shape: number[]; axis: number | number[]; keepDims: boolean }[] = [
+    { shape: [4, 5, 6, 7], axis: [0, 1, 2], keepDims: false },
+    { shape: [4, 5, 6, 7], axis: [2, 0, 1], keepDims: true },
+    { shape: [4, 5, 6, 7], axis: [0, 1], keepDims: false },
+    { shape: [9, 3], axis: 0, keepDims: true },
+    { shape: [4, 5, 6, 7], axis: [1, 2], keepDims: false },
+    { shape: [4, 5, 6, 7], axis: -1, keepDims: false },
+    { shape: [4, 5], axis: [0, 1], keepDims: false },
+  ];
+  for (const c of cases) {
+    test(`x${JSON.stringify(c.shape)} axis ${JSON.stringify(c.axis)}${c.keepDims ? ' keepDims' : ''}`, () => {
+      for (const reduce of [tf.sum, tf.mean]) {
+        const on = (backend: string) => {
+          tf.setBackend(backend);
+          return tf.tidy(() => {
+            const y = reduce(tf.tensor(values(c.shape, 1), c.shape), c.axis, c.keepDims);
+            return { shape: y.shape, data: y.dataSync() as Float32Array };
+          });
+        };
+        const expected = on('cpu');
+        const actual = on('wasm');
+        assert.deepEqual(actual.shape, expected.shape);
+        assertClose(actual.data, expected.data, `${reduce === tf.sum ? 'sum' : 'mean'}`);
+      }
+    });
+  }
+});
+
 describe('batch-norm gradient (replaced for every backend) equals the reference formula', () => {
   test('training-mode batch norm: gradients w.r.t. x, scale and offset match the analytic result', () => {
     // With the batch statistics computed from x, dL/dx has the closed form

@@ -174,6 +174,37 @@ function maxPoolGrad({ inputs, backend, attrs }: { inputs: { dy: TensorInfo; inp
   return out;
 }
 
+interface ReduceAttrs {
+  axis: number | number[];
+  keepDims: boolean;
+}
+
+/**
+ * Sum and Mean over the leading axes (batch norm's statistics and gradients reduce [N,H,W,C] to [C]) as
+ * one matrix–vector product, [R,C]ᵀ·[R,1]. The wasm kernels first transpose the reduced axes innermost, a
+ * full copy that made these reductions cost as much as a convolution in a training step. (The data goes in
+ * as the transposed left operand: as the right one it would be packed as XNNPACK weights on every call.)
+ * Other reductions keep the original kernel.
+ */
+function leadingAxesReduction(original: KernelConfig, divideByCount: boolean) {
+  return (args: { inputs: { x: TensorInfo }; backend: WasmBackendLike; attrs: ReduceAttrs }): TensorInfo => {
+    const { inputs: { x }, backend, attrs } = args;
+    const shape = x.shape;
+    const axes = [...new Set((Array.isArray(attrs.axis) ? attrs.axis : [attrs.axis]).map((a) => (a < 0 ? a + shape.length : a)))].sort((a, b) => a - b);
+    const leading = axes.length > 0 && axes.length < shape.length && axes.every((a, i) => a === i);
+    if (!leading || x.dtype !== 'float32') return original.kernelFunc(args as never) as TensorInfo;
+    const kept = shape.slice(axes.length);
+    const columns = kept.reduce((a, b) => a * b, 1);
+    const rows = shape.slice(0, axes.length).reduce((a, b) => a * b, 1);
+    const weights = backend.makeOutput([1, rows, 1], 'float32');
+    backend.typedArrayFromHeap(weights).fill(divideByCount ? 1 / rows : 1);
+    const out = run(backend, 'BatchMatMul', { a: { ...x, shape: [1, rows, columns] }, b: weights }, { transposeA: true, transposeB: false });
+    disposeAll(backend, weights);
+    out.shape = attrs.keepDims ? [...axes.map(() => 1), ...kept] : kept;
+    return out;
+  };
+}
+
 let registered = false;
 
 /** Registers the wasm training kernels once; call after the wasm backend is set up. */
@@ -187,6 +218,12 @@ export function registerWasmTrainingKernels(): void {
     unregisterKernel('Conv2DBackpropInput', 'wasm');
   }
   registerKernel({ kernelName: 'Conv2DBackpropInput', backendName: 'wasm', kernelFunc: conv2DBackpropInput as never, setupFunc: originalInputGrad?.setupFunc });
+  for (const [name, divideByCount] of [['Sum', false], ['Mean', true]] as const) {
+    const original = getKernel(name, 'wasm');
+    if (!original) continue;
+    unregisterKernel(name, 'wasm');
+    registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: leadingAxesReduction(original, divideByCount) as never, setupFunc: original.setupFunc });
+  }
   unregisterKernel('MaxPoolGrad', 'wasm');
   registerKernel({ kernelName: 'MaxPoolGrad', backendName: 'wasm', kernelFunc: maxPoolGrad as never });
 }
