@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
 import { defaultModelDir } from '../electron/appPaths.ts';
 import { evaluateOnTestSet } from '../electron/commands/evaluate.ts';
-import { loadFashionMnist } from '../electron/dataset/fashionMnist.ts';
+import { IMAGE_SIZE, loadFashionMnist, NUM_CLASSES, PIXELS } from '../electron/dataset/fashionMnist.ts';
 import { initBackend } from '../electron/ml/backend.ts';
+import { predictProbabilities } from '../electron/ml/classifier.ts';
 import { readModelCard } from '../electron/ml/modelCard.ts';
 import { loadModel } from '../electron/ml/modelFiles.ts';
 
@@ -17,4 +20,23 @@ test('the shipped model scores on the full 10k test set at least what its model 
   assert.ok(report.accuracy >= card.accuracy - 0.001, `accuracy ${report.accuracy} is below the card's ${card.accuracy} − 0.1 point`);
   const shirt = report.perClass.find((c) => c.name === 'Shirt')!;
   assert.ok(Math.abs(shirt.f1 - card.perClass[6]!.f1) < 0.01, `Shirt F1 ${shirt.f1} differs from the card's ${card.perClass[6]!.f1}`);
+});
+
+test('inference with each batch norm folded into its convolution gives the layers model\'s own probabilities', async () => {
+  await initBackend();
+  const data = await loadFashionMnist({ allowDownload: false });
+  const model = await loadModel(defaultModelDir());
+  const count = 500;
+  const images = data.test.images.subarray(0, count * PIXELS);
+  const folded = predictProbabilities(model, images, count);
+  const layers = tf.tidy(() => (model.predict(tf.div(tf.tensor4d(Float32Array.from(images), [count, IMAGE_SIZE, IMAGE_SIZE, 1]), 255)) as tf.Tensor).dataSync());
+  assert.equal(folded.length, layers.length);
+  const maxDifference = Math.max(...folded.map((p, i) => Math.abs(p - layers[i]!)));
+  assert.ok(maxDifference < 1e-5, `probabilities differ by up to ${maxDifference}`);
+  // A layer the folding does not know (Flatten) sends the whole network through the layers model instead.
+  const input = tfl.input({ shape: [IMAGE_SIZE, IMAGE_SIZE, 1] });
+  const flat = tfl.layers.flatten().apply(input) as tfl.SymbolicTensor;
+  const plain = tfl.model({ inputs: input, outputs: tfl.layers.dense({ units: NUM_CLASSES, activation: 'softmax' }).apply(flat) as tfl.SymbolicTensor });
+  const expected = tf.tidy(() => (plain.predict(tf.div(tf.tensor4d(Float32Array.from(images.subarray(0, 10 * PIXELS)), [10, IMAGE_SIZE, IMAGE_SIZE, 1]), 255)) as tf.Tensor).dataSync());
+  assert.deepEqual(Array.from(predictProbabilities(plain, images.subarray(0, 10 * PIXELS), 10)), Array.from(expected));
 });
