@@ -190,7 +190,7 @@ export async function importPhotos(roots: string[], options: ImportOptions): Pro
         if (known !== undefined) {
           pending.known.push({ fileId: file.id, photoId: known });
         } else {
-          const reply = await photoWorker.call({ type: 'convert', path: file.path, thumbnailsDir: options.thumbnailsDir });
+          const reply = await photoWorker.call({ type: 'convert', path: file.path, mtimeMs: stat.mtimeMs, thumbnailsDir: options.thumbnailsDir });
           if (reply.type === 'failed') pending.failures.push({ path: file.path, reason: reply.reason });
           else pending.photos.push({ ...reply, fileId: file.id, path: file.path });
         }

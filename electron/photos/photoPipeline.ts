@@ -40,13 +40,26 @@ export function thumbnailPath(thumbnailsDir: string, hash: string): string {
  */
 const incomingThumbnails = (thumbnailsDir: string) => path.join(thumbnailsDir, '.incoming');
 
-/** Writes a thumbnail whole or not at all (a temporary file renamed into place), replacing a damaged one. */
+/** Runs `f`, and once more after creating `dir` if the folder was missing. */
+async function creatingFolder<T>(dir: string, f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    await fs.promises.mkdir(dir, { recursive: true, mode: 0o700 });
+    return f();
+  }
+}
+
+/**
+ * Writes a thumbnail whole or not at all (a temporary file renamed into place), replacing a damaged one.
+ * The folders are made when a write finds them missing, not checked before every photo.
+ */
 export async function writeThumbnail(file: string, data: Buffer): Promise<void> {
   const incoming = incomingThumbnails(path.dirname(path.dirname(file)));
-  await Promise.all([path.dirname(file), incoming].map((dir) => fs.promises.mkdir(dir, { recursive: true, mode: 0o700 })));
   const tmp = path.join(incoming, `${path.basename(file)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
-  await fs.promises.writeFile(tmp, data);
-  await fs.promises.rename(tmp, file);
+  await creatingFolder(incoming, () => fs.promises.writeFile(tmp, data, { mode: 0o600 }));
+  await creatingFolder(path.dirname(file), () => fs.promises.rename(tmp, file));
 }
 
 /** Removes the thumbnails that processes which died mid-write left half-written. */

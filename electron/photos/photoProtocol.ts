@@ -1,5 +1,6 @@
 /** Messages between the importer and the photo worker (photoWorker.ts). */
-export type PhotoRequest = { type: 'convert'; path: string; thumbnailsDir: string };
+/** `mtimeMs` is the importer's own look at the file: a file changed after it is imported again next time. */
+export type PhotoRequest = { type: 'convert'; path: string; mtimeMs: number; thumbnailsDir: string };
 
 export type PhotoReply =
   | { type: 'photo'; hash: string; size: number; mtimeMs: number; format: string; width: number; height: number; pixels: Uint8Array }

@@ -5,7 +5,7 @@
 import fs from 'node:fs/promises';
 import sharp from 'sharp';
 import { serveRequests } from '../workerThreads.ts';
-import { convertPhoto, explainReadError, isThumbnail, PhotoError, thumbnailPath, writeThumbnail } from './photoPipeline.ts';
+import { convertPhoto, explainReadError, PhotoError, thumbnailPath, writeThumbnail } from './photoPipeline.ts';
 import type { PhotoReply, PhotoRequest } from './photoProtocol.ts';
 
 // Many photos in flight share the cores; libvips' own per-image threads would only contend.
@@ -13,19 +13,17 @@ sharp.concurrency(1);
 
 async function convert(request: PhotoRequest): Promise<PhotoReply> {
   let bytes: Buffer;
-  let stat;
   try {
-    stat = await fs.stat(request.path);
     bytes = await fs.readFile(request.path);
   } catch (err) {
     return { type: 'failed', reason: explainReadError(err as NodeJS.ErrnoException) };
   }
   try {
     const photo = await convertPhoto(bytes);
-    // A photo seen before already has one.
-    const thumbnail = thumbnailPath(request.thumbnailsDir, photo.hash);
-    if (!(await isThumbnail(thumbnail))) await writeThumbnail(thumbnail, photo.thumbnail);
-    return { type: 'photo', hash: photo.hash, size: bytes.length, mtimeMs: stat.mtimeMs, format: photo.format, width: photo.width, height: photo.height, pixels: photo.pixels };
+    // Written even when a photo seen before has one: checking it first costs more file operations than
+    // writing the 10 kB again, and a damaged one is replaced on the way.
+    await writeThumbnail(thumbnailPath(request.thumbnailsDir, photo.hash), photo.thumbnail);
+    return { type: 'photo', hash: photo.hash, size: bytes.length, mtimeMs: request.mtimeMs, format: photo.format, width: photo.width, height: photo.height, pixels: photo.pixels };
   } catch (err) {
     if (err instanceof PhotoError) return { type: 'failed', reason: err.message };
     return { type: 'failed', reason: `its thumbnail could not be saved in ${request.thumbnailsDir} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); check that the disk has space` };
