@@ -142,6 +142,13 @@ test('fine-tuning publishes an inactive version with its parent and provenance, 
   await activateModel(catalog, parent.id);
   assert.deepEqual(byModel(), [[parent.id, PHOTOS - labeled]]);
   assert.deepEqual(catalog.db.prepare('SELECT id, predicted_label FROM photos WHERE label IS NULL ORDER BY id').raw().all(), predictedBefore.map(([id, label]) => [id, label]));
+
+  // The same labels again give the same weights: the same version, its folder reused, none left over.
+  const again = await improveModel(catalog, data, path.join(dir, 'models'));
+  assert.equal(again.model.id, candidate.model.id);
+  assert.equal(again.model.dir, row.dir);
+  assert.deepEqual(fs.readdirSync(path.join(dir, 'models')), [path.basename(row.dir)]);
+  assert.equal(catalog.models().length, versions.length);
   catalog.close();
 });
 

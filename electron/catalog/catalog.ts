@@ -130,7 +130,7 @@ export class Catalog {
     this.db.prepare(`INSERT INTO models (name, version, dir, parent_id, card, created_at) VALUES (?, ?, ?, ?, ?, ?)
       ON CONFLICT (version) DO UPDATE SET dir = excluded.dir`)
       .run(model.name, model.version, model.dir, model.parentId ?? null, JSON.stringify(model.card), now());
-    return this.modelWhere('version = ?', model.version)!;
+    return this.modelByVersion(model.version)!;
   }
 
   activateModel(id: number): void {
@@ -146,6 +146,11 @@ export class Catalog {
 
   model(id: number): ModelRow | undefined {
     return this.modelWhere('id = ?', id);
+  }
+
+  /** The registered model with these weights (the version is their sha256), if any. */
+  modelByVersion(version: string): ModelRow | undefined {
+    return this.modelWhere('version = ?', version);
   }
 
   /** Every model version, newest first, with its parent and card (metrics, training data, hyperparameters). */

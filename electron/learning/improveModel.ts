@@ -14,7 +14,7 @@ import { DEFAULT_FINETUNE_OPTIONS, fineTune, type FineTuneOptions, type FineTune
 import { startPredictor, type Predictor } from '../ml/inference.ts';
 import { evaluatePredictions, type Evaluation } from '../ml/metrics.ts';
 import { MODEL_CARD, readModelCard, writeModelCard } from '../ml/modelCard.ts';
-import { publishModel } from '../ml/modelFiles.ts';
+import { hasModel, publishModel } from '../ml/modelFiles.ts';
 import type { EpochRecord, TrainProgress } from '../ml/train.ts';
 
 /** One model's scores in a comparison. */
@@ -130,8 +130,10 @@ export async function improveModel(catalog: Catalog, data: FashionMnist, modelsR
 
   hooks.onPhase?.('saving');
   const version = crypto.createHash('sha256').update(Buffer.concat(tuned.weights.map((w) => Buffer.from(w.buffer, w.byteOffset, w.byteLength)))).digest('hex');
-  const name = `${parent.name.replace(/-ft\d+$/, '')}-ft${catalog.models().length}`;
-  const dir = path.join(modelsRoot, `${name}-${version.slice(0, 8)}`);
+  // The same labels give the same weights: a version already registered keeps its name and folder.
+  const known = catalog.modelByVersion(version);
+  const name = known?.name ?? `${parent.name.replace(/-ft\d+$/, '')}-ft${catalog.models().length}`;
+  const dir = known && hasModel(known.dir) ? known.dir : path.join(modelsRoot, `${name}-${version.slice(0, 8)}`);
   const photoIds = (indices: Int32Array) => Array.from(indices, (i) => labeled.photoIds[i]!);
   const parentCard = readModelCard(parent.dir);
   const provenance = {
@@ -143,7 +145,7 @@ export async function improveModel(catalog: Catalog, data: FashionMnist, modelsR
   // The card starts as the parent's with the fine-tuning record; its test scores replace the parent's below.
   const card = { ...parentCard, name, createdAt: new Date().toISOString(), fineTune: provenance };
   try {
-    publishModel(parent.dir, tuned.weights, dir, { [MODEL_CARD]: `${JSON.stringify(card, null, 1)}\n` });
+    if (dir !== known?.dir) publishModel(parent.dir, tuned.weights, dir, { [MODEL_CARD]: `${JSON.stringify(card, null, 1)}\n` });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const why = code === 'ENOSPC' ? 'the disk is full; free some space' : code === 'EACCES' || code === 'EPERM' ? 'permission denied; check the folder\'s permissions' : (err as Error).message;
