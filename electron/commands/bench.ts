@@ -54,6 +54,7 @@ const SECTIONS = {
           `  end to end ${pipeline.photosPerSecond.toFixed(1)} photos/s, sharp alone (decode + resize) ${pipeline.floorPhotosPerSecond.toFixed(1)} photos/s`,
           `  ratio to the floor    ${pipeline.ratioToFloor.toFixed(2)}  (without predicting: ${pipeline.withoutPredictionRatioToFloor.toFixed(2)})`,
           `  worst main-thread event-loop delay while importing ${pipeline.maxEventLoopDelayMs.toFixed(1)} ms`,
+          `  per photo, one at a time on one core: decode + resize (the floor) ${pipeline.cpuMsPerPhoto.floor.toFixed(1)} ms, conversion ${pipeline.cpuMsPerPhoto.convert.toFixed(1)} ms, model ${pipeline.cpuMsPerPhoto.predict.toFixed(1)} ms`,
           `  fidelity on ${f.images} test images as photos: ${(100 * f.pipelineAccuracy).toFixed(2)}% vs ${(100 * f.tensorAccuracy).toFixed(2)}% as tensors (gap ${f.gapPoints.toFixed(2)} points)`,
         ],
       };

@@ -13,7 +13,7 @@ import { PIXELS, type ImageSet } from '../dataset/fashionMnist.ts';
 import { evaluatePredictions } from '../ml/metrics.ts';
 import type { Predictor } from '../ml/inference.ts';
 import { importPhotos } from './importJob.ts';
-import { THUMBNAIL_SIZE } from './photoPipeline.ts';
+import { convertPhoto, THUMBNAIL_SIZE } from './photoPipeline.ts';
 import { writePackshots } from './samplePhotos.ts';
 
 export interface PipelineBench {
@@ -24,6 +24,8 @@ export interface PipelineBench {
   /** The same import without predicting: what the photo side alone costs against the floor. */
   withoutPredictionRatioToFloor: number;
   maxEventLoopDelayMs: number;
+  /** CPU time per photo, one photo at a time on one core: where the import's time goes against the floor. */
+  cpuMsPerPhoto: { floor: number; convert: number; predict: number };
 }
 
 export interface FidelityBench {
@@ -63,6 +65,35 @@ async function sharpFloor(files: string[]): Promise<number> {
   return files.length / ((performance.now() - started) / 1000);
 }
 
+/** CPU milliseconds of `f` per item, run over `items` one at a time (sharp's own threads included). */
+async function cpuMsEach<T>(items: T[], f: (item: T) => Promise<unknown>): Promise<number> {
+  const before = process.cpuUsage();
+  for (const item of items) await f(item);
+  const used = process.cpuUsage(before);
+  return (used.user + used.system) / 1000 / items.length;
+}
+
+/**
+ * The floor's work (decode and resize) against the conversion (decode at thumbnail size, trim, sample,
+ * sharpen, hash, encode the thumbnail) and the model, per photo on one core, on the first 300 files.
+ */
+async function costPerPhoto(files: string[], predictor: Predictor): Promise<PipelineBench['cpuMsPerPhoto']> {
+  const photos = await Promise.all(files.slice(0, 300).map((file) => fs.readFile(file)));
+  const previous = sharp.concurrency();
+  sharp.concurrency(1);
+  const floor = await cpuMsEach(photos, (bytes) => sharp(bytes).resize({ width: THUMBNAIL_SIZE, height: THUMBNAIL_SIZE, fit: 'inside' }).raw().toBuffer());
+  const converted: Uint8Array[] = [];
+  const convert = await cpuMsEach(photos, async (bytes) => converted.push((await convertPhoto(bytes)).pixels));
+  sharp.concurrency(previous);
+  const inputs = new Uint8Array(converted.length * PIXELS);
+  converted.forEach((pixels, i) => inputs.set(pixels, i * PIXELS));
+  // The model runs in its worker: its wall time, the main thread waiting.
+  await predictor.predict(inputs, converted.length);
+  const started = performance.now();
+  await predictor.predict(inputs, converted.length);
+  return { floor, convert, predict: (performance.now() - started) / converted.length };
+}
+
 /** End-to-end import speed on `count` generated 800×1000 JPEG packshots, and sharp alone on the same files. */
 export async function benchPipeline(test: ImageSet, predictor: Predictor, count = 2000): Promise<PipelineBench> {
   const workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'fs-bench-pipeline-'));
@@ -81,6 +112,7 @@ export async function benchPipeline(test: ImageSet, predictor: Predictor, count 
     return {
       photos: count, photosPerSecond, floorPhotosPerSecond, ratioToFloor: photosPerSecond / floorPhotosPerSecond,
       withoutPredictionRatioToFloor: unpredicted.result.counts.done / unpredicted.seconds / floorPhotosPerSecond, maxEventLoopDelayMs,
+      cpuMsPerPhoto: await costPerPhoto(files, predictor),
     };
   } finally {
     await fs.rm(workDir, { recursive: true, force: true });
