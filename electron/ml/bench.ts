@@ -65,7 +65,8 @@ function stepAndForward(spec: ArchitectureSpec, weights: tf.Tensor[], batchSize:
     optimizer.applyGradients(variables.map((v) => ({ name: v.name, tensor: grads[v.name]! })));
     value.dataSync();
   });
-  const forward = () => tf.tidy(() => (model.predict(x) as tf.Tensor).dataSync());
+  // One pass over the whole batch: predict's default would split it into batches of 32, a slower forward.
+  const forward = () => tf.tidy(() => (model.predict(x, { batchSize }) as tf.Tensor).dataSync());
   for (let i = 0; i < warmup; i++) {
     step();
     forward();
