@@ -33,10 +33,13 @@ test('inference with each batch norm folded into its convolution gives the layer
   assert.equal(folded.length, layers.length);
   const maxDifference = Math.max(...folded.map((p, i) => Math.abs(p - layers[i]!)));
   assert.ok(maxDifference < 1e-5, `probabilities differ by up to ${maxDifference}`);
-  // A layer the folding does not know (Flatten) sends the whole network through the layers model instead.
+  // A layer or setting the folding does not know (Flatten; a capped ReLU after a folded batch norm) sends the
+  // whole network through the layers model instead.
   const input = tfl.input({ shape: [IMAGE_SIZE, IMAGE_SIZE, 1] });
-  const flat = tfl.layers.flatten().apply(input) as tfl.SymbolicTensor;
-  const plain = tfl.model({ inputs: input, outputs: tfl.layers.dense({ units: NUM_CLASSES, activation: 'softmax' }).apply(flat) as tfl.SymbolicTensor });
-  const expected = tf.tidy(() => (plain.predict(tf.div(tf.tensor4d(Float32Array.from(images.subarray(0, 10 * PIXELS)), [10, IMAGE_SIZE, IMAGE_SIZE, 1]), 255)) as tf.Tensor).dataSync());
-  assert.deepEqual(Array.from(predictProbabilities(plain, images.subarray(0, 10 * PIXELS), 10)), Array.from(expected));
+  const capped = tfl.layers.reLU({ maxValue: 0.01 }).apply(tfl.layers.batchNormalization().apply(tfl.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same' }).apply(input))) as tfl.SymbolicTensor;
+  for (const features of [tfl.layers.flatten().apply(input) as tfl.SymbolicTensor, tfl.layers.globalAveragePooling2d({}).apply(capped) as tfl.SymbolicTensor]) {
+    const plain = tfl.model({ inputs: input, outputs: tfl.layers.softmax().apply(tfl.layers.dense({ units: NUM_CLASSES }).apply(features)) as tfl.SymbolicTensor });
+    const expected = tf.tidy(() => (plain.predict(tf.div(tf.tensor4d(Float32Array.from(images.subarray(0, 10 * PIXELS)), [10, IMAGE_SIZE, IMAGE_SIZE, 1]), 255)) as tf.Tensor).dataSync());
+    assert.deepEqual(Array.from(predictProbabilities(plain, images.subarray(0, 10 * PIXELS), 10)), Array.from(expected));
+  }
 });

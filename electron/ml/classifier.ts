@@ -16,6 +16,7 @@ interface LayerConfig {
   center?: boolean;
   scale?: boolean;
   axis?: number;
+  maxValue?: number | null;
 }
 
 /** The layers a layer reads from, or undefined when it is called more than once (a shared layer). */
@@ -81,7 +82,7 @@ function foldedForward(model: tfl.LayersModel): { forward: Forward; dispose: () 
         ? foldBatchNorm(layer, bn)
         : { filter: layer.getWeights()[0]!.clone() as tf.Tensor4D, bias: config.useBias ? layer.getWeights()[1]!.clone() as tf.Tensor1D : undefined };
       owned.push(filter, ...(bias ? [bias] : []));
-      const relu = onlyConsumer(bn ?? layer, 'ReLU');
+      const relu = [onlyConsumer(bn ?? layer, 'ReLU')].find((r) => r && (r.getConfig() as LayerConfig).maxValue == null);
       for (const folded of [bn, relu]) {
         if (!folded) continue;
         absorbed.add(folded.name);
@@ -89,7 +90,7 @@ function foldedForward(model: tfl.LayersModel): { forward: Forward; dispose: () 
       }
       const strides = config.strides as [number, number];
       run = ([x]) => tf.fused.conv2d({ x: x as tf.Tensor4D, filter, strides, pad: config.padding!, bias, activation: relu ? 'relu' : 'linear' });
-    } else if (className === 'ReLU') {
+    } else if (className === 'ReLU' && config.maxValue == null) {
       run = ([x]) => tf.relu(x!);
     } else if (className === 'MaxPooling2D') {
       run = ([x]) => tf.maxPool(x as tf.Tensor4D, config.poolSize as [number, number], config.strides as [number, number], config.padding!);
