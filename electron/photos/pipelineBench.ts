@@ -50,7 +50,10 @@ async function importFresh(folder: string, workDir: string, predictor: Predictor
   return { catalog, seconds, result };
 }
 
-/** sharp decoding each file and resizing it to the thumbnail size, as fast as it goes: the floor. */
+/** The floor's work on one photo: sharp decoding it and resizing it to the thumbnail size. */
+const floorWork = (bytes: Buffer) => sharp(bytes).resize({ width: THUMBNAIL_SIZE, height: THUMBNAIL_SIZE, fit: 'inside' }).raw().toBuffer();
+
+/** The floor's work on each file, as fast as it goes. */
 async function sharpFloor(files: string[]): Promise<number> {
   const previous = sharp.concurrency();
   sharp.concurrency(os.availableParallelism());
@@ -58,7 +61,7 @@ async function sharpFloor(files: string[]): Promise<number> {
   const started = performance.now();
   await Promise.all(Array.from({ length: 4 }, async () => {
     for (let file = queue.shift(); file; file = queue.shift()) {
-      await sharp(await fs.readFile(file)).resize({ width: THUMBNAIL_SIZE, height: THUMBNAIL_SIZE, fit: 'inside' }).raw().toBuffer();
+      await floorWork(await fs.readFile(file));
     }
   }));
   sharp.concurrency(previous);
@@ -81,7 +84,7 @@ async function costPerPhoto(files: string[], predictor: Predictor): Promise<Pipe
   const photos = await Promise.all(files.slice(0, 300).map((file) => fs.readFile(file)));
   const previous = sharp.concurrency();
   sharp.concurrency(1);
-  const floor = await cpuMsEach(photos, (bytes) => sharp(bytes).resize({ width: THUMBNAIL_SIZE, height: THUMBNAIL_SIZE, fit: 'inside' }).raw().toBuffer());
+  const floor = await cpuMsEach(photos, floorWork);
   const converted: Uint8Array[] = [];
   const convert = await cpuMsEach(photos, async (bytes) => converted.push((await convertPhoto(bytes)).pixels));
   sharp.concurrency(previous);
