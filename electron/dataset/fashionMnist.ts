@@ -67,7 +67,6 @@ const KAGGLE_FILES = { train: 'fashion-mnist_train.csv', test: 'fashion-mnist_te
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
-/** Reads a file, gunzipping it when it starts with the gzip magic bytes. */
 /**
  * The least size of the buffer a file is read into. glibc raises its mmap and trim thresholds to the size of
  * any mapped block of up to 32 MiB that is freed, after which every thread's arena keeps that much freed memory
@@ -93,6 +92,7 @@ function readWhole(file: string): Buffer {
   }
 }
 
+/** Reads a file, gunzipping it when it starts with the gzip magic bytes. */
 function readMaybeGzip(file: string): Uint8Array {
   let raw: Buffer;
   try {
