@@ -6,7 +6,7 @@ import { defaultModelDir } from '../electron/appPaths.ts';
 import { evaluateOnTestSet } from '../electron/commands/evaluate.ts';
 import { IMAGE_SIZE, loadFashionMnist, NUM_CLASSES, PIXELS } from '../electron/dataset/fashionMnist.ts';
 import { initBackend } from '../electron/ml/backend.ts';
-import { predictProbabilities } from '../electron/ml/classifier.ts';
+import { inferenceNetwork, predictProbabilities } from '../electron/ml/classifier.ts';
 import { readModelCard } from '../electron/ml/modelCard.ts';
 import { loadModel } from '../electron/ml/modelFiles.ts';
 
@@ -33,6 +33,13 @@ test('inference with each batch norm folded into its convolution gives the layer
   assert.equal(folded.length, layers.length);
   const maxDifference = Math.max(...folded.map((p, i) => Math.abs(p - layers[i]!)));
   assert.ok(maxDifference < 1e-5, `probabilities differ by up to ${maxDifference}`);
+  // The inference worker folds once per model and reuses it for every batch; disposing it frees what it made.
+  const tensorsBefore = tf.memory().numTensors;
+  const network = inferenceNetwork(model);
+  assert.ok(tf.memory().numTensors > tensorsBefore, 'the folded network holds its own weights');
+  for (let call = 0; call < 2; call++) assert.deepEqual(Array.from(network.probabilities(images, count)), Array.from(folded));
+  network.dispose();
+  assert.equal(tf.memory().numTensors, tensorsBefore);
   // A layer or setting the folding does not know (Flatten; a capped ReLU after a folded batch norm) sends the
   // whole network through the layers model instead.
   const input = tfl.input({ shape: [IMAGE_SIZE, IMAGE_SIZE, 1] });

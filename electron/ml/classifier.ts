@@ -44,8 +44,8 @@ function foldBatchNorm(conv: tfl.layers.Layer, bn: tfl.layers.Layer): { filter: 
 /**
  * The network as plain tensor ops for inference: each batch norm folded into the convolution before it and
  * the ReLU after that fused in, so a conv–BN–ReLU block is one XNNPACK convolution instead of three passes
- * over the activations (about 1.35× the layers model's predict on wasm). Built per call, because training
- * changes the weights under it. Undefined for a network with a layer or setting it does not know, which
+ * over the activations (about 1.35× the layers model's predict on wasm). It copies the weights: after a
+ * training step, build it again. Undefined for a network with a layer or setting it does not know, which
  * then runs through the layers model as before.
  */
 function foldedForward(model: tfl.LayersModel): { forward: Forward; dispose: () => void } | undefined {
@@ -119,29 +119,47 @@ function foldedForward(model: tfl.LayersModel): { forward: Forward; dispose: () 
   return { forward, dispose: () => tf.dispose(owned) };
 }
 
-/**
- * Class probabilities for `count` 28×28 grayscale images (bytes, Fashion-MNIST polarity: garment bright
- * on black). With `flipAverage`, each image is also classified mirrored and the two results averaged.
- */
-export function predictProbabilities(model: tfl.LayersModel, images: Uint8Array, count: number, options: { batchSize?: number; flipAverage?: boolean } = {}): Float32Array {
-  const batchSize = options.batchSize ?? 256;
-  const probs = new Float32Array(count * NUM_CLASSES);
+/** A model ready to classify batches of 28×28 images; holds its own copy of the (folded) weights until disposed. */
+export interface InferenceNetwork {
+  /**
+   * Class probabilities for `count` 28×28 grayscale images (bytes, Fashion-MNIST polarity: garment bright
+   * on black). With `flipAverage`, each image is also classified mirrored and the two results averaged.
+   */
+  probabilities(images: Uint8Array, count: number, options?: { batchSize?: number; flipAverage?: boolean }): Float32Array;
+  dispose(): void;
+}
+
+/** The model as it runs for inference: folded when it can be, else the layers model itself. */
+export function inferenceNetwork(model: tfl.LayersModel): InferenceNetwork {
   const folded = foldedForward(model);
-  const forward: Forward = folded?.forward ?? ((x) => model.predict(x, { batchSize }) as tf.Tensor);
+  const forward: Forward = folded?.forward ?? ((x) => model.predict(x, { batchSize: x.shape[0] }) as tf.Tensor);
+  return {
+    probabilities(images, count, options = {}) {
+      const batchSize = options.batchSize ?? 256;
+      const probs = new Float32Array(count * NUM_CLASSES);
+      for (let start = 0; start < count; start += batchSize) {
+        const n = Math.min(batchSize, count - start);
+        const out = tf.tidy(() => {
+          const bytes = images.subarray(start * PIXELS, (start + n) * PIXELS);
+          const x = tf.div(tf.tensor4d(Float32Array.from(bytes), [n, IMAGE_SIZE, IMAGE_SIZE, 1]), 255) as tf.Tensor4D;
+          let p = forward(x);
+          if (options.flipAverage) p = tf.div(tf.add(p, forward(tf.reverse(x, 2))), 2);
+          return p.dataSync() as Float32Array;
+        });
+        probs.set(out, start * NUM_CLASSES);
+      }
+      return probs;
+    },
+    dispose: () => folded?.dispose(),
+  };
+}
+
+/** `inferenceNetwork(model).probabilities(…)` once, for a model whose weights may change between calls. */
+export function predictProbabilities(model: tfl.LayersModel, images: Uint8Array, count: number, options: { batchSize?: number; flipAverage?: boolean } = {}): Float32Array {
+  const network = inferenceNetwork(model);
   try {
-    for (let start = 0; start < count; start += batchSize) {
-      const n = Math.min(batchSize, count - start);
-      const out = tf.tidy(() => {
-        const bytes = images.subarray(start * PIXELS, (start + n) * PIXELS);
-        const x = tf.div(tf.tensor4d(Float32Array.from(bytes), [n, IMAGE_SIZE, IMAGE_SIZE, 1]), 255) as tf.Tensor4D;
-        let p = forward(x);
-        if (options.flipAverage) p = tf.div(tf.add(p, forward(tf.reverse(x, 2))), 2);
-        return p.dataSync() as Float32Array;
-      });
-      probs.set(out, start * NUM_CLASSES);
-    }
+    return network.probabilities(images, count, options);
   } finally {
-    folded?.dispose();
+    network.dispose();
   }
-  return probs;
 }

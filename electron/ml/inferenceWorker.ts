@@ -2,20 +2,23 @@
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { serveRequests } from '../workerThreads.ts';
 import { initBackend } from './backend.ts';
-import { predictProbabilities } from './classifier.ts';
+import { inferenceNetwork, type InferenceNetwork } from './classifier.ts';
 import type { InferenceReply, InferenceRequest } from './inferenceProtocol.ts';
 import { loadModel } from './modelFiles.ts';
 
-let loaded: { model: tfl.LayersModel; flipAverage: boolean } | undefined;
+// The weights never change here, so the batch norms are folded once per model, not once per batch.
+let loaded: { model: tfl.LayersModel; network: InferenceNetwork; flipAverage: boolean } | undefined;
 
 serveRequests<InferenceRequest, InferenceReply>(async (request) => {
   if (request.type === 'load') {
     const backend = await initBackend(request.backend);
+    const model = await loadModel(request.modelDir);
+    loaded?.network.dispose();
     loaded?.model.dispose();
-    loaded = { model: await loadModel(request.modelDir), flipAverage: request.flipAverage };
+    loaded = { model, network: inferenceNetwork(model), flipAverage: request.flipAverage };
     return { type: 'loaded', backend: backend.name, skipped: backend.skipped };
   }
   if (!loaded) throw new Error('no model loaded');
-  const probabilities = predictProbabilities(loaded.model, request.pixels, request.count, { flipAverage: loaded.flipAverage });
+  const probabilities = loaded.network.probabilities(request.pixels, request.count, { flipAverage: loaded.flipAverage });
   return { type: 'probabilities', probabilities };
 }, { serial: true });
