@@ -21,7 +21,7 @@ function assertClose(actual: Float32Array, expected: Float32Array, what: string)
   const scale = Math.max(1, ...Array.from(expected, Math.abs));
   for (let i = 0; i < expected.length; i++) {
     const err = Math.abs(actual[i]! - expected[i]!) / scale;
-    if (err > 1e-4) assert.fail(`${what}: element ${i} is ${actual[i]} on wasm but ${expected[i]} on cpu (relative error ${err.toExponential(2)})`);
+    if (err > 1e-4) assert.fail(`${what}: element ${i} is ${actual[i]} where ${expected[i]} is expected (relative error ${err.toExponential(2)})`);
   }
 }
 
@@ -93,6 +93,20 @@ describe('wasm sum and mean (leading axes replaced) equal the cpu backend', () =
       }
     });
   }
+});
+
+test('wasm identity and same-type cast share the data: each copy outlives the original and none leaks', () => {
+  tf.setBackend('wasm');
+  const backend = tf.backend() as unknown as { numDataIds(): number };
+  const before = backend.numDataIds();
+  const original = tf.tensor([1.5, -2, 3]);
+  const copies = [original.clone(), tf.cast(original, 'float32')];
+  const converted = tf.cast(original, 'int32');
+  original.dispose();
+  for (const copy of copies) assert.deepEqual(Array.from(copy.dataSync()), [1.5, -2, 3]);
+  assert.deepEqual(Array.from(converted.dataSync()), [1, -2, 3]);
+  tf.dispose([...copies, converted]);
+  assert.equal(backend.numDataIds(), before);
 });
 
 describe('batch-norm gradient (replaced for every backend) equals the reference formula', () => {

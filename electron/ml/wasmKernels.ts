@@ -13,6 +13,7 @@ import { backend_util, registerKernel, unregisterKernel, getKernel, type KernelC
 
 interface WasmBackendLike {
   disposeData(dataId: object): boolean;
+  incRef(dataId: object): void;
   makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
   typedArrayFromHeap(info: TensorInfo): Float32Array;
 }
@@ -78,8 +79,6 @@ interface InputGradAttrs extends ConvGradAttrs {
   inputShape: [number, number, number, number];
 }
 
-let originalInputGrad: KernelConfig | undefined;
-
 /**
  * W[kh,kw,ci,co] → W'[K-1-kh, L-1-kw, co, ci] in one pass over the heap; the Reverse and Transpose
  * kernels it replaces cost more than the small filter is worth.
@@ -101,12 +100,13 @@ function rotateAndSwapChannels(backend: WasmBackendLike, filter: TensorInfo): Te
   return out;
 }
 
-function conv2DBackpropInput(args: { inputs: { dy: TensorInfo; filter: TensorInfo }; backend: WasmBackendLike; attrs: InputGradAttrs }): TensorInfo {
+/** Stride-1 NHWC input gradients as one convolution; the original (scalar-loop) kernel keeps the rest. */
+const conv2DBackpropInput = (original: KernelConfig) => (args: { inputs: { dy: TensorInfo; filter: TensorInfo }; backend: WasmBackendLike; attrs: InputGradAttrs }): TensorInfo => {
   const { inputs: { dy, filter }, backend, attrs } = args;
   const { strides, pad, dataFormat, dimRoundingMode, inputShape } = attrs;
   const info = backend_util.computeConv2DInfo(inputShape, filter.shape as [number, number, number, number], strides, 1, pad, dimRoundingMode);
   if (dataFormat === 'NCHW' || info.strideHeight !== 1 || info.strideWidth !== 1) {
-    return originalInputGrad!.kernelFunc(args as never) as TensorInfo;
+    return original.kernelFunc(args as never) as TensorInfo;
   }
   const { top, bottom, left, right } = info.padInfo;
   const k = info.filterHeight;
@@ -118,7 +118,7 @@ function conv2DBackpropInput(args: { inputs: { dy: TensorInfo; filter: TensorInf
   });
   disposeAll(backend, swapped);
   return dx;
-}
+};
 
 interface PoolGradAttrs {
   filterSize: number | [number, number];
@@ -192,7 +192,7 @@ function leadingAxesReduction(original: KernelConfig, divideByCount: boolean) {
     const shape = x.shape;
     const axes = [...new Set((Array.isArray(attrs.axis) ? attrs.axis : [attrs.axis]).map((a) => (a < 0 ? a + shape.length : a)))].sort((a, b) => a - b);
     const leading = axes.length > 0 && axes.length < shape.length && axes.every((a, i) => a === i);
-    if (!leading || x.dtype !== 'float32') return original.kernelFunc(args as never) as TensorInfo;
+    if (!leading || x.dtype !== 'float32' || shape.includes(0)) return original.kernelFunc(args as never) as TensorInfo;
     const kept = shape.slice(axes.length);
     const columns = kept.reduce((a, b) => a * b, 1);
     const rows = shape.slice(0, axes.length).reduce((a, b) => a * b, 1);
@@ -205,6 +205,27 @@ function leadingAxesReduction(original: KernelConfig, divideByCount: boolean) {
   };
 }
 
+/**
+ * Identity (and a Cast to the same type) as a new reference to the same data, as Reshape already is on
+ * wasm and both are on the cpu backend. The wasm kernels copy the tensor, and the engine clones every
+ * tensor a gradient keeps for the backward pass: about 3% of a training step went to those copies.
+ * No wasm kernel writes into its inputs, so sharing is safe.
+ */
+const sameData = (original: KernelConfig) => (args: { inputs: { x: TensorInfo }; backend: WasmBackendLike; attrs?: { dtype?: string } }): TensorInfo => {
+  const { inputs: { x }, backend, attrs } = args;
+  if (x.dtype === 'string' || (attrs?.dtype !== undefined && attrs.dtype !== x.dtype)) return original.kernelFunc(args as never) as TensorInfo;
+  backend.incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+};
+
+/** Puts `replacement` in place of a wasm kernel; it gets the original for the cases it leaves to it. */
+function replaceWasmKernel(name: string, replacement: (original: KernelConfig) => (args: never) => TensorInfo): void {
+  const original = getKernel(name, 'wasm');
+  if (!original) throw new Error(`wasm kernel ${name} is not registered`);
+  unregisterKernel(name, 'wasm');
+  registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: replacement(original) as never, setupFunc: original.setupFunc });
+}
+
 let registered = false;
 
 /** Registers the wasm training kernels once; call after the wasm backend is set up. */
@@ -212,18 +233,10 @@ export function registerWasmTrainingKernels(): void {
   if (registered) return;
   registered = true;
   registerKernel({ kernelName: 'Conv2DBackpropFilter', backendName: 'wasm', kernelFunc: conv2DBackpropFilter as never });
-  originalInputGrad = getKernel('Conv2DBackpropInput', 'wasm');
-  if (originalInputGrad) {
-    // Replace the scalar-loop kernel, keeping it for the cases the fast path does not cover.
-    unregisterKernel('Conv2DBackpropInput', 'wasm');
-  }
-  registerKernel({ kernelName: 'Conv2DBackpropInput', backendName: 'wasm', kernelFunc: conv2DBackpropInput as never, setupFunc: originalInputGrad?.setupFunc });
-  for (const [name, divideByCount] of [['Sum', false], ['Mean', true]] as const) {
-    const original = getKernel(name, 'wasm');
-    if (!original) continue;
-    unregisterKernel(name, 'wasm');
-    registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: leadingAxesReduction(original, divideByCount) as never, setupFunc: original.setupFunc });
-  }
-  unregisterKernel('MaxPoolGrad', 'wasm');
-  registerKernel({ kernelName: 'MaxPoolGrad', backendName: 'wasm', kernelFunc: maxPoolGrad as never });
+  replaceWasmKernel('Conv2DBackpropInput', conv2DBackpropInput);
+  replaceWasmKernel('Sum', (original) => leadingAxesReduction(original, false));
+  replaceWasmKernel('Mean', (original) => leadingAxesReduction(original, true));
+  replaceWasmKernel('MaxPoolGrad', () => maxPoolGrad);
+  replaceWasmKernel('Identity', sameData);
+  replaceWasmKernel('Cast', sameData);
 }
