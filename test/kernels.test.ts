@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
 import { initBackend } from '../electron/ml/backend.ts';
 
 /** Deterministic, non-trivial values (no ties, so max-pool argmax is unambiguous). */
@@ -109,10 +110,27 @@ test('wasm identity and same-type cast share the data: each copy outlives the or
   assert.equal(backend.numDataIds(), before);
 });
 
+/** Training-mode batch norm over [0, 1, 2] by its closed form: output, gradients for the loss Σ y·dy, batch statistics. */
+function batchNormReference(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, dy: tf.Tensor) {
+  const axes = [0, 1, 2];
+  const { mean, variance } = tf.moments(x, axes);
+  const std = tf.sqrt(tf.add(variance, 1e-3));
+  const xhat = tf.div(tf.sub(x, mean), std);
+  return {
+    y: tf.add(tf.mul(xhat, gamma), beta),
+    dx: tf.mul(tf.div(gamma, std), tf.sub(tf.sub(dy, tf.mean(dy, axes)), tf.mul(xhat, tf.mean(tf.mul(dy, xhat), axes)))),
+    dGamma: tf.sum(tf.mul(dy, xhat), axes),
+    dBeta: tf.sum(dy, axes),
+    mean,
+    variance,
+  };
+}
+
+const data = (t: tf.Tensor) => t.dataSync() as Float32Array;
+
 describe('batch-norm gradient (replaced for every backend) equals the reference formula', () => {
   test('training-mode batch norm: gradients w.r.t. x, scale and offset match the analytic result', () => {
-    // With the batch statistics computed from x, dL/dx has the closed form
-    // (γ/σ)·(dy − mean(dy) − x̂·mean(dy·x̂)); compare our registered gradient against it on wasm.
+    // tf.moments + tf.batchNorm differentiated through our registered FusedBatchNorm gradient, on wasm.
     const shape = [4, 3, 3, 5];
     tf.setBackend('wasm');
     tf.tidy(() => {
@@ -125,13 +143,47 @@ describe('batch-norm gradient (replaced for every backend) equals the reference 
         return tf.batchNorm(xs, mean, variance, b as tf.Tensor1D, g as tf.Tensor1D, 1e-3);
       };
       const [dx, dg, db] = tf.grads((xs: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(bn(xs, g, b), dy)))([x, gamma, beta]);
-      const { mean, variance } = tf.moments(x, [0, 1, 2]);
-      const std = tf.sqrt(tf.add(variance, 1e-3));
-      const xhat = tf.div(tf.sub(x, mean), std);
-      const expectedDx = tf.mul(tf.div(gamma, std), tf.sub(tf.sub(dy, tf.mean(dy, [0, 1, 2])), tf.mul(xhat, tf.mean(tf.mul(dy, xhat), [0, 1, 2]))));
-      assertClose(dx!.dataSync() as Float32Array, expectedDx.dataSync() as Float32Array, 'dx');
-      assertClose(dg!.dataSync() as Float32Array, tf.sum(tf.mul(dy, xhat), [0, 1, 2]).dataSync() as Float32Array, 'dγ');
-      assertClose(db!.dataSync() as Float32Array, tf.sum(dy, [0, 1, 2]).dataSync() as Float32Array, 'dβ');
+      const expected = batchNormReference(x, gamma, beta, dy);
+      assertClose(data(dx!), data(expected.dx), 'dx');
+      assertClose(data(dg!), data(expected.dGamma), 'dγ');
+      assertClose(data(db!), data(expected.dBeta), 'dβ');
     });
   });
+
+  for (const backend of ['wasm', 'cpu']) {
+    test(`the BatchNormalization layer in training (one fused op) on ${backend}: output, gradients and moving averages`, () => {
+      tf.setBackend(backend);
+      const shape = [6, 4, 3, 5];
+      const momentum = 0.9;
+      const layer = tfl.layers.batchNormalization({ momentum, gammaInitializer: tfl.initializers.randomUniform({ minval: -2, maxval: 2, seed: 1 }), betaInitializer: tfl.initializers.randomUniform({ minval: -1, maxval: 1, seed: 2 }) });
+      layer.build(shape);
+      // Copies: the layer's variables change under the training call.
+      const [gamma, beta, movingMean, movingVariance] = layer.getWeights().map((w) => w.clone()) as tf.Tensor1D[];
+      tf.tidy(() => {
+        // Activations off zero, as a convolution's are, so the statistics matter.
+        const x = tf.variable(tf.add(tf.mul(tf.tensor(values(shape, 0), shape), 3), 2));
+        const dy = tf.tensor(values(shape, 5), shape);
+        const expected = batchNormReference(x, gamma!, beta!, dy);
+        let y: tf.Tensor | undefined;
+        const variables = [x, ...layer.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val)];
+        const { grads } = tf.variableGrads(() => {
+          y = tf.keep(layer.apply(x, { training: true }) as tf.Tensor);
+          return tf.sum(tf.mul(y, dy));
+        }, variables);
+        assertClose(data(y!), data(expected.y), 'y');
+        assertClose(data(grads[x.name]!), data(expected.dx), 'dx');
+        assertClose(data(grads[variables[1]!.name]!), data(expected.dGamma), 'dγ');
+        assertClose(data(grads[variables[2]!.name]!), data(expected.dBeta), 'dβ');
+        const [newMean, newVariance] = layer.getWeights().slice(2);
+        assertClose(data(newMean!), data(tf.add(tf.mul(movingMean!, momentum), tf.mul(expected.mean, 1 - momentum))), 'moving mean');
+        assertClose(data(newVariance!), data(tf.add(tf.mul(movingVariance!, momentum), tf.mul(expected.variance, 1 - momentum))), 'moving variance');
+        // Inference still uses the moving statistics.
+        const inference = layer.apply(x, { training: false }) as tf.Tensor;
+        assertClose(data(inference), data(tf.batchNorm(x, newMean!, newVariance!, beta, gamma, 1e-3)), 'inference output');
+      });
+      tf.dispose([gamma!, beta!, movingMean!, movingVariance!]);
+      for (const weight of layer.weights) weight.dispose();
+      tf.setBackend('wasm');
+    });
+  }
 });
