@@ -1,7 +1,7 @@
 /**
  * Leaner batch norm for training, for every backend. tfjs differentiates a batch norm layer in training
  * as the composition of its moments and batchNorm ops, each with its own gradient: about twenty passes
- * over the activations per layer, where nine do.
+ * over the activations per layer, where nine and four reductions do.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
@@ -40,10 +40,11 @@ const fusedBatchNormGrad: tf.GradConfig = {
 /**
  * Batch norm over all axes but the last with the batch's own statistics, as one op with the closed-form
  * gradient: dx = γ/σ·(dy − mean(dy) − x̂·mean(dy·x̂)), dγ = Σ dy·x̂, dβ = Σ dy, where x̂ = (x − μ)/σ.
- * Nine passes over the activations in all, against tfjs's twenty or so. The variance is the batch's
- * own (divided by N), as tfjs-layers has it. The caller disposes the returned mean and variance.
+ * Nine elementwise passes over the activations and four reductions, against about twenty passes in
+ * tfjs's composition. The variance is the batch's own (divided by N), as tfjs-layers has it. The caller
+ * disposes the returned mean and variance.
  */
-export function batchNormInTraining(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, epsilon: number): { y: tf.Tensor; mean: tf.Tensor1D; variance: tf.Tensor1D } {
+function batchNormInTraining(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, epsilon: number): { y: tf.Tensor; mean: tf.Tensor1D; variance: tf.Tensor1D } {
   const axes = x.shape.slice(0, -1).map((_, i) => i);
   const count = x.size / x.shape[x.rank - 1]!;
   let statistics: { mean: tf.Tensor1D; variance: tf.Tensor1D } | undefined;
