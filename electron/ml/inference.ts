@@ -27,6 +27,13 @@ export interface Predictor {
  */
 const IMAGES_PER_MESSAGE = 1024;
 
+/** Some photos' 28×28 model inputs back to back, as `Predictor.predict` takes them. */
+export function stackInputs(inputs: Uint8Array[]): Uint8Array {
+  const stacked = new Uint8Array(inputs.length * PIXELS);
+  inputs.forEach((pixels, i) => stacked.set(pixels, i * PIXELS));
+  return stacked;
+}
+
 /** sha256 of a model's weight files. */
 export function modelVersion(modelDir: string): string {
   const manifest = JSON.parse(fs.readFileSync(path.join(modelDir, 'model.json'), 'utf8')).weightsManifest as { paths: string[] }[];
