@@ -33,7 +33,19 @@ test('a short training run learns (far above chance on held-out images) and resu
   const options = { ...DEFAULT_TRAIN_OPTIONS, epochs: 1, limit: 2500, batchSize: 64, workers: 2, architecture: { ...DEFAULT_TRAIN_OPTIONS.architecture, width: 8 } };
   const first = await new Trainer(data.train, out, options).run(false);
   assert.equal(first.history.length, 1);
-  assert.ok(fs.existsSync(path.join(out, 'checkpoint', 'state.json')));
+  const checkpointDir = path.join(out, 'checkpoint');
+  const checkpoint = () => JSON.parse(fs.readFileSync(path.join(checkpointDir, 'state.json'), 'utf8')) as { completedEpochs: number; files?: { weights: string } };
+  const checkpointWeights = () => fs.readFileSync(path.join(checkpointDir, checkpoint().files?.weights ?? 'weights.bin'));
+  const epochOneWeights = checkpointWeights();
+
+  // A crash while epoch 2's checkpoint is written (its weights saved, its optimizer state not) leaves epoch 1's
+  // checkpoint whole: a folder in the way of the optimizer file's temporary makes that write fail.
+  const blocker = path.join(checkpointDir, `optimizer-2.bin.${process.pid}.tmp`);
+  fs.mkdirSync(blocker);
+  await assert.rejects(new Trainer(data.train, out, { ...options, epochs: 3 }).run(true));
+  fs.rmdirSync(blocker);
+  assert.equal(checkpoint().completedEpochs, 1);
+  assert.ok(checkpointWeights().equals(epochOneWeights), 'epoch 1\'s checkpoint must keep epoch 1\'s weights');
 
   // Resuming with a longer schedule continues from epoch 1 instead of starting over.
   const resumed = await new Trainer(data.train, out, { ...options, epochs: 3 }).run(true);
@@ -44,4 +56,5 @@ test('a short training run learns (far above chance on held-out images) and resu
   assert.equal(resumed.validationCount, 500);
   assert.ok(final.validationAccuracy > 0.5, `validation accuracy ${final.validationAccuracy} should be far above chance (0.1)`);
   assert.ok(final.trainLoss < resumed.history[0]!.trainLoss, 'training loss should fall');
+  assert.deepEqual(fs.readdirSync(checkpointDir).filter((f) => f.endsWith('.bin')).sort(), ['optimizer-3.bin', 'weights-3.bin']);
 });

@@ -113,6 +113,8 @@ interface CheckpointState {
   history: EpochRecord[];
   options: TrainOptions;
   trainSeconds: number;
+  /** The checkpoint's weight and optimizer files (absent in checkpoints from before they were named per epoch). */
+  files?: { weights: string; optimizer: string };
 }
 
 const CHECKPOINT_DIR = 'checkpoint';
@@ -196,6 +198,11 @@ export class Trainer {
     return probs;
   }
 
+  /**
+   * Each checkpoint's arrays go to files of their own, named by epoch, and state.json (written last, atomically)
+   * names them: a kill at any moment leaves the previous checkpoint or the new one, never one epoch's state
+   * with the next one's weights. Older files go once the new state is in place.
+   */
   private async saveCheckpoint(state: CheckpointState, weights: Float32Array[], optimizer: Float32Array[]) {
     const dir = this.checkpointDir();
     fs.mkdirSync(dir, { recursive: true });
@@ -205,10 +212,13 @@ export class Trainer {
       size.writeUInt32LE(header.length);
       return Buffer.concat([size, header, ...arrays.map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength))]);
     };
-    writeFileAtomic(path.join(dir, 'weights.bin'), pack(weights));
-    writeFileAtomic(path.join(dir, 'optimizer.bin'), pack(optimizer));
-    // state.json is written last: it is what marks the checkpoint complete.
-    writeFileAtomic(path.join(dir, 'state.json'), JSON.stringify(state, null, 1));
+    const files = { weights: `weights-${state.completedEpochs}.bin`, optimizer: `optimizer-${state.completedEpochs}.bin` };
+    writeFileAtomic(path.join(dir, files.weights), pack(weights));
+    writeFileAtomic(path.join(dir, files.optimizer), pack(optimizer));
+    writeFileAtomic(path.join(dir, 'state.json'), JSON.stringify({ ...state, files }, null, 1));
+    for (const file of fs.readdirSync(dir)) {
+      if (/^(weights|optimizer)(-\d+)?\.bin$/.test(file) && file !== files.weights && file !== files.optimizer) fs.rmSync(path.join(dir, file), { force: true });
+    }
   }
 
   private loadCheckpoint(): { state: CheckpointState; weights: Float32Array[]; optimizer: Float32Array[] } | undefined {
@@ -227,7 +237,8 @@ export class Trainer {
       });
     };
     const state = JSON.parse(fs.readFileSync(path.join(dir, 'state.json'), 'utf8')) as CheckpointState;
-    return { state, weights: unpack('weights.bin'), optimizer: unpack('optimizer.bin') };
+    const files = state.files ?? { weights: 'weights.bin', optimizer: 'optimizer.bin' };
+    return { state, weights: unpack(files.weights), optimizer: unpack(files.optimizer) };
   }
 
   /** Runs training; returns the history and the final weights (BN statistics averaged over replicas). */
