@@ -5,6 +5,7 @@ import { NUM_CLASSES, PIXELS, type ImageSet } from '../dataset/fashionMnist.ts';
 import { DEFAULT_AUGMENT, seededRandom, shuffledIndices, type AugmentOptions } from './augment.ts';
 import { DEFAULT_ARCHITECTURE, type ArchitectureSpec } from './model.ts';
 import { evaluatePredictions } from './metrics.ts';
+import { removeStaleTemporaries } from '../staleFiles.ts';
 import { writeFileAtomic } from './modelFiles.ts';
 import type { WorkerReply, WorkerRequest } from './trainProtocol.ts';
 import { WorkerClient } from '../workerThreads.ts';
@@ -201,7 +202,8 @@ export class Trainer {
   /**
    * Each checkpoint's arrays go to files of their own, named by epoch, and state.json (written last, atomically)
    * names them: a kill at any moment leaves the previous checkpoint or the new one, never one epoch's state
-   * with the next one's weights. Older files go once the new state is in place.
+   * with the next one's weights. Older files go once the new state is in place, with what a killed
+   * process left half-written.
    */
   private async saveCheckpoint(state: CheckpointState, weights: Float32Array[], optimizer: Float32Array[]) {
     const dir = this.checkpointDir();
@@ -219,6 +221,7 @@ export class Trainer {
     for (const file of fs.readdirSync(dir)) {
       if (/^(weights|optimizer)(-\d+)?\.bin$/.test(file) && file !== files.weights && file !== files.optimizer) fs.rmSync(path.join(dir, file), { force: true });
     }
+    removeStaleTemporaries(dir, /\.(\d+)\.tmp$/);
   }
 
   private loadCheckpoint(): { state: CheckpointState; weights: Float32Array[]; optimizer: Float32Array[] } | undefined {
