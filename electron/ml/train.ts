@@ -31,7 +31,7 @@ export interface TrainOptions {
 }
 
 export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
-  epochs: 22,
+  epochs: 36,
   batchSize: 128,
   peakLearningRate: 0.1,
   warmupFraction: 0.2,
