@@ -5,6 +5,7 @@ import path from 'node:path';
 import { after, test } from 'node:test';
 import { loadFashionMnist } from '../electron/dataset/fashionMnist.ts';
 import { oneCycleLearningRate, splitTrainValidation, Trainer, DEFAULT_TRAIN_OPTIONS } from '../electron/ml/train.ts';
+import { cli } from './helpers/cli.ts';
 
 const out = fs.mkdtempSync(path.join(os.tmpdir(), 'fs-train-'));
 after(() => fs.rmSync(out, { recursive: true, force: true }));
@@ -60,4 +61,19 @@ test('a short training run learns (far above chance on held-out images) and resu
   assert.ok(final.validationAccuracy > 0.5, `validation accuracy ${final.validationAccuracy} should be far above chance (0.1)`);
   assert.ok(final.trainLoss < resumed.history[0]!.trainLoss, 'training loss should fall');
   assert.deepEqual(fs.readdirSync(checkpointDir).sort(), ['optimizer-3.bin', 'state.json', 'weights-3.bin']);
+});
+
+test('`train` saves the model with a card whose command trains it again from scratch, also after --resume', { timeout: 600_000 }, () => {
+  const dir = path.join(out, 'cli');
+  const first = cli(['train', '--epochs', '1', '--limit', '600', '--width', '8', '--workers', '1', '--out', dir]);
+  assert.equal(first.code, 0, first.stderr);
+  // Continued to a longer schedule: the card names the whole recipe, not the command that finished it.
+  const resumed = cli(['train', '--resume', '--epochs', '2', '--workers', '1', '--out', dir]);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  const card = JSON.parse(fs.readFileSync(path.join(dir, 'metrics.json'), 'utf8'));
+  assert.equal(card.training.command, 'npm run cli -- train --epochs 2 --workers 1 --batch-size 128 --width 8 --limit 600');
+  assert.equal(card.training.resumedFromEpoch, 1);
+  assert.deepEqual(card.training.history.map((r: { epoch: number }) => r.epoch), [1, 2]);
+  assert.equal(card.count, 10_000);
+  assert.ok(fs.existsSync(path.join(dir, 'model.json')) && fs.existsSync(path.join(dir, 'weights.bin')));
 });

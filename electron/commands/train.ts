@@ -7,12 +7,22 @@ import { initBackend } from '../ml/backend.ts';
 import { buildModel, multiplyAddsPerImage } from '../ml/model.ts';
 import { dataProvenance, writeModelCard } from '../ml/modelCard.ts';
 import { saveModel } from '../ml/modelFiles.ts';
-import { checkpointOptions, DEFAULT_TRAIN_OPTIONS, Trainer, type EpochRecord, type TrainProgress } from '../ml/train.ts';
+import { checkpointOptions, DEFAULT_TRAIN_OPTIONS, Trainer, type EpochRecord, type TrainOptions, type TrainProgress } from '../ml/train.ts';
 import { duration, intOption, pathOption, type Values } from './args.ts';
 import { evaluateOnTestSet, formatEvaluation } from './evaluate.ts';
 
 function epochLine(r: EpochRecord): string {
   return `epoch ${r.epoch}: train loss ${r.trainLoss.toFixed(4)} acc ${(100 * r.trainAccuracy).toFixed(2)}%  validation loss ${r.validationLoss.toFixed(4)} acc ${(100 * r.validationAccuracy).toFixed(2)}%  (${duration(r.seconds)})`;
+}
+
+/**
+ * The command that trains the same model again from scratch, for the model card. A run continued with
+ * --resume keeps the options it was started with; where it was written (--out) is not part of the recipe.
+ */
+export function reproducingCommand(options: TrainOptions): string {
+  const flags = [`--epochs ${options.epochs}`, `--workers ${options.workers}`, `--batch-size ${options.batchSize}`, `--width ${options.architecture.width}`];
+  if (options.limit !== undefined) flags.push(`--limit ${options.limit}`);
+  return `npm run cli -- train ${flags.join(' ')}`;
 }
 
 export async function runTrain(values: Values): Promise<void> {
@@ -65,7 +75,7 @@ export async function runTrain(values: Values): Promise<void> {
     parameters: model.countParams(),
     multiplyAddsPerImage: macs,
     flopsPerImage: 2 * macs,
-    training: { ...training, command: `npm run cli -- train ${process.argv.slice(3).join(' ')}`.trim(), node: process.version, cpus: `${os.availableParallelism()} × ${os.cpus()[0]?.model ?? 'unknown'}` },
+    training: { ...training, command: reproducingCommand(result.options), node: process.version, cpus: `${os.availableParallelism()} × ${os.cpus()[0]?.model ?? 'unknown'}` },
     data: dataProvenance(data),
   });
   console.log(`saved ${outDir}\n\n${formatEvaluation(evaluation)}`);
