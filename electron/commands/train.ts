@@ -19,7 +19,7 @@ function epochLine(r: EpochRecord): string {
  * The command that trains the same model again from scratch, for the model card. A run continued with
  * --resume keeps the options it was started with; where it was written (--out) is not part of the recipe.
  */
-export function reproducingCommand(options: TrainOptions): string {
+function reproducingCommand(options: TrainOptions): string {
   const flags = [`--epochs ${options.epochs}`, `--workers ${options.workers}`, `--batch-size ${options.batchSize}`, `--width ${options.architecture.width}`];
   if (options.limit !== undefined) flags.push(`--limit ${options.limit}`);
   return `npm run cli -- train ${flags.join(' ')}`;
