@@ -221,6 +221,33 @@ async function folderAndCatalog(prefix: string, count: number) {
   return { dir, photos, catalog, options: { catalog, predictor: model, thumbnailsDir: path.join(dir, 'thumbs') } };
 }
 
+test('walking a folder of 1,200 files lets the main thread\'s event loop turn between batches of found files', async () => {
+  const dir = tempDir('walk-turns');
+  const photos = path.join(dir, 'photos');
+  fs.mkdirSync(photos);
+  for (let i = 0; i < 1200; i++) fs.writeFileSync(path.join(photos, `p${String(i).padStart(4, '0')}.jpg`), '');
+  const catalog = new Catalog(path.join(dir, 'catalog.sqlite'));
+  // Counts turns of the event loop: an immediate that queues itself again.
+  let turns = 0;
+  let spinning = true;
+  const spin = () => { turns++; if (spinning) setImmediate(spin); };
+  setImmediate(spin);
+  const turnsAtFindingReports: number[] = [];
+  try {
+    await importPhotos([photos], {
+      catalog, thumbnailsDir: path.join(dir, 'thumbnails'),
+      onProgress: (p) => { if (p.phase === 'finding') turnsAtFindingReports.push(turns); },
+    });
+  } finally {
+    spinning = false;
+    catalog.close();
+  }
+  assert.ok(turnsAtFindingReports.length >= 2, `reports while finding: ${turnsAtFindingReports.length}`);
+  for (let i = 1; i < turnsAtFindingReports.length; i++) {
+    assert.ok(turnsAtFindingReports[i]! > turnsAtFindingReports[i - 1]!, `the event loop turned between finding reports ${i} and ${i + 1} (turns ${turnsAtFindingReports.join(', ')})`);
+  }
+});
+
 describe('importing again', () => {
   test('the same folder twice adds no photo; a photo moved to a new path is the same photo at its new path', async () => {
     const { dir, photos, catalog, options } = await folderAndCatalog('again', 12);

@@ -46,6 +46,10 @@ describe('wasm convolution gradients equal the cpu backend', () => {
     { x: [2, 8, 8, 1], w: [1, 1, 1, 6], stride: 1, pad: 'valid' },
     { x: [2, 6, 6, 2], w: [3, 3, 2, 2], stride: 1, pad: 1 },
     { x: [4, 14, 14, 16], w: [3, 3, 16, 8], stride: 1, pad: 'same' },
+    // Uneven 'same' padding (an even kernel), explicit padding while widening, one input channel (the stem).
+    { x: [2, 7, 6, 2], w: [2, 2, 2, 5], stride: 1, pad: 'same' },
+    { x: [2, 6, 6, 2], w: [3, 3, 2, 3], stride: 1, pad: 1 },
+    { x: [3, 10, 10, 1], w: [3, 3, 1, 8], stride: 1, pad: 'same' },
   ];
   for (const c of cases) {
     test(`conv2d x${JSON.stringify(c.x)} filter${JSON.stringify(c.w)} stride ${c.stride} pad ${c.pad}`, () => {
