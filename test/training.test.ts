@@ -73,6 +73,7 @@ test('`train` saves the model with a card whose command trains it again from scr
   const card = JSON.parse(fs.readFileSync(path.join(dir, 'metrics.json'), 'utf8'));
   assert.equal(card.training.command, 'npm run cli -- train --epochs 2 --workers 1 --batch-size 128 --width 8 --limit 600');
   assert.equal(card.training.resumedFromEpoch, 1);
+  assert.equal(card.model, 'resnet9-mini', 'the card names the model, not the folder it was trained in');
   assert.deepEqual(card.training.history.map((r: { epoch: number }) => r.epoch), [1, 2]);
   assert.equal(card.count, 10_000);
   assert.ok(fs.existsSync(path.join(dir, 'model.json')) && fs.existsSync(path.join(dir, 'weights.bin')));

@@ -65,7 +65,8 @@ export async function runTrain(values: Values): Promise<void> {
   const model = buildModel(result.options.architecture);
   model.setWeights(result.weights.map((w, i) => tf.tensor(w, model.weights[i]!.shape as number[])));
   await saveModel(model, outDir);
-  const evaluation = evaluateOnTestSet(model, data.test, outDir, backend.name);
+  // The card names the model, not the folder it was trained in: the folder is copied to where it ships.
+  const evaluation = evaluateOnTestSet(model, data.test, model.name, backend.name);
   const macs = multiplyAddsPerImage(model);
   const { weights: _weights, ...training } = result;
   writeModelCard(outDir, {
