@@ -16,7 +16,7 @@ import { UsageError } from './commands/args.ts';
 const USAGE = `Usage: npm run cli -- <command> [options]
 
 Commands:
-  train     [--data DIR] [--epochs N] [--out DIR] [--resume] [--workers N] [--limit N]
+  train     [--data DIR] [--epochs N] [--out DIR] [--resume] [--workers N] [--batch-size N] [--width N] [--limit N]
   evaluate  [--model DIR] [--data DIR] [--json] [--flip]
   classify  <folder…> [--db FILE] [--model DIR] [--out FILE.csv] [--json]
   label     --db FILE --csv FILE   (columns path,label; label a number 0–9 or a category name)

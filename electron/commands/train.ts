@@ -16,27 +16,31 @@ function epochLine(r: EpochRecord): string {
 }
 
 /**
+ * The recipe's flags, read from the command line and written back into the model card's command: one
+ * table, so a flag added here is both parsed and reproduced.
+ */
+const RECIPE_FLAGS: { name: string; read: (o: TrainOptions) => number | undefined; apply: (o: TrainOptions, n: number) => TrainOptions }[] = [
+  { name: 'epochs', read: (o) => o.epochs, apply: (o, epochs) => ({ ...o, epochs }) },
+  { name: 'workers', read: (o) => o.workers, apply: (o, workers) => ({ ...o, workers }) },
+  { name: 'batch-size', read: (o) => o.batchSize, apply: (o, batchSize) => ({ ...o, batchSize }) },
+  { name: 'width', read: (o) => o.architecture.width, apply: (o, width) => ({ ...o, architecture: { ...o.architecture, width } }) },
+  { name: 'limit', read: (o) => o.limit, apply: (o, limit) => ({ ...o, limit }) },
+];
+
+/**
  * The command that trains the same model again from scratch, for the model card. A run continued with
  * --resume keeps the options it was started with; where it was written (--out) is not part of the recipe.
  */
 function reproducingCommand(options: TrainOptions): string {
-  const flags = [`--epochs ${options.epochs}`, `--workers ${options.workers}`, `--batch-size ${options.batchSize}`, `--width ${options.architecture.width}`];
-  if (options.limit !== undefined) flags.push(`--limit ${options.limit}`);
+  const flags = RECIPE_FLAGS.flatMap((f) => (f.read(options) === undefined ? [] : [`--${f.name} ${f.read(options)}`]));
   return `npm run cli -- train ${flags.join(' ')}`;
 }
 
 export async function runTrain(values: Values): Promise<void> {
   const outDir = pathOption(values, 'out') ?? defaultModelDir();
   // --resume without --epochs finishes the schedule the checkpoint was started with.
-  const plannedEpochs = (values.resume && checkpointOptions(outDir)?.epochs) || DEFAULT_TRAIN_OPTIONS.epochs;
-  const options = {
-    ...DEFAULT_TRAIN_OPTIONS,
-    epochs: intOption(values, 'epochs', plannedEpochs),
-    workers: intOption(values, 'workers', DEFAULT_TRAIN_OPTIONS.workers),
-    batchSize: intOption(values, 'batch-size', DEFAULT_TRAIN_OPTIONS.batchSize),
-    architecture: { ...DEFAULT_TRAIN_OPTIONS.architecture, width: intOption(values, 'width', DEFAULT_TRAIN_OPTIONS.architecture.width) },
-    limit: values.limit === undefined ? undefined : intOption(values, 'limit', 0),
-  };
+  const planned: TrainOptions = { ...DEFAULT_TRAIN_OPTIONS, epochs: (values.resume && checkpointOptions(outDir)?.epochs) || DEFAULT_TRAIN_OPTIONS.epochs };
+  const options = RECIPE_FLAGS.reduce((o, f) => (values[f.name] === undefined ? o : f.apply(o, intOption(values, f.name, 0))), planned);
   const data = await loadFashionMnist({ dataDir: pathOption(values, 'data') });
   console.log(`data: ${data.source} (${data.train.count} training, ${data.test.count} test images${data.official ? ', official checksums' : ''})`);
 
