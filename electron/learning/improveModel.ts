@@ -11,7 +11,7 @@ import { makePrivateDir } from '../appPaths.ts';
 import type { Catalog, ModelRow } from '../catalog/catalog.ts';
 import { NUM_CLASSES, PIXELS, type FashionMnist, type ImageSet } from '../dataset/fashionMnist.ts';
 import { DEFAULT_FINETUNE_OPTIONS, fineTune, type FineTuneOptions, type FineTuneResult } from '../ml/fineTune.ts';
-import { stackInputs, startPredictor, type Predictor } from '../ml/inference.ts';
+import { startPredictor, type Predictor } from '../ml/inference.ts';
 import { evaluatePredictions, type Evaluation } from '../ml/metrics.ts';
 import { MODEL_CARD, readModelCard, writeModelCard } from '../ml/modelCard.ts';
 import { hasModel, publishModel } from '../ml/modelFiles.ts';
@@ -90,7 +90,7 @@ async function predictCatalog(catalog: Catalog, candidate: Predictor, modelId: n
   const current = catalog.db.prepare('SELECT predicted_label FROM photos WHERE id = ?').pluck();
   for (const rows of unlabeledPages(catalog, modelId)) {
     if (signal?.aborted) throw new Error('cancelled; nothing was changed');
-    const probabilities = await candidate.predict(stackInputs(rows.map((row) => row.pixels)), rows.length);
+    const probabilities = await candidate.predictEach(rows.map((row) => row.pixels));
     const predictions = rows.map((row, i) => ({ photoId: row.id, probabilities: probabilities.subarray(i * NUM_CLASSES, (i + 1) * NUM_CLASSES) }));
     catalog.storePredictions(modelId, predictions, false);
     for (const { photoId, probabilities: p } of predictions) {
@@ -199,7 +199,7 @@ export async function activateModel(catalog: Catalog, modelId: number, hooks: { 
       let fresh: Float32Array = new Float32Array(0);
       if (missing.length > 0) {
         predictor ??= await startPredictor(model.dir);
-        fresh = await predictor.predict(stackInputs(missing.map((row) => row.pixels)), missing.length);
+        fresh = await predictor.predictEach(missing.map((row) => row.pixels));
       }
       let next = 0;
       catalog.storePredictions(modelId, rows.map((row) => ({

@@ -15,8 +15,10 @@ export interface Predictor {
   readonly version: string;
   readonly card: ModelCard | undefined;
   readonly backend: string;
-  /** Probabilities (count × 10) for `count` 28×28 inputs. */
+  /** Probabilities (count × 10) for `count` 28×28 inputs back to back. */
   predict(pixels: Uint8Array, count: number): Promise<Float32Array>;
+  /** Probabilities (inputs.length × 10) for some photos' 28×28 inputs, one array each. */
+  predictEach(inputs: readonly Uint8Array[]): Promise<Float32Array>;
   close(): Promise<void>;
 }
 
@@ -28,7 +30,7 @@ export interface Predictor {
 const IMAGES_PER_MESSAGE = 1024;
 
 /** Some photos' 28×28 model inputs back to back, as `Predictor.predict` takes them. */
-export function stackInputs(inputs: Uint8Array[]): Uint8Array {
+function stackInputs(inputs: readonly Uint8Array[]): Uint8Array {
   const stacked = new Uint8Array(inputs.length * PIXELS);
   inputs.forEach((pixels, i) => stacked.set(pixels, i * PIXELS));
   return stacked;
@@ -49,23 +51,25 @@ export async function startPredictor(modelDir: string, options: { backend?: stri
   const worker = new WorkerClient<InferenceRequest, InferenceReply>(import.meta.url, 'inferenceWorker', 'inference worker');
   try {
     const loaded = await worker.call<'loaded'>({ type: 'load', modelDir, backend: options.backend, flipAverage: options.flipAverage ?? false });
+    const predict = async (pixels: Uint8Array, count: number) => {
+      if (pixels.length !== count * PIXELS) throw new Error(`internal: ${pixels.length} bytes for ${count} images`);
+      const probabilities = new Float32Array(count * NUM_CLASSES);
+      for (let start = 0; start < count; start += IMAGES_PER_MESSAGE) {
+        const n = Math.min(IMAGES_PER_MESSAGE, count - start);
+        // A copy of just this slice (a view would send its whole buffer; Buffer#slice is a view), transferred.
+        const slice = new Uint8Array(pixels.subarray(start * PIXELS, (start + n) * PIXELS));
+        const reply = await worker.call<'probabilities'>({ type: 'predict', pixels: slice, count: n }, [slice.buffer]);
+        if (reply.probabilities.length !== n * NUM_CLASSES) throw new Error('internal: wrong number of probabilities');
+        probabilities.set(reply.probabilities, start * NUM_CLASSES);
+      }
+      return probabilities;
+    };
     return {
       modelDir, card, backend: loaded.backend,
       name: card?.name ?? path.basename(modelDir),
       version: modelVersion(modelDir),
-      async predict(pixels, count) {
-        if (pixels.length !== count * PIXELS) throw new Error(`internal: ${pixels.length} bytes for ${count} images`);
-        const probabilities = new Float32Array(count * NUM_CLASSES);
-        for (let start = 0; start < count; start += IMAGES_PER_MESSAGE) {
-          const n = Math.min(IMAGES_PER_MESSAGE, count - start);
-          // A copy of just this slice (a view would send its whole buffer; Buffer#slice is a view), transferred.
-          const slice = new Uint8Array(pixels.subarray(start * PIXELS, (start + n) * PIXELS));
-          const reply = await worker.call<'probabilities'>({ type: 'predict', pixels: slice, count: n }, [slice.buffer]);
-          if (reply.probabilities.length !== n * NUM_CLASSES) throw new Error('internal: wrong number of probabilities');
-          probabilities.set(reply.probabilities, start * NUM_CLASSES);
-        }
-        return probabilities;
-      },
+      predict,
+      predictEach: (inputs) => predict(stackInputs(inputs), inputs.length),
       close: () => worker.terminate(),
     };
   } catch (err) {

@@ -11,7 +11,7 @@ import sharp from 'sharp';
 import { Catalog } from '../catalog/catalog.ts';
 import { PIXELS, type ImageSet } from '../dataset/fashionMnist.ts';
 import { evaluatePredictions } from '../ml/metrics.ts';
-import { stackInputs, type Predictor } from '../ml/inference.ts';
+import type { Predictor } from '../ml/inference.ts';
 import { importPhotos } from './importJob.ts';
 import { convertPhoto, THUMBNAIL_SIZE } from './photoPipeline.ts';
 import { writePackshots } from './samplePhotos.ts';
@@ -88,11 +88,10 @@ async function costPerPhoto(files: string[], predictor: Predictor): Promise<Pipe
   const converted: Uint8Array[] = [];
   const convert = await cpuMsEach(photos, async (bytes) => converted.push((await convertPhoto(bytes)).pixels));
   sharp.concurrency(previous);
-  const inputs = stackInputs(converted);
   // The model runs in its worker: its wall time, the main thread waiting.
-  await predictor.predict(inputs, converted.length);
+  await predictor.predictEach(converted);
   const started = performance.now();
-  await predictor.predict(inputs, converted.length);
+  await predictor.predictEach(converted);
   return { floor, convert, predict: (performance.now() - started) / converted.length };
 }
 
