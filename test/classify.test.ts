@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -111,4 +111,18 @@ test('label applies a CSV of path,label (numbers or names, quoted paths) to the 
   const labelOf = (file: string) => count(db, `SELECT p.label FROM photos p JOIN photo_paths pp ON pp.photo_id = p.id WHERE pp.path = '${file.replace(/'/g, "''")}'`);
   assert.deepEqual([labelOf(files[0]!), labelOf(files[1]!), labelOf(odd)], [CLASS_NAMES.indexOf('Shirt'), 3, CLASS_NAMES.indexOf('Ankle boot')]);
   assert.equal(count(db, 'SELECT count(*) FROM labels'), 3);
+});
+
+test('relative paths mean the folder the command was typed in, also through `npm run cli` (which runs in the project folder)', { timeout: 300_000 }, async () => {
+  const dir = tempDir('cli-relative');
+  await writePackshots(data.test.images, 4, path.join(dir, 'my photos'), { seed: 5 });
+  const r = spawnSync('npm', ['--prefix', projectRoot, 'run', '-s', 'cli', '--', 'classify', 'my photos', '--db', 'catalog.sqlite', '--out', 'labels.csv', '--json'], {
+    cwd: dir, encoding: 'utf8', env: { ...process.env, FASHION_SORTER_CACHE: dir },
+  });
+  assert.equal(r.status, 0, r.stderr);
+  const report = JSON.parse(r.stdout);
+  assert.equal(report.db, path.join(dir, 'catalog.sqlite'));
+  assert.equal(report.photos, 4);
+  const rows = parse(fs.readFileSync(path.join(dir, 'labels.csv')), { columns: true }) as { path: string }[];
+  assert.ok(rows.every((row) => row.path.startsWith(path.join(dir, 'my photos') + path.sep)), rows[0]?.path);
 });

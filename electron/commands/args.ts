@@ -14,9 +14,20 @@ export function intOption(values: Values, name: string, fallback: number): numbe
   return n;
 }
 
+/**
+ * A path the user typed, made absolute. `npm run cli` runs in the project's folder wherever it was typed;
+ * npm says where that was in INIT_CWD, and relative paths mean that folder. (Only when npm started us in
+ * the project's folder: a process started some other way may inherit INIT_CWD from an npm above it.)
+ */
+export function userPath(typed: string): string {
+  const { INIT_CWD, npm_package_json } = process.env;
+  const startedByNpm = INIT_CWD !== undefined && npm_package_json !== undefined && path.dirname(npm_package_json) === process.cwd();
+  return path.resolve(startedByNpm ? INIT_CWD : process.cwd(), typed);
+}
+
 export function pathOption(values: Values, name: string): string | undefined {
   const raw = values[name];
-  return typeof raw === 'string' ? path.resolve(process.cwd(), raw) : undefined;
+  return typeof raw === 'string' ? userPath(raw) : undefined;
 }
 
 /** 1h05m, 3m07s. */

@@ -6,7 +6,7 @@ import { CLASS_NAMES } from '../dataset/fashionMnist.ts';
 import { writeCsvFile } from '../export/csvFile.ts';
 import { startPredictor } from '../ml/inference.ts';
 import { importPhotos, type ImportProgress } from '../photos/importJob.ts';
-import { duration, pathOption, UsageError, type Values } from './args.ts';
+import { duration, pathOption, UsageError, userPath, type Values } from './args.ts';
 
 /** The model to classify with: --model, else the catalog's active model, else the shipped one. */
 function chooseModelDir(values: Values, catalog: Catalog): string {
@@ -62,7 +62,7 @@ export async function runClassify(values: Values, folders: string[]): Promise<vo
   try {
     const model = catalog.registerModel({ name: predictor.name, version: predictor.version, dir: predictor.modelDir, card: predictor.card ?? {} });
     if (!catalog.activeModel()) catalog.activateModel(model.id);
-    const result = await importPhotos(folders, {
+    const result = await importPhotos(folders.map(userPath), {
       catalog, thumbnailsDir: thumbnailsDir(), predictor: { predictor, modelId: model.id }, signal: cancel.signal, onProgress: progress.update,
     });
     progress.stop();
