@@ -14,9 +14,14 @@ export interface ExportOptions {
   bom: boolean;
 }
 
+/**
+ * The catalog layout. The category is the reviewer's where there is one, else the model's; the model's own
+ * prediction and its probability stand beside it under their own names, so a reviewed row never shows the
+ * model's certainty about another category as if it were about this one.
+ */
 export const CATALOG_COLUMNS = [
-  'path', 'relative_path', 'file_name', 'hash', 'category_id', 'category_name', 'source', 'confidence',
-  'predicted_id', 'predicted_name', 'runner_up_id', 'runner_up_name', 'runner_up_probability', 'model_version', 'reviewer', 'reviewed_at',
+  'path', 'relative_path', 'file_name', 'hash', 'category_id', 'category_name', 'source',
+  'predicted_id', 'predicted_name', 'predicted_probability', 'runner_up_id', 'runner_up_name', 'runner_up_probability', 'model_version', 'reviewer', 'reviewed_at',
 ];
 /** Kaggle's Fashion-MNIST layout: label, then the 784 pixels row by row. */
 export const FASHION_MNIST_COLUMNS = ['label', ...Array.from({ length: PIXELS }, (_, i) => `pixel${i + 1}`)];
@@ -37,8 +42,8 @@ function* catalogRows(catalog: Catalog, selection: PhotoSelection): Generator<un
   for (const row of catalog.exportRows(selection) as IterableIterator<ExportRow>) {
     const source = row.label !== null ? 'reviewer' : row.predictedLabel !== null ? 'model' : null;
     yield [
-      row.path, relative(row.path), path.basename(row.path), row.hash, row.category, name(row.category), source, row.confidence,
-      row.predictedLabel, name(row.predictedLabel), row.runnerUp, name(row.runnerUp), row.runnerUpProbability, row.modelVersion, row.reviewer, row.reviewedAt,
+      row.path, relative(row.path), path.basename(row.path), row.hash, row.category, name(row.category), source,
+      row.predictedLabel, name(row.predictedLabel), row.confidence, row.runnerUp, name(row.runnerUp), row.runnerUpProbability, row.modelVersion, row.reviewer, row.reviewedAt,
     ];
   }
 }

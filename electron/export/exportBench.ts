@@ -116,7 +116,7 @@ function expectedCells(t: TruthRow, root: string): string[] {
   const reviewed = t.label !== null;
   return [
     t.path, path.relative(root, t.path), path.basename(t.path), t.hash, t.category, t.category === null ? null : CLASS_NAMES[t.category],
-    reviewed ? 'reviewer' : t.predictedLabel !== null ? 'model' : null, t.confidence, t.predictedLabel, t.predictedLabel === null ? null : CLASS_NAMES[t.predictedLabel],
+    reviewed ? 'reviewer' : t.predictedLabel !== null ? 'model' : null, t.predictedLabel, t.predictedLabel === null ? null : CLASS_NAMES[t.predictedLabel], t.confidence,
     runnerUp, runnerUp === null ? null : CLASS_NAMES[runnerUp], runnerUp === null ? null : probabilities![runnerUp], t.version,
     reviewed ? t.reviewer : null, reviewed ? t.reviewedAt : null,
   ].map(cell);
