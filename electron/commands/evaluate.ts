@@ -26,8 +26,8 @@ export function formatEvaluation(report: EvaluationReport): string {
     ...report.perClass.map((c) => `${c.name.padEnd(12)} ${c.precision.toFixed(4).padStart(9)} ${c.recall.toFixed(4).padStart(7)} ${c.f1.toFixed(4).padStart(6)} ${String(c.support).padStart(8)}`),
     '',
     'confusion (rows = true class, columns = predicted)',
-    `${''.padEnd(12)}${CLASS_NAMES.map((_, i) => String(i).padStart(5)).join('')}`,
-    ...report.confusion.map((row, i) => `${`${i} ${CLASS_NAMES[i]}`.padEnd(12).slice(0, 12)}${row.map((n) => String(n).padStart(5)).join('')}`),
+    `${''.padEnd(14)}${CLASS_NAMES.map((_, i) => String(i).padStart(5)).join('')}`,
+    ...report.confusion.map((row, i) => `${`${i} ${CLASS_NAMES[i]}`.padEnd(14)}${row.map((n) => String(n).padStart(5)).join('')}`),
   ];
   return lines.join('\n');
 }
