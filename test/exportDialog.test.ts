@@ -56,6 +56,8 @@ test('Export dialog: a CSV saved where the user chose, then a preview and a move
     const boots = testSet.labels.subarray(0, 24).filter((l) => l === 9).length;
     await dialog.getByRole('table', { name: 'Sorting preview' }).getByRole('row', { name: `Boots ${boots}` }).waitFor();
     await dialog.getByTestId('sort-preview').filter({ hasText: '24 photos' }).filter({ hasText: 'to move' }).waitFor();
+    // A move within one drive takes no extra space; sizes read as a person would write them (not "84501.4 MB").
+    assert.match(await dialog.getByTestId('sort-preview').innerText(), /\(\d+ kB\) to move\.[\s\S]*No extra space needed \(a move on the same drive\); \d+(\.\d)? (MB|GB) free\./);
     await page.screenshot({ path: path.join(ARTIFACTS, 'export-sort-preview.png'), fullPage: true });
     assert.deepEqual(await seriousAccessibilityViolations(page, (m) => t.diagnostic(m)), []);
 
