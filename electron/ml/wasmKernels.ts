@@ -130,6 +130,8 @@ interface PoolGradAttrs {
 /**
  * Max-pool gradient as one pass over the pooled outputs: each dy goes to its window's first maximum
  * (the same tie rule as tfjs-core). The wasm kernel revisits every input pixel and is ~10× slower.
+ * Each window is scanned position by position with the channels innermost, so the loops read the
+ * activations contiguously (NHWC) instead of striding across them once per channel.
  */
 function maxPoolGrad({ inputs, backend, attrs }: { inputs: { dy: TensorInfo; input: TensorInfo }; backend: WasmBackendLike; attrs: PoolGradAttrs }): TensorInfo {
   const { dy, input } = inputs;
@@ -142,31 +144,38 @@ function maxPoolGrad({ inputs, backend, attrs }: { inputs: { dy: TensorInfo; inp
   const x = backend.typedArrayFromHeap(input);
   const g = backend.typedArrayFromHeap(dy);
   dx.fill(0);
+  const best = new Float32Array(C);
+  const bestIndex = new Int32Array(C);
   const rowStride = inWidth * C;
   for (let b = 0; b < batchSize; b++) {
     const xBase = b * inHeight * rowStride;
     for (let oy = 0; oy < outHeight; oy++) {
       const y0 = oy * strideHeight - top;
+      const yFrom = Math.max(0, y0);
+      const yTo = Math.min(inHeight, y0 + filterHeight);
       for (let ox = 0; ox < outWidth; ox++) {
         const x0 = ox * strideWidth - left;
-        const gBase = ((b * outHeight + oy) * outWidth + ox) * C;
-        for (let c = 0; c < C; c++) {
-          let best = -Infinity;
-          let bestIndex = -1;
-          for (let fy = 0; fy < filterHeight; fy++) {
-            const yy = y0 + fy;
-            if (yy < 0 || yy >= inHeight) continue;
-            for (let fx = 0; fx < filterWidth; fx++) {
-              const xx = x0 + fx;
-              if (xx < 0 || xx >= inWidth) continue;
-              const index = xBase + yy * rowStride + xx * C + c;
-              if (x[index]! > best) {
-                best = x[index]!;
-                bestIndex = index;
+        const xFrom = Math.max(0, x0);
+        const xTo = Math.min(inWidth, x0 + filterWidth);
+        if (yFrom >= yTo || xFrom >= xTo) continue;
+        best.fill(-Infinity);
+        bestIndex.fill(-1);
+        for (let yy = yFrom; yy < yTo; yy++) {
+          for (let xx = xFrom; xx < xTo; xx++) {
+            const at = xBase + yy * rowStride + xx * C;
+            for (let c = 0; c < C; c++) {
+              const v = x[at + c]!;
+              if (v > best[c]!) {
+                best[c] = v;
+                bestIndex[c] = at + c;
               }
             }
           }
-          if (bestIndex >= 0) dx[bestIndex] = dx[bestIndex]! + g[gBase + c]!;
+        }
+        const gBase = ((b * outHeight + oy) * outWidth + ox) * C;
+        for (let c = 0; c < C; c++) {
+          const i = bestIndex[c]!;
+          if (i >= 0) dx[i] = dx[i]! + g[gBase + c]!;
         }
       }
     }
