@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -61,6 +62,8 @@ describe('a messy folder: every bad file is a recorded error with a reason, and 
     fs.writeFileSync(path.join(photos, 'readme.txt'), 'not a photo, not an error');
     fs.symlinkSync(photos, path.join(photos, 'nested', 'loop'));
     fs.symlinkSync('self-loop.jpg', path.join(photos, 'self-loop.jpg'));
+    execFileSync('mkfifo', [path.join(photos, 'pipe.jpg')]);
+    fs.symlinkSync('/dev/zero', path.join(photos, 'device.jpg'));
     const opened = openCatalog(dir);
     catalog = opened.catalog;
     // A file listed by the walk and deleted before it was read: the job's file list is written first.
@@ -70,7 +73,7 @@ describe('a messy folder: every bad file is a recorded error with a reason, and 
     catalog.addFoundFiles(jobId, [path.join(photos, 'deleted.jpg')]);
     result = await importPhotos(roots, { catalog, predictor: opened.model, thumbnailsDir: path.join(dir, 'thumbs'), onProgress: (p) => progress.push(p) });
     for (const e of result.errors) reasons.set(path.relative(dir, e.path), e.reason);
-  });
+  }, { timeout: 120_000 });
   after(() => catalog.close());
 
   test('the good photos are imported, the copy is the same photo, hidden and system files are skipped', () => {
@@ -93,6 +96,10 @@ describe('a messy folder: every bad file is a recorded error with a reason, and 
   test('a symlink loop', () => {
     assert.match(reasons.get('photos/nested/loop')!, /link loop/);
     assert.match(reasons.get('photos/self-loop.jpg')!, /points to itself/);
+  });
+  test('a named pipe and a link to a device are refused unread (reading either would hold the import forever)', () => {
+    assert.equal(reasons.get('photos/pipe.jpg'), 'not a photo file but a named pipe; it was not read');
+    assert.equal(reasons.get('photos/device.jpg'), 'not a photo file but a device; it was not read');
   });
   test('an empty folder', () => assert.match(reasons.get('empty-root')!, /holds no photos/));
   test('a path that does not exist', () => assert.match(reasons.get('does-not-exist')!, /does not exist/));

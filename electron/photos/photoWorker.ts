@@ -2,6 +2,7 @@
  * Reads, hashes and converts photos off the main thread, and writes their thumbnails into the
  * content-addressed cache. Requests overlap: sharp does the pixel work on libuv's thread pool.
  */
+import { constants } from 'node:fs';
 import fs from 'node:fs/promises';
 import sharp from 'sharp';
 import { serveRequests } from '../workerThreads.ts';
@@ -11,12 +12,28 @@ import type { PhotoReply, PhotoRequest } from './photoProtocol.ts';
 // Many photos in flight share the cores; libvips' own per-image threads would only contend.
 sharp.concurrency(1);
 
+/**
+ * A photo file's bytes. Only a regular file is read: a named pipe would block the import until something
+ * writes to it, and a link to a device such as /dev/zero would never end. Opening without blocking and
+ * checking what was opened (not the path, which could change in between) refuses both.
+ */
+async function readPhotoFile(file: string): Promise<Buffer> {
+  const handle = await fs.open(file, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+  try {
+    const stat = await handle.stat();
+    if (!stat.isFile()) throw new PhotoError(`not a photo file but ${stat.isFIFO() ? 'a named pipe' : stat.isSocket() ? 'a socket' : 'a device'}; it was not read`);
+    return await handle.readFile();
+  } finally {
+    await handle.close();
+  }
+}
+
 async function convert(request: PhotoRequest): Promise<PhotoReply> {
   let bytes: Buffer;
   try {
-    bytes = await fs.readFile(request.path);
+    bytes = await readPhotoFile(request.path);
   } catch (err) {
-    return { type: 'failed', reason: explainReadError(err as NodeJS.ErrnoException) };
+    return { type: 'failed', reason: err instanceof PhotoError ? err.message : explainReadError(err as NodeJS.ErrnoException) };
   }
   try {
     const photo = await convertPhoto(bytes);
