@@ -64,6 +64,8 @@ describe('a messy folder: every bad file is a recorded error with a reason, and 
     fs.symlinkSync('self-loop.jpg', path.join(photos, 'self-loop.jpg'));
     execFileSync('mkfifo', [path.join(photos, 'pipe.jpg')]);
     fs.symlinkSync('/dev/zero', path.join(photos, 'device.jpg'));
+    fs.writeFileSync(path.join(photos, 'video.jpg'), '');
+    fs.truncateSync(path.join(photos, 'video.jpg'), 600 * 2 ** 20); // sparse: it takes no disk space
     const opened = openCatalog(dir);
     catalog = opened.catalog;
     // A file listed by the walk and deleted before it was read: the job's file list is written first.
@@ -101,6 +103,7 @@ describe('a messy folder: every bad file is a recorded error with a reason, and 
     assert.equal(reasons.get('photos/pipe.jpg'), 'not a photo file but a named pipe; it was not read');
     assert.equal(reasons.get('photos/device.jpg'), 'not a photo file but a device; it was not read');
   });
+  test('a 600 MB file named .jpg is refused unread', () => assert.match(reasons.get('photos/video.jpg')!, /^the file is 600 MB, more than any photo \(the limit is 512 MB\); it was not read/));
   test('an empty folder', () => assert.match(reasons.get('empty-root')!, /holds no photos/));
   test('a path that does not exist', () => assert.match(reasons.get('does-not-exist')!, /does not exist/));
   test('every imported photo has a prediction with its probabilities, model version and time, and a thumbnail', () => {

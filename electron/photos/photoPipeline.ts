@@ -14,6 +14,11 @@ import { removeStaleTemporaries } from '../staleFiles.ts';
 export const THUMBNAIL_SIZE = 256;
 /** sharp's own default: larger images are refused before decoding (decompression bombs). */
 export const MAX_INPUT_PIXELS = 0x3fff * 0x3fff;
+/**
+ * Larger files are refused before they are read: no product photo comes near it (an uncompressed 50-megapixel
+ * TIFF is 150 MB), and four of them in flight at once would already hold 2 GB of memory.
+ */
+export const MAX_PHOTO_BYTES = 512 * 2 ** 20;
 /** Trim what is within 5 % of the maximum intensity of the corner colour. */
 const TRIM_THRESHOLD = Math.round(0.05 * 255);
 const WHITE = { r: 255, g: 255, b: 255 };

@@ -6,15 +6,15 @@ import { constants } from 'node:fs';
 import fs from 'node:fs/promises';
 import sharp from 'sharp';
 import { serveRequests } from '../workerThreads.ts';
-import { convertPhoto, explainReadError, PhotoError, thumbnailPath, writeThumbnail } from './photoPipeline.ts';
+import { convertPhoto, explainReadError, MAX_PHOTO_BYTES, PhotoError, thumbnailPath, writeThumbnail } from './photoPipeline.ts';
 import type { PhotoReply, PhotoRequest } from './photoProtocol.ts';
 
 // Many photos in flight share the cores; libvips' own per-image threads would only contend.
 sharp.concurrency(1);
 
 /**
- * A photo file's bytes. Only a regular file is read: a named pipe would block the import until something
- * writes to it, and a link to a device such as /dev/zero would never end. Opening without blocking and
+ * A photo file's bytes. Only a regular file of a photo's size is read: a named pipe would block the import
+ * until something writes to it, and a link to a device such as /dev/zero would never end. Opening without blocking and
  * checking what was opened (not the path, which could change in between) refuses both.
  */
 async function readPhotoFile(file: string): Promise<Buffer> {
@@ -22,6 +22,9 @@ async function readPhotoFile(file: string): Promise<Buffer> {
   try {
     const stat = await handle.stat();
     if (!stat.isFile()) throw new PhotoError(`not a photo file but ${stat.isFIFO() ? 'a named pipe' : stat.isSocket() ? 'a socket' : 'a device'}; it was not read`);
+    if (stat.size > MAX_PHOTO_BYTES) {
+      throw new PhotoError(`the file is ${(stat.size / 2 ** 20).toFixed(0)} MB, more than any photo (the limit is ${MAX_PHOTO_BYTES / 2 ** 20} MB); it was not read. If it is a photo, save it smaller or as JPEG`);
+    }
     return await handle.readFile();
   } finally {
     await handle.close();
