@@ -18,6 +18,13 @@ test('classify without a folder is a usage error; a folder that does not exist f
   const r = cli(['classify', path.join(dir, 'nope'), '--db', path.join(dir, 'c.sqlite')], { FASHION_SORTER_CACHE: dir });
   assert.equal(r.code, 1);
   assert.match(r.stderr, /nothing was imported: .*nope: this path does not exist/);
+  // A CSV that cannot be written is found out before the import, not after it.
+  const photos = path.join(dir, 'photos');
+  fs.mkdirSync(photos);
+  const toFolder = cli(['classify', photos, '--db', path.join(dir, 'd.sqlite'), '--out', dir], { FASHION_SORTER_CACHE: dir });
+  assert.equal(toFolder.code, 1);
+  assert.match(toFolder.stderr, /cannot write .*: it is a folder; give a file name in it/);
+  assert.ok(!fs.existsSync(path.join(dir, 'd.sqlite')), 'no catalog was made');
 });
 
 test('SIGKILL in the middle of an import, then the same command again: the job completes with every photo exactly once', { timeout: 600_000 }, async () => {

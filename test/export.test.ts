@@ -99,7 +99,10 @@ test('bad requests: unknown format or category is a usage error; a missing catal
   assert.ok(!fs.existsSync(path.join(dir, 'none.sqlite')));
   const noFolder = cli(['export', '--db', db, '--out', path.join(dir, 'missing', 'x.csv')]);
   assert.equal(noFolder.code, 1);
-  assert.match(noFolder.stderr, /cannot write .*missing\/x\.csv: the folder does not exist/);
+  assert.match(noFolder.stderr, /cannot write .*missing\/x\.csv: the folder .*missing does not exist/);
+  const aFolder = cli(['export', '--db', db, '--out', dir]);
+  assert.equal(aFolder.code, 1);
+  assert.equal(aFolder.stderr.trim(), `error: cannot write ${dir}: it is a folder; give a file name in it, such as ${path.join(dir, 'labels.csv')}`);
 });
 
 test('the disk fills up while exporting: a clear message, and no partial file', { timeout: 120_000 }, async (t) => {

@@ -3,7 +3,7 @@ import cliProgress from 'cli-progress';
 import { defaultCatalogFile, defaultModelDir, thumbnailsDir } from '../appPaths.ts';
 import { Catalog, DEFAULT_REVIEW_RULE, HARD_GROUP } from '../catalog/catalog.ts';
 import { CLASS_NAMES } from '../dataset/fashionMnist.ts';
-import { writeCsvFile } from '../export/csvFile.ts';
+import { checkCsvTarget, writeCsvFile } from '../export/csvFile.ts';
 import { startPredictor } from '../ml/inference.ts';
 import { importPhotos, type ImportProgress } from '../photos/importJob.ts';
 import { duration, pathOption, UsageError, userPath, type Values } from './args.ts';
@@ -50,6 +50,8 @@ export async function runClassify(values: Values, folders: string[]): Promise<vo
   if (folders.length === 0) throw new UsageError('classify needs at least one folder (or photo file)');
   const dbFile = pathOption(values, 'db') ?? defaultCatalogFile();
   const outFile = pathOption(values, 'out');
+  // Before the import, not after it: a CSV that cannot be written should not cost an import to find out.
+  if (outFile) checkCsvTarget(outFile);
   const catalog = new Catalog(dbFile);
   const predictor = await startPredictor(chooseModelDir(values, catalog));
   const cancel = new AbortController();

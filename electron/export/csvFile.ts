@@ -20,6 +20,7 @@ const ROWS_PER_CHUNK = 2000;
  * leaves no debris (and what a killed one left, the next clears). Returns the row count.
  */
 export async function writeCsvFile(file: string, header: string[], rows: Iterable<unknown[]> | AsyncIterable<unknown[]>, options: { bom?: boolean } = {}): Promise<number> {
+  checkCsvTarget(file);
   const tmp = `${file}.${process.pid}.tmp`;
   removeStaleTemporaries(path.dirname(file), new RegExp(`^${path.basename(file).replace(/[\\^$.*+?()[\]{}|]/g, '\\$&')}\\.(\\d+)\\.tmp$`));
   const format = (records: unknown[][]) => `${Papa.unparse(records, { escapeFormulae: FORMULA, newline: '\r\n' })}\r\n`;
@@ -51,6 +52,19 @@ export async function writeCsvFile(file: string, header: string[], rows: Iterabl
   } catch (err) {
     fs.rmSync(tmp, { force: true });
     throw new Error(`cannot write ${file}: ${explainWriteError(err as NodeJS.ErrnoException)}`);
+  }
+}
+
+/**
+ * Fails, saying what to do, when `file` cannot be a CSV file's name: it is a folder, or its folder does not
+ * exist. Commands check it before long work whose result goes there.
+ */
+export function checkCsvTarget(file: string): void {
+  if (fs.statSync(file, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new Error(`cannot write ${file}: it is a folder; give a file name in it, such as ${path.join(file, 'labels.csv')}`);
+  }
+  if (!fs.statSync(path.dirname(file), { throwIfNoEntry: false })?.isDirectory()) {
+    throw new Error(`cannot write ${file}: the folder ${path.dirname(file)} does not exist`);
   }
 }
 
