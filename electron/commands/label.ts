@@ -7,6 +7,16 @@ import { categoryFromText, CLASS_NAMES } from '../dataset/fashionMnist.ts';
 import { pathOption, UsageError, type Values } from './args.ts';
 
 /**
+ * The delimiter of a labels file, from its header line: spreadsheets in many European locales save CSV with
+ * semicolons, and some tools write tabs. The header names no paths, so a separator in it is the delimiter.
+ */
+function delimiterOf(text: string): string {
+  const header = text.slice(0, text.search(/\r?\n|$/));
+  if (header.includes(',')) return ',';
+  return header.includes(';') ? ';' : header.includes('\t') ? '\t' : ',';
+}
+
+/**
  * `label --db FILE --csv FILE`: applies human labels from a CSV with columns path,label (the label a number
  * or a category name). All or nothing: a row that names an unknown photo or category stops the command
  * before any label is written, with every such row listed.
@@ -18,7 +28,11 @@ export async function runLabel(values: Values): Promise<void> {
   if (!fs.existsSync(dbFile)) throw new Error(`no catalog at ${dbFile}; run classify first`);
   let rows: Record<string, string>[];
   try {
-    rows = parse(fs.readFileSync(csvFile), { columns: true, bom: true, skip_empty_lines: true, trim: false }) as Record<string, string>[];
+    const text = fs.readFileSync(csvFile, 'utf8').replace(/^\uFEFF/, '');
+    rows = parse(text, {
+      delimiter: delimiterOf(text), skip_empty_lines: true, trim: false,
+      columns: (header: string[]) => header.map((name) => name.trim().toLowerCase()),
+    }) as Record<string, string>[];
   } catch (err) {
     throw new Error(`${csvFile} is not a readable CSV: ${(err as Error).message}`);
   }
