@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { parse } from 'csv-parse/sync';
 import { Catalog, DEFAULT_REVIEW_RULE } from '../electron/catalog/catalog.ts';
 import { fillSyntheticCatalog } from '../electron/catalog/catalogBench.ts';
 import { MIGRATIONS } from '../electron/catalog/migrations.ts';
@@ -10,6 +11,8 @@ import { defaultModelDir } from '../electron/appPaths.ts';
 import { loadFashionMnist, PIXELS } from '../electron/dataset/fashionMnist.ts';
 import { seededRandom } from '../electron/ml/augment.ts';
 import { startPredictor, type Predictor } from '../electron/ml/inference.ts';
+import { exportCsv } from '../electron/export/catalogExport.ts';
+import { planSort } from '../electron/export/sortIntoFolders.ts';
 import { importPhotos, type ImportProgress, type ImportResult } from '../electron/photos/importJob.ts';
 import { thumbnailPath } from '../electron/photos/photoPipeline.ts';
 import { renderPackshot, writePackshots } from '../electron/photos/samplePhotos.ts';
@@ -271,6 +274,29 @@ describe('importing again', () => {
     await importPhotos([path.join(dir, 'moved')], options);
     assert.equal(count(catalog, 'SELECT count(*) FROM photos'), 12);
     assert.equal(count(catalog, `SELECT count(*) FROM photo_paths WHERE photo_id = (SELECT photo_id FROM photo_paths WHERE name = 'renamed.png')`), 2);
+  });
+
+  test('a file replaced by other content: the new content is a photo of its own; the old one keeps its row in the CSV, without a path, and the sort names it', async () => {
+    const { dir, photos, catalog, options } = await folderAndCatalog('replaced', 3);
+    await importPhotos([photos], options);
+    const [first, second] = ['photo-00000.jpg', 'photo-00001.png'].map((name) => path.join(photos, name)) as [string, string];
+    const oldHash = count(catalog, 'SELECT p.hash FROM photos p JOIN photo_paths pp ON pp.photo_id = p.id WHERE pp.path = ?', first) as unknown as string;
+    fs.copyFileSync(second, first); // edited in place: other bytes at the same path
+    await importPhotos([photos], options);
+    assert.equal(count(catalog, 'SELECT count(*) FROM photos'), 3, 'the copy is the same photo as the second file; the old content stays');
+    assert.equal(count(catalog, 'SELECT count(*) FROM photo_paths WHERE photo_id = (SELECT id FROM photos WHERE hash = ?)', oldHash), 0);
+
+    const csv = path.join(dir, 'catalog.csv');
+    assert.equal(await exportCsv(catalog, csv, { format: 'catalog', selection: { queue: 'all', rule: DEFAULT_REVIEW_RULE }, bom: false }), 3);
+    const rows = (parse(fs.readFileSync(csv), { columns: true }) as Record<string, string>[]);
+    const old = rows.find((row) => row.hash === oldHash)!;
+    assert.deepEqual([old.path, old.relative_path, old.file_name], ['', '', 'photo-00000.jpg']);
+    assert.equal(rows.filter((row) => row.path !== '').length, 2);
+
+    const plan = await planSort(catalog, { dest: path.join(dir, 'sorted'), mode: 'copy', selection: { queue: 'all', rule: DEFAULT_REVIEW_RULE } });
+    assert.equal(plan.photos, 2);
+    assert.deepEqual(plan.unavailable.map((u) => u.path), ['photo-00000.jpg']);
+    assert.match(plan.unavailable[0]!.reason, /^no file: every path it had now holds other content/);
   });
 
   test('a cancelled import stops cleanly, and importing again completes it with every photo once', async () => {

@@ -50,8 +50,11 @@ export interface ExportRow {
   id: number;
   hash: string;
   name: string;
-  /** Its most recently seen path. */
-  path: string;
+  /**
+   * Its most recently seen path; null once every path it had holds other content (the file was edited or
+   * replaced, and the new content is a photo of its own).
+   */
+  path: string | null;
   category: number | null;
   label: number | null;
   predictedLabel: number | null;
@@ -452,6 +455,11 @@ export class Catalog {
   /** The folders photos were imported from and sorted into: what an export's relative paths are relative to. */
   photoRoots(): string[] {
     return [...new Set([...this.importRoots(), ...(this.db.prepare('SELECT dest FROM sort_jobs').pluck().all() as string[])])];
+  }
+
+  /** The file name a photo was last imported under. */
+  photoName(id: number): string {
+    return this.db.prepare('SELECT name FROM photos WHERE id = ?').pluck().get(id) as string;
   }
 
   /** Everything the review view shows about one photo. */

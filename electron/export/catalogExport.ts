@@ -42,7 +42,7 @@ function* catalogRows(catalog: Catalog, selection: PhotoSelection): Generator<un
   for (const row of catalog.exportRows(selection) as IterableIterator<ExportRow>) {
     const source = row.label !== null ? 'reviewer' : row.predictedLabel !== null ? 'model' : null;
     yield [
-      row.path, relative(row.path), path.basename(row.path), row.hash, row.category, name(row.category), source,
+      row.path, row.path && relative(row.path), row.path ? path.basename(row.path) : row.name, row.hash, row.category, name(row.category), source,
       row.predictedLabel, name(row.predictedLabel), row.confidence, row.runnerUp, name(row.runnerUp), row.runnerUpProbability, row.modelVersion, row.reviewer, row.reviewedAt,
     ];
   }

@@ -85,7 +85,8 @@ export function pythonRows(file: string): string[][] {
 }
 
 interface TruthRow {
-  path: string;
+  path: string | null;
+  name: string;
   hash: string;
   category: number | null;
   label: number | null;
@@ -99,7 +100,7 @@ interface TruthRow {
 
 /** Every photo as the catalog's tables hold it, read without the export's query. */
 function catalogTruth(catalog: Catalog): TruthRow[] {
-  return catalog.db.prepare(`SELECT p.hash, p.category, p.label, p.predicted_label AS predictedLabel, p.confidence, r.probabilities, m.version,
+  return catalog.db.prepare(`SELECT p.hash, p.name, p.category, p.label, p.predicted_label AS predictedLabel, p.confidence, r.probabilities, m.version,
       (SELECT path FROM photo_paths WHERE photo_id = p.id ORDER BY seen_at DESC, id DESC LIMIT 1) AS path,
       (SELECT reviewer FROM labels WHERE photo_id = p.id ORDER BY id DESC LIMIT 1) AS reviewer,
       (SELECT created_at FROM labels WHERE photo_id = p.id ORDER BY id DESC LIMIT 1) AS reviewedAt
@@ -115,7 +116,7 @@ function expectedCells(t: TruthRow, root: string): string[] {
   const runnerUp = probabilities && [...probabilities.keys()].filter((k) => k !== t.predictedLabel).reduce((a, b) => (probabilities[b]! > probabilities[a]! ? b : a));
   const reviewed = t.label !== null;
   return [
-    t.path, path.relative(root, t.path), path.basename(t.path), t.hash, t.category, t.category === null ? null : CLASS_NAMES[t.category],
+    t.path, t.path && path.relative(root, t.path), t.path ? path.basename(t.path) : t.name, t.hash, t.category, t.category === null ? null : CLASS_NAMES[t.category],
     reviewed ? 'reviewer' : t.predictedLabel !== null ? 'model' : null, t.predictedLabel, t.predictedLabel === null ? null : CLASS_NAMES[t.predictedLabel], t.confidence,
     runnerUp, runnerUp === null ? null : CLASS_NAMES[runnerUp], runnerUp === null ? null : probabilities![runnerUp], t.version,
     reviewed ? t.reviewer : null, reviewed ? t.reviewedAt : null,
@@ -125,7 +126,8 @@ function expectedCells(t: TruthRow, root: string): string[] {
 /** Compares the file as Python reads it with the catalog, field by field; a missing or extra row counts as all its fields. */
 export function checkAgainstCatalog(file: string, catalog: Catalog, root: string): { fieldsChecked: number; mismatches: number; firstMismatch: string | null } {
   const [header, ...rows] = pythonRows(file);
-  const expected = new Map(catalogTruth(catalog).map((t) => expectedCells(t, root)).map((cells) => [cells[0]!, cells]));
+  // Keyed by content hash: a photo whose file now holds other content has no path.
+  const expected = new Map(catalogTruth(catalog).map((t) => expectedCells(t, root)).map((cells) => [cells[3]!, cells]));
   let fieldsChecked = 0;
   let mismatches = 0;
   let firstMismatch: string | null = null;
@@ -138,8 +140,8 @@ export function checkAgainstCatalog(file: string, catalog: Catalog, root: string
     if (header?.[i] !== column) differ(`header column ${i + 1}: ${JSON.stringify(header?.[i])}, expected ${column}`);
   });
   for (const cells of rows) {
-    const want = expected.get(cells[0]!);
-    expected.delete(cells[0]!);
+    const want = expected.get(cells[3]!);
+    expected.delete(cells[3]!);
     if (!want) {
       mismatches += CATALOG_COLUMNS.length;
       firstMismatch ??= `a row for ${JSON.stringify(cells[0])}, which the catalog does not have`;

@@ -82,6 +82,7 @@ async function unchangedSince(file: string, expected: { hash: string; size: numb
 
 const MISSING = 'no longer at this path (moved, renamed or deleted since it was imported); import its folder again to find it';
 const CHANGED = 'the file changed since it was imported, so its category may be wrong; import it again, then sort';
+const REPLACED = 'no file: every path it had now holds other content (edited or replaced), which was imported as a photo of its own';
 
 /** Works out where every selected photo goes, without touching any file. */
 async function makePlan(catalog: Catalog, journal: SortJournal, request: SortRequest): Promise<{ plan: SortPlan; files: PlannedFile[]; job: SortJob | undefined }> {
@@ -90,8 +91,11 @@ async function makePlan(catalog: Catalog, journal: SortJournal, request: SortReq
   const dest = realPathAllowingMissing(request.dest);
   const job = journal.unfinishedJobs().find((j) => j.dest === dest && j.mode === request.mode);
   const handled = job ? journal.handledPhotos(job.id) : new Set<number>();
-  const selected = journal.sources(catalog.photoIds(request.selection)).filter((s) => !handled.has(s.photoId));
+  const wanted = catalog.photoIds(request.selection).filter((id) => !handled.has(id));
+  const selected = journal.sources(wanted);
   const sources = selected.filter((s) => s.category !== null);
+  const withPath = new Set(selected.map((s) => s.photoId));
+  const replaced = wanted.filter((id) => !withPath.has(id)).map((id) => ({ path: catalog.photoName(id), reason: REPLACED }));
 
   // The destination must not lie in a folder the photos come from: a later import there would find them again.
   const roots = catalog.importRoots().filter((r) => fs.existsSync(r) && fs.statSync(r).isDirectory()).map((r) => fs.realpathSync(r));
@@ -114,7 +118,7 @@ async function makePlan(catalog: Catalog, journal: SortJournal, request: SortReq
 
   const plan: SortPlan = {
     dest, mode: request.mode, folders, perCategory: new Array<number>(NUM_CLASSES).fill(0), photos: 0, bytes: 0, bytesNeeded: 0, bytesFree: 0,
-    renamed: 0, alreadyThere: 0, uncategorized: selected.length - sources.length, unavailable: [], resumes: job ? { jobId: job.id, done: handled.size } : null, sample: [],
+    renamed: 0, alreadyThere: 0, uncategorized: selected.length - sources.length, unavailable: replaced, resumes: job ? { jobId: job.id, done: handled.size } : null, sample: [],
   };
   const destExisting = nearestExisting(dest);
   const destDrive = fs.statfsSync(destExisting);
