@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { PageQuery } from '../electron/api/contract.ts';
@@ -85,4 +86,14 @@ test('thumbnails are served only for photos in the catalog, by hash; no path get
     assert.equal(await services.thumbnailFile(name), undefined);
     assert.equal(services.photoFile(name), undefined);
   }
+});
+
+// Last: it edits a photo of the shared folder.
+test('a photo edited in place since its import is not served as the photo it was (the review would show another one)', async () => {
+  const { tiles } = await services.api.page(query);
+  const detail = await services.api.photo(tiles[0]!.id);
+  const file = detail.paths[0]!;
+  assert.equal(services.photoFile(detail.hash), file);
+  fs.writeFileSync(file, Buffer.concat([fs.readFileSync(file), Buffer.from('retouched')]));
+  assert.equal(services.photoFile(detail.hash), undefined);
 });

@@ -90,10 +90,19 @@ export function createServices(options: ServiceOptions = {}): Services {
     return active && fs.existsSync(active.dir) ? active.dir : options.modelDir ?? defaultModelDir();
   };
 
+  /**
+   * A path where the photo still is as it was imported (the same size and modification time), if any: a file
+   * edited in place since then holds another photo, and showing it would show the wrong one.
+   */
+  const unchangedFile = (hash: string) => openCatalog().photoFiles(hash).find((f) => {
+    const stat = fs.statSync(f.path, { throwIfNoEntry: false });
+    return stat?.isFile() && stat.size === f.size && stat.mtimeMs === f.mtimeMs;
+  })?.path;
+
   const repairing = new Map<string, Promise<string | undefined>>();
   /** Makes a thumbnail again from the photo, if the photo is still where the catalog saw it, unchanged. */
   async function remakeThumbnail(hash: string, file: string): Promise<string | undefined> {
-    const source = openCatalog().photoPaths(hash).find((p) => fs.existsSync(p));
+    const source = unchangedFile(hash);
     if (!source) return undefined;
     try {
       const photo = await convertPhoto(await fs.promises.readFile(source));
@@ -301,7 +310,7 @@ export function createServices(options: ServiceOptions = {}): Services {
     },
     photoFile(hash) {
       if (!/^[0-9a-f]{64}$/.test(hash)) return undefined;
-      return openCatalog().photoPaths(hash).find((p) => fs.existsSync(p));
+      return unchangedFile(hash);
     },
     async close() {
       for (const job of [current, improving, sorting]) job?.cancel.abort();

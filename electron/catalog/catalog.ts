@@ -516,9 +516,10 @@ export class Catalog {
     return this.db.prepare('SELECT photo_id FROM photo_paths WHERE path = ? ORDER BY seen_at DESC LIMIT 1').pluck().get(filePath) as number | undefined;
   }
 
-  /** The paths a photo was found at, most recently seen first. */
-  photoPaths(hash: string): string[] {
-    return this.db.prepare(`SELECT pp.path FROM photo_paths pp JOIN photos p ON p.id = pp.photo_id WHERE p.hash = ? ORDER BY pp.seen_at DESC, pp.id DESC`).pluck().all(hash) as string[];
+  /** Where a photo was found, with the size and modification time its file had then, most recently seen first. */
+  photoFiles(hash: string): { path: string; size: number; mtimeMs: number }[] {
+    return this.db.prepare(`SELECT pp.path, pp.size, pp.mtime_ms AS mtimeMs FROM photo_paths pp JOIN photos p ON p.id = pp.photo_id
+      WHERE p.hash = ? ORDER BY pp.seen_at DESC, pp.id DESC`).all(hash) as { path: string; size: number; mtimeMs: number }[];
   }
 
   /** True when some photo in the catalog has this content hash (what the thumbnail protocol may serve). */
