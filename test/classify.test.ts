@@ -119,12 +119,13 @@ test('label applies a CSV of path,label (numbers or names, quoted paths) to the 
   assert.deepEqual([labelOf(files[0]!), labelOf(files[1]!), labelOf(odd)], [CLASS_NAMES.indexOf('Shirt'), 3, CLASS_NAMES.indexOf('Ankle boot')]);
   assert.equal(count(db, 'SELECT count(*) FROM labels'), 3);
 
-  // As a spreadsheet in a European locale saves it: a byte order mark, semicolons, capitalised headings.
+  // As a spreadsheet in a European locale saves it (a byte order mark, semicolons, capitalised headings),
+  // with categories as people type them: plurals, short forms, the sorted folders' names.
   const excel = path.join(dir, 'excel.csv');
-  fs.writeFileSync(excel, `\ufeffPath;Label\r\n${files[2]};Sandal\r\n"${odd.replace(/"/g, '""')}";2\r\n`);
+  fs.writeFileSync(excel, `\ufeffPath;Label\r\n${files[2]};sandals\r\n"${odd.replace(/"/g, '""')}";2\r\n${files[3]};T-shirt\r\n${files[4]};Ankle boots\r\n`);
   const semicolons = cli(['label', '--db', db, '--csv', excel]);
   assert.equal(semicolons.code, 0, semicolons.stderr);
-  assert.deepEqual([labelOf(files[2]!), labelOf(odd)], [CLASS_NAMES.indexOf('Sandal'), 2]);
+  assert.deepEqual([labelOf(files[2]!), labelOf(odd), labelOf(files[3]!), labelOf(files[4]!)], [CLASS_NAMES.indexOf('Sandal'), 2, 0, 9]);
 });
 
 test('relative paths mean the folder the command was typed in, also through `npm run cli` (which runs in the project folder)', { timeout: 300_000 }, async () => {

@@ -12,12 +12,20 @@ export const CLASS_NAMES = [
   'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot',
 ] as const;
 
-/** A category written as a number (0–9) or a name (any case), or undefined. */
+/** A name reduced to its letters, lower case: "T-shirt/top", "t-shirt top" and "T-shirt_top" are one. */
+const letters = (text: string) => text.toLowerCase().replace(/[^a-z]/g, '');
+/** What people write for a category besides its name: the short forms and the sorted folders' names reduce to these. */
+const CATEGORY_WORDS = new Map<string, number>([...CLASS_NAMES.map((name, k) => [letters(name), k] as const), ['tshirt', 0], ['boot', 9]]);
+
+/**
+ * A category written as a number (0–9) or a name, or undefined. Names are read as people type them: any
+ * case and punctuation (T-shirt/top, t-shirt top, T-shirt_top), the short forms T-shirt and Boot, and plurals.
+ */
 export function categoryFromText(text: string): number | undefined {
   const trimmed = text.trim();
   if (/^\d$/.test(trimmed)) return Number(trimmed);
-  const index = CLASS_NAMES.findIndex((name) => name.toLowerCase() === trimmed.toLowerCase());
-  return index >= 0 ? index : undefined;
+  const word = letters(trimmed);
+  return CATEGORY_WORDS.get(word) ?? CATEGORY_WORDS.get(word.replace(/e?s$/, '')) ?? CATEGORY_WORDS.get(word.replace(/s$/, ''));
 }
 export const NUM_CLASSES = CLASS_NAMES.length;
 
