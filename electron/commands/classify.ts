@@ -95,12 +95,16 @@ export async function runClassify(values: Values, folders: string[]): Promise<vo
 
 function printSummary(r: { photos: number; found: number; failed: number; seconds: number; needsReview: number; model: { name: string; backend: string }; perCategory: { name: string; count: number }[]; errors: { path: string; reason: string }[]; resumed: boolean; out: string | null; db: string }) {
   const rate = r.seconds > 0 ? r.photos / r.seconds : 0;
-  console.log(`${r.resumed ? 'resumed and finished' : 'imported'}: ${r.photos} photos from ${r.found} files, ${r.failed} failed, in ${duration(r.seconds)} (${rate.toFixed(0)} photos/s)`);
+  const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+  console.log(`${r.resumed ? 'resumed and finished' : 'imported'}: ${plural(r.photos, 'photo')} from ${plural(r.found, 'file')}, ${r.failed} failed, in ${duration(r.seconds)} (${rate.toFixed(0)} photos/s)`);
   console.log(`model ${r.model.name} on ${r.model.backend}; catalog ${r.db}`);
-  const width = Math.max(...r.perCategory.map((c) => c.name.length));
-  for (const c of r.perCategory) console.log(`  ${c.name.padEnd(width)} ${String(c.count).padStart(7)}`);
-  const hard = HARD_GROUP.map((k) => r.perCategory[k]!.name).join('/');
-  console.log(`needs review: ${r.needsReview} (confidence below ${DEFAULT_REVIEW_RULE.minConfidence}, or ${hard} with a top-two margin below ${DEFAULT_REVIEW_RULE.hardGroupMargin})`);
+  // With nothing imported, the table would be ten zeros: the errors below say what happened.
+  if (r.photos > 0) {
+    const width = Math.max(...r.perCategory.map((c) => c.name.length));
+    for (const c of r.perCategory) console.log(`  ${c.name.padEnd(width)} ${String(c.count).padStart(7)}`);
+    const hard = HARD_GROUP.map((k) => r.perCategory[k]!.name).join('/');
+    console.log(`needs review: ${r.needsReview} (confidence below ${DEFAULT_REVIEW_RULE.minConfidence}, or ${hard} with a top-two margin below ${DEFAULT_REVIEW_RULE.hardGroupMargin})`);
+  }
   if (r.errors.length > 0) {
     console.log(`errors (${r.errors.length}):`);
     for (const e of r.errors.slice(0, 50)) console.log(`  ${e.path}: ${e.reason}`);
