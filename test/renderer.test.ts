@@ -20,6 +20,8 @@ test('the window shows the shipped model and its scores from the model card', { 
   const ui = await openRenderer(services);
   try {
     const { page } = ui;
+    // A new catalog says how to begin.
+    await page.getByTestId('grid-empty').filter({ hasText: 'No photos yet. Drop folders of product photos on this window, or choose Add photos…' }).waitFor();
     await page.getByRole('tab', { name: 'Model' }).click();
     await page.getByRole('heading', { name: `Model ${card.name}` }).waitFor();
     assert.equal(await page.getByTestId('test-accuracy').textContent(), `${(100 * card.accuracy).toFixed(1)}%`);
