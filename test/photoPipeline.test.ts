@@ -59,10 +59,16 @@ test('transparency is flattened onto white: a cut-out PNG converts like the same
   assert.ok(meanAbsDiff((await convertPhoto(onWhite)).pixels, (await convertPhoto(cutout)).pixels) < 6);
 });
 
-test('a blank photo (nothing to trim) still converts, to an empty image', async () => {
-  const blank = await sharp({ create: { width: 300, height: 200, channels: 3, background: '#ffffff' } }).png().toBuffer();
-  const photo = await convertPhoto(blank);
-  assert.ok(photo.pixels.every((v) => v < 10));
+test('a blank photo (one colour, nothing to trim) is refused with the reason: the model would name a category for it, often confidently', async () => {
+  const blank = (background: string, width = 300, height = 200) => sharp({ create: { width, height, channels: 3, background } }).png().toBuffer();
+  for (const bytes of [await blank('#ffffff'), await blank('#000000'), await blank('#336699', 1, 1)]) {
+    await assert.rejects(convertPhoto(bytes), (err) => err instanceof PhotoError && err.message === 'the image is blank (one colour throughout): there is no garment to classify');
+  }
+  // Within the trim's tolerance (5 %) of the corner colour is still blank; a garment just beyond it is not.
+  const faint = await sharp(await blank('#ffffff')).composite([{ input: await blank('#f6f6f6', 60, 80), top: 60, left: 120 }]).png().toBuffer();
+  await assert.rejects(convertPhoto(faint), PhotoError);
+  const visible = await sharp(await blank('#ffffff')).composite([{ input: await blank('#e8e8e8', 60, 80), top: 60, left: 120 }]).png().toBuffer();
+  assert.ok((await convertPhoto(visible)).pixels.some((v) => v > 0));
 });
 
 test('bad photo bytes fail with reasons a person understands', async () => {

@@ -123,10 +123,11 @@ async function decodeUpright(bytes: Buffer): Promise<{ raw: RawImage; format: st
 }
 
 /**
- * The bounding box of what differs from the top-left corner's colour by more than the threshold. Scans
- * inwards from each edge and stops at the first garment pixel, so mostly only the margins are read.
+ * The bounding box of what differs from the top-left corner's colour by more than the threshold, or undefined
+ * when nothing does (a blank image). Scans inwards from each edge and stops at the first garment pixel, so
+ * mostly only the margins are read.
  */
-function trimBox(image: RawImage): { left: number; top: number; width: number; height: number } {
+function trimBox(image: RawImage): { left: number; top: number; width: number; height: number } | undefined {
   const { data, width, height, channels } = image;
   const differs = (x: number, y: number) => {
     const at = (y * width + x) * channels;
@@ -139,8 +140,7 @@ function trimBox(image: RawImage): { left: number; top: number; width: number; h
   };
   let top = 0;
   while (top < height && !rowHasGarment(top)) top++;
-  // Nothing but background: keep the whole image.
-  if (top === height) return { left: 0, top: 0, width, height };
+  if (top === height) return undefined;
   let bottom = height - 1;
   while (!rowHasGarment(bottom)) bottom--;
   let left = width - 1;
@@ -193,6 +193,8 @@ function sharpen(gray: Float32Array, width: number, height: number): Float32Arra
  */
 export function toFashionMnist(image: RawImage): Uint8Array {
   const box = trimBox(image);
+  // The model would still name a category for an empty frame, often with confidence; nothing is there to classify.
+  if (!box) throw new PhotoError('the image is blank (one colour throughout): there is no garment to classify');
   const longest = Math.max(box.width, box.height);
   const width = Math.max(1, Math.round((box.width * IMAGE_SIZE) / longest));
   const height = Math.max(1, Math.round((box.height * IMAGE_SIZE) / longest));
@@ -224,6 +226,7 @@ export async function convertPhoto(bytes: Buffer): Promise<ConvertedPhoto> {
     const thumbnail = await sharp(raw.data, { raw: { width: raw.width, height: raw.height, channels: raw.channels as 3 } }).jpeg({ quality: 80, optimiseCoding: false }).toBuffer();
     return { hash, format, width, height, pixels: toFashionMnist(raw), thumbnail };
   } catch (err) {
+    if (err instanceof PhotoError) throw err;
     throw new PhotoError(explainDecodeError(err as Error, bytes));
   }
 }
