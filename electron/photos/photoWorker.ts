@@ -14,8 +14,8 @@ sharp.concurrency(1);
 
 /**
  * A photo file's bytes. Only a regular file of a photo's size is read: a named pipe would block the import
- * until something writes to it, and a link to a device such as /dev/zero would never end. Opening without blocking and
- * checking what was opened (not the path, which could change in between) refuses both.
+ * until something writes to it, and a link to a device such as /dev/zero would never end. Opening without
+ * blocking and checking what was opened (not the path, which could change in between) refuses both.
  */
 async function readPhotoFile(file: string): Promise<Buffer> {
   const handle = await fs.open(file, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
