@@ -126,6 +126,19 @@ test('label applies a CSV of path,label (numbers or names, quoted paths) to the 
   const semicolons = cli(['label', '--db', db, '--csv', excel]);
   assert.equal(semicolons.code, 0, semicolons.stderr);
   assert.deepEqual([labelOf(files[2]!), labelOf(odd), labelOf(files[3]!), labelOf(files[4]!)], [CLASS_NAMES.indexOf('Sandal'), 2, 0, 9]);
+
+  // A bare file name names the one photo imported under it; a name two photos share needs its folder.
+  const other = path.join(dir, 'other');
+  await writePackshots(data.test.images, 1, other, { seed: 99 });
+  assert.equal(cli(['classify', other, '--db', db], { FASHION_SORTER_CACHE: dir }).code, 0);
+  const bare = path.join(dir, 'bare.csv');
+  fs.writeFileSync(bare, `path,label\n${path.basename(files[1]!)},Bag\n`);
+  assert.equal(cli(['label', '--db', db, '--csv', bare]).code, 0);
+  assert.equal(labelOf(files[1]!), CLASS_NAMES.indexOf('Bag'));
+  fs.writeFileSync(bare, `path,label\n${path.basename(files[0]!)},Bag\n`);
+  const shared = cli(['label', '--db', db, '--csv', bare]);
+  assert.equal(shared.code, 1);
+  assert.match(shared.stderr, /line 2: 2 photos in the catalog are named photo-00000\.jpg; give its folder too/);
 });
 
 test('relative paths mean the folder the command was typed in, also through `npm run cli` (which runs in the project folder)', { timeout: 300_000 }, async () => {

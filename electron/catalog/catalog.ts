@@ -511,6 +511,11 @@ export class Catalog {
     return out;
   }
 
+  /** The photos found under a file name, in any folder. */
+  photosNamed(name: string): number[] {
+    return this.db.prepare('SELECT DISTINCT photo_id FROM photo_paths WHERE name = ?').pluck().all(name) as number[];
+  }
+
   /** The photo found at `filePath` (any import), or undefined. */
   photoAtPath(filePath: string): number | undefined {
     return this.db.prepare('SELECT photo_id FROM photo_paths WHERE path = ? ORDER BY seen_at DESC LIMIT 1').pluck().get(filePath) as number | undefined;

@@ -42,9 +42,14 @@ export async function runLabel(values: Values): Promise<void> {
     const problems: string[] = [];
     const changes = rows.flatMap((row, i) => {
       const line = i + 2;
-      const photoId = catalog.photoAtPath(path.resolve(path.dirname(csvFile), row.path!));
+      const file = row.path!;
+      let photoId = catalog.photoAtPath(path.resolve(path.dirname(csvFile), file));
+      // A bare file name (what a shop system or a reviewer's list often has) names the one photo imported under it.
+      const named = photoId === undefined && !/[\\/]/.test(file) ? catalog.photosNamed(file) : [];
+      if (named.length === 1) photoId = named[0];
       const label = categoryFromText(row.label!);
-      if (photoId === undefined) problems.push(`line ${line}: ${row.path} is not in the catalog`);
+      if (named.length > 1) problems.push(`line ${line}: ${named.length} photos in the catalog are named ${file}; give its folder too`);
+      else if (photoId === undefined) problems.push(`line ${line}: ${file} is not in the catalog`);
       if (label === undefined) problems.push(`line ${line}: "${row.label}" is not a category (0–9 or one of ${CLASS_NAMES.join(', ')})`);
       return photoId !== undefined && label !== undefined ? [{ photoId, label }] : [];
     });
