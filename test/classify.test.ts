@@ -5,6 +5,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { parse } from 'csv-parse/sync';
 import { projectRoot } from '../electron/appPaths.ts';
+import { Catalog } from '../electron/catalog/catalog.ts';
 import { CLASS_NAMES, loadFashionMnist } from '../electron/dataset/fashionMnist.ts';
 import { writePackshots } from '../electron/photos/samplePhotos.ts';
 import { cli, CLI, count } from './helpers/cli.ts';
@@ -153,4 +154,21 @@ test('relative paths mean the folder the command was typed in, also through `npm
   assert.equal(report.photos, 4);
   const rows = parse(fs.readFileSync(path.join(dir, 'labels.csv')), { columns: true }) as { path: string }[];
   assert.ok(rows.every((row) => row.path.startsWith(path.join(dir, 'my photos') + path.sep)), rows[0]?.path);
+});
+
+test('the catalog\'s active model lost its files: classify says so and uses the shipped model; finetune stops at once with what to do', { timeout: 300_000 }, async () => {
+  const dir = tempDir('cli-gone-model');
+  const db = path.join(dir, 'catalog.sqlite');
+  const catalog = new Catalog(db);
+  catalog.activateModel(catalog.registerModel({ name: 'resnet9-mini-ft3', version: 'gone', dir: path.join(dir, 'deleted-model'), card: {} }).id);
+  catalog.close();
+  const photos = path.join(dir, 'photos');
+  await writePackshots(data.test.images, 2, photos);
+  const classified = cli(['classify', photos, '--db', db], { FASHION_SORTER_CACHE: dir });
+  assert.equal(classified.code, 0, classified.stderr);
+  assert.match(classified.stderr, /warning: the catalog's active model resnet9-mini-ft3 has no files at .*deleted-model \(moved or deleted\); classifying with the shipped model/);
+  assert.match(classified.stdout, /model resnet9-mini on /);
+  const tuned = cli(['finetune', '--db', db], { FASHION_SORTER_CACHE: dir });
+  assert.equal(tuned.code, 1);
+  assert.match(tuned.stderr, /^error: the active model resnet9-mini-ft3 has no files at .*deleted-model \(moved or deleted\); make another version active/);
 });

@@ -1,10 +1,10 @@
-import fs from 'node:fs';
 import cliProgress from 'cli-progress';
 import { defaultCatalogFile, defaultModelDir, thumbnailsDir } from '../appPaths.ts';
 import { Catalog, DEFAULT_REVIEW_RULE, HARD_GROUP } from '../catalog/catalog.ts';
 import { CLASS_NAMES } from '../dataset/fashionMnist.ts';
 import { checkCsvTarget, writeCsvFile } from '../export/csvFile.ts';
 import { startPredictor } from '../ml/inference.ts';
+import { hasModel } from '../ml/modelFiles.ts';
 import { importPhotos, type ImportProgress } from '../photos/importJob.ts';
 import { duration, pathOption, UsageError, userPath, type Values } from './args.ts';
 
@@ -13,7 +13,9 @@ function chooseModelDir(values: Values, catalog: Catalog): string {
   const explicit = pathOption(values, 'model');
   if (explicit) return explicit;
   const active = catalog.activeModel();
-  return active && fs.existsSync(active.dir) ? active.dir : defaultModelDir();
+  if (active && hasModel(active.dir)) return active.dir;
+  if (active) console.error(`warning: the catalog's active model ${active.name} has no files at ${active.dir} (moved or deleted); classifying with the shipped model`);
+  return defaultModelDir();
 }
 
 function progressReporter(): { update: (p: ImportProgress) => void; stop: () => void } {

@@ -112,6 +112,9 @@ async function predictCatalog(catalog: Catalog, candidate: Predictor, modelId: n
 export async function improveModel(catalog: Catalog, data: FashionMnist, modelsRoot: string, options: FineTuneOptions = DEFAULT_FINETUNE_OPTIONS, hooks: ImproveHooks = {}): Promise<Candidate> {
   const parent = catalog.activeModel();
   if (!parent) throw new Error('the catalog has no active model; classify some photos first');
+  if (!hasModel(parent.dir)) {
+    throw new Error(`the active model ${parent.name} has no files at ${parent.dir} (moved or deleted); make another version active (Model, Versions) and try again`);
+  }
   const labeled = catalog.labeledInputs();
   const labels: ImageSet = { images: labeled.pixels, labels: labeled.labels, count: labeled.photoIds.length };
 
