@@ -96,6 +96,15 @@ test('folder names are configurable and checked; a destination inside the photos
   const clash = cli(['sort', '--db', db, '--dest', dest, '--folder-name', '0=Tops', '--folder-name', '6=tops']);
   assert.match(clash.stderr, /T-shirt\/top and Shirt would share the folder "tops"/);
   assert.equal(cli(['sort', '--db', db, '--dest', dest, '--folder-name', 'Jumper=X']).code, 2);
+  // An empty destination would be the current folder; a file is no destination, nor anything under it.
+  assert.equal(cli(['sort', '--db', db, '--dest', '']).code, 2);
+  const file = path.join(dir, 'a-file');
+  fs.writeFileSync(file, '');
+  for (const target of [file, path.join(file, 'sub')]) {
+    const onFile = cli(['sort', '--db', db, '--dest', target, '--dry-run']);
+    assert.equal(onFile.code, 1);
+    assert.equal(onFile.stderr.trim(), `error: ${file} is a file, not a folder; choose a folder for the sorted photos`);
+  }
 
   const inside = cli(['sort', '--db', db, '--dest', path.join(photos, 'sorted'), '--move']);
   assert.equal(inside.code, 1);

@@ -27,6 +27,8 @@ export function userPath(typed: string): string {
 
 export function pathOption(values: Values, name: string): string | undefined {
   const raw = values[name];
+  // An empty path would mean the current folder: a sort would fill it with category folders.
+  if (raw === '') throw new UsageError(`--${name} needs a path, got ""`);
   return typeof raw === 'string' ? userPath(raw) : undefined;
 }
 

@@ -89,6 +89,8 @@ async function makePlan(catalog: Catalog, journal: SortJournal, request: SortReq
   const folders = [...(request.folders ?? DEFAULT_FOLDER_NAMES)];
   checkFolderNames(folders);
   const dest = realPathAllowingMissing(request.dest);
+  const existing = nearestExisting(dest);
+  if (!fs.statSync(existing).isDirectory()) throw new Error(`${existing} is a file, not a folder; choose a folder for the sorted photos`);
   const job = journal.unfinishedJobs().find((j) => j.dest === dest && j.mode === request.mode);
   const handled = job ? journal.handledPhotos(job.id) : new Set<number>();
   const wanted = catalog.photoIds(request.selection).filter((id) => !handled.has(id));
