@@ -4,13 +4,16 @@ import { parentPort, Worker } from 'node:worker_threads';
 /**
  * Starts a worker thread from a sibling module named like the caller's own file type: `.js` in the
  * built app, `.ts` under tsx (CLI, tests). Node 20 does not apply `--import tsx` to a worker's entry,
- * so for `.ts` a tiny bootstrap registers tsx first and then imports the module.
+ * so for `.ts` a tiny bootstrap registers tsx first and then imports the module. tsx is found from this
+ * file, not from the bootstrap: evaluated code resolves bare names from the working folder, which may be
+ * any folder the command was started in.
  */
 export function startWorker(callerUrl: string, baseName: string): Worker {
   const ext = path.extname(new URL(callerUrl).pathname);
   const url = new URL(`./${baseName}${ext}`, callerUrl);
   if (ext !== '.ts') return new Worker(url);
-  const bootstrap = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(url.href)}); })`;
+  const tsx = import.meta.resolve('tsx/esm/api');
+  const bootstrap = `import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(url.href)}); })`;
   return new Worker(bootstrap, { eval: true });
 }
 

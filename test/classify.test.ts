@@ -172,3 +172,13 @@ test('the catalog\'s active model lost its files: classify says so and uses the 
   assert.equal(tuned.code, 1);
   assert.match(tuned.stderr, /^error: the active model resnet9-mini-ft3 has no files at .*deleted-model \(moved or deleted\); make another version active/);
 });
+
+test('the command line works from any folder, its worker threads included (they found tsx only from the project folder)', { timeout: 300_000 }, async () => {
+  const dir = tempDir('cli-elsewhere');
+  await writePackshots(data.test.images, 2, path.join(dir, 'photos'));
+  const r = spawnSync(process.execPath, ['--import', import.meta.resolve('tsx'), path.join(projectRoot, 'electron', 'cli.ts'), 'classify', 'photos', '--db', 'c.sqlite', '--json'], {
+    cwd: dir, encoding: 'utf8', env: { ...process.env, FASHION_SORTER_CACHE: dir },
+  });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(JSON.parse(r.stdout).photos, 2);
+});
