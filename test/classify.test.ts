@@ -128,6 +128,13 @@ test('label applies a CSV of path,label (numbers or names, quoted paths) to the 
   assert.equal(semicolons.code, 0, semicolons.stderr);
   assert.deepEqual([labelOf(files[2]!), labelOf(odd), labelOf(files[3]!), labelOf(files[4]!)], [CLASS_NAMES.indexOf('Sandal'), 2, 0, 9]);
 
+  // Excel's "Unicode text": UTF-16 with a byte order mark, tab-separated.
+  const unicode = path.join(dir, 'unicode.txt');
+  fs.writeFileSync(unicode, Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(`path\tlabel\r\n${files[2]}\tCoat\r\n`, 'utf16le')]));
+  const utf16 = cli(['label', '--db', db, '--csv', unicode]);
+  assert.equal(utf16.code, 0, utf16.stderr);
+  assert.equal(labelOf(files[2]!), CLASS_NAMES.indexOf('Coat'));
+
   // A bare file name names the one photo imported under it; a name two photos share needs its folder.
   const other = path.join(dir, 'other');
   await writePackshots(data.test.images, 1, other, { seed: 99 });

@@ -16,6 +16,13 @@ function delimiterOf(text: string): string {
   return header.includes(';') ? ';' : header.includes('\t') ? '\t' : ',';
 }
 
+/** UTF-8, or UTF-16 with its byte order mark (Excel's "Unicode text"); a UTF-8 byte order mark is dropped. */
+function decodeText(bytes: Buffer): string {
+  if (bytes[0] === 0xff && bytes[1] === 0xfe) return bytes.subarray(2).toString('utf16le');
+  if (bytes[0] === 0xfe && bytes[1] === 0xff) return Buffer.from(bytes.subarray(2)).swap16().toString('utf16le');
+  return bytes.toString('utf8').replace(/^\uFEFF/, '');
+}
+
 /**
  * `label --db FILE --csv FILE`: applies human labels from a CSV with columns path,label (the label a number
  * or a category name). All or nothing: a row that names an unknown photo or category stops the command
@@ -28,7 +35,7 @@ export async function runLabel(values: Values): Promise<void> {
   if (!fs.existsSync(dbFile)) throw new Error(`no catalog at ${dbFile}; run classify first`);
   let rows: Record<string, string>[];
   try {
-    const text = fs.readFileSync(csvFile, 'utf8').replace(/^\uFEFF/, '');
+    const text = decodeText(fs.readFileSync(csvFile));
     rows = parse(text, {
       delimiter: delimiterOf(text), skip_empty_lines: true, trim: false,
       columns: (header: string[]) => header.map((name) => name.trim().toLowerCase()),
