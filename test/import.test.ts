@@ -15,6 +15,7 @@ import { exportCsv } from '../electron/export/catalogExport.ts';
 import { planSort } from '../electron/export/sortIntoFolders.ts';
 import { importPhotos, type ImportProgress, type ImportResult } from '../electron/photos/importJob.ts';
 import { thumbnailPath } from '../electron/photos/photoPipeline.ts';
+import { walkPhotos, type WalkEntry } from '../electron/photos/walk.ts';
 import { renderPackshot, writePackshots } from '../electron/photos/samplePhotos.ts';
 import { pngClaiming, tempDir } from './helpers/photos.ts';
 
@@ -233,6 +234,16 @@ async function folderAndCatalog(prefix: string, count: number) {
   after(() => catalog.close());
   return { dir, photos, catalog, options: { catalog, predictor: model, thumbnailsDir: path.join(dir, 'thumbs') } };
 }
+
+test('a root inside another root, or given twice, is walked once and is not reported as empty', async () => {
+  const dir = tempDir('nested-roots');
+  fs.mkdirSync(path.join(dir, 'a', 'b'), { recursive: true });
+  fs.writeFileSync(path.join(dir, 'a', 'b', 'x.jpg'), 'x');
+  fs.writeFileSync(path.join(dir, 'a', 'y.jpg'), 'y');
+  const entries: WalkEntry[] = [];
+  for await (const entry of walkPhotos([path.join(dir, 'a'), path.join(dir, 'a', 'b'), path.join(dir, 'a')])) entries.push(entry);
+  assert.deepEqual(entries, [{ type: 'photo', path: path.join(dir, 'a', 'b', 'x.jpg') }, { type: 'photo', path: path.join(dir, 'a', 'y.jpg') }]);
+});
 
 test('walking a folder of 1,200 files lets the main thread\'s event loop turn between batches of found files', async () => {
   const dir = tempDir('walk-turns');

@@ -32,6 +32,8 @@ export async function* walkPhotos(roots: string[]): AsyncGenerator<WalkEntry> {
       yield isPhotoName(root) ? { type: 'photo', path: root } : { type: 'problem', path: root, reason: `not a photo file (expected one of ${[...PHOTO_EXTENSIONS].join(' ')})` };
       continue;
     }
+    // A root inside one walked before (classify photos photos/jpeg) was walked with it.
+    if (visited.has(await fs.realpath(root))) continue;
     let photos = 0;
     for await (const entry of walkFolder(root, visited)) {
       if (entry.type === 'photo') photos++;
