@@ -111,7 +111,9 @@ async function makePlan(catalog: Catalog, journal: SortJournal, request: SortReq
   const namesIn = (folder: string) => {
     let names = taken.get(folder);
     if (!names) {
-      names = new Set(fs.existsSync(folder) ? fs.readdirSync(folder).map((n) => n.toLowerCase()) : []);
+      const stat = fs.statSync(folder, { throwIfNoEntry: false });
+      if (stat && !stat.isDirectory()) throw new Error(`${folder} is a file where a category's folder goes; move or rename it, or give the category another folder name`);
+      names = new Set(stat ? fs.readdirSync(folder).map((n) => n.toLowerCase()) : []);
       taken.set(folder, names);
     }
     return names;
