@@ -111,7 +111,7 @@ test('folder names are configurable and checked; a destination inside the photos
   for (const name of DEFAULT_FOLDER_NAMES) fs.writeFileSync(path.join(blocked, name), '');
   const onFolderName = cli(['sort', '--db', db, '--dest', blocked, '--dry-run']);
   assert.equal(onFolderName.code, 1);
-  assert.match(onFolderName.stderr, /^error: .*blocked\/\S+ is a file where a category's folder goes; move or rename it, or give the category another folder name/);
+  assert.match(onFolderName.stderr, /^error: .*blocked\/[^/]+ is a file where a category's folder goes; move or rename it, or give the category another folder name/);
 
   const inside = cli(['sort', '--db', db, '--dest', path.join(photos, 'sorted'), '--move']);
   assert.equal(inside.code, 1);
