@@ -103,6 +103,12 @@ test('bad requests: unknown format or category is a usage error; a missing catal
   const aFolder = cli(['export', '--db', db, '--out', dir]);
   assert.equal(aFolder.code, 1);
   assert.equal(aFolder.stderr.trim(), `error: cannot write ${dir}: it is a folder; give a file name in it, such as ${path.join(dir, 'labels.csv')}`);
+  // A slip of the keyboard must not replace the catalog (every review in it) with a CSV.
+  const before = fs.readFileSync(db);
+  const overCatalog = cli(['export', '--db', db, '--out', db]);
+  assert.equal(overCatalog.code, 1);
+  assert.equal(overCatalog.stderr.trim(), `error: will not replace ${db}: it is not a text file (a catalog, a photo?); choose another name for the CSV`);
+  assert.ok(fs.readFileSync(db).equals(before), 'the catalog is untouched');
 });
 
 test('the disk fills up while exporting: a clear message, and no partial file', { timeout: 120_000 }, async (t) => {

@@ -56,15 +56,31 @@ export async function writeCsvFile(file: string, header: string[], rows: Iterabl
 }
 
 /**
- * Fails, saying what to do, when `file` cannot be a CSV file's name: it is a folder, or its folder does not
- * exist. Commands check it before long work whose result goes there.
+ * Fails, saying what to do, when `file` cannot be a CSV file's name: it is a folder, its folder does not
+ * exist, or it is a file that is not text (the catalog itself, a photo), which an export must never replace.
+ * Commands check it before long work whose result goes there.
  */
 export function checkCsvTarget(file: string): void {
-  if (fs.statSync(file, { throwIfNoEntry: false })?.isDirectory()) {
+  const stat = fs.statSync(file, { throwIfNoEntry: false });
+  if (stat?.isDirectory()) {
     throw new Error(`cannot write ${file}: it is a folder; give a file name in it, such as ${path.join(file, 'labels.csv')}`);
+  }
+  if (stat?.isFile() && !looksLikeText(file)) {
+    throw new Error(`will not replace ${file}: it is not a text file (a catalog, a photo?); choose another name for the CSV`);
   }
   if (!fs.statSync(path.dirname(file), { throwIfNoEntry: false })?.isDirectory()) {
     throw new Error(`cannot write ${file}: the folder ${path.dirname(file)} does not exist`);
+  }
+}
+
+/** No NUL byte in the first 4 kB: CSV and text never have one; SQLite, JPEG and PNG files do. */
+function looksLikeText(file: string): boolean {
+  const head = Buffer.alloc(4096);
+  const fd = fs.openSync(file, 'r');
+  try {
+    return !head.subarray(0, fs.readSync(fd, head, 0, head.length, 0)).includes(0);
+  } finally {
+    fs.closeSync(fd);
   }
 }
 
