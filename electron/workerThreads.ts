@@ -18,8 +18,11 @@ export function startWorker(callerUrl: string, baseName: string): Worker {
 }
 
 type Tagged = { type: string };
-/** What a worker answers when a request throws; the client turns it into a rejected promise. */
-export type ErrorReply = { type: 'error'; message: string };
+/**
+ * What a worker answers when a request throws; the client turns it into a rejected promise whose message
+ * is the error's own (what a person reads) and whose stack keeps the worker's (for debugging).
+ */
+export type ErrorReply = { type: 'error'; message: string; stack: string | undefined };
 
 /** The main-thread side of a worker that answers requests: each request carries an id, its reply the same id. */
 export class WorkerClient<Request extends Tagged, Reply extends Tagged> {
@@ -34,7 +37,11 @@ export class WorkerClient<Request extends Tagged, Reply extends Tagged> {
     this.worker.on('message', (reply: (Reply | ErrorReply) & { id: number }) => {
       const waiter = this.pending.get(reply.id);
       this.pending.delete(reply.id);
-      if (reply.type === 'error') waiter?.reject(new Error(`${this.what} failed: ${(reply as ErrorReply).message}`));
+      if (reply.type === 'error') {
+        const error = new Error(`${this.what} failed: ${(reply as ErrorReply).message}`);
+        error.stack = `${error.stack}\nin the worker: ${(reply as ErrorReply).stack}`;
+        waiter?.reject(error);
+      }
       else waiter?.resolve(reply as Reply);
     });
     this.worker.on('error', (err) => this.failAll(err));
@@ -79,7 +86,7 @@ export function serveRequests<Request extends Tagged, Reply extends Tagged>(hand
       try {
         reply = await handle(msg);
       } catch (err) {
-        reply = { type: 'error', message: (err as Error).stack ?? String(err) };
+        reply = { type: 'error', message: err instanceof Error ? err.message : String(err), stack: (err as Error).stack };
       }
       if (reply) parentPort!.postMessage({ ...reply, id: msg.id });
     };

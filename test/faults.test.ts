@@ -102,6 +102,25 @@ test('a missing model file: the window and the command line say which and what t
   }
 });
 
+test('a damaged model (weights cut short, model.json not JSON or not a model): one line that says so and what to do', () => {
+  const dir = tempDir('faults-damaged-model');
+  const damaged = path.join(dir, 'resnet9-mini');
+  fs.cpSync(defaultModelDir(), damaged, { recursive: true });
+  const weights = fs.readFileSync(path.join(damaged, 'weights.bin'));
+  fs.writeFileSync(path.join(damaged, 'weights.bin'), weights.subarray(0, 1000));
+  const remedy = 'reinstall the app, or make another model version active';
+  for (const args of [['evaluate', '--model', damaged], ['classify', dir, '--db', path.join(dir, 'c.sqlite'), '--model', damaged]]) {
+    const r = cli(args, { FASHION_SORTER_CACHE: dir });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, new RegExp(`^error: (inference worker failed: )?the model at .*resnet9-mini is damaged: its weights are 1,000 bytes where model\\.json describes ${weights.length.toLocaleString('en-US')}; ${remedy}\n$`));
+  }
+  for (const [json, what] of [['{"modelTopology": ', 'model.json is not valid JSON'], ['{"garbage": true}', 'model.json is not a TensorFlow.js layers model']]) {
+    fs.writeFileSync(path.join(damaged, 'model.json'), json!);
+    const r = cli(['evaluate', '--model', damaged]);
+    assert.equal(r.stderr, `error: the model at ${damaged} is damaged: ${what}; ${remedy}\n`);
+  }
+});
+
 test('a damaged thumbnail cache heals itself: garbage, torn and missing thumbnails are made again from the photos', { timeout: 120_000 }, async () => {
   const dir = tempDir('faults-thumbnails');
   const files = await writePackshots(testSet.images, 4, path.join(dir, 'photos'), { seed: 4 });

@@ -48,18 +48,50 @@ interface ModelJson {
   weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
 }
 
+/** What to do about a damaged model, said once for every way it can be damaged. */
+const damaged = (dir: string, what: string) => new Error(`the model at ${dir} is damaged: ${what}; reinstall the app, or make another model version active`);
+
 function readModelJson(dir: string): ModelJson {
   const jsonFile = path.join(dir, MODEL_JSON);
   if (!fs.existsSync(jsonFile)) throw new Error(`no model at ${dir}: ${MODEL_JSON} is missing`);
-  return JSON.parse(fs.readFileSync(jsonFile, 'utf8')) as ModelJson;
+  let json: Partial<ModelJson>;
+  try {
+    json = JSON.parse(fs.readFileSync(jsonFile, 'utf8')) as Partial<ModelJson>;
+  } catch {
+    throw damaged(dir, `${MODEL_JSON} is not valid JSON`);
+  }
+  const valid = typeof json.modelTopology === 'object' && json.modelTopology !== null && Array.isArray(json.weightsManifest)
+    && json.weightsManifest.every((group) => Array.isArray(group?.paths) && Array.isArray(group?.weights));
+  if (!valid) throw damaged(dir, `${MODEL_JSON} is not a TensorFlow.js layers model`);
+  return json as ModelJson;
+}
+
+/** Bytes per stored value of each weight type (a quantized weight is stored as its quantization's type). */
+const DTYPE_BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, uint8: 1, uint16: 2, float16: 2 };
+const storedBytes = (spec: tf.io.WeightsManifestEntry) => spec.shape.reduce((a, b) => a * b, 1) * (DTYPE_BYTES[spec.quantization?.dtype ?? spec.dtype] ?? 4);
+
+/** The weight files' bytes, checked against the sizes model.json gives: a short file is a damaged model. */
+function readWeightBytes(dir: string, json: ModelJson): Buffer[] {
+  const buffers = json.weightsManifest.flatMap((group) => group.paths.map((p) => {
+    try {
+      return fs.readFileSync(path.join(dir, p));
+    } catch {
+      throw damaged(dir, `its weights file ${p} is missing or unreadable`);
+    }
+  }));
+  const expected = json.weightsManifest.flatMap((group) => group.weights).reduce((n, spec) => n + storedBytes(spec), 0);
+  const actual = buffers.reduce((n, b) => n + b.length, 0);
+  if (actual !== expected) throw damaged(dir, `its weights are ${actual.toLocaleString('en-US')} bytes where ${MODEL_JSON} describes ${expected.toLocaleString('en-US')}`);
+  return buffers;
 }
 
 /** A model's weights as float32 arrays in the order of `model.weights`, read without tfjs. */
 export function readWeights(dir: string): Float32Array[] {
   const json = readModelJson(dir);
+  const files = readWeightBytes(dir, json);
   const arrays: Float32Array[] = [];
   for (const group of json.weightsManifest) {
-    const bytes = Buffer.concat(group.paths.map((p) => fs.readFileSync(path.join(dir, p))));
+    const bytes = Buffer.concat(files.splice(0, group.paths.length));
     let offset = 0;
     for (const spec of group.weights) {
       if (spec.dtype !== 'float32' || spec.quantization) throw new Error(`${dir}: weight ${spec.name} is not plain float32`);
@@ -116,7 +148,7 @@ export function hasModel(dir: string): boolean {
 export async function loadModel(dir: string): Promise<tfl.LayersModel> {
   const json = readModelJson(dir);
   const manifest = json.weightsManifest;
-  const buffers = manifest.flatMap((group) => group.paths.map((p) => fs.readFileSync(path.join(dir, p))));
+  const buffers = readWeightBytes(dir, json);
   const weightData = tf.io.CompositeArrayBuffer.join(buffers.map((b) => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer));
   return tfl.loadLayersModel(tf.io.fromMemory({
     modelTopology: json.modelTopology as tf.io.ModelArtifacts['modelTopology'],
