@@ -4,7 +4,7 @@ import path from 'node:path';
 import { defaultCatalogFile, defaultModelDir, fineTunedModelsDir, projectRoot, thumbnailsDir as defaultThumbnailsDir } from '../appPaths.ts';
 import { Catalog } from '../catalog/catalog.ts';
 import { loadFashionMnist } from '../dataset/fashionMnist.ts';
-import { activateModel, improveModel } from '../learning/improveModel.ts';
+import { activateModel, classifyingModelDir, improveModel } from '../learning/improveModel.ts';
 import { DEFAULT_FINETUNE_OPTIONS, MIN_LABELS } from '../ml/fineTune.ts';
 import { startPredictor, type Predictor } from '../ml/inference.ts';
 import { readModelCard } from '../ml/modelCard.ts';
@@ -85,10 +85,7 @@ export function createServices(options: ServiceOptions = {}): Services {
 
   // Opened on first use, so that a window can show why a catalog cannot be opened.
   const openCatalog = () => (catalog ??= new Catalog(catalogFile));
-  const activeModelDir = () => {
-    const active = openCatalog().activeModel();
-    return active && fs.existsSync(active.dir) ? active.dir : options.modelDir ?? defaultModelDir();
-  };
+  const activeModelDir = () => classifyingModelDir(openCatalog(), options.modelDir ?? defaultModelDir());
 
   /**
    * A path where the photo still is as it was imported (the same size and modification time), if any: a file

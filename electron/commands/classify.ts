@@ -3,8 +3,8 @@ import { defaultCatalogFile, defaultModelDir, thumbnailsDir } from '../appPaths.
 import { Catalog, DEFAULT_REVIEW_RULE, HARD_GROUP } from '../catalog/catalog.ts';
 import { CLASS_NAMES } from '../dataset/fashionMnist.ts';
 import { checkCsvTarget, writeCsvFile } from '../export/csvFile.ts';
+import { classifyingModelDir } from '../learning/improveModel.ts';
 import { startPredictor } from '../ml/inference.ts';
-import { hasModel } from '../ml/modelFiles.ts';
 import { importPhotos, type ImportProgress } from '../photos/importJob.ts';
 import { duration, pathOption, UsageError, userPath, type Values } from './args.ts';
 
@@ -12,10 +12,9 @@ import { duration, pathOption, UsageError, userPath, type Values } from './args.
 function chooseModelDir(values: Values, catalog: Catalog): string {
   const explicit = pathOption(values, 'model');
   if (explicit) return explicit;
-  const active = catalog.activeModel();
-  if (active && hasModel(active.dir)) return active.dir;
-  if (active) console.error(`warning: the catalog's active model ${active.name} has no files at ${active.dir} (moved or deleted); classifying with the shipped model`);
-  return defaultModelDir();
+  return classifyingModelDir(catalog, defaultModelDir(), (active) => {
+    console.error(`warning: the catalog's active model ${active.name} has no files at ${active.dir} (moved or deleted); classifying with the shipped model`);
+  });
 }
 
 function progressReporter(): { update: (p: ImportProgress) => void; stop: () => void } {

@@ -106,6 +106,17 @@ async function predictCatalog(catalog: Catalog, candidate: Predictor, modelId: n
 }
 
 /**
+ * The folder of the model that classifies for a catalog: its active version while that version has its
+ * files, else `fallback` (the shipped model). `onMissing` hears of an active version whose files are gone.
+ */
+export function classifyingModelDir(catalog: Catalog, fallback: string, onMissing?: (active: ModelRow) => void): string {
+  const active = catalog.activeModel();
+  if (active && hasModel(active.dir)) return active.dir;
+  if (active) onMissing?.(active);
+  return fallback;
+}
+
+/**
  * Fine-tunes the catalog's active model on its human labels and publishes the result under `modelsRoot`
  * as a new, inactive version (its parent the active one), compared with the active model.
  */
