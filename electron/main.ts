@@ -1,26 +1,31 @@
 /**
  * The Electron shell: one secure window, the app:// protocol for the renderer, and the IPC wiring.
- * Everything it serves comes from the services in electron/, which never import Electron.
+ * Everything it serves comes from the services in electron/, which never import Electron. The services
+ * load SQLite, sharp and tfjs (most of a second), so they are imported only after the window exists: the
+ * window shows at once, and requests that arrive before the services are ready wait for them.
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { app, BrowserWindow, dialog, ipcMain, Menu, net, protocol, screen, session, shell, type MenuItemConstructorOptions } from 'electron';
 import { MENU_CHANNEL, type MenuCommand } from './api/contract.ts';
+import type { Services } from './api/services.ts';
 import { DEFAULT_SIZE, loadWindowState, saveWindowState } from './windowState.ts';
 import { projectRoot } from './appPaths.ts';
-import { createServices } from './api/services.ts';
 import { registerIpcHandlers } from './ipc.ts';
 import { APP_ORIGIN, APP_SCHEME, contentSecurityPolicy, isAppUrl, isSafeExternalLink, PHOTO_SCHEME, rendererFile, THUMB_SCHEME } from './shellPolicy.ts';
 
 const rendererDir = path.join(projectRoot, 'dist', 'renderer');
 const CSP = contentSecurityPolicy();
+const isMac = process.platform === 'darwin';
+/** How long quitting waits for running jobs to stop and the catalog to close, ms; then it quits anyway. */
+const QUIT_WAIT_MS = 5000;
 
-protocol.registerSchemesAsPrivileged([
-  { scheme: APP_SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true } },
-  { scheme: THUMB_SCHEME, privileges: { standard: true, secure: true } },
-  { scheme: PHOTO_SCHEME, privileges: { standard: true, secure: true } },
-]);
+/** The window on screen, if any: on macOS the app keeps running with none, and `activate` opens a new one. */
+let mainWindow: BrowserWindow | undefined;
+/** The services, from the moment their loading starts (right after the first window is created). */
+let services: Promise<Services> | undefined;
 
 /** Serves files of the built renderer only; anything resolving outside it is refused. */
 function serveRenderer(request: Request): Promise<Response> | Response {
@@ -29,7 +34,17 @@ function serveRenderer(request: Request): Promise<Response> | Response {
   return net.fetch(pathToFileURL(file).href).then((res) => new Response(res.body, { status: res.status, headers: { 'content-type': res.headers.get('content-type') ?? 'application/octet-stream', 'content-security-policy': CSP } }));
 }
 
-function createWindow(stateFile: string): BrowserWindow {
+/** Serves a catalog file named by content hash only (`resolve` says which file, if any): no path ever comes from the renderer. */
+function serveByHash(resolve: (hash: string) => Promise<string | undefined>) {
+  return async (request: Request): Promise<Response> => {
+    const file = await resolve(new URL(request.url).pathname.slice(1));
+    return file ? net.fetch(pathToFileURL(file).href) : new Response('not found', { status: 404 });
+  };
+}
+
+/** Opens the app's window where it was last (if that is still on a screen) and makes it the current one. */
+function openWindow(): BrowserWindow {
+  const stateFile = path.join(app.getPath('userData'), 'window-state.json');
   const saved = loadWindowState(stateFile, screen.getAllDisplays().map((d) => d.workArea));
   const win = new BrowserWindow({
     ...(saved ? { x: saved.x, y: saved.y, width: saved.width, height: saved.height } : DEFAULT_SIZE),
@@ -46,8 +61,13 @@ function createWindow(stateFile: string): BrowserWindow {
       spellcheck: false,
     },
   });
+  mainWindow = win;
   if (saved?.maximized) win.maximize();
   win.on('close', () => saveWindowState(stateFile, { ...win.getNormalBounds(), maximized: win.isMaximized() }));
+  // A closed window is destroyed: menus, dialogs and a second launch must not reach for it any more.
+  win.on('closed', () => {
+    if (mainWindow === win) mainWindow = undefined;
+  });
   win.once('ready-to-show', () => win.show());
   // The window only ever shows the app; links to the web open in the user's browser, and only https ones.
   win.webContents.on('will-navigate', (event, url) => {
@@ -62,9 +82,46 @@ function createWindow(stateFile: string): BrowserWindow {
   return win;
 }
 
+/** Brings the current window forward, opening one if there is none (macOS, after it was closed). */
+function showWindow(): void {
+  const win = mainWindow ?? openWindow();
+  if (win.isMinimized()) win.restore();
+  win.focus();
+}
+
+/** Dialogs belong to the current window, or stand alone when there is none. */
+const showOpenDialog = (options: Electron.OpenDialogOptions) => (mainWindow ? dialog.showOpenDialog(mainWindow, options) : dialog.showOpenDialog(options));
+const showSaveDialog = (options: Electron.SaveDialogOptions) => (mainWindow ? dialog.showSaveDialog(mainWindow, options) : dialog.showSaveDialog(options));
+
+/**
+ * Imports and starts the services (SQLite, sharp, tfjs) with everything they keep in Electron's userData
+ * folder: the catalog, its thumbnails and the fine-tuned model versions beside it, on every platform.
+ */
+async function loadServices(userData: string): Promise<Services> {
+  const { createServices } = await import('./api/services.ts');
+  return createServices({
+    catalogFile: path.join(userData, 'catalog.sqlite'),
+    thumbnailsDir: path.join(userData, 'thumbnails'),
+    modelsDir: path.join(userData, 'models'),
+    thumbnailBase: `${THUMB_SCHEME}://photo/`,
+    photoBase: `${PHOTO_SCHEME}://file/`,
+    chooseFolders: async () => {
+      const result = await showOpenDialog({ title: 'Add photos', properties: ['openDirectory', 'multiSelections'] });
+      return result.canceled ? [] : result.filePaths;
+    },
+    chooseSaveFile: async (suggestedName) => {
+      const result = await showSaveDialog({ title: 'Export CSV', defaultPath: path.join(app.getPath('documents'), suggestedName), filters: [{ name: 'CSV', extensions: ['csv'] }] });
+      return result.canceled ? undefined : result.filePath;
+    },
+    chooseDestination: async () => {
+      const result = await showOpenDialog({ title: 'Sort photos into folders in…', buttonLabel: 'Choose', properties: ['openDirectory', 'createDirectory'] });
+      return result.canceled ? undefined : result.filePaths[0];
+    },
+  });
+}
+
 /** The application menu: the usual roles plus the app's own commands, which the window carries out. */
 function buildMenu(send: (command: MenuCommand) => void): Menu {
-  const isMac = process.platform === 'darwin';
   const template: MenuItemConstructorOptions[] = [
     ...(isMac ? [{ role: 'appMenu' as const }] : []),
     {
@@ -96,57 +153,60 @@ function buildMenu(send: (command: MenuCommand) => void): Menu {
   return Menu.buildFromTemplate(template);
 }
 
-// One instance: a second launch brings the running window forward instead of opening the catalog twice.
+/**
+ * Quitting first cancels running jobs and closes the catalog (folding SQLite's write-ahead log into it), for
+ * at most QUIT_WAIT_MS, and then quits: the first `before-quit` is held back until then.
+ */
+function closeServicesBeforeQuit(): void {
+  let state: 'running' | 'closing' | 'closed' = 'running';
+  app.on('before-quit', (event) => {
+    if (state === 'closed') return;
+    event.preventDefault();
+    if (state === 'closing') return;
+    state = 'closing';
+    Promise.race([services?.then((s) => s.close()), delay(QUIT_WAIT_MS, undefined, { ref: false })])
+      .catch((err: Error) => console.error(`closing the catalog failed: ${err.message}`))
+      .finally(() => {
+        state = 'closed';
+        app.quit();
+      });
+  });
+}
+
+/** Everything the one running instance sets up: protocols, IPC, menu, window, then the services. */
+function start(): void {
+  protocol.registerSchemesAsPrivileged([
+    { scheme: APP_SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true } },
+    { scheme: THUMB_SCHEME, privileges: { standard: true, secure: true } },
+    { scheme: PHOTO_SCHEME, privileges: { standard: true, secure: true } },
+  ]);
+  // A second launch brings this instance's window forward instead of opening the catalog twice.
+  app.on('second-instance', showWindow);
+  app.on('window-all-closed', () => {
+    if (!isMac) app.quit();
+  });
+  closeServicesBeforeQuit();
+  app.whenReady().then(() => {
+    // app:// before the window: it starts loading its page as soon as it is created.
+    protocol.handle(APP_SCHEME, serveRenderer);
+    session.defaultSession.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
+    Menu.setApplicationMenu(buildMenu((command) => mainWindow?.webContents.send(MENU_CHANNEL, command)));
+    app.on('activate', () => {
+      if (BrowserWindow.getAllWindows().length === 0) openWindow();
+    });
+    // The window first, then the services: it shows while SQLite, sharp and tfjs load. Requests wait for them
+    // (none can arrive before this task ends); if they cannot be loaded, every request answers with why.
+    openWindow();
+    const ready = loadServices(app.getPath('userData'));
+    services = ready;
+    const api = ready.then((s) => s.api);
+    api.catch((err: Error) => console.error(`the services could not be started: ${err.stack}`));
+    protocol.handle(THUMB_SCHEME, serveByHash(async (hash) => (await ready).thumbnailFile(hash)));
+    protocol.handle(PHOTO_SCHEME, serveByHash(async (hash) => (await ready).photoFile(hash)));
+    registerIpcHandlers(ipcMain, api, (event) => isAppUrl(event.senderFrame?.url ?? ''));
+  });
+}
+
+// One instance: the documented form, so that an instance that is quitting sets nothing up.
 if (!app.requestSingleInstanceLock()) app.quit();
-
-app.whenReady().then(() => {
-  const userData = app.getPath('userData');
-  let mainWindow: BrowserWindow | undefined;
-  const services = createServices({
-    catalogFile: path.join(userData, 'catalog.sqlite'),
-    thumbnailsDir: path.join(userData, 'thumbnails'),
-    thumbnailBase: `${THUMB_SCHEME}://photo/`,
-    photoBase: `${PHOTO_SCHEME}://file/`,
-    chooseFolders: async () => {
-      const options = { title: 'Add photos', properties: ['openDirectory', 'multiSelections'] } as Electron.OpenDialogOptions;
-      const result = mainWindow ? await dialog.showOpenDialog(mainWindow, options) : await dialog.showOpenDialog(options);
-      return result.canceled ? [] : result.filePaths;
-    },
-    chooseSaveFile: async (suggestedName) => {
-      const options: Electron.SaveDialogOptions = { title: 'Export CSV', defaultPath: path.join(app.getPath('documents'), suggestedName), filters: [{ name: 'CSV', extensions: ['csv'] }] };
-      const result = mainWindow ? await dialog.showSaveDialog(mainWindow, options) : await dialog.showSaveDialog(options);
-      return result.canceled ? undefined : result.filePath;
-    },
-    chooseDestination: async () => {
-      const options = { title: 'Sort photos into folders in…', buttonLabel: 'Choose', properties: ['openDirectory', 'createDirectory'] } as Electron.OpenDialogOptions;
-      const result = mainWindow ? await dialog.showOpenDialog(mainWindow, options) : await dialog.showOpenDialog(options);
-      return result.canceled ? undefined : result.filePaths[0];
-    },
-  });
-  protocol.handle(APP_SCHEME, serveRenderer);
-  // Only thumbnails and photos in the catalog, named by content hash: no path ever comes from the renderer.
-  const serveByHash = (resolve: (hash: string) => string | undefined | Promise<string | undefined>) => async (request: Request) => {
-    const file = await resolve(new URL(request.url).pathname.slice(1));
-    return file ? net.fetch(pathToFileURL(file).href) : new Response('not found', { status: 404 });
-  };
-  protocol.handle(THUMB_SCHEME, serveByHash((hash) => services.thumbnailFile(hash)));
-  protocol.handle(PHOTO_SCHEME, serveByHash((hash) => services.photoFile(hash)));
-  session.defaultSession.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
-  registerIpcHandlers(ipcMain, services.api, (event) => isAppUrl(event.senderFrame?.url ?? ''));
-  const stateFile = path.join(userData, 'window-state.json');
-  mainWindow = createWindow(stateFile);
-  Menu.setApplicationMenu(buildMenu((command) => mainWindow?.webContents.send(MENU_CHANNEL, command)));
-  app.on('second-instance', () => {
-    if (!mainWindow) return;
-    if (mainWindow.isMinimized()) mainWindow.restore();
-    mainWindow.focus();
-  });
-  app.on('before-quit', () => void services.close());
-  app.on('activate', () => {
-    if (BrowserWindow.getAllWindows().length === 0) mainWindow = createWindow(stateFile);
-  });
-});
-
-app.on('window-all-closed', () => {
-  if (process.platform !== 'darwin') app.quit();
-});
+else start();
