@@ -298,14 +298,16 @@ describe('importing again', () => {
     assert.equal(count(catalog, 'SELECT count(*) FROM photo_paths WHERE photo_id = (SELECT id FROM photos WHERE hash = ?)', oldHash), 0);
 
     const csv = path.join(dir, 'catalog.csv');
-    assert.equal(await exportCsv(catalog, csv, { format: 'catalog', selection: { queue: 'all', rule: DEFAULT_REVIEW_RULE }, bom: false }), 3);
+    // A row per file: the second photo's content is at two paths now; the old photo has one row, without a path.
+    assert.equal(await exportCsv(catalog, csv, { format: 'catalog', selection: { queue: 'all', rule: DEFAULT_REVIEW_RULE }, bom: false }), 4);
     const rows = (parse(fs.readFileSync(csv), { columns: true }) as Record<string, string>[]);
     const old = rows.find((row) => row.hash === oldHash)!;
-    assert.deepEqual([old.path, old.relative_path, old.file_name], ['', '', 'photo-00000.jpg']);
-    assert.equal(rows.filter((row) => row.path !== '').length, 2);
+    assert.deepEqual([old.path, old.relative_path, old.file_name, old.files_with_same_image], ['', '', 'photo-00000.jpg', '0']);
+    assert.equal(rows.filter((row) => row.path !== '').length, 3);
 
     const plan = await planSort(catalog, { dest: path.join(dir, 'sorted'), mode: 'copy', selection: { queue: 'all', rule: DEFAULT_REVIEW_RULE } });
-    assert.equal(plan.photos, 2);
+    assert.equal(plan.photos, 3);
+    assert.equal(plan.distinctPhotos, 2);
     assert.deepEqual(plan.unavailable.map((u) => u.path), ['photo-00000.jpg']);
     assert.match(plan.unavailable[0]!.reason, /^no file: every path it had now holds other content/);
   });

@@ -232,9 +232,13 @@ export interface SortPlan {
   dest: string;
   mode: 'copy' | 'move';
   folders: string[];
-  /** Photos to write, per category and in all, and their bytes. */
+  /**
+   * Files to write, per category and in all, and their bytes. A photo saved at two paths (one packshot for
+   * two SKUs) is two files; `distinctPhotos` counts the photos among them.
+   */
   perCategory: number[];
   photos: number;
+  distinctPhotos: number;
   bytes: number;
   /** Bytes the destination's drive must have free (a move within one drive needs none), and has. */
   bytesNeeded: number;
@@ -247,7 +251,7 @@ export interface SortPlan {
   uncategorized: number;
   /** Photos that cannot be sorted (missing or changed since import), with the reason. */
   unavailable: FileErrorRow[];
-  /** The unfinished job this continues, and how many photos it already sorted. */
+  /** The unfinished job this continues, and how many files it already sorted. */
   resumes: { jobId: number; done: number } | null;
   /** The first few planned copies or moves, for a preview. */
   sample: { source: string; target: string }[];
@@ -260,8 +264,12 @@ export interface SortResult {
   /** done: every planned photo was handled; stopped: cancelled or stopped by a problem (see `problem`); the same sort again continues it. */
   status: 'done' | 'stopped';
   resumed: boolean;
-  /** Photos now in the destination (this run and any run it continued), and how many of them were already there. */
+  /**
+   * Files now in the destination (this run and any run it continued), how many distinct photos they hold
+   * (fewer where one photo was saved at several paths), and how many files were already there.
+   */
   sorted: number;
+  distinctPhotos: number;
   alreadyThere: number;
   failed: FileErrorRow[];
   /** Why the job stopped, when it did. */

@@ -45,16 +45,21 @@ export interface FileError {
   reason: string;
 }
 
-/** One photo as exports see it (null where it has no prediction or no reviewer's label). */
+/**
+ * One file of a photo as exports see it (null where it has no prediction or no reviewer's label). A photo
+ * found at several paths (the same bytes saved for two SKUs) is one row per path, all with its category.
+ */
 export interface ExportRow {
   id: number;
   hash: string;
   name: string;
   /**
-   * Its most recently seen path; null once every path it had holds other content (the file was edited or
-   * replaced, and the new content is a photo of its own).
+   * The file's path; null for a photo none of whose paths still holds it (each file was edited or
+   * replaced, and the new content is a photo of its own): it keeps one row, under its last name.
    */
   path: string | null;
+  /** How many paths hold this photo's content (rows with the same hash): 1 for most, 0 for one without a path. */
+  files: number;
   category: number | null;
   label: number | null;
   predictedLabel: number | null;
@@ -421,18 +426,21 @@ export class Catalog {
   }
 
   /**
-   * Every photo a selection matches, in id order, with what an export needs, read lazily from one statement
-   * (one snapshot). The connection is busy until the iteration ends: exports run on a connection of their own.
+   * Every file of every photo a selection matches (photo id order, then the order the paths were found),
+   * with what an export needs, read lazily from one statement (one snapshot). The connection is busy until
+   * the iteration ends: exports run on a connection of their own.
    */
   *exportRows(selection: PhotoSelection): IterableIterator<ExportRow> {
     const { filter, order, params } = this.querySql(selection);
-    const rows = this.db.prepare(`SELECT id, hash, name, category, label, predicted_label AS predictedLabel, confidence, runner_up AS runnerUp,
-        (SELECT path FROM photo_paths WHERE photo_id = photos.id ORDER BY seen_at DESC, id DESC LIMIT 1) AS path,
+    // The paths' columns are renamed so that the selection's bare column names (id, name) still mean the photo's.
+    const rows = this.db.prepare(`SELECT id, hash, name, category, label, predicted_label AS predictedLabel, confidence, runner_up AS runnerUp, pp.path,
+        (SELECT count(*) FROM photo_paths WHERE photo_id = photos.id) AS files,
         (SELECT r.probabilities FROM predictions r WHERE r.id = photos.prediction_id) AS probabilities,
         (SELECT m.version FROM predictions r JOIN models m ON m.id = r.model_id WHERE r.id = photos.prediction_id) AS modelVersion,
         CASE WHEN label IS NOT NULL THEN (SELECT reviewer FROM labels WHERE photo_id = photos.id ORDER BY id DESC LIMIT 1) END AS reviewer,
         CASE WHEN label IS NOT NULL THEN (SELECT created_at FROM labels WHERE photo_id = photos.id ORDER BY id DESC LIMIT 1) END AS reviewedAt
-      FROM photos ${filter} ORDER BY ${order}`);
+      FROM photos LEFT JOIN (SELECT id AS path_id, photo_id AS path_photo, path FROM photo_paths) pp ON pp.path_photo = photos.id
+      ${filter} ORDER BY ${order}, pp.path_id`);
     for (const row of rows.iterate(params) as IterableIterator<ExportRow & { probabilities: Buffer | null }>) {
       // The runner-up's own probability, exactly as stored (float32), from the prediction's vector.
       row.runnerUpProbability = row.probabilities && row.runnerUp !== null ? row.probabilities.readFloatLE(4 * row.runnerUp) : null;

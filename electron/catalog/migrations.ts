@@ -212,6 +212,30 @@ export const MIGRATIONS: string[] = [
     INSERT INTO photo_names (rowid, name) VALUES (NEW.id, NEW.name);
   END;
   `,
+
+  /*
+   * 4: a sort places every file, not every photo: two files with the same content (one packshot saved for
+   * two SKUs) are one photo with two paths, and both are sorted. So a job's files are unique by source
+   * path, no longer by photo; SQLite cannot drop a constraint, hence the rebuilt table.
+   */ `
+  CREATE TABLE sort_files_by_source (
+    id INTEGER PRIMARY KEY,
+    job_id INTEGER NOT NULL REFERENCES sort_jobs(id),
+    photo_id INTEGER NOT NULL REFERENCES photos(id),
+    source TEXT NOT NULL,
+    target TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'planned' CHECK (state IN ('planned', 'copied', 'done', 'failed')),
+    error TEXT,
+    UNIQUE (job_id, source),
+    UNIQUE (job_id, target)
+  );
+  INSERT INTO sort_files_by_source (id, job_id, photo_id, source, target, state, error)
+    SELECT id, job_id, photo_id, source, target, state, error FROM sort_files;
+  DROP TABLE sort_files;
+  ALTER TABLE sort_files_by_source RENAME TO sort_files;
+  CREATE INDEX sort_files_state ON sort_files(job_id, state);
+  CREATE INDEX sort_files_photo ON sort_files(photo_id);
+  `,
 ];
 
 /** Brings a catalog up to the newest schema, one transaction per migration. */

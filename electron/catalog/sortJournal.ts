@@ -55,12 +55,16 @@ export class SortJournal {
     this.db = catalog.db;
   }
 
-  /** Each photo's most recently seen path, for the given photos (in their order); photos without a path are left out. */
+  /**
+   * Every path of the given photos (in their order; a photo's paths in the order they were found): a photo
+   * saved at two paths is two files to sort. Photos without a path are left out.
+   */
   sources(photoIds: number[]): PhotoSource[] {
-    // One pass over every photo beats one query per photo, even when only some are wanted.
-    const all = this.db.prepare(`SELECT p.id AS photoId, p.hash, p.category, pp.path, pp.size, pp.mtime_ms AS mtimeMs FROM photos p
-      JOIN photo_paths pp ON pp.id = (SELECT id FROM photo_paths WHERE photo_id = p.id ORDER BY seen_at DESC, id DESC LIMIT 1)`).all() as PhotoSource[];
-    const byId = new Map(all.map((s) => [s.photoId, s]));
+    // One pass over every path beats one query per photo, even when only some are wanted.
+    const all = this.db.prepare(`SELECT p.id AS photoId, p.hash, p.category, pp.path, pp.size, pp.mtime_ms AS mtimeMs
+      FROM photo_paths pp JOIN photos p ON p.id = pp.photo_id ORDER BY pp.id`).all() as PhotoSource[];
+    const byId = new Map<number, PhotoSource[]>();
+    for (const s of all) byId.set(s.photoId, [...(byId.get(s.photoId) ?? []), s]);
     return photoIds.flatMap((id) => byId.get(id) ?? []);
   }
 
@@ -93,9 +97,18 @@ export class SortJournal {
     this.db.prepare(`DELETE FROM sort_files WHERE job_id = ? AND state = 'planned'`).run(jobId);
   }
 
-  /** Photos the job has already finished (done) or is finishing (copied). */
-  handledPhotos(jobId: number): Set<number> {
-    return new Set(this.db.prepare(`SELECT photo_id FROM sort_files WHERE job_id = ? AND state IN ('copied', 'done')`).pluck().all(jobId) as number[]);
+  /**
+   * The paths a job has already handled (copied or done): their sources, and their targets, where a moved
+   * file now is. A fresh plan for the rest of the job leaves both out.
+   */
+  handledPaths(jobId: number): Set<string> {
+    const rows = this.db.prepare(`SELECT source, target FROM sort_files WHERE job_id = ? AND state IN ('copied', 'done')`).raw().all(jobId) as [string, string][];
+    return new Set(rows.flat());
+  }
+
+  /** How many files the job has handled (copied or done). */
+  handledCount(jobId: number): number {
+    return this.db.prepare(`SELECT count(*) FROM sort_files WHERE job_id = ? AND state IN ('copied', 'done')`).pluck().get(jobId) as number;
   }
 
   /** Targets the job has written, so that a new plan for the rest does not take them again. */
@@ -153,6 +166,11 @@ export class SortJournal {
     const counts: SortCounts = { planned: 0, copied: 0, done: 0, failed: 0 };
     for (const row of this.db.prepare('SELECT state, count(*) AS n FROM sort_files WHERE job_id = ? GROUP BY state').all(jobId) as { state: SortFileState; n: number }[]) counts[row.state] = row.n;
     return counts;
+  }
+
+  /** How many distinct photos a job's finished files hold. */
+  donePhotos(jobId: number): number {
+    return this.db.prepare(`SELECT count(DISTINCT photo_id) FROM sort_files WHERE job_id = ? AND state = 'done'`).pluck().get(jobId) as number;
   }
 
   failures(jobId: number): { path: string; reason: string }[] {

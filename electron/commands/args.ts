@@ -34,3 +34,9 @@ export function pathOption(values: Values, name: string): string | undefined {
 
 /** 1h05m, 3m07s. */
 export const duration = (s: number) => (s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m` : `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s`);
+
+/** "3 photos", or "3 files (2 distinct photos)" where some files hold the same photo. */
+export function filesAndPhotos(files: number, photos: number): string {
+  const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+  return files === photos ? plural(files, 'photo') : `${plural(files, 'file')} (${plural(photos, 'distinct photo')})`;
+}

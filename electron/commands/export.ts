@@ -34,7 +34,10 @@ export async function runExport(values: Values): Promise<void> {
   try {
     const started = performance.now();
     const rows = await exportCsv(catalog, out, { format, selection, bom: values.bom === true });
-    console.log(`wrote ${rows} rows to ${out} (${format} layout) in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    // The catalog layout has a row per file: say so where files share a photo, so that fewer photos than rows is no surprise.
+    const photos = format === 'catalog' ? catalog.photoIds(selection).length : rows;
+    const shared = photos === rows ? '' : `, ${photos} distinct photos: rows with the same hash are files with the same image`;
+    console.log(`wrote ${rows} rows to ${out} (${format} layout${shared}) in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   } finally {
     catalog.close();
   }

@@ -3,7 +3,7 @@ import { categoryFromText } from '../dataset/fashionMnist.ts';
 import { DEFAULT_FOLDER_NAMES } from '../export/fileNames.ts';
 import { formatBytes, planSort, sortPhotos, type SortPlan, type SortRequest } from '../export/sortIntoFolders.ts';
 import { existingCatalog, selectionOption } from './export.ts';
-import { duration, pathOption, UsageError, type Values } from './args.ts';
+import { duration, filesAndPhotos, pathOption, UsageError, type Values } from './args.ts';
 
 /** --folder-name 6=Shirts (repeatable; the category a number or a name) over the default folder names. */
 function folderNames(values: Values): string[] {
@@ -20,7 +20,7 @@ function folderNames(values: Values): string[] {
 
 function printPlan(plan: SortPlan): void {
   const verb = plan.mode === 'move' ? 'move' : 'copy';
-  console.log(`dry run: would ${verb} ${plan.photos} photos (${formatBytes(plan.bytes)}) into ${plan.dest}${plan.resumes ? `, continuing job ${plan.resumes.jobId} (${plan.resumes.done} already sorted)` : ''}`);
+  console.log(`dry run: would ${verb} ${filesAndPhotos(plan.photos, plan.distinctPhotos)} (${formatBytes(plan.bytes)}) into ${plan.dest}${plan.resumes ? `, continuing job ${plan.resumes.jobId} (${plan.resumes.done} already sorted)` : ''}`);
   const width = Math.max(...plan.folders.map((f) => f.length));
   plan.folders.forEach((folder, k) => console.log(`  ${folder.padEnd(width)} ${String(plan.perCategory[k]).padStart(7)}`));
   console.log(`renamed to avoid a clash or a name some systems refuse: ${plan.renamed}; already there: ${plan.alreadyThere}; without a category yet: ${plan.uncategorized}`);
@@ -60,7 +60,7 @@ export async function runSort(values: Values): Promise<void> {
     if (values.json) console.log(JSON.stringify({ ...result, seconds }, null, 1));
     else {
       const verb = result.mode === 'move' ? 'moved' : 'copied';
-      console.log(`${result.resumed ? 'continued and ' : ''}${result.status === 'done' ? 'finished' : 'stopped'}: ${result.sorted - result.alreadyThere} photos ${verb} into ${result.dest}, ${result.alreadyThere} already there, ${result.failed.length} could not be sorted; ${duration(seconds)}`);
+      console.log(`${result.resumed ? 'continued and ' : ''}${result.status === 'done' ? 'finished' : 'stopped'}: ${result.sorted - result.alreadyThere} ${result.sorted === result.distinctPhotos ? 'photos' : 'files'} ${verb} into ${result.dest}, ${result.alreadyThere} already there${result.sorted === result.distinctPhotos ? '' : ` (${filesAndPhotos(result.sorted, result.distinctPhotos)} sorted)`}, ${result.failed.length} could not be sorted; ${duration(seconds)}`);
       for (const f of result.failed.slice(0, 50)) console.log(`  ${f.path}: ${f.reason}`);
       if (result.failed.length > 50) console.log(`  … and ${result.failed.length - 50} more (--json lists all)`);
     }

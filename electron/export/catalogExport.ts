@@ -15,13 +15,16 @@ export interface ExportOptions {
 }
 
 /**
- * The catalog layout. The category is the reviewer's where there is one, else the model's; the model's own
- * prediction and its probability stand beside it under their own names, so a reviewed row never shows the
- * model's certainty about another category as if it were about this one.
+ * The catalog layout, one row per file. The category is the reviewer's where there is one, else the model's;
+ * the model's own prediction and its probability stand beside it under their own names, so a reviewed row
+ * never shows the model's certainty about another category as if it were about this one. Files with the same
+ * content are one photo (one prediction, one label): they share the hash, and `files_with_same_image` says
+ * how many there are.
  */
 export const CATALOG_COLUMNS = [
   'path', 'relative_path', 'file_name', 'hash', 'category_id', 'category_name', 'source',
   'predicted_id', 'predicted_name', 'predicted_probability', 'runner_up_id', 'runner_up_name', 'runner_up_probability', 'model_version', 'reviewer', 'reviewed_at',
+  'files_with_same_image',
 ];
 /** Kaggle's Fashion-MNIST layout: label, then the 784 pixels row by row. */
 export const FASHION_MNIST_COLUMNS = ['label', ...Array.from({ length: PIXELS }, (_, i) => `pixel${i + 1}`)];
@@ -44,6 +47,7 @@ function* catalogRows(catalog: Catalog, selection: PhotoSelection): Generator<un
     yield [
       row.path, row.path && relative(row.path), row.path ? path.basename(row.path) : row.name, row.hash, row.category, name(row.category), source,
       row.predictedLabel, name(row.predictedLabel), row.confidence, row.runnerUp, name(row.runnerUp), row.runnerUpProbability, row.modelVersion, row.reviewer, row.reviewedAt,
+      row.files,
     ];
   }
 }
@@ -53,9 +57,9 @@ function* fashionMnistRows(catalog: Catalog, selection: PhotoSelection): Generat
 }
 
 /**
- * Writes the selected photos to a CSV: the catalog layout (one row per photo: where it is, its category and
- * where that came from) or Fashion-MNIST's (label and the stored 28×28 input, for the data team). Rows
- * stream from the database, so the size of the catalog does not matter. Returns the row count.
+ * Writes the selected photos to a CSV: the catalog layout (one row per file: where it is, its category and
+ * where that came from) or Fashion-MNIST's (one row per photo: label and the stored 28×28 input, for the
+ * data team). Rows stream from the database, so the size of the catalog does not matter. Returns the row count.
  */
 export function exportCsv(catalog: Catalog, file: string, options: ExportOptions): Promise<number> {
   return options.format === 'catalog'

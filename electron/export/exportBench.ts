@@ -86,6 +86,7 @@ export function pythonRows(file: string): string[][] {
 
 interface TruthRow {
   path: string | null;
+  files: number;
   name: string;
   hash: string;
   category: number | null;
@@ -98,13 +99,13 @@ interface TruthRow {
   reviewedAt: string | null;
 }
 
-/** Every photo as the catalog's tables hold it, read without the export's query. */
+/** Every file of every photo as the catalog's tables hold it, read without the export's query. */
 function catalogTruth(catalog: Catalog): TruthRow[] {
-  return catalog.db.prepare(`SELECT p.hash, p.name, p.category, p.label, p.predicted_label AS predictedLabel, p.confidence, r.probabilities, m.version,
-      (SELECT path FROM photo_paths WHERE photo_id = p.id ORDER BY seen_at DESC, id DESC LIMIT 1) AS path,
+  return catalog.db.prepare(`SELECT p.hash, p.name, p.category, p.label, p.predicted_label AS predictedLabel, p.confidence, r.probabilities, m.version, pp.path,
+      (SELECT count(*) FROM photo_paths WHERE photo_id = p.id) AS files,
       (SELECT reviewer FROM labels WHERE photo_id = p.id ORDER BY id DESC LIMIT 1) AS reviewer,
       (SELECT created_at FROM labels WHERE photo_id = p.id ORDER BY id DESC LIMIT 1) AS reviewedAt
-    FROM photos p LEFT JOIN predictions r ON r.id = p.prediction_id LEFT JOIN models m ON m.id = r.model_id`).all() as TruthRow[];
+    FROM photos p LEFT JOIN photo_paths pp ON pp.photo_id = p.id LEFT JOIN predictions r ON r.id = p.prediction_id LEFT JOIN models m ON m.id = r.model_id`).all() as TruthRow[];
 }
 
 /** Text a spreadsheet would run as a formula (= + - @, their full-width forms, tab, CR first) gets an apostrophe in front; numbers are written as JavaScript writes them. */
@@ -119,15 +120,16 @@ function expectedCells(t: TruthRow, root: string): string[] {
     t.path, t.path && path.relative(root, t.path), t.path ? path.basename(t.path) : t.name, t.hash, t.category, t.category === null ? null : CLASS_NAMES[t.category],
     reviewed ? 'reviewer' : t.predictedLabel !== null ? 'model' : null, t.predictedLabel, t.predictedLabel === null ? null : CLASS_NAMES[t.predictedLabel], t.confidence,
     runnerUp, runnerUp === null ? null : CLASS_NAMES[runnerUp], runnerUp === null ? null : probabilities![runnerUp], t.version,
-    reviewed ? t.reviewer : null, reviewed ? t.reviewedAt : null,
+    reviewed ? t.reviewer : null, reviewed ? t.reviewedAt : null, t.files,
   ].map(cell);
 }
 
 /** Compares the file as Python reads it with the catalog, field by field; a missing or extra row counts as all its fields. */
 export function checkAgainstCatalog(file: string, catalog: Catalog, root: string): { fieldsChecked: number; mismatches: number; firstMismatch: string | null } {
   const [header, ...rows] = pythonRows(file);
-  // Keyed by content hash: a photo whose file now holds other content has no path.
-  const expected = new Map(catalogTruth(catalog).map((t) => expectedCells(t, root)).map((cells) => [cells[3]!, cells]));
+  // Keyed by content hash and path: a photo may have several files, and one whose file now holds other content has none.
+  const key = (cells: string[]) => `${cells[3]}\0${cells[0]}`;
+  const expected = new Map(catalogTruth(catalog).map((t) => expectedCells(t, root)).map((cells) => [key(cells), cells]));
   let fieldsChecked = 0;
   let mismatches = 0;
   let firstMismatch: string | null = null;
@@ -140,8 +142,8 @@ export function checkAgainstCatalog(file: string, catalog: Catalog, root: string
     if (header?.[i] !== column) differ(`header column ${i + 1}: ${JSON.stringify(header?.[i])}, expected ${column}`);
   });
   for (const cells of rows) {
-    const want = expected.get(cells[3]!);
-    expected.delete(cells[3]!);
+    const want = expected.get(key(cells));
+    expected.delete(key(cells));
     if (!want) {
       mismatches += CATALOG_COLUMNS.length;
       firstMismatch ??= `a row for ${JSON.stringify(cells[0])}, which the catalog does not have`;

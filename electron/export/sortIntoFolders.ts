@@ -92,11 +92,12 @@ async function makePlan(catalog: Catalog, journal: SortJournal, request: SortReq
   const existing = nearestExisting(dest);
   if (!fs.statSync(existing).isDirectory()) throw new Error(`${existing} is a file, not a folder; choose a folder for the sorted photos`);
   const job = journal.unfinishedJobs().find((j) => j.dest === dest && j.mode === request.mode);
-  const handled = job ? journal.handledPhotos(job.id) : new Set<number>();
-  const wanted = catalog.photoIds(request.selection).filter((id) => !handled.has(id));
-  const selected = journal.sources(wanted);
+  const handled = job ? journal.handledPaths(job.id) : new Set<string>();
+  const wanted = catalog.photoIds(request.selection);
+  const everyPath = journal.sources(wanted);
+  const selected = everyPath.filter((s) => !handled.has(s.path));
   const sources = selected.filter((s) => s.category !== null);
-  const withPath = new Set(selected.map((s) => s.photoId));
+  const withPath = new Set(everyPath.map((s) => s.photoId));
   const replaced = wanted.filter((id) => !withPath.has(id)).map((id) => ({ path: catalog.photoName(id), reason: REPLACED }));
 
   // The destination must not lie in a folder the photos come from: a later import there would find them again.
@@ -118,11 +119,17 @@ async function makePlan(catalog: Catalog, journal: SortJournal, request: SortReq
     }
     return names;
   };
-  for (const target of job ? journal.claimedTargets(job.id) : []) namesIn(path.dirname(target)).add(path.basename(target).toLowerCase());
+  // Targets this job has written or this plan gives out: two files with the same content and name are two
+  // targets, and the copy already in place counts as "already there" for one of them only.
+  const claimed = new Set<string>();
+  for (const target of job ? journal.claimedTargets(job.id) : []) {
+    namesIn(path.dirname(target)).add(path.basename(target).toLowerCase());
+    claimed.add(target.toLowerCase());
+  }
 
   const plan: SortPlan = {
-    dest, mode: request.mode, folders, perCategory: new Array<number>(NUM_CLASSES).fill(0), photos: 0, bytes: 0, bytesNeeded: 0, bytesFree: 0,
-    renamed: 0, alreadyThere: 0, uncategorized: selected.length - sources.length, unavailable: replaced, resumes: job ? { jobId: job.id, done: handled.size } : null, sample: [],
+    dest, mode: request.mode, folders, perCategory: new Array<number>(NUM_CLASSES).fill(0), photos: 0, distinctPhotos: 0, bytes: 0, bytesNeeded: 0, bytesFree: 0,
+    renamed: 0, alreadyThere: 0, uncategorized: selected.length - sources.length, unavailable: replaced, resumes: job ? { jobId: job.id, done: journal.handledCount(job.id) } : null, sample: [],
   };
   const destExisting = nearestExisting(dest);
   const destDrive = fs.statfsSync(destExisting);
@@ -133,6 +140,7 @@ async function makePlan(catalog: Catalog, journal: SortJournal, request: SortReq
     checks[i] = await unchangedSince(sources[i]!.path, sources[i]!);
   });
   const files: PlannedFile[] = [];
+  const distinct = new Set<number>();
   for (const [i, source] of sources.entries()) {
     const check = checks[i]!;
     if (check.state !== 'ok') {
@@ -147,11 +155,12 @@ async function makePlan(catalog: Catalog, journal: SortJournal, request: SortReq
     for (let n = 2; !alreadyThere && names.has(name.toLowerCase()); n++) {
       const existing = path.join(folder, name);
       // Sorting again into the same folders: the same content under the name it would get is already sorted.
-      if (fs.existsSync(existing) && fs.statSync(existing).size === source.size && (await sha256OfFile(existing)) === source.hash) alreadyThere = true;
+      if (!claimed.has(existing.toLowerCase()) && fs.existsSync(existing) && fs.statSync(existing).size === source.size && (await sha256OfFile(existing)) === source.hash) alreadyThere = true;
       else name = numberedName(wanted, n);
     }
     names.add(name.toLowerCase());
     const target = path.join(folder, name);
+    claimed.add(target.toLowerCase());
     files.push({ source, target, alreadyThere });
     if (alreadyThere) {
       plan.alreadyThere++;
@@ -160,11 +169,13 @@ async function makePlan(catalog: Catalog, journal: SortJournal, request: SortReq
     if (name !== path.basename(source.path)) plan.renamed++;
     plan.perCategory[source.category!]!++;
     plan.photos++;
+    distinct.add(source.photoId);
     plan.bytes += source.size;
     // Space is taken in whole blocks.
     if (request.mode === 'copy' || check.stat.dev !== destDevice) plan.bytesNeeded += Math.ceil(source.size / destDrive.bsize) * destDrive.bsize;
     if (plan.sample.length < SAMPLE_SIZE) plan.sample.push({ source: source.path, target });
   }
+  plan.distinctPhotos = distinct.size;
   plan.bytesFree = destDrive.bavail * destDrive.bsize;
   return { plan, files, job };
 }
@@ -369,6 +380,6 @@ export async function sortPhotos(catalog: Catalog, request: SortRequest, options
   if (!finished && problem === null) problem = 'cancelled; run the same sort again to continue';
   return {
     jobId, mode: request.mode, dest: plan.dest, status: finished ? 'done' : 'stopped', resumed: job !== undefined,
-    sorted: counts.done, alreadyThere: files.filter((f) => f.alreadyThere).length, failed: [...plan.unavailable, ...journal.failures(jobId)], problem,
+    sorted: counts.done, distinctPhotos: journal.donePhotos(jobId), alreadyThere: files.filter((f) => f.alreadyThere).length, failed: [...plan.unavailable, ...journal.failures(jobId)], problem,
   };
 }

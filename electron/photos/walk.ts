@@ -15,7 +15,8 @@ const isPhotoName = (name: string) => PHOTO_EXTENSIONS.has(path.extname(name).to
 /**
  * Every photo under the roots (folders or single files), depth first in name order. Hidden and system
  * files are skipped; symbolic links are followed, but a folder already visited is not entered again, so
- * link cycles end. A root that cannot be read, or holds no photos, is reported as a problem.
+ * link cycles end, and a link to a file yields the file's real path. A root that cannot be read, or holds
+ * no photos, is reported as a problem.
  */
 export async function* walkPhotos(roots: string[]): AsyncGenerator<WalkEntry> {
   const visited = new Set<string>();
@@ -61,11 +62,16 @@ async function* walkFolder(dir: string, visited: Set<string>): AsyncGenerator<Wa
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const entry of entries) {
     if (skipped(entry.name)) continue;
-    const full = path.join(dir, entry.name);
+    let full = path.join(dir, entry.name);
     let isDirectory = entry.isDirectory();
     if (entry.isSymbolicLink()) {
       try {
-        isDirectory = (await fs.stat(full)).isDirectory();
+        const target = await fs.stat(full);
+        isDirectory = target.isDirectory();
+        // A link to a file is another name for that file, not another file: the file itself is recorded,
+        // so that it is one row of the catalog and a move moves it (not the link, leaving the file behind).
+        // A link to anything else keeps its own name, which its error is shown under.
+        if (target.isFile()) full = await fs.realpath(full);
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if (code === 'ELOOP' || isPhotoName(entry.name)) {
