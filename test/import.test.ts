@@ -245,6 +245,26 @@ test('a root inside another root, or given twice, is walked once and is not repo
   assert.deepEqual(entries, [{ type: 'photo', path: path.join(dir, 'a', 'b', 'x.jpg') }, { type: 'photo', path: path.join(dir, 'a', 'y.jpg') }]);
 });
 
+test('a folder nested past the longest path the system allows is an error of its own: the photo beside it is imported, the job finishes, and so does a rerun', async () => {
+  const { photos, catalog, options } = await folderAndCatalog('too-deep', 1);
+  // 18 folders of 250-byte names, a photo at the bottom: made one level at a time (a shell's cd), as no
+  // single path may name it; removed the same way (rm works relative to each folder, Node's rmSync does not).
+  const level = 'd'.repeat(250);
+  execFileSync('bash', ['-c', `cd "$1" && for i in $(seq 18); do mkdir "$2" && cd "$2"; done && cp "$1/photo-00000.jpg" bottom.jpg`, '-', photos, level]);
+  try {
+    const firstUnresolvable = photos + `${path.sep}${level}`.repeat(Math.floor((4096 - photos.length) / (level.length + 1)) + 1);
+    for (const run of [1, 2]) {
+      const result = await importPhotos([photos], options);
+      assert.equal(result.status, 'done', `run ${run}`);
+      assert.equal(result.counts.done, 1);
+      assert.deepEqual(result.errors, [{ path: firstUnresolvable, reason: 'cannot open this folder: the path is longer than the system allows; move it nearer the top of the drive, or shorten its folders\' names' }]);
+      assert.equal(count(catalog, 'SELECT status FROM import_jobs WHERE id = ?', result.jobId) as unknown, 'done');
+    }
+  } finally {
+    execFileSync('rm', ['-rf', path.join(photos, level)]);
+  }
+});
+
 test('walking a folder of 1,200 files lets the main thread\'s event loop turn between batches of found files', async () => {
   const dir = tempDir('walk-turns');
   const photos = path.join(dir, 'photos');

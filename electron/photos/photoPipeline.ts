@@ -259,6 +259,9 @@ export function explainReadError(err: NodeJS.ErrnoException): string {
     case 'EISDIR': return 'this is a folder, not a file';
     case 'ELOOP': return 'a symbolic link that points to itself (a link loop); it was skipped';
     case 'EIO': return 'the disk reported a read error; the file or the drive may be damaged';
+    case 'ENAMETOOLONG': return 'the path is longer than the system allows; move it nearer the top of the drive, or shorten its folders\' names';
+    case 'ENOTCONN':
+    case 'ESTALE': return 'the drive or network share it is on is no longer reachable; reconnect it and import again';
     default: return `the file cannot be read (${err.code ?? err.message})`;
   }
 }

@@ -15,8 +15,9 @@ const isPhotoName = (name: string) => PHOTO_EXTENSIONS.has(path.extname(name).to
 /**
  * Every photo under the roots (folders or single files), depth first in name order. Hidden and system
  * files are skipped; symbolic links are followed, but a folder already visited is not entered again, so
- * link cycles end, and a link to a file yields the file's real path. A root that cannot be read, or holds
- * no photos, is reported as a problem.
+ * link cycles end, and a link to a file yields the file's real path. An entry that cannot be resolved or
+ * read (too long a path, no permission, vanished, an I/O error) is a problem of its own and the walk goes
+ * on; a root that holds no photos is a problem too.
  */
 export async function* walkPhotos(roots: string[]): AsyncGenerator<WalkEntry> {
   const visited = new Set<string>();
@@ -33,8 +34,10 @@ export async function* walkPhotos(roots: string[]): AsyncGenerator<WalkEntry> {
       yield isPhotoName(root) ? { type: 'photo', path: root } : { type: 'problem', path: root, reason: `not a photo file (expected one of ${[...PHOTO_EXTENSIONS].join(' ')})` };
       continue;
     }
-    // A root inside one walked before (classify photos photos/jpeg) was walked with it.
-    if (visited.has(await fs.realpath(root))) continue;
+    // A root inside one walked before (classify photos photos/jpeg) was walked with it. (One whose real path
+    // cannot be worked out is reported by walkFolder.)
+    const real = await fs.realpath(root).catch(() => undefined);
+    if (real !== undefined && visited.has(real)) continue;
     let photos = 0;
     for await (const entry of walkFolder(root, visited)) {
       if (entry.type === 'photo') photos++;
@@ -44,8 +47,17 @@ export async function* walkPhotos(roots: string[]): AsyncGenerator<WalkEntry> {
   }
 }
 
+/** A folder the walk cannot enter (too long a path, no permission, vanished, a read error): its own problem, and the walk goes on. */
+const cannotOpen = (dir: string, err: unknown): WalkEntry => ({ type: 'problem', path: dir, reason: `cannot open this folder: ${explainReadError(err as NodeJS.ErrnoException)}` });
+
 async function* walkFolder(dir: string, visited: Set<string>): AsyncGenerator<WalkEntry> {
-  const real = await fs.realpath(dir);
+  let real: string;
+  try {
+    real = await fs.realpath(dir);
+  } catch (err) {
+    yield cannotOpen(dir, err);
+    return;
+  }
   if (visited.has(real)) {
     // A link into its own ancestors is a loop worth telling; another way into a folder already walked is not.
     if (dir.startsWith(real + path.sep)) yield { type: 'problem', path: dir, reason: `a link loop: this folder leads back to ${real}; skipped` };
@@ -56,7 +68,7 @@ async function* walkFolder(dir: string, visited: Set<string>): AsyncGenerator<Wa
   try {
     entries = await fs.readdir(dir, { withFileTypes: true });
   } catch (err) {
-    yield { type: 'problem', path: dir, reason: `cannot open this folder: ${explainReadError(err as NodeJS.ErrnoException)}` };
+    yield cannotOpen(dir, err);
     return;
   }
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -74,7 +86,8 @@ async function* walkFolder(dir: string, visited: Set<string>): AsyncGenerator<Wa
         if (target.isFile()) full = await fs.realpath(full);
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'ELOOP' || isPhotoName(entry.name)) {
+        // A broken link is worth telling where it was meant to be a photo; any other failure always is.
+        if (code !== 'ENOENT' || isPhotoName(entry.name)) {
           yield { type: 'problem', path: full, reason: code === 'ENOENT' ? 'a broken link: what it points to does not exist' : explainReadError(err as NodeJS.ErrnoException) };
         }
         continue;
