@@ -82,9 +82,53 @@ test('bad photo bytes fail with reasons a person understands', async () => {
   assert.match(await reason(jpeg.subarray(0, jpeg.length >> 1)), /damaged or incomplete/);
   assert.match(await reason(Buffer.from('name,price\nshirt,10\n')), /not an image: the file holds text/);
   assert.match(await reason(pngClaiming(100_000, 100_000)), /larger than 268 megapixels/);
-  // Decoded side by side, libvips' shared error buffer loses the decoder's message for some of them (CI saw it).
+  // Decoded side by side, libvips' shared error buffer loses the decoder's message for some of them (CI saw it): the reason comes from the bytes.
   const truncated = jpeg.subarray(0, jpeg.length >> 1);
   for (const message of await Promise.all(Array.from({ length: 64 }, () => reason(truncated)))) assert.match(message, /damaged or incomplete/);
+});
+
+/** A JPEG with `insert` placed just before its first scan (SOS marker), and `patch` applied to that scan's header. */
+function withScanEdited(jpeg: Buffer, insert: Buffer, patch: (sos: Buffer) => void = () => {}): Buffer {
+  const sos = jpeg.indexOf(Buffer.from([0xff, 0xda]));
+  const edited = Buffer.concat([jpeg.subarray(0, sos), insert, jpeg.subarray(sos)]);
+  patch(edited.subarray(sos + insert.length));
+  return edited;
+}
+
+test('JPEGs every viewer opens decode as their originals (junk bytes before a marker, a sequential scan with spectral end 0, a bad ancillary PNG checksum); files cut short still fail; side by side, each failure keeps its own reason', async () => {
+  const jpeg = await renderPackshot(image(2), { garment: 300, margins, format: 'jpeg' });
+  const original = (await convertPhoto(jpeg)).pixels;
+  const junk = withScanEdited(jpeg, Buffer.from([0x12, 0x34, 0x56, 0x78]));
+  // The scan header ends with Ss, Se, Ah/Al; Se = 0 where a sequential JPEG should say 63, as some phone cameras write.
+  const spectralEnd0 = withScanEdited(jpeg, Buffer.alloc(0), (sos) => sos.writeUInt8(0, 2 + sos.readUInt16BE(2) - 2));
+  for (const tolerated of [junk, spectralEnd0]) assert.deepEqual((await convertPhoto(tolerated)).pixels, original);
+  const png = await renderPackshot(image(2), { garment: 300, margins, format: 'png' });
+  const withDensity = await sharp(png).withMetadata({ density: 300 }).png().toBuffer();
+  const phys = withDensity.indexOf(Buffer.from('pHYs'));
+  const badChecksum = Buffer.from(withDensity);
+  badChecksum.writeUInt8(badChecksum.readUInt8(phys + 4 + 9) ^ 0xff, phys + 4 + 9);
+  assert.deepEqual((await convertPhoto(badChecksum)).pixels, (await convertPhoto(withDensity)).pixels);
+
+  // A Huffman table whose code counts overflow: corrupt, though complete.
+  const dht = jpeg.indexOf(Buffer.from([0xff, 0xc4]));
+  const corrupt = Buffer.from(jpeg);
+  corrupt.fill(0xff, dht + 5, dht + 21);
+  const cases: [Buffer, RegExp][] = [
+    [jpeg.subarray(0, jpeg.length >> 1), /^the file is damaged or incomplete \(its image data is cut short\)/],
+    [png.subarray(0, png.length - 100), /^the file is damaged or incomplete \(its image data is cut short\)/],
+    [corrupt, /^the file is damaged: its JPEG data is corrupt/],
+    [pngClaiming(100_000, 100_000), /larger than 268 megapixels/],
+    [Buffer.from('sku,price\n1001,10\n'), /^not an image: the file holds text/],
+  ];
+  // Decoded side by side with each other and with the tolerated ones, as an import does.
+  const outcomes = await Promise.all(Array.from({ length: 48 }, (_, i) => {
+    const [bytes] = i % 7 < cases.length ? cases[i % 7]! : [i % 7 === 5 ? junk : spectralEnd0];
+    return convertPhoto(bytes).then(() => 'imported', (e: Error) => e.message);
+  }));
+  outcomes.forEach((outcome, i) => {
+    if (i % 7 < cases.length) assert.match(outcome, cases[i % 7]![1], `file ${i}`);
+    else assert.equal(outcome, 'imported', `file ${i}`);
+  });
 });
 
 test('every format sharp reads here imports: JPEG, PNG, WebP, TIFF, GIF and AVIF', async () => {

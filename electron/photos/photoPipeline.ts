@@ -10,6 +10,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { IMAGE_SIZE, PIXELS } from '../dataset/fashionMnist.ts';
 import { removeStaleTemporaries } from '../staleFiles.ts';
+import { contentKind, isCutShort, SNIFF_BYTES } from './fileKinds.ts';
 
 export const THUMBNAIL_SIZE = 256;
 /** sharp's own default: larger images are refused before decoding (decompression bombs). */
@@ -108,7 +109,10 @@ export interface RawImage {
 
 /** The photo decoded upright, flattened onto white, sRGB, no larger than the thumbnail. */
 async function decodeUpright(bytes: Buffer): Promise<{ raw: RawImage; format: string; width: number; height: number }> {
-  const source = sharp(bytes, { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'warning' });
+  // libvips' 'error' level: the decoder's warnings (extraneous bytes before a marker, a sequential scan
+  // with odd spectral parameters, a bad checksum on an ancillary chunk) are what every viewer shrugs off;
+  // data that is cut short or corrupt beyond decoding still fails.
+  const source = sharp(bytes, { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'error' });
   const meta = await source.metadata();
   const upright = meta.autoOrient ?? { width: meta.width, height: meta.height };
   const { data, info } = await source
@@ -231,23 +235,20 @@ export async function convertPhoto(bytes: Buffer): Promise<ConvertedPhoto> {
   }
 }
 
-/** Turns sharp/libvips errors into what happened and what to do. */
+/**
+ * Turns a failed decode into what happened and what to do. libvips keeps one error buffer per process, so
+ * when photos decode side by side its message may carry another photo's words, or lose this one's: only
+ * sharp's own checks of this input (its pixel limit) are read from the message; the rest is told from
+ * the file's bytes.
+ */
 export function explainDecodeError(err: Error, bytes: Buffer): string {
-  const msg = err.message;
-  if (/unsupported image format/i.test(msg)) {
-    const looksLikeText = bytes.subarray(0, 512).every((b) => b === 9 || b === 10 || b === 13 || (b >= 32 && b < 127));
-    return looksLikeText
-      ? 'not an image: the file holds text (its name says photo, its content does not)'
-      : 'not a photo format Fashion Sorter can read (JPEG, PNG, WebP, TIFF, GIF, AVIF); convert it and import it again';
-  }
-  if (/pixel limit/i.test(msg)) return `the image is larger than ${Math.round(MAX_INPUT_PIXELS / 1e6)} megapixels (it may be damaged or a decompression bomb); it was not decoded`;
-  // libvips keeps one error buffer per process: when photos decode concurrently the decoder's own words
-  // ("premature end of JPEG image") can be lost, leaving only sharp's failOn note. A decoder warning means corrupt data.
-  if (/premature end|truncated|unexpected end|end of (file|input|stream)|not enough data|read error|incomplete|warning treated as error/i.test(msg)) {
-    return 'the file is damaged or incomplete (its image data is cut short or corrupt); copy it again from its source';
-  }
-  if (/heif|heic/i.test(msg)) return 'this HEIF/HEIC photo needs a codec Fashion Sorter does not include; export it as JPEG and import it again';
-  return `the image cannot be decoded (${msg.split('\n')[0]}); it may be damaged`;
+  if (/exceeds pixel limit/i.test(err.message)) return `the image is larger than ${Math.round(MAX_INPUT_PIXELS / 1e6)} megapixels (it may be damaged or a decompression bomb); it was not decoded`;
+  const kind = contentKind(bytes.subarray(0, SNIFF_BYTES));
+  if (kind.type === 'other') return kind.what;
+  if (isCutShort(kind.format, bytes)) return 'the file is damaged or incomplete (its image data is cut short); copy it again from its source';
+  if (kind.format === 'heif') return 'this HEIF/HEIC photo needs a codec Fashion Sorter does not include, or is damaged; export it as JPEG and import it again';
+  if (kind.format === 'bmp') return 'not a photo format Fashion Sorter can read (JPEG, PNG, WebP, TIFF, GIF, AVIF); convert it and import it again';
+  return `the file is damaged: its ${kind.format.toUpperCase()} data is corrupt beyond what a decoder can read past; if a viewer opens it, save it again from there`;
 }
 
 /** Why a file could not be read, from its error code. */
