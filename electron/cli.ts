@@ -11,7 +11,12 @@ import { runFinetune } from './commands/finetune.ts';
 import { runLabel } from './commands/label.ts';
 import { runSort } from './commands/sort.ts';
 import { runTrain } from './commands/train.ts';
-import { UsageError } from './commands/args.ts';
+import { pathOption, UsageError, type Values } from './commands/args.ts';
+import { defaultCatalogFile } from './appPaths.ts';
+import { catalogBusyMessage } from './catalog/catalog.ts';
+
+/** The catalog a command works on: --db, else the default one. */
+const catalogOf = (values: Values) => pathOption(values, 'db') ?? defaultCatalogFile();
 
 const USAGE = `Usage: npm run cli -- <command> [options]
 
@@ -27,7 +32,8 @@ Commands:
             [--category C] [--folder-name CATEGORY=NAME]…   (copies unless --move)
   bench     [--json] [--quick] [--only training,inference,pipeline,catalog,million,export,scale,soak,fineTuning]
 
-Environment: FASHION_SORTER_BACKEND=auto|tensorflow-gpu|tensorflow|wasm|cpu picks the first backend to try.`;
+Environment: FASHION_SORTER_BACKEND=auto|tensorflow-gpu|tensorflow|wasm|cpu picks the first backend to try;
+FASHION_SORTER_CATALOG_WAIT_S=60 is how long a command waits for a catalog another program is writing to.`;
 
 const COMMANDS: Record<string, { options: ParseArgsConfig['options']; run: (values: Record<string, string | boolean | undefined>, positionals: string[]) => Promise<void> }> = {
   train: {
@@ -78,16 +84,20 @@ async function main(argv: string[]): Promise<number> {
     console.error(`unknown command "${command}"\n\n${USAGE}`);
     return 2;
   }
+  let values: Values = {};
   try {
-    const { values, positionals } = parseArgs({ args: rest, options: spec.options, allowPositionals: true });
-    await spec.run(values as Record<string, string | boolean | undefined>, positionals);
+    const parsed = parseArgs({ args: rest, options: spec.options, allowPositionals: true });
+    values = parsed.values as Values;
+    await spec.run(values, parsed.positionals);
     return 0;
   } catch (err) {
     if (err instanceof UsageError || (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {
       console.error(`${(err as Error).message}\n\n${USAGE}`);
       return 2;
     }
-    console.error(`error: ${(err as Error).message}`);
+    // A catalog another program took while a command was writing: name it, and say what to do.
+    const busy = (err as { code?: string }).code === 'SQLITE_BUSY';
+    console.error(`error: ${busy ? catalogBusyMessage(catalogOf(values)) : (err as Error).message}`);
     if (process.env.FASHION_SORTER_DEBUG) console.error((err as Error).stack);
     return 1;
   }

@@ -104,6 +104,24 @@ function whyCannotOpen(file: string, err: Error): string {
 }
 
 /**
+ * How long a write waits, by default, for another program that holds the catalog's write lock (a database
+ * browser with unsaved edits, another Fashion Sorter): long enough for one to finish what it is doing.
+ */
+export const CATALOG_WAIT_MS = 60_000;
+const BUSY_TIMEOUT_MS = 5000;
+const BUSY_POLL_MS = 250;
+
+/** Another program held the catalog's write lock for longer than a write would wait. */
+export class CatalogBusyError extends Error {}
+
+/** Why a write to `file` could not go ahead, and what to do about it. */
+export function catalogBusyMessage(file: string, waitedSeconds?: number): string {
+  const held = waitedSeconds === undefined ? 'is holding it' : `held it for the ${Math.round(waitedSeconds)} s this command waited`;
+  return `the catalog ${file} is busy: another program ${held} with a write of its own (a database browser with unsaved changes, a backup or sync tool, or another Fashion Sorter). `
+    + 'Nothing was changed. Close that program, or save or revert its changes, then run the command again';
+}
+
+/**
  * The catalog: one SQLite file (WAL, foreign keys, migrations by `PRAGMA user_version`). Every change of
  * more than one row runs in one transaction, so a crash at any moment leaves it consistent.
  */
@@ -123,8 +141,45 @@ export class Catalog {
     }
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('busy_timeout = 5000');
+    this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     migrate(this.db);
+  }
+
+  /**
+   * Runs `work` in one write transaction as soon as the catalog accepts writes, and returns its result.
+   * While another program holds the write lock it waits without blocking the thread (trying again every
+   * 250 ms), calling `onWaiting` with the seconds waited, for up to `waitMs` milliseconds; then it throws
+   * a CatalogBusyError that names the catalog and says what to do. `work` is synchronous and runs with the
+   * lock held, so what it creates (folders, files) exists only if the catalog took the write; it is rolled
+   * back if `work` throws.
+   */
+  async writeWhenFree<T>(work: () => T, options: { waitMs?: number; onWaiting?: (seconds: number) => void } = {}): Promise<T> {
+    const waitMs = options.waitMs ?? CATALOG_WAIT_MS;
+    const started = performance.now();
+    for (;;) {
+      // Without this, each try would block the thread for the whole busy timeout.
+      this.db.pragma('busy_timeout = 0');
+      try {
+        this.db.exec('BEGIN IMMEDIATE');
+        break;
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'SQLITE_BUSY') throw err;
+      } finally {
+        this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      }
+      const waited = (performance.now() - started) / 1000;
+      if (waited * 1000 >= waitMs) throw new CatalogBusyError(catalogBusyMessage(this.file, waited));
+      options.onWaiting?.(waited);
+      await new Promise((resolve) => setTimeout(resolve, BUSY_POLL_MS));
+    }
+    try {
+      const result = work();
+      this.db.exec('COMMIT');
+      return result;
+    } catch (err) {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      throw err;
+    }
   }
 
   close(): void {

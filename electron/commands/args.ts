@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { CATALOG_WAIT_MS } from '../catalog/catalog.ts';
 
 /** A mistake in how a command was called (exit code 2). */
 export class UsageError extends Error {}
@@ -39,4 +40,23 @@ export const duration = (s: number) => (s >= 3600 ? `${Math.floor(s / 3600)}h${S
 export function filesAndPhotos(files: number, photos: number): string {
   const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
   return files === photos ? plural(files, 'photo') : `${plural(files, 'file')} (${plural(photos, 'distinct photo')})`;
+}
+
+/**
+ * How a command waits for a catalog that another program is writing to: up to $FASHION_SORTER_CATALOG_WAIT_S
+ * seconds (default 60), saying so on stderr when the wait begins and every 5 s after.
+ */
+export function waitingForCatalog(file: string): { waitMs: number; onWaiting: (seconds: number) => void } {
+  const raw = process.env.FASHION_SORTER_CATALOG_WAIT_S;
+  const seconds = raw === undefined || raw === '' ? CATALOG_WAIT_MS / 1000 : Number(raw);
+  if (!Number.isFinite(seconds) || seconds < 0) throw new UsageError(`FASHION_SORTER_CATALOG_WAIT_S must be a number of seconds, got "${raw}"`);
+  let said = -Infinity;
+  return {
+    waitMs: seconds * 1000,
+    onWaiting: (waited) => {
+      if (waited - said < 5) return;
+      said = waited;
+      console.error(`waiting for the catalog ${file}: another program is writing to it (${Math.round(waited)} s of ${seconds} s)…`);
+    },
+  };
 }

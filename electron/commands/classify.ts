@@ -6,7 +6,7 @@ import { checkCsvTarget, writeCsvFile } from '../export/csvFile.ts';
 import { classifyingModelDir } from '../learning/improveModel.ts';
 import { startPredictor } from '../ml/inference.ts';
 import { importPhotos, type ImportProgress } from '../photos/importJob.ts';
-import { duration, pathOption, UsageError, userPath, type Values } from './args.ts';
+import { duration, pathOption, UsageError, userPath, waitingForCatalog, type Values } from './args.ts';
 
 /** The model to classify with: --model, else the catalog's active model, else the shipped one. */
 function chooseModelDir(values: Values, catalog: Catalog): string {
@@ -63,8 +63,12 @@ export async function runClassify(values: Values, folders: string[]): Promise<vo
   process.once('SIGINT', onSigint);
   const progress = progressReporter();
   try {
-    const model = catalog.registerModel({ name: predictor.name, version: predictor.version, dir: predictor.modelDir, card: predictor.card ?? {} });
-    if (!catalog.activeModel()) catalog.activateModel(model.id);
+    // The first write: made once the catalog accepts writes, so that nothing (thumbnails, a job) is made before.
+    const model = await catalog.writeWhenFree(() => {
+      const registered = catalog.registerModel({ name: predictor.name, version: predictor.version, dir: predictor.modelDir, card: predictor.card ?? {} });
+      if (!catalog.activeModel()) catalog.activateModel(registered.id);
+      return registered;
+    }, waitingForCatalog(dbFile));
     const result = await importPhotos(folders.map(userPath), {
       catalog, thumbnailsDir: thumbnailsDir(), predictor: { predictor, modelId: model.id }, signal: cancel.signal, onProgress: progress.update,
     });

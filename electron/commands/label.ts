@@ -4,7 +4,7 @@ import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { Catalog } from '../catalog/catalog.ts';
 import { categoryFromText, CLASS_NAMES } from '../dataset/fashionMnist.ts';
-import { pathOption, UsageError, type Values } from './args.ts';
+import { pathOption, UsageError, waitingForCatalog, type Values } from './args.ts';
 
 /**
  * The delimiter of a labels file, from its header line: spreadsheets in many European locales save CSV with
@@ -63,7 +63,7 @@ export async function runLabel(values: Values): Promise<void> {
     if (problems.length > 0) {
       throw new Error(`no labels were applied; fix these ${problems.length} rows of ${csvFile}: ${problems.slice(0, 10).join('; ')}${problems.length > 10 ? '; …' : ''}`);
     }
-    const previous = catalog.setLabels(changes, os.userInfo().username);
+    const previous = await catalog.writeWhenFree(() => catalog.setLabels(changes, os.userInfo().username), waitingForCatalog(dbFile));
     const changed = previous.filter((p, i) => p.label !== changes[i]!.label).length;
     console.log(`applied ${changes.length} labels from ${csvFile} (${changed} changed, ${changes.length - changed} already so)`);
   } finally {

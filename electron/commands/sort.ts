@@ -3,7 +3,7 @@ import { categoryFromText } from '../dataset/fashionMnist.ts';
 import { DEFAULT_FOLDER_NAMES } from '../export/fileNames.ts';
 import { formatBytes, planSort, sortPhotos, type SortPlan, type SortRequest } from '../export/sortIntoFolders.ts';
 import { existingCatalog, selectionOption } from './export.ts';
-import { duration, filesAndPhotos, pathOption, UsageError, type Values } from './args.ts';
+import { duration, filesAndPhotos, pathOption, UsageError, waitingForCatalog, type Values } from './args.ts';
 
 /** --folder-name 6=Shirts (repeatable; the category a number or a name) over the default folder names. */
 function folderNames(values: Values): string[] {
@@ -49,6 +49,7 @@ export async function runSort(values: Values): Promise<void> {
     const started = performance.now();
     const result = await sortPhotos(catalog, request, {
       signal: cancel.signal,
+      catalogWait: waitingForCatalog(catalog.file),
       onProgress: (p) => {
         if (!bar) return;
         if (p.done === 1) bar.start(p.total, 0);

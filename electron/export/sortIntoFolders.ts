@@ -27,6 +27,13 @@ export interface SortProgress {
   etaSeconds: number | null;
 }
 
+export interface SortOptions {
+  signal?: AbortSignal;
+  onProgress?: (p: SortProgress) => void;
+  /** How long to wait for a catalog another program is writing to, and what to tell meanwhile (see Catalog.writeWhenFree). */
+  catalogWait?: { waitMs?: number; onWaiting?: (seconds: number) => void };
+}
+
 /** A problem with the destination that stops the whole job (the photos not yet sorted stay where they are). */
 class DestinationProblem extends Error {}
 
@@ -308,9 +315,11 @@ async function forEachLimited<T>(items: T[], limit: number, signal: AbortSignal 
  * Every step is journaled in the catalog, so after a crash, a full disk or a cancel, running the same sort
  * again finishes what was started and plans the rest afresh. Nothing is ever overwritten.
  */
-export async function sortPhotos(catalog: Catalog, request: SortRequest, options: { signal?: AbortSignal; onProgress?: (p: SortProgress) => void } = {}): Promise<SortResult> {
+export async function sortPhotos(catalog: Catalog, request: SortRequest, options: SortOptions = {}): Promise<SortResult> {
   const journal = new SortJournal(catalog);
   const dest = realPathAllowingMissing(request.dest);
+  // While another program holds the catalog, the wait is here, before anything on disk is touched.
+  await catalog.writeWhenFree(() => undefined, options.catalogWait);
   // What an interrupted job had in flight is finished first: moves whose verified copy is in place lose
   // their original, and half-written copies go. A job for another destination is then closed; the one for
   // this destination continues, its plan for the rest replaced by a fresh one.
@@ -327,26 +336,25 @@ export async function sortPhotos(catalog: Catalog, request: SortRequest, options
   if (plan.bytesNeeded > plan.bytesFree) {
     throw new Error(`the photos need ${formatBytes(plan.bytesNeeded)} at ${plan.dest} and the drive has ${formatBytes(plan.bytesFree)} free; free some space or choose another drive`);
   }
-  try {
-    fs.mkdirSync(plan.dest, { recursive: true });
-    // One level at a time: Node's recursive mkdir reports a read-only drive as a missing folder.
-    for (const k of new Set(files.map((f) => f.source.category!))) {
-      const folder = path.join(plan.dest, plan.folders[k]!);
-      if (!fs.existsSync(folder)) fs.mkdirSync(folder);
-    }
-  } catch (err) {
-    throw new Error(`cannot create the category folders in ${plan.dest}: ${explainWriteError(err as NodeJS.ErrnoException)}`);
-  }
-
   const planned = files.map((f) => ({ photoId: f.source.photoId, source: f.source.path, target: f.target }));
-  let jobId: number;
-  if (job) {
+  // The folders are made with the catalog's write lock held, in the transaction that journals the plan:
+  // a catalog that another program keeps busy leaves no empty category folders behind.
+  const jobId = await catalog.writeWhenFree(() => {
+    try {
+      fs.mkdirSync(plan.dest, { recursive: true });
+      // One level at a time: Node's recursive mkdir reports a read-only drive as a missing folder.
+      for (const k of new Set(files.map((f) => f.source.category!))) {
+        const folder = path.join(plan.dest, plan.folders[k]!);
+        if (!fs.existsSync(folder)) fs.mkdirSync(folder);
+      }
+    } catch (err) {
+      throw new Error(`cannot create the category folders in ${plan.dest}: ${explainWriteError(err as NodeJS.ErrnoException)}`);
+    }
+    if (!job) return journal.createJob(plan.dest, request.mode, plan.folders, planned);
     journal.dropPlanned(job.id);
     journal.addFiles(job.id, planned);
-    jobId = job.id;
-  } else {
-    jobId = journal.createJob(plan.dest, request.mode, plan.folders, planned);
-  }
+    return job.id;
+  }, options.catalogWait);
 
   const todo = journal.unfinishedFiles(jobId);
   const outcomes = new Outcomes(journal);
