@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import { NUM_CLASSES, PIXELS } from '../dataset/fashionMnist.ts';
 import type { LabelChange, LabelEvent, Page, PageQuery, PhotoDetail, PhotoSelection, PhotoTile, ReviewRule } from '../api/contract.ts';
 import { makePrivateDir } from '../appPaths.ts';
-import { migrate } from './migrations.ts';
+import { comparable, migrate } from './migrations.ts';
 
 /** The categories every Fashion-MNIST model confuses with each other: T-shirt/top, Pullover, Coat, Shirt. */
 export const HARD_GROUP: readonly number[] = [0, 2, 4, 6];
@@ -313,15 +313,16 @@ export class Catalog {
     const insertPhoto = this.db.prepare(`INSERT INTO photos (hash, size, format, width, height, name, added_at) VALUES (?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (hash) DO UPDATE SET status = 'ok', name = excluded.name RETURNING id`);
     const insertInput = this.db.prepare('INSERT OR IGNORE INTO photo_inputs (photo_id, pixels) VALUES (?, ?)');
-    const upsertPath = this.db.prepare(`INSERT INTO photo_paths (photo_id, path, name, size, mtime_ms, seen_at) VALUES (?, ?, ?, ?, ?, ?)
+    const upsertPath = this.db.prepare(`INSERT INTO photo_paths (photo_id, path, path_key, name, size, mtime_ms, seen_at) VALUES (?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (path) DO UPDATE SET photo_id = excluded.photo_id, size = excluded.size, mtime_ms = excluded.mtime_ms, seen_at = excluded.seen_at`);
     const done = this.db.prepare(`UPDATE import_files SET state = 'done', photo_id = ?, error = NULL WHERE id = ?`);
     const time = now();
     return this.db.transaction(() => photos.map((p) => {
       if (p.pixels.length !== PIXELS) throw new Error(`internal: ${p.path} has ${p.pixels.length} model-input bytes, not ${PIXELS}`);
-      const { id } = insertPhoto.get(p.hash, p.size, p.format, p.width, p.height, path.basename(p.path), time) as { id: number };
+      const name = comparable(path.basename(p.path));
+      const { id } = insertPhoto.get(p.hash, p.size, p.format, p.width, p.height, name, time) as { id: number };
       insertInput.run(id, Buffer.from(p.pixels.buffer, p.pixels.byteOffset, p.pixels.byteLength));
-      upsertPath.run(id, p.path, path.basename(p.path), p.size, p.mtimeMs, time);
+      upsertPath.run(id, p.path, comparable(p.path), name, p.size, p.mtimeMs, time);
       done.run(id, p.fileId);
       return id;
     }))();
@@ -448,12 +449,14 @@ export class Catalog {
       params.category = query.category;
     }
     if (query.search) {
+      // Names are kept composed (NFC); what was typed or pasted is compared in that form too.
+      const search = comparable(query.search);
       where.push(`name LIKE @search ESCAPE '\\'`);
-      params.search = `%${query.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      params.search = `%${search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
       // The trigram index finds the candidates (it needs three characters); LIKE keeps its exact meaning.
-      if ([...query.search].length >= 3) {
+      if ([...search].length >= 3) {
         where.push('id IN (SELECT rowid FROM photo_names WHERE photo_names MATCH @phrase)');
-        params.phrase = `"${query.search.replaceAll('"', '""')}"`;
+        params.phrase = `"${search.replaceAll('"', '""')}"`;
       }
     }
     const direction = query.descending ? 'DESC' : 'ASC';
@@ -574,14 +577,14 @@ export class Catalog {
     return out;
   }
 
-  /** The photos found under a file name, in any folder. */
+  /** The photos found under a file name, in any folder (composed or decomposed Unicode alike). */
   photosNamed(name: string): number[] {
-    return this.db.prepare('SELECT DISTINCT photo_id FROM photo_paths WHERE name = ?').pluck().all(name) as number[];
+    return this.db.prepare('SELECT DISTINCT photo_id FROM photo_paths WHERE name = ?').pluck().all(comparable(name)) as number[];
   }
 
-  /** The photo found at `filePath` (any import), or undefined. */
+  /** The photo found at `filePath` (any import; composed or decomposed Unicode alike), or undefined. */
   photoAtPath(filePath: string): number | undefined {
-    return this.db.prepare('SELECT photo_id FROM photo_paths WHERE path = ? ORDER BY seen_at DESC LIMIT 1').pluck().get(filePath) as number | undefined;
+    return this.db.prepare('SELECT photo_id FROM photo_paths WHERE path_key = ? ORDER BY seen_at DESC LIMIT 1').pluck().get(comparable(filePath)) as number | undefined;
   }
 
   /** Where a photo was found, with the size and modification time its file had then, most recently seen first. */

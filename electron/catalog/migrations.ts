@@ -236,10 +236,30 @@ export const MIGRATIONS: string[] = [
   CREATE INDEX sort_files_state ON sort_files(job_id, state);
   CREATE INDEX sort_files_photo ON sort_files(photo_id);
   `,
+
+  /*
+   * 5: names and paths compared in one Unicode normal form (NFC). A Mac writes "blü" decomposed (u and a
+   * combining diaeresis), a spreadsheet or a search box composed; they are the same name to a person. The
+   * path itself stays exactly as the file system spells it (to open the file); path_key is the form it is
+   * looked up by, and the names kept for searching and lookups are NFC. nfc() is registered by migrate().
+   */ `
+  ALTER TABLE photo_paths ADD COLUMN path_key TEXT;
+  UPDATE photo_paths SET path_key = nfc(path), name = nfc(name);
+  CREATE INDEX photo_paths_key ON photo_paths(path_key);
+  UPDATE photos SET name = nfc(name) WHERE name IS NOT nfc(name);
+  `,
 ];
+
+/**
+ * The one normal form names and paths are compared in (labels files, search, sort plans): NFC, as
+ * keyboards and spreadsheets type, while macOS file names arrive decomposed (NFD).
+ */
+export const comparable = (text: string): string => text.normalize('NFC');
 
 /** Brings a catalog up to the newest schema, one transaction per migration. */
 export function migrate(db: Database.Database): void {
+  // Only migrations call it; the schema never does, so other programs can still read the catalog.
+  db.function('nfc', { deterministic: true }, (text: unknown) => (typeof text === 'string' ? comparable(text) : text));
   const current = db.pragma('user_version', { simple: true }) as number;
   if (current > MIGRATIONS.length) {
     throw new Error(`this catalog was written by a newer Fashion Sorter (schema ${current}, this version knows ${MIGRATIONS.length}); update the app to open it`);

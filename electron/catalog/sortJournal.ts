@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { Catalog } from './catalog.ts';
+import { comparable } from './migrations.ts';
 
 export type SortMode = 'copy' | 'move';
 export type SortFileState = 'planned' | 'copied' | 'done' | 'failed';
@@ -143,12 +144,13 @@ export class SortJournal {
   markMoved(file: SortFile, target: { size: number; mtimeMs: number }): void {
     this.db.transaction(() => {
       this.db.prepare('DELETE FROM photo_paths WHERE path = ? AND photo_id != ?').run(file.target, file.photoId);
-      const moved = this.db.prepare('UPDATE photo_paths SET path = ?, name = ?, size = ?, mtime_ms = ?, seen_at = ? WHERE path = ? AND photo_id = ?')
-        .run(file.target, path.basename(file.target), target.size, target.mtimeMs, now(), file.source, file.photoId);
+      const [key, name] = [comparable(file.target), comparable(path.basename(file.target))];
+      const moved = this.db.prepare('UPDATE photo_paths SET path = ?, path_key = ?, name = ?, size = ?, mtime_ms = ?, seen_at = ? WHERE path = ? AND photo_id = ?')
+        .run(file.target, key, name, target.size, target.mtimeMs, now(), file.source, file.photoId);
       if (moved.changes === 0) {
-        this.db.prepare(`INSERT INTO photo_paths (photo_id, path, name, size, mtime_ms, seen_at) VALUES (?, ?, ?, ?, ?, ?)
+        this.db.prepare(`INSERT INTO photo_paths (photo_id, path, path_key, name, size, mtime_ms, seen_at) VALUES (?, ?, ?, ?, ?, ?, ?)
           ON CONFLICT (path) DO UPDATE SET photo_id = excluded.photo_id, size = excluded.size, mtime_ms = excluded.mtime_ms, seen_at = excluded.seen_at`)
-          .run(file.photoId, file.target, path.basename(file.target), target.size, target.mtimeMs, now());
+          .run(file.photoId, file.target, key, name, target.size, target.mtimeMs, now());
       }
       this.markDone([file.id]);
     })();

@@ -24,44 +24,94 @@ function decodeText(bytes: Buffer): string {
 }
 
 /**
+ * What a spreadsheet cell may carry unseen at either end: spaces (no-break ones too), tabs, zero-width
+ * characters and a stray byte order mark.
+ */
+const SPACE = String.raw`[\s\u200b-\u200d\u2060\ufeff]`;
+const [EDGE_SPACE, LEADING_SPACE, TRAILING_SPACE] = [new RegExp(`^${SPACE}+|${SPACE}+$`, 'g'), new RegExp(`^${SPACE}`), new RegExp(`${SPACE}$`)];
+const trimmed = (cell: string) => cell.replace(EDGE_SPACE, '');
+
+/** A cell quoted for a message, with any space at its ends named, since a reader cannot see it. */
+function shown(cell: string): string {
+  const ends = [LEADING_SPACE.test(cell) && 'start', TRAILING_SPACE.test(cell) && 'end'].filter(Boolean);
+  return `"${cell}"${ends.length ? ` (with a space at its ${ends.join(' and ')})` : ''}`;
+}
+
+/** What is wrong with one row of a labels file. */
+interface Problem {
+  line: number;
+  text: string;
+}
+
+interface LabelRow {
+  /** The line of the file the row ends on. */
+  line: number;
+  path: string;
+  label: string;
+}
+
+/**
+ * The rows of a labels file: UTF-8 or UTF-16, its delimiter from the header, the columns path and label in
+ * any order and case. Rows of blank cells only (the ",,," a spreadsheet leaves below its data) are skipped;
+ * a row with something beyond the header's columns is a problem of that row. Throws when the file is not
+ * CSV or lacks the columns.
+ */
+function readLabelRows(csvFile: string): { rows: LabelRow[]; problems: Problem[] } {
+  let records: { record: string[]; info: { lines: number } }[];
+  try {
+    const text = decodeText(fs.readFileSync(csvFile));
+    records = parse(text, { delimiter: delimiterOf(text), skip_empty_lines: true, relax_column_count: true, info: true }) as unknown as typeof records;
+  } catch (err) {
+    throw new Error(`${csvFile} is not a readable CSV: ${(err as Error).message}`);
+  }
+  const filled = records.filter(({ record }) => record.some((cell) => trimmed(cell) !== ''));
+  if (filled.length === 0) return { rows: [], problems: [] };
+  const header = filled[0]!.record.map((name) => trimmed(name).toLowerCase());
+  const [pathColumn, labelColumn] = [header.indexOf('path'), header.indexOf('label')];
+  if (pathColumn < 0 || labelColumn < 0) throw new Error(`${csvFile} needs the columns path,label (it has ${header.filter(Boolean).join(',')})`);
+  const problems: Problem[] = [];
+  const rows = filled.slice(1).map(({ record, info }) => {
+    const extra = record.slice(header.length).filter((cell) => trimmed(cell) !== '');
+    if (extra.length > 0) problems.push({ line: info.lines, text: `more cells than the header has columns (${extra.map(shown).join(', ')}); quote a path that holds the delimiter` });
+    return { line: info.lines, path: record[pathColumn] ?? '', label: record[labelColumn] ?? '' };
+  });
+  return { rows, problems };
+}
+
+/**
  * `label --db FILE --csv FILE`: applies human labels from a CSV with columns path,label (the label a number
- * or a category name). All or nothing: a row that names an unknown photo or category stops the command
- * before any label is written, with every such row listed.
+ * or a category name). Paths and names are compared in one Unicode normal form, and spaces at a cell's
+ * ends are not part of it (unless a file is named so). All or nothing: a row that names an unknown photo
+ * or category stops the command before any label is written, with every such row listed.
  */
 export async function runLabel(values: Values): Promise<void> {
   const dbFile = pathOption(values, 'db');
   const csvFile = pathOption(values, 'csv');
   if (!dbFile || !csvFile) throw new UsageError('label needs --db FILE and --csv FILE');
   if (!fs.existsSync(dbFile)) throw new Error(`no catalog at ${dbFile}; run classify first`);
-  let rows: Record<string, string>[];
-  try {
-    const text = decodeText(fs.readFileSync(csvFile));
-    rows = parse(text, {
-      delimiter: delimiterOf(text), skip_empty_lines: true, trim: false,
-      columns: (header: string[]) => header.map((name) => name.trim().toLowerCase()),
-    }) as Record<string, string>[];
-  } catch (err) {
-    throw new Error(`${csvFile} is not a readable CSV: ${(err as Error).message}`);
-  }
-  if (rows.length > 0 && !('path' in rows[0]! && 'label' in rows[0]!)) throw new Error(`${csvFile} needs the columns path,label (it has ${Object.keys(rows[0]!).join(',')})`);
+  const { rows, problems } = readLabelRows(csvFile);
   const catalog = new Catalog(dbFile);
   try {
-    const problems: string[] = [];
-    const changes = rows.flatMap((row, i) => {
-      const line = i + 2;
-      const file = row.path!;
-      let photoId = catalog.photoAtPath(path.resolve(path.dirname(csvFile), file));
+    /** The photo a path or bare file name names, and how many photos share that bare name. */
+    const lookUp = (file: string): { photoId: number | undefined; named: number } => {
+      const photoId = catalog.photoAtPath(path.resolve(path.dirname(csvFile), file));
       // A bare file name (what a shop system or a reviewer's list often has) names the one photo imported under it.
       const named = photoId === undefined && !/[\\/]/.test(file) ? catalog.photosNamed(file) : [];
-      if (named.length === 1) photoId = named[0];
-      const label = categoryFromText(row.label!);
-      if (named.length > 1) problems.push(`line ${line}: ${named.length} photos in the catalog are named ${file}; give its folder too`);
-      else if (photoId === undefined) problems.push(`line ${line}: ${file} is not in the catalog`);
-      if (label === undefined) problems.push(`line ${line}: "${row.label}" is not a category (0–9 or one of ${CLASS_NAMES.join(', ')})`);
-      return photoId !== undefined && label !== undefined ? [{ photoId, label }] : [];
+      return { photoId: photoId ?? (named.length === 1 ? named[0] : undefined), named: named.length };
+    };
+    const changes = rows.flatMap(({ line, path: cell, label: labelCell }) => {
+      // The cell as written first (a file may really be named with a space at its end), then without its edge spaces.
+      let found = lookUp(cell);
+      if (found.photoId === undefined && found.named === 0 && trimmed(cell) !== cell) found = lookUp(trimmed(cell));
+      const label = categoryFromText(trimmed(labelCell));
+      if (found.named > 1) problems.push({ line, text: `${found.named} photos in the catalog are named ${trimmed(cell)}; give its folder too` });
+      else if (found.photoId === undefined) problems.push({ line, text: `${trimmed(cell) === cell ? cell : shown(cell)} is not in the catalog` });
+      if (label === undefined) problems.push({ line, text: `${shown(labelCell)} is not a category (0–9 or one of ${CLASS_NAMES.join(', ')})` });
+      return found.photoId !== undefined && label !== undefined ? [{ photoId: found.photoId, label }] : [];
     });
     if (problems.length > 0) {
-      throw new Error(`no labels were applied; fix these ${problems.length} rows of ${csvFile}: ${problems.slice(0, 10).join('; ')}${problems.length > 10 ? '; …' : ''}`);
+      const listed = problems.sort((a, b) => a.line - b.line).slice(0, 10).map((p) => `line ${p.line}: ${p.text}`);
+      throw new Error(`no labels were applied; fix these ${problems.length} rows of ${csvFile}: ${listed.join('; ')}${problems.length > 10 ? '; …' : ''}`);
     }
     const previous = await catalog.writeWhenFree(() => catalog.setLabels(changes, os.userInfo().username), waitingForCatalog(dbFile));
     const changed = previous.filter((p, i) => p.label !== changes[i]!.label).length;

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { PhotoSelection, SortPlan, SortResult } from '../api/contract.ts';
 import type { Catalog } from '../catalog/catalog.ts';
+import { comparable } from '../catalog/migrations.ts';
 import { SortJournal, type PhotoSource, type SortFile, type SortJob, type SortMode } from '../catalog/sortJournal.ts';
 import { NUM_CLASSES } from '../dataset/fashionMnist.ts';
 import { explainWriteError } from './csvFile.ts';
@@ -50,6 +51,11 @@ const sha256OfFile = async (file: string) => crypto.createHash('sha256').update(
 /** 840 kB, 12.3 MB, 4.1 GB. */
 export const formatBytes = (bytes: number) => (bytes < 1e6 ? `${Math.ceil(bytes / 1e3)} kB` : bytes < 1e9 ? `${(bytes / 1e6).toFixed(1)} MB` : `${(bytes / 1e9).toFixed(1)} GB`);
 const isInside = (child: string, parent: string) => child === parent || child.startsWith(parent + path.sep);
+/**
+ * The form in which two names are the same file on some drive: any case (Windows, macOS) and either Unicode
+ * normal form (macOS stores "blü" decomposed; a name typed elsewhere is composed).
+ */
+const sameFile = (name: string) => comparable(name).toLowerCase();
 const partialName = (target: string) => path.join(path.dirname(target), `.${path.basename(target)}.partial`);
 
 /** The real path of `p`, or of its nearest existing ancestor with the rest appended (a destination may not exist yet). */
@@ -121,7 +127,7 @@ async function makePlan(catalog: Catalog, journal: SortJournal, request: SortReq
     if (!names) {
       const stat = fs.statSync(folder, { throwIfNoEntry: false });
       if (stat && !stat.isDirectory()) throw new Error(`${folder} is a file where a category's folder goes; move or rename it, or give the category another folder name`);
-      names = new Set(stat ? fs.readdirSync(folder).map((n) => n.toLowerCase()) : []);
+      names = new Set(stat ? fs.readdirSync(folder).map(sameFile) : []);
       taken.set(folder, names);
     }
     return names;
@@ -130,8 +136,8 @@ async function makePlan(catalog: Catalog, journal: SortJournal, request: SortReq
   // targets, and the copy already in place counts as "already there" for one of them only.
   const claimed = new Set<string>();
   for (const target of job ? journal.claimedTargets(job.id) : []) {
-    namesIn(path.dirname(target)).add(path.basename(target).toLowerCase());
-    claimed.add(target.toLowerCase());
+    namesIn(path.dirname(target)).add(sameFile(path.basename(target)));
+    claimed.add(sameFile(target));
   }
 
   const plan: SortPlan = {
@@ -158,16 +164,16 @@ async function makePlan(catalog: Catalog, journal: SortJournal, request: SortReq
     const names = namesIn(folder);
     const wanted = portableName(path.basename(source.path));
     let name = wanted;
-    let alreadyThere = path.join(folder, name) === source.path;
-    for (let n = 2; !alreadyThere && names.has(name.toLowerCase()); n++) {
+    let alreadyThere = sameFile(path.join(folder, name)) === sameFile(source.path);
+    for (let n = 2; !alreadyThere && names.has(sameFile(name)); n++) {
       const existing = path.join(folder, name);
       // Sorting again into the same folders: the same content under the name it would get is already sorted.
-      if (!claimed.has(existing.toLowerCase()) && fs.existsSync(existing) && fs.statSync(existing).size === source.size && (await sha256OfFile(existing)) === source.hash) alreadyThere = true;
+      if (!claimed.has(sameFile(existing)) && fs.existsSync(existing) && fs.statSync(existing).size === source.size && (await sha256OfFile(existing)) === source.hash) alreadyThere = true;
       else name = numberedName(wanted, n);
     }
-    names.add(name.toLowerCase());
+    names.add(sameFile(name));
     const target = path.join(folder, name);
-    claimed.add(target.toLowerCase());
+    claimed.add(sameFile(target));
     files.push({ source, target, alreadyThere });
     if (alreadyThere) {
       plan.alreadyThere++;
