@@ -63,7 +63,7 @@ describe('a messy folder: every bad file is a recorded error with a reason, and 
     fs.writeFileSync(path.join(photos, 'bomb.png'), pngClaiming(100_000, 100_000));
     fs.writeFileSync(path.join(photos, '.hidden.jpg'), jpeg);
     fs.writeFileSync(path.join(photos, 'Thumbs.db'), 'x');
-    fs.writeFileSync(path.join(photos, 'readme.txt'), 'not a photo, not an error');
+    fs.writeFileSync(path.join(photos, 'readme.txt'), 'not a photo');
     fs.symlinkSync(photos, path.join(photos, 'nested', 'loop'));
     fs.symlinkSync('self-loop.jpg', path.join(photos, 'self-loop.jpg'));
     execFileSync('mkfifo', [path.join(photos, 'pipe.jpg')]);
@@ -87,7 +87,7 @@ describe('a messy folder: every bad file is a recorded error with a reason, and 
     assert.equal(count(catalog, 'SELECT count(*) FROM photos'), 2);
     assert.equal(count(catalog, 'SELECT count(*) FROM photo_paths'), 3);
     assert.equal(count(catalog, 'SELECT count(DISTINCT photo_id) FROM photo_paths WHERE name IN (?, ?)', 'good.jpg', "it's a copy.jpg"), 1);
-    assert.ok(!result.errors.some((e) => /hidden|Thumbs|readme/.test(e.path)));
+    assert.ok(!result.errors.some((e) => /hidden|Thumbs/.test(e.path)));
     assert.equal(result.counts.done, 3);
   });
   test('names with spaces, quotes and unicode are imported under their exact path', () => {
@@ -97,6 +97,7 @@ describe('a messy folder: every bad file is a recorded error with a reason, and 
   test('a truncated JPEG', () => assert.match(reasons.get('photos/truncated.jpg')!, /damaged or incomplete/));
   test('a 0-byte file', () => assert.match(reasons.get('photos/zero.jpg')!, /empty \(0 bytes\)/));
   test('a text file named .jpg', () => assert.match(reasons.get('photos/notes.jpg')!, /not an image: the file holds text/));
+  test('a text file named as one: reported too, as every file not imported is', () => assert.match(reasons.get('photos/readme.txt')!, /^not an image: the file holds text/));
   test('a PNG claiming 100,000×100,000 pixels', () => assert.match(reasons.get('photos/bomb.png')!, /larger than 268 megapixels/));
   test('a file deleted between listing and reading', () => assert.match(reasons.get('photos/deleted.jpg')!, /disappeared after it was found/));
   test('a symlink loop', () => {
@@ -242,7 +243,7 @@ test('a root inside another root, or given twice, is walked once and is not repo
   fs.writeFileSync(path.join(dir, 'a', 'y.jpg'), 'y');
   const entries: WalkEntry[] = [];
   for await (const entry of walkPhotos([path.join(dir, 'a'), path.join(dir, 'a', 'b'), path.join(dir, 'a')])) entries.push(entry);
-  assert.deepEqual(entries, [{ type: 'photo', path: path.join(dir, 'a', 'b', 'x.jpg') }, { type: 'photo', path: path.join(dir, 'a', 'y.jpg') }]);
+  assert.deepEqual(entries, [{ type: 'file', path: path.join(dir, 'a', 'b', 'x.jpg') }, { type: 'file', path: path.join(dir, 'a', 'y.jpg') }]);
 });
 
 test('a folder nested past the longest path the system allows is an error of its own: the photo beside it is imported, the job finishes, and so does a rerun', async () => {

@@ -6,6 +6,7 @@ import { constants } from 'node:fs';
 import fs from 'node:fs/promises';
 import sharp from 'sharp';
 import { serveRequests } from '../workerThreads.ts';
+import { contentKind, SNIFF_BYTES } from './fileKinds.ts';
 import { convertPhoto, explainReadError, MAX_PHOTO_BYTES, PhotoError, thumbnailPath, writeThumbnail } from './photoPipeline.ts';
 import type { PhotoReply, PhotoRequest } from './photoProtocol.ts';
 
@@ -15,7 +16,9 @@ sharp.concurrency(1);
 /**
  * A photo file's bytes. Only a regular file of a photo's size is read: a named pipe would block the import
  * until something writes to it, and a link to a device such as /dev/zero would never end. Opening without
- * blocking and checking what was opened (not the path, which could change in between) refuses both.
+ * blocking and checking what was opened (not the path, which could change in between) refuses both. Its
+ * first bytes decide whether it is an image at all, whatever its name; the rest of one that is not (a
+ * video, a PDF, text) is never read.
  */
 async function readPhotoFile(file: string): Promise<Buffer> {
   const handle = await fs.open(file, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
@@ -24,6 +27,13 @@ async function readPhotoFile(file: string): Promise<Buffer> {
     if (!stat.isFile()) throw new PhotoError(`not a photo file but ${stat.isFIFO() ? 'a named pipe' : stat.isSocket() ? 'a socket' : 'a device'}; it was not read`);
     if (stat.size > MAX_PHOTO_BYTES) {
       throw new PhotoError(`the file is ${(stat.size / 2 ** 20).toFixed(0)} MB, more than any photo (the limit is ${MAX_PHOTO_BYTES / 2 ** 20} MB); it was not read. If it is a photo, save it smaller or as JPEG`);
+    }
+    if (stat.size > 0) {
+      const head = Buffer.alloc(Math.min(SNIFF_BYTES, stat.size));
+      await handle.read(head, 0, head.length, 0);
+      const kind = contentKind(head);
+      if (kind.type === 'other') throw new PhotoError(kind.what);
+      if (kind.format === 'bmp') throw new PhotoError('a BMP image, which Fashion Sorter cannot decode yet; save it as PNG or JPEG and import it again');
     }
     return await handle.readFile();
   } finally {

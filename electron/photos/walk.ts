@@ -2,22 +2,22 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { explainReadError } from './photoPipeline.ts';
 
-/** File extensions taken as photos (any other file is left alone; the content decides if it really is one). */
-export const PHOTO_EXTENSIONS = new Set(['.jpg', '.jpeg', '.jpe', '.jfif', '.png', '.webp', '.tif', '.tiff', '.gif', '.avif', '.heic', '.heif']);
 /** Operating-system clutter that is never a product photo. */
 const SYSTEM_NAMES = new Set(['thumbs.db', 'desktop.ini', '__macosx', '$recycle.bin', 'system volume information', 'lost+found']);
 
-export type WalkEntry = { type: 'photo'; path: string } | { type: 'problem'; path: string; reason: string };
+/** A file to import (whether it is a photo, its content decides), or a path the walk could not follow, and why. */
+export type WalkEntry = { type: 'file'; path: string } | { type: 'problem'; path: string; reason: string };
 
 const skipped = (name: string) => name.startsWith('.') || SYSTEM_NAMES.has(name.toLowerCase());
-const isPhotoName = (name: string) => PHOTO_EXTENSIONS.has(path.extname(name).toLowerCase());
 
 /**
- * Every photo under the roots (folders or single files), depth first in name order. Hidden and system
- * files are skipped; symbolic links are followed, but a folder already visited is not entered again, so
+ * Every file under the roots (folders or single files), depth first in name order, whatever its name: a
+ * JPEG saved without an extension is a photo, a text file named .jpg is not, and the import tells them
+ * apart by content and reports every file it does not import. Hidden and system files are skipped;
+ * symbolic links are followed, but a folder already visited is not entered again, so
  * link cycles end, and a link to a file yields the file's real path. An entry that cannot be resolved or
  * read (too long a path, no permission, vanished, an I/O error) is a problem of its own and the walk goes
- * on; a root that holds no photos is a problem too.
+ * on; a root that holds no files is a problem too.
  */
 export async function* walkPhotos(roots: string[]): AsyncGenerator<WalkEntry> {
   const visited = new Set<string>();
@@ -31,19 +31,19 @@ export async function* walkPhotos(roots: string[]): AsyncGenerator<WalkEntry> {
       continue;
     }
     if (!stat.isDirectory()) {
-      yield isPhotoName(root) ? { type: 'photo', path: root } : { type: 'problem', path: root, reason: `not a photo file (expected one of ${[...PHOTO_EXTENSIONS].join(' ')})` };
+      yield { type: 'file', path: root };
       continue;
     }
     // A root inside one walked before (classify photos photos/jpeg) was walked with it. (One whose real path
     // cannot be worked out is reported by walkFolder.)
     const real = await fs.realpath(root).catch(() => undefined);
     if (real !== undefined && visited.has(real)) continue;
-    let photos = 0;
+    let files = 0;
     for await (const entry of walkFolder(root, visited)) {
-      if (entry.type === 'photo') photos++;
+      if (entry.type === 'file') files++;
       yield entry;
     }
-    if (photos === 0) yield { type: 'problem', path: root, reason: 'this folder (and its subfolders) holds no photos' };
+    if (files === 0) yield { type: 'problem', path: root, reason: 'this folder (and its subfolders) holds no photos' };
   }
 }
 
@@ -86,14 +86,12 @@ async function* walkFolder(dir: string, visited: Set<string>): AsyncGenerator<Wa
         if (target.isFile()) full = await fs.realpath(full);
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
-        // A broken link is worth telling where it was meant to be a photo; any other failure always is.
-        if (code !== 'ENOENT' || isPhotoName(entry.name)) {
-          yield { type: 'problem', path: full, reason: code === 'ENOENT' ? 'a broken link: what it points to does not exist' : explainReadError(err as NodeJS.ErrnoException) };
-        }
+        yield { type: 'problem', path: full, reason: code === 'ENOENT' ? 'a broken link: what it points to does not exist' : explainReadError(err as NodeJS.ErrnoException) };
         continue;
       }
     }
+    // Named pipes, sockets and devices too: the import refuses them unread, with the reason.
     if (isDirectory) yield* walkFolder(full, visited);
-    else if (isPhotoName(entry.name)) yield { type: 'photo', path: full };
+    else yield { type: 'file', path: full };
   }
 }
