@@ -97,3 +97,22 @@ test('a photo edited in place since its import is not served as the photo it was
   fs.writeFileSync(file, Buffer.concat([fs.readFileSync(file), Buffer.from('retouched')]));
   assert.equal(services.photoFile(detail.hash), undefined);
 });
+
+test('files that share their bytes: the window\'s import status says files and distinct photos', async () => {
+  const dupDir = tempDir('services-same-bytes');
+  const [first] = await writePackshots(data.test.images, 2, path.join(dupDir, 'photos'), { seed: 12 });
+  fs.copyFileSync(first!, path.join(dupDir, 'photos', 'SKU-1002.jpg'));
+  const own = createServices({ catalogFile: path.join(dupDir, 'catalog.sqlite'), thumbnailsDir: path.join(dupDir, 'thumbs'), chooseFolders: async () => [path.join(dupDir, 'photos')] });
+  try {
+    assert.equal((await own.api.chooseAndImport())?.photos, null, 'not known while it runs');
+    let status = (await own.api.importStatus())!;
+    while (status.running) {
+      await new Promise((r) => setTimeout(r, 50));
+      status = (await own.api.importStatus())!;
+    }
+    assert.deepEqual([status.phase, status.done, status.photos], ['done', 3, 2]);
+    assert.equal((await own.api.counts(DEFAULT_REVIEW_RULE)).total, 2);
+  } finally {
+    await own.close();
+  }
+});

@@ -111,9 +111,12 @@ export interface ImportStatus {
   jobId: number;
   running: boolean;
   phase: 'finding' | 'importing' | 'predicting' | 'done' | 'cancelled' | 'failed';
+  /** Files found, imported and failed. */
   found: number;
   done: number;
   failed: number;
+  /** Distinct photos among the imported files once the import has ended (fewer where files share their bytes); null before. */
+  photos: number | null;
   photosPerSecond: number;
   etaSeconds: number | null;
   /** Why the import stopped, when phase is 'failed'. */

@@ -130,13 +130,13 @@ export function createServices(options: ServiceOptions = {}): Services {
     const row = cat.registerModel({ name: model.name, version: model.version, dir: model.modelDir, card: model.card ?? {} });
     if (!cat.activeModel()) cat.activateModel(row.id);
     const cancel = new AbortController();
-    const status: ImportStatus = { jobId: 0, running: true, phase: 'finding', found: 0, done: 0, failed: 0, photosPerSecond: 0, etaSeconds: null, problem: null };
+    const status: ImportStatus = { jobId: 0, running: true, phase: 'finding', found: 0, done: 0, failed: 0, photos: null, photosPerSecond: 0, etaSeconds: null, problem: null };
     const finished = importPhotos(roots, {
       catalog: cat, thumbnailsDir: thumbnails, predictor: { predictor: model, modelId: row.id }, signal: cancel.signal,
       onProgress: (p) => Object.assign(status, { jobId: p.jobId, phase: p.phase, found: p.found, done: p.done, failed: p.failed, photosPerSecond: p.photosPerSecond, etaSeconds: p.etaSeconds }),
     }).then(
       (result) => {
-        Object.assign(status, { jobId: result.jobId, phase: result.status, found: result.counts.found, done: result.counts.done, failed: result.counts.failed, etaSeconds: 0 });
+        Object.assign(status, { jobId: result.jobId, phase: result.status, found: result.counts.found, done: result.counts.done, failed: result.counts.failed, photos: result.photos, etaSeconds: 0 });
       },
       (err: Error) => {
         Object.assign(status, { phase: 'failed', problem: `${err.message}; import the same folders again to continue` });

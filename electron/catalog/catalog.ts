@@ -337,6 +337,11 @@ export class Catalog {
     return counts;
   }
 
+  /** How many distinct photos a job's imported files hold. */
+  jobPhotoCount(jobId: number): number {
+    return this.db.prepare(`SELECT count(DISTINCT photo_id) FROM import_files WHERE job_id = ? AND state = 'done'`).pluck().get(jobId) as number;
+  }
+
   jobErrors(jobId: number): FileError[] {
     return this.db.prepare(`SELECT path, error AS reason FROM import_files WHERE job_id = ? AND state = 'failed' ORDER BY path`).all(jobId) as FileError[];
   }

@@ -32,7 +32,10 @@ export interface ImportResult {
   status: 'done' | 'cancelled';
   /** True when an interrupted job over the same folders was picked up. */
   resumed: boolean;
+  /** Files found, imported, failed and pending. */
   counts: JobCounts;
+  /** Distinct photos among the imported files (fewer than counts.done where files share their bytes). */
+  photos: number;
   predicted: number;
   errors: FileError[];
   seconds: number;
@@ -237,7 +240,7 @@ export async function importPhotos(roots: string[], options: ImportOptions): Pro
     catalog.finishJob(jobId, status);
     report('predicting');
     return {
-      jobId, status, resumed: existing !== undefined, counts: catalog.jobCounts(jobId), predicted: predictions?.predicted ?? 0,
+      jobId, status, resumed: existing !== undefined, counts: catalog.jobCounts(jobId), photos: catalog.jobPhotoCount(jobId), predicted: predictions?.predicted ?? 0,
       errors: catalog.jobErrors(jobId), seconds: (performance.now() - started) / 1000,
     };
   } finally {
