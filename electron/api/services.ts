@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { defaultCatalogFile, defaultModelDir, fineTunedModelsDir, projectRoot, thumbnailsDir as defaultThumbnailsDir } from '../appPaths.ts';
-import { Catalog } from '../catalog/catalog.ts';
+import { Catalog, catalogBusyMessage } from '../catalog/catalog.ts';
 import { loadFashionMnist } from '../dataset/fashionMnist.ts';
 import { activateModel, classifyingModelDir, improveModel } from '../learning/improveModel.ts';
 import { DEFAULT_FINETUNE_OPTIONS, MIN_LABELS } from '../ml/fineTune.ts';
@@ -34,6 +34,8 @@ export interface ServiceOptions {
   modelsDir?: string;
   /** Fine-tuning hyperparameters (the defaults unless a test needs a shorter run). */
   fineTune?: typeof DEFAULT_FINETUNE_OPTIONS;
+  /** How long a write waits for a catalog another program is writing to (CATALOG_WAIT_MS by default). */
+  catalogWaitMs?: number;
 }
 
 export interface Services {
@@ -85,6 +87,9 @@ export function createServices(options: ServiceOptions = {}): Services {
 
   // Opened on first use, so that a window can show why a catalog cannot be opened.
   const openCatalog = () => (catalog ??= new Catalog(catalogFile));
+  const catalogWait = { waitMs: options.catalogWaitMs };
+  /** An error's message, or, for a catalog another program took in the middle of a job, which and what to do. */
+  const explainBusy = (err: Error) => ((err as { code?: string }).code === 'SQLITE_BUSY' ? catalogBusyMessage(catalogFile) : err.message);
   const activeModelDir = () => classifyingModelDir(openCatalog(), options.modelDir ?? defaultModelDir());
 
   /**
@@ -127,8 +132,11 @@ export function createServices(options: ServiceOptions = {}): Services {
     refuseWhileBusy();
     const cat = openCatalog();
     const model = await (predictor ??= startPredictor(activeModelDir()));
-    const row = cat.registerModel({ name: model.name, version: model.version, dir: model.modelDir, card: model.card ?? {} });
-    if (!cat.activeModel()) cat.activateModel(row.id);
+    const row = await cat.writeWhenFree(() => {
+      const registered = cat.registerModel({ name: model.name, version: model.version, dir: model.modelDir, card: model.card ?? {} });
+      if (!cat.activeModel()) cat.activateModel(registered.id);
+      return registered;
+    }, catalogWait);
     const cancel = new AbortController();
     const status: ImportStatus = { jobId: 0, running: true, phase: 'finding', found: 0, done: 0, failed: 0, photos: null, photosPerSecond: 0, etaSeconds: null, problem: null };
     const finished = importPhotos(roots, {
@@ -139,7 +147,7 @@ export function createServices(options: ServiceOptions = {}): Services {
         Object.assign(status, { jobId: result.jobId, phase: result.status, found: result.counts.found, done: result.counts.done, failed: result.counts.failed, photos: result.photos, etaSeconds: 0 });
       },
       (err: Error) => {
-        Object.assign(status, { phase: 'failed', problem: `${err.message}; import the same folders again to continue` });
+        Object.assign(status, { phase: 'failed', problem: `${explainBusy(err)}; import the same folders again to continue` });
       },
     ).finally(() => {
       status.running = false;
@@ -187,7 +195,7 @@ export function createServices(options: ServiceOptions = {}): Services {
       if (!detail) throw new Error(`photo ${id} is not in the catalog`);
       return detail;
     },
-    setLabels: async (changes) => openCatalog().setLabels(changes, reviewer),
+    setLabels: (changes) => openCatalog().writeWhenFree(() => openCatalog().setLabels(changes, reviewer), catalogWait),
     async modelReport() {
       const card = readModelCard(activeModelDir());
       if (!card) return null;
@@ -275,10 +283,11 @@ export function createServices(options: ServiceOptions = {}): Services {
       const status: SortStatus = { running: true, phase: 'planning', total: 0, done: 0, failed: 0, photosPerSecond: 0, etaSeconds: null, result: null, problem: null };
       const finished = sortPhotos(openCatalog(), request, {
         signal: cancel.signal,
+        catalogWait,
         onProgress: (p) => Object.assign(status, { phase: 'sorting', total: p.total, done: p.done, failed: p.failed, photosPerSecond: p.photosPerSecond, etaSeconds: p.etaSeconds }),
       }).then(
         (result) => Object.assign(status, { phase: result.status, result, problem: result.problem, failed: result.failed.length, etaSeconds: 0 }),
-        (err: Error) => Object.assign(status, { phase: 'failed', problem: err.message }),
+        (err: Error) => Object.assign(status, { phase: 'failed', problem: explainBusy(err) }),
       ).finally(() => {
         status.running = false;
       });

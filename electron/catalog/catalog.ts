@@ -116,7 +116,7 @@ export class CatalogBusyError extends Error {}
 
 /** Why a write to `file` could not go ahead, and what to do about it. */
 export function catalogBusyMessage(file: string, waitedSeconds?: number): string {
-  const held = waitedSeconds === undefined ? 'is holding it' : `held it for the ${Math.round(waitedSeconds)} s this command waited`;
+  const held = waitedSeconds === undefined ? 'is holding it' : `held it for the ${Math.round(waitedSeconds)} s Fashion Sorter waited`;
   return `the catalog ${file} is busy: another program ${held} with a write of its own (a database browser with unsaved changes, a backup or sync tool, or another Fashion Sorter). `
     + 'Nothing was changed. Close that program, or save or revert its changes, then run the command again';
 }
