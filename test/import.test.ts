@@ -266,6 +266,16 @@ test('a folder nested past the longest path the system allows is an error of its
   }
 });
 
+test('the catalog and the thumbnail cache inside a folder being imported are neither imported nor reported', async () => {
+  const { dir, catalog, options } = await folderAndCatalog('own-files', 2);
+  for (const run of [1, 2]) {
+    const result = await importPhotos([dir], options);
+    assert.deepEqual(result.errors, [], `run ${run}`);
+    assert.equal(result.counts.done, 2);
+  }
+  assert.equal(count(catalog, 'SELECT count(*) FROM photos'), 2);
+});
+
 test('walking a folder of 1,200 files lets the main thread\'s event loop turn between batches of found files', async () => {
   const dir = tempDir('walk-turns');
   const photos = path.join(dir, 'photos');

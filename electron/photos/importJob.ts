@@ -166,7 +166,9 @@ export async function importPhotos(roots: string[], options: ImportOptions): Pro
 
   if (!catalog.job(jobId)!.walked) {
     let batch: string[] = [];
-    for await (const entry of walkPhotos(absoluteRoots)) {
+    // The catalog (with SQLite's files beside it) and the thumbnail cache may lie in a folder being imported.
+    const own = [catalog.file, `${catalog.file}-wal`, `${catalog.file}-shm`, `${catalog.file}-journal`, options.thumbnailsDir];
+    for await (const entry of walkPhotos(absoluteRoots, { ignore: own })) {
       if (entry.type === 'problem') catalog.recordFailure(jobId, entry.path, entry.reason);
       else batch.push(entry.path);
       if (batch.length >= FIND_BATCH) {

@@ -17,10 +17,12 @@ const skipped = (name: string) => name.startsWith('.') || SYSTEM_NAMES.has(name.
  * symbolic links are followed, but a folder already visited is not entered again, so
  * link cycles end, and a link to a file yields the file's real path. An entry that cannot be resolved or
  * read (too long a path, no permission, vanished, an I/O error) is a problem of its own and the walk goes
- * on; a root that holds no files is a problem too.
+ * on; a root that holds no files is a problem too. `ignore` names files and folders never to yield or
+ * enter (the catalog and the thumbnail cache, when they lie in a folder being imported).
  */
-export async function* walkPhotos(roots: string[]): AsyncGenerator<WalkEntry> {
-  const visited = new Set<string>();
+export async function* walkPhotos(roots: string[], options: { ignore?: Iterable<string> } = {}): AsyncGenerator<WalkEntry> {
+  // Folders already visited, by real path; the ignored paths (the app's own files) count as visited.
+  const visited = new Set<string>([...(options.ignore ?? [])].map((p) => path.resolve(p)));
   for (const root of roots) {
     let stat;
     try {
@@ -73,8 +75,8 @@ async function* walkFolder(dir: string, visited: Set<string>): AsyncGenerator<Wa
   }
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const entry of entries) {
-    if (skipped(entry.name)) continue;
     let full = path.join(dir, entry.name);
+    if (skipped(entry.name) || visited.has(full)) continue;
     let isDirectory = entry.isDirectory();
     if (entry.isSymbolicLink()) {
       try {
