@@ -10,7 +10,7 @@ import { DEFAULT_REVIEW_RULE } from '../electron/catalog/catalog.ts';
 import { DEFAULT_FOLDER_NAMES } from '../electron/export/fileNames.ts';
 import { writePackshots } from '../electron/photos/samplePhotos.ts';
 import { labeledCatalog, testSet } from './helpers/catalogs.ts';
-import { cli, count } from './helpers/cli.ts';
+import { cli, CLI, count } from './helpers/cli.ts';
 import { tempDir } from './helpers/photos.ts';
 
 /**
@@ -56,16 +56,22 @@ test('a catalog another program keeps busy: classify, label and sort wait with p
   assert.equal(fs.existsSync(path.join(dir, 'thumbnails')), false, 'classify made no thumbnail');
   assert.deepEqual({ jobs: count(db, 'SELECT count(*) FROM import_jobs'), labels: count(db, 'SELECT count(*) FROM labels'), sortJobs: count(db, 'SELECT count(*) FROM sort_jobs') }, before);
 
-  // Held for a few seconds only: the command waits it out and goes on.
-  const brief = await holdWriteLock(db, 3);
-  const label = cli(['label', '--db', db, '--csv', labels]);
-  await once(brief, 'exit');
-  assert.equal(label.code, 0, label.stderr);
-  assert.match(label.stderr, /waiting for the catalog .*: another program is writing to it \(0 s of 60 s\)/);
-  assert.match(label.stdout, /applied 1 labels/);
+  // Held until the command says it waits, then let go: the command goes on.
+  const brief = await holdWriteLock(db, 600);
+  const label = spawn(process.execPath, [...CLI, 'label', '--db', db, '--csv', labels], { cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  let [stdout, stderr] = ['', ''];
+  label.stdout.on('data', (d: Buffer) => { stdout += d; });
+  label.stderr.on('data', (d: Buffer) => {
+    stderr += d;
+    if (/waiting for the catalog/.test(stderr)) brief.kill();
+  });
+  const [code] = await once(label, 'exit');
+  assert.equal(code, 0, stderr);
+  assert.match(stderr, /waiting for the catalog .*: another program is writing to it \(0 s of 60 s\)…\n(.*\n)*the catalog .* is free again; going on\n/);
+  assert.match(stdout, /applied 1 labels/);
 });
 
-test('the window, with a catalog another program keeps busy: labels, an import and a sort wait, then fail with the catalog named, having created nothing', { timeout: 300_000 }, async () => {
+test('the window, with a catalog another program keeps busy: labels, an import and a sort wait (the import and the sort saying so), then fail with the catalog named, having created nothing', { timeout: 300_000 }, async () => {
   const dir = tempDir('busy-window');
   const { db } = await labeledCatalog(dir, 2);
   const more = path.join(dir, 'more');
@@ -76,16 +82,27 @@ test('the window, with a catalog another program keeps busy: labels, an import a
   try {
     const busy = /the catalog .*catalog\.sqlite is busy: another program held it for the 1 s Fashion Sorter waited/;
     await assert.rejects(services.api.setLabels([{ photoId: 1, label: 8 }]), busy);
-    await assert.rejects(services.api.importPaths([more]), busy);
+    /** The phases a job's status goes through until it ends, and how it ended. */
+    const follow = async <S extends { running: boolean; phase: string; problem: string | null }>(poll: () => Promise<S | null>) => {
+      const phases = new Set<string>();
+      let status = (await poll())!;
+      for (; status.running; status = (await poll())!) {
+        phases.add(status.phase);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      return { phases: [...phases], status };
+    };
+    await services.api.importPaths([more]);
+    const imported = await follow(services.api.importStatus);
+    assert.ok(imported.phases.includes('waiting'), `the window says it waits (${imported.phases.join(', ')})`);
+    assert.equal(imported.status.phase, 'failed');
+    assert.match(imported.status.problem!, busy);
     await services.api.chooseSortDestination();
     await services.api.startSort({ mode: 'copy', selection: { queue: 'all', rule: DEFAULT_REVIEW_RULE }, folders: [...DEFAULT_FOLDER_NAMES] });
-    let status = (await services.api.sortStatus())!;
-    while (status.running) {
-      await new Promise((r) => setTimeout(r, 50));
-      status = (await services.api.sortStatus())!;
-    }
-    assert.equal(status.phase, 'failed');
-    assert.match(status.problem!, busy);
+    const sorted = await follow(services.api.sortStatus);
+    assert.ok(sorted.phases.includes('waiting'), `the window says it waits (${sorted.phases.join(', ')})`);
+    assert.equal(sorted.status.phase, 'failed');
+    assert.match(sorted.status.problem!, busy);
   } finally {
     holder.kill();
     await once(holder, 'exit');

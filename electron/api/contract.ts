@@ -110,7 +110,8 @@ export interface CatalogCounts {
 export interface ImportStatus {
   jobId: number;
   running: boolean;
-  phase: 'finding' | 'importing' | 'predicting' | 'done' | 'cancelled' | 'failed';
+  /** waiting: another program holds the catalog, and the import waits for it before it begins. */
+  phase: 'waiting' | 'finding' | 'importing' | 'predicting' | 'done' | 'cancelled' | 'failed';
   /** Files found, imported and failed. */
   found: number;
   done: number;
@@ -281,7 +282,8 @@ export interface SortResult {
 
 export interface SortStatus {
   running: boolean;
-  phase: 'planning' | 'sorting' | 'done' | 'stopped' | 'failed';
+  /** waiting: another program holds the catalog, and the sort waits for it before it touches anything. */
+  phase: 'waiting' | 'planning' | 'sorting' | 'done' | 'stopped' | 'failed';
   total: number;
   done: number;
   failed: number;

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { defaultCatalogFile, defaultModelDir, fineTunedModelsDir, projectRoot, thumbnailsDir as defaultThumbnailsDir } from '../appPaths.ts';
-import { Catalog, catalogBusyMessage } from '../catalog/catalog.ts';
+import { Catalog, catalogBusyMessage, CatalogBusyError } from '../catalog/catalog.ts';
 import { loadFashionMnist } from '../dataset/fashionMnist.ts';
 import { activateModel, classifyingModelDir, improveModel } from '../learning/improveModel.ts';
 import { DEFAULT_FINETUNE_OPTIONS, MIN_LABELS } from '../ml/fineTune.ts';
@@ -132,22 +132,23 @@ export function createServices(options: ServiceOptions = {}): Services {
     refuseWhileBusy();
     const cat = openCatalog();
     const model = await (predictor ??= startPredictor(activeModelDir()));
-    const row = await cat.writeWhenFree(() => {
+    const cancel = new AbortController();
+    const status: ImportStatus = { jobId: 0, running: true, phase: 'finding', found: 0, done: 0, failed: 0, photos: null, photosPerSecond: 0, etaSeconds: null, problem: null };
+    // The first write waits while another program holds the catalog, with the status saying so.
+    const registering = cat.writeWhenFree(() => {
       const registered = cat.registerModel({ name: model.name, version: model.version, dir: model.modelDir, card: model.card ?? {} });
       if (!cat.activeModel()) cat.activateModel(registered.id);
       return registered;
-    }, catalogWait);
-    const cancel = new AbortController();
-    const status: ImportStatus = { jobId: 0, running: true, phase: 'finding', found: 0, done: 0, failed: 0, photos: null, photosPerSecond: 0, etaSeconds: null, problem: null };
-    const finished = importPhotos(roots, {
+    }, { ...catalogWait, onWaiting: (seconds) => { status.phase = seconds === null ? 'finding' : 'waiting'; } });
+    const finished = registering.then((row) => importPhotos(roots, {
       catalog: cat, thumbnailsDir: thumbnails, predictor: { predictor: model, modelId: row.id }, signal: cancel.signal,
       onProgress: (p) => Object.assign(status, { jobId: p.jobId, phase: p.phase, found: p.found, done: p.done, failed: p.failed, photosPerSecond: p.photosPerSecond, etaSeconds: p.etaSeconds }),
-    }).then(
+    })).then(
       (result) => {
         Object.assign(status, { jobId: result.jobId, phase: result.status, found: result.counts.found, done: result.counts.done, failed: result.counts.failed, photos: result.photos, etaSeconds: 0 });
       },
       (err: Error) => {
-        Object.assign(status, { phase: 'failed', problem: `${explainBusy(err)}; import the same folders again to continue` });
+        Object.assign(status, { phase: 'failed', problem: err instanceof CatalogBusyError ? err.message : `${explainBusy(err)}; import the same folders again to continue` });
       },
     ).finally(() => {
       status.running = false;
@@ -283,7 +284,7 @@ export function createServices(options: ServiceOptions = {}): Services {
       const status: SortStatus = { running: true, phase: 'planning', total: 0, done: 0, failed: 0, photosPerSecond: 0, etaSeconds: null, result: null, problem: null };
       const finished = sortPhotos(openCatalog(), request, {
         signal: cancel.signal,
-        catalogWait,
+        catalogWait: { ...catalogWait, onWaiting: (seconds) => { status.phase = seconds === null ? 'planning' : 'waiting'; } },
         onProgress: (p) => Object.assign(status, { phase: 'sorting', total: p.total, done: p.done, failed: p.failed, photosPerSecond: p.photosPerSecond, etaSeconds: p.etaSeconds }),
       }).then(
         (result) => Object.assign(status, { phase: result.status, result, problem: result.problem, failed: result.failed.length, etaSeconds: 0 }),

@@ -111,6 +111,12 @@ export const CATALOG_WAIT_MS = 60_000;
 const BUSY_TIMEOUT_MS = 5000;
 const BUSY_POLL_MS = 250;
 
+/** How long a write waits for a busy catalog (CATALOG_WAIT_MS by default), and whom it tells: the seconds waited so far, then null once the catalog took the write. */
+export interface CatalogWait {
+  waitMs?: number;
+  onWaiting?: (seconds: number | null) => void;
+}
+
 /** Another program held the catalog's write lock for longer than a write would wait. */
 export class CatalogBusyError extends Error {}
 
@@ -148,28 +154,29 @@ export class Catalog {
   /**
    * Runs `work` in one write transaction as soon as the catalog accepts writes, and returns its result.
    * While another program holds the write lock it waits without blocking the thread (trying again every
-   * 250 ms), calling `onWaiting` with the seconds waited, for up to `waitMs` milliseconds; then it throws
-   * a CatalogBusyError that names the catalog and says what to do. `work` is synchronous and runs with the
-   * lock held, so what it creates (folders, files) exists only if the catalog took the write; it is rolled
-   * back if `work` throws.
+   * 250 ms), calling `onWaiting` with the seconds waited (and once with null when the lock is won after a
+   * wait), for up to `waitMs` milliseconds; then it throws a CatalogBusyError that names the catalog and
+   * says what to do. `work` is synchronous and runs with the lock held, so what it creates (folders, files)
+   * exists only if the catalog took the write; it is rolled back if `work` throws.
    */
-  async writeWhenFree<T>(work: () => T, options: { waitMs?: number; onWaiting?: (seconds: number) => void } = {}): Promise<T> {
+  async writeWhenFree<T>(work: () => T, options: CatalogWait = {}): Promise<T> {
     const waitMs = options.waitMs ?? CATALOG_WAIT_MS;
     const started = performance.now();
-    for (;;) {
+    for (let waited = false; ; waited = true) {
       // Without this, each try would block the thread for the whole busy timeout.
       this.db.pragma('busy_timeout = 0');
       try {
         this.db.exec('BEGIN IMMEDIATE');
+        if (waited) options.onWaiting?.(null);
         break;
       } catch (err) {
         if ((err as { code?: string }).code !== 'SQLITE_BUSY') throw err;
       } finally {
         this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
       }
-      const waited = (performance.now() - started) / 1000;
-      if (waited * 1000 >= waitMs) throw new CatalogBusyError(catalogBusyMessage(this.file, waited));
-      options.onWaiting?.(waited);
+      const seconds = (performance.now() - started) / 1000;
+      if (seconds * 1000 >= waitMs) throw new CatalogBusyError(catalogBusyMessage(this.file, seconds));
+      options.onWaiting?.(seconds);
       await new Promise((resolve) => setTimeout(resolve, BUSY_POLL_MS));
     }
     try {

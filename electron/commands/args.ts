@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { CATALOG_WAIT_MS } from '../catalog/catalog.ts';
+import { CATALOG_WAIT_MS, type CatalogWait } from '../catalog/catalog.ts';
 
 /** A mistake in how a command was called (exit code 2). */
 export class UsageError extends Error {}
@@ -44,9 +44,9 @@ export function filesAndPhotos(files: number, photos: number): string {
 
 /**
  * How a command waits for a catalog that another program is writing to: up to $FASHION_SORTER_CATALOG_WAIT_S
- * seconds (default 60), saying so on stderr when the wait begins and every 5 s after.
+ * seconds (default 60), saying so on stderr when the wait begins, every 5 s after, and when it ends.
  */
-export function waitingForCatalog(file: string): { waitMs: number; onWaiting: (seconds: number) => void } {
+export function waitingForCatalog(file: string): CatalogWait {
   const raw = process.env.FASHION_SORTER_CATALOG_WAIT_S;
   const seconds = raw === undefined || raw === '' ? CATALOG_WAIT_MS / 1000 : Number(raw);
   if (!Number.isFinite(seconds) || seconds < 0) throw new UsageError(`FASHION_SORTER_CATALOG_WAIT_S must be a number of seconds, got "${raw}"`);
@@ -54,9 +54,11 @@ export function waitingForCatalog(file: string): { waitMs: number; onWaiting: (s
   return {
     waitMs: seconds * 1000,
     onWaiting: (waited) => {
-      if (waited - said < 5) return;
-      said = waited;
-      console.error(`waiting for the catalog ${file}: another program is writing to it (${Math.round(waited)} s of ${seconds} s)…`);
+      if (waited === null) console.error(`the catalog ${file} is free again; going on`);
+      else if (waited - said >= 5) {
+        said = waited;
+        console.error(`waiting for the catalog ${file}: another program is writing to it (${Math.round(waited)} s of ${seconds} s)…`);
+      }
     },
   };
 }

@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { PhotoSelection, SortPlan, SortResult } from '../api/contract.ts';
-import type { Catalog } from '../catalog/catalog.ts';
+import type { Catalog, CatalogWait } from '../catalog/catalog.ts';
 import { comparable } from '../catalog/migrations.ts';
 import { SortJournal, type PhotoSource, type SortFile, type SortJob, type SortMode } from '../catalog/sortJournal.ts';
 import { NUM_CLASSES } from '../dataset/fashionMnist.ts';
@@ -31,8 +31,8 @@ export interface SortProgress {
 export interface SortOptions {
   signal?: AbortSignal;
   onProgress?: (p: SortProgress) => void;
-  /** How long to wait for a catalog another program is writing to, and what to tell meanwhile (see Catalog.writeWhenFree). */
-  catalogWait?: { waitMs?: number; onWaiting?: (seconds: number) => void };
+  /** How long to wait for a catalog another program is writing to, and whom to tell meanwhile (see Catalog.writeWhenFree). */
+  catalogWait?: CatalogWait;
 }
 
 /** A problem with the destination that stops the whole job (the photos not yet sorted stay where they are). */
