@@ -71,7 +71,7 @@ test('a catalog another program keeps busy: classify, label and sort wait with p
   assert.match(stdout, /applied 1 labels/);
 });
 
-test('the window, with a catalog another program keeps busy: labels, an import and a sort wait (the import and the sort saying so), then fail with the catalog named, having created nothing', { timeout: 300_000 }, async () => {
+test('the window, with a catalog another program keeps busy: labels, an import and a sort wait (the import and the sort saying so, a cancel ending the wait), then fail with the catalog named, having created nothing', { timeout: 300_000 }, async () => {
   const dir = tempDir('busy-window');
   const { db } = await labeledCatalog(dir, 2);
   const more = path.join(dir, 'more');
@@ -103,6 +103,18 @@ test('the window, with a catalog another program keeps busy: labels, an import a
     assert.ok(sorted.phases.includes('waiting'), `the window says it waits (${sorted.phases.join(', ')})`);
     assert.equal(sorted.status.phase, 'failed');
     assert.match(sorted.status.problem!, busy);
+    // Cancelled while it waits: it ends at once, having written nothing.
+    const patient = createServices({ catalogFile: db, thumbnailsDir: path.join(dir, 'thumbnails') });
+    try {
+      await patient.api.importPaths([more]);
+      while ((await patient.api.importStatus())!.phase !== 'waiting') await new Promise((r) => setTimeout(r, 20));
+      const asked = performance.now();
+      await patient.api.cancelImport();
+      assert.ok(performance.now() - asked < 2000, 'the cancel did not wait for the catalog');
+      assert.equal((await patient.api.importStatus())!.phase, 'cancelled');
+    } finally {
+      await patient.close();
+    }
   } finally {
     holder.kill();
     await once(holder, 'exit');

@@ -139,7 +139,7 @@ export function createServices(options: ServiceOptions = {}): Services {
       const registered = cat.registerModel({ name: model.name, version: model.version, dir: model.modelDir, card: model.card ?? {} });
       if (!cat.activeModel()) cat.activateModel(registered.id);
       return registered;
-    }, { ...catalogWait, onWaiting: (seconds) => { status.phase = seconds === null ? 'finding' : 'waiting'; } });
+    }, { ...catalogWait, signal: cancel.signal, onWaiting: (seconds) => { status.phase = seconds === null ? 'finding' : 'waiting'; } });
     const finished = registering.then((row) => importPhotos(roots, {
       catalog: cat, thumbnailsDir: thumbnails, predictor: { predictor: model, modelId: row.id }, signal: cancel.signal,
       onProgress: (p) => Object.assign(status, { jobId: p.jobId, phase: p.phase, found: p.found, done: p.done, failed: p.failed, photosPerSecond: p.photosPerSecond, etaSeconds: p.etaSeconds }),
@@ -148,7 +148,8 @@ export function createServices(options: ServiceOptions = {}): Services {
         Object.assign(status, { jobId: result.jobId, phase: result.status, found: result.counts.found, done: result.counts.done, failed: result.counts.failed, photos: result.photos, etaSeconds: 0 });
       },
       (err: Error) => {
-        Object.assign(status, { phase: 'failed', problem: err instanceof CatalogBusyError ? err.message : `${explainBusy(err)}; import the same folders again to continue` });
+        if (cancel.signal.aborted) Object.assign(status, { phase: 'cancelled' });
+        else Object.assign(status, { phase: 'failed', problem: err instanceof CatalogBusyError ? err.message : `${explainBusy(err)}; import the same folders again to continue` });
       },
     ).finally(() => {
       status.running = false;
@@ -288,7 +289,7 @@ export function createServices(options: ServiceOptions = {}): Services {
         onProgress: (p) => Object.assign(status, { phase: 'sorting', total: p.total, done: p.done, failed: p.failed, photosPerSecond: p.photosPerSecond, etaSeconds: p.etaSeconds }),
       }).then(
         (result) => Object.assign(status, { phase: result.status, result, problem: result.problem, failed: result.failed.length, etaSeconds: 0 }),
-        (err: Error) => Object.assign(status, { phase: 'failed', problem: explainBusy(err) }),
+        (err: Error) => Object.assign(status, cancel.signal.aborted ? { phase: 'stopped', problem: 'cancelled before it began' } : { phase: 'failed', problem: explainBusy(err) }),
       ).finally(() => {
         status.running = false;
       });

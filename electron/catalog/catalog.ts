@@ -115,6 +115,8 @@ const BUSY_POLL_MS = 250;
 export interface CatalogWait {
   waitMs?: number;
   onWaiting?: (seconds: number | null) => void;
+  /** Ends the wait (a cancel): nothing is written, and writeWhenFree throws the signal's reason. */
+  signal?: AbortSignal;
 }
 
 /** Another program held the catalog's write lock for longer than a write would wait. */
@@ -155,8 +157,8 @@ export class Catalog {
    * Runs `work` in one write transaction as soon as the catalog accepts writes, and returns its result.
    * While another program holds the write lock it waits without blocking the thread (trying again every
    * 250 ms), calling `onWaiting` with the seconds waited (and once with null when the lock is won after a
-   * wait), for up to `waitMs` milliseconds; then it throws a CatalogBusyError that names the catalog and
-   * says what to do. `work` is synchronous and runs with the lock held, so what it creates (folders, files)
+   * wait), for up to `waitMs` milliseconds or until `signal` aborts; then it throws a CatalogBusyError that
+   * names the catalog and says what to do (or the signal's reason). `work` is synchronous and runs with the lock held, so what it creates (folders, files)
    * exists only if the catalog took the write; it is rolled back if `work` throws.
    */
   async writeWhenFree<T>(work: () => T, options: CatalogWait = {}): Promise<T> {
@@ -174,6 +176,7 @@ export class Catalog {
       } finally {
         this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
       }
+      options.signal?.throwIfAborted();
       const seconds = (performance.now() - started) / 1000;
       if (seconds * 1000 >= waitMs) throw new CatalogBusyError(catalogBusyMessage(this.file, seconds));
       options.onWaiting?.(seconds);

@@ -68,7 +68,7 @@ export async function runClassify(values: Values, folders: string[]): Promise<vo
       const registered = catalog.registerModel({ name: predictor.name, version: predictor.version, dir: predictor.modelDir, card: predictor.card ?? {} });
       if (!catalog.activeModel()) catalog.activateModel(registered.id);
       return registered;
-    }, waitingForCatalog(dbFile));
+    }, { ...waitingForCatalog(dbFile), signal: cancel.signal });
     const result = await importPhotos(folders.map(userPath), {
       catalog, thumbnailsDir: thumbnailsDir(), predictor: { predictor, modelId: model.id }, signal: cancel.signal, onProgress: progress.update,
     });

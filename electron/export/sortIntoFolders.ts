@@ -325,7 +325,7 @@ export async function sortPhotos(catalog: Catalog, request: SortRequest, options
   const journal = new SortJournal(catalog);
   const dest = realPathAllowingMissing(request.dest);
   // While another program holds the catalog, the wait is here, before anything on disk is touched.
-  await catalog.writeWhenFree(() => undefined, options.catalogWait);
+  await catalog.writeWhenFree(() => undefined, { ...options.catalogWait, signal: options.signal });
   // What an interrupted job had in flight is finished first: moves whose verified copy is in place lose
   // their original, and half-written copies go. A job for another destination is then closed; the one for
   // this destination continues, its plan for the rest replaced by a fresh one.
@@ -360,7 +360,7 @@ export async function sortPhotos(catalog: Catalog, request: SortRequest, options
     journal.dropPlanned(job.id);
     journal.addFiles(job.id, planned);
     return job.id;
-  }, options.catalogWait);
+  }, { ...options.catalogWait, signal: options.signal });
 
   const todo = journal.unfinishedFiles(jobId);
   const outcomes = new Outcomes(journal);
