@@ -60,7 +60,8 @@ function moduleClosure(root: string, entry: string): { modules: Set<string>; pac
     }
     modules.add(module);
     const source = fs.readFileSync(file, 'utf8');
-    const specifiers = [...source.matchAll(/(?:\bfrom|\bimport)\s*\(?\s*['"]([^'"]+)['"]/g)].map((m) => m[1]!);
+    // `from '…'` and `import('…')`, not a method such as Buffer.from('IEND').
+    const specifiers = [...source.matchAll(/(?<![.\w$])(?:from|import)\s*\(?\s*['"]([^'"]+)['"]/g)].map((m) => m[1]!);
     for (const worker of source.matchAll(/import\.meta\.url,\s*['"](\w+)['"]/g)) specifiers.push(`./${worker[1]}.js`);
     for (const specifier of specifiers) {
       if (specifier.startsWith('.')) todo.push(path.posix.join(path.posix.dirname(module), specifier));
