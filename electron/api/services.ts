@@ -12,7 +12,8 @@ import { exportCsvInWorker } from '../export/catalogExport.ts';
 import { DEFAULT_FOLDER_NAMES } from '../export/fileNames.ts';
 import { planSort, sortPhotos } from '../export/sortIntoFolders.ts';
 import { importPhotos } from '../photos/importJob.ts';
-import { convertPhoto, isThumbnail, thumbnailPath, writeThumbnail } from '../photos/photoPipeline.ts';
+import { convertPhotoFile } from '../photos/bmp.ts';
+import { isThumbnail, thumbnailPath, writeThumbnail } from '../photos/photoPipeline.ts';
 import type { AppInfo, FashionSorterApi, ImportStatus, ImproveStatus, ModelVersion, SortOptions, SortStatus } from './contract.ts';
 
 export interface ServiceOptions {
@@ -107,7 +108,7 @@ export function createServices(options: ServiceOptions = {}): Services {
     const source = unchangedFile(hash);
     if (!source) return undefined;
     try {
-      const photo = await convertPhoto(await fs.promises.readFile(source));
+      const photo = await convertPhotoFile(await fs.promises.readFile(source));
       if (photo.hash !== hash) return undefined;
       await writeThumbnail(file, photo.thumbnail);
       return file;

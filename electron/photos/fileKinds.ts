@@ -67,7 +67,7 @@ export function contentKind(head: Buffer): ContentKind {
 /**
  * True when a file of this format ends before its image data does (a copy or download cut short),
  * told from its structure: a JPEG with no end marker after its last scan, a PNG with no IEND chunk, a
- * GIF without its trailer, a WebP shorter than its RIFF header says.
+ * GIF without its trailer, a WebP shorter than its RIFF header says, a BMP shorter than its pixel rows.
  */
 export function isCutShort(format: RasterFormat, bytes: Buffer): boolean {
   switch (format) {
@@ -84,6 +84,21 @@ export function isCutShort(format: RasterFormat, bytes: Buffer): boolean {
       return bytes[last] !== 0x3b;
     }
     case 'webp': return bytes.length >= 8 && bytes.readUInt32LE(4) + 8 > bytes.length;
+    case 'bmp': {
+      // Headers, then the pixels from the offset at byte 10: uncompressed rows padded to 4 bytes, or
+      // for a compressed one at least the size its header gives.
+      if (bytes.length < 34) return true;
+      const offset = bytes.readUInt32LE(10);
+      const headerSize = bytes.readUInt32LE(14);
+      if (headerSize === 12) return bytes.length < offset + Math.ceil((bytes.readUInt16LE(18) * bytes.readUInt16LE(24)) / 32) * 4 * bytes.readUInt16LE(20);
+      const width = Math.abs(bytes.readInt32LE(18));
+      const height = Math.abs(bytes.readInt32LE(22));
+      const bitsPerPixel = bytes.readUInt16LE(28);
+      const compression = bytes.readUInt32LE(30);
+      const uncompressed = compression === 0 || compression === 3 || compression === 6;
+      const dataSize = uncompressed ? Math.ceil((width * bitsPerPixel) / 32) * 4 * height : bytes.readUInt32LE(34);
+      return bytes.length < offset + dataSize;
+    }
     default: return false;
   }
 }

@@ -6,8 +6,9 @@ import { constants } from 'node:fs';
 import fs from 'node:fs/promises';
 import sharp from 'sharp';
 import { serveRequests } from '../workerThreads.ts';
+import { convertPhotoFile } from './bmp.ts';
 import { contentKind, SNIFF_BYTES } from './fileKinds.ts';
-import { convertPhoto, explainReadError, MAX_PHOTO_BYTES, PhotoError, thumbnailPath, writeThumbnail } from './photoPipeline.ts';
+import { explainReadError, MAX_PHOTO_BYTES, PhotoError, thumbnailPath, writeThumbnail } from './photoPipeline.ts';
 import type { PhotoReply, PhotoRequest } from './photoProtocol.ts';
 
 // Many photos in flight share the cores; libvips' own per-image threads would only contend.
@@ -33,7 +34,6 @@ async function readPhotoFile(file: string): Promise<Buffer> {
       await handle.read(head, 0, head.length, 0);
       const kind = contentKind(head);
       if (kind.type === 'other') throw new PhotoError(kind.what);
-      if (kind.format === 'bmp') throw new PhotoError('a BMP image, which Fashion Sorter cannot decode yet; save it as PNG or JPEG and import it again');
     }
     return await handle.readFile();
   } finally {
@@ -49,7 +49,7 @@ async function convert(request: PhotoRequest): Promise<PhotoReply> {
     return { type: 'failed', reason: err instanceof PhotoError ? err.message : explainReadError(err as NodeJS.ErrnoException) };
   }
   try {
-    const photo = await convertPhoto(bytes);
+    const photo = await convertPhotoFile(bytes);
     // Written even when a photo seen before has one: checking it first costs more file operations than
     // writing the 10 kB again, and a damaged one is replaced on the way.
     await writeThumbnail(thumbnailPath(request.thumbnailsDir, photo.hash), photo.thumbnail);
