@@ -111,7 +111,12 @@ test('files that share their bytes: the window\'s import status says files and d
       status = (await own.api.importStatus())!;
     }
     assert.deepEqual([status.phase, status.done, status.photos], ['done', 3, 2]);
-    assert.equal((await own.api.counts(DEFAULT_REVIEW_RULE)).total, 2);
+    const counts = await own.api.counts(DEFAULT_REVIEW_RULE);
+    assert.deepEqual([counts.files, counts.total], [3, 2], 'the window says 3 files (2 distinct photos)');
+    // Imported again: the same paths are no new files.
+    await own.api.chooseAndImport();
+    while ((await own.api.importStatus())!.running) await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual([(await own.api.counts(DEFAULT_REVIEW_RULE)).files, (await own.api.counts(DEFAULT_REVIEW_RULE)).total], [3, 2]);
   } finally {
     await own.close();
   }

@@ -99,7 +99,10 @@ export interface PhotoDetail extends PhotoTile {
 }
 
 export interface CatalogCounts {
+  /** Distinct photos (by content). */
   total: number;
+  /** Files the catalog knows: more than `total` where files share their bytes (one packshot for two SKUs). */
+  files: number;
   perCategory: number[];
   needsReview: number;
   reviewed: number;

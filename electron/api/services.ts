@@ -190,7 +190,7 @@ export function createServices(options: ServiceOptions = {}): Services {
       await current?.finished;
     },
     importErrors: async (offset, limit) => openCatalog().fileErrors(offset, limit),
-    counts: async (rule) => ({ ...openCatalog().categoryCounts(rule), errors: openCatalog().fileErrors(0, 1).total }),
+    counts: async (rule) => ({ ...openCatalog().categoryCounts(rule), files: openCatalog().fileCount(), errors: openCatalog().fileErrors(0, 1).total }),
     page: async (query) => openCatalog().photoPage(query),
     photoIds: async (query) => openCatalog().photoIds(query),
     async photo(id) {

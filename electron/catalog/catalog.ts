@@ -417,6 +417,11 @@ export class Catalog {
 
   // ---- what the UI asks ----
 
+  /** How many files the catalog knows (two with the same bytes are two files of one photo); kept by triggers. */
+  fileCount(): number {
+    return this.db.prepare('SELECT files FROM file_count WHERE id = 0').pluck().get() as number;
+  }
+
   /** Photos per current category (a reviewer's label wins over the prediction), and the review queues' sizes. */
   categoryCounts(rule: ReviewRule = DEFAULT_REVIEW_RULE): { perCategory: number[]; needsReview: number; reviewed: number; total: number } {
     const rows = this.categoryTotals();

@@ -248,6 +248,21 @@ export const MIGRATIONS: string[] = [
   CREATE INDEX photo_paths_key ON photo_paths(path_key);
   UPDATE photos SET name = nfc(name) WHERE name IS NOT nfc(name);
   `,
+
+  /*
+   * 6: how many files the catalog knows (photo_paths), kept by triggers as the category counts are: the
+   * window shows it beside the distinct photos on every refresh, and counting 100,000+ paths each time
+   * would read the whole index. An upsert that updates a path adds no row and fires no insert trigger.
+   */ `
+  CREATE TABLE file_count (id INTEGER PRIMARY KEY CHECK (id = 0), files INTEGER NOT NULL);
+  INSERT INTO file_count (id, files) VALUES (0, (SELECT count(*) FROM photo_paths));
+  CREATE TRIGGER photo_paths_count_insert AFTER INSERT ON photo_paths BEGIN
+    UPDATE file_count SET files = files + 1 WHERE id = 0;
+  END;
+  CREATE TRIGGER photo_paths_count_delete AFTER DELETE ON photo_paths BEGIN
+    UPDATE file_count SET files = files - 1 WHERE id = 0;
+  END;
+  `,
 ];
 
 /**
