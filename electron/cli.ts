@@ -30,7 +30,7 @@ Commands:
             [--category C] [--bom]   (--bom: a UTF-8 byte order mark for Excel)
   sort      --db FILE --dest DIR [--move] [--dry-run] [--json] [--reviewed-only | --needs-review]
             [--category C] [--folder-name CATEGORY=NAME]…   (copies unless --move)
-  bench     [--json] [--quick] [--only training,inference,pipeline,catalog,million,export,scale,soak,fineTuning]
+  bench     [--json] [--quick] [--only training,inference,pipeline,realPhotos,catalog,million,export,scale,soak,fineTuning]
 
 Environment: FASHION_SORTER_BACKEND=auto|tensorflow-gpu|tensorflow|wasm|cpu picks the first backend to try;
 FASHION_SORTER_CATALOG_WAIT_S=60 is how long a command waits for a catalog another program is writing to.`;

@@ -1,5 +1,7 @@
 import { benchScale, soak } from '../api/appBench.ts';
-import { defaultModelDir } from '../appPaths.ts';
+import os from 'node:os';
+import path from 'node:path';
+import { defaultModelDir, projectRoot } from '../appPaths.ts';
 import { benchCatalog, type CatalogBench } from '../catalog/catalogBench.ts';
 import { loadFashionMnist, type FashionMnist } from '../dataset/fashionMnist.ts';
 import { benchExport, benchSort } from '../export/exportBench.ts';
@@ -7,6 +9,7 @@ import { benchDomainShift } from '../learning/domainShiftBench.ts';
 import { benchDataParallel, benchInference, benchTraining } from '../ml/bench.ts';
 import { startPredictor } from '../ml/inference.ts';
 import { benchPipeline, measureFidelity } from '../photos/pipelineBench.ts';
+import { benchRealPhotos, describeRealPhotos, findRealPhotos } from '../photos/realPhotosBench.ts';
 import { UsageError, type Values } from './args.ts';
 
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
@@ -58,6 +61,18 @@ const SECTIONS = {
           `  fidelity on ${f.images} test images as photos: ${(100 * f.pipelineAccuracy).toFixed(2)}% vs ${(100 * f.tensorAccuracy).toFixed(2)}% as tensors (gap ${f.gapPoints.toFixed(2)} points)`,
         ],
       };
+    } finally {
+      await predictor.close();
+    }
+  },
+  /** Needs `../shared/real-photos` beside the project (a developer's checkout); skipped with a line saying so without it. */
+  async realPhotos() {
+    const dir = await findRealPhotos(projectRoot);
+    if (!dir) return { result: { skipped: true }, lines: [`real shop photos: skipped (no ${path.resolve(projectRoot, '..', 'shared', 'real-photos')})`] };
+    const predictor = await startPredictor(defaultModelDir());
+    try {
+      const r = await benchRealPhotos(dir, predictor, path.join(os.tmpdir(), 'fashion-sorter-real-photos.png'));
+      return { result: { ...r, results: undefined, details: r.results }, lines: describeRealPhotos(r) };
     } finally {
       await predictor.close();
     }
