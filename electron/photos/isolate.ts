@@ -1,0 +1,358 @@
+/**
+ * Garment isolation: which pixels of a product photo are the product, so that the Fashion-MNIST conversion
+ * sees the garment on white whatever the photo's background (concrete, a wall, a studio gradient, a soft
+ * shadow under a packshot). Plain arithmetic on the photo's thumbnail-sized decode:
+ * 1. A background model from the image border: per colour channel a quadratic surface in x and y fitted by
+ *    least squares to the border band (a gradient or a vignette is a smooth surface), refitted without the
+ *    outliers (an object touching the border), and the band's own residuals as its noise (texture).
+ * 2. Seeds of the foreground: pixels whose colour differs from the modelled background by more than the border
+ *    itself does, counted so that a shadow (darker by a factor, the same chromaticity) is not a difference
+ *    unless it is very dark; and edges stronger than the border's (a soft shadow has no sharp edge).
+ * 3. Morphology: closing joins the outline, everything the border cannot reach is filled in (a white garment
+ *    on white is found by its outline), opening at a radius relative to the object removes thin things
+ *    (a hanger's hook, stray threads), and only the main object is kept: the largest connected part and any
+ *    part at least a fifth of its size (a pair of shoes is one product).
+ */
+import type { RawImage } from './photoPipeline.ts';
+
+/** A foreground mask over an image: 1 for the product, 0 for background, row-major. */
+export interface Isolation {
+  mask: Uint8Array;
+  width: number;
+  height: number;
+  /** The mask's bounding box (inclusive left/top, size in pixels). */
+  box: { left: number; top: number; width: number; height: number };
+  /** Share of the frame the mask covers, 0–1. */
+  coverage: number;
+}
+
+/** Share of the shorter side that is the border band the background is modelled from. */
+const BORDER_SHARE = 0.04;
+/**
+ * A darkening to less than this share of the background's luminance is the product, not a shadow, whatever its
+ * colour: the soft shadows of packshots darken the background to 0.7–0.9 of it (saleor's placeholders).
+ */
+const SHADOW_FLOOR = 0.6;
+/** Smallest colour difference (0–255 units) and Sobel magnitude that count, for a perfectly flat border. */
+const MIN_COLOUR_DIFFERENCE = 14;
+const MIN_EDGE = 48;
+/**
+ * Thresholds are this many times the 99th percentile of the border's own values (texture, noise, JPEG
+ * artefacts), over the border pixels the background model kept (a garment reaching the border is not texture).
+ */
+const BORDER_MARGIN = 1.5;
+const BORDER_QUANTILE = 0.99;
+/** Radius of the closing that joins an outline, as a share of the longer side. */
+const CLOSE_SHARE = 0.02;
+/** Parts of the mask smaller than this share of the largest are dropped. */
+const MIN_PART_SHARE = 0.2;
+
+/** Solves the 6×6 system a·x = b by Gaussian elimination with partial pivoting; zeros for a singular one. */
+function solve(a: number[][], b: number[]): number[] {
+  const n = b.length;
+  const m = a.map((row, i) => [...row, b[i]!]);
+  for (let col = 0; col < n; col++) {
+    let pivot = col;
+    for (let r = col + 1; r < n; r++) if (Math.abs(m[r]![col]!) > Math.abs(m[pivot]![col]!)) pivot = r;
+    if (Math.abs(m[pivot]![col]!) < 1e-9) return new Array(n).fill(0);
+    [m[col], m[pivot]] = [m[pivot]!, m[col]!];
+    for (let r = 0; r < n; r++) {
+      if (r === col) continue;
+      const f = m[r]![col]! / m[col]![col]!;
+      for (let c = col; c <= n; c++) m[r]![c]! -= f * m[col]![c]!;
+    }
+  }
+  return m.map((row, i) => row[n]! / row[i]!);
+}
+
+/** The value at quantile q (0–1) of `values` (sorted in place). */
+function quantile(values: Float32Array, q: number): number {
+  values.sort();
+  return values.length === 0 ? 0 : values[Math.min(values.length - 1, Math.floor(q * values.length))]!;
+}
+
+/**
+ * Per channel, the least-squares quadratic surface through the border band's colours: fitted once, then again
+ * on the pixels within 3 median absolute residuals (+3) of the first fit (an object reaching the border is
+ * not background). Returns the border pixels kept and per channel the coefficients of 1, u, v, u², v², uv at u, v
+ * in [−1, 1] across the image.
+ */
+function fitBackground(image: RawImage, border: Int32Array): { coef: number[][]; inliers: Int32Array } {
+  const { data, width, height, channels } = image;
+  const su = 2 / (width - 1 || 1);
+  const sv = 2 / (height - 1 || 1);
+  const t = new Float64Array(6);
+  const setTerms = (p: number) => {
+    const u = (p % width) * su - 1;
+    const v = Math.floor(p / width) * sv - 1;
+    t[0] = 1; t[1] = u; t[2] = v; t[3] = u * u; t[4] = v * v; t[5] = u * v;
+  };
+  const channel = (p: number, c: number) => data[p * channels + Math.min(c, channels - 1)]!;
+  const fit = (use: (i: number) => boolean) => {
+    const ata = Array.from({ length: 6 }, () => new Array<number>(6).fill(0));
+    const atb = Array.from({ length: 3 }, () => new Array<number>(6).fill(0));
+    for (let k = 0; k < border.length; k++) {
+      if (!use(k)) continue;
+      const p = border[k]!;
+      setTerms(p);
+      for (let i = 0; i < 6; i++) {
+        for (let j = 0; j < 6; j++) ata[i]![j]! += t[i]! * t[j]!;
+        for (let c = 0; c < 3; c++) atb[c]![i]! += t[i]! * channel(p, c);
+      }
+    }
+    return atb.map((b) => solve(ata, b));
+  };
+  const first = fit(() => true);
+  const residuals = new Float32Array(border.length);
+  for (let k = 0; k < border.length; k++) {
+    setTerms(border[k]!);
+    let sum = 0;
+    for (let c = 0; c < 3; c++) {
+      let model = 0;
+      for (let i = 0; i < 6; i++) model += t[i]! * first[c]![i]!;
+      sum += Math.abs(channel(border[k]!, c) - model);
+    }
+    residuals[k] = sum;
+  }
+  const limit = 3 * quantile(Float32Array.from(residuals), 0.5) + 3;
+  const inliers = border.filter((_, k) => residuals[k]! <= limit);
+  return inliers.length >= 12 ? { coef: fit((k) => residuals[k]! <= limit), inliers } : { coef: first, inliers: border };
+}
+
+/** Dilates (max) or erodes (min) a 0/1 mask with a (2r+1)² square, separably (a running count per window). */
+function morph(mask: Uint8Array, width: number, height: number, r: number, dilate: boolean): Uint8Array {
+  if (r <= 0) return mask;
+  // One pass along lines of `length` pixels `step` apart, `lines` of them starting `lineStep` apart.
+  const pass = (src: Uint8Array, lines: number, lineStep: number, length: number, step: number) => {
+    const out = new Uint8Array(src.length);
+    for (let line = 0; line < lines; line++) {
+      const base = line * lineStep;
+      let count = 0;
+      for (let i = 0; i < Math.min(r, length); i++) count += src[base + i * step]!;
+      for (let i = 0; i < length; i++) {
+        if (i + r < length) count += src[base + (i + r) * step]!;
+        if (i - r - 1 >= 0) count -= src[base + (i - r - 1) * step]!;
+        // Beyond the frame counts as neither: erosion keeps a mask's edge where it touches the frame.
+        const size = Math.min(length - 1, i + r) - Math.max(0, i - r) + 1;
+        out[base + i * step] = dilate ? (count > 0 ? 1 : 0) : count === size ? 1 : 0;
+      }
+    }
+    return out;
+  };
+  return pass(pass(mask, height, width, width, 1), width, 1, height, width);
+}
+
+/** Connected parts (4-neighbours) of a 0/1 mask: a label per pixel (0 = none) and each label's size. */
+function components(mask: Uint8Array, width: number): { labels: Int32Array; sizes: number[] } {
+  const labels = new Int32Array(mask.length);
+  const sizes = [0];
+  const stack = new Int32Array(mask.length);
+  for (let start = 0; start < mask.length; start++) {
+    if (!mask[start] || labels[start]) continue;
+    const label = sizes.length;
+    let size = 0;
+    let top = 0;
+    labels[start] = label;
+    stack[top++] = start;
+    while (top > 0) {
+      const p = stack[--top]!;
+      size++;
+      const x = p % width;
+      if (x > 0 && mask[p - 1] && !labels[p - 1]) { labels[p - 1] = label; stack[top++] = p - 1; }
+      if (x < width - 1 && mask[p + 1] && !labels[p + 1]) { labels[p + 1] = label; stack[top++] = p + 1; }
+      if (p >= width && mask[p - width] && !labels[p - width]) { labels[p - width] = label; stack[top++] = p - width; }
+      if (p + width < mask.length && mask[p + width] && !labels[p + width]) { labels[p + width] = label; stack[top++] = p + width; }
+    }
+    sizes.push(size);
+  }
+  return { labels, sizes };
+}
+
+/** Sets every pixel the border cannot reach through unset pixels (holes in the mask, inside an outline). */
+function fillHoles(mask: Uint8Array, width: number, height: number): Uint8Array {
+  // The frame's pixels and what they reach through unset pixels are the outside: the complement of its parts
+  // that touch the frame. A one-pixel unset frame around the image joins them all into one part.
+  const w = width + 2;
+  const padded = new Uint8Array(w * (height + 2));
+  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) padded[(y + 1) * w + x + 1] = mask[y * width + x] ? 0 : 1;
+  for (let x = 0; x < w; x++) { padded[x] = 1; padded[(height + 1) * w + x] = 1; }
+  for (let y = 0; y < height + 2; y++) { padded[y * w] = 1; padded[y * w + w - 1] = 1; }
+  const { labels } = components(padded, w);
+  const out = new Uint8Array(mask.length);
+  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) out[y * width + x] = labels[(y + 1) * w + x + 1] === 1 ? 0 : 1;
+  return out;
+}
+
+/**
+ * The product's mask in an upright RGB (or gray) image on white, as described above. Undefined when nothing
+ * stands out from the background (a blank photo, or one whose product fills the frame so that the border is
+ * the product): the caller then converts the whole image.
+ */
+export function isolateGarment(image: RawImage): Isolation | undefined {
+  const frame = frameStrips(image);
+  if (frame.left + frame.right + frame.top + frame.bottom === 0) return isolateInside(image);
+  const inner = { width: image.width - frame.left - frame.right, height: image.height - frame.top - frame.bottom, channels: image.channels };
+  const data = new Uint8Array(inner.width * inner.height * inner.channels);
+  for (let y = 0; y < inner.height; y++) {
+    const from = ((y + frame.top) * image.width + frame.left) * image.channels;
+    data.set(image.data.subarray(from, from + inner.width * inner.channels), y * inner.width * inner.channels);
+  }
+  const found = isolateInside({ ...inner, data });
+  if (!found) return undefined;
+  const mask = new Uint8Array(image.width * image.height);
+  for (let y = 0; y < inner.height; y++) mask.set(found.mask.subarray(y * inner.width, (y + 1) * inner.width), (y + frame.top) * image.width + frame.left);
+  const { box } = found;
+  return { mask, width: image.width, height: image.height, box: { ...box, left: box.left + frame.left, top: box.top + frame.top }, coverage: (found.coverage * inner.width * inner.height) / (image.width * image.height) };
+}
+
+/**
+ * Lines of one flat colour along the frame's edges that differ from the line inside them: a scan's or an
+ * export's padding (eshoponweb's photos have a white column or two beside the concrete). They are not the
+ * photo's background. At most 1 % of each side (+1 pixel).
+ */
+function frameStrips(image: RawImage): { left: number; right: number; top: number; bottom: number } {
+  const { data, width, height, channels } = image;
+  // The median colour of a line (per channel) and whether all its pixels are within 4 levels of each other.
+  const line = (start: number, step: number, count: number) => {
+    const values = [0, 1, 2].map(() => new Uint8Array(count));
+    for (let i = 0; i < count; i++) for (let c = 0; c < 3; c++) values[c]![i] = data[(start + i * step) * channels + Math.min(c, channels - 1)]!;
+    return values.map((v) => v.sort()).reduce((acc, v) => ({ flat: acc.flat && v[count - 1]! - v[0]! <= 4, median: [...acc.median, v[count >> 1]!] }), { flat: true, median: [] as number[] });
+  };
+  const strip = (lineAt: (i: number) => { flat: boolean; median: number[] }, side: number) => {
+    const most = Math.ceil(0.01 * side) + 1;
+    let n = 0;
+    while (n < most && lineAt(n).flat) n++;
+    if (n === 0 || n === most) return 0;
+    // Against the median of the band inside, not of one line: a garment reaching a packshot's narrow white
+    // margin does not make the margin a strip.
+    const edge = lineAt(n - 1).median;
+    const band = Math.max(2, Math.round(BORDER_SHARE * side));
+    const inside = [0, 1, 2].map((c) => {
+      const medians = Array.from({ length: band }, (_, i) => lineAt(n + i).median[c]!).sort((a, b) => a - b);
+      return medians[band >> 1]!;
+    });
+    return Math.max(...[0, 1, 2].map((c) => Math.abs(edge[c]! - inside[c]!))) > 30 ? n : 0;
+  };
+  return {
+    top: strip((i) => line(i * width, 1, width), height),
+    bottom: strip((i) => line((height - 1 - i) * width, 1, width), height),
+    left: strip((i) => line(i, width, height), width),
+    right: strip((i) => line(width - 1 - i, width, height), width),
+  };
+}
+
+/** Within 5 % of the maximum intensity of white: the photo pipeline's trim threshold (Fashion-MNIST's). */
+const NEAR_WHITE = 255 - Math.round(0.05 * 255);
+const isNearWhite = (data: Uint8Array, p: number, channels: number) => {
+  for (let c = 0; c < Math.min(3, channels); c++) if (data[p * channels + c]! < NEAR_WHITE) return false;
+  return true;
+};
+
+/** True when at least half the border is within 5 % of white: a packshot on white, the product may reach the border. */
+function whiteBackground(image: RawImage, border: Int32Array): boolean {
+  let white = 0;
+  for (const p of border) if (isNearWhite(image.data, p, image.channels)) white++;
+  return white >= 0.5 * border.length;
+}
+
+/**
+ * On a white background, adds to the mask every connected part of what is not near white that touches it:
+ * the faint outskirts of a light garment, which Fashion-MNIST's own conversion keeps (its trim is by this
+ * threshold), come back; a soft shadow apart from the product stays out.
+ */
+function addWhatTouches(mask: Uint8Array, image: RawImage): void {
+  const { data, width, channels } = image;
+  const marked = new Uint8Array(mask.length);
+  for (let p = 0; p < mask.length; p++) marked[p] = isNearWhite(data, p, channels) ? 0 : 1;
+  const { labels, sizes } = components(marked, width);
+  const touching = new Uint8Array(sizes.length);
+  for (let p = 0; p < mask.length; p++) if (mask[p] && labels[p]) touching[labels[p]!] = 1;
+  for (let p = 0; p < mask.length; p++) if (labels[p] && touching[labels[p]!]) mask[p] = 1;
+}
+
+/** isolateGarment on an image without padding strips. */
+function isolateInside(image: RawImage): Isolation | undefined {
+  const { data, width, height, channels } = image;
+  const n = width * height;
+  if (width < 8 || height < 8) return undefined;
+  const band = Math.max(2, Math.round(BORDER_SHARE * Math.min(width, height)));
+  // Every other pixel of the band in each direction: the statistics are the same at a quarter of the cost.
+  const borderList: number[] = [];
+  for (let y = 0; y < height; y += 2) {
+    for (let x = 0; x < width; x += 2) if (y < band || y >= height - band || x < band || x >= width - band) borderList.push(y * width + x);
+  }
+  const border = Int32Array.from(borderList);
+  const { coef, inliers } = fitBackground(image, border);
+
+  // Per pixel: the background's colour there, and the two differences from it.
+  const lum = new Float32Array(n);
+  const colourDiff = new Float32Array(n);
+  const [cr, cg, cb] = coef as [number[], number[], number[]];
+  const surface = (c: number[], u: number, v: number) => c[0]! + c[1]! * u + c[2]! * v + c[3]! * u * u + c[4]! * v * v + c[5]! * u * v;
+  for (let y = 0; y < height; y++) {
+    const v = (2 * y) / (height - 1) - 1;
+    for (let x = 0; x < width; x++) {
+      const u = (2 * x) / (width - 1) - 1;
+      const p = y * width + x;
+      const bgR = surface(cr, u, v), bgG = surface(cg, u, v), bgB = surface(cb, u, v);
+      const at = p * channels;
+      const r = data[at]!, g = data[at + Math.min(1, channels - 1)]!, b = data[at + Math.min(2, channels - 1)]!;
+      const l = 0.2126 * r + 0.7152 * g + 0.0722 * b;
+      const bgL = Math.max(1, 0.2126 * bgR + 0.7152 * bgG + 0.0722 * bgB);
+      lum[p] = l;
+      const ratio = l / bgL;
+      // A shadow is the background times a factor below 1: compare with the background darkened by the same factor.
+      const scale = Math.min(1, ratio);
+      const chroma = Math.max(Math.abs(r - bgR * scale), Math.abs(g - bgG * scale), Math.abs(b - bgB * scale));
+      const tone = ratio > 1 ? l - bgL : ratio < SHADOW_FLOOR ? bgL - l : 0;
+      colourDiff[p] = Math.max(chroma, tone);
+    }
+  }
+  const edge = new Float32Array(n);
+  for (let y = 1; y < height - 1; y++) {
+    for (let x = 1; x < width - 1; x++) {
+      const p = y * width + x;
+      const gx = lum[p - width + 1]! + 2 * lum[p + 1]! + lum[p + width + 1]! - lum[p - width - 1]! - 2 * lum[p - 1]! - lum[p + width - 1]!;
+      const gy = lum[p + width - 1]! + 2 * lum[p + width]! + lum[p + width + 1]! - lum[p - width - 1]! - 2 * lum[p - width]! - lum[p - width + 1]!;
+      edge[p] = Math.sqrt(gx * gx + gy * gy);
+    }
+  }
+  const borderQuantile = (values: Float32Array) => {
+    const inBorder = new Float32Array(inliers.length);
+    for (let k = 0; k < inliers.length; k++) inBorder[k] = values[inliers[k]!]!;
+    return quantile(inBorder, BORDER_QUANTILE);
+  };
+  const colourThreshold = Math.max(MIN_COLOUR_DIFFERENCE, BORDER_MARGIN * borderQuantile(colourDiff));
+  const edgeThreshold = Math.max(MIN_EDGE, BORDER_MARGIN * borderQuantile(edge));
+  const seeds = new Uint8Array(n);
+  for (let p = 0; p < n; p++) seeds[p] = colourDiff[p]! > colourThreshold || edge[p]! > edgeThreshold ? 1 : 0;
+
+  const closeRadius = Math.max(1, Math.round(CLOSE_SHARE * Math.max(width, height)));
+  const closed = morph(morph(seeds, width, height, closeRadius, true), width, height, closeRadius, false);
+  const filled = fillHoles(closed, width, height);
+  let { labels, sizes } = components(filled, width);
+  const largest = Math.max(...sizes);
+  if (largest === 0) return undefined;
+  // Opening at a radius relative to the object: thin parts (a hanger's hook) go, the garment's shape stays.
+  const objectSide = Math.sqrt(largest);
+  const openRadius = Math.max(1, Math.round(0.025 * objectSide));
+  const opened = morph(morph(filled, width, height, openRadius, false), width, height, openRadius, true);
+  ({ labels, sizes } = components(opened, width));
+  const main = Math.max(...sizes);
+  if (main === 0) return undefined;
+  const mask = new Uint8Array(n);
+  for (let p = 0; p < n; p++) if (labels[p] && sizes[labels[p]!]! >= MIN_PART_SHARE * main) mask[p] = 1;
+  if (whiteBackground(image, border)) addWhatTouches(mask, image);
+  let left = width, top = height, right = -1, bottom = -1, area = 0;
+  for (let p = 0; p < n; p++) {
+    if (!mask[p]) continue;
+    area++;
+    const x = p % width;
+    const y = (p - x) / width;
+    if (x < left) left = x;
+    if (x > right) right = x;
+    if (y < top) top = y;
+    if (y > bottom) bottom = y;
+  }
+  return { mask, width, height, box: { left, top, width: right - left + 1, height: bottom - top + 1 }, coverage: area / n };
+}
