@@ -35,7 +35,7 @@ const BORDER_SHARE = 0.04;
 const SHADOW_FLOOR = 0.6;
 /** Smallest colour difference (0–255 units) and Sobel magnitude that count, for a perfectly flat border. */
 const MIN_COLOUR_DIFFERENCE = 14;
-const MIN_EDGE = 48;
+const MIN_EDGE = 64;
 /**
  * Thresholds are this many times the 99th percentile of the border's own values (texture, noise, JPEG
  * artefacts), over the border pixels the background model kept (a garment reaching the border is not texture).
@@ -141,6 +141,9 @@ function morph(mask: Uint8Array, width: number, height: number, r: number, dilat
   };
   return pass(pass(mask, height, width, width, 1), width, 1, height, width);
 }
+
+/** A 0/1 mask (`width`×`height`, row-major) widened by `r` pixels in every direction (a (2r+1)² square). */
+export const widen = (mask: Uint8Array, width: number, height: number, r: number): Uint8Array => morph(mask, width, height, r, true);
 
 /** Connected parts (4-neighbours) of a 0/1 mask: a label per pixel (0 = none) and each label's size. */
 function components(mask: Uint8Array, width: number): { labels: Int32Array; sizes: number[] } {
@@ -256,18 +259,27 @@ function whiteBackground(image: RawImage, border: Int32Array): boolean {
 }
 
 /**
- * On a white background, adds to the mask every connected part of what is not near white that touches it:
- * the faint outskirts of a light garment, which Fashion-MNIST's own conversion keeps (its trim is by this
- * threshold), come back; a soft shadow apart from the product stays out.
+ * On a white background, adds to the mask each connected part of what is neither near white nor in the mask
+ * that touches the mask and has a seed of its own (a sharp edge or a clear colour difference, more than 2
+ * pixels from the mask): the faint parts of a light garment, which Fashion-MNIST's own conversion keeps (its
+ * trim is by this threshold) and whose outline against white is sharp, come back; a soft shadow, which has
+ * no sharp outline, stays out.
  */
-function addWhatTouches(mask: Uint8Array, image: RawImage): void {
-  const { data, width, channels } = image;
+function addWhatTouches(mask: Uint8Array, seeds: Uint8Array, image: RawImage): void {
+  const { data, width, height, channels } = image;
+  const near = morph(mask, width, height, 1, true);
+  const beside = morph(mask, width, height, 2, true);
   const marked = new Uint8Array(mask.length);
-  for (let p = 0; p < mask.length; p++) marked[p] = isNearWhite(data, p, channels) ? 0 : 1;
+  for (let p = 0; p < mask.length; p++) marked[p] = mask[p] || isNearWhite(data, p, channels) ? 0 : 1;
   const { labels, sizes } = components(marked, width);
   const touching = new Uint8Array(sizes.length);
-  for (let p = 0; p < mask.length; p++) if (mask[p] && labels[p]) touching[labels[p]!] = 1;
-  for (let p = 0; p < mask.length; p++) if (labels[p] && touching[labels[p]!]) mask[p] = 1;
+  const seeded = new Uint8Array(sizes.length);
+  for (let p = 0; p < mask.length; p++) {
+    if (!labels[p]) continue;
+    if (near[p]) touching[labels[p]!] = 1;
+    if (seeds[p] && !beside[p]) seeded[labels[p]!] = 1;
+  }
+  for (let p = 0; p < mask.length; p++) if (labels[p] && touching[labels[p]!] && seeded[labels[p]!]) mask[p] = 1;
 }
 
 /** isolateGarment on an image without padding strips. */
@@ -330,6 +342,18 @@ function isolateInside(image: RawImage): Isolation | undefined {
   const closeRadius = Math.max(1, Math.round(CLOSE_SHARE * Math.max(width, height)));
   const closed = morph(morph(seeds, width, height, closeRadius, true), width, height, closeRadius, false);
   const filled = fillHoles(closed, width, height);
+  const white = whiteBackground(image, border);
+  if (!white) {
+    // A hole the filling closed that looks like the background throughout is background: the gap between
+    // trouser legs that the closing bridged, the inside of a bag's handle. (On white it cannot be told from
+    // the inside of a white garment, and is kept.)
+    const holes = new Uint8Array(n);
+    for (let p = 0; p < n; p++) holes[p] = filled[p] && !closed[p] ? 1 : 0;
+    const { labels: hole, sizes: holeSizes } = components(holes, width);
+    const alike = new Array<number>(holeSizes.length).fill(0);
+    for (let p = 0; p < n; p++) if (hole[p] && colourDiff[p]! <= colourThreshold / 2) alike[hole[p]!]!++;
+    for (let p = 0; p < n; p++) if (hole[p] && alike[hole[p]!]! >= 0.9 * holeSizes[hole[p]!]!) filled[p] = 0;
+  }
   let { labels, sizes } = components(filled, width);
   const largest = Math.max(...sizes);
   if (largest === 0) return undefined;
@@ -342,10 +366,13 @@ function isolateInside(image: RawImage): Isolation | undefined {
   if (main === 0) return undefined;
   const mask = new Uint8Array(n);
   for (let p = 0; p < n; p++) if (labels[p] && sizes[labels[p]!]! >= MIN_PART_SHARE * main) mask[p] = 1;
-  if (whiteBackground(image, border)) addWhatTouches(mask, image);
+  if (white) addWhatTouches(mask, seeds, image);
+  // A Sobel edge is a pixel wide on each side of an outline: the seeds, and so the mask, reach a pixel into
+  // the background all round.
+  const inside = morph(mask, width, height, 1, false);
   let left = width, top = height, right = -1, bottom = -1, area = 0;
   for (let p = 0; p < n; p++) {
-    if (!mask[p]) continue;
+    if (!inside[p]) continue;
     area++;
     const x = p % width;
     const y = (p - x) / width;
@@ -354,5 +381,5 @@ function isolateInside(image: RawImage): Isolation | undefined {
     if (y < top) top = y;
     if (y > bottom) bottom = y;
   }
-  return { mask, width, height, box: { left, top, width: right - left + 1, height: bottom - top + 1 }, coverage: area / n };
+  return { mask: inside, width, height, box: { left, top, width: right - left + 1, height: bottom - top + 1 }, coverage: area / n };
 }

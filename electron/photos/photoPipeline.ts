@@ -11,7 +11,7 @@ import sharp from 'sharp';
 import { IMAGE_SIZE, PIXELS } from '../dataset/fashionMnist.ts';
 import { removeStaleTemporaries } from '../staleFiles.ts';
 import { contentKind, isCutShort, SNIFF_BYTES } from './fileKinds.ts';
-import { isolateGarment } from './isolate.ts';
+import { isolateGarment, widen } from './isolate.ts';
 
 export const THUMBNAIL_SIZE = 256;
 /** sharp's own default: larger images are refused before decoding (decompression bombs). */
@@ -261,9 +261,9 @@ export const TONE_FLOOR = 55;
 export function toFashionMnist(image: RawImage, options: ConversionOptions = {}, isolation = options.isolate === false ? undefined : isolateGarment(image)): Uint8Array {
   const { data, channels } = image;
   const n = image.width * image.height;
-  // Gray levels of the garment composited onto white; the mask is widened by a pixel so that anti-aliased
-  // outlines stay as they were.
-  const keep = isolation && isolation.coverage < 0.95 ? dilateOnce(isolation.mask, image.width, image.height) : undefined;
+  // Gray levels of the garment composited onto white; the mask is widened by two pixels so that the
+  // anti-aliased outline, which the mask leaves out, stays as it was.
+  const keep = isolation && isolation.coverage < 0.95 ? widen(isolation.mask, image.width, image.height, 2) : undefined;
   const gray = new Float32Array(n);
   const gray8 = new Uint8Array(n);
   for (let p = 0; p < n; p++) {
@@ -292,21 +292,6 @@ export function toFashionMnist(image: RawImage, options: ConversionOptions = {},
   return pixels;
 }
 
-/** A 0/1 mask dilated by one pixel (3×3). */
-function dilateOnce(mask: Uint8Array, width: number, height: number): Uint8Array {
-  const out = new Uint8Array(mask.length);
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      if (!mask[y * width + x]) continue;
-      for (let dy = -1; dy <= 1; dy++) for (let dx = -1; dx <= 1; dx++) {
-        const yy = y + dy, xx = x + dx;
-        if (yy >= 0 && yy < height && xx >= 0 && xx < width) out[yy * width + xx] = 1;
-      }
-    }
-  }
-  return out;
-}
-
 /**
  * In place: when the median of the garment's values (negated, garment bright; `garment` its share of each
  * pixel, 0–1) is below TONE_FLOOR, maps v → T + (v − m)·(255 − T)/(255 − m) for median m and T = TONE_FLOOR,
@@ -324,14 +309,47 @@ function liftTones(values: Float32Array, garment: Float32Array): void {
   }
 }
 
-/** Hashes, decodes and converts one photo's bytes; the thumbnail is a JPEG. */
-export async function convertPhoto(bytes: Buffer): Promise<ConvertedPhoto> {
+/** A product whose longer side is less than this in the thumbnail-sized decode is decoded again, closer. */
+const SMALL_OBJECT = THUMBNAIL_SIZE / 4;
+
+/**
+ * When the product in `raw` (the thumbnail-sized decode of a `size` photo) is small and the photo has more
+ * pixels, the region around it (its box and as much again on each side, within the frame) decoded from the
+ * photo at up to the thumbnail size: a 250-px sandal in a 6,000-px frame is then converted from about 128
+ * pixels instead of 10. Undefined when the decode has the product at full resolution already.
+ */
+async function decodeAround(bytes: Buffer, raw: RawImage, size: { width: number; height: number }, box: Box): Promise<RawImage | undefined> {
+  const scale = size.width / raw.width;
+  if (Math.max(box.width, box.height) >= SMALL_OBJECT || scale <= 1.5) return undefined;
+  const margin = Math.max(box.width, box.height);
+  const left = Math.max(0, Math.floor((box.left - margin) * scale));
+  const top = Math.max(0, Math.floor((box.top - margin) * scale));
+  const right = Math.min(size.width, Math.ceil((box.left + box.width + margin) * scale));
+  const bottom = Math.min(size.height, Math.ceil((box.top + box.height + margin) * scale));
+  const { data, info } = await sharp(bytes, { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'warning' })
+    .rotate()
+    .extract({ left, top, width: right - left, height: bottom - top })
+    .resize({ width: THUMBNAIL_SIZE, height: THUMBNAIL_SIZE, fit: 'inside', withoutEnlargement: true })
+    .flatten({ background: WHITE })
+    .toColourspace('srgb')
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  return { data, width: info.width, height: info.height, channels: info.channels };
+}
+
+/**
+ * Hashes, decodes and converts one photo's bytes; the thumbnail is a JPEG. `options` choose parts of the
+ * conversion, for measuring them (the defaults are what the app does). Throws PhotoError with a reason.
+ */
+export async function convertPhoto(bytes: Buffer, options: ConversionOptions = {}): Promise<ConvertedPhoto> {
   if (bytes.length === 0) throw new PhotoError('the file is empty (0 bytes)');
   const hash = crypto.createHash('sha256').update(bytes).digest('hex');
   try {
     const { raw, format, width, height } = await decodeUpright(bytes);
     const thumbnail = await sharp(raw.data, { raw: { width: raw.width, height: raw.height, channels: raw.channels as 3 } }).jpeg({ quality: 80, optimiseCoding: false }).toBuffer();
-    return { hash, format, width, height, pixels: toFashionMnist(raw), thumbnail };
+    const isolation = options.isolate === false ? undefined : isolateGarment(raw);
+    const closer = isolation && (await decodeAround(bytes, raw, { width, height }, isolation.box));
+    return { hash, format, width, height, pixels: closer ? toFashionMnist(closer, options) : toFashionMnist(raw, options, isolation), thumbnail };
   } catch (err) {
     if (err instanceof PhotoError) throw err;
     throw new PhotoError(explainDecodeError(err as Error, bytes));

@@ -1,0 +1,182 @@
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import sharp from 'sharp';
+import { defaultModelDir } from '../electron/appPaths.ts';
+import { IMAGE_SIZE, loadFashionMnist, NUM_CLASSES, PIXELS } from '../electron/dataset/fashionMnist.ts';
+import { seededRandom } from '../electron/ml/augment.ts';
+import { startPredictor } from '../electron/ml/inference.ts';
+import { isolateGarment } from '../electron/photos/isolate.ts';
+import { renderPackshot } from '../electron/photos/samplePhotos.ts';
+import { convertPhoto, THUMBNAIL_SIZE, toFashionMnist, type ConversionOptions, type RawImage } from '../electron/photos/photoPipeline.ts';
+
+const data = await loadFashionMnist({ allowDownload: false });
+const image = (i: number) => data.test.images.subarray(i * PIXELS, (i + 1) * PIXELS);
+const predictor = await startPredictor(defaultModelDir());
+after(() => predictor.close());
+
+type Background = 'gradient' | 'texture' | 'shadow' | 'wall' | 'white';
+type Rgb = [number, number, number];
+
+/**
+ * A generated product photo with a known mask: Fashion-MNIST test image `index` upscaled to `garment` pixels
+ * is the garment's shape and shading (its pixels above 40 of 255 are the mask), coloured `colour` (or near
+ * white with a darker seam along its outline for 'white'), placed in a `frame` on a generated background:
+ * a studio gradient with a vignette, a concrete-like texture, white with a soft shadow under the garment,
+ * a coloured wall with a gradient, or white. Returns the PNG and the mask at the photo's size.
+ */
+async function scene(index: number, background: Background, options: { frame?: { width: number; height: number }; garment?: number; colour?: Rgb } = {}) {
+  const { width, height } = options.frame ?? { width: 600, height: 500 };
+  const size = options.garment ?? 340;
+  const colour = options.colour ?? [40, 60, 150];
+  const shape = await sharp(Buffer.from(image(index)), { raw: { width: IMAGE_SIZE, height: IMAGE_SIZE, channels: 1 } }).resize(size, size, { kernel: 'lanczos3' }).extractChannel(0).raw().toBuffer();
+  const left = (width - size) >> 1;
+  const top = Math.max(0, ((height - size) >> 1) - Math.round(0.05 * height));
+  const random = seededRandom(index + 7);
+  // Texture: smoothed noise, grey around 150 with ±40 blotches and grain.
+  const noise = background === 'texture'
+    ? await sharp(Buffer.from(Array.from({ length: (width >> 3) * (height >> 3) }, () => Math.floor(random() * 255))), { raw: { width: width >> 3, height: height >> 3, channels: 1 } }).resize(width, height, { kernel: 'cubic' }).raw().toBuffer()
+    : undefined;
+  const mask = new Uint8Array(width * height);
+  const rgb = Buffer.alloc(width * height * 3);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const p = y * width + x;
+      const u = x / width - 0.5;
+      const v = y / height - 0.5;
+      let bg: Rgb;
+      switch (background) {
+        case 'gradient': { const l = 235 - 50 * (y / height) - 80 * (u * u + v * v); bg = [l, l, l + 4]; break; }
+        case 'texture': { const l = 110 + 0.35 * noise![p]! + 20 * (random() - 0.5); bg = [l, l - 3, l - 6]; break; }
+        case 'wall': { const k = 1 - 0.25 * (x / width); bg = [200 * k, 170 * k, 120 * k]; break; }
+        case 'shadow': {
+          // A soft elliptical shadow under the garment's bottom edge, darkening white to 0.72 at its centre.
+          const dx = (x - width / 2) / (0.42 * size);
+          const dy = (y - (top + size * 0.97)) / (0.07 * size);
+          const l = 255 * (1 - 0.28 * Math.exp(-(dx * dx + dy * dy)));
+          bg = [l, l, l];
+          break;
+        }
+        case 'white': bg = [255, 255, 255]; break;
+      }
+      let out = bg;
+      const gx = x - left;
+      const gy = y - top;
+      if (gx >= 0 && gy >= 0 && gx < size && gy < size && shape[gy * size + gx]! > 40) {
+        mask[p] = 1;
+        const g = shape[gy * size + gx]! / 255;
+        out = background === 'white' ? [252 - 30 * g, 252 - 30 * g, 250 - 30 * g] : colour.map((c) => c * (0.55 + 0.45 * g)) as Rgb;
+      }
+      rgb.set(out.map((c) => Math.max(0, Math.min(255, Math.round(c)))), p * 3);
+    }
+  }
+  if (background === 'white') {
+    // A light garment on white is seen by its seams and the shading at its outline.
+    for (let y = 1; y < height - 1; y++) {
+      for (let x = 1; x < width - 1; x++) {
+        const p = y * width + x;
+        if (mask[p] && (!mask[p - 1] || !mask[p + 1] || !mask[p - width] || !mask[p + width])) rgb.set([190, 190, 190], p * 3);
+      }
+    }
+  }
+  const png = await sharp(rgb, { raw: { width, height, channels: 3 } }).png({ compressionLevel: 1 }).toBuffer();
+  return { png, mask, width, height };
+}
+
+/** The photo as the pipeline first decodes it (at most the thumbnail size, on white), and the mask at that size. */
+async function decoded(s: { png: Buffer; mask: Uint8Array; width: number; height: number }): Promise<{ raw: RawImage; truth: Uint8Array }> {
+  const { data: pixels, info } = await sharp(s.png).resize({ width: THUMBNAIL_SIZE, height: THUMBNAIL_SIZE, fit: 'inside', withoutEnlargement: true }).raw().toBuffer({ resolveWithObject: true });
+  const truth = new Uint8Array(info.width * info.height);
+  for (let y = 0; y < info.height; y++) {
+    for (let x = 0; x < info.width; x++) truth[y * info.width + x] = s.mask[Math.floor(((y + 0.5) * s.height) / info.height) * s.width + Math.floor(((x + 0.5) * s.width) / info.width)]!;
+  }
+  return { raw: { data: pixels, width: info.width, height: info.height, channels: info.channels }, truth };
+}
+
+function iou(a: Uint8Array, b: Uint8Array): number {
+  let both = 0;
+  let either = 0;
+  for (let p = 0; p < a.length; p++) {
+    if (a[p] && b[p]) both++;
+    if (a[p] || b[p]) either++;
+  }
+  return both / either;
+}
+
+// Test images of different classes: 0 Ankle boot, 1 Pullover, 4 Shirt, 12 Sneaker, 10 Coat, 13 Dress, 19 T-shirt;
+// 2 Trouser and 18 Bag have a gap and a handle's hole that the mask may partly fill (a lower bar, below).
+const SOLID = [0, 1, 4, 12, 10, 13, 19];
+const GARMENTS = [...SOLID, 2, 18];
+const BACKGROUNDS: Background[] = ['gradient', 'texture', 'shadow', 'wall', 'white'];
+
+test('the garment is found on gradients, textures, soft shadows, coloured walls and white: mask IoU >= 0.9', async () => {
+  const worst: string[] = [];
+  for (const background of BACKGROUNDS) {
+    for (const index of GARMENTS) {
+      const { raw, truth } = await decoded(await scene(index, background));
+      const found = isolateGarment(raw);
+      assert.ok(found, `${background} ${index}: nothing found`);
+      const score = iou(found.mask, truth);
+      // The closing that joins an outline bridges the narrow gap between trouser legs at their hem and the
+      // filling then closes it (on white, and under a white shadow, a gap cannot be told from a white garment's inside).
+      const least = SOLID.includes(index) ? 0.9 : 0.85;
+      if (score < least) worst.push(`${background} ${index}: IoU ${score.toFixed(3)}`);
+    }
+  }
+  assert.deepEqual(worst, []);
+});
+
+/** Today's conversion as it was before isolation: no isolation, nearest neighbour, no tone lift. */
+const PAPER_ONLY: ConversionOptions = { isolate: false, reduce: 'nearest', tones: false };
+
+test('a tiny sandal in a huge frame is converted from its own pixels, not from the few the whole frame\'s decode gives it', async () => {
+  const far = await scene(8, 'gradient', { frame: { width: 4000, height: 3000 }, garment: 200 });
+  const near = await scene(8, 'gradient', { frame: { width: 320, height: 240 }, garment: 200 });
+  const { raw } = await decoded(far);
+  // At the decode's size the sandal is 13 pixels wide; it is still found.
+  assert.ok(isolateGarment(raw), 'nothing found');
+  const difference = (a: Uint8Array, b: Uint8Array) => a.reduce((sum, v, i) => sum + Math.abs(v - b[i]!), 0) / PIXELS;
+  const nearInput = (await convertPhoto(near.png)).pixels;
+  const now = difference((await convertPhoto(far.png)).pixels, nearInput);
+  // Converted from the whole frame's decode instead, as before.
+  const coarse = difference(toFashionMnist(raw), nearInput);
+  // 10.6 against 19.9 when this was written; what remains is resampling at two other scales.
+  assert.ok(now < 0.6 * coarse, `the sandal in a 4000×3000 and in a 320×240 frame differ by ${now.toFixed(1)} of 255 (by ${coarse.toFixed(1)} from the whole frame's decode)`);
+});
+
+test('garments on backgrounds that are not white are classified right where the paper\'s conversion alone gets them wrong', async () => {
+  const photos: Buffer[] = [];
+  const labels: number[] = [];
+  for (const background of ['gradient', 'texture', 'wall'] as const) {
+    for (const index of GARMENTS) {
+      photos.push((await scene(index, background)).png);
+      labels.push(data.test.labels[index]!);
+    }
+  }
+  const accuracy = async (options: ConversionOptions) => {
+    const inputs = await Promise.all(photos.map(async (png) => (await convertPhoto(png, options)).pixels));
+    const p = await predictor.predictEach(inputs);
+    return labels.filter((label, i) => {
+      const row = p.subarray(i * NUM_CLASSES, (i + 1) * NUM_CLASSES);
+      return row.indexOf(Math.max(...row)) === label;
+    }).length / labels.length;
+  };
+  const before = await accuracy(PAPER_ONLY);
+  const now = await accuracy({});
+  assert.ok(before < 0.5, `the paper's conversion alone: ${(100 * before).toFixed(0)}%`);
+  // 79% when this was written: see the issue's notes on what still fails.
+  assert.ok(now >= 0.75, `with isolation: ${(100 * now).toFixed(0)}% (the paper's conversion alone: ${(100 * before).toFixed(0)}%)`);
+});
+
+test('a packshot on white converts as the paper\'s conversion alone does (area averaging and tones aside)', async () => {
+  const differing: string[] = [];
+  for (const index of GARMENTS) {
+    const png = await renderPackshot(image(index), { garment: 300, margins: { top: 30, bottom: 50, left: 20, right: 40 }, format: 'png' });
+    const a = await convertPhoto(png, { reduce: 'nearest', tones: false });
+    const b = await convertPhoto(png, PAPER_ONLY);
+    const pixels = a.pixels.filter((v, i) => Math.abs(v - b.pixels[i]!) > 2).length;
+    if (pixels > 8) differing.push(`${index}: ${pixels} pixels`);
+  }
+  // The ankle boot (0) differs in 125 pixels when this was written: a faint part of its outline is left out and
+  // the trim's box moves by a pixel. The rendered-packshot fidelity measures what that costs (test/fidelity.test.ts).
+  assert.ok(differing.length <= 1, differing.join(', '));
+});
