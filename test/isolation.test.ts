@@ -7,7 +7,7 @@ import { seededRandom } from '../electron/ml/augment.ts';
 import { startPredictor } from '../electron/ml/inference.ts';
 import { isolateGarment } from '../electron/photos/isolate.ts';
 import { renderPackshot } from '../electron/photos/samplePhotos.ts';
-import { convertPhoto, THUMBNAIL_SIZE, toFashionMnist, type ConversionOptions, type RawImage } from '../electron/photos/photoPipeline.ts';
+import { convertPhoto, THUMBNAIL_SIZE, toFashionMnist, TONE_FLOOR, type ConversionOptions, type RawImage } from '../electron/photos/photoPipeline.ts';
 
 const data = await loadFashionMnist({ allowDownload: false });
 const image = (i: number) => data.test.images.subarray(i * PIXELS, (i + 1) * PIXELS);
@@ -179,4 +179,15 @@ test('a packshot on white converts as the paper\'s conversion alone does (area a
   // The ankle boot (0) differs in 125 pixels when this was written: a faint part of its outline is left out and
   // the trim's box moves by a pixel. The rendered-packshot fidelity measures what that costs (test/fidelity.test.ts).
   assert.ok(differing.length <= 1, differing.join(', '));
+});
+
+test('TONE_FLOOR is where Fashion-MNIST\'s light garments are: the 5th percentile of the per-image median garment pixel', () => {
+  const medians: number[] = [];
+  for (let i = 0; i < data.test.count; i++) {
+    const garment = Array.from(image(i)).filter((v) => v > 0).sort((a, b) => a - b);
+    medians.push(garment[garment.length >> 1]!);
+  }
+  medians.sort((a, b) => a - b);
+  const p5 = medians[Math.floor(0.05 * medians.length)]!;
+  assert.ok(Math.abs(p5 - TONE_FLOOR) <= 5, `5th percentile on the test set ${p5}, TONE_FLOOR ${TONE_FLOOR}`);
 });

@@ -9,7 +9,9 @@ import { parse } from 'csv-parse/sync';
 import sharp from 'sharp';
 import { CLASS_NAMES, IMAGE_SIZE, NUM_CLASSES } from '../dataset/fashionMnist.ts';
 import type { Predictor } from '../ml/inference.ts';
-import { convertPhoto } from './photoPipeline.ts';
+import { convertPhoto, type ConversionOptions } from './photoPipeline.ts';
+
+const PAPER_ONLY: ConversionOptions = { isolate: false, reduce: 'nearest', tones: false };
 
 export interface RealPhoto {
   /** Relative to the folder of real photos: `folder/…/name.png`. */
@@ -20,6 +22,8 @@ export interface RealPhoto {
   confidence: number;
   /** CPU milliseconds of `convertPhoto` on this photo, sharp's threads included. */
   cpuMs: number;
+  /** The same for the paper's conversion alone (no isolation, nearest neighbour, no tone lift). */
+  paperCpuMs: number;
 }
 
 export interface RealPhotosBench {
@@ -27,8 +31,11 @@ export interface RealPhotosBench {
   correct: number;
   accuracy: number;
   folders: { folder: string; photos: number; correct: number; accuracy: number }[];
-  /** Mean and largest CPU milliseconds per photo of the whole conversion (decode, isolate, convert, thumbnail). */
-  cpuMsPerPhoto: { mean: number; max: number };
+  /**
+   * Mean and largest CPU milliseconds per photo of the whole conversion (decode, isolate, convert, thumbnail),
+   * and the mean of the paper's conversion alone on the same photos: the difference is what isolation costs.
+   */
+  cpuMsPerPhoto: { mean: number; max: number; paperMean: number };
   results: RealPhoto[];
   /** The contact sheet written (PNG), when one was asked for. */
   sheet?: string;
@@ -76,18 +83,23 @@ export async function benchRealPhotos(dir: string, predictor: Predictor, sheet?:
   const files = await Promise.all(rows.map((row) => fs.readFile(path.join(dir, row.path))));
   const inputs: Uint8Array[] = [];
   const cpuMs: number[] = [];
+  const paperCpuMs: number[] = [];
   await convertPhoto(files[0]!); // sharp's first call loads its codecs: not a photo's cost
-  for (const bytes of files) {
+  const cpu = async (f: () => Promise<unknown>) => {
     const before = process.cpuUsage();
-    inputs.push((await convertPhoto(bytes)).pixels);
+    await f();
     const used = process.cpuUsage(before);
-    cpuMs.push((used.user + used.system) / 1000);
+    return (used.user + used.system) / 1000;
+  };
+  for (const bytes of files) {
+    paperCpuMs.push(await cpu(() => convertPhoto(bytes, PAPER_ONLY)));
+    cpuMs.push(await cpu(async () => inputs.push((await convertPhoto(bytes)).pixels)));
   }
   const probabilities = await predictor.predictEach(inputs);
   const results = rows.map((row, i): RealPhoto => {
     const p = probabilities.subarray(i * NUM_CLASSES, (i + 1) * NUM_CLASSES);
     const predicted = p.indexOf(Math.max(...p));
-    return { path: row.path, labels: row.label.split('|').map(Number), predicted, confidence: p[predicted]!, cpuMs: cpuMs[i]! };
+    return { path: row.path, labels: row.label.split('|').map(Number), predicted, confidence: p[predicted]!, cpuMs: cpuMs[i]!, paperCpuMs: paperCpuMs[i]! };
   });
   const right = results.map((r) => r.labels.includes(r.predicted));
   const folderNames = [...new Set(results.map((r) => r.path.split('/')[0]!))];
@@ -100,17 +112,19 @@ export async function benchRealPhotos(dir: string, predictor: Predictor, sheet?:
   const correct = right.filter(Boolean).length;
   return {
     photos: results.length, correct, accuracy: correct / results.length, folders,
-    cpuMsPerPhoto: { mean: cpuMs.reduce((a, b) => a + b, 0) / cpuMs.length, max: Math.max(...cpuMs) },
+    cpuMsPerPhoto: { mean: mean(cpuMs), max: Math.max(...cpuMs), paperMean: mean(paperCpuMs) },
     results, sheet,
   };
 }
+
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 /** The lines that report a run: accuracy overall and per folder, CPU time, and each wrong photo. */
 export function describeRealPhotos(r: RealPhotosBench): string[] {
   const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
   return [
     `real shop photos, zero-shot: ${r.correct}/${r.photos} (${pct(r.accuracy)}); ${r.folders.map((f) => `${f.folder} ${f.correct}/${f.photos} (${pct(f.accuracy)})`).join(', ')}`,
-    `  conversion CPU per photo, one at a time: mean ${r.cpuMsPerPhoto.mean.toFixed(1)} ms, max ${r.cpuMsPerPhoto.max.toFixed(1)} ms`,
+    `  conversion CPU per photo, one at a time: mean ${r.cpuMsPerPhoto.mean.toFixed(1)} ms (max ${r.cpuMsPerPhoto.max.toFixed(1)}), the paper's conversion alone ${r.cpuMsPerPhoto.paperMean.toFixed(1)} ms: isolation adds ${(r.cpuMsPerPhoto.mean - r.cpuMsPerPhoto.paperMean).toFixed(1)} ms`,
     ...(r.sheet ? [`  contact sheet of photos and 28×28 inputs: ${r.sheet}`] : []),
     ...r.results.filter((p) => !p.labels.includes(p.predicted)).map((p) =>
       `  wrong: ${p.path}: ${CLASS_NAMES[p.predicted]} ${pct(p.confidence)} (is ${p.labels.map((l) => CLASS_NAMES[l]).join(' or ')})`),
