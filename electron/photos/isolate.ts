@@ -251,6 +251,30 @@ const isNearWhite = (data: Uint8Array, p: number, channels: number) => {
   return true;
 };
 
+/**
+ * True when every pixel of the border band (BORDER_SHARE of the shorter side) is within 5 % of white: most
+ * packshots. The photo pipeline then leaves isolation out and the paper's trim finds the product on its own
+ * (a fraction of a millisecond against 10–20 for isolateGarment). A soft shadow on such a photo stays in the
+ * trim's box, as with the paper's conversion.
+ */
+export function plainWhiteBorder(image: RawImage): boolean {
+  const { data, width, height, channels } = image;
+  if (width < 8 || height < 8) return false;
+  const band = Math.max(2, Math.round(BORDER_SHARE * Math.min(width, height)));
+  const row = width * channels;
+  const whiteRun = (from: number, to: number) => {
+    for (let i = from; i < to; i++) if (data[i]! < NEAR_WHITE && (channels <= 3 || i % channels < 3)) return false;
+    return true;
+  };
+  for (let y = 0; y < height; y++) {
+    const at = y * row;
+    if (y < band || y >= height - band) {
+      if (!whiteRun(at, at + row)) return false;
+    } else if (!whiteRun(at, at + band * channels) || !whiteRun(at + row - band * channels, at + row)) return false;
+  }
+  return true;
+}
+
 /** True when at least half the border is within 5 % of white: a packshot on white, the product may reach the border. */
 function whiteBackground(image: RawImage, border: Int32Array): boolean {
   let white = 0;

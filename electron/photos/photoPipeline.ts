@@ -11,7 +11,7 @@ import sharp from 'sharp';
 import { IMAGE_SIZE, PIXELS } from '../dataset/fashionMnist.ts';
 import { removeStaleTemporaries } from '../staleFiles.ts';
 import { contentKind, isCutShort, SNIFF_BYTES } from './fileKinds.ts';
-import { isolateGarment, widen } from './isolate.ts';
+import { isolateGarment, plainWhiteBorder, widen } from './isolate.ts';
 
 export const THUMBNAIL_SIZE = 256;
 /** sharp's own default: larger images are refused before decoding (decompression bombs). */
@@ -263,7 +263,7 @@ export const TONE_FLOOR = 59;
  * centre on 28×28, negate, lift a light garment's tones, 8-bit grayscale. `isolation` is the image's
  * garment mask, when the caller has it already. Throws PhotoError for a blank image.
  */
-export function toFashionMnist(image: RawImage, options: ConversionOptions = {}, isolation = options.isolate === false ? undefined : isolateGarment(image)): Uint8Array {
+export function toFashionMnist(image: RawImage, options: ConversionOptions = {}, isolation = options.isolate === false || plainWhiteBorder(image) ? undefined : isolateGarment(image)): Uint8Array {
   const { data, channels } = image;
   const n = image.width * image.height;
   // Gray levels of the garment composited onto white; the mask is widened by two pixels so that the
@@ -352,7 +352,8 @@ export async function convertPhoto(bytes: Buffer, options: ConversionOptions = {
   try {
     const { raw, format, width, height } = await decodeUpright(bytes);
     const thumbnail = await sharp(raw.data, { raw: { width: raw.width, height: raw.height, channels: raw.channels as 3 } }).jpeg({ quality: 80, optimiseCoding: false }).toBuffer();
-    const isolation = options.isolate === false ? undefined : isolateGarment(raw);
+    // On a plain white border (most packshots) the paper's trim finds the product without isolation.
+    const isolation = options.isolate === false || plainWhiteBorder(raw) ? undefined : isolateGarment(raw);
     const closer = isolation && (await decodeAround(bytes, raw, { width, height }, isolation.box));
     return { hash, format, width, height, pixels: closer ? toFashionMnist(closer, options) : toFashionMnist(raw, options, isolation), thumbnail };
   } catch (err) {
