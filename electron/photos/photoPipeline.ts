@@ -108,12 +108,16 @@ export interface RawImage {
   channels: number;
 }
 
+/**
+ * libvips' 'error' level: the decoder's warnings (extraneous bytes before a marker, a sequential scan with
+ * odd spectral parameters, a bad checksum on an ancillary chunk) are what every viewer shrugs off; data that
+ * is cut short or corrupt beyond decoding still fails.
+ */
+const DECODE_OPTIONS = { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'error' } as const;
+
 /** The photo decoded upright, flattened onto white, sRGB, no larger than the thumbnail. */
 async function decodeUpright(bytes: Buffer): Promise<{ raw: RawImage; format: string; width: number; height: number }> {
-  // libvips' 'error' level: the decoder's warnings (extraneous bytes before a marker, a sequential scan
-  // with odd spectral parameters, a bad checksum on an ancillary chunk) are what every viewer shrugs off;
-  // data that is cut short or corrupt beyond decoding still fails.
-  const source = sharp(bytes, { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'error' });
+  const source = sharp(bytes, DECODE_OPTIONS);
   const meta = await source.metadata();
   const upright = meta.autoOrient ?? { width: meta.width, height: meta.height };
   const { data, info } = await source
@@ -331,7 +335,7 @@ async function decodeAround(bytes: Buffer, raw: RawImage, size: { width: number;
   const top = Math.max(0, Math.floor((box.top - margin) * scale));
   const right = Math.min(size.width, Math.ceil((box.left + box.width + margin) * scale));
   const bottom = Math.min(size.height, Math.ceil((box.top + box.height + margin) * scale));
-  const { data, info } = await sharp(bytes, { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'warning' })
+  const { data, info } = await sharp(bytes, DECODE_OPTIONS)
     .rotate()
     .extract({ left, top, width: right - left, height: bottom - top })
     .resize({ width: THUMBNAIL_SIZE, height: THUMBNAIL_SIZE, fit: 'inside', withoutEnlargement: true })
