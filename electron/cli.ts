@@ -13,7 +13,7 @@ import { runSort } from './commands/sort.ts';
 import { runTrain } from './commands/train.ts';
 import { pathOption, UsageError, type Values } from './commands/args.ts';
 import { defaultCatalogFile } from './appPaths.ts';
-import { catalogBusyMessage } from './catalog/catalog.ts';
+import { BUSY_MIDWAY, catalogBusyMessage, isCatalogBusy } from './catalog/catalog.ts';
 
 /** The catalog a command works on: --db, else the default one. */
 const catalogOf = (values: Values) => pathOption(values, 'db') ?? defaultCatalogFile();
@@ -95,9 +95,9 @@ async function main(argv: string[]): Promise<number> {
       console.error(`${(err as Error).message}\n\n${USAGE}`);
       return 2;
     }
-    // A catalog another program took while a command was writing: name it, and say what to do.
-    const busy = (err as { code?: string }).code === 'SQLITE_BUSY';
-    console.error(`error: ${busy ? catalogBusyMessage(catalogOf(values)) : (err as Error).message}`);
+    // A catalog another program took while a command was writing (past SQLite's own short wait, where a write did
+    // not wait as Catalog.writeWhenFree does): name it, and say what to do.
+    console.error(`error: ${isCatalogBusy(err) ? catalogBusyMessage(catalogOf(values), undefined, BUSY_MIDWAY) : (err as Error).message}`);
     if (process.env.FASHION_SORTER_DEBUG) console.error((err as Error).stack);
     return 1;
   }

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { before, test } from 'node:test';
 import { parse } from 'csv-parse/sync';
-import { ARGUMENTS, CHANNELS, MENU_CHANNEL, type AppInfo, type FashionSorterApi, type ImportStatus, type ImproveStatus, type ModelVersion, type Page, type PhotoDetail, type SortPlan, type SortStatus } from '../electron/api/contract.ts';
+import { ARGUMENTS, CHANNELS, MENU_CHANNEL, type AppInfo, type FashionSorterApi, type ImportStatus, type ImproveStatus, type ModelVersion, type Page, type PhotoDetail, type SelectionCounts, type SortPlan, type SortStatus } from '../electron/api/contract.ts';
 import { projectRoot } from '../electron/appPaths.ts';
 import { Catalog, DEFAULT_REVIEW_RULE } from '../electron/catalog/catalog.ts';
 import { CLASS_NAMES, loadFashionMnist } from '../electron/dataset/fashionMnist.ts';
@@ -158,6 +158,9 @@ test('one folder of photos through the built services and their worker threads: 
     const counts = await call<{ total: number; perCategory: number[] }>(CHANNELS.counts, DEFAULT_REVIEW_RULE);
     assert.equal(counts.total, 24);
     assert.equal(counts.perCategory.reduce((a, b) => a + b, 0), 24, 'every photo classified');
+    const sizes = await call<SelectionCounts>(CHANNELS.selectionCounts, { rule: DEFAULT_REVIEW_RULE });
+    assert.deepEqual(sizes.all, { photos: 24, files: 24, catalogRows: 24, fashionMnistRows: 24 });
+    assert.equal(await call(CHANNELS.catalogWait), null, 'nothing waits for the catalog');
 
     const query = { ...selectAll, sort: 'name' as const, descending: false, offset: 0, limit: 100 };
     const page = await call<Page>(CHANNELS.page, query);
@@ -196,8 +199,8 @@ test('one folder of photos through the built services and their worker threads: 
     const csvFile = path.join(dir, 'out', 'catalog.csv');
     fs.mkdirSync(path.dirname(csvFile));
     await app.request('answerDialog', { kind: 'save', answer: { canceled: false, filePath: csvFile } });
-    const exported = await call<{ file: string; rows: number }>(CHANNELS.exportCsv, { format: 'catalog', selection: selectAll, bom: false });
-    assert.deepEqual({ file: exported.file, rows: exported.rows }, { file: csvFile, rows: 24 });
+    const exported = await call<{ file: string; rows: number; photos: number }>(CHANNELS.exportCsv, { format: 'catalog', selection: selectAll, bom: false });
+    assert.deepEqual({ file: exported.file, rows: exported.rows, photos: exported.photos }, { file: csvFile, rows: 24, photos: 24 });
     const rows = parse(fs.readFileSync(csvFile), { columns: true }) as Record<string, string>[];
     assert.deepEqual(rows.map((r) => r.path).sort(), [...files].sort());
     let correct = 0;

@@ -6,6 +6,9 @@ import { createServices } from '../electron/api/services.ts';
 import { projectRoot } from '../electron/appPaths.ts';
 import { CATALOG_COLUMNS } from '../electron/export/catalogExport.ts';
 import { DEFAULT_FOLDER_NAMES } from '../electron/export/fileNames.ts';
+import { DEFAULT_REVIEW_RULE } from '../electron/catalog/catalog.ts';
+import { CLASS_NAMES } from '../electron/dataset/fashionMnist.ts';
+import { writePackshots } from '../electron/photos/samplePhotos.ts';
 import { axeScript, CHROMIUM, openRenderer, seriousAccessibilityViolations } from './helpers/browser.ts';
 import { filesByHash, labeledCatalog, testSet } from './helpers/catalogs.ts';
 import { tempDir } from './helpers/photos.ts';
@@ -73,5 +76,116 @@ test('Export dialog: a CSV saved where the user chose, then a preview and a move
   } finally {
     await ui.close();
     await services.close();
+  }
+});
+
+/**
+ * A folder imported through the window with "Add photos…": `copies` byte-identical copies of one packshot
+ * saved as SKU files (as shops reuse one image for several SKUs), plus `others` other photos.
+ */
+async function importThroughWindow(name: string, copies: number, others: number) {
+  const dir = tempDir(name);
+  const photos = path.join(dir, 'photos');
+  const made = await writePackshots(testSet.images, 1 + others, path.join(dir, 'made'), { seed: 31 });
+  fs.mkdirSync(photos);
+  const skus = Array.from({ length: copies }, (_, i) => path.join(photos, `SKU-${1001 + i}.jpg`));
+  for (const sku of skus) fs.copyFileSync(made[0]!, sku);
+  made.slice(1).forEach((file, i) => fs.copyFileSync(file, path.join(photos, `SKU-${1001 + copies + i}.jpg`)));
+  const services = createServices({
+    catalogFile: path.join(dir, 'catalog.sqlite'), thumbnailsDir: path.join(dir, 'thumbs'), thumbnailBase: '/thumb/', photoBase: '/photo/',
+    chooseFolders: async () => [photos], chooseSaveFile: async () => path.join(dir, 'catalog.csv'), chooseDestination: async () => path.join(dir, 'sorted'), reviewer: 'tester',
+  });
+  const ui = await openRenderer(services);
+  await ui.page.setViewportSize({ width: 1280, height: 900 });
+  await ui.page.getByRole('button', { name: 'Add photos…' }).click();
+  const files = copies + others;
+  const photosImported = 1 + others;
+  await ui.page.getByTestId('import-summary').filter({ hasText: files === photosImported ? `Imported: ${files} photos, 0 failed` : `Imported: ${files} files (${photosImported} distinct photos), 0 failed` }).waitFor({ timeout: 240_000 });
+  return { dir, services, ui, skus, csv: path.join(dir, 'catalog.csv'), dest: path.join(dir, 'sorted') };
+}
+
+test('one packshot saved for two SKUs and a third photo: the sidebar, the Export dialog (every queue and a category) and the sort say 3 files of 2 distinct photos; a catalog without duplicates says photos alone, in Chromium', { skip, timeout: 300_000 }, async () => {
+  const shared = await importThroughWindow('export-dialog-duplicates', 2, 1);
+  try {
+    const { page } = shared.ui;
+    await page.getByTestId('files-and-photos').filter({ hasText: '3 files (2 distinct photos)' }).waitFor();
+    assert.equal(await page.getByTestId('count-all').textContent(), '2', 'the queues count photos');
+
+    // The reviewer labels the packshot (both SKUs' files hold it); the third photo keeps the model's category.
+    const tiles = (await shared.services.api.page({ queue: 'all', sort: 'name', descending: false, offset: 0, limit: 10, rule: DEFAULT_REVIEW_RULE })).tiles;
+    const packshot = tiles.find((t) => t.name === 'SKU-1001.jpg' || t.name === 'SKU-1002.jpg')!;
+    const third = tiles.find((t) => t.name === 'SKU-1003.jpg')!;
+    await shared.services.api.setLabels([{ photoId: packshot.id, label: 8 }]);
+    const needsReview = (await shared.services.api.counts(DEFAULT_REVIEW_RULE)).needsReview;
+    assert.ok(needsReview <= 1, 'only the third photo can need review');
+
+    await page.getByRole('button', { name: 'Export…' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Export' });
+    await dialog.waitFor();
+    // Every selection the dialog offers counts the files the CSV has a row for, with the distinct photos beside them.
+    await dialog.getByRole('radio', { name: 'All (3 files, 2 distinct photos)' }).waitFor();
+    await dialog.getByRole('radio', { name: 'Reviewed only (2 files, 1 distinct photo)' }).waitFor();
+    await dialog.getByRole('radio', { name: `The review queue (${needsReview})` }).waitFor();
+    const count = dialog.getByTestId('export-count');
+    await count.filter({ hasText: 'The CSV will have 3 rows, one per file: 3 files of 2 distinct photos; rows with the same hash are files with the same image.' }).waitFor();
+    await dialog.getByRole('radio', { name: /^Reviewed only/ }).check();
+    await count.filter({ hasText: 'The CSV will have 2 rows, one per file: 2 files of 1 distinct photo;' }).waitFor();
+    // The Fashion-MNIST layout has a row per photo, and says which files hold them.
+    await dialog.getByRole('radio', { name: /^Fashion-MNIST CSV/ }).check();
+    await count.filter({ hasText: 'The CSV will have 1 row, one per distinct photo with a category (2 files hold 1 distinct photo).' }).waitFor();
+    await dialog.getByRole('radio', { name: /^CSV for the shop system/ }).check();
+    await dialog.getByRole('radio', { name: /^All/ }).check();
+
+    // A category: Bag holds the packshot's two files, and the third photo where the model put it there too.
+    await dialog.getByRole('combobox', { name: /^Category/ }).selectOption({ label: 'Bag' });
+    const thirdIsBag = third.category === 8;
+    await dialog.getByRole('radio', { name: thirdIsBag ? 'All (3 files, 2 distinct photos)' : 'All (2 files, 1 distinct photo)' }).waitFor();
+    await dialog.getByRole('combobox', { name: /^Category/ }).selectOption({ label: CLASS_NAMES[third.category!]! });
+    await dialog.getByRole('radio', { name: thirdIsBag ? 'All (3 files, 2 distinct photos)' : 'All (1)' }).waitFor();
+    await dialog.getByRole('combobox', { name: /^Category/ }).selectOption({ label: 'every category' });
+
+    await dialog.getByRole('button', { name: 'Save CSV…' }).click();
+    await dialog.getByTestId('export-result').filter({ hasText: `Wrote 3 rows to ${shared.csv}` }).filter({ hasText: '(2 distinct photos: rows with the same hash are files with the same image)' }).waitFor();
+    assert.equal(fs.readFileSync(shared.csv, 'utf8').trim().split('\r\n').length, 4);
+
+    // The sort places files too.
+    await dialog.getByRole('radio', { name: /^Photos sorted into folders/ }).check();
+    await dialog.getByRole('button', { name: 'Choose folder…' }).click();
+    await dialog.getByTestId('sort-preview').filter({ hasText: '3 files (2 distinct photos)' }).filter({ hasText: 'to copy' }).waitFor();
+    assert.equal(await dialog.getByRole('table', { name: 'Sorting preview' }).getByRole('columnheader').nth(1).textContent(), 'Files');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'export-duplicates.png'), fullPage: true });
+    await dialog.getByRole('button', { name: 'Copy 3 files' }).click();
+    await dialog.getByTestId('sort-status').filter({ hasText: `Done: 3 files copied into ${shared.dest} (2 distinct photos)` }).waitFor({ timeout: 60_000 });
+    assert.deepEqual(fs.readdirSync(path.join(shared.dest, 'Bag')).sort(), ['SKU-1001.jpg', 'SKU-1002.jpg', ...(thirdIsBag ? ['SKU-1003.jpg'] : [])]);
+    assert.deepEqual(shared.ui.problems, []);
+  } finally {
+    await shared.ui.close();
+    await shared.services.close();
+  }
+
+  // Without two files of one photo, nothing is split: the counts are photos.
+  const plain = await importThroughWindow('export-dialog-no-duplicates', 1, 1);
+  try {
+    const { page } = plain.ui;
+    await page.getByTestId('count-all').filter({ hasText: '2' }).waitFor();
+    assert.equal(await page.getByTestId('files-and-photos').count(), 0);
+    await page.getByRole('button', { name: 'Export…' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Export' });
+    await dialog.getByRole('radio', { name: 'All (2)' }).waitFor();
+    await dialog.getByRole('radio', { name: 'Reviewed only (0)' }).waitFor();
+    const count = dialog.getByTestId('export-count');
+    await count.filter({ hasText: 'The CSV will have 2 rows, one per file.' }).waitFor();
+    assert.doesNotMatch((await dialog.innerText()), /distinct/);
+    await dialog.getByRole('button', { name: 'Save CSV…' }).click();
+    await dialog.getByTestId('export-result').filter({ hasText: `Wrote 2 rows to ${plain.csv}` }).waitFor();
+    assert.doesNotMatch((await dialog.getByTestId('export-result').innerText()), /distinct/);
+    await dialog.getByRole('radio', { name: /^Photos sorted into folders/ }).check();
+    await dialog.getByRole('button', { name: 'Choose folder…' }).click();
+    await dialog.getByTestId('sort-preview').filter({ hasText: '2 photos' }).waitFor();
+    await dialog.getByRole('button', { name: 'Copy 2 photos' }).waitFor();
+    assert.deepEqual(plain.ui.problems, []);
+  } finally {
+    await plain.ui.close();
+    await plain.services.close();
   }
 });

@@ -4,7 +4,10 @@ import path from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import { parse } from 'csv-parse/sync';
-import { Catalog } from '../electron/catalog/catalog.ts';
+import type { PhotoSelection } from '../electron/api/contract.ts';
+import { Catalog, DEFAULT_REVIEW_RULE } from '../electron/catalog/catalog.ts';
+import { exportCsvCounted } from '../electron/export/catalogExport.ts';
+import { importPhotos } from '../electron/photos/importJob.ts';
 import { MIGRATIONS } from '../electron/catalog/migrations.ts';
 import { CLASS_NAMES } from '../electron/dataset/fashionMnist.ts';
 import { writePackshots } from '../electron/photos/samplePhotos.ts';
@@ -85,6 +88,57 @@ test('a catalog from before files were sorted one by one opens, its sort journal
     // A second file of the same photo is a row of its own now; a second row for the same source is not.
     catalog.db.prepare(`INSERT INTO sort_files (job_id, photo_id, source, target) VALUES (1, 1, '/p/b.jpg', '/d/Bag/b.jpg')`).run();
     assert.throws(() => catalog.db.prepare(`INSERT INTO sort_files (job_id, photo_id, source, target) VALUES (1, 1, '/p/b.jpg', '/d/Bag/c.jpg')`).run(), /UNIQUE/);
+  } finally {
+    catalog.close();
+  }
+});
+
+test('the counts the Export dialog shows for every queue, category and name filter are the rows, files and distinct photos of the CSVs it writes', { timeout: 300_000 }, async () => {
+  const dir = tempDir('selection-counts');
+  const photos = path.join(dir, 'photos');
+  const made = await writePackshots(testSet.images, 6, path.join(dir, 'made'), { seed: 7 });
+  fs.mkdirSync(photos);
+  const sku = (n: number) => path.join(photos, `SKU-${n}.jpg`);
+  // One packshot for two SKUs, three photos of their own; then SKU-1004 is edited in place (another photo),
+  // so its first photo keeps its labels and its row, with no file left.
+  [0, 0, 1, 2, 3].forEach((k, i) => fs.copyFileSync(made[k]!, sku(1001 + i)));
+  const db = path.join(dir, 'catalog.sqlite');
+  assert.equal(cli(['classify', photos, '--db', db], { FASHION_SORTER_CACHE: dir }).code, 0);
+  fs.copyFileSync(made[4]!, sku(1004));
+  assert.equal(cli(['classify', photos, '--db', db], { FASHION_SORTER_CACHE: dir }).code, 0);
+  const labels = path.join(dir, 'labels.csv');
+  fs.writeFileSync(labels, `path,label\n${sku(1001)},Bag\n${sku(1005)},Dress\n`);
+  assert.equal(cli(['label', '--db', db, '--csv', labels]).code, 0);
+  // And a photo no model has predicted yet: no category, so no Fashion-MNIST row.
+  const catalog = new Catalog(db);
+  try {
+    const unpredicted = path.join(dir, 'unpredicted');
+    fs.mkdirSync(unpredicted);
+    fs.copyFileSync(made[5]!, path.join(unpredicted, 'new.jpg'));
+    await importPhotos([unpredicted], { catalog, thumbnailsDir: path.join(dir, 'thumbs') });
+    assert.deepEqual([catalog.categoryCounts().total, catalog.fileCount()], [6, 6]);
+
+    const selections: Omit<PhotoSelection, 'queue'>[] = [
+      { rule: DEFAULT_REVIEW_RULE }, { rule: { minConfidence: 0.99, hardGroupMargin: 0.9 } }, { search: 'SKU-100', rule: DEFAULT_REVIEW_RULE },
+      ...Array.from({ length: 10 }, (_, category) => ({ category, rule: { minConfidence: 0.99, hardGroupMargin: 0.9 } })),
+    ];
+    for (const selection of selections) {
+      const counts = catalog.selectionCounts(selection);
+      for (const queue of ['all', 'reviewed', 'needsReview'] as const) {
+        const chosen = { ...selection, queue };
+        const csv = path.join(dir, 'out.csv');
+        const written = await exportCsvCounted(catalog, csv, { format: 'catalog', selection: chosen, bom: false });
+        const rows = parse(fs.readFileSync(csv), { columns: true }) as Record<string, string>[];
+        const mnist = await exportCsvCounted(catalog, csv, { format: 'fashion-mnist', selection: chosen, bom: false });
+        const what = `${queue} ${JSON.stringify(selection)}`;
+        assert.deepEqual(counts[queue], {
+          photos: written.photos, files: rows.filter((r) => r.path !== '').length, catalogRows: written.rows, fashionMnistRows: mnist.rows,
+        }, what);
+        assert.equal(counts[queue].photos, catalog.photoIds(chosen).length, what);
+      }
+    }
+    const all = catalog.selectionCounts({ rule: DEFAULT_REVIEW_RULE }).all;
+    assert.deepEqual(all, { photos: 6, files: 6, catalogRows: 7, fashionMnistRows: 5 }, 'one packshot twice, one photo without a file, one without a category');
   } finally {
     catalog.close();
   }

@@ -46,7 +46,7 @@ test('an import through the services fills the catalog: counts, pages, detail wi
   assert.equal(detail.probabilities!.length, 10);
   assert.equal(detail.paths.length, 1);
   assert.ok(await services.thumbnailFile(detail.hash));
-  assert.equal(services.photoFile(detail.hash), detail.paths[0]);
+  assert.equal(await services.photoFile(detail.hash), detail.paths[0]);
 });
 
 test('labels: set in bulk, undone with what setLabels returned, every step kept in the log', async () => {
@@ -84,7 +84,7 @@ test('malformed calls are refused before any service runs, with the reason', asy
 test('thumbnails are served only for photos in the catalog, by hash; no path gets through', async () => {
   for (const name of ['../../etc/passwd', '/etc/passwd', 'a'.repeat(64), `${'0'.repeat(63)}/`, '']) {
     assert.equal(await services.thumbnailFile(name), undefined);
-    assert.equal(services.photoFile(name), undefined);
+    assert.equal(await services.photoFile(name), undefined);
   }
 });
 
@@ -93,9 +93,9 @@ test('a photo edited in place since its import is not served as the photo it was
   const { tiles } = await services.api.page(query);
   const detail = await services.api.photo(tiles[0]!.id);
   const file = detail.paths[0]!;
-  assert.equal(services.photoFile(detail.hash), file);
+  assert.equal(await services.photoFile(detail.hash), file);
   fs.writeFileSync(file, Buffer.concat([fs.readFileSync(file), Buffer.from('retouched')]));
-  assert.equal(services.photoFile(detail.hash), undefined);
+  assert.equal(await services.photoFile(detail.hash), undefined);
 });
 
 test('files that share their bytes: the window\'s import status says files and distinct photos', async () => {

@@ -58,6 +58,28 @@ export type PageQuery = z.infer<typeof pageQuerySchema>;
 export const photoSelectionSchema = pageQuerySchema.pick({ queue: true, category: true, search: true, rule: true });
 export type PhotoSelection = z.infer<typeof photoSelectionSchema>;
 
+/** What one queue of a selection holds, and the rows each CSV layout gives it. */
+export interface QueueCounts {
+  /** Distinct photos (by content). */
+  photos: number;
+  /** The files that hold them: more than `photos` where files share their bytes (one packshot for two SKUs). */
+  files: number;
+  /** The catalog CSV's rows: one per file, and one for each photo none of whose files remains (under its last name). */
+  catalogRows: number;
+  /** The Fashion-MNIST CSV's rows: one per photo with a category. */
+  fashionMnistRows: number;
+}
+
+/** Each queue's counts within a selection's category and name filter: what the Export dialog offers. */
+export type SelectionCounts = Record<PhotoSelection['queue'], QueueCounts>;
+
+/** A window action waiting for a catalog that another program is writing to: which, for how long so far, and at most. */
+export interface CatalogWaitStatus {
+  file: string;
+  seconds: number;
+  limitSeconds: number;
+}
+
 export const labelChangeSchema = z.strictObject({ photoId, label: categoryId.nullable() });
 export type LabelChange = z.infer<typeof labelChangeSchema>;
 
@@ -186,7 +208,8 @@ export interface CandidateComparison {
 /** The model-improvement job: fine-tuning, then the comparison, then (when asked) activation. */
 export interface ImproveStatus {
   running: boolean;
-  phase: 'fine-tuning' | 'saving' | 'comparing' | 'ready' | 'activating' | 'activated' | 'cancelled' | 'failed';
+  /** waiting: another program holds the catalog, and the job waits for it before its next write. */
+  phase: 'waiting' | 'fine-tuning' | 'saving' | 'comparing' | 'ready' | 'activating' | 'activated' | 'cancelled' | 'failed';
   epoch: number;
   epochs: number;
   loss: number | null;
@@ -222,6 +245,8 @@ export type ExportRequest = z.infer<typeof exportRequestSchema>;
 export interface ExportResult {
   file: string;
   rows: number;
+  /** Distinct photos among the rows: fewer than `rows` in the catalog layout where files share one image. */
+  photos: number;
   seconds: number;
 }
 
@@ -307,6 +332,14 @@ export interface FashionSorterApi {
   cancelImport(): Promise<void>;
   importErrors(offset: number, limit: number): Promise<{ total: number; rows: FileErrorRow[] }>;
   counts(rule: ReviewRule): Promise<CatalogCounts>;
+  /** Photos, files and CSV rows per queue within a category and name filter (the queue itself is not needed): for the Export dialog. */
+  selectionCounts(selection: Omit<PhotoSelection, 'queue'>): Promise<SelectionCounts>;
+  /**
+   * Whether a quick action (opening a catalog an older version wrote, saving labels, discarding a version) is
+   * waiting for a catalog another program is writing to, and for how long; null when none is. Long jobs say
+   * so in their own status.
+   */
+  catalogWait(): Promise<CatalogWaitStatus | null>;
   page(query: PageQuery): Promise<Page>;
   /** The ids of every photo the query matches, in its order (offset and limit ignored): a review session's worklist. */
   photoIds(query: PageQuery): Promise<number[]>;
@@ -364,6 +397,8 @@ export const ARGUMENTS = {
   cancelImport: z.tuple([]),
   importErrors: z.tuple([z.number().int().min(0), z.number().int().min(1).max(1000)]),
   counts: z.tuple([reviewRuleSchema]),
+  selectionCounts: z.tuple([photoSelectionSchema.omit({ queue: true })]),
+  catalogWait: z.tuple([]),
   page: z.tuple([pageQuerySchema]),
   photoIds: z.tuple([pageQuerySchema]),
   photo: z.tuple([photoId]),
@@ -394,6 +429,8 @@ export const CHANNELS = {
   cancelImport: 'import:cancel',
   importErrors: 'import:errors',
   counts: 'catalog:counts',
+  selectionCounts: 'catalog:selection-counts',
+  catalogWait: 'catalog:wait',
   page: 'catalog:page',
   photoIds: 'catalog:photo-ids',
   photo: 'catalog:photo',

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { defaultCatalogFile, defaultModelDir, fineTunedModelsDir, projectRoot, thumbnailsDir as defaultThumbnailsDir } from '../appPaths.ts';
-import { Catalog, catalogBusyMessage, CatalogBusyError } from '../catalog/catalog.ts';
+import { BUSY_MIDWAY, Catalog, CATALOG_WAIT_MS, catalogBusyMessage, CatalogBusyError, isCatalogBusy, type CatalogWait } from '../catalog/catalog.ts';
 import { loadFashionMnist } from '../dataset/fashionMnist.ts';
 import { activateModel, classifyingModelDir, improveModel } from '../learning/improveModel.ts';
 import { DEFAULT_FINETUNE_OPTIONS, MIN_LABELS } from '../ml/fineTune.ts';
@@ -14,7 +14,7 @@ import { planSort, sortPhotos } from '../export/sortIntoFolders.ts';
 import { importPhotos } from '../photos/importJob.ts';
 import { convertPhotoFile } from '../photos/bmp.ts';
 import { isThumbnail, thumbnailPath, writeThumbnail } from '../photos/photoPipeline.ts';
-import type { AppInfo, FashionSorterApi, ImportStatus, ImproveStatus, ModelVersion, SortOptions, SortStatus } from './contract.ts';
+import type { AppInfo, CatalogWaitStatus, FashionSorterApi, ImportStatus, ImproveStatus, ModelVersion, SortOptions, SortStatus } from './contract.ts';
 
 export interface ServiceOptions {
   catalogFile?: string;
@@ -47,7 +47,7 @@ export interface Services {
    */
   thumbnailFile(hash: string): Promise<string | undefined>;
   /** Where a photo in the catalog is now (its most recently seen path that still exists), or undefined. */
-  photoFile(hash: string): string | undefined;
+  photoFile(hash: string): Promise<string | undefined>;
   close(): Promise<void>;
 }
 
@@ -77,7 +77,7 @@ export function createServices(options: ServiceOptions = {}): Services {
   const catalogFile = options.catalogFile ?? defaultCatalogFile();
   const thumbnails = options.thumbnailsDir ?? defaultThumbnailsDir();
   const reviewer = options.reviewer ?? os.userInfo().username;
-  let catalog: Catalog | undefined;
+  let opening: Promise<Catalog> | undefined;
   let predictor: Promise<Predictor> | undefined;
   let current: { status: ImportStatus; cancel: AbortController; finished: Promise<void> } | undefined;
   let improving: { status: ImproveStatus; cancel: AbortController; finished: Promise<void> } | undefined;
@@ -86,18 +86,43 @@ export function createServices(options: ServiceOptions = {}): Services {
   let sortDest: string | undefined;
   const modelsRoot = path.resolve(options.modelsDir ?? fineTunedModelsDir());
 
-  // Opened on first use, so that a window can show why a catalog cannot be opened.
-  const openCatalog = () => (catalog ??= new Catalog(catalogFile));
   const catalogWait = { waitMs: options.catalogWaitMs };
+  /** Ends every wait for the catalog when the services close. */
+  const closing = new AbortController();
+  /**
+   * The quick actions waiting for a catalog another program holds (opening an older catalog, which brings its
+   * schema up to date; saving labels; discarding a version), with the seconds each has waited: the window shows
+   * the longest while any waits. The long jobs say so in their own status instead.
+   */
+  const waits = new Map<symbol, number>();
+  /** Runs `wait` (a write that waits for the catalog) as a quick action the window hears of while it waits. */
+  async function quickly<T>(wait: (options: CatalogWait) => Promise<T>): Promise<T> {
+    const id = Symbol('wait');
+    try {
+      return await wait({ ...catalogWait, signal: closing.signal, onWaiting: (seconds) => (seconds === null ? waits.delete(id) : waits.set(id, seconds)) });
+    } finally {
+      waits.delete(id);
+    }
+  }
+  // Opened on first use, so that a window can show why a catalog cannot be opened; a failed open is tried again on the next use.
+  const openCatalog = () => (opening ??= quickly((wait) => Catalog.open(catalogFile, wait)).catch((err: Error) => {
+    opening = undefined;
+    throw err;
+  }));
+  /** A quick write (saving labels, discarding a version): made once the catalog accepts it, the window told while it waits. */
+  const quickWrite = async <T>(work: (catalog: Catalog) => T): Promise<T> => {
+    const cat = await openCatalog();
+    return quickly((wait) => cat.writeWhenFree(() => work(cat), wait));
+  };
   /** An error's message, or, for a catalog another program took in the middle of a job, which and what to do. */
-  const explainBusy = (err: Error) => ((err as { code?: string }).code === 'SQLITE_BUSY' ? catalogBusyMessage(catalogFile) : err.message);
-  const activeModelDir = () => classifyingModelDir(openCatalog(), options.modelDir ?? defaultModelDir());
+  const explainBusy = (err: Error) => (isCatalogBusy(err) ? catalogBusyMessage(catalogFile, undefined, BUSY_MIDWAY) : err.message);
+  const activeModelDir = async () => classifyingModelDir(await openCatalog(), options.modelDir ?? defaultModelDir());
 
   /**
    * A path where the photo still is as it was imported (the same size and modification time), if any: a file
    * edited in place since then holds another photo, and showing it would show the wrong one.
    */
-  const unchangedFile = (hash: string) => openCatalog().photoFiles(hash).find((f) => {
+  const unchangedFile = async (hash: string) => (await openCatalog()).photoFiles(hash).find((f) => {
     const stat = fs.statSync(f.path, { throwIfNoEntry: false });
     return stat?.isFile() && stat.size === f.size && stat.mtimeMs === f.mtimeMs;
   })?.path;
@@ -105,7 +130,7 @@ export function createServices(options: ServiceOptions = {}): Services {
   const repairing = new Map<string, Promise<string | undefined>>();
   /** Makes a thumbnail again from the photo, if the photo is still where the catalog saw it, unchanged. */
   async function remakeThumbnail(hash: string, file: string): Promise<string | undefined> {
-    const source = unchangedFile(hash);
+    const source = await unchangedFile(hash);
     if (!source) return undefined;
     try {
       const photo = await convertPhotoFile(await fs.promises.readFile(source));
@@ -131,19 +156,23 @@ export function createServices(options: ServiceOptions = {}): Services {
 
   async function startImport(roots: string[]): Promise<ImportStatus> {
     refuseWhileBusy();
-    const cat = openCatalog();
-    const model = await (predictor ??= startPredictor(activeModelDir()));
+    const cat = await openCatalog();
+    const model = await (predictor ??= activeModelDir().then((dir) => startPredictor(dir)));
     const cancel = new AbortController();
     const status: ImportStatus = { jobId: 0, running: true, phase: 'finding', found: 0, done: 0, failed: 0, photos: null, photosPerSecond: 0, etaSeconds: null, problem: null };
-    // The first write waits while another program holds the catalog, with the status saying so.
+    // Every write waits while another program holds the catalog, with the status saying so.
+    const { wait: waiting, phase } = waitingStatus(status, cancel.signal);
     const registering = cat.writeWhenFree(() => {
       const registered = cat.registerModel({ name: model.name, version: model.version, dir: model.modelDir, card: model.card ?? {} });
       if (!cat.activeModel()) cat.activateModel(registered.id);
       return registered;
-    }, { ...catalogWait, signal: cancel.signal, onWaiting: (seconds) => { status.phase = seconds === null ? 'finding' : 'waiting'; } });
+    }, waiting);
     const finished = registering.then((row) => importPhotos(roots, {
-      catalog: cat, thumbnailsDir: thumbnails, predictor: { predictor: model, modelId: row.id }, signal: cancel.signal,
-      onProgress: (p) => Object.assign(status, { jobId: p.jobId, phase: p.phase, found: p.found, done: p.done, failed: p.failed, photosPerSecond: p.photosPerSecond, etaSeconds: p.etaSeconds }),
+      catalog: cat, thumbnailsDir: thumbnails, predictor: { predictor: model, modelId: row.id }, signal: cancel.signal, catalogWait: waiting,
+      onProgress: (p) => {
+        phase(p.phase);
+        Object.assign(status, { jobId: p.jobId, found: p.found, done: p.done, failed: p.failed, photosPerSecond: p.photosPerSecond, etaSeconds: p.etaSeconds });
+      },
     })).then(
       (result) => {
         Object.assign(status, { jobId: result.jobId, phase: result.status, found: result.counts.found, done: result.counts.done, failed: result.counts.failed, photos: result.photos, etaSeconds: 0 });
@@ -157,6 +186,22 @@ export function createServices(options: ServiceOptions = {}): Services {
     });
     current = { status, cancel, finished };
     return { ...status };
+  }
+
+  /**
+   * A long job's waits for the catalog: its status says 'waiting' while a write waits, then goes back to the
+   * phase it was in; `phase` sets the phase (held back while it waits).
+   */
+  function waitingStatus<P extends string>(status: { phase: P | 'waiting' }, signal: AbortSignal): { wait: CatalogWait; phase: (phase: P) => void } {
+    let phase = status.phase as P;
+    let waiting = false;
+    return {
+      wait: { ...catalogWait, signal, onWaiting: (seconds) => { waiting = seconds !== null; status.phase = waiting ? 'waiting' : phase; } },
+      phase: (next) => {
+        phase = next;
+        if (!waiting) status.phase = next;
+      },
+    };
   }
 
   /** Runs one step of model improvement in the background, with its status kept for improveStatus. */
@@ -177,7 +222,7 @@ export function createServices(options: ServiceOptions = {}): Services {
   });
 
   const api: FashionSorterApi = {
-    appInfo: async () => ({ version, thumbnailBase: options.thumbnailBase ?? 'thumb://photo/', photoBase: options.photoBase ?? 'photo://file/', ...modelSummary(activeModelDir()) }),
+    appInfo: async () => ({ version, thumbnailBase: options.thumbnailBase ?? 'thumb://photo/', photoBase: options.photoBase ?? 'photo://file/', ...modelSummary(await activeModelDir()) }),
     async chooseAndImport() {
       if (!options.chooseFolders) throw new Error('no folder picker is available here');
       const folders = await options.chooseFolders();
@@ -189,24 +234,32 @@ export function createServices(options: ServiceOptions = {}): Services {
       current?.cancel.abort();
       await current?.finished;
     },
-    importErrors: async (offset, limit) => openCatalog().fileErrors(offset, limit),
-    counts: async (rule) => ({ ...openCatalog().categoryCounts(rule), files: openCatalog().fileCount(), errors: openCatalog().fileErrors(0, 1).total }),
-    page: async (query) => openCatalog().photoPage(query),
-    photoIds: async (query) => openCatalog().photoIds(query),
+    importErrors: async (offset, limit) => (await openCatalog()).fileErrors(offset, limit),
+    async counts(rule) {
+      const cat = await openCatalog();
+      return { ...cat.categoryCounts(rule), files: cat.fileCount(), errors: cat.fileErrors(0, 1).total };
+    },
+    selectionCounts: async (selection) => (await openCatalog()).selectionCounts(selection),
+    async catalogWait(): Promise<CatalogWaitStatus | null> {
+      if (waits.size === 0) return null;
+      return { file: catalogFile, seconds: Math.max(...waits.values()), limitSeconds: (catalogWait.waitMs ?? CATALOG_WAIT_MS) / 1000 };
+    },
+    page: async (query) => (await openCatalog()).photoPage(query),
+    photoIds: async (query) => (await openCatalog()).photoIds(query),
     async photo(id) {
-      const detail = openCatalog().photoDetail(id);
+      const detail = (await openCatalog()).photoDetail(id);
       if (!detail) throw new Error(`photo ${id} is not in the catalog`);
       return detail;
     },
-    setLabels: (changes) => openCatalog().writeWhenFree(() => openCatalog().setLabels(changes, reviewer), catalogWait),
+    setLabels: (changes) => quickWrite((cat) => cat.setLabels(changes, reviewer)),
     async modelReport() {
-      const card = readModelCard(activeModelDir());
+      const card = readModelCard(await activeModelDir());
       if (!card) return null;
       return {
         name: card.name, accuracy: card.accuracy, confusion: card.confusion, trainSeconds: card.training.trainSeconds,
         perClass: card.perClass.map(({ name, precision, recall, f1, support }) => ({ name, precision, recall, f1, support })),
         history: card.training.history.map(({ epoch, trainLoss, trainAccuracy, validationLoss, validationAccuracy }) => ({ epoch, trainLoss, trainAccuracy, validationLoss, validationAccuracy })),
-        agreement: openCatalog().agreement(),
+        agreement: (await openCatalog()).agreement(),
       };
     },
     improveRequirements: async () => ({ minimumLabels: MIN_LABELS }),
@@ -215,9 +268,10 @@ export function createServices(options: ServiceOptions = {}): Services {
       return runImproveJob(status, async (cancel) => {
         // Loaded for each improvement (a fraction of a second) rather than kept: 55 MB the app would hold for good.
         const data = await loadFashionMnist();
-        const result = await improveModel(openCatalog(), data, modelsRoot, options.fineTune ?? DEFAULT_FINETUNE_OPTIONS, {
-          signal: cancel.signal, activePredictor: await predictor?.catch(() => undefined),
-          onPhase: (phase) => (status.phase = phase),
+        const { wait, phase } = waitingStatus(status, cancel.signal);
+        const result = await improveModel(await openCatalog(), data, modelsRoot, options.fineTune ?? DEFAULT_FINETUNE_OPTIONS, {
+          signal: cancel.signal, activePredictor: await predictor?.catch(() => undefined), catalogWait: wait,
+          onPhase: phase,
           onProgress: (p) => Object.assign(status, { epoch: p.epoch, epochs: p.epochs, loss: p.loss, etaSeconds: p.etaSeconds }),
           onEpoch: (r) => (status.validationAccuracy = r.validationAccuracy),
         });
@@ -234,7 +288,7 @@ export function createServices(options: ServiceOptions = {}): Services {
       await improving?.finished;
     },
     async modelVersions(): Promise<ModelVersion[]> {
-      const rows = openCatalog().models();
+      const rows = (await openCatalog()).models();
       return rows.map((row) => {
         const card = row.card as { accuracy?: number; fineTune?: { labels?: { train: unknown[]; validation: unknown[]; heldOut: unknown[] } } };
         const labels = card.fineTune?.labels;
@@ -253,14 +307,16 @@ export function createServices(options: ServiceOptions = {}): Services {
         const old = predictor;
         predictor = undefined;
         await (await old?.catch(() => undefined))?.close();
-        const result = await activateModel(openCatalog(), id, { signal: cancel.signal, onProgress: (p) => (status.repredicted = p) });
+        const { wait } = waitingStatus(status, cancel.signal);
+        const result = await activateModel(await openCatalog(), id, { signal: cancel.signal, catalogWait: wait, onProgress: (p) => (status.repredicted = p) });
         status.phase = result.status === 'done' ? 'activated' : 'cancelled';
       });
     },
     async discardModel(id) {
-      const row = openCatalog().model(id);
+      const row = (await openCatalog()).model(id);
       if (!row) throw new Error(`no model version ${id} in the catalog`);
-      openCatalog().deleteModel(id);
+      // Its files go only once the catalog has let it go: a busy catalog keeps both.
+      await quickWrite((cat) => cat.deleteModel(id));
       // Only versions this app published are deleted from disk; a shipped or user-supplied model stays.
       if (path.resolve(row.dir).startsWith(modelsRoot + path.sep)) fs.rmSync(row.dir, { recursive: true, force: true });
     },
@@ -269,8 +325,10 @@ export function createServices(options: ServiceOptions = {}): Services {
       const file = await options.chooseSaveFile(`${request.format === 'catalog' ? 'catalog' : 'fashion-mnist'}-${new Date().toISOString().slice(0, 10)}.csv`);
       if (!file) return null;
       const started = performance.now();
-      const rows = await exportCsvInWorker(catalogFile, file, request);
-      return { file, rows, seconds: (performance.now() - started) / 1000 };
+      // Opened (and brought up to date) here first: the worker's connection only reads.
+      await openCatalog();
+      const { rows, photos } = await exportCsvInWorker(catalogFile, file, request);
+      return { file, rows, photos, seconds: (performance.now() - started) / 1000 };
     },
     sortDefaults: async () => ({ folders: [...DEFAULT_FOLDER_NAMES], dest: sortDest ?? null }),
     async chooseSortDestination() {
@@ -278,16 +336,21 @@ export function createServices(options: ServiceOptions = {}): Services {
       sortDest = (await options.chooseDestination()) ?? sortDest;
       return sortDest ?? null;
     },
-    previewSort: async (sortOptions) => planSort(openCatalog(), sortRequest(sortOptions)),
+    previewSort: async (sortOptions) => planSort(await openCatalog(), sortRequest(sortOptions)),
     async startSort(sortOptions) {
       refuseWhileBusy();
       const request = sortRequest(sortOptions);
+      const cat = await openCatalog();
       const cancel = new AbortController();
       const status: SortStatus = { running: true, phase: 'planning', total: 0, done: 0, failed: 0, photosPerSecond: 0, etaSeconds: null, result: null, problem: null };
-      const finished = sortPhotos(openCatalog(), request, {
+      const { wait, phase } = waitingStatus(status, cancel.signal);
+      const finished = sortPhotos(cat, request, {
         signal: cancel.signal,
-        catalogWait: { ...catalogWait, onWaiting: (seconds) => { status.phase = seconds === null ? 'planning' : 'waiting'; } },
-        onProgress: (p) => Object.assign(status, { phase: 'sorting', total: p.total, done: p.done, failed: p.failed, photosPerSecond: p.photosPerSecond, etaSeconds: p.etaSeconds }),
+        catalogWait: wait,
+        onProgress: (p) => {
+          phase('sorting');
+          Object.assign(status, { total: p.total, done: p.done, failed: p.failed, photosPerSecond: p.photosPerSecond, etaSeconds: p.etaSeconds });
+        },
       }).then(
         (result) => Object.assign(status, { phase: result.status, result, problem: result.problem, failed: result.failed.length, etaSeconds: 0 }),
         (err: Error) => Object.assign(status, cancel.signal.aborted ? { phase: 'stopped', problem: 'cancelled before it began' } : { phase: 'failed', problem: explainBusy(err) }),
@@ -307,7 +370,7 @@ export function createServices(options: ServiceOptions = {}): Services {
   return {
     api,
     async thumbnailFile(hash) {
-      if (!/^[0-9a-f]{64}$/.test(hash) || !openCatalog().hasPhoto(hash)) return undefined;
+      if (!/^[0-9a-f]{64}$/.test(hash) || !(await openCatalog()).hasPhoto(hash)) return undefined;
       const file = thumbnailPath(thumbnails, hash);
       if (await isThumbnail(file)) return file;
       let repair = repairing.get(hash);
@@ -317,15 +380,16 @@ export function createServices(options: ServiceOptions = {}): Services {
       }
       return repair;
     },
-    photoFile(hash) {
+    async photoFile(hash) {
       if (!/^[0-9a-f]{64}$/.test(hash)) return undefined;
       return unchangedFile(hash);
     },
     async close() {
+      closing.abort();
       for (const job of [current, improving, sorting]) job?.cancel.abort();
       await Promise.all([current?.finished, improving?.finished, sorting?.finished]);
       await (await predictor?.catch(() => undefined))?.close();
-      catalog?.close();
+      (await opening?.catch(() => undefined))?.close();
     },
   };
 }

@@ -2,9 +2,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { NUM_CLASSES, PIXELS } from '../dataset/fashionMnist.ts';
-import type { LabelChange, LabelEvent, Page, PageQuery, PhotoDetail, PhotoSelection, PhotoTile, ReviewRule } from '../api/contract.ts';
+import type { LabelChange, LabelEvent, Page, PageQuery, PhotoDetail, PhotoSelection, PhotoTile, QueueCounts, ReviewRule, SelectionCounts } from '../api/contract.ts';
 import { makePrivateDir } from '../appPaths.ts';
-import { comparable, migrate } from './migrations.ts';
+import { comparable, migrate, migrationsDue } from './migrations.ts';
 
 /** The categories every Fashion-MNIST model confuses with each other: T-shirt/top, Pullover, Coat, Shirt. */
 export const HARD_GROUP: readonly number[] = [0, 2, 4, 6];
@@ -117,17 +117,31 @@ export interface CatalogWait {
   onWaiting?: (seconds: number | null) => void;
   /** Ends the wait (a cancel): nothing is written, and writeWhenFree throws the signal's reason. */
   signal?: AbortSignal;
+  /**
+   * What the job already changed before this write, said in the busy message instead of "Nothing was
+   * changed" (a re-prediction half done, an import that stored some photos); undefined when nothing was.
+   */
+  soFar?: () => string | undefined;
 }
 
 /** Another program held the catalog's write lock for longer than a write would wait. */
 export class CatalogBusyError extends Error {}
 
-/** Why a write to `file` could not go ahead, and what to do about it. */
-export function catalogBusyMessage(file: string, waitedSeconds?: number): string {
+/**
+ * Why a write to `file` could not go ahead, and what to do about it. `soFar` says what the job changed before
+ * the write that could not be made (by default, nothing).
+ */
+export function catalogBusyMessage(file: string, waitedSeconds?: number, soFar?: string): string {
   const held = waitedSeconds === undefined ? 'is holding it' : `held it for the ${Math.round(waitedSeconds)} s Fashion Sorter waited`;
   return `the catalog ${file} is busy: another program ${held} with a write of its own (a database browser with unsaved changes, a backup or sync tool, or another Fashion Sorter). `
-    + 'Nothing was changed. Close that program, or save or revert its changes, then run the command again';
+    + `${soFar ?? 'Nothing was changed'}. Close that program, or save or revert its changes, then run the command again`;
 }
+
+/** What a job that SQLite's own busy timeout stopped midway (not a write that waited) says it changed. */
+export const BUSY_MIDWAY = 'What it finished before that is kept, and running it again goes on from there';
+
+/** True for SQLite's "database is locked": another connection held the write lock for the whole busy timeout. */
+export const isCatalogBusy = (err: unknown): boolean => (err as { code?: string } | null)?.code === 'SQLITE_BUSY';
 
 /**
  * The catalog: one SQLite file (WAL, foreign keys, migrations by `PRAGMA user_version`). Every change of
@@ -136,7 +150,12 @@ export function catalogBusyMessage(file: string, waitedSeconds?: number): string
 export class Catalog {
   readonly db: Database.Database;
 
-  constructor(readonly file: string) {
+  /**
+   * Opens (or creates) the catalog and brings it up to this version's schema. An older catalog that another
+   * program is writing to waits SQLite's busy timeout (5 s), then fails with a CatalogBusyError; Catalog.open
+   * waits longer, and says so. `migrate: false` leaves the schema as it is (Catalog.open migrates it itself).
+   */
+  constructor(readonly file: string, options: { migrate?: boolean } = {}) {
     makePrivateDir(path.dirname(file));
     const created = !fs.existsSync(file);
     try {
@@ -150,7 +169,30 @@ export class Catalog {
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
-    migrate(this.db);
+    if (options.migrate === false) return;
+    try {
+      migrate(this.db);
+    } catch (err) {
+      this.db.close();
+      throw isCatalogBusy(err) ? new CatalogBusyError(catalogBusyMessage(file, BUSY_TIMEOUT_MS / 1000)) : err;
+    }
+  }
+
+  /**
+   * Opens (or creates) the catalog as the commands and the window do. An older catalog is brought up to this
+   * version's schema in one write, made once the catalog accepts writes: while another program holds the
+   * write lock it waits (see writeWhenFree, whose options it takes), and the catalog is left as it was if the
+   * wait runs out.
+   */
+  static async open(file: string, wait: CatalogWait = {}): Promise<Catalog> {
+    const catalog = new Catalog(file, { migrate: false });
+    try {
+      if (migrationsDue(catalog.db) > 0) await catalog.writeWhenFree(() => migrate(catalog.db), wait);
+      return catalog;
+    } catch (err) {
+      catalog.close();
+      throw err;
+    }
   }
 
   /**
@@ -178,7 +220,7 @@ export class Catalog {
       }
       options.signal?.throwIfAborted();
       const seconds = (performance.now() - started) / 1000;
-      if (seconds * 1000 >= waitMs) throw new CatalogBusyError(catalogBusyMessage(this.file, seconds));
+      if (seconds * 1000 >= waitMs) throw new CatalogBusyError(catalogBusyMessage(this.file, seconds, options.soFar?.()));
       options.onWaiting?.(seconds);
       await new Promise((resolve) => setTimeout(resolve, BUSY_POLL_MS));
     }
@@ -495,6 +537,40 @@ export class Catalog {
     const tiles = this.db.prepare(`SELECT ${TILE_COLUMNS} FROM photos WHERE id IN (SELECT id FROM photos ${filter} ORDER BY ${order} LIMIT @limit OFFSET @offset)
       ORDER BY ${order}`).all({ ...params, limit: query.limit, offset: query.offset }) as PhotoTile[];
     return { total: this.countMatching(query, filter, params), tiles };
+  }
+
+  /**
+   * For each queue, within a selection's category and name filter: its photos, their files, and the rows each
+   * CSV layout gives them (what the Export dialog offers). The photos come from the kept counts; the files
+   * differ from them only for the few photos with other than one path, which are found in the paths' index
+   * (a 200,000-photo catalog answers in tens of milliseconds, where counting every photo's paths took 1.4 s).
+   */
+  selectionCounts(selection: Omit<PhotoSelection, 'queue'>): SelectionCounts {
+    const queues = { all: '1', reviewed: 'label IS NOT NULL', needsReview: `label IS NULL AND ${needsReviewSql}` } as const;
+    const photos = (queue: PhotoSelection['queue']) => {
+      const query = { ...selection, queue };
+      const { filter, params } = this.querySql(query);
+      return this.countMatching(query, filter, params);
+    };
+    const { filter, params } = this.querySql({ ...selection, queue: 'all' });
+    const where = (condition: string) => (filter ? `${filter} AND ${condition}` : `WHERE ${condition}`);
+    // A reviewed photo has a category (its label), and so has one in the review queue (its prediction).
+    const uncategorized = this.db.prepare(`SELECT count(*) FROM photos ${where('category IS NULL')}`).pluck().get(params) as number;
+    // The photos with more than one path (files with the same bytes), and those with none (every file edited or replaced since).
+    const someWithoutPath = (this.db.prepare('SELECT count(DISTINCT photo_id) FROM photo_paths').pluck().get() as number) < this.categoryTotals().reduce((n, r) => n + r.reviewed + r.unreviewed, 0);
+    const odd = `SELECT photo_id, count(*) AS n FROM photo_paths GROUP BY photo_id HAVING n > 1${someWithoutPath ? ' UNION ALL SELECT id, 0 FROM photos WHERE id NOT IN (SELECT photo_id FROM photo_paths)' : ''}`;
+    const sums = Object.entries(queues).map(([queue, condition]) => `coalesce(sum(CASE WHEN ${condition} THEN n - 1 END), 0) AS "${queue}.extra", coalesce(sum(CASE WHEN ${condition} AND n = 0 THEN 1 END), 0) AS "${queue}.none"`);
+    // The few odd photos first (CROSS JOIN keeps that order), each looked up by id.
+    const row = this.db.prepare(`WITH odd (photo_id, n) AS (${odd}) SELECT ${sums.join(', ')} FROM odd CROSS JOIN photos ON photos.id = odd.photo_id ${filter}`)
+      .get({ ...params, ...selection.rule }) as Record<string, number>;
+    const of = (queue: PhotoSelection['queue']): QueueCounts => {
+      const n = photos(queue);
+      // Σ (paths − 1) over the odd photos: the files a shared image adds, less one per photo without a file,
+      // whose row the catalog CSV still writes (under the photo's last name).
+      const [extra, pathless] = [row[`${queue}.extra`]!, row[`${queue}.none`]!];
+      return { photos: n, files: n + extra, catalogRows: n + extra + pathless, fashionMnistRows: queue === 'all' ? n - uncategorized : n };
+    };
+    return { all: of('all'), reviewed: of('reviewed'), needsReview: of('needsReview') };
   }
 
   /** Every photo id the query matches, in its order (id order for a selection without a sort). */

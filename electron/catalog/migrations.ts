@@ -271,15 +271,28 @@ export const MIGRATIONS: string[] = [
  */
 export const comparable = (text: string): string => text.normalize('NFC');
 
-/** Brings a catalog up to the newest schema, one transaction per migration. */
-export function migrate(db: Database.Database): void {
-  // Only migrations call it; the schema never does, so other programs can still read the catalog.
-  db.function('nfc', { deterministic: true }, (text: unknown) => (typeof text === 'string' ? comparable(text) : text));
+/**
+ * How many migrations a catalog needs to reach this version's schema (0 for an up-to-date one); throws for a
+ * catalog a newer Fashion Sorter wrote. Reads only, so it runs while another program holds the write lock.
+ */
+export function migrationsDue(db: Database.Database): number {
   const current = db.pragma('user_version', { simple: true }) as number;
   if (current > MIGRATIONS.length) {
     throw new Error(`this catalog was written by a newer Fashion Sorter (schema ${current}, this version knows ${MIGRATIONS.length}); update the app to open it`);
   }
-  for (let version = current; version < MIGRATIONS.length; version++) {
+  return MIGRATIONS.length - current;
+}
+
+/**
+ * Brings a catalog up to the newest schema, one transaction per migration (savepoints inside a write the
+ * caller holds: Catalog.open runs them all once the catalog accepts writes).
+ */
+export function migrate(db: Database.Database): void {
+  // Only migrations call it; the schema never does, so other programs can still read the catalog.
+  db.function('nfc', { deterministic: true }, (text: unknown) => (typeof text === 'string' ? comparable(text) : text));
+  // Read again here: another Fashion Sorter may have migrated the catalog while this one waited for it.
+  const due = migrationsDue(db);
+  for (let version = MIGRATIONS.length - due; version < MIGRATIONS.length; version++) {
     db.transaction(() => {
       db.exec(MIGRATIONS[version]!);
       db.pragma(`user_version = ${version + 1}`);

@@ -53,7 +53,7 @@ export async function runClassify(values: Values, folders: string[]): Promise<vo
   const outFile = pathOption(values, 'out');
   // Before the import, not after it: a CSV that cannot be written should not cost an import to find out.
   if (outFile) checkCsvTarget(outFile);
-  const catalog = new Catalog(dbFile);
+  const catalog = await Catalog.open(dbFile, waitingForCatalog(dbFile));
   const predictor = await startPredictor(chooseModelDir(values, catalog));
   const cancel = new AbortController();
   const onSigint = () => {
@@ -62,16 +62,22 @@ export async function runClassify(values: Values, folders: string[]): Promise<vo
   };
   process.once('SIGINT', onSigint);
   const progress = progressReporter();
+  /** A cancel (Ctrl-C) while a write waited for the catalog ends the wait: said as the cancel it is. */
+  const cancellable = <T>(work: Promise<T>) => work.catch((err: unknown) => {
+    if (!cancel.signal.aborted) throw err;
+    throw new Error('cancelled while waiting for the catalog; classify the same folders again to go on (photos already imported are skipped quickly)');
+  });
   try {
     // The first write: made once the catalog accepts writes, so that nothing (thumbnails, a job) is made before.
-    const model = await catalog.writeWhenFree(() => {
+    const model = await cancellable(catalog.writeWhenFree(() => {
       const registered = catalog.registerModel({ name: predictor.name, version: predictor.version, dir: predictor.modelDir, card: predictor.card ?? {} });
       if (!catalog.activeModel()) catalog.activateModel(registered.id);
       return registered;
-    }, { ...waitingForCatalog(dbFile), signal: cancel.signal });
-    const result = await importPhotos(folders.map(userPath), {
+    }, { ...waitingForCatalog(dbFile), signal: cancel.signal }));
+    const result = await cancellable(importPhotos(folders.map(userPath), {
       catalog, thumbnailsDir: thumbnailsDir(), predictor: { predictor, modelId: model.id }, signal: cancel.signal, onProgress: progress.update,
-    });
+      catalogWait: waitingForCatalog(dbFile),
+    }));
     progress.stop();
     const summary = catalog.jobSummary(result.jobId);
     if (outFile) {

@@ -2,8 +2,8 @@ import fs from 'node:fs';
 import type { PhotoSelection } from '../api/contract.ts';
 import { Catalog, DEFAULT_REVIEW_RULE } from '../catalog/catalog.ts';
 import { categoryFromText, CLASS_NAMES } from '../dataset/fashionMnist.ts';
-import { exportCsv, type ExportFormat } from '../export/catalogExport.ts';
-import { pathOption, UsageError, type Values } from './args.ts';
+import { exportCsvCounted, type ExportFormat } from '../export/catalogExport.ts';
+import { pathOption, UsageError, waitingForCatalog, type Values } from './args.ts';
 
 /** The photos --reviewed-only / --needs-review / --category choose (all of them by default). */
 export function selectionOption(values: Values): PhotoSelection {
@@ -15,12 +15,15 @@ export function selectionOption(values: Values): PhotoSelection {
   return { queue, category, rule: DEFAULT_REVIEW_RULE };
 }
 
-/** Opens a catalog that must already exist (export and sort never create one). */
-export function existingCatalog(values: Values): Catalog {
+/**
+ * Opens a catalog that must already exist (export and sort never create one); an older one is brought up to
+ * this version's schema once the catalog accepts writes, waiting (and saying so) while another program holds it.
+ */
+export function existingCatalog(values: Values): Promise<Catalog> {
   const dbFile = pathOption(values, 'db');
   if (!dbFile) throw new UsageError('--db FILE is required');
   if (!fs.existsSync(dbFile)) throw new Error(`no catalog at ${dbFile}; run classify first`);
-  return new Catalog(dbFile);
+  return Catalog.open(dbFile, waitingForCatalog(dbFile));
 }
 
 /** `export --db FILE --out FILE [--format catalog|fashion-mnist] [--reviewed-only|--needs-review] [--category C] [--bom]` */
@@ -30,12 +33,11 @@ export async function runExport(values: Values): Promise<void> {
   const format = (values.format ?? 'catalog') as ExportFormat;
   if (format !== 'catalog' && format !== 'fashion-mnist') throw new UsageError(`--format must be catalog or fashion-mnist; got "${String(values.format)}"`);
   const selection = selectionOption(values);
-  const catalog = existingCatalog(values);
+  const catalog = await existingCatalog(values);
   try {
     const started = performance.now();
-    const rows = await exportCsv(catalog, out, { format, selection, bom: values.bom === true });
+    const { rows, photos } = await exportCsvCounted(catalog, out, { format, selection, bom: values.bom === true });
     // The catalog layout has a row per file: say so where files share a photo, so that fewer photos than rows is no surprise.
-    const photos = format === 'catalog' ? catalog.photoIds(selection).length : rows;
     const shared = photos === rows ? '' : `, ${photos} distinct photos: rows with the same hash are files with the same image`;
     console.log(`wrote ${rows} rows to ${out} (${format} layout${shared}) in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   } finally {

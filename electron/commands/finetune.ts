@@ -1,9 +1,10 @@
+import fs from 'node:fs';
 import { defaultCatalogFile, fineTunedModelsDir } from '../appPaths.ts';
 import { Catalog } from '../catalog/catalog.ts';
 import { CLASS_NAMES, loadFashionMnist } from '../dataset/fashionMnist.ts';
 import { activateModel, improveModel, type Candidate } from '../learning/improveModel.ts';
 import { DEFAULT_FINETUNE_OPTIONS } from '../ml/fineTune.ts';
-import { duration, intOption, pathOption, type Values } from './args.ts';
+import { duration, intOption, pathOption, waitingForCatalog, type Values } from './args.ts';
 
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 
@@ -24,9 +25,15 @@ function printComparison(c: Candidate): void {
   }
 }
 
-/** `finetune --db FILE`: learn from the catalog's human labels; publish, compare and optionally activate. */
+/**
+ * `finetune --db FILE`: learn from the catalog's human labels; publish, compare and optionally activate. Every
+ * write waits for a catalog another program is writing to (saying so), and the first is tried before training.
+ */
 export async function runFinetune(values: Values): Promise<void> {
-  const catalog = new Catalog(pathOption(values, 'db') ?? defaultCatalogFile());
+  const dbFile = pathOption(values, 'db') ?? defaultCatalogFile();
+  // Fine-tuning learns from a catalog's reviews: it never makes an empty one.
+  if (!fs.existsSync(dbFile)) throw new Error(`no catalog at ${dbFile}; run classify first`);
+  const catalog = await Catalog.open(dbFile, waitingForCatalog(dbFile));
   const cancel = new AbortController();
   const onSigint = () => cancel.abort();
   process.once('SIGINT', onSigint);
@@ -35,7 +42,7 @@ export async function runFinetune(values: Values): Promise<void> {
     const options = { ...DEFAULT_FINETUNE_OPTIONS, epochs: intOption(values, 'epochs', DEFAULT_FINETUNE_OPTIONS.epochs) };
     let lastLine = 0;
     const candidate = await improveModel(catalog, data, pathOption(values, 'models') ?? fineTunedModelsDir(), options, {
-      signal: cancel.signal,
+      signal: cancel.signal, catalogWait: waitingForCatalog(dbFile),
       onPhase: (phase) => console.error(`${phase}…`),
       onEpoch: (r) => console.error(`epoch ${r.epoch}: loss ${r.trainLoss.toFixed(3)}, validation accuracy ${pct(r.validationAccuracy)} (${duration(r.seconds)})`),
       onProgress: (p) => {
@@ -45,7 +52,7 @@ export async function runFinetune(values: Values): Promise<void> {
       },
     });
     const activation = values.activate
-      ? await activateModel(catalog, candidate.model.id, { signal: cancel.signal })
+      ? await activateModel(catalog, candidate.model.id, { signal: cancel.signal, catalogWait: waitingForCatalog(dbFile) })
       : undefined;
     if (values.json) console.log(JSON.stringify({ ...candidate, activated: activation ?? null }, null, 1));
     else {

@@ -90,7 +90,7 @@ export async function runLabel(values: Values): Promise<void> {
   if (!dbFile || !csvFile) throw new UsageError('label needs --db FILE and --csv FILE');
   if (!fs.existsSync(dbFile)) throw new Error(`no catalog at ${dbFile}; run classify first`);
   const { rows, problems } = readLabelRows(csvFile);
-  const catalog = new Catalog(dbFile);
+  const catalog = await Catalog.open(dbFile, waitingForCatalog(dbFile));
   try {
     /** The photo a path or bare file name names, and how many photos share that bare name. */
     const lookUp = (file: string): { photoId: number | undefined; named: number } => {

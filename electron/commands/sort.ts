@@ -34,7 +34,7 @@ export async function runSort(values: Values): Promise<void> {
   const dest = pathOption(values, 'dest');
   if (!dest) throw new UsageError('sort needs --dest DIR');
   const request: SortRequest = { dest, mode: values.move ? 'move' : 'copy', selection: selectionOption(values), folders: folderNames(values) };
-  const catalog = existingCatalog(values);
+  const catalog = await existingCatalog(values);
   const cancel = new AbortController();
   const onSigint = () => cancel.abort();
   process.once('SIGINT', onSigint);

@@ -40,9 +40,14 @@ function relativeTo(roots: string[]): (file: string) => string {
 
 const name = (category: number | null) => (category === null ? null : CLASS_NAMES[category]);
 
-function* catalogRows(catalog: Catalog, selection: PhotoSelection): Generator<unknown[]> {
+/** The catalog layout's rows; `counted.photos` counts the distinct photos among them as they go by. */
+function* catalogRows(catalog: Catalog, selection: PhotoSelection, counted: { photos: number }): Generator<unknown[]> {
   const relative = relativeTo(catalog.photoRoots());
+  let last: number | undefined;
   for (const row of catalog.exportRows(selection) as IterableIterator<ExportRow>) {
+    // A photo's files come one after another (rows are in photo order).
+    if (row.id !== last) counted.photos++;
+    last = row.id;
     const source = row.label !== null ? 'reviewer' : row.predictedLabel !== null ? 'model' : null;
     yield [
       row.path, row.path && relative(row.path), row.path ? path.basename(row.path) : row.name, row.hash, row.category, name(row.category), source,
@@ -52,8 +57,11 @@ function* catalogRows(catalog: Catalog, selection: PhotoSelection): Generator<un
   }
 }
 
-function* fashionMnistRows(catalog: Catalog, selection: PhotoSelection): Generator<unknown[]> {
-  for (const { category, pixels } of catalog.exportInputs(selection)) yield [category, ...pixels];
+function* fashionMnistRows(catalog: Catalog, selection: PhotoSelection, counted: { photos: number }): Generator<unknown[]> {
+  for (const { category, pixels } of catalog.exportInputs(selection)) {
+    counted.photos++;
+    yield [category, ...pixels];
+  }
 }
 
 /**
@@ -61,26 +69,39 @@ function* fashionMnistRows(catalog: Catalog, selection: PhotoSelection): Generat
  * where that came from) or Fashion-MNIST's (one row per photo: label and the stored 28×28 input, for the
  * data team). Rows stream from the database, so the size of the catalog does not matter. Returns the row count.
  */
-export function exportCsv(catalog: Catalog, file: string, options: ExportOptions): Promise<number> {
-  return options.format === 'catalog'
-    ? writeCsvFile(file, CATALOG_COLUMNS, catalogRows(catalog, options.selection), { bom: options.bom })
-    : writeCsvFile(file, FASHION_MNIST_COLUMNS, fashionMnistRows(catalog, options.selection), { bom: options.bom });
+export async function exportCsv(catalog: Catalog, file: string, options: ExportOptions): Promise<number> {
+  return (await exportCsvCounted(catalog, file, options)).rows;
+}
+
+/** Rows written, and the distinct photos among them (fewer than the rows where files share one image). */
+export interface ExportCounts {
+  rows: number;
+  photos: number;
+}
+
+/** exportCsv, saying how many distinct photos the rows hold as well. */
+export async function exportCsvCounted(catalog: Catalog, file: string, options: ExportOptions): Promise<ExportCounts> {
+  const counted = { photos: 0 };
+  const rows = options.format === 'catalog'
+    ? await writeCsvFile(file, CATALOG_COLUMNS, catalogRows(catalog, options.selection, counted), { bom: options.bom })
+    : await writeCsvFile(file, FASHION_MNIST_COLUMNS, fashionMnistRows(catalog, options.selection, counted), { bom: options.bom });
+  return { rows, photos: counted.photos };
 }
 
 export type ExportWorkerRequest = { type: 'export'; catalogFile: string; file: string; options: ExportOptions };
 /** A failed export is an answer too (a full disk, a folder gone), with its reason in words, not a crash. */
-export type ExportWorkerReply = { type: 'exported'; rows: number } | { type: 'failed'; reason: string };
+export type ExportWorkerReply = ({ type: 'exported' } & ExportCounts) | { type: 'failed'; reason: string };
 
 /**
  * The same export on a worker thread with a connection of its own, as the app runs it: the main thread
  * stays free, and the app's connection is not held busy by the long read.
  */
-export async function exportCsvInWorker(catalogFile: string, file: string, options: ExportOptions): Promise<number> {
+export async function exportCsvInWorker(catalogFile: string, file: string, options: ExportOptions): Promise<ExportCounts> {
   const worker = new WorkerClient<ExportWorkerRequest, ExportWorkerReply>(import.meta.url, 'exportWorker', 'the export');
   try {
     const reply = await worker.call({ type: 'export', catalogFile, file, options });
     if (reply.type === 'failed') throw new Error(reply.reason);
-    return reply.rows;
+    return { rows: reply.rows, photos: reply.photos };
   } finally {
     await worker.terminate();
   }

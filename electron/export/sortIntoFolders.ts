@@ -237,13 +237,17 @@ async function copyIntoPlace(file: SortFile, mode: SortMode, stat: fs.Stats): Pr
   }
 }
 
+/** A write made once the catalog accepts it (see Catalog.writeWhenFree). */
+type Write = <T>(work: () => T) => Promise<T>;
+
 /** The last step of a move: the verified copy is in place, so the original goes and the catalog follows. */
-async function finishMove(journal: SortJournal, file: SortFile): Promise<void> {
+async function finishMove(journal: SortJournal, write: Write, file: SortFile): Promise<void> {
   const stat = await fs.promises.stat(file.target);
   const original = await fs.promises.stat(file.source).catch(() => undefined);
   // Already in its place (sorted before, or the same file under another case of its name): nothing to delete.
   if (original && !(original.dev === stat.dev && original.ino === stat.ino)) await fs.promises.rm(file.source);
-  journal.markMoved(file, { size: stat.size, mtimeMs: stat.mtimeMs });
+  // Should the catalog stay busy past the wait, the journal still says "copied": the same sort again finishes this move.
+  await write(() => journal.markMoved(file, { size: stat.size, mtimeMs: stat.mtimeMs }));
 }
 
 /**
@@ -254,26 +258,27 @@ class Outcomes {
   failed = 0;
   private done: number[] = [];
 
-  constructor(private readonly journal: SortJournal) {}
+  constructor(private readonly journal: SortJournal, private readonly write: Write) {}
 
-  copied(fileId: number): void {
+  async copied(fileId: number): Promise<void> {
     this.done.push(fileId);
-    if (this.done.length >= DONE_PER_COMMIT) this.flush();
+    if (this.done.length >= DONE_PER_COMMIT) await this.flush();
   }
 
-  fail(fileId: number, reason: string): void {
+  async fail(fileId: number, reason: string): Promise<void> {
     this.failed++;
-    this.journal.markFailed(fileId, reason);
+    await this.write(() => this.journal.markFailed(fileId, reason));
   }
 
-  flush(): void {
-    this.journal.markDone(this.done);
+  async flush(): Promise<void> {
+    const done = this.done;
     this.done = [];
+    if (done.length > 0) await this.write(() => this.journal.markDone(done));
   }
 }
 
 /** Carries one journaled file to its end: done, or failed with a reason (a destination problem stops the job). */
-async function sortFile(journal: SortJournal, outcomes: Outcomes, file: SortFile, mode: SortMode): Promise<void> {
+async function sortFile(journal: SortJournal, write: Write, outcomes: Outcomes, file: SortFile, mode: SortMode): Promise<void> {
   const targetExists = fs.existsSync(file.target);
   const complete = targetExists && (await sha256OfFile(file.target)) === file.hash;
   if (file.state === 'copied' && !complete) {
@@ -293,8 +298,8 @@ async function sortFile(journal: SortJournal, outcomes: Outcomes, file: SortFile
     }
   }
   if (mode === 'copy') return outcomes.copied(file.id);
-  journal.markCopied(file.id);
-  await finishMove(journal, file);
+  await write(() => journal.markCopied(file.id));
+  await finishMove(journal, write, file);
 }
 
 /** Runs `work` over the items with at most `limit` at a time; the first thrown error stops new work and is rethrown. */
@@ -326,26 +331,40 @@ export async function sortPhotos(catalog: Catalog, request: SortRequest, options
   const dest = realPathAllowingMissing(request.dest);
   // While another program holds the catalog, the wait is here, before anything on disk is touched.
   await catalog.writeWhenFree(() => undefined, { ...options.catalogWait, signal: options.signal });
+  /**
+   * Every later write waits for the catalog too (without the cancel: a file copied or moved is recorded before
+   * the job stops); if the wait runs out, the message says what is sorted and that the same sort goes on.
+   */
+  let jobId: number | undefined;
+  const write: Write = (work) => catalog.writeWhenFree(work, {
+    ...options.catalogWait, signal: undefined,
+    soFar: () => {
+      const counts = jobId === undefined ? undefined : journal.counts(jobId);
+      return `The sort stopped${counts ? ` with ${counts.done} of its ${counts.planned + counts.copied + counts.done + counts.failed} files sorted` : ''}: what was copied or moved is recorded or found again by its content, and the same sort again goes on with the rest`;
+    },
+  });
   // What an interrupted job had in flight is finished first: moves whose verified copy is in place lose
   // their original, and half-written copies go. A job for another destination is then closed; the one for
   // this destination continues, its plan for the rest replaced by a fresh one.
   for (const unfinished of journal.unfinishedJobs()) {
-    const outcomes = new Outcomes(journal);
-    await forEachLimited(journal.unfinishedFiles(unfinished.id, ['copied']), CONCURRENCY, undefined, (file) => sortFile(journal, outcomes, file, unfinished.mode));
+    const outcomes = new Outcomes(journal, write);
+    await forEachLimited(journal.unfinishedFiles(unfinished.id, ['copied']), CONCURRENCY, undefined, (file) => sortFile(journal, write, outcomes, file, unfinished.mode));
     for (const file of journal.unfinishedFiles(unfinished.id, ['planned'])) fs.rmSync(partialName(file.target), { force: true });
     if (unfinished.dest !== dest || unfinished.mode !== request.mode) {
-      journal.dropPlanned(unfinished.id);
-      journal.finishJob(unfinished.id, 'stopped');
+      await write(() => {
+        journal.dropPlanned(unfinished.id);
+        journal.finishJob(unfinished.id, 'stopped');
+      });
     }
   }
-  const { plan, files, job } = await makePlan(catalog, journal, request);
+  const { plan, files, job: resumedJob } = await makePlan(catalog, journal, request);
   if (plan.bytesNeeded > plan.bytesFree) {
     throw new Error(`the photos need ${formatBytes(plan.bytesNeeded)} at ${plan.dest} and the drive has ${formatBytes(plan.bytesFree)} free; free some space or choose another drive`);
   }
   const planned = files.map((f) => ({ photoId: f.source.photoId, source: f.source.path, target: f.target }));
   // The folders are made with the catalog's write lock held, in the transaction that journals the plan:
   // a catalog that another program keeps busy leaves no empty category folders behind.
-  const jobId = await catalog.writeWhenFree(() => {
+  jobId = await catalog.writeWhenFree(() => {
     try {
       fs.mkdirSync(plan.dest, { recursive: true });
       // One level at a time: Node's recursive mkdir reports a read-only drive as a missing folder.
@@ -356,14 +375,15 @@ export async function sortPhotos(catalog: Catalog, request: SortRequest, options
     } catch (err) {
       throw new Error(`cannot create the category folders in ${plan.dest}: ${explainWriteError(err as NodeJS.ErrnoException)}`);
     }
-    if (!job) return journal.createJob(plan.dest, request.mode, plan.folders, planned);
-    journal.dropPlanned(job.id);
-    journal.addFiles(job.id, planned);
-    return job.id;
+    if (!resumedJob) return journal.createJob(plan.dest, request.mode, plan.folders, planned);
+    journal.dropPlanned(resumedJob.id);
+    journal.addFiles(resumedJob.id, planned);
+    return resumedJob.id;
   }, { ...options.catalogWait, signal: options.signal });
 
-  const todo = journal.unfinishedFiles(jobId);
-  const outcomes = new Outcomes(journal);
+  const job = jobId;
+  const todo = journal.unfinishedFiles(job);
+  const outcomes = new Outcomes(journal, write);
   const started = performance.now();
   let handled = 0;
   let reportedAt = 0;
@@ -373,12 +393,12 @@ export async function sortPhotos(catalog: Catalog, request: SortRequest, options
     if (now - reportedAt < PROGRESS_INTERVAL_MS && handled < todo.length) return;
     reportedAt = now;
     const rate = handled / Math.max((now - started) / 1000, 1e-3);
-    options.onProgress?.({ jobId, total: todo.length, done: handled, failed: outcomes.failed, photosPerSecond: rate, etaSeconds: rate > 0 ? (todo.length - handled) / rate : null });
+    options.onProgress?.({ jobId: job, total: todo.length, done: handled, failed: outcomes.failed, photosPerSecond: rate, etaSeconds: rate > 0 ? (todo.length - handled) / rate : null });
   };
   let problem: string | null = null;
   try {
     await forEachLimited(todo, CONCURRENCY, options.signal, async (file) => {
-      await sortFile(journal, outcomes, file, request.mode);
+      await sortFile(journal, write, outcomes, file, request.mode);
       handled++;
       report();
     });
@@ -386,14 +406,14 @@ export async function sortPhotos(catalog: Catalog, request: SortRequest, options
     if (!(err instanceof DestinationProblem)) throw err;
     problem = `${err.message}. The photos not yet sorted are where they were; run the same sort again to continue`;
   } finally {
-    outcomes.flush();
+    await outcomes.flush();
   }
-  const counts = journal.counts(jobId);
+  const counts = journal.counts(job);
   const finished = counts.planned === 0 && counts.copied === 0;
-  journal.finishJob(jobId, finished ? 'done' : 'stopped');
+  await write(() => journal.finishJob(job, finished ? 'done' : 'stopped'));
   if (!finished && problem === null) problem = 'cancelled; run the same sort again to continue';
   return {
-    jobId, mode: request.mode, dest: plan.dest, status: finished ? 'done' : 'stopped', resumed: job !== undefined,
-    sorted: counts.done, distinctPhotos: journal.donePhotos(jobId), alreadyThere: files.filter((f) => f.alreadyThere).length, failed: [...plan.unavailable, ...journal.failures(jobId)], problem,
+    jobId: job, mode: request.mode, dest: plan.dest, status: finished ? 'done' : 'stopped', resumed: resumedJob !== undefined,
+    sorted: counts.done, distinctPhotos: journal.donePhotos(job), alreadyThere: files.filter((f) => f.alreadyThere).length, failed: [...plan.unavailable, ...journal.failures(job)], problem,
   };
 }

@@ -6,15 +6,17 @@
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { makePrivateDir } from '../appPaths.ts';
-import type { Catalog, ModelRow } from '../catalog/catalog.ts';
+import type { Catalog, CatalogWait, ModelRow } from '../catalog/catalog.ts';
 import { NUM_CLASSES, PIXELS, type FashionMnist, type ImageSet } from '../dataset/fashionMnist.ts';
-import { DEFAULT_FINETUNE_OPTIONS, fineTune, type FineTuneOptions, type FineTuneResult } from '../ml/fineTune.ts';
+import { checkLabels, DEFAULT_FINETUNE_OPTIONS, fineTune, type FineTuneOptions, type FineTuneResult } from '../ml/fineTune.ts';
 import { startPredictor, type Predictor } from '../ml/inference.ts';
 import { evaluatePredictions, type Evaluation } from '../ml/metrics.ts';
 import { MODEL_CARD, readModelCard, writeModelCard } from '../ml/modelCard.ts';
 import { hasModel, publishModel } from '../ml/modelFiles.ts';
+import { removeStaleTemporaries } from '../staleFiles.ts';
 import type { EpochRecord, TrainProgress } from '../ml/train.ts';
 
 /** One model's scores in a comparison. */
@@ -48,6 +50,8 @@ export interface ImproveHooks {
   signal?: AbortSignal;
   /** A predictor already running the active model (the importer's), used instead of starting another worker. */
   activePredictor?: Predictor;
+  /** How long each write waits for a catalog another program is writing to, and whom it tells (see Catalog.writeWhenFree). */
+  catalogWait?: CatalogWait;
 }
 
 const scores = (evaluation: Evaluation): Scores => ({ accuracy: evaluation.accuracy, f1: evaluation.perClass.map((c) => c.f1), confusion: evaluation.confusion });
@@ -81,9 +85,9 @@ function* unlabeledPages(catalog: Catalog, modelId: number) {
 
 /**
  * Predicts every unlabeled photo with the candidate (stored as the candidate's, not made current) and
- * counts how the current predictions would change.
+ * counts how the current predictions would change. Each page is written once the catalog accepts it.
  */
-async function predictCatalog(catalog: Catalog, candidate: Predictor, modelId: number, signal?: AbortSignal): Promise<ModelComparison['changes']> {
+async function predictCatalog(catalog: Catalog, candidate: Predictor, modelId: number, signal: AbortSignal | undefined, wait: CatalogWait): Promise<ModelComparison['changes']> {
   const matrix = Array.from({ length: NUM_CLASSES }, () => new Array<number>(NUM_CLASSES).fill(0));
   let photos = 0;
   let changed = 0;
@@ -92,7 +96,7 @@ async function predictCatalog(catalog: Catalog, candidate: Predictor, modelId: n
     if (signal?.aborted) throw new Error('cancelled; nothing was changed');
     const probabilities = await candidate.predictEach(rows.map((row) => row.pixels));
     const predictions = rows.map((row, i) => ({ photoId: row.id, probabilities: probabilities.subarray(i * NUM_CLASSES, (i + 1) * NUM_CLASSES) }));
-    catalog.storePredictions(modelId, predictions, false);
+    await catalog.writeWhenFree(() => catalog.storePredictions(modelId, predictions, false), wait);
     for (const { photoId, probabilities: p } of predictions) {
       const before = current.get(photoId) as number | null;
       const after = p.indexOf(Math.max(...p));
@@ -128,6 +132,10 @@ export async function improveModel(catalog: Catalog, data: FashionMnist, modelsR
   }
   const labeled = catalog.labeledInputs();
   const labels: ImageSet = { images: labeled.pixels, labels: labeled.labels, count: labeled.photoIds.length };
+  checkLabels(labels, options);
+  // A catalog that another program keeps busy is waited for (and reported) now, before minutes of training.
+  const wait: CatalogWait = { ...hooks.catalogWait, signal: hooks.signal };
+  await catalog.writeWhenFree(() => undefined, wait);
 
   hooks.onPhase?.('fine-tuning');
   const started = performance.now();
@@ -148,43 +156,65 @@ export async function improveModel(catalog: Catalog, data: FashionMnist, modelsR
     labels: { train: photoIds(tuned.split.train), validation: photoIds(tuned.split.validation), heldOut: photoIds(tuned.split.heldOut) },
     replay: tuned.replay, options, history: tuned.history, bestEpoch: tuned.bestEpoch, seconds, backend: tuned.training.backend,
   };
-  makePrivateDir(modelsRoot);
   // The card starts as the parent's with the fine-tuning record; its test scores replace the parent's below.
   const card = { ...parentCard, name, createdAt: new Date().toISOString(), fineTune: provenance };
+  /** Publishes the weights as `to` (atomically: a complete folder or none), saying where and why when it cannot. */
+  const publish = (to: string, text: object) => {
+    try {
+      publishModel(parent.dir, tuned.weights, to, { [MODEL_CARD]: `${JSON.stringify(text, null, 1)}\n` });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      const why = code === 'ENOSPC' ? 'the disk is full; free some space' : code === 'EACCES' || code === 'EPERM' ? 'permission denied; check the folder\'s permissions' : (err as Error).message;
+      throw new Error(`the new model version could not be saved in ${path.dirname(to)} (${why}) and was dropped; the active model is unchanged`);
+    }
+  };
+  // The candidate is compared from a scratch copy: the models folder gets the new version together with its
+  // registration, in one write made once the catalog accepts it, so a busy catalog leaves no folder behind.
+  // Named by the process, so that a run killed meanwhile leaves nothing for long: the next run removes it.
+  removeStaleTemporaries(os.tmpdir(), /^fashion-sorter-candidate-(\d+)-/);
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), `fashion-sorter-candidate-${process.pid}-`));
   try {
-    if (dir !== known?.dir) publishModel(parent.dir, tuned.weights, dir, { [MODEL_CARD]: `${JSON.stringify(card, null, 1)}\n` });
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOSPC' ? 'the disk is full; free some space' : code === 'EACCES' || code === 'EPERM' ? 'permission denied; check the folder\'s permissions' : (err as Error).message;
-    throw new Error(`the new model version could not be saved in ${modelsRoot} (${why}) and was dropped; the active model is unchanged`);
-  }
+    const candidateDir = path.join(scratch, path.basename(dir));
+    publish(candidateDir, card);
 
-  hooks.onPhase?.('comparing');
-  const reuse = hooks.activePredictor?.modelDir === parent.dir ? hooks.activePredictor : undefined;
-  const [current, candidate] = await Promise.all([reuse ?? startPredictor(parent.dir), startPredictor(dir)]);
-  try {
-    const heldOut = subset(labels, tuned.split.heldOut);
-    const [currentHeldOut, candidateHeldOut, currentTest, candidateTest] = await Promise.all([
-      evaluateOn(current, heldOut), evaluateOn(candidate, heldOut), testScores(current, data.test), evaluateOn(candidate, data.test),
-    ]);
-    if (parentCard) writeModelCard(dir, { ...parentCard, name: card.name, createdAt: card.createdAt, ...candidateTest, backend: candidate.backend, model: dir, flipAverage: false, fineTune: provenance });
-    const model = catalog.registerModel({ name, version: candidate.version, dir, parentId: parent.id, card: { ...candidateTest, fineTune: provenance } });
-    const changes = await predictCatalog(catalog, candidate, model.id, hooks.signal);
-    return {
-      model, parent,
-      comparison: {
-        heldOut: { count: heldOut.count, current: scores(currentHeldOut), candidate: scores(candidateHeldOut) },
-        testSet: { count: data.test.count, current: currentTest, candidate: scores(candidateTest) },
-        changes,
-      },
-      fineTune: {
-        epochs: tuned.history, bestEpoch: tuned.bestEpoch, seconds, backend: tuned.training.backend, labels: labels.count,
-        // Categories no reviewer labeled: the replay sample alone keeps what the model knew of them.
-        categoriesWithoutLabels: Array.from({ length: NUM_CLASSES }, (_, k) => k).filter((k) => !labels.labels.includes(k)),
-      },
-    };
+    hooks.onPhase?.('comparing');
+    const reuse = hooks.activePredictor?.modelDir === parent.dir ? hooks.activePredictor : undefined;
+    const [current, candidate] = await Promise.all([reuse ?? startPredictor(parent.dir), startPredictor(candidateDir)]);
+    try {
+      const heldOut = subset(labels, tuned.split.heldOut);
+      const [currentHeldOut, candidateHeldOut, currentTest, candidateTest] = await Promise.all([
+        evaluateOn(current, heldOut), evaluateOn(candidate, heldOut), testScores(current, data.test), evaluateOn(candidate, data.test),
+      ]);
+      const finalCard = parentCard
+        ? { ...parentCard, name: card.name, createdAt: card.createdAt, ...candidateTest, backend: candidate.backend, model: dir, flipAverage: false, fineTune: provenance }
+        : card;
+      const model = await catalog.writeWhenFree(() => {
+        makePrivateDir(modelsRoot);
+        if (dir !== known?.dir) publish(dir, finalCard);
+        else if (parentCard) writeModelCard(dir, finalCard as typeof parentCard);
+        return catalog.registerModel({ name, version: candidate.version, dir, parentId: parent.id, card: { ...candidateTest, fineTune: provenance } });
+      }, wait);
+      const changes = await predictCatalog(catalog, candidate, model.id, hooks.signal, {
+        ...wait, soFar: () => `The new version ${name} was saved (not active) and nothing else changed; improve the model again to compare it`,
+      });
+      return {
+        model, parent,
+        comparison: {
+          heldOut: { count: heldOut.count, current: scores(currentHeldOut), candidate: scores(candidateHeldOut) },
+          testSet: { count: data.test.count, current: currentTest, candidate: scores(candidateTest) },
+          changes,
+        },
+        fineTune: {
+          epochs: tuned.history, bestEpoch: tuned.bestEpoch, seconds, backend: tuned.training.backend, labels: labels.count,
+          // Categories no reviewer labeled: the replay sample alone keeps what the model knew of them.
+          categoriesWithoutLabels: Array.from({ length: NUM_CLASSES }, (_, k) => k).filter((k) => !labels.labels.includes(k)),
+        },
+      };
+    } finally {
+      await Promise.all([current === reuse ? undefined : current.close(), candidate.close()]);
+    }
   } finally {
-    await Promise.all([current === reuse ? undefined : current.close(), candidate.close()]);
+    fs.rmSync(scratch, { recursive: true, force: true });
   }
 }
 
@@ -199,10 +229,12 @@ export interface RepredictProgress {
  * the new model active and the photos not yet reached with their earlier predictions; activating again
  * finishes the job.
  */
-export async function activateModel(catalog: Catalog, modelId: number, hooks: { signal?: AbortSignal; onProgress?: (p: RepredictProgress) => void } = {}): Promise<{ repredicted: number; status: 'done' | 'cancelled' }> {
+export async function activateModel(catalog: Catalog, modelId: number, hooks: { signal?: AbortSignal; onProgress?: (p: RepredictProgress) => void; catalogWait?: CatalogWait } = {}): Promise<{ repredicted: number; status: 'done' | 'cancelled' }> {
   const model = catalog.model(modelId);
   if (!model) throw new Error(`no model version ${modelId} in the catalog`);
-  catalog.activateModel(modelId);
+  const wait: CatalogWait = { ...hooks.catalogWait, signal: hooks.signal };
+  // Each write is made once the catalog accepts it: a catalog another program keeps busy changes nothing here.
+  await catalog.writeWhenFree(() => catalog.activateModel(modelId), wait);
   const total = catalog.unlabeledCount();
   let predictor: Predictor | undefined;
   let done = 0;
@@ -216,12 +248,15 @@ export async function activateModel(catalog: Catalog, modelId: number, hooks: { 
         fresh = await predictor.predictEach(missing.map((row) => row.pixels));
       }
       let next = 0;
-      catalog.storePredictions(modelId, rows.map((row) => ({
+      const predictions = rows.map((row) => ({
         photoId: row.id,
         probabilities: row.probabilities
           ? new Float32Array(row.probabilities.buffer.slice(row.probabilities.byteOffset, row.probabilities.byteOffset + row.probabilities.byteLength))
           : fresh.subarray(next * NUM_CLASSES, ++next * NUM_CLASSES),
-      })));
+      }));
+      await catalog.writeWhenFree(() => catalog.storePredictions(modelId, predictions), {
+        ...wait, soFar: () => `${model.name} is active, and ${done} of ${total} photos are re-predicted (the others keep their earlier predictions); make it active again to finish`,
+      });
       done += rows.length;
       hooks.onProgress?.({ done, total });
     }

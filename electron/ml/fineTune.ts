@@ -94,13 +94,10 @@ export interface FineTuneResult {
 }
 
 /**
- * Fine-tunes the model in `baseDir` on `labeled` plus a replay sample of `replaySource`, in worker threads
- * on the best backend. Returns the new weights (the best validation epoch's); writes nothing.
+ * The split of the reviewed photos into training, validation and held-out parts; throws NotEnoughLabels where
+ * there are too few to fine-tune on (checked before anything waits or trains).
  */
-export async function fineTune(
-  baseDir: string, labeled: ImageSet, replaySource: ImageSet, options: FineTuneOptions = DEFAULT_FINETUNE_OPTIONS,
-  hooks: { onProgress?: (p: TrainProgress) => void; onEpoch?: (r: EpochRecord) => void; signal?: AbortSignal } = {},
-): Promise<FineTuneResult> {
+export function checkLabels(labeled: ImageSet, options: FineTuneOptions = DEFAULT_FINETUNE_OPTIONS): ReturnType<typeof splitLabels> {
   if (labeled.count < MIN_LABELS) {
     throw new NotEnoughLabels(`fine-tuning needs at least ${MIN_LABELS} reviewed photos; the catalog has ${labeled.count}. Review more photos first`);
   }
@@ -108,6 +105,18 @@ export async function fineTune(
   if (split.train.length === 0 || split.validation.length === 0) {
     throw new NotEnoughLabels('no category has 3 or more reviewed photos, so none can be both trained on and checked; review more photos first');
   }
+  return split;
+}
+
+/**
+ * Fine-tunes the model in `baseDir` on `labeled` plus a replay sample of `replaySource`, in worker threads
+ * on the best backend. Returns the new weights (the best validation epoch's); writes nothing.
+ */
+export async function fineTune(
+  baseDir: string, labeled: ImageSet, replaySource: ImageSet, options: FineTuneOptions = DEFAULT_FINETUNE_OPTIONS,
+  hooks: { onProgress?: (p: TrainProgress) => void; onEpoch?: (r: EpochRecord) => void; signal?: AbortSignal } = {},
+): Promise<FineTuneResult> {
+  const split = checkLabels(labeled, options);
   // The replay sample: a seeded draw from Fashion-MNIST's training images, appended after the labels.
   const replayTrain = Math.round(split.train.length * options.replayRatio);
   const replayValidation = Math.round(split.validation.length * options.replayRatio);

@@ -7,7 +7,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { setImmediate } from 'node:timers/promises';
-import type { Catalog, FileError, ImportedPhoto, JobCounts } from '../catalog/catalog.ts';
+import type { Catalog, CatalogWait, FileError, ImportedPhoto, JobCounts } from '../catalog/catalog.ts';
 import { NUM_CLASSES } from '../dataset/fashionMnist.ts';
 import type { Predictor } from '../ml/inference.ts';
 import { WorkerClient } from '../workerThreads.ts';
@@ -50,7 +50,12 @@ export interface ImportOptions {
   onProgress?: (progress: ImportProgress) => void;
   /** Photos being converted at once. */
   inFlight?: number;
+  /** How long each write waits for a catalog another program is writing to, and whom it tells (see Catalog.writeWhenFree). */
+  catalogWait?: CatalogWait;
 }
+
+/** A write made once the catalog accepts it (see Catalog.writeWhenFree). */
+type Write = <T>(work: () => T) => Promise<T>;
 
 const WRITE_BATCH = 32;
 const WRITE_INTERVAL_MS = 250;
@@ -64,29 +69,29 @@ class PendingWrites {
   known: { fileId: number; photoId: number }[] = [];
   private lastFlush = performance.now();
 
-  constructor(private readonly catalog: Catalog, private readonly jobId: number, private readonly onStored: (photoIds: number[]) => void) {}
+  constructor(private readonly catalog: Catalog, private readonly jobId: number, private readonly write: Write, private readonly onStored: (photoIds: number[]) => void) {}
 
   get size() {
     return this.photos.length + this.failures.length + this.known.length;
   }
 
-  flushIfDue(): void {
-    if (this.size >= WRITE_BATCH || performance.now() - this.lastFlush > WRITE_INTERVAL_MS) this.flush();
+  async flushIfDue(): Promise<void> {
+    if (this.size >= WRITE_BATCH || performance.now() - this.lastFlush > WRITE_INTERVAL_MS) await this.flush();
   }
 
-  flush(): void {
+  async flush(): Promise<void> {
     this.lastFlush = performance.now();
     if (this.size === 0) return;
     const { photos, failures, known } = this;
     this.photos = [];
     this.failures = [];
     this.known = [];
-    const stored = this.catalog.db.transaction(() => {
+    const stored = await this.write(() => {
       const ids = this.catalog.storePhotos(photos);
       this.catalog.recordFailures(this.jobId, failures);
       this.catalog.markKnown(known);
       return ids;
-    })();
+    });
     this.onStored([...stored, ...known.map((k) => k.photoId)]);
   }
 }
@@ -100,7 +105,7 @@ class PredictionQueue {
   private failure: Error | undefined;
   predicted = 0;
 
-  constructor(private readonly catalog: Catalog, private readonly model: { predictor: Predictor; modelId: number }) {}
+  constructor(private readonly catalog: Catalog, private readonly model: { predictor: Predictor; modelId: number }, private readonly write: Write) {}
 
   push(photoIds: number[]): void {
     this.queue.push(...photoIds);
@@ -131,7 +136,8 @@ class PredictionQueue {
         const predictions = rows.map((row, i) => ({ photoId: row.id, probabilities: probabilities.subarray(i * NUM_CLASSES, (i + 1) * NUM_CLASSES) }));
         // Written in slices with the event loop served between them: one long transaction would stall the UI.
         for (let i = 0; i < predictions.length; i += WRITE_BATCH) {
-          this.catalog.storePredictions(this.model.modelId, predictions.slice(i, i + WRITE_BATCH));
+          const slice = predictions.slice(i, i + WRITE_BATCH);
+          await this.write(() => this.catalog.storePredictions(this.model.modelId, slice));
           await setImmediate();
         }
         this.predicted += rows.length;
@@ -147,32 +153,48 @@ export async function importPhotos(roots: string[], options: ImportOptions): Pro
   const { catalog, signal } = options;
   const absoluteRoots = roots.map((r) => path.resolve(r));
   const started = performance.now();
+  /**
+   * Every write is made once the catalog accepts it: while another program holds the catalog, the job waits
+   * (the caller's catalogWait says so), and if the wait runs out the message says what was kept.
+   */
+  let jobId: number | undefined;
+  const wait: CatalogWait = {
+    ...options.catalogWait, signal,
+    soFar: () => {
+      if (jobId === undefined) return undefined;
+      const counts = catalog.jobCounts(jobId);
+      return `The import stopped: ${counts.done} of the ${counts.found} files it found so far were imported and are kept; import the same folders again to go on`;
+    },
+  };
+  const write: Write = (work) => catalog.writeWhenFree(work, wait);
   const existing = catalog.unfinishedJob(absoluteRoots);
-  const jobId = existing ?? catalog.createJob(absoluteRoots);
-  const predictions = options.predictor && new PredictionQueue(catalog, options.predictor);
-  const pending = new PendingWrites(catalog, jobId, (ids) => predictions?.push(ids));
+  jobId = existing ?? await write(() => catalog.createJob(absoluteRoots));
+  const job = jobId;
+  const predictions = options.predictor && new PredictionQueue(catalog, options.predictor, write);
+  const pending = new PendingWrites(catalog, job, write, (ids) => predictions?.push(ids));
   let doneThisRun = 0;
 
   const report = (phase: ImportProgress['phase']) => {
     if (!options.onProgress) return;
-    const counts = catalog.jobCounts(jobId);
+    const counts = catalog.jobCounts(job);
     const seconds = (performance.now() - started) / 1000;
     const rate = seconds > 0 ? doneThisRun / seconds : 0;
     options.onProgress({
-      jobId, phase, found: counts.found, done: counts.done, failed: counts.failed, predicted: predictions?.predicted ?? 0,
+      jobId: job, phase, found: counts.found, done: counts.done, failed: counts.failed, predicted: predictions?.predicted ?? 0,
       photosPerSecond: rate, etaSeconds: rate > 0 && phase !== 'finding' ? counts.pending / rate : null,
     });
   };
 
-  if (!catalog.job(jobId)!.walked) {
+  if (!catalog.job(job)!.walked) {
     let batch: string[] = [];
     // The catalog (with SQLite's files beside it) and the thumbnail cache may lie in a folder being imported.
     const own = [catalog.file, `${catalog.file}-wal`, `${catalog.file}-shm`, `${catalog.file}-journal`, options.thumbnailsDir];
     for await (const entry of walkPhotos(absoluteRoots, { ignore: own })) {
-      if (entry.type === 'problem') catalog.recordFailure(jobId, entry.path, entry.reason);
+      if (entry.type === 'problem') await write(() => catalog.recordFailure(job, entry.path, entry.reason));
       else batch.push(entry.path);
       if (batch.length >= FIND_BATCH) {
-        catalog.addFoundFiles(jobId, batch);
+        const found = batch;
+        await write(() => catalog.addFoundFiles(job, found));
         batch = [];
         report('finding');
         // A folder's entries come through microtasks only: without a turn of the event loop here, walking
@@ -181,8 +203,11 @@ export async function importPhotos(roots: string[], options: ImportOptions): Pro
       }
       if (signal?.aborted) break;
     }
-    catalog.addFoundFiles(jobId, batch);
-    if (!signal?.aborted) catalog.markWalked(jobId);
+    const found = batch;
+    await write(() => {
+      catalog.addFoundFiles(job, found);
+      if (!signal?.aborted) catalog.markWalked(job);
+    });
   }
 
   removeStaleThumbnails(options.thumbnailsDir);
@@ -207,7 +232,7 @@ export async function importPhotos(roots: string[], options: ImportOptions): Pro
         pending.failures.push({ path: file.path, reason: explainReadError(err as NodeJS.ErrnoException) });
       }
       doneThisRun++;
-      pending.flushIfDue();
+      await pending.flushIfDue();
       if (performance.now() - lastReport > 200) {
         lastReport = performance.now();
         report('importing');
@@ -217,10 +242,10 @@ export async function importPhotos(roots: string[], options: ImportOptions): Pro
     // A fixed number of photos in flight keeps both the worker and the thread pool busy.
     const inFlight = options.inFlight ?? 4;
     let cursor = 0;
-    let files = catalog.pendingFiles(jobId, cursor, 1000);
+    let files = catalog.pendingFiles(job, cursor, 1000);
     const next = () => {
       if (signal?.aborted) return undefined;
-      if (files.length === 0) files = catalog.pendingFiles(jobId, cursor, 1000);
+      if (files.length === 0) files = catalog.pendingFiles(job, cursor, 1000);
       const file = files.shift();
       if (file) cursor = file.id;
       return file;
@@ -228,22 +253,22 @@ export async function importPhotos(roots: string[], options: ImportOptions): Pro
     await Promise.all(Array.from({ length: inFlight }, async () => {
       for (let file = next(); file; file = next()) await importFile(file);
     }));
-    pending.flush();
+    await pending.flush();
 
     if (signal?.aborted) await predictions?.settle();
     else if (predictions) {
       report('predicting');
       // Photos stored by an earlier, interrupted run of this job were never predicted.
       await predictions.finish();
-      predictions.push(catalog.unpredictedPhotoIds(jobId, options.predictor!.modelId));
+      predictions.push(catalog.unpredictedPhotoIds(job, options.predictor!.modelId));
       await predictions.finish();
     }
     const status = signal?.aborted ? 'cancelled' : 'done';
-    catalog.finishJob(jobId, status);
+    await write(() => catalog.finishJob(job, status));
     report('predicting');
     return {
-      jobId, status, resumed: existing !== undefined, counts: catalog.jobCounts(jobId), photos: catalog.jobPhotoCount(jobId), predicted: predictions?.predicted ?? 0,
-      errors: catalog.jobErrors(jobId), seconds: (performance.now() - started) / 1000,
+      jobId: job, status, resumed: existing !== undefined, counts: catalog.jobCounts(job), photos: catalog.jobPhotoCount(job), predicted: predictions?.predicted ?? 0,
+      errors: catalog.jobErrors(job), seconds: (performance.now() - started) / 1000,
     };
   } finally {
     await photoWorker.terminate();

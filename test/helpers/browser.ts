@@ -47,7 +47,7 @@ export async function openRenderer(services: Services, options: { dropRoot?: str
     // Thumbnails and photos, as the app's thumb:// and photo:// protocols serve them: by content hash, catalog photos only.
     const byHash = /^\/(thumb|photo)\/([^/]+)$/.exec(new URL(req.url!, 'http://x').pathname);
     if (byHash) {
-      const file = byHash[1] === 'thumb' ? await services.thumbnailFile(byHash[2]!) : services.photoFile(byHash[2]!);
+      const file = byHash[1] === 'thumb' ? await services.thumbnailFile(byHash[2]!) : await services.photoFile(byHash[2]!);
       if (!file) res.writeHead(404).end();
       else fs.createReadStream(file).pipe(res.writeHead(200));
       return;
