@@ -1,8 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type * as tfl from '@tensorflow/tfjs-layers';
+import * as tfl from '@tensorflow/tfjs-layers';
 import { IMAGE_SIZE, NUM_CLASSES, PIXELS } from '../dataset/fashionMnist.ts';
 
-type Forward = (x: tf.Tensor4D) => tf.Tensor;
+/** One forward pass: the class probabilities and the penultimate features (what the last dense layer reads). */
+type Forward = (x: tf.Tensor4D) => { probabilities: tf.Tensor; features: tf.Tensor };
 
 interface LayerConfig {
   activation?: string;
@@ -48,7 +49,7 @@ function foldBatchNorm(conv: tfl.layers.Layer, bn: tfl.layers.Layer): { filter: 
  * training step, build it again. Undefined for a network with a layer or setting it does not know, which
  * then runs through the layers model as before.
  */
-function foldedForward(model: tfl.LayersModel): { forward: Forward; dispose: () => void } | undefined {
+function foldedForward(model: tfl.LayersModel, featuresName: string): { forward: Forward; dispose: () => void } | undefined {
   const consumers = new Map<string, number>();
   for (const layer of model.layers) for (const input of inputsOf(layer) ?? []) consumers.set(input.name, (consumers.get(input.name) ?? 0) + 1);
   const onlyConsumer = (layer: tfl.layers.Layer, className: string) =>
@@ -114,42 +115,81 @@ function foldedForward(model: tfl.LayersModel): { forward: Forward; dispose: () 
   const forward: Forward = (x) => {
     const values = new Map<string, tf.Tensor>([[inputName, x]]);
     for (const step of steps) values.set(step.name, step.run(step.inputs.map((n) => values.get(n)!)));
-    return values.get(outputName)!;
+    return { probabilities: values.get(outputName)!, features: values.get(featuresName)! };
   };
   return { forward, dispose: () => tf.dispose(owned) };
 }
 
+/** What one forward pass over some images gives: count × 10 probabilities, and count × featureSize features when asked for. */
+export interface NetworkOutputs {
+  probabilities: Float32Array;
+  features?: Float32Array;
+}
+
+export interface ClassifyOptions {
+  batchSize?: number;
+  /** Also classify each image mirrored and average the two results (probabilities and features alike). */
+  flipAverage?: boolean;
+  /** Return the penultimate features too (the global average pool's output, featureSize per image). */
+  features?: boolean;
+}
+
 /** A model ready to classify batches of 28×28 images; holds its own copy of the (folded) weights until disposed. */
 export interface InferenceNetwork {
+  /** Length of one image's penultimate feature vector. */
+  readonly featureSize: number;
   /**
-   * Class probabilities for `count` 28×28 grayscale images (bytes, Fashion-MNIST polarity: garment bright
-   * on black). With `flipAverage`, each image is also classified mirrored and the two results averaged.
+   * Class probabilities, and with `features` the penultimate features, for `count` 28×28 grayscale images
+   * (bytes, Fashion-MNIST polarity: garment bright on black), from one forward pass.
    */
-  probabilities(images: Uint8Array, count: number, options?: { batchSize?: number; flipAverage?: boolean }): Float32Array;
+  classify(images: Uint8Array, count: number, options?: ClassifyOptions): NetworkOutputs;
+  /** `classify(…).probabilities`. */
+  probabilities(images: Uint8Array, count: number, options?: Omit<ClassifyOptions, 'features'>): Float32Array;
   dispose(): void;
 }
 
-/** The model as it runs for inference: folded when it can be, else the layers model itself. */
+/** The layer whose output the last dense layer reads: the network's penultimate features. */
+function featureLayer(model: tfl.LayersModel): tfl.layers.Layer {
+  const dense = model.layers.findLast((layer) => layer.getClassName() === 'Dense');
+  const input = dense && inputsOf(dense)?.[0];
+  if (!input) throw new Error(`the model ${model.name} has no dense layer reading one layer's features`);
+  return input;
+}
+
+/** The model as it runs for inference: folded when it can be, else a layers model with both outputs. */
 export function inferenceNetwork(model: tfl.LayersModel): InferenceNetwork {
-  const folded = foldedForward(model);
-  const forward: Forward = folded?.forward ?? ((x) => model.predict(x, { batchSize: x.shape[0] }) as tf.Tensor);
+  const features = featureLayer(model);
+  const featureSize = (features.outputShape as number[]).at(-1)!;
+  const folded = foldedForward(model, features.name);
+  const twoOutputs = folded ? undefined : tfl.model({ inputs: model.inputs, outputs: [model.outputs[0]!, features.output as tfl.SymbolicTensor] });
+  const forward: Forward = folded?.forward ?? ((x) => {
+    const [probabilities, feats] = twoOutputs!.predict(x, { batchSize: x.shape[0] }) as tf.Tensor[];
+    return { probabilities: probabilities!, features: feats! };
+  });
+  const classify = (images: Uint8Array, count: number, options: ClassifyOptions = {}): NetworkOutputs => {
+    const batchSize = options.batchSize ?? 256;
+    const probs = new Float32Array(count * NUM_CLASSES);
+    const feats = options.features ? new Float32Array(count * featureSize) : undefined;
+    for (let start = 0; start < count; start += batchSize) {
+      const n = Math.min(batchSize, count - start);
+      tf.tidy(() => {
+        const bytes = images.subarray(start * PIXELS, (start + n) * PIXELS);
+        const x = tf.div(tf.tensor4d(Float32Array.from(bytes), [n, IMAGE_SIZE, IMAGE_SIZE, 1]), 255) as tf.Tensor4D;
+        let out = forward(x);
+        if (options.flipAverage) {
+          const mirrored = forward(tf.reverse(x, 2));
+          out = { probabilities: tf.div(tf.add(out.probabilities, mirrored.probabilities), 2), features: tf.div(tf.add(out.features, mirrored.features), 2) };
+        }
+        probs.set(out.probabilities.dataSync() as Float32Array, start * NUM_CLASSES);
+        feats?.set(out.features.dataSync() as Float32Array, start * featureSize);
+      });
+    }
+    return { probabilities: probs, features: feats };
+  };
   return {
-    probabilities(images, count, options = {}) {
-      const batchSize = options.batchSize ?? 256;
-      const probs = new Float32Array(count * NUM_CLASSES);
-      for (let start = 0; start < count; start += batchSize) {
-        const n = Math.min(batchSize, count - start);
-        const out = tf.tidy(() => {
-          const bytes = images.subarray(start * PIXELS, (start + n) * PIXELS);
-          const x = tf.div(tf.tensor4d(Float32Array.from(bytes), [n, IMAGE_SIZE, IMAGE_SIZE, 1]), 255) as tf.Tensor4D;
-          let p = forward(x);
-          if (options.flipAverage) p = tf.div(tf.add(p, forward(tf.reverse(x, 2))), 2);
-          return p.dataSync() as Float32Array;
-        });
-        probs.set(out, start * NUM_CLASSES);
-      }
-      return probs;
-    },
+    featureSize,
+    classify,
+    probabilities: (images, count, options) => classify(images, count, options).probabilities,
     dispose: () => folded?.dispose(),
   };
 }
