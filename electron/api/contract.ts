@@ -70,6 +70,11 @@ export interface PhotoTile {
   predictedLabel: number | null;
   confidence: number | null;
   label: number | null;
+  /**
+   * How unlike the model's training images the photo's 28×28 input is: its distance in the network's features
+   * over the model's threshold (1 and above: unusual, so it needs review); null without a prediction or statistics.
+   */
+  novelty: number | null;
 }
 
 export interface Page {
@@ -87,6 +92,11 @@ export interface LabelEvent {
 
 export interface PhotoDetail extends PhotoTile {
   paths: string[];
+  /**
+   * The garment's outline as isolation cut it out: closed polygons [x0, y0, x1, y1, …] with coordinates 0–1
+   * relative to the photo's width and height; null where isolation did not run (a plain white background).
+   */
+  outline: number[][] | null;
   format: string;
   width: number;
   height: number;

@@ -8,10 +8,11 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { makePrivateDir } from '../appPaths.ts';
-import type { Catalog, ModelRow } from '../catalog/catalog.ts';
+import { predictionRows, type Catalog, type ModelRow, type PredictionRow } from '../catalog/catalog.ts';
 import { NUM_CLASSES, PIXELS, type FashionMnist, type ImageSet } from '../dataset/fashionMnist.ts';
 import { DEFAULT_FINETUNE_OPTIONS, fineTune, type FineTuneOptions, type FineTuneResult } from '../ml/fineTune.ts';
 import { startPredictor, type Predictor } from '../ml/inference.ts';
+import { calibrateNovelty, readNovelty } from '../ml/novelty.ts';
 import { evaluatePredictions, type Evaluation } from '../ml/metrics.ts';
 import { MODEL_CARD, readModelCard, writeModelCard } from '../ml/modelCard.ts';
 import { hasModel, publishModel } from '../ml/modelFiles.ts';
@@ -90,8 +91,7 @@ async function predictCatalog(catalog: Catalog, candidate: Predictor, modelId: n
   const current = catalog.db.prepare('SELECT predicted_label FROM photos WHERE id = ?').pluck();
   for (const rows of unlabeledPages(catalog, modelId)) {
     if (signal?.aborted) throw new Error('cancelled; nothing was changed');
-    const probabilities = await candidate.predictEach(rows.map((row) => row.pixels));
-    const predictions = rows.map((row, i) => ({ photoId: row.id, probabilities: probabilities.subarray(i * NUM_CLASSES, (i + 1) * NUM_CLASSES) }));
+    const predictions = predictionRows(rows.map((row) => row.id), await candidate.assess(rows.map((row) => row.pixels)));
     catalog.storePredictions(modelId, predictions, false);
     for (const { photoId, probabilities: p } of predictions) {
       const before = current.get(photoId) as number | null;
@@ -164,6 +164,8 @@ export async function improveModel(catalog: Catalog, data: FashionMnist, modelsR
   const [current, candidate] = await Promise.all([reuse ?? startPredictor(parent.dir), startPredictor(dir)]);
   try {
     const heldOut = subset(labels, tuned.split.heldOut);
+    // Its own feature statistics, so that photos unlike its training images go to review under it too.
+    if (!readNovelty(dir)) await calibrateNovelty(candidate, data.train);
     const [currentHeldOut, candidateHeldOut, currentTest, candidateTest] = await Promise.all([
       evaluateOn(current, heldOut), evaluateOn(candidate, heldOut), testScores(current, data.test), evaluateOn(candidate, data.test),
     ]);
@@ -210,18 +212,19 @@ export async function activateModel(catalog: Catalog, modelId: number, hooks: { 
     for (const rows of unlabeledPages(catalog, modelId)) {
       if (hooks.signal?.aborted) return { repredicted: done, status: 'cancelled' };
       const missing = rows.filter((row) => row.probabilities === null);
-      let fresh: Float32Array = new Float32Array(0);
+      let fresh: PredictionRow[] = [];
       if (missing.length > 0) {
         predictor ??= await startPredictor(model.dir);
-        fresh = await predictor.predictEach(missing.map((row) => row.pixels));
+        fresh = predictionRows(missing.map((row) => row.id), await predictor.assess(missing.map((row) => row.pixels)));
       }
       let next = 0;
-      catalog.storePredictions(modelId, rows.map((row) => ({
-        photoId: row.id,
-        probabilities: row.probabilities
-          ? new Float32Array(row.probabilities.buffer.slice(row.probabilities.byteOffset, row.probabilities.byteOffset + row.probabilities.byteLength))
-          : fresh.subarray(next * NUM_CLASSES, ++next * NUM_CLASSES),
-      })));
+      catalog.storePredictions(modelId, rows.map((row) => row.probabilities
+        ? {
+          photoId: row.id,
+          probabilities: new Float32Array(row.probabilities.buffer.slice(row.probabilities.byteOffset, row.probabilities.byteOffset + row.probabilities.byteLength)),
+          novelty: row.novelty,
+        }
+        : fresh[next++]!));
       done += rows.length;
       hooks.onProgress?.({ done, total });
     }
