@@ -12,6 +12,7 @@ import { IMAGE_SIZE, PIXELS } from '../dataset/fashionMnist.ts';
 import { removeStaleTemporaries } from '../staleFiles.ts';
 import { contentKind, isCutShort, SNIFF_BYTES } from './fileKinds.ts';
 import { isolateGarment, plainWhiteBorder, widen } from './isolate.ts';
+import { maskOutline } from './outline.ts';
 
 export const THUMBNAIL_SIZE = 256;
 /** sharp's own default: larger images are refused before decoding (decompression bombs). */
@@ -34,6 +35,8 @@ export interface ConvertedPhoto {
   /** 784 bytes: the garment bright on black, as in Fashion-MNIST. */
   pixels: Uint8Array;
   thumbnail: Buffer;
+  /** The isolated garment's outline on the photo (outline.ts: polygons, 0–1 coordinates); absent when isolation did not run. */
+  outline?: number[][];
 }
 
 /** Where a photo's thumbnail lives in the content-addressed cache: thumbnails/ab/abcdef….jpg. */
@@ -364,7 +367,9 @@ export async function convertPhoto(bytes: Buffer, options: ConversionOptions = {
     // On a plain white border (most packshots) the paper's trim finds the product without isolation.
     const isolation = options.isolate !== true || plainWhiteBorder(raw) ? undefined : isolateGarment(raw);
     const closer = isolation && (await decodeAround(bytes, raw, { width, height }, isolation.box));
-    return { hash, format, width, height, pixels: closer ? toFashionMnist(closer, options) : toFashionMnist(raw, options, isolation), thumbnail };
+    const pixels = closer ? toFashionMnist(closer, options) : toFashionMnist(raw, options, isolation);
+    // The first decode is the thumbnail's: its mask's outline is where the reviewer sees the cut.
+    return { hash, format, width, height, pixels, thumbnail, ...(isolation ? { outline: maskOutline(isolation) } : {}) };
   } catch (err) {
     if (err instanceof PhotoError) throw err;
     throw new PhotoError(explainDecodeError(err as Error, bytes));
