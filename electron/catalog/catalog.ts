@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { NUM_CLASSES, PIXELS } from '../dataset/fashionMnist.ts';
-import type { LabelChange, LabelEvent, Page, PageQuery, PhotoDetail, PhotoSelection, PhotoTile, ReviewRule } from '../api/contract.ts';
+import { NOVELTY_LIMIT, type LabelChange, type LabelEvent, type Page, type PageQuery, type PhotoDetail, type PhotoSelection, type PhotoTile, type ReviewRule } from '../api/contract.ts';
 import { makePrivateDir } from '../appPaths.ts';
 import { comparable, migrate } from './migrations.ts';
 
@@ -11,11 +11,7 @@ export const HARD_GROUP: readonly number[] = [0, 2, 4, 6];
 
 export type { ReviewRule };
 export const DEFAULT_REVIEW_RULE: ReviewRule = { minConfidence: 0.7, hardGroupMargin: 0.3 };
-/**
- * A photo whose novelty (ml/novelty.ts: its feature distance over the model's threshold) is at least this
- * needs review whatever the softmax says: 1 flags about 5 % of Fashion-MNIST's validation images.
- */
-export const NOVELTY_LIMIT = 1;
+export { NOVELTY_LIMIT };
 
 export interface ModelRow {
   id: number;

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import sharp from 'sharp';
 import { CLASS_NAMES, IMAGE_SIZE, NUM_CLASSES } from '../dataset/fashionMnist.ts';
+import { NOVELTY_LIMIT } from '../catalog/catalog.ts';
 import type { Predictor } from '../ml/inference.ts';
 import { convertPhoto, type ConversionOptions } from './photoPipeline.ts';
 
@@ -22,6 +23,8 @@ export interface RealPhoto {
   labels: number[];
   predicted: number;
   confidence: number;
+  /** How unlike Fashion-MNIST its input is (ml/novelty.ts; 1 and above goes to review), null without statistics. */
+  novelty: number | null;
   /** CPU milliseconds of `convertPhoto` on this photo, sharp's threads included. */
   cpuMs: number;
   /** The same for the paper's conversion alone (no isolation, nearest neighbour, no tone lift). */
@@ -39,6 +42,8 @@ export interface RealPhotosBench {
    */
   cpuMsPerPhoto: { mean: number; max: number; paperMean: number };
   results: RealPhoto[];
+  /** Photos whose novelty sends them to review (NOVELTY_LIMIT and above), among the wrong and among the right ones. */
+  unusual: { wrong: number; right: number };
   /** Photos right with the paper's conversion alone, what the app does by default today. */
   correctWithoutIsolation: number;
   /** Photos right with area averaging instead of nearest neighbour for the reduction to 28 px (the choice's measure). */
@@ -102,7 +107,7 @@ export async function benchRealPhotos(dir: string, predictor: Predictor, sheet?:
     paperCpuMs.push(await cpu(async () => paperInputs.push((await convertPhoto(bytes, PAPER_ONLY)).pixels)));
     cpuMs.push(await cpu(async () => inputs.push((await convertPhoto(bytes, ISOLATED)).pixels)));
   }
-  const probabilities = await predictor.predictEach(inputs);
+  const { probabilities, novelty } = await predictor.assess(inputs);
   const areaInputs = await Promise.all(files.map(async (bytes) => (await convertPhoto(bytes, { ...ISOLATED, reduce: 'area' })).pixels));
   const areaProbabilities = await predictor.predictEach(areaInputs);
   const paperProbabilities = await predictor.predictEach(paperInputs);
@@ -112,7 +117,10 @@ export async function benchRealPhotos(dir: string, predictor: Predictor, sheet?:
   };
   const results = rows.map((row, i): RealPhoto => {
     const predicted = argmax(probabilities, i);
-    return { path: row.path, labels: row.label.split('|').map(Number), predicted, confidence: probabilities[i * NUM_CLASSES + predicted]!, cpuMs: cpuMs[i]!, paperCpuMs: paperCpuMs[i]! };
+    return {
+      path: row.path, labels: row.label.split('|').map(Number), predicted, confidence: probabilities[i * NUM_CLASSES + predicted]!, novelty: novelty?.[i] ?? null,
+      cpuMs: cpuMs[i]!, paperCpuMs: paperCpuMs[i]!,
+    };
   });
   const right = results.map((r) => r.labels.includes(r.predicted));
   const folderNames = [...new Set(results.map((r) => r.path.split('/')[0]!))];
@@ -123,7 +131,9 @@ export async function benchRealPhotos(dir: string, predictor: Predictor, sheet?:
   });
   if (sheet) await contactSheet(files, inputs, right, sheet);
   const correct = right.filter(Boolean).length;
+  const unusual = results.map((r) => r.novelty !== null && r.novelty >= NOVELTY_LIMIT);
   return {
+    unusual: { wrong: unusual.filter((u, i) => u && !right[i]).length, right: unusual.filter((u, i) => u && right[i]).length },
     photos: results.length, correct, accuracy: correct / results.length, folders,
     correctWithAreaAveraging: results.filter((r, i) => r.labels.includes(argmax(areaProbabilities, i))).length,
     correctWithoutIsolation: results.filter((r, i) => r.labels.includes(argmax(paperProbabilities, i))).length,
@@ -140,10 +150,11 @@ export function describeRealPhotos(r: RealPhotosBench): string[] {
   return [
     `real shop photos, zero-shot, with isolation: ${r.correct}/${r.photos} (${pct(r.accuracy)}); ${r.folders.map((f) => `${f.folder} ${f.correct}/${f.photos} (${pct(f.accuracy)})`).join(', ')}`,
     `  conversion CPU per photo, one at a time: mean ${r.cpuMsPerPhoto.mean.toFixed(1)} ms (max ${r.cpuMsPerPhoto.max.toFixed(1)}), the paper's conversion alone ${r.cpuMsPerPhoto.paperMean.toFixed(1)} ms: isolation adds ${(r.cpuMsPerPhoto.mean - r.cpuMsPerPhoto.paperMean).toFixed(1)} ms`,
+    `  unlike Fashion-MNIST (novelty >= ${NOVELTY_LIMIT}, to review whatever the softmax says): ${r.unusual.wrong} of ${r.photos - r.correct} wrong, ${r.unusual.right} of ${r.correct} right`,
     `  the paper's conversion alone (the app's default while isolation is off): ${r.correctWithoutIsolation}/${r.photos}`,
     `  with area averaging instead of nearest neighbour to 28 px: ${r.correctWithAreaAveraging}/${r.photos}`,
     ...(r.sheet ? [`  contact sheet of photos and 28×28 inputs: ${r.sheet}`] : []),
     ...r.results.filter((p) => !p.labels.includes(p.predicted)).map((p) =>
-      `  wrong: ${p.path}: ${CLASS_NAMES[p.predicted]} ${pct(p.confidence)} (is ${p.labels.map((l) => CLASS_NAMES[l]).join(' or ')})`),
+      `  wrong: ${p.path}: ${CLASS_NAMES[p.predicted]} ${pct(p.confidence)}, novelty ${p.novelty?.toFixed(2) ?? '—'} (is ${p.labels.map((l) => CLASS_NAMES[l]).join(' or ')})`),
   ];
 }
