@@ -1,8 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type * as tfl from '@tensorflow/tfjs-layers';
+import * as tfl from '@tensorflow/tfjs-layers';
 import { IMAGE_SIZE, NUM_CLASSES, PIXELS } from '../dataset/fashionMnist.ts';
 
-type Forward = (x: tf.Tensor4D) => tf.Tensor;
+/** Class probabilities and the penultimate features (the last dense layer's input) of a batch. */
+type Forward = (x: tf.Tensor4D) => { probabilities: tf.Tensor2D; features: tf.Tensor2D };
 
 interface LayerConfig {
   activation?: string;
@@ -39,6 +40,12 @@ function foldBatchNorm(conv: tfl.layers.Layer, bn: tfl.layers.Layer): { filter: 
     if (beta) bias = tf.add(bias, beta);
     return { filter: tf.mul(kernel, scale) as tf.Tensor4D, bias: bias as tf.Tensor1D };
   });
+}
+
+/** The layer whose output the last dense layer reads: the penultimate features. */
+function featureLayer(model: tfl.LayersModel): tfl.layers.Layer | undefined {
+  const dense = model.layers.findLast((layer) => layer.getClassName() === 'Dense');
+  return dense && inputsOf(dense)?.[0];
 }
 
 /**
@@ -111,46 +118,93 @@ function foldedForward(model: tfl.LayersModel): { forward: Forward; dispose: () 
   }
   const inputName = model.inputLayers[0]!.name;
   const outputName = model.outputLayers[0]!.name;
+  const featureName = featureLayer(model)?.name;
+  if (!featureName || !steps.some((step) => step.name === featureName)) return fail();
   const forward: Forward = (x) => {
     const values = new Map<string, tf.Tensor>([[inputName, x]]);
     for (const step of steps) values.set(step.name, step.run(step.inputs.map((n) => values.get(n)!)));
-    return values.get(outputName)!;
+    return { probabilities: values.get(outputName) as tf.Tensor2D, features: values.get(featureName) as tf.Tensor2D };
   };
   return { forward, dispose: () => tf.dispose(owned) };
+}
+
+/**
+ * A few-shot component stored with a fine-tuned model version (prototypes.json): the mean of the
+ * L2-normalised penultimate features of the user's labelled photos per category, a nearest class mean
+ * classifier (Mensink et al. 2013) whose probabilities are blended with the network's softmax.
+ */
+export interface Prototypes {
+  /** Per category, the mean normalised feature vector, or null for a category without labelled photos. */
+  means: (number[] | null)[];
+  /** Labelled photos behind each mean. */
+  counts: number[];
+  /** Share of the nearest-class-mean probabilities in the blend, 0..1 (the rest is the softmax's). */
+  weight: number;
+  /** Cosine similarities to the means are divided by this before the softmax over categories. */
+  temperature: number;
+}
+
+/**
+ * The blend of softmax `p` with nearest-class-mean probabilities from features `f` (both per row). Categories
+ * without a mean keep the softmax's probability; those with one share the rest by cosine similarity.
+ */
+function blendPrototypes(p: tf.Tensor2D, f: tf.Tensor2D, prototypes: Prototypes, means: tf.Tensor2D, present: tf.Tensor1D): tf.Tensor2D {
+  const unit = tf.div(f, tf.add(tf.norm(f, 'euclidean', 1, true), 1e-12));
+  const logits = tf.div(tf.matMul(unit, means, false, true), prototypes.temperature);
+  // A softmax over the categories with a mean only (log 0 = −∞ for the others), which then keep their softmax share.
+  const masked = tf.add(logits, tf.log(present));
+  const presentMass = tf.sum(tf.mul(p, present), 1, true);
+  const ncm = tf.add(tf.mul(tf.softmax(masked), presentMass), tf.mul(p, tf.sub(1, present)));
+  return tf.add(tf.mul(p, 1 - prototypes.weight), tf.mul(ncm, prototypes.weight)) as tf.Tensor2D;
 }
 
 /** A model ready to classify batches of 28×28 images; holds its own copy of the (folded) weights until disposed. */
 export interface InferenceNetwork {
   /**
    * Class probabilities for `count` 28×28 grayscale images (bytes, Fashion-MNIST polarity: garment bright
-   * on black). With `flipAverage`, each image is also classified mirrored and the two results averaged.
+   * on black), with the prototypes blended in when the network has them. With `flipAverage`, each image is
+   * also classified mirrored and the two results averaged.
    */
   probabilities(images: Uint8Array, count: number, options?: { batchSize?: number; flipAverage?: boolean }): Float32Array;
+  /** The penultimate features (count × width, the last dense layer's input) of the same inputs. */
+  features(images: Uint8Array, count: number): Float32Array;
   dispose(): void;
 }
 
-/** The model as it runs for inference: folded when it can be, else the layers model itself. */
-export function inferenceNetwork(model: tfl.LayersModel): InferenceNetwork {
+/** The model as it runs for inference: folded when it can be, else the layers model itself; with `prototypes` blended in. */
+export function inferenceNetwork(model: tfl.LayersModel, prototypes?: Prototypes): InferenceNetwork {
   const folded = foldedForward(model);
-  const forward: Forward = folded?.forward ?? ((x) => model.predict(x, { batchSize: x.shape[0] }) as tf.Tensor);
+  const both = folded ? undefined : tfl.model({ inputs: model.inputs, outputs: [featureLayer(model)!.output as tfl.SymbolicTensor, model.outputs[0]!] });
+  const forward: Forward = folded?.forward ?? ((x) => {
+    const [features, probabilities] = both!.predict(x, { batchSize: x.shape[0] }) as tf.Tensor2D[];
+    return { features: features!, probabilities: probabilities! };
+  });
+  const width = (featureLayer(model)!.outputShape as number[]).at(-1)!;
+  const means = prototypes && tf.tensor2d(prototypes.means.flatMap((m) => m ?? new Array<number>(width).fill(0)), [NUM_CLASSES, width]);
+  const present = prototypes && tf.tensor1d(prototypes.means.map((m) => (m ? 1 : 0)));
+  const classify = (x: tf.Tensor4D) => {
+    const { probabilities, features } = forward(x);
+    return prototypes ? blendPrototypes(probabilities, features, prototypes, means!, present!) : probabilities;
+  };
+  const batches = (images: Uint8Array, count: number, width: number, batchSize: number, run: (x: tf.Tensor4D) => tf.Tensor) => {
+    const out = new Float32Array(count * width);
+    for (let start = 0; start < count; start += batchSize) {
+      const n = Math.min(batchSize, count - start);
+      out.set(tf.tidy(() => {
+        const bytes = images.subarray(start * PIXELS, (start + n) * PIXELS);
+        return run(tf.div(tf.tensor4d(Float32Array.from(bytes), [n, IMAGE_SIZE, IMAGE_SIZE, 1]), 255) as tf.Tensor4D).dataSync() as Float32Array;
+      }), start * width);
+    }
+    return out;
+  };
   return {
-    probabilities(images, count, options = {}) {
-      const batchSize = options.batchSize ?? 256;
-      const probs = new Float32Array(count * NUM_CLASSES);
-      for (let start = 0; start < count; start += batchSize) {
-        const n = Math.min(batchSize, count - start);
-        const out = tf.tidy(() => {
-          const bytes = images.subarray(start * PIXELS, (start + n) * PIXELS);
-          const x = tf.div(tf.tensor4d(Float32Array.from(bytes), [n, IMAGE_SIZE, IMAGE_SIZE, 1]), 255) as tf.Tensor4D;
-          let p = forward(x);
-          if (options.flipAverage) p = tf.div(tf.add(p, forward(tf.reverse(x, 2))), 2);
-          return p.dataSync() as Float32Array;
-        });
-        probs.set(out, start * NUM_CLASSES);
-      }
-      return probs;
+    probabilities: (images, count, options = {}) => batches(images, count, NUM_CLASSES, options.batchSize ?? 256, (x) =>
+      options.flipAverage ? tf.div(tf.add(classify(x), classify(tf.reverse(x, 2))), 2) : classify(x)),
+    features: (images, count) => batches(images, count, width, 256, (x) => forward(x).features),
+    dispose: () => {
+      folded?.dispose();
+      tf.dispose([means, present].filter((t) => t !== undefined));
     },
-    dispose: () => folded?.dispose(),
   };
 }
 

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { NUM_CLASSES, PIXELS } from '../dataset/fashionMnist.ts';
 import { WorkerClient } from '../workerThreads.ts';
 import type { InferenceReply, InferenceRequest } from './inferenceProtocol.ts';
-import { hasModel } from './modelFiles.ts';
+import { hasModel, PROTOTYPES_JSON } from './modelFiles.ts';
 import { readModelCard, type ModelCard } from './modelCard.ts';
 
 /** A model ready to classify, running in its own worker thread. */
@@ -19,6 +19,8 @@ export interface Predictor {
   predict(pixels: Uint8Array, count: number): Promise<Float32Array>;
   /** Probabilities (inputs.length × 10) for some photos' 28×28 inputs, one array each. */
   predictEach(inputs: readonly Uint8Array[]): Promise<Float32Array>;
+  /** Penultimate features (count × the network's width) for `count` 28×28 inputs back to back. */
+  features(pixels: Uint8Array, count: number): Promise<Float32Array>;
   close(): Promise<void>;
 }
 
@@ -36,11 +38,13 @@ function stackInputs(inputs: readonly Uint8Array[]): Uint8Array {
   return stacked;
 }
 
-/** sha256 of a model's weight files. */
+/** sha256 of a model's weight files, then of its prototypes file when it has one (both decide its predictions). */
 export function modelVersion(modelDir: string): string {
   const manifest = JSON.parse(fs.readFileSync(path.join(modelDir, 'model.json'), 'utf8')).weightsManifest as { paths: string[] }[];
   const hash = crypto.createHash('sha256');
   for (const file of manifest.flatMap((group) => group.paths)) hash.update(fs.readFileSync(path.join(modelDir, file)));
+  const prototypes = path.join(modelDir, PROTOTYPES_JSON);
+  if (fs.existsSync(prototypes)) hash.update(fs.readFileSync(prototypes));
   return hash.digest('hex');
 }
 
@@ -51,25 +55,30 @@ export async function startPredictor(modelDir: string, options: { backend?: stri
   const worker = new WorkerClient<InferenceRequest, InferenceReply>(import.meta.url, 'inferenceWorker', 'inference worker');
   try {
     const loaded = await worker.call<'loaded'>({ type: 'load', modelDir, backend: options.backend, flipAverage: options.flipAverage ?? false });
-    const predict = async (pixels: Uint8Array, count: number) => {
+    /** Sends the inputs a message's worth at a time; `get` picks the reply's `width` floats per image. */
+    const perImage = async (type: 'predict' | 'features', get: (reply: InferenceReply) => Float32Array, pixels: Uint8Array, count: number) => {
       if (pixels.length !== count * PIXELS) throw new Error(`internal: ${pixels.length} bytes for ${count} images`);
-      const probabilities = new Float32Array(count * NUM_CLASSES);
+      let out = new Float32Array(0);
       for (let start = 0; start < count; start += IMAGES_PER_MESSAGE) {
         const n = Math.min(IMAGES_PER_MESSAGE, count - start);
         // A copy of just this slice (a view would send its whole buffer; Buffer#slice is a view), transferred.
         const slice = new Uint8Array(pixels.subarray(start * PIXELS, (start + n) * PIXELS));
-        const reply = await worker.call<'probabilities'>({ type: 'predict', pixels: slice, count: n }, [slice.buffer]);
-        if (reply.probabilities.length !== n * NUM_CLASSES) throw new Error('internal: wrong number of probabilities');
-        probabilities.set(reply.probabilities, start * NUM_CLASSES);
+        const values = get(await worker.call({ type, pixels: slice, count: n }, [slice.buffer]));
+        const width = values.length / n;
+        if (!Number.isInteger(width) || (type === 'predict' && width !== NUM_CLASSES)) throw new Error(`internal: ${values.length} values for ${n} images`);
+        if (start === 0) out = new Float32Array(count * width);
+        out.set(values, start * width);
       }
-      return probabilities;
+      return out;
     };
+    const predict = (pixels: Uint8Array, count: number) => perImage('predict', (r) => (r as { probabilities: Float32Array }).probabilities, pixels, count);
     return {
       modelDir, card, backend: loaded.backend,
       name: card?.name ?? path.basename(modelDir),
       version: modelVersion(modelDir),
       predict,
       predictEach: (inputs) => predict(stackInputs(inputs), inputs.length),
+      features: (pixels, count) => perImage('features', (r) => (r as { features: Float32Array }).features, pixels, count),
       close: () => worker.terminate(),
     };
   } catch (err) {
