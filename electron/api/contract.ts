@@ -199,7 +199,12 @@ export interface CandidateComparison {
   labels: number;
   /** Categories with no reviewed photo: the new version learned nothing new about them (replay keeps the old). */
   categoriesWithoutLabels: number[];
+  /** The user's reviewed photos neither model trained on: `count` of them. */
   heldOut: { count: number; current: ComparisonScores; candidate: ComparisonScores };
+  /** The user's reviewed photos that chose the best epoch (not trained on). */
+  validation: { count: number; current: ComparisonScores; candidate: ComparisonScores };
+  /** Fashion-MNIST images replayed for validation: the best epoch's accuracy (a guard against forgetting). */
+  replay: { count: number; accuracy: number | null };
   testSet: { count: number; current: ComparisonScores; candidate: ComparisonScores };
   /** Unreviewed photos whose category would change: from × to counts. */
   changes: { photos: number; changed: number; matrix: number[][] };
@@ -212,7 +217,12 @@ export interface ImproveStatus {
   epoch: number;
   epochs: number;
   loss: number | null;
+  /** The last epoch's accuracy on `validationCount` of the user's reviewed photos (none trained on). */
   validationAccuracy: number | null;
+  validationCount: number | null;
+  /** The last epoch's accuracy on `replayCount` Fashion-MNIST replay images, apart from the user's photos. */
+  replayAccuracy: number | null;
+  replayCount: number | null;
   etaSeconds: number | null;
   /** Photos re-predicted so far while activating. */
   repredicted: { done: number; total: number } | null;

@@ -66,12 +66,12 @@ const SECTIONS = {
     }
   },
   /** Needs `../shared/real-photos` beside the project (a developer's checkout); skipped with a line saying so without it. */
-  async realPhotos() {
+  async realPhotos(_quick: boolean, data: FashionMnist) {
     const dir = await findRealPhotos(projectRoot);
     if (!dir) return { result: { skipped: true }, lines: [`real shop photos: skipped (no ${path.resolve(projectRoot, '..', 'shared', 'real-photos')})`] };
     const predictor = await startPredictor(defaultModelDir());
     try {
-      const r = await benchRealPhotos(dir, predictor, path.join(os.tmpdir(), 'fashion-sorter-real-photos.png'));
+      const r = await benchRealPhotos(dir, predictor, path.join(os.tmpdir(), 'fashion-sorter-real-photos.png'), data.train);
       return { result: { ...r, results: undefined, details: r.results }, lines: describeRealPhotos(r) };
     } finally {
       await predictor.close();

@@ -10,13 +10,13 @@ import path from 'node:path';
 import { makePrivateDir } from '../appPaths.ts';
 import { predictionRows, type Catalog, type ModelRow, type PredictionRow } from '../catalog/catalog.ts';
 import { NUM_CLASSES, PIXELS, type FashionMnist, type ImageSet } from '../dataset/fashionMnist.ts';
-import { DEFAULT_FINETUNE_OPTIONS, fineTune, type FineTuneOptions, type FineTuneResult } from '../ml/fineTune.ts';
+import { DEFAULT_FINETUNE_OPTIONS, fineTune, fineTunedFiles, MIN_LABELS, NotEnoughLabels, type FineTuneHooks, type FineTuneOptions, type FineTuneResult } from '../ml/fineTune.ts';
 import { startPredictor, type Predictor } from '../ml/inference.ts';
 import { calibrateNovelty, readNovelty } from '../ml/novelty.ts';
 import { evaluatePredictions, type Evaluation } from '../ml/metrics.ts';
 import { MODEL_CARD, readModelCard, writeModelCard } from '../ml/modelCard.ts';
-import { hasModel, publishModel } from '../ml/modelFiles.ts';
-import type { EpochRecord, TrainProgress } from '../ml/train.ts';
+import { hasModel, PROTOTYPES_JSON, publishModel } from '../ml/modelFiles.ts';
+import type { EpochRecord } from '../ml/train.ts';
 
 /** One model's scores in a comparison. */
 export interface Scores {
@@ -28,6 +28,13 @@ export interface Scores {
 export interface ModelComparison {
   /** Reviewed photos held out of fine-tuning (stratified): neither model trained on them. */
   heldOut: { count: number; current: Scores; candidate: Scores };
+  /** Reviewed photos that chose the epoch (early stopping), not trained on: a little optimistic for the new model. */
+  validation: { count: number; current: Scores; candidate: Scores };
+  /**
+   * Fashion-MNIST training images replayed for validation: the best epoch's accuracy on them before the old
+   * weights were mixed back (a guard against forgetting; none of them is a reviewed photo).
+   */
+  replay: { count: number; accuracy: number | null };
   testSet: { count: number; current: Scores; candidate: Scores };
   /** Photos without a human label whose predicted category would change: from × to counts. */
   changes: { photos: number; changed: number; matrix: number[][] };
@@ -42,11 +49,8 @@ export interface Candidate {
 
 export type ImprovePhase = 'fine-tuning' | 'saving' | 'comparing';
 
-export interface ImproveHooks {
+export interface ImproveHooks extends FineTuneHooks {
   onPhase?: (phase: ImprovePhase) => void;
-  onProgress?: (progress: TrainProgress) => void;
-  onEpoch?: (record: EpochRecord) => void;
-  signal?: AbortSignal;
   /** A predictor already running the active model (the importer's), used instead of starting another worker. */
   activePredictor?: Predictor;
 }
@@ -128,6 +132,9 @@ export async function improveModel(catalog: Catalog, data: FashionMnist, modelsR
   }
   const labeled = catalog.labeledInputs();
   const labels: ImageSet = { images: labeled.pixels, labels: labeled.labels, count: labeled.photoIds.length };
+  if (labels.count < MIN_LABELS) {
+    throw new NotEnoughLabels(`fine-tuning needs at least ${MIN_LABELS} reviewed photos; the catalog has ${labels.count}. Review more photos first`);
+  }
 
   hooks.onPhase?.('fine-tuning');
   const started = performance.now();
@@ -136,7 +143,10 @@ export async function improveModel(catalog: Catalog, data: FashionMnist, modelsR
   if (hooks.signal?.aborted) throw new Error('cancelled; nothing was changed');
 
   hooks.onPhase?.('saving');
-  const version = crypto.createHash('sha256').update(Buffer.concat(tuned.weights.map((w) => Buffer.from(w.buffer, w.byteOffset, w.byteLength)))).digest('hex');
+  const files = fineTunedFiles(tuned);
+  // As modelVersion hashes the published folder: the weights, then the prototypes.
+  const version = crypto.createHash('sha256').update(Buffer.concat(tuned.weights.map((w) => Buffer.from(w.buffer, w.byteOffset, w.byteLength))))
+    .update(files[PROTOTYPES_JSON] ?? '').digest('hex');
   // The same labels give the same weights: a version already registered keeps its name and folder.
   const known = catalog.modelByVersion(version);
   const name = known?.name ?? `${parent.name.replace(/-ft\d+$/, '')}-ft${catalog.models().length}`;
@@ -152,7 +162,7 @@ export async function improveModel(catalog: Catalog, data: FashionMnist, modelsR
   // The card starts as the parent's with the fine-tuning record; its test scores replace the parent's below.
   const card = { ...parentCard, name, createdAt: new Date().toISOString(), fineTune: provenance };
   try {
-    if (dir !== known?.dir) publishModel(parent.dir, tuned.weights, dir, { [MODEL_CARD]: `${JSON.stringify(card, null, 1)}\n` });
+    if (dir !== known?.dir) publishModel(parent.dir, tuned.weights, dir, { [MODEL_CARD]: `${JSON.stringify(card, null, 1)}\n`, ...files });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const why = code === 'ENOSPC' ? 'the disk is full; free some space' : code === 'EACCES' || code === 'EPERM' ? 'permission denied; check the folder\'s permissions' : (err as Error).message;
@@ -166,16 +176,27 @@ export async function improveModel(catalog: Catalog, data: FashionMnist, modelsR
     const heldOut = subset(labels, tuned.split.heldOut);
     // Its own feature statistics, so that photos unlike its training images go to review under it too.
     if (!readNovelty(dir)) await calibrateNovelty(candidate, data.train);
-    const [currentHeldOut, candidateHeldOut, currentTest, candidateTest] = await Promise.all([
-      evaluateOn(current, heldOut), evaluateOn(candidate, heldOut), testScores(current, data.test), evaluateOn(candidate, data.test),
+    const validation = subset(labels, tuned.split.validation);
+    const [currentHeldOut, candidateHeldOut, currentValidation, candidateValidation, currentTest, candidateTest] = await Promise.all([
+      evaluateOn(current, heldOut), evaluateOn(candidate, heldOut), evaluateOn(current, validation), evaluateOn(candidate, validation),
+      testScores(current, data.test), evaluateOn(candidate, data.test),
     ]);
-    if (parentCard) writeModelCard(dir, { ...parentCard, name: card.name, createdAt: card.createdAt, ...candidateTest, backend: candidate.backend, model: dir, flipAverage: false, fineTune: provenance });
-    const model = catalog.registerModel({ name, version: candidate.version, dir, parentId: parent.id, card: { ...candidateTest, fineTune: provenance } });
+    // On how many of the user's own photos each number rests, kept with the version.
+    const yourPhotos = {
+      heldOut: { count: heldOut.count, accuracy: candidateHeldOut.accuracy, parentAccuracy: currentHeldOut.accuracy },
+      validation: { count: validation.count, accuracy: candidateValidation.accuracy, parentAccuracy: currentValidation.accuracy },
+      train: tuned.split.train.length,
+      replay: { count: tuned.replay.validation, accuracy: tuned.history[tuned.bestEpoch - 1]?.guardAccuracy ?? null },
+    };
+    if (parentCard) writeModelCard(dir, { ...parentCard, name: card.name, createdAt: card.createdAt, ...candidateTest, backend: candidate.backend, model: dir, flipAverage: false, fineTune: { ...provenance, yourPhotos } });
+    const model = catalog.registerModel({ name, version: candidate.version, dir, parentId: parent.id, card: { ...candidateTest, fineTune: { ...provenance, yourPhotos } } });
     const changes = await predictCatalog(catalog, candidate, model.id, hooks.signal);
     return {
       model, parent,
       comparison: {
         heldOut: { count: heldOut.count, current: scores(currentHeldOut), candidate: scores(candidateHeldOut) },
+        validation: { count: validation.count, current: scores(currentValidation), candidate: scores(candidateValidation) },
+        replay: yourPhotos.replay,
         testSet: { count: data.test.count, current: currentTest, candidate: scores(candidateTest) },
         changes,
       },

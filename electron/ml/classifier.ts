@@ -3,7 +3,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { IMAGE_SIZE, NUM_CLASSES, PIXELS } from '../dataset/fashionMnist.ts';
 
 /** One forward pass: the class probabilities and the penultimate features (what the last dense layer reads). */
-type Forward = (x: tf.Tensor4D) => { probabilities: tf.Tensor; features: tf.Tensor };
+type Forward = (x: tf.Tensor4D) => { probabilities: tf.Tensor2D; features: tf.Tensor2D };
 
 interface LayerConfig {
   activation?: string;
@@ -112,12 +112,43 @@ function foldedForward(model: tfl.LayersModel, featuresName: string): { forward:
   }
   const inputName = model.inputLayers[0]!.name;
   const outputName = model.outputLayers[0]!.name;
+  if (!steps.some((step) => step.name === featuresName)) return fail();
   const forward: Forward = (x) => {
     const values = new Map<string, tf.Tensor>([[inputName, x]]);
     for (const step of steps) values.set(step.name, step.run(step.inputs.map((n) => values.get(n)!)));
-    return { probabilities: values.get(outputName)!, features: values.get(featuresName)! };
+    return { probabilities: values.get(outputName) as tf.Tensor2D, features: values.get(featuresName) as tf.Tensor2D };
   };
   return { forward, dispose: () => tf.dispose(owned) };
+}
+
+/**
+ * A few-shot component stored with a fine-tuned model version (prototypes.json): the mean of the
+ * L2-normalised penultimate features of the user's labelled photos per category, a nearest class mean
+ * classifier (Mensink et al. 2013) whose probabilities are blended with the network's softmax.
+ */
+export interface Prototypes {
+  /** Per category, the mean normalised feature vector, or null for a category without labelled photos. */
+  means: (number[] | null)[];
+  /** Labelled photos behind each mean. */
+  counts: number[];
+  /** Share of the nearest-class-mean probabilities in the blend, 0..1 (the rest is the softmax's). */
+  weight: number;
+  /** Cosine similarities to the means are divided by this before the softmax over categories. */
+  temperature: number;
+}
+
+/**
+ * The blend of softmax `p` with nearest-class-mean probabilities from features `f` (both per row). Categories
+ * without a mean keep the softmax's probability; those with one share the rest by cosine similarity.
+ */
+function blendPrototypes(p: tf.Tensor2D, f: tf.Tensor2D, prototypes: Prototypes, means: tf.Tensor2D, present: tf.Tensor1D): tf.Tensor2D {
+  const unit = tf.div(f, tf.add(tf.norm(f, 'euclidean', 1, true), 1e-12));
+  const logits = tf.div(tf.matMul(unit, means, false, true), prototypes.temperature);
+  // A softmax over the categories with a mean only (log 0 = −∞ for the others), which then keep their softmax share.
+  const masked = tf.add(logits, tf.log(present));
+  const presentMass = tf.sum(tf.mul(p, present), 1, true);
+  const ncm = tf.add(tf.mul(tf.softmax(masked), presentMass), tf.mul(p, tf.sub(1, present)));
+  return tf.add(tf.mul(p, 1 - prototypes.weight), tf.mul(ncm, prototypes.weight)) as tf.Tensor2D;
 }
 
 /** What one forward pass over some images gives: count × 10 probabilities, and count × featureSize features when asked for. */
@@ -156,16 +187,25 @@ function featureLayer(model: tfl.LayersModel): tfl.layers.Layer {
   return input;
 }
 
-/** The model as it runs for inference: folded when it can be, else a layers model with both outputs. */
-export function inferenceNetwork(model: tfl.LayersModel): InferenceNetwork {
+/**
+ * The model as it runs for inference: folded when it can be, else a layers model with both outputs; with
+ * `prototypes` blended into its probabilities (the features stay the network's own).
+ */
+export function inferenceNetwork(model: tfl.LayersModel, prototypes?: Prototypes): InferenceNetwork {
   const features = featureLayer(model);
   const featureSize = (features.outputShape as number[]).at(-1)!;
   const folded = foldedForward(model, features.name);
   const twoOutputs = folded ? undefined : tfl.model({ inputs: model.inputs, outputs: [model.outputs[0]!, features.output as tfl.SymbolicTensor] });
-  const forward: Forward = folded?.forward ?? ((x) => {
-    const [probabilities, feats] = twoOutputs!.predict(x, { batchSize: x.shape[0] }) as tf.Tensor[];
+  const network: Forward = folded?.forward ?? ((x) => {
+    const [probabilities, feats] = twoOutputs!.predict(x, { batchSize: x.shape[0] }) as tf.Tensor2D[];
     return { probabilities: probabilities!, features: feats! };
   });
+  const means = prototypes && tf.tensor2d(prototypes.means.flatMap((m) => m ?? new Array<number>(featureSize).fill(0)), [NUM_CLASSES, featureSize]);
+  const present = prototypes && tf.tensor1d(prototypes.means.map((m) => (m ? 1 : 0)));
+  const forward: Forward = !prototypes ? network : (x) => {
+    const out = network(x);
+    return { probabilities: blendPrototypes(out.probabilities, out.features, prototypes, means!, present!), features: out.features };
+  };
   const classify = (images: Uint8Array, count: number, options: ClassifyOptions = {}): NetworkOutputs => {
     const batchSize = options.batchSize ?? 256;
     const probs = new Float32Array(count * NUM_CLASSES);
@@ -178,7 +218,7 @@ export function inferenceNetwork(model: tfl.LayersModel): InferenceNetwork {
         let out = forward(x);
         if (options.flipAverage) {
           const mirrored = forward(tf.reverse(x, 2));
-          out = { probabilities: tf.div(tf.add(out.probabilities, mirrored.probabilities), 2), features: tf.div(tf.add(out.features, mirrored.features), 2) };
+          out = { probabilities: tf.div(tf.add(out.probabilities, mirrored.probabilities), 2) as tf.Tensor2D, features: tf.div(tf.add(out.features, mirrored.features), 2) as tf.Tensor2D };
         }
         probs.set(out.probabilities.dataSync() as Float32Array, start * NUM_CLASSES);
         feats?.set(out.features.dataSync() as Float32Array, start * featureSize);
@@ -190,7 +230,10 @@ export function inferenceNetwork(model: tfl.LayersModel): InferenceNetwork {
     featureSize,
     classify,
     probabilities: (images, count, options) => classify(images, count, options).probabilities,
-    dispose: () => folded?.dispose(),
+    dispose: () => {
+      folded?.dispose();
+      tf.dispose([means, present].filter((t) => t !== undefined));
+    },
   };
 }
 

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { NUM_CLASSES, PIXELS } from '../dataset/fashionMnist.ts';
 import { WorkerClient } from '../workerThreads.ts';
 import type { InferenceReply, InferenceRequest } from './inferenceProtocol.ts';
-import { hasModel } from './modelFiles.ts';
+import { hasModel, PROTOTYPES_JSON } from './modelFiles.ts';
 import { readModelCard, type ModelCard } from './modelCard.ts';
 import type { NoveltyStats } from './novelty.ts';
 
@@ -49,11 +49,13 @@ function stackInputs(inputs: readonly Uint8Array[]): Uint8Array {
   return stacked;
 }
 
-/** sha256 of a model's weight files. */
+/** sha256 of a model's weight files, then of its prototypes file when it has one (both decide its predictions). */
 export function modelVersion(modelDir: string): string {
   const manifest = JSON.parse(fs.readFileSync(path.join(modelDir, 'model.json'), 'utf8')).weightsManifest as { paths: string[] }[];
   const hash = crypto.createHash('sha256');
   for (const file of manifest.flatMap((group) => group.paths)) hash.update(fs.readFileSync(path.join(modelDir, file)));
+  const prototypes = path.join(modelDir, PROTOTYPES_JSON);
+  if (fs.existsSync(prototypes)) hash.update(fs.readFileSync(prototypes));
   return hash.digest('hex');
 }
 

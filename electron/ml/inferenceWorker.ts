@@ -1,10 +1,10 @@
-/** Runs the active model off the main thread: one model, batches of 28×28 inputs in, probabilities and novelty out. */
+/** Runs the active model off the main thread: one model (with its prototypes, if any), batches of 28×28 inputs in, probabilities and novelty out. */
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { serveRequests } from '../workerThreads.ts';
 import { initBackend } from './backend.ts';
 import { inferenceNetwork, type InferenceNetwork } from './classifier.ts';
 import type { InferenceReply, InferenceRequest } from './inferenceProtocol.ts';
-import { loadModel } from './modelFiles.ts';
+import { loadModel, readPrototypes } from './modelFiles.ts';
 import { noveltyScores, readNovelty, type NoveltyStats } from './novelty.ts';
 
 // The weights never change here, so the batch norms are folded once per model, not once per batch.
@@ -16,7 +16,7 @@ serveRequests<InferenceRequest, InferenceReply>(async (request) => {
     const model = await loadModel(request.modelDir);
     loaded?.network.dispose();
     loaded?.model.dispose();
-    loaded = { model, network: inferenceNetwork(model), flipAverage: request.flipAverage, novelty: readNovelty(request.modelDir) };
+    loaded = { model, network: inferenceNetwork(model, readPrototypes(request.modelDir)), flipAverage: request.flipAverage, novelty: readNovelty(request.modelDir) };
     return { type: 'loaded', backend: backend.name, skipped: backend.skipped };
   }
   if (!loaded) throw new Error('no model loaded');

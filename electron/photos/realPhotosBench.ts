@@ -4,12 +4,16 @@
  * CPU time per photo, and a contact sheet of the photos beside their 28×28 inputs to look at.
  */
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import sharp from 'sharp';
-import { CLASS_NAMES, IMAGE_SIZE, NUM_CLASSES } from '../dataset/fashionMnist.ts';
 import { NOVELTY_LIMIT } from '../catalog/catalog.ts';
-import type { Predictor } from '../ml/inference.ts';
+import { CLASS_NAMES, IMAGE_SIZE, NUM_CLASSES, PIXELS, type ImageSet } from '../dataset/fashionMnist.ts';
+import { seededRandom, shuffledIndices } from '../ml/augment.ts';
+import { DEFAULT_FINETUNE_OPTIONS, fineTune, fineTunedFiles } from '../ml/fineTune.ts';
+import { startPredictor, type Predictor } from '../ml/inference.ts';
+import { publishModel } from '../ml/modelFiles.ts';
 import { convertPhoto, type ConversionOptions } from './photoPipeline.ts';
 
 const PAPER_ONLY: ConversionOptions = { isolate: false, reduce: 'nearest', tones: false };
@@ -50,6 +54,24 @@ export interface RealPhotosBench {
   correctWithAreaAveraging: number;
   /** The contact sheet written (PNG), when one was asked for. */
   sheet?: string;
+  /** Fine-tuning on a seeded half of the photos (with isolation), tested on the other half; absent without replay data. */
+  fineTuned?: RealPhotosFineTune;
+}
+
+export interface RealPhotosFineTune {
+  seed: number;
+  /** Photos fine-tuned on (split into training and validation by fineTune) and photos tested. */
+  trained: number;
+  tested: number;
+  /** Right on the tested half: the shipped model zero-shot, and the fine-tuned version (its prototypes blended in, as the app classifies). */
+  zeroShotCorrect: number;
+  correct: number;
+  /** The same fine-tuned weights without the prototypes. */
+  correctWithoutPrototypes: number;
+  /** The fine-tuning's own numbers: its validation photos (from the trained half) and the replay guard, at the best epoch. */
+  validation: { count: number; accuracy: number };
+  replay: { count: number; accuracy: number | null };
+  seconds: number;
 }
 
 /** The folder of real photos beside the project (`../shared/real-photos`), or undefined when it is not there. */
@@ -89,7 +111,7 @@ async function contactSheet(files: Buffer[], inputs: Uint8Array[], right: boolea
  * either is right). Photos are converted one at a time so that each one's CPU time is its own. Writes the
  * contact sheet to `sheet` when given.
  */
-export async function benchRealPhotos(dir: string, predictor: Predictor, sheet?: string): Promise<RealPhotosBench> {
+export async function benchRealPhotos(dir: string, predictor: Predictor, sheet?: string, replay?: ImageSet): Promise<RealPhotosBench> {
   const rows = parse(await fs.readFile(path.join(dir, 'labels.csv'), 'utf8'), { columns: true, skip_empty_lines: true }) as { path: string; label: string }[];
   const files = await Promise.all(rows.map((row) => fs.readFile(path.join(dir, row.path))));
   const inputs: Uint8Array[] = [];
@@ -139,7 +161,97 @@ export async function benchRealPhotos(dir: string, predictor: Predictor, sheet?:
     correctWithoutIsolation: results.filter((r, i) => r.labels.includes(argmax(paperProbabilities, i))).length,
     cpuMsPerPhoto: { mean: mean(cpuMs), max: Math.max(...cpuMs), paperMean: mean(paperCpuMs) },
     results, sheet,
+    fineTuned: replay && await fineTuneOnHalf(predictor, results, inputs, replay),
   };
+}
+
+/**
+ * Fine-tunes the predictor's model on a seeded half of the photos (splitByProduct; the first of a photo's
+ * labels is trained on) with the app's fine-tuning options, none held out (the other half is), and counts
+ * the photos right on the other half before and after.
+ */
+async function fineTuneOnHalf(predictor: Predictor, photos: RealPhoto[], inputs: Uint8Array[], replay: ImageSet, seed = 1): Promise<RealPhotosFineTune> {
+  const { train, test } = splitByProduct(photos, seed);
+  const stack = (indices: number[]) => {
+    const images = new Uint8Array(indices.length * PIXELS);
+    indices.forEach((i, n) => images.set(inputs[i]!, n * PIXELS));
+    return images;
+  };
+  const testImages = stack(test);
+  const right = (probabilities: Float32Array) => test.filter((i, n) => {
+    const row = probabilities.subarray(n * NUM_CLASSES, (n + 1) * NUM_CLASSES);
+    return photos[i]!.labels.includes(row.indexOf(Math.max(...row)));
+  }).length;
+  const labeled: ImageSet = { images: stack(train), labels: Uint8Array.from(train, (i) => photos[i]!.labels[0]!), count: train.length };
+  const started = performance.now();
+  const result = await fineTune(predictor.modelDir, labeled, replay, { ...DEFAULT_FINETUNE_OPTIONS, heldOutFraction: 0, seed });
+  const seconds = (performance.now() - started) / 1000;
+  const workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'fs-bench-real-'));
+  try {
+    const tuned = async (files: Record<string, string>, name: string) => {
+      publishModel(predictor.modelDir, result.weights, path.join(workDir, name), files);
+      const p = await startPredictor(path.join(workDir, name));
+      try {
+        return right(await p.predict(testImages, test.length));
+      } finally {
+        await p.close();
+      }
+    };
+    const best = result.history[result.bestEpoch - 1]!;
+    return {
+      seed, trained: train.length, tested: test.length, seconds,
+      zeroShotCorrect: right(await predictor.predict(testImages, test.length)),
+      correct: await tuned(fineTunedFiles(result), 'tuned'),
+      correctWithoutPrototypes: await tuned({}, 'plain'),
+      validation: { count: result.split.validation.length, accuracy: best.validationAccuracy },
+      replay: { count: result.replay.validation, accuracy: best.guardAccuracy ?? null },
+    };
+  } finally {
+    await fs.rm(workDir, { recursive: true, force: true });
+  }
+}
+
+/** A product's name: the file name without extension, view suffix (-front, -back) or number suffix (-1, -2, …). */
+export function productOf(file: string): string {
+  return file.replace(/\.[^./]+$/, '').replace(/-(front|back|\d+)$/, '');
+}
+
+/**
+ * Splits photos into two halves, seeded, keeping every product's photos together (productOf) and putting
+ * each folder-and-label group's products alternately into either half, the first to the half with fewer
+ * photos so far. Returns indices into `photos`.
+ */
+export function splitByProduct(photos: readonly { path: string; labels: number[] }[], seed: number): { train: number[]; test: number[] } {
+  const products = new Map<string, number[]>();
+  photos.forEach((photo, i) => {
+    const key = productOf(photo.path);
+    products.set(key, [...(products.get(key) ?? []), i]);
+  });
+  const strata = new Map<string, number[][]>();
+  for (const members of products.values()) {
+    const first = photos[members[0]!]!;
+    const stratum = `${first.path.split('/')[0]}:${first.labels.join('|')}`;
+    strata.set(stratum, [...(strata.get(stratum) ?? []), members]);
+  }
+  const random = seededRandom(seed);
+  const halves = { train: [] as number[], test: [] as number[] };
+  for (const groups of strata.values()) {
+    let side: 'train' | 'test' = halves.train.length <= halves.test.length ? 'train' : 'test';
+    for (const g of shuffledIndices(groups.length, random)) {
+      halves[side].push(...groups[g]!);
+      side = side === 'train' ? 'test' : 'train';
+    }
+  }
+  return { train: halves.train.sort((a, b) => a - b), test: halves.test.sort((a, b) => a - b) };
+}
+
+function describeFineTune(f: RealPhotosFineTune): string[] {
+  const of = (n: number) => `${n}/${f.tested} (${((100 * n) / f.tested).toFixed(0)}%)`;
+  return [
+    `  fine-tuned on ${f.trained} of the photos (seed ${f.seed}, products kept together) in ${f.seconds.toFixed(0)} s, tested on the other ${f.tested}:`,
+    `    zero-shot ${of(f.zeroShotCorrect)}, fine-tuned ${of(f.correct)} (without its prototypes ${of(f.correctWithoutPrototypes)})`,
+    `    its validation: ${(100 * f.validation.accuracy).toFixed(0)}% of ${f.validation.count} trained-half photos; Fashion-MNIST replay ${f.replay.accuracy === null ? '–' : `${(100 * f.replay.accuracy).toFixed(0)}%`} of ${f.replay.count}`,
+  ];
 }
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -154,6 +266,7 @@ export function describeRealPhotos(r: RealPhotosBench): string[] {
     `  the paper's conversion alone (the app's default while isolation is off): ${r.correctWithoutIsolation}/${r.photos}`,
     `  with area averaging instead of nearest neighbour to 28 px: ${r.correctWithAreaAveraging}/${r.photos}`,
     ...(r.sheet ? [`  contact sheet of photos and 28×28 inputs: ${r.sheet}`] : []),
+    ...(r.fineTuned ? describeFineTune(r.fineTuned) : []),
     ...r.results.filter((p) => !p.labels.includes(p.predicted)).map((p) =>
       `  wrong: ${p.path}: ${CLASS_NAMES[p.predicted]} ${pct(p.confidence)}, novelty ${p.novelty?.toFixed(2) ?? '—'} (is ${p.labels.map((l) => CLASS_NAMES[l]).join(' or ')})`),
   ];
