@@ -115,8 +115,11 @@ export interface RawImage {
  */
 const DECODE_OPTIONS = { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'error' } as const;
 
-/** The photo decoded upright, flattened onto white, sRGB, no larger than the thumbnail. */
-async function decodeUpright(bytes: Buffer): Promise<{ raw: RawImage; format: string; width: number; height: number }> {
+/**
+ * The photo decoded upright, flattened onto white, sRGB, no larger than the thumbnail (`raw`), with its format and
+ * its upright size in pixels. Throws sharp's error when the bytes do not decode.
+ */
+export async function decodeUpright(bytes: Buffer): Promise<{ raw: RawImage; format: string; width: number; height: number }> {
   const source = sharp(bytes, DECODE_OPTIONS);
   const meta = await source.metadata();
   const upright = meta.autoOrient ?? { width: meta.width, height: meta.height };
@@ -352,6 +355,18 @@ async function decodeAround(bytes: Buffer, raw: RawImage, size: { width: number;
 }
 
 /**
+ * The 784-byte model input from `raw`, the thumbnail-sized decode of the photo `bytes` whose upright size is
+ * `size` (pixels): with `options.isolate` the garment isolated unless the border is plain white (most packshots,
+ * where the paper's trim finds the product on its own), and converted from a closer decode when it is
+ * small in its frame. Throws PhotoError for a blank image, sharp's error when the closer decode fails.
+ */
+export async function garmentInput(bytes: Buffer, raw: RawImage, size: { width: number; height: number }, options: ConversionOptions = {}): Promise<Uint8Array> {
+  const isolation = options.isolate !== true || plainWhiteBorder(raw) ? undefined : isolateGarment(raw);
+  const closer = isolation && (await decodeAround(bytes, raw, size, isolation.box));
+  return closer ? toFashionMnist(closer, options) : toFashionMnist(raw, options, isolation);
+}
+
+/**
  * Hashes, decodes and converts one photo's bytes; the thumbnail is a JPEG. `options` choose parts of the
  * conversion, for measuring them (the defaults are what the app does). Throws PhotoError with a reason.
  */
@@ -361,10 +376,7 @@ export async function convertPhoto(bytes: Buffer, options: ConversionOptions = {
   try {
     const { raw, format, width, height } = await decodeUpright(bytes);
     const thumbnail = await sharp(raw.data, { raw: { width: raw.width, height: raw.height, channels: raw.channels as 3 } }).jpeg({ quality: 80, optimiseCoding: false }).toBuffer();
-    // On a plain white border (most packshots) the paper's trim finds the product without isolation.
-    const isolation = options.isolate !== true || plainWhiteBorder(raw) ? undefined : isolateGarment(raw);
-    const closer = isolation && (await decodeAround(bytes, raw, { width, height }, isolation.box));
-    return { hash, format, width, height, pixels: closer ? toFashionMnist(closer, options) : toFashionMnist(raw, options, isolation), thumbnail };
+    return { hash, format, width, height, pixels: await garmentInput(bytes, raw, { width, height }, options), thumbnail };
   } catch (err) {
     if (err instanceof PhotoError) throw err;
     throw new PhotoError(explainDecodeError(err as Error, bytes));
