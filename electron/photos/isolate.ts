@@ -11,7 +11,8 @@
  * 3. Morphology: closing joins the outline, everything the border cannot reach is filled in (a white garment
  *    on white is found by its outline), opening at a radius relative to the object removes thin things
  *    (a hanger's hook, stray threads), and only the main object is kept: the largest connected part and any
- *    part at least a fifth of its size (a pair of shoes is one product).
+ *    part at least a fifth of its size (a pair of shoes is one product); then the faint parts that touch it
+ *    and have a sharp outline of their own are added (a light garment's edges, a grey garment on tinted cloth).
  */
 import type { RawImage } from './photoPipeline.ts';
 
@@ -51,6 +52,8 @@ const BORDER_MARGIN = 1.5;
 const BORDER_QUANTILE = 0.99;
 /** Radius of the closing that joins an outline, as a share of the longer side. */
 const CLOSE_SHARE = 0.02;
+/** A faint part whose sides meet the mask at least this share of the time is the product's inside (addWhatTouches). */
+const ENCLOSED = 0.75;
 /** Parts of the mask smaller than this share of the largest are dropped. */
 const MIN_PART_SHARE = 0.2;
 
@@ -299,6 +302,13 @@ function frameStrips(image: RawImage): { left: number; right: number; top: numbe
   };
 }
 
+/**
+ * Share of the border band within 5 % of white that makes a photo a packshot on white. With every pixel required,
+ * 284 of the first 1,000 rendered Fashion-MNIST test packshots (garments touching the frame) were isolated and 94.3 %
+ * were right against 94.5 % without isolation; at 0.8, none, 94.5 % (scratch loop /tmp/h19b/fid.mts), and the 77
+ * real photos stay 55 right.
+ */
+const WHITE_BAND_SHARE = 0.8;
 /** Within 5 % of the maximum intensity of white: the photo pipeline's trim threshold (Fashion-MNIST's). */
 const NEAR_WHITE = 255 - Math.round(0.05 * 255);
 const isNearWhite = (data: Uint8Array, p: number, channels: number) => {
@@ -307,27 +317,26 @@ const isNearWhite = (data: Uint8Array, p: number, channels: number) => {
 };
 
 /**
- * True when every pixel of the border band (BORDER_SHARE of the shorter side) is within 5 % of white: most
- * packshots. The photo pipeline then leaves isolation out and the paper's trim finds the product on its own
- * (a fraction of a millisecond against 10–20 for isolateGarment). A soft shadow on such a photo stays in the
- * trim's box, as with the paper's conversion.
+ * True when at least WHITE_BAND_SHARE of the border band (BORDER_SHARE of the shorter side) is within 5 % of white:
+ * most packshots, the product reaching the frame in places. The photo pipeline then leaves isolation out and the
+ * paper's trim finds the product on its own (a fraction of a millisecond). A soft shadow on such a photo stays in
+ * the trim's box, as with the paper's conversion.
  */
 export function plainWhiteBorder(image: RawImage): boolean {
   const { data, width, height, channels } = image;
   if (width < 8 || height < 8) return false;
   const band = Math.max(2, Math.round(BORDER_SHARE * Math.min(width, height)));
-  const row = width * channels;
-  const whiteRun = (from: number, to: number) => {
-    for (let i = from; i < to; i++) if (data[i]! < NEAR_WHITE && (channels <= 3 || i % channels < 3)) return false;
-    return true;
-  };
+  let white = 0;
+  let total = 0;
   for (let y = 0; y < height; y++) {
-    const at = y * row;
-    if (y < band || y >= height - band) {
-      if (!whiteRun(at, at + row)) return false;
-    } else if (!whiteRun(at, at + band * channels) || !whiteRun(at + row - band * channels, at + row)) return false;
+    const whole = y < band || y >= height - band;
+    for (let x = 0; x < width; x++) {
+      if (!whole && x === band) x = width - band;
+      total++;
+      if (isNearWhite(data, y * width + x, channels)) white++;
+    }
   }
-  return true;
+  return white >= WHITE_BAND_SHARE * total;
 }
 
 /** True when at least half the border is within 5 % of white: a packshot on white, the product may reach the border. */
@@ -339,9 +348,10 @@ function whiteBackground(image: RawImage, border: Int32Array): boolean {
 
 /**
  * Adds to the mask (`width`×`height`) each connected part of the `faint` cells not in it that touches the mask
- * and has a seed of its own (a sharp edge or a clear colour difference, more than 2 cells from the mask): the
- * faint parts of a light garment, whose outline is sharp, come back; a soft shadow, which has no sharp outline,
- * stays out.
+ * and either has a seed of its own (a sharp edge or a clear colour difference, more than 2 cells from the mask)
+ * or is mostly enclosed by it (at least ENCLOSED of its cells' sides that leave it meet the mask): the faint
+ * parts of a light garment, whose outline is sharp, and the inside of an outline the closing left open come
+ * back; a soft shadow, which has no sharp outline and lies beside the product, stays out.
  */
 function addWhatTouches(mask: Uint8Array, seeds: Uint8Array, faint: Uint8Array, width: number, height: number): void {
   const near = morph(mask, width, height, 1, true);
@@ -351,12 +361,24 @@ function addWhatTouches(mask: Uint8Array, seeds: Uint8Array, faint: Uint8Array, 
   const { labels, sizes } = components(marked, width);
   const touching = new Uint8Array(sizes.length);
   const seeded = new Uint8Array(sizes.length);
+  const toMask = new Int32Array(sizes.length);
+  const toRest = new Int32Array(sizes.length);
   for (let p = 0; p < mask.length; p++) {
-    if (!labels[p]) continue;
-    if (near[p]) touching[labels[p]!] = 1;
-    if (seeds[p] && !beside[p]) seeded[labels[p]!] = 1;
+    const label = labels[p]!;
+    if (!label) continue;
+    if (near[p]) touching[label] = 1;
+    if (seeds[p] && !beside[p]) seeded[label] = 1;
+    const x = p % width;
+    for (const q of [x > 0 ? p - 1 : -1, x < width - 1 ? p + 1 : -1, p - width, p + width]) {
+      if (q < 0 || q >= mask.length) toRest[label]!++;
+      else if (mask[q]) toMask[label]!++;
+      else if (labels[q] !== label) toRest[label]!++;
+    }
   }
-  for (let p = 0; p < mask.length; p++) if (labels[p] && touching[labels[p]!] && seeded[labels[p]!]) mask[p] = 1;
+  for (let p = 0; p < mask.length; p++) {
+    const label = labels[p]!;
+    if (label && touching[label] && (seeded[label] || toMask[label]! >= ENCLOSED * (toMask[label]! + toRest[label]!))) mask[p] = 1;
+  }
 }
 
 /**
