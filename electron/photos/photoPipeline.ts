@@ -201,10 +201,10 @@ function sharpen(gray: Float32Array, width: number, height: number): Float32Arra
 /** Options of the conversion, for measuring one choice against another. */
 export interface ConversionOptions {
   /**
-   * Isolate the garment and composite it onto white first (isolate.ts). Off by default for now: it raised
-   * the 77 real shop photos from 41 to 53 right (bench --only realPhotos, 2026-11-29), but adds about 13 ms of
-   * CPU per photo where 3 is the budget, and on the fine-tuning test's shifted-domain photos, converted with
-   * it, fine-tuning on 160 corrections no longer improved the held-out accuracy (0.63 → 0.63).
+   * Isolate the garment and composite it onto white first (isolate.ts), unless the border is mostly white
+   * (default true). It takes the 77 shared real shop photos from 41 right to 55 and adds a mean of 2.5–2.6 ms of
+   * CPU per photo, within the 3 ms budget (max 8.5–11.5; the least of 5 runs per photo, `npm run bench -- --only
+   * realPhotos`, three runs, 2026-11-29). Rendered Fashion-MNIST packshots skip it: fidelity gap 0.64 points.
    */
   isolate?: boolean;
   /**
@@ -270,12 +270,12 @@ type Box = { left: number; top: number; width: number; height: number };
 export const TONE_FLOOR = 59;
 
 /**
- * The Fashion-MNIST conversion of an upright image on white: with `options.isolate`, the garment isolated and
- * composited onto white (isolate.ts); trim what is within 5 % of the corner colour, longest edge to 28 (nearest neighbour), sharpen,
+ * The Fashion-MNIST conversion of an upright image on white: unless `options.isolate` is false or the border is
+ * plain white, the garment isolated and composited onto white (isolate.ts); trim what is within 5 % of the corner colour, longest edge to 28 (nearest neighbour), sharpen,
  * centre on 28×28, negate, lift a light garment's tones, 8-bit grayscale. `isolation` is the image's
  * garment mask, when the caller has it already. Throws PhotoError for a blank image.
  */
-export function toFashionMnist(image: RawImage, options: ConversionOptions = {}, isolation = options.isolate !== true || plainWhiteBorder(image) ? undefined : isolateGarment(image)): Uint8Array {
+export function toFashionMnist(image: RawImage, options: ConversionOptions = {}, isolation = options.isolate === false || plainWhiteBorder(image) ? undefined : isolateGarment(image)): Uint8Array {
   const { data, channels } = image;
   const n = image.width * image.height;
   // Gray levels of the garment composited onto white; the mask is widened by two pixels so that the
@@ -356,12 +356,12 @@ async function decodeAround(bytes: Buffer, raw: RawImage, size: { width: number;
 
 /**
  * The 784-byte model input from `raw`, the thumbnail-sized decode of the photo `bytes` whose upright size is
- * `size` (pixels): with `options.isolate` the garment isolated unless the border is plain white (most packshots,
- * where the paper's trim finds the product on its own), and converted from a closer decode when it is
+ * `size` (pixels): the garment isolated unless `options.isolate` is false or the border is plain white (most
+ * packshots, where the paper's trim finds the product on its own), and converted from a closer decode when it is
  * small in its frame. Throws PhotoError for a blank image, sharp's error when the closer decode fails.
  */
 export async function garmentInput(bytes: Buffer, raw: RawImage, size: { width: number; height: number }, options: ConversionOptions = {}): Promise<Uint8Array> {
-  const isolation = options.isolate !== true || plainWhiteBorder(raw) ? undefined : isolateGarment(raw);
+  const isolation = options.isolate === false || plainWhiteBorder(raw) ? undefined : isolateGarment(raw);
   const closer = isolation && (await decodeAround(bytes, raw, size, isolation.box));
   return closer ? toFashionMnist(closer, options) : toFashionMnist(raw, options, isolation);
 }
