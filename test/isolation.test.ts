@@ -128,8 +128,8 @@ test('the garment is found on gradients, textures, soft shadows, coloured walls 
 
 /** Today's conversion as it was before isolation: no isolation, nearest neighbour, no tone lift. */
 const PAPER_ONLY: ConversionOptions = { isolate: false, reduce: 'nearest', tones: false };
-/** Isolation is off by default until it meets its CPU budget (photoPipeline.ts's ConversionOptions). */
-const ISOLATED: ConversionOptions = { isolate: true };
+/** The app's conversion: isolation is on by default (photoPipeline.ts's ConversionOptions). */
+const ISOLATED: ConversionOptions = {};
 
 test('a tiny sandal in a huge frame is converted from its own pixels, not from the few the whole frame\'s decode gives it', async () => {
   const far = await scene(8, 'gradient', { frame: { width: 4000, height: 3000 }, garment: 200 });

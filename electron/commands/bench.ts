@@ -53,7 +53,7 @@ const SECTIONS = {
       return {
         result: { ...pipeline, fidelity: f },
         lines: [
-          `photo pipeline (${pipeline.photos} JPEG packshots of 800×1000, walk + decode + convert + thumbnail + predict + write):`,
+          `photo pipeline (${pipeline.photos} JPEG packshots of 800×1000 on white, walk + decode + convert as the app does, isolation on + thumbnail + predict + write):`,
           `  end to end ${pipeline.photosPerSecond.toFixed(1)} photos/s, sharp alone (decode + resize) ${pipeline.floorPhotosPerSecond.toFixed(1)} photos/s`,
           `  ratio to the floor    ${pipeline.ratioToFloor.toFixed(2)}  (without predicting: ${pipeline.withoutPredictionRatioToFloor.toFixed(2)})`,
           `  worst main-thread event-loop delay while importing ${pipeline.maxEventLoopDelayMs.toFixed(1)} ms`,
