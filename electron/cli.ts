@@ -9,6 +9,7 @@ import { runEvaluate } from './commands/evaluate.ts';
 import { runExport } from './commands/export.ts';
 import { runFinetune } from './commands/finetune.ts';
 import { runLabel } from './commands/label.ts';
+import { runNovelty } from './commands/novelty.ts';
 import { runSort } from './commands/sort.ts';
 import { runTrain } from './commands/train.ts';
 import { pathOption, UsageError, type Values } from './commands/args.ts';
@@ -23,6 +24,7 @@ const USAGE = `Usage: npm run cli -- <command> [options]
 Commands:
   train     [--data DIR] [--epochs N] [--out DIR] [--resume] [--workers N] [--batch-size N] [--width N] [--limit N]
   evaluate  [--model DIR] [--data DIR] [--json] [--flip]
+  novelty   [--model DIR] [--data DIR]   (fits the model's novelty statistics: which photos are unlike its training images)
   classify  <folder…> [--db FILE] [--model DIR] [--out FILE.csv] [--json]
   label     --db FILE --csv FILE   (columns path,label; label a number 0–9 or a category name)
   finetune  --db FILE [--epochs N] [--activate] [--json] [--models DIR] [--data DIR]
@@ -43,6 +45,10 @@ const COMMANDS: Record<string, { options: ParseArgsConfig['options']; run: (valu
   evaluate: {
     options: { model: { type: 'string' }, data: { type: 'string' }, json: { type: 'boolean' }, flip: { type: 'boolean' } },
     run: (v) => runEvaluate(v),
+  },
+  novelty: {
+    options: { model: { type: 'string' }, data: { type: 'string' } },
+    run: (v) => runNovelty(v),
   },
   classify: {
     options: { db: { type: 'string' }, model: { type: 'string' }, out: { type: 'string' }, json: { type: 'boolean' } },

@@ -11,9 +11,9 @@ import { activateModel, improveModel } from '../electron/learning/improveModel.t
 import { DEFAULT_FINETUNE_OPTIONS, MIN_LABELS, NotEnoughLabels, splitLabels } from '../electron/ml/fineTune.ts';
 import { TrainingDiverged } from '../electron/ml/train.ts';
 import { createServices } from '../electron/api/services.ts';
-import { startPredictor } from '../electron/ml/inference.ts';
+import { modelVersion, startPredictor } from '../electron/ml/inference.ts';
 import { readModelCard } from '../electron/ml/modelCard.ts';
-import { hasModel, readWeights } from '../electron/ml/modelFiles.ts';
+import { hasModel, readPrototypes, readWeights } from '../electron/ml/modelFiles.ts';
 import { importPhotos } from '../electron/photos/importJob.ts';
 import { writeShiftedPhotos } from '../electron/photos/samplePhotos.ts';
 import { withSmallDrive } from './helpers/drives.ts';
@@ -70,6 +70,9 @@ test('labels are split per category: every category with 3 or more labels is in 
   }
   assert.ok([...split.train].filter((i) => labels[i] === 9).length === 2, 'a category with 2 labels is only trained on');
   assert.deepEqual(splitLabels(labels, { heldOutFraction: 0.2, validationFraction: 0.2, seed: 4 }), split, 'seeded');
+  const none = splitLabels(labels, { heldOutFraction: 0, validationFraction: 0.2, seed: 4 });
+  assert.equal(none.heldOut.length, 0, 'a fraction of 0 holds nothing out');
+  assert.equal(none.train.length + none.validation.length, labels.length);
 });
 
 test('too few reviewed photos: a clear refusal, and nothing changes', async () => {
@@ -118,6 +121,20 @@ test('fine-tuning publishes an inactive version with its parent and provenance, 
   for (const scores of [comparison.heldOut.current, comparison.heldOut.candidate, comparison.testSet.current, comparison.testSet.candidate]) {
     assert.ok(scores.accuracy >= 0 && scores.accuracy <= 1 && scores.f1.length === 10);
   }
+  // Every number says on how many of the user's own photos it rests; the replay images are counted apart.
+  assert.equal(comparison.validation.count, validation.length);
+  assert.equal(comparison.replay.count, DEFAULT_FINETUNE_OPTIONS.replayRatio * validation.length);
+  assert.ok(comparison.replay.accuracy! > 0.8, `the replay guard: ${comparison.replay.accuracy}`);
+  const yourPhotos = (row.card as { fineTune: { yourPhotos: { heldOut: { count: number; accuracy: number }; validation: { count: number; accuracy: number }; train: number } } }).fineTune.yourPhotos;
+  assert.deepEqual([yourPhotos.heldOut.count, yourPhotos.validation.count, yourPhotos.train], [heldOut.length, validation.length, train.length]);
+  assert.equal(yourPhotos.heldOut.accuracy, comparison.heldOut.candidate.accuracy);
+  assert.equal(yourPhotos.validation.accuracy, comparison.validation.candidate.accuracy);
+  // The prototypes (class means of the training photos' features) are part of the version and of its hash.
+  const prototypes = readPrototypes(row.dir)!;
+  assert.equal(prototypes.counts.reduce((a, b) => a + b, 0), train.length);
+  assert.equal(prototypes.weight, DEFAULT_FINETUNE_OPTIONS.prototypes!.weight);
+  assert.equal(row.version, modelVersion(row.dir));
+  assert.notEqual(row.version, crypto.createHash('sha256').update(fs.readFileSync(path.join(row.dir, 'weights.bin'))).digest('hex'));
   const card = readModelCard(row.dir)!;
   assert.equal(card.accuracy, comparison.testSet.candidate.accuracy, 'the new version\'s card holds its own test scores');
   assert.equal(card.name, candidate.model.name);

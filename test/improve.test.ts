@@ -55,6 +55,13 @@ test('Model view: Improve model fine-tunes on the reviews, shows the comparison,
     const candidate = status.candidate!;
     assert.equal(status.phase, 'ready');
     assert.match(await comparison.textContent() ?? '', new RegExp(`${(100 * candidate.testSet.candidate.accuracy).toFixed(1)}%`));
+    // Each number says on how many of the user's photos it rests; the Fashion-MNIST replay is apart.
+    const table = await comparison.textContent() ?? '';
+    assert.ok(table.includes(`Held-out: ${candidate.heldOut.count} of your photos it never saw`), table);
+    assert.ok(table.includes(`Validation: ${candidate.validation.count} of your photos`), table);
+    const counts = await page.getByTestId('improve-counts').textContent() ?? '';
+    assert.match(counts, new RegExp(`Learned from ${MIN_LABELS + 10 - candidate.heldOut.count - candidate.validation.count} of your ${MIN_LABELS + 10} reviewed photos`));
+    assert.match(counts, new RegExp(`Fashion-MNIST replay \\(forgetting check, not your photos\\): ${(100 * candidate.replay.accuracy!).toFixed(1)}% of ${candidate.replay.count}`));
     assert.match(await page.getByTestId('improve-changes').textContent() ?? '', new RegExp(`changes the category of ${candidate.changes.changed} of ${candidate.changes.photos} unreviewed photos`));
     assert.equal(candidate.changes.photos, 100 - MIN_LABELS - 10);
     assert.deepEqual(await seriousAccessibilityViolations(page, (m) => t.diagnostic(m)), []);

@@ -6,6 +6,7 @@ import { IMAGE_SIZE, loadFashionMnist, NUM_CLASSES, PIXELS } from '../electron/d
 import { seededRandom } from '../electron/ml/augment.ts';
 import { startPredictor } from '../electron/ml/inference.ts';
 import { isolateGarment } from '../electron/photos/isolate.ts';
+import { OUTLINE_POINTS } from '../electron/photos/outline.ts';
 import { renderPackshot } from '../electron/photos/samplePhotos.ts';
 import { convertPhoto, THUMBNAIL_SIZE, toFashionMnist, TONE_FLOOR, type ConversionOptions, type RawImage } from '../electron/photos/photoPipeline.ts';
 
@@ -127,8 +128,8 @@ test('the garment is found on gradients, textures, soft shadows, coloured walls 
 
 /** Today's conversion as it was before isolation: no isolation, nearest neighbour, no tone lift. */
 const PAPER_ONLY: ConversionOptions = { isolate: false, reduce: 'nearest', tones: false };
-/** Isolation is off by default until it meets its CPU budget (photoPipeline.ts's ConversionOptions). */
-const ISOLATED: ConversionOptions = { isolate: true };
+/** The app's conversion: isolation is on by default (photoPipeline.ts's ConversionOptions). */
+const ISOLATED: ConversionOptions = {};
 
 test('a tiny sandal in a huge frame is converted from its own pixels, not from the few the whole frame\'s decode gives it', async () => {
   const far = await scene(8, 'gradient', { frame: { width: 4000, height: 3000 }, garment: 200 });
@@ -192,4 +193,40 @@ test('TONE_FLOOR is where Fashion-MNIST\'s light garments are: the 5th percentil
   medians.sort((a, b) => a - b);
   const p5 = medians[Math.floor(0.05 * medians.length)]!;
   assert.ok(Math.abs(p5 - TONE_FLOOR) <= 5, `5th percentile on the test set ${p5}, TONE_FLOOR ${TONE_FLOOR}`);
+});
+
+/** The pixels of a `width`×`height` image whose centres lie inside the outline (0–1 polygons, even–odd rule). */
+function rasterize(outline: number[][], width: number, height: number): Uint8Array {
+  const out = new Uint8Array(width * height);
+  for (let y = 0; y < height; y++) {
+    const py = (y + 0.5) / height;
+    for (let x = 0; x < width; x++) {
+      const px = (x + 0.5) / width;
+      let inside = false;
+      for (const polygon of outline) {
+        for (let i = 0, j = polygon.length - 2; i < polygon.length; j = i, i += 2) {
+          const [xi, yi, xj, yj] = [polygon[i]!, polygon[i + 1]!, polygon[j]!, polygon[j + 1]!];
+          if ((yi > py) !== (yj > py) && px < ((xj - xi) * (py - yi)) / (yj - yi) + xi) inside = !inside;
+        }
+      }
+      out[y * width + x] = inside ? 1 : 0;
+    }
+  }
+  return out;
+}
+
+test('the import keeps an outline of the isolated garment, a few dozen points that cover its known mask (IoU >= 0.9)', async () => {
+  for (const background of ['texture', 'wall', 'gradient'] as const) {
+    for (const index of SOLID.slice(0, 4)) {
+      const s = await scene(index, background);
+      const photo = await convertPhoto(s.png);
+      assert.ok(photo.outline, `${background} ${index}: an outline`);
+      const points = photo.outline.reduce((n, polygon) => n + polygon.length / 2, 0);
+      assert.ok(points >= 4 && points <= OUTLINE_POINTS, `${background} ${index}: ${points} points`);
+      const overlap = iou(rasterize(photo.outline, s.width, s.height), s.mask);
+      assert.ok(overlap >= 0.9, `${background} ${index}: outline IoU ${overlap.toFixed(3)}`);
+    }
+  }
+  // A packshot on white needs no isolation, so it has no outline.
+  assert.equal((await convertPhoto(await renderPackshot(image(1), { garment: 300, margins: { top: 30, bottom: 50, left: 20, right: 40 }, format: 'png' }))).outline, undefined);
 });

@@ -7,6 +7,7 @@ import { before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { extractAll } from '@electron/asar';
 import sharp from 'sharp';
+import ts from 'typescript';
 import { parse } from 'yaml';
 import { defaultModelDir, modelsDir, projectRoot, SHIPPED_MODEL } from '../electron/appPaths.ts';
 import { readModelCard } from '../electron/ml/modelCard.ts';
@@ -60,8 +61,9 @@ function moduleClosure(root: string, entry: string): { modules: Set<string>; pac
     }
     modules.add(module);
     const source = fs.readFileSync(file, 'utf8');
-    // `from '…'` and `import('…')`, not a method such as Buffer.from('IEND').
-    const specifiers = [...source.matchAll(/(?<![.\w$])(?:from|import)\s*\(?\s*['"]([^'"]+)['"]/g)].map((m) => m[1]!);
+    // TypeScript's own scanner finds static and dynamic imports and skips strings and comments that merely
+    // read like one ("…the photos the model learned from").
+    const specifiers = ts.preProcessFile(source, true, true).importedFiles.map((f) => f.fileName);
     for (const worker of source.matchAll(/import\.meta\.url,\s*['"](\w+)['"]/g)) specifiers.push(`./${worker[1]}.js`);
     for (const specifier of specifiers) {
       if (specifier.startsWith('.')) todo.push(path.posix.join(path.posix.dirname(module), specifier));

@@ -50,3 +50,42 @@ test('inference with each batch norm folded into its convolution gives the layer
     assert.deepEqual(Array.from(predictProbabilities(plain, images.subarray(0, 10 * PIXELS), 10)), Array.from(expected));
   }
 });
+
+test('prototypes blend a nearest-class-mean classifier on the penultimate features into the softmax', async () => {
+  await initBackend();
+  const data = await loadFashionMnist({ allowDownload: false });
+  const model = await loadModel(defaultModelDir());
+  const count = 40;
+  const images = data.test.images.subarray(0, count * PIXELS);
+  const plain = inferenceNetwork(model);
+  const { probabilities: softmax, features } = plain.classify(images, count, { features: true }) as { probabilities: Float32Array; features: Float32Array };
+  plain.dispose();
+  const width = features.length / count;
+  assert.equal(width, 96, 'the features are the global average pool of the last 4w = 96 channels');
+  // Each of the first three images is the only member of a category it is not: Sandal, Shirt, Bag.
+  const chosen = [5, 6, 8];
+  const means: (number[] | null)[] = new Array(NUM_CLASSES).fill(null);
+  chosen.forEach((label, i) => {
+    const f = Array.from(features.subarray(i * width, (i + 1) * width));
+    const norm = Math.hypot(...f);
+    means[label] = f.map((v) => v / norm);
+  });
+  const blended = (weight: number) => {
+    const network = inferenceNetwork(model, { means, counts: means.map((m) => (m ? 1 : 0)), weight, temperature: 0.01 });
+    try {
+      return network.probabilities(images, count);
+    } finally {
+      network.dispose();
+    }
+  };
+  const none = blended(0);
+  softmax.forEach((p, i) => assert.ok(Math.abs(none[i]! - p) < 1e-6, 'weight 0 is the softmax'));
+  const only = blended(1);
+  for (let i = 0; i < count; i++) {
+    const row = only.subarray(i * NUM_CLASSES, (i + 1) * NUM_CLASSES);
+    assert.ok(Math.abs(row.reduce((a, b) => a + b, 0) - 1) < 1e-5, 'probabilities sum to 1');
+    const soft = softmax.subarray(i * NUM_CLASSES, (i + 1) * NUM_CLASSES);
+    for (let k = 0; k < NUM_CLASSES; k++) if (!means[k]) assert.ok(Math.abs(row[k]! - soft[k]!) < 1e-5, 'a category without a mean keeps its softmax share');
+    if (i < chosen.length) assert.ok(row[chosen[i]!]! > 0.9 * chosen.reduce((a, c) => a + soft[c]!, 0), `image ${i} goes to its own prototype`);
+  }
+});

@@ -83,6 +83,18 @@ export interface CatalogWaitStatus {
 export const labelChangeSchema = z.strictObject({ photoId, label: categoryId.nullable() });
 export type LabelChange = z.infer<typeof labelChangeSchema>;
 
+/**
+ * A photo whose novelty (PhotoTile.novelty) is at least this needs review whatever the softmax says: 1 flags
+ * about 5 % of Fashion-MNIST's validation images.
+ */
+export const NOVELTY_LIMIT = 1;
+
+/** Why such a photo is in review, as the tile and the review view say it. */
+export const UNUSUAL_REASON = 'unlike the photos the model learned from';
+
+/** True when a photo is in review because it is unlike the model's training images. */
+export const isUnusual = (tile: Pick<PhotoTile, 'novelty' | 'label'>): boolean => tile.label === null && tile.novelty !== null && tile.novelty >= NOVELTY_LIMIT;
+
 export interface PhotoTile {
   id: number;
   hash: string;
@@ -92,6 +104,11 @@ export interface PhotoTile {
   predictedLabel: number | null;
   confidence: number | null;
   label: number | null;
+  /**
+   * How unlike the model's training images the photo's 28×28 input is: its distance in the network's features
+   * over the model's threshold (1 and above: unusual, so it needs review); null without a prediction or statistics.
+   */
+  novelty: number | null;
 }
 
 export interface Page {
@@ -109,6 +126,11 @@ export interface LabelEvent {
 
 export interface PhotoDetail extends PhotoTile {
   paths: string[];
+  /**
+   * The garment's outline as isolation cut it out: closed polygons [x0, y0, x1, y1, …] with coordinates 0–1
+   * relative to the photo's width and height; null where isolation did not run (a plain white background).
+   */
+  outline: number[][] | null;
   format: string;
   width: number;
   height: number;
@@ -199,7 +221,12 @@ export interface CandidateComparison {
   labels: number;
   /** Categories with no reviewed photo: the new version learned nothing new about them (replay keeps the old). */
   categoriesWithoutLabels: number[];
+  /** The user's reviewed photos neither model trained on: `count` of them. */
   heldOut: { count: number; current: ComparisonScores; candidate: ComparisonScores };
+  /** The user's reviewed photos that chose the best epoch (not trained on). */
+  validation: { count: number; current: ComparisonScores; candidate: ComparisonScores };
+  /** Fashion-MNIST images replayed for validation: the best epoch's accuracy (a guard against forgetting). */
+  replay: { count: number; accuracy: number | null };
   testSet: { count: number; current: ComparisonScores; candidate: ComparisonScores };
   /** Unreviewed photos whose category would change: from × to counts. */
   changes: { photos: number; changed: number; matrix: number[][] };
@@ -213,7 +240,12 @@ export interface ImproveStatus {
   epoch: number;
   epochs: number;
   loss: number | null;
+  /** The last epoch's accuracy on `validationCount` of the user's reviewed photos (none trained on). */
   validationAccuracy: number | null;
+  validationCount: number | null;
+  /** The last epoch's accuracy on `replayCount` Fashion-MNIST replay images, apart from the user's photos. */
+  replayAccuracy: number | null;
+  replayCount: number | null;
   etaSeconds: number | null;
   /** Photos re-predicted so far while activating. */
   repredicted: { done: number; total: number } | null;

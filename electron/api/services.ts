@@ -218,7 +218,7 @@ export function createServices(options: ServiceOptions = {}): Services {
   }
 
   const idleImprove = (phase: ImproveStatus['phase']): ImproveStatus => ({
-    running: true, phase, epoch: 0, epochs: 0, loss: null, validationAccuracy: null, etaSeconds: null, repredicted: null, candidate: null, problem: null,
+    running: true, phase, epoch: 0, epochs: 0, loss: null, validationAccuracy: null, validationCount: null, replayAccuracy: null, replayCount: null, etaSeconds: null, repredicted: null, candidate: null, problem: null,
   });
 
   const api: FashionSorterApi = {
@@ -273,7 +273,9 @@ export function createServices(options: ServiceOptions = {}): Services {
           signal: cancel.signal, activePredictor: await predictor?.catch(() => undefined), catalogWait: wait,
           onPhase: phase,
           onProgress: (p) => Object.assign(status, { epoch: p.epoch, epochs: p.epochs, loss: p.loss, etaSeconds: p.etaSeconds }),
-          onEpoch: (r) => (status.validationAccuracy = r.validationAccuracy),
+          onEpoch: (r, counts) => Object.assign(status, {
+            validationAccuracy: r.validationAccuracy, validationCount: counts.validation, replayAccuracy: r.guardAccuracy ?? null, replayCount: counts.replay,
+          }),
         });
         status.candidate = {
           modelId: result.model.id, name: result.model.name, parentName: result.parent.name, labels: result.fineTune.labels,

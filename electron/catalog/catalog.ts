@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { NUM_CLASSES, PIXELS } from '../dataset/fashionMnist.ts';
-import type { LabelChange, LabelEvent, Page, PageQuery, PhotoDetail, PhotoSelection, PhotoTile, QueueCounts, ReviewRule, SelectionCounts } from '../api/contract.ts';
+import { NOVELTY_LIMIT, type LabelChange, type LabelEvent, type Page, type PageQuery, type PhotoDetail, type PhotoSelection, type PhotoTile, type QueueCounts, type ReviewRule, type SelectionCounts } from '../api/contract.ts';
 import { makePrivateDir } from '../appPaths.ts';
 import { comparable, migrate, migrationsDue } from './migrations.ts';
 
@@ -11,6 +11,7 @@ export const HARD_GROUP: readonly number[] = [0, 2, 4, 6];
 
 export type { ReviewRule };
 export const DEFAULT_REVIEW_RULE: ReviewRule = { minConfidence: 0.7, hardGroupMargin: 0.3 };
+export { NOVELTY_LIMIT };
 
 export interface ModelRow {
   id: number;
@@ -31,6 +32,8 @@ export interface ImportedPhoto {
   width: number;
   height: number;
   pixels: Uint8Array;
+  /** The garment's outline as isolation cut it out (photos/outline.ts), when isolation ran. */
+  outline?: number[][];
 }
 
 export interface JobCounts {
@@ -74,6 +77,17 @@ export interface ExportRow {
 export interface PredictionRow {
   photoId: number;
   probabilities: Float32Array;
+  /** How unlike the model's training images the input is (ml/novelty.ts); null or absent without statistics. */
+  novelty?: number | null;
+}
+
+/** One row per photo out of a model's answer for their inputs (count × 10 probabilities, count novelties or null), in order. */
+export function predictionRows(photoIds: readonly number[], answer: { probabilities: Float32Array; novelty: Float32Array | null }): PredictionRow[] {
+  return photoIds.map((photoId, i) => ({
+    photoId,
+    probabilities: answer.probabilities.subarray(i * NUM_CLASSES, (i + 1) * NUM_CLASSES),
+    novelty: answer.novelty?.[i] ?? null,
+  }));
 }
 
 const now = () => new Date().toISOString();
@@ -365,6 +379,7 @@ export class Catalog {
     const insertPhoto = this.db.prepare(`INSERT INTO photos (hash, size, format, width, height, name, added_at) VALUES (?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (hash) DO UPDATE SET status = 'ok', name = excluded.name RETURNING id`);
     const insertInput = this.db.prepare('INSERT OR IGNORE INTO photo_inputs (photo_id, pixels) VALUES (?, ?)');
+    const insertOutline = this.db.prepare('INSERT OR IGNORE INTO photo_outlines (photo_id, outline) VALUES (?, ?)');
     const upsertPath = this.db.prepare(`INSERT INTO photo_paths (photo_id, path, path_key, name, size, mtime_ms, seen_at) VALUES (?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (path) DO UPDATE SET photo_id = excluded.photo_id, size = excluded.size, mtime_ms = excluded.mtime_ms, seen_at = excluded.seen_at`);
     const done = this.db.prepare(`UPDATE import_files SET state = 'done', photo_id = ?, error = NULL WHERE id = ?`);
@@ -374,6 +389,7 @@ export class Catalog {
       const name = comparable(path.basename(p.path));
       const { id } = insertPhoto.get(p.hash, p.size, p.format, p.width, p.height, name, time) as { id: number };
       insertInput.run(id, Buffer.from(p.pixels.buffer, p.pixels.byteOffset, p.pixels.byteLength));
+      if (p.outline) insertOutline.run(id, JSON.stringify(p.outline));
       upsertPath.run(id, p.path, comparable(p.path), name, p.size, p.mtimeMs, time);
       done.run(id, p.fileId);
       return id;
@@ -426,10 +442,10 @@ export class Catalog {
    * Unlabeled photos after `afterId` (a page of `limit`), with this model's stored probabilities where it
    * has predicted them already: what re-predicting the catalog with a newly active model walks through.
    */
-  unlabeledInputs(modelId: number, afterId: number, limit: number): { id: number; pixels: Buffer; probabilities: Buffer | null }[] {
-    return this.db.prepare(`SELECT p.id, i.pixels, r.probabilities FROM photos p JOIN photo_inputs i ON i.photo_id = p.id
+  unlabeledInputs(modelId: number, afterId: number, limit: number): { id: number; pixels: Buffer; probabilities: Buffer | null; novelty: number | null }[] {
+    return this.db.prepare(`SELECT p.id, i.pixels, r.probabilities, r.novelty FROM photos p JOIN photo_inputs i ON i.photo_id = p.id
       LEFT JOIN predictions r ON r.photo_id = p.id AND r.model_id = ?
-      WHERE p.label IS NULL AND p.id > ? ORDER BY p.id LIMIT ?`).all(modelId, afterId, limit) as { id: number; pixels: Buffer; probabilities: Buffer | null }[];
+      WHERE p.label IS NULL AND p.id > ? ORDER BY p.id LIMIT ?`).all(modelId, afterId, limit) as { id: number; pixels: Buffer; probabilities: Buffer | null; novelty: number | null }[];
   }
 
   /** How many photos have no human label (a re-prediction's total). */
@@ -442,17 +458,19 @@ export class Catalog {
    * unless `current` is false (a candidate model's, kept for comparison and for its activation).
    */
   storePredictions(modelId: number, rows: PredictionRow[], current = true): void {
-    const insert = this.db.prepare(`INSERT INTO predictions (photo_id, model_id, label, confidence, probabilities, created_at) VALUES (?, ?, ?, ?, ?, ?)
-      ON CONFLICT (photo_id, model_id) DO UPDATE SET label = excluded.label, confidence = excluded.confidence, probabilities = excluded.probabilities, created_at = excluded.created_at
+    const insert = this.db.prepare(`INSERT INTO predictions (photo_id, model_id, label, confidence, probabilities, novelty, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+      ON CONFLICT (photo_id, model_id) DO UPDATE SET label = excluded.label, confidence = excluded.confidence, probabilities = excluded.probabilities,
+        novelty = excluded.novelty, created_at = excluded.created_at
       RETURNING id`);
-    const makeCurrent = this.db.prepare('UPDATE photos SET prediction_id = ?, predicted_label = ?, confidence = ?, runner_up = ?, margin = ? WHERE id = ?');
+    const makeCurrent = this.db.prepare('UPDATE photos SET prediction_id = ?, predicted_label = ?, confidence = ?, runner_up = ?, margin = ?, novelty = ? WHERE id = ?');
     const time = now();
     this.db.transaction(() => {
       for (const r of rows) {
         if (r.probabilities.length !== NUM_CLASSES) throw new Error(`internal: ${r.probabilities.length} probabilities for photo ${r.photoId}`);
         const top = topTwo(r.probabilities);
-        const { id } = insert.get(r.photoId, modelId, top.label, top.confidence, Buffer.from(r.probabilities.buffer, r.probabilities.byteOffset, r.probabilities.byteLength), time) as { id: number };
-        if (current) makeCurrent.run(id, top.label, top.confidence, top.runnerUp, top.margin, r.photoId);
+        const novelty = r.novelty ?? null;
+        const { id } = insert.get(r.photoId, modelId, top.label, top.confidence, Buffer.from(r.probabilities.buffer, r.probabilities.byteOffset, r.probabilities.byteLength), novelty, time) as { id: number };
+        if (current) makeCurrent.run(id, top.label, top.confidence, top.runnerUp, top.margin, novelty, r.photoId);
       }
     })();
   }
@@ -480,13 +498,15 @@ export class Catalog {
     return this.db.prepare('SELECT category, reviewed, unreviewed FROM category_counts ORDER BY category').all() as { category: number; reviewed: number; unreviewed: number }[];
   }
 
-  /** The review queue's size: two disjoint index range scans, added, are far cheaper than one scan with an OR. */
+  /** The review queue's size: three disjoint index range scans, added, are far cheaper than one scan with ORs. */
   private needsReviewCount(rule: ReviewRule, category?: number): number {
     const inCategory = category === undefined ? '' : 'AND predicted_label = @category';
-    const one = (sql: string) => this.db.prepare(sql).pluck().get({ ...rule, category }) as number;
+    const one = (sql: string) => this.db.prepare(sql).pluck().get({ ...rule, category, noveltyLimit: NOVELTY_LIMIT }) as number;
     return one(`SELECT count(*) FROM photos WHERE label IS NULL AND confidence < @minConfidence ${inCategory}`)
       + one(`SELECT count(*) FROM photos WHERE label IS NULL AND margin < @hardGroupMargin AND confidence >= @minConfidence
-          AND predicted_label IN (${hardGroup}) AND runner_up IN (${hardGroup}) ${inCategory}`);
+          AND predicted_label IN (${hardGroup}) AND runner_up IN (${hardGroup}) ${inCategory}`)
+      + one(`SELECT count(*) FROM photos WHERE label IS NULL AND novelty >= @noveltyLimit AND confidence >= @minConfidence
+          AND NOT (predicted_label IN (${hardGroup}) AND runner_up IN (${hardGroup}) AND margin < @hardGroupMargin) ${inCategory}`);
   }
 
   /** How many photos a grid query matches (its WHERE given): from the kept counts where they answer it, else counted. */
@@ -504,7 +524,7 @@ export class Catalog {
     if (query.queue === 'reviewed') where.push('label IS NOT NULL');
     if (query.queue === 'needsReview') {
       where.push(`label IS NULL AND ${needsReviewSql}`);
-      Object.assign(params, query.rule);
+      Object.assign(params, query.rule, { noveltyLimit: NOVELTY_LIMIT });
     }
     if (query.category !== undefined) {
       where.push('category = @category');
@@ -631,8 +651,10 @@ export class Catalog {
     const pixels = this.db.prepare('SELECT pixels FROM photo_inputs WHERE photo_id = ?').pluck().get(id) as Buffer;
     const prediction = this.db.prepare(`SELECT r.probabilities, m.version FROM photos p JOIN predictions r ON r.id = p.prediction_id JOIN models m ON m.id = r.model_id WHERE p.id = ?`).get(id) as { probabilities: Buffer; version: string } | undefined;
     const probabilities = prediction && Array.from(new Float32Array(prediction.probabilities.buffer.slice(prediction.probabilities.byteOffset, prediction.probabilities.byteOffset + prediction.probabilities.byteLength)));
+    const outline = this.db.prepare('SELECT outline FROM photo_outlines WHERE photo_id = ?').pluck().get(id) as string | undefined;
     return {
       ...tile,
+      outline: outline === undefined ? null : JSON.parse(outline) as number[][],
       paths: this.db.prepare('SELECT path FROM photo_paths WHERE photo_id = ? ORDER BY seen_at DESC, id DESC').pluck().all(id) as string[],
       pixels: Array.from(pixels),
       probabilities: probabilities ?? null,
@@ -704,7 +726,7 @@ export class Catalog {
       perCategory[row.category] = row.n;
     }
     const total = this.db.prepare(`SELECT count(*) FROM (${photos})`).pluck().get({ jobId }) as number;
-    const n = this.db.prepare(`SELECT count(*) FROM photos WHERE id IN (${photos}) AND label IS NULL AND ${needsReviewSql}`).pluck().get({ jobId, ...rule }) as number;
+    const n = this.db.prepare(`SELECT count(*) FROM photos WHERE id IN (${photos}) AND label IS NULL AND ${needsReviewSql}`).pluck().get({ jobId, ...rule, noveltyLimit: NOVELTY_LIMIT }) as number;
     return { photos: total, perCategory, needsReview: n };
   }
 
@@ -716,7 +738,11 @@ export class Catalog {
 }
 
 const hardGroup = HARD_GROUP.join(', ');
-const TILE_COLUMNS = 'id, hash, name, category, predicted_label AS predictedLabel, confidence, label';
-/** SQL for "this prediction needs a reviewer" (named parameters: @minConfidence, @hardGroupMargin). */
-const needsReviewSql = `(confidence < @minConfidence OR (predicted_label IN (${hardGroup}) AND runner_up IN (${hardGroup}) AND margin < @hardGroupMargin))`;
+const TILE_COLUMNS = 'id, hash, name, category, predicted_label AS predictedLabel, confidence, label, novelty';
+/**
+ * SQL for "this prediction needs a reviewer" (named parameters: @minConfidence, @hardGroupMargin, @noveltyLimit):
+ * unsure, torn within the hard group, or a photo unlike the model's training images however sure it is.
+ */
+const needsReviewSql = `(confidence < @minConfidence OR (predicted_label IN (${hardGroup}) AND runner_up IN (${hardGroup}) AND margin < @hardGroupMargin)
+  OR novelty >= @noveltyLimit)`;
 

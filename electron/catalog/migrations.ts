@@ -263,6 +263,23 @@ export const MIGRATIONS: string[] = [
     UPDATE file_count SET files = files - 1 WHERE id = 0;
   END;
   `,
+
+  /*
+   * 7: how unlike the model's training images each photo's input is (ml/novelty.ts: its distance in the
+   * network's features over the model's threshold, so 1 and above is unusual; null for a model without
+   * statistics), kept per prediction and copied onto the photo as the confidence is: an unusual photo needs
+   * review whatever the softmax says. And the outline of the garment isolation cut out (photos/outline.ts),
+   * for the review view; no row where isolation did not run.
+   */ `
+  ALTER TABLE predictions ADD COLUMN novelty REAL;
+  ALTER TABLE photos ADD COLUMN novelty REAL;
+  CREATE INDEX photos_label_novelty ON photos(label, novelty);
+  CREATE TABLE photo_outlines (
+    photo_id INTEGER PRIMARY KEY REFERENCES photos(id),
+    -- JSON: an array of closed polygons [x0, y0, x1, y1, …], coordinates 0–1 relative to the photo's width and height
+    outline TEXT NOT NULL
+  );
+  `,
 ];
 
 /**

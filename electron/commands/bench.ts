@@ -53,7 +53,7 @@ const SECTIONS = {
       return {
         result: { ...pipeline, fidelity: f },
         lines: [
-          `photo pipeline (${pipeline.photos} JPEG packshots of 800×1000, walk + decode + convert + thumbnail + predict + write):`,
+          `photo pipeline (${pipeline.photos} JPEG packshots of 800×1000 on white, walk + decode + convert as the app does, isolation on + thumbnail + predict + write):`,
           `  end to end ${pipeline.photosPerSecond.toFixed(1)} photos/s, sharp alone (decode + resize) ${pipeline.floorPhotosPerSecond.toFixed(1)} photos/s`,
           `  ratio to the floor    ${pipeline.ratioToFloor.toFixed(2)}  (without predicting: ${pipeline.withoutPredictionRatioToFloor.toFixed(2)})`,
           `  worst main-thread event-loop delay while importing ${pipeline.maxEventLoopDelayMs.toFixed(1)} ms`,
@@ -66,12 +66,12 @@ const SECTIONS = {
     }
   },
   /** Needs `../shared/real-photos` beside the project (a developer's checkout); skipped with a line saying so without it. */
-  async realPhotos() {
+  async realPhotos(_quick: boolean, data: FashionMnist) {
     const dir = await findRealPhotos(projectRoot);
     if (!dir) return { result: { skipped: true }, lines: [`real shop photos: skipped (no ${path.resolve(projectRoot, '..', 'shared', 'real-photos')})`] };
     const predictor = await startPredictor(defaultModelDir());
     try {
-      const r = await benchRealPhotos(dir, predictor, path.join(os.tmpdir(), 'fashion-sorter-real-photos.png'));
+      const r = await benchRealPhotos(dir, predictor, path.join(os.tmpdir(), 'fashion-sorter-real-photos.png'), data.train);
       return { result: { ...r, results: undefined, details: r.results }, lines: describeRealPhotos(r) };
     } finally {
       await predictor.close();

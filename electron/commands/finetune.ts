@@ -9,11 +9,14 @@ import { duration, intOption, pathOption, waitingForCatalog, type Values } from 
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 
 function printComparison(c: Candidate): void {
-  const { heldOut, testSet, changes } = c.comparison;
+  const { heldOut, validation, replay, testSet, changes } = c.comparison;
   console.log(`fine-tuned ${c.model.name} from ${c.parent.name} on ${c.fineTune.labels} reviewed photos: ${c.fineTune.epochs.length} epochs (best ${c.fineTune.bestEpoch}) in ${duration(c.fineTune.seconds)} on ${c.fineTune.backend}`);
   console.log(`${''.padEnd(34)}${'current'.padStart(10)}${'new'.padStart(10)}`);
-  console.log(`${`held-out reviewed photos (${heldOut.count})`.padEnd(34)}${pct(heldOut.current.accuracy).padStart(10)}${pct(heldOut.candidate.accuracy).padStart(10)}`);
-  console.log(`${`Fashion-MNIST test set (${testSet.count})`.padEnd(34)}${pct(testSet.current.accuracy).padStart(10)}${pct(testSet.candidate.accuracy).padStart(10)}`);
+  const row = (label: string, current: number, candidate: number) => console.log(`${label.padEnd(34)}${pct(current).padStart(10)}${pct(candidate).padStart(10)}`);
+  row(`held-out: ${heldOut.count} of your photos`, heldOut.current.accuracy, heldOut.candidate.accuracy);
+  row(`validation: ${validation.count} of your photos`, validation.current.accuracy, validation.candidate.accuracy);
+  if (replay.accuracy !== null) console.log(`${`replay: ${replay.count} Fashion-MNIST`.padEnd(34)}${''.padStart(10)}${pct(replay.accuracy).padStart(10)}  (forgetting check)`);
+  row(`Fashion-MNIST test set (${testSet.count})`, testSet.current.accuracy, testSet.candidate.accuracy);
   console.log('test-set F1 per category:');
   CLASS_NAMES.forEach((name, k) => console.log(`  ${name.padEnd(32)}${testSet.current.f1[k]!.toFixed(3).padStart(10)}${testSet.candidate.f1[k]!.toFixed(3).padStart(10)}`));
   if (c.fineTune.categoriesWithoutLabels.length > 0) {
@@ -44,7 +47,7 @@ export async function runFinetune(values: Values): Promise<void> {
     const candidate = await improveModel(catalog, data, pathOption(values, 'models') ?? fineTunedModelsDir(), options, {
       signal: cancel.signal, catalogWait: waitingForCatalog(dbFile),
       onPhase: (phase) => console.error(`${phase}…`),
-      onEpoch: (r) => console.error(`epoch ${r.epoch}: loss ${r.trainLoss.toFixed(3)}, validation accuracy ${pct(r.validationAccuracy)} (${duration(r.seconds)})`),
+      onEpoch: (r, counts) => console.error(`epoch ${r.epoch}: loss ${r.trainLoss.toFixed(3)}, validation accuracy ${pct(r.validationAccuracy)} on ${counts.validation} of your photos, Fashion-MNIST replay ${pct(r.guardAccuracy ?? 0)} of ${counts.replay} (${duration(r.seconds)})`),
       onProgress: (p) => {
         if (performance.now() - lastLine < 5000) return;
         lastLine = performance.now();

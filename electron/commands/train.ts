@@ -6,6 +6,7 @@ import { defaultModelDir } from '../appPaths.ts';
 import { initBackend } from '../ml/backend.ts';
 import { buildModel, multiplyAddsPerImage } from '../ml/model.ts';
 import { dataProvenance, writeModelCard } from '../ml/modelCard.ts';
+import { writeModelNovelty } from './novelty.ts';
 import { saveModel } from '../ml/modelFiles.ts';
 import { checkpointOptions, DEFAULT_TRAIN_OPTIONS, Trainer, type EpochRecord, type TrainOptions, type TrainProgress } from '../ml/train.ts';
 import { duration, intOption, pathOption, type Values } from './args.ts';
@@ -83,5 +84,6 @@ export async function runTrain(values: Values): Promise<void> {
     training: { ...training, command: reproducingCommand(result.options), node: process.version, cpus: `${os.availableParallelism()} × ${os.cpus()[0]?.model ?? 'unknown'}` },
     data: dataProvenance(data),
   });
+  await writeModelNovelty(outDir, data.train);
   console.log(`saved ${outDir}\n\n${formatEvaluation(evaluation)}`);
 }

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { PIXELS, type FashionMnist, type ImageSet } from '../dataset/fashionMnist.ts';
 import { seededRandom } from '../ml/augment.ts';
-import { DEFAULT_FINETUNE_OPTIONS, fineTune } from '../ml/fineTune.ts';
+import { DEFAULT_FINETUNE_OPTIONS, fineTune, fineTunedFiles } from '../ml/fineTune.ts';
 import { startPredictor, type Predictor } from '../ml/inference.ts';
 import { evaluatePredictions } from '../ml/metrics.ts';
 import { publishModel } from '../ml/modelFiles.ts';
@@ -61,7 +61,7 @@ export async function benchDomainShift(modelDir: string, data: FashionMnist, siz
     let started = performance.now();
     const result = await fineTune(modelDir, corrections, data.train, DEFAULT_FINETUNE_OPTIONS);
     const fineTuneSeconds = (performance.now() - started) / 1000;
-    publishModel(modelDir, result.weights, path.join(workDir, 'tuned'));
+    publishModel(modelDir, result.weights, path.join(workDir, 'tuned'), fineTunedFiles(result));
     tuned = await startPredictor(path.join(workDir, 'tuned'));
     const shiftedAfter = await accuracy(tuned, heldOut);
     const testAfter = await accuracy(tuned, data.test);

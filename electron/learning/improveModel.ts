@@ -9,15 +9,16 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { makePrivateDir } from '../appPaths.ts';
-import type { Catalog, CatalogWait, ModelRow } from '../catalog/catalog.ts';
+import { predictionRows, type Catalog, type CatalogWait, type ModelRow, type PredictionRow } from '../catalog/catalog.ts';
 import { NUM_CLASSES, PIXELS, type FashionMnist, type ImageSet } from '../dataset/fashionMnist.ts';
-import { checkLabels, DEFAULT_FINETUNE_OPTIONS, fineTune, type FineTuneOptions, type FineTuneResult } from '../ml/fineTune.ts';
+import { checkLabels, DEFAULT_FINETUNE_OPTIONS, fineTune, fineTunedFiles, type FineTuneHooks, type FineTuneOptions, type FineTuneResult } from '../ml/fineTune.ts';
 import { startPredictor, type Predictor } from '../ml/inference.ts';
+import { calibrateNovelty, NOVELTY_FILE, readNovelty, writeNovelty } from '../ml/novelty.ts';
 import { evaluatePredictions, type Evaluation } from '../ml/metrics.ts';
 import { MODEL_CARD, readModelCard, writeModelCard } from '../ml/modelCard.ts';
-import { hasModel, publishModel } from '../ml/modelFiles.ts';
+import { hasModel, PROTOTYPES_JSON, publishModel } from '../ml/modelFiles.ts';
+import type { EpochRecord } from '../ml/train.ts';
 import { removeStaleTemporaries } from '../staleFiles.ts';
-import type { EpochRecord, TrainProgress } from '../ml/train.ts';
 
 /** One model's scores in a comparison. */
 export interface Scores {
@@ -29,6 +30,13 @@ export interface Scores {
 export interface ModelComparison {
   /** Reviewed photos held out of fine-tuning (stratified): neither model trained on them. */
   heldOut: { count: number; current: Scores; candidate: Scores };
+  /** Reviewed photos that chose the epoch (early stopping), not trained on: a little optimistic for the new model. */
+  validation: { count: number; current: Scores; candidate: Scores };
+  /**
+   * Fashion-MNIST training images replayed for validation: the best epoch's accuracy on them before the old
+   * weights were mixed back (a guard against forgetting; none of them is a reviewed photo).
+   */
+  replay: { count: number; accuracy: number | null };
   testSet: { count: number; current: Scores; candidate: Scores };
   /** Photos without a human label whose predicted category would change: from × to counts. */
   changes: { photos: number; changed: number; matrix: number[][] };
@@ -43,11 +51,8 @@ export interface Candidate {
 
 export type ImprovePhase = 'fine-tuning' | 'saving' | 'comparing';
 
-export interface ImproveHooks {
+export interface ImproveHooks extends FineTuneHooks {
   onPhase?: (phase: ImprovePhase) => void;
-  onProgress?: (progress: TrainProgress) => void;
-  onEpoch?: (record: EpochRecord) => void;
-  signal?: AbortSignal;
   /** A predictor already running the active model (the importer's), used instead of starting another worker. */
   activePredictor?: Predictor;
   /** How long each write waits for a catalog another program is writing to, and whom it tells (see Catalog.writeWhenFree). */
@@ -94,8 +99,7 @@ async function predictCatalog(catalog: Catalog, candidate: Predictor, modelId: n
   const current = catalog.db.prepare('SELECT predicted_label FROM photos WHERE id = ?').pluck();
   for (const rows of unlabeledPages(catalog, modelId)) {
     if (signal?.aborted) throw new Error('cancelled; nothing was changed');
-    const probabilities = await candidate.predictEach(rows.map((row) => row.pixels));
-    const predictions = rows.map((row, i) => ({ photoId: row.id, probabilities: probabilities.subarray(i * NUM_CLASSES, (i + 1) * NUM_CLASSES) }));
+    const predictions = predictionRows(rows.map((row) => row.id), await candidate.assess(rows.map((row) => row.pixels)));
     await catalog.writeWhenFree(() => catalog.storePredictions(modelId, predictions, false), wait);
     for (const { photoId, probabilities: p } of predictions) {
       const before = current.get(photoId) as number | null;
@@ -144,7 +148,10 @@ export async function improveModel(catalog: Catalog, data: FashionMnist, modelsR
   if (hooks.signal?.aborted) throw new Error('cancelled; nothing was changed');
 
   hooks.onPhase?.('saving');
-  const version = crypto.createHash('sha256').update(Buffer.concat(tuned.weights.map((w) => Buffer.from(w.buffer, w.byteOffset, w.byteLength)))).digest('hex');
+  const files = fineTunedFiles(tuned);
+  // As modelVersion hashes the published folder: the weights, then the prototypes.
+  const version = crypto.createHash('sha256').update(Buffer.concat(tuned.weights.map((w) => Buffer.from(w.buffer, w.byteOffset, w.byteLength))))
+    .update(files[PROTOTYPES_JSON] ?? '').digest('hex');
   // The same labels give the same weights: a version already registered keeps its name and folder.
   const known = catalog.modelByVersion(version);
   const name = known?.name ?? `${parent.name.replace(/-ft\d+$/, '')}-ft${catalog.models().length}`;
@@ -158,10 +165,13 @@ export async function improveModel(catalog: Catalog, data: FashionMnist, modelsR
   };
   // The card starts as the parent's with the fine-tuning record; its test scores replace the parent's below.
   const card = { ...parentCard, name, createdAt: new Date().toISOString(), fineTune: provenance };
-  /** Publishes the weights as `to` (atomically: a complete folder or none), saying where and why when it cannot. */
-  const publish = (to: string, text: object) => {
+  /**
+   * Publishes the weights, the prototypes and `more` files as `to` (atomically: a complete folder or none),
+   * saying where and why when it cannot.
+   */
+  const publish = (to: string, text: object, more: Record<string, string> = {}) => {
     try {
-      publishModel(parent.dir, tuned.weights, to, { [MODEL_CARD]: `${JSON.stringify(text, null, 1)}\n` });
+      publishModel(parent.dir, tuned.weights, to, { [MODEL_CARD]: `${JSON.stringify(text, null, 1)}\n`, ...files, ...more });
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       const why = code === 'ENOSPC' ? 'the disk is full; free some space' : code === 'EACCES' || code === 'EPERM' ? 'permission denied; check the folder\'s permissions' : (err as Error).message;
@@ -182,17 +192,34 @@ export async function improveModel(catalog: Catalog, data: FashionMnist, modelsR
     const [current, candidate] = await Promise.all([reuse ?? startPredictor(parent.dir), startPredictor(candidateDir)]);
     try {
       const heldOut = subset(labels, tuned.split.heldOut);
-      const [currentHeldOut, candidateHeldOut, currentTest, candidateTest] = await Promise.all([
-        evaluateOn(current, heldOut), evaluateOn(candidate, heldOut), testScores(current, data.test), evaluateOn(candidate, data.test),
+      // Its own feature statistics, so that photos unlike its training images go to review under it too.
+      const stored = dir === known?.dir ? readNovelty(dir) : undefined;
+      if (stored) await candidate.useNovelty(stored);
+      const novelty = stored ?? await calibrateNovelty(candidate, data.train);
+      const validation = subset(labels, tuned.split.validation);
+      const [currentHeldOut, candidateHeldOut, currentValidation, candidateValidation, currentTest, candidateTest] = await Promise.all([
+        evaluateOn(current, heldOut), evaluateOn(candidate, heldOut), evaluateOn(current, validation), evaluateOn(candidate, validation),
+        testScores(current, data.test), evaluateOn(candidate, data.test),
       ]);
+      // On how many of the user's own photos each number rests, kept with the version.
+      const yourPhotos = {
+        heldOut: { count: heldOut.count, accuracy: candidateHeldOut.accuracy, parentAccuracy: currentHeldOut.accuracy },
+        validation: { count: validation.count, accuracy: candidateValidation.accuracy, parentAccuracy: currentValidation.accuracy },
+        train: tuned.split.train.length,
+        replay: { count: tuned.replay.validation, accuracy: tuned.history[tuned.bestEpoch - 1]?.guardAccuracy ?? null },
+      };
+      const record = { ...provenance, yourPhotos };
       const finalCard = parentCard
-        ? { ...parentCard, name: card.name, createdAt: card.createdAt, ...candidateTest, backend: candidate.backend, model: dir, flipAverage: false, fineTune: provenance }
+        ? { ...parentCard, name: card.name, createdAt: card.createdAt, ...candidateTest, backend: candidate.backend, model: dir, flipAverage: false, fineTune: record }
         : card;
       const model = await catalog.writeWhenFree(() => {
         makePrivateDir(modelsRoot);
-        if (dir !== known?.dir) publish(dir, finalCard);
-        else if (parentCard) writeModelCard(dir, finalCard as typeof parentCard);
-        return catalog.registerModel({ name, version: candidate.version, dir, parentId: parent.id, card: { ...candidateTest, fineTune: provenance } });
+        if (dir !== known?.dir) publish(dir, finalCard, { [NOVELTY_FILE]: JSON.stringify(novelty) });
+        else {
+          if (parentCard) writeModelCard(dir, finalCard as typeof parentCard);
+          writeNovelty(dir, novelty);
+        }
+        return catalog.registerModel({ name, version: candidate.version, dir, parentId: parent.id, card: { ...candidateTest, fineTune: record } });
       }, wait);
       const changes = await predictCatalog(catalog, candidate, model.id, hooks.signal, {
         ...wait, soFar: () => `The new version ${name} was saved (not active) and nothing else changed; improve the model again to compare it`,
@@ -201,6 +228,8 @@ export async function improveModel(catalog: Catalog, data: FashionMnist, modelsR
         model, parent,
         comparison: {
           heldOut: { count: heldOut.count, current: scores(currentHeldOut), candidate: scores(candidateHeldOut) },
+          validation: { count: validation.count, current: scores(currentValidation), candidate: scores(candidateValidation) },
+          replay: yourPhotos.replay,
           testSet: { count: data.test.count, current: currentTest, candidate: scores(candidateTest) },
           changes,
         },
@@ -242,18 +271,19 @@ export async function activateModel(catalog: Catalog, modelId: number, hooks: { 
     for (const rows of unlabeledPages(catalog, modelId)) {
       if (hooks.signal?.aborted) return { repredicted: done, status: 'cancelled' };
       const missing = rows.filter((row) => row.probabilities === null);
-      let fresh: Float32Array = new Float32Array(0);
+      let fresh: PredictionRow[] = [];
       if (missing.length > 0) {
         predictor ??= await startPredictor(model.dir);
-        fresh = await predictor.predictEach(missing.map((row) => row.pixels));
+        fresh = predictionRows(missing.map((row) => row.id), await predictor.assess(missing.map((row) => row.pixels)));
       }
       let next = 0;
-      const predictions = rows.map((row) => ({
-        photoId: row.id,
-        probabilities: row.probabilities
-          ? new Float32Array(row.probabilities.buffer.slice(row.probabilities.byteOffset, row.probabilities.byteOffset + row.probabilities.byteLength))
-          : fresh.subarray(next * NUM_CLASSES, ++next * NUM_CLASSES),
-      }));
+      const predictions = rows.map((row) => row.probabilities
+        ? {
+          photoId: row.id,
+          probabilities: new Float32Array(row.probabilities.buffer.slice(row.probabilities.byteOffset, row.probabilities.byteOffset + row.probabilities.byteLength)),
+          novelty: row.novelty,
+        }
+        : fresh[next++]!);
       await catalog.writeWhenFree(() => catalog.storePredictions(modelId, predictions), {
         ...wait, soFar: () => `${model.name} is active, and ${done} of ${total} photos are re-predicted (the others keep their earlier predictions); make it active again to finish`,
       });

@@ -1,8 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type * as tfl from '@tensorflow/tfjs-layers';
+import * as tfl from '@tensorflow/tfjs-layers';
 import { IMAGE_SIZE, NUM_CLASSES, PIXELS } from '../dataset/fashionMnist.ts';
 
-type Forward = (x: tf.Tensor4D) => tf.Tensor;
+/** One forward pass: the class probabilities and the penultimate features (what the last dense layer reads). */
+type Forward = (x: tf.Tensor4D) => { probabilities: tf.Tensor2D; features: tf.Tensor2D };
 
 interface LayerConfig {
   activation?: string;
@@ -48,7 +49,7 @@ function foldBatchNorm(conv: tfl.layers.Layer, bn: tfl.layers.Layer): { filter: 
  * training step, build it again. Undefined for a network with a layer or setting it does not know, which
  * then runs through the layers model as before.
  */
-function foldedForward(model: tfl.LayersModel): { forward: Forward; dispose: () => void } | undefined {
+function foldedForward(model: tfl.LayersModel, featuresName: string): { forward: Forward; dispose: () => void } | undefined {
   const consumers = new Map<string, number>();
   for (const layer of model.layers) for (const input of inputsOf(layer) ?? []) consumers.set(input.name, (consumers.get(input.name) ?? 0) + 1);
   const onlyConsumer = (layer: tfl.layers.Layer, className: string) =>
@@ -111,46 +112,128 @@ function foldedForward(model: tfl.LayersModel): { forward: Forward; dispose: () 
   }
   const inputName = model.inputLayers[0]!.name;
   const outputName = model.outputLayers[0]!.name;
+  if (!steps.some((step) => step.name === featuresName)) return fail();
   const forward: Forward = (x) => {
     const values = new Map<string, tf.Tensor>([[inputName, x]]);
     for (const step of steps) values.set(step.name, step.run(step.inputs.map((n) => values.get(n)!)));
-    return values.get(outputName)!;
+    return { probabilities: values.get(outputName) as tf.Tensor2D, features: values.get(featuresName) as tf.Tensor2D };
   };
   return { forward, dispose: () => tf.dispose(owned) };
 }
 
+/**
+ * A few-shot component stored with a fine-tuned model version (prototypes.json): the mean of the
+ * L2-normalised penultimate features of the user's labelled photos per category, a nearest class mean
+ * classifier (Mensink et al. 2013) whose probabilities are blended with the network's softmax.
+ */
+export interface Prototypes {
+  /** Per category, the mean normalised feature vector, or null for a category without labelled photos. */
+  means: (number[] | null)[];
+  /** Labelled photos behind each mean. */
+  counts: number[];
+  /** Share of the nearest-class-mean probabilities in the blend, 0..1 (the rest is the softmax's). */
+  weight: number;
+  /** Cosine similarities to the means are divided by this before the softmax over categories. */
+  temperature: number;
+}
+
+/**
+ * The blend of softmax `p` with nearest-class-mean probabilities from features `f` (both per row). Categories
+ * without a mean keep the softmax's probability; those with one share the rest by cosine similarity.
+ */
+function blendPrototypes(p: tf.Tensor2D, f: tf.Tensor2D, prototypes: Prototypes, means: tf.Tensor2D, present: tf.Tensor1D): tf.Tensor2D {
+  const unit = tf.div(f, tf.add(tf.norm(f, 'euclidean', 1, true), 1e-12));
+  const logits = tf.div(tf.matMul(unit, means, false, true), prototypes.temperature);
+  // A softmax over the categories with a mean only (log 0 = −∞ for the others), which then keep their softmax share.
+  const masked = tf.add(logits, tf.log(present));
+  const presentMass = tf.sum(tf.mul(p, present), 1, true);
+  const ncm = tf.add(tf.mul(tf.softmax(masked), presentMass), tf.mul(p, tf.sub(1, present)));
+  return tf.add(tf.mul(p, 1 - prototypes.weight), tf.mul(ncm, prototypes.weight)) as tf.Tensor2D;
+}
+
+/** What one forward pass over some images gives: count × 10 probabilities, and count × featureSize features when asked for. */
+export interface NetworkOutputs {
+  probabilities: Float32Array;
+  features?: Float32Array;
+}
+
+export interface ClassifyOptions {
+  batchSize?: number;
+  /** Also classify each image mirrored and average the two results (probabilities and features alike). */
+  flipAverage?: boolean;
+  /** Return the penultimate features too (the global average pool's output, featureSize per image). */
+  features?: boolean;
+}
+
 /** A model ready to classify batches of 28×28 images; holds its own copy of the (folded) weights until disposed. */
 export interface InferenceNetwork {
+  /** Length of one image's penultimate feature vector. */
+  readonly featureSize: number;
   /**
-   * Class probabilities for `count` 28×28 grayscale images (bytes, Fashion-MNIST polarity: garment bright
-   * on black). With `flipAverage`, each image is also classified mirrored and the two results averaged.
+   * Class probabilities, and with `features` the penultimate features, for `count` 28×28 grayscale images
+   * (bytes, Fashion-MNIST polarity: garment bright on black), from one forward pass.
    */
-  probabilities(images: Uint8Array, count: number, options?: { batchSize?: number; flipAverage?: boolean }): Float32Array;
+  classify(images: Uint8Array, count: number, options?: ClassifyOptions): NetworkOutputs;
+  /** `classify(…).probabilities`. */
+  probabilities(images: Uint8Array, count: number, options?: Omit<ClassifyOptions, 'features'>): Float32Array;
   dispose(): void;
 }
 
-/** The model as it runs for inference: folded when it can be, else the layers model itself. */
-export function inferenceNetwork(model: tfl.LayersModel): InferenceNetwork {
-  const folded = foldedForward(model);
-  const forward: Forward = folded?.forward ?? ((x) => model.predict(x, { batchSize: x.shape[0] }) as tf.Tensor);
+/** The layer whose output the last dense layer reads: the network's penultimate features. */
+function featureLayer(model: tfl.LayersModel): tfl.layers.Layer {
+  const dense = model.layers.findLast((layer) => layer.getClassName() === 'Dense');
+  const input = dense && inputsOf(dense)?.[0];
+  if (!input) throw new Error(`the model ${model.name} has no dense layer reading one layer's features`);
+  return input;
+}
+
+/**
+ * The model as it runs for inference: folded when it can be, else a layers model with both outputs; with
+ * `prototypes` blended into its probabilities (the features stay the network's own).
+ */
+export function inferenceNetwork(model: tfl.LayersModel, prototypes?: Prototypes): InferenceNetwork {
+  const features = featureLayer(model);
+  const featureSize = (features.outputShape as number[]).at(-1)!;
+  const folded = foldedForward(model, features.name);
+  const twoOutputs = folded ? undefined : tfl.model({ inputs: model.inputs, outputs: [model.outputs[0]!, features.output as tfl.SymbolicTensor] });
+  const network: Forward = folded?.forward ?? ((x) => {
+    const [probabilities, feats] = twoOutputs!.predict(x, { batchSize: x.shape[0] }) as tf.Tensor2D[];
+    return { probabilities: probabilities!, features: feats! };
+  });
+  const means = prototypes && tf.tensor2d(prototypes.means.flatMap((m) => m ?? new Array<number>(featureSize).fill(0)), [NUM_CLASSES, featureSize]);
+  const present = prototypes && tf.tensor1d(prototypes.means.map((m) => (m ? 1 : 0)));
+  const forward: Forward = !prototypes ? network : (x) => {
+    const out = network(x);
+    return { probabilities: blendPrototypes(out.probabilities, out.features, prototypes, means!, present!), features: out.features };
+  };
+  const classify = (images: Uint8Array, count: number, options: ClassifyOptions = {}): NetworkOutputs => {
+    const batchSize = options.batchSize ?? 256;
+    const probs = new Float32Array(count * NUM_CLASSES);
+    const feats = options.features ? new Float32Array(count * featureSize) : undefined;
+    for (let start = 0; start < count; start += batchSize) {
+      const n = Math.min(batchSize, count - start);
+      tf.tidy(() => {
+        const bytes = images.subarray(start * PIXELS, (start + n) * PIXELS);
+        const x = tf.div(tf.tensor4d(Float32Array.from(bytes), [n, IMAGE_SIZE, IMAGE_SIZE, 1]), 255) as tf.Tensor4D;
+        let out = forward(x);
+        if (options.flipAverage) {
+          const mirrored = forward(tf.reverse(x, 2));
+          out = { probabilities: tf.div(tf.add(out.probabilities, mirrored.probabilities), 2) as tf.Tensor2D, features: tf.div(tf.add(out.features, mirrored.features), 2) as tf.Tensor2D };
+        }
+        probs.set(out.probabilities.dataSync() as Float32Array, start * NUM_CLASSES);
+        feats?.set(out.features.dataSync() as Float32Array, start * featureSize);
+      });
+    }
+    return { probabilities: probs, features: feats };
+  };
   return {
-    probabilities(images, count, options = {}) {
-      const batchSize = options.batchSize ?? 256;
-      const probs = new Float32Array(count * NUM_CLASSES);
-      for (let start = 0; start < count; start += batchSize) {
-        const n = Math.min(batchSize, count - start);
-        const out = tf.tidy(() => {
-          const bytes = images.subarray(start * PIXELS, (start + n) * PIXELS);
-          const x = tf.div(tf.tensor4d(Float32Array.from(bytes), [n, IMAGE_SIZE, IMAGE_SIZE, 1]), 255) as tf.Tensor4D;
-          let p = forward(x);
-          if (options.flipAverage) p = tf.div(tf.add(p, forward(tf.reverse(x, 2))), 2);
-          return p.dataSync() as Float32Array;
-        });
-        probs.set(out, start * NUM_CLASSES);
-      }
-      return probs;
+    featureSize,
+    classify,
+    probabilities: (images, count, options) => classify(images, count, options).probabilities,
+    dispose: () => {
+      folded?.dispose();
+      tf.dispose([means, present].filter((t) => t !== undefined));
     },
-    dispose: () => folded?.dispose(),
   };
 }
 

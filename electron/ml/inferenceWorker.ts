@@ -1,13 +1,14 @@
-/** Runs the active model off the main thread: one model, batches of 28×28 inputs in, probabilities out. */
+/** Runs the active model off the main thread: one model (with its prototypes, if any), batches of 28×28 inputs in, probabilities and novelty out. */
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { serveRequests } from '../workerThreads.ts';
 import { initBackend } from './backend.ts';
 import { inferenceNetwork, type InferenceNetwork } from './classifier.ts';
 import type { InferenceReply, InferenceRequest } from './inferenceProtocol.ts';
-import { loadModel } from './modelFiles.ts';
+import { loadModel, readPrototypes } from './modelFiles.ts';
+import { noveltyScores, readNovelty, type NoveltyStats } from './novelty.ts';
 
 // The weights never change here, so the batch norms are folded once per model, not once per batch.
-let loaded: { model: tfl.LayersModel; network: InferenceNetwork; flipAverage: boolean } | undefined;
+let loaded: { model: tfl.LayersModel; network: InferenceNetwork; flipAverage: boolean; novelty: NoveltyStats | undefined } | undefined;
 
 serveRequests<InferenceRequest, InferenceReply>(async (request) => {
   if (request.type === 'load') {
@@ -15,10 +16,16 @@ serveRequests<InferenceRequest, InferenceReply>(async (request) => {
     const model = await loadModel(request.modelDir);
     loaded?.network.dispose();
     loaded?.model.dispose();
-    loaded = { model, network: inferenceNetwork(model), flipAverage: request.flipAverage };
+    loaded = { model, network: inferenceNetwork(model, readPrototypes(request.modelDir)), flipAverage: request.flipAverage, novelty: readNovelty(request.modelDir) };
     return { type: 'loaded', backend: backend.name, skipped: backend.skipped };
   }
   if (!loaded) throw new Error('no model loaded');
-  const probabilities = loaded.network.probabilities(request.pixels, request.count, { flipAverage: loaded.flipAverage });
-  return { type: 'probabilities', probabilities };
+  if (request.type === 'useNovelty') {
+    loaded.novelty = request.stats;
+    return { type: 'usingNovelty' };
+  }
+  // One forward pass gives both: the features are what the novelty is measured on.
+  const { probabilities, features } = loaded.network.classify(request.pixels, request.count, { flipAverage: loaded.flipAverage, features: true });
+  const novelty = loaded.novelty ? noveltyScores(loaded.novelty, features!, request.count) : null;
+  return { type: 'probabilities', probabilities, novelty, ...(request.features ? { features } : {}) };
 }, { serial: true });

@@ -3,9 +3,18 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { removeStaleTemporaries } from '../staleFiles.ts';
+import type { Prototypes } from './classifier.ts';
 
 const MODEL_JSON = 'model.json';
 const WEIGHTS_BIN = 'weights.bin';
+/** A fine-tuned version's few-shot component (classifier.ts, Prototypes), when it has one. */
+export const PROTOTYPES_JSON = 'prototypes.json';
+
+/** The prototypes stored with the model in `dir`, or undefined when it has none. */
+export function readPrototypes(dir: string): Prototypes | undefined {
+  const file = path.join(dir, PROTOTYPES_JSON);
+  return fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) as Prototypes : undefined;
+}
 
 /** Writes a file atomically: a crash leaves either the old or the new file, never half of one. */
 export function writeFileAtomic(file: string, data: string | Uint8Array): void {

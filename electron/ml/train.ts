@@ -51,6 +51,8 @@ export interface EpochRecord {
   trainAccuracy: number;
   validationLoss: number;
   validationAccuracy: number;
+  /** Accuracy on the plan's guard images, when it has some (fine-tuning: the Fashion-MNIST replay sample). */
+  guardAccuracy?: number;
   learningRate: number;
   seconds: number;
 }
@@ -86,6 +88,11 @@ export interface TrainPlan {
   initialWeights?: Float32Array[];
   /** Indices into the data to train and validate on, instead of the seeded split. */
   split?: { train: Int32Array; validation: Int32Array };
+  /**
+   * Images scored apart from the validation ones after every epoch (fine-tuning: Fashion-MNIST replay, which
+   * shows forgetting); with `patience`, the better guard accuracy breaks a tie in validation accuracy.
+   */
+  guard?: Int32Array;
   /** Stop once validation accuracy has not improved for this many epochs, keeping the best epoch's weights. */
   patience?: number;
   /**
@@ -275,7 +282,7 @@ export class Trainer {
       const totalSteps = stepsPerEpoch * options.epochs;
       const runStarted = performance.now();
       let imagesThisRun = 0;
-      let best: { epoch: number; accuracy: number; weights: Float32Array[] } | undefined;
+      let best: { epoch: number; accuracy: number; guardAccuracy?: number; weights: Float32Array[] } | undefined;
 
       for (let epoch = firstEpoch; epoch < options.epochs; epoch++) {
         const epochStarted = performance.now();
@@ -320,18 +327,21 @@ export class Trainer {
         }
         const state = await this.synchronize();
         const validationMetrics = evaluatePredictions(await this.predict(validation), validationLabels);
+        const guard = this.plan.guard;
+        const guardAccuracy = guard ? evaluatePredictions(await this.predict(guard), Array.from(guard, (i) => this.data.labels[i]!)).accuracy : undefined;
         const seconds = (performance.now() - epochStarted) / 1000;
         trainSeconds += seconds;
         const record: EpochRecord = {
           epoch: epoch + 1, trainLoss: lossSum / seen, trainAccuracy: correct / seen,
-          validationLoss: validationMetrics.loss, validationAccuracy: validationMetrics.accuracy, learningRate, seconds,
+          validationLoss: validationMetrics.loss, validationAccuracy: validationMetrics.accuracy, ...(guard ? { guardAccuracy } : {}), learningRate, seconds,
         };
         history.push(record);
         if (this.outDir) await this.saveCheckpoint({ completedEpochs: epoch + 1, history, options, trainSeconds }, state.weights, state.optimizer);
         onEpoch?.(record);
         if (this.plan.patience !== undefined) {
-          if (!best || record.validationAccuracy > best.accuracy) best = { epoch: epoch + 1, accuracy: record.validationAccuracy, weights: state.weights };
-          else if (epoch + 1 - best.epoch >= this.plan.patience) break;
+          if (!best || record.validationAccuracy > best.accuracy || (record.validationAccuracy === best.accuracy && (record.guardAccuracy ?? 0) > (best.guardAccuracy ?? 0))) {
+            best = { epoch: epoch + 1, accuracy: record.validationAccuracy, guardAccuracy: record.guardAccuracy, weights: state.weights };
+          } else if (epoch + 1 - best.epoch >= this.plan.patience) break;
         }
       }
       const final = best ?? (checkpoint && firstEpoch >= options.epochs ? { weights: checkpoint.weights } : await this.synchronize());

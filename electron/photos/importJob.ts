@@ -7,8 +7,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { setImmediate } from 'node:timers/promises';
-import type { Catalog, CatalogWait, FileError, ImportedPhoto, JobCounts } from '../catalog/catalog.ts';
-import { NUM_CLASSES } from '../dataset/fashionMnist.ts';
+import { predictionRows, type Catalog, type CatalogWait, type FileError, type ImportedPhoto, type JobCounts } from '../catalog/catalog.ts';
 import type { Predictor } from '../ml/inference.ts';
 import { WorkerClient } from '../workerThreads.ts';
 import { explainReadError, removeStaleThumbnails } from './photoPipeline.ts';
@@ -132,8 +131,7 @@ class PredictionQueue {
       while (this.queue.length >= PREDICT_BATCH || (all && this.queue.length > 0)) {
         const rows = this.catalog.inputsToPredict(this.queue.splice(0, PREDICT_BATCH), this.model.modelId);
         if (rows.length === 0) continue;
-        const probabilities = await this.model.predictor.predictEach(rows.map((row) => row.pixels));
-        const predictions = rows.map((row, i) => ({ photoId: row.id, probabilities: probabilities.subarray(i * NUM_CLASSES, (i + 1) * NUM_CLASSES) }));
+        const predictions = predictionRows(rows.map((row) => row.id), await this.model.predictor.assess(rows.map((row) => row.pixels)));
         // Written in slices with the event loop served between them: one long transaction would stall the UI.
         for (let i = 0; i < predictions.length; i += WRITE_BATCH) {
           const slice = predictions.slice(i, i + WRITE_BATCH);

@@ -11,7 +11,8 @@
  * 3. Morphology: closing joins the outline, everything the border cannot reach is filled in (a white garment
  *    on white is found by its outline), opening at a radius relative to the object removes thin things
  *    (a hanger's hook, stray threads), and only the main object is kept: the largest connected part and any
- *    part at least a fifth of its size (a pair of shoes is one product).
+ *    part at least a fifth of its size (a pair of shoes is one product); then the faint parts that touch it
+ *    and have a sharp outline of their own are added (a light garment's edges, a grey garment on tinted cloth).
  */
 import type { RawImage } from './photoPipeline.ts';
 
@@ -30,12 +31,19 @@ export interface Isolation {
 const BORDER_SHARE = 0.04;
 /**
  * A darkening to less than this share of the background's luminance is the product, not a shadow, whatever its
- * colour: the soft shadows of packshots darken the background to 0.7–0.9 of it (saleor's placeholders).
+ * colour: the soft shadows of packshots darken the background to 0.7–0.9 of it (saleor's placeholders), and
+ * the contact shadows under bags and shoes further. Of the 77 shared real photos, 52 were right at 0.6, 53 at
+ * 0.5, 54 at 0.4, 55 at 0.3 and 54 at 0.2 (a scratch loop over convertPhoto and the shipped model). A garment
+ * that is only darker than its background, in its colour, is found by its outline (filled, and the faint parts
+ * that touch it added).
  */
-const SHADOW_FLOOR = 0.6;
-/** Smallest colour difference (0–255 units) and Sobel magnitude that count, for a perfectly flat border. */
+const SHADOW_FLOOR = 0.3;
+/**
+ * Smallest colour difference (0–255 units) and luminance range within a cell (an edge's contrast) that count,
+ * for a perfectly flat border.
+ */
 const MIN_COLOUR_DIFFERENCE = 14;
-const MIN_EDGE = 64;
+const MIN_RANGE = 16;
 /**
  * Thresholds are this many times the 99th percentile of the border's own values (texture, noise, JPEG
  * artefacts), over the border pixels the background model kept (a garment reaching the border is not texture).
@@ -44,6 +52,8 @@ const BORDER_MARGIN = 1.5;
 const BORDER_QUANTILE = 0.99;
 /** Radius of the closing that joins an outline, as a share of the longer side. */
 const CLOSE_SHARE = 0.02;
+/** A faint part whose sides meet the mask at least this share of the time is the product's inside (addWhatTouches). */
+const ENCLOSED = 0.75;
 /** Parts of the mask smaller than this share of the largest are dropped. */
 const MIN_PART_SHARE = 0.2;
 
@@ -65,10 +75,26 @@ function solve(a: number[][], b: number[]): number[] {
   return m.map((row, i) => row[n]! / row[i]!);
 }
 
-/** The value at quantile q (0–1) of `values` (sorted in place). */
+/**
+ * The value at quantile q (0–1) of `values` (all >= 0), to a 1,024th of their largest: the lower edge of the
+ * histogram bin it falls in (a histogram costs a pass; sorting costs many).
+ */
 function quantile(values: Float32Array, q: number): number {
-  values.sort();
-  return values.length === 0 ? 0 : values[Math.min(values.length - 1, Math.floor(q * values.length))]!;
+  const n = values.length;
+  let max = 0;
+  for (let i = 0; i < n; i++) if (values[i]! > max) max = values[i]!;
+  if (max === 0) return 0;
+  const bins = 1024;
+  const scale = (bins - 1) / max;
+  const counts = new Int32Array(bins);
+  for (let i = 0; i < n; i++) counts[Math.floor(values[i]! * scale)]!++;
+  const rank = Math.min(n - 1, Math.floor(q * n));
+  let seen = 0;
+  for (let bin = 0; bin < bins; bin++) {
+    seen += counts[bin]!;
+    if (seen > rank) return bin / scale;
+  }
+  return max;
 }
 
 /**
@@ -79,67 +105,91 @@ function quantile(values: Float32Array, q: number): number {
  */
 function fitBackground(image: RawImage, border: Int32Array): { coef: number[][]; inliers: Int32Array } {
   const { data, width, height, channels } = image;
+  const count = border.length;
   const su = 2 / (width - 1 || 1);
   const sv = 2 / (height - 1 || 1);
-  const t = new Float64Array(6);
-  const setTerms = (p: number) => {
-    const u = (p % width) * su - 1;
-    const v = Math.floor(p / width) * sv - 1;
-    t[0] = 1; t[1] = u; t[2] = v; t[3] = u * u; t[4] = v * v; t[5] = u * v;
-  };
-  const channel = (p: number, c: number) => data[p * channels + Math.min(c, channels - 1)]!;
-  const fit = (use: (i: number) => boolean) => {
+  // Each border pixel's six terms and three colour values, once for both fits and the residuals.
+  const terms = new Float64Array(6 * count);
+  const colours = new Float64Array(3 * count);
+  const g = Math.min(1, channels - 1);
+  const b = Math.min(2, channels - 1);
+  for (let k = 0; k < count; k++) {
+    const p = border[k]!;
+    const x = p % width;
+    const u = x * su - 1;
+    const v = ((p - x) / width) * sv - 1;
+    const t = 6 * k;
+    terms[t] = 1; terms[t + 1] = u; terms[t + 2] = v; terms[t + 3] = u * u; terms[t + 4] = v * v; terms[t + 5] = u * v;
+    colours[3 * k] = data[p * channels]!;
+    colours[3 * k + 1] = data[p * channels + g]!;
+    colours[3 * k + 2] = data[p * channels + b]!;
+  }
+  const fit = (use: Uint8Array | undefined): number[][] => {
     const ata = Array.from({ length: 6 }, () => new Array<number>(6).fill(0));
     const atb = Array.from({ length: 3 }, () => new Array<number>(6).fill(0));
-    for (let k = 0; k < border.length; k++) {
-      if (!use(k)) continue;
-      const p = border[k]!;
-      setTerms(p);
+    for (let k = 0; k < count; k++) {
+      if (use && !use[k]) continue;
+      const t = 6 * k;
       for (let i = 0; i < 6; i++) {
-        for (let j = 0; j < 6; j++) ata[i]![j]! += t[i]! * t[j]!;
-        for (let c = 0; c < 3; c++) atb[c]![i]! += t[i]! * channel(p, c);
+        const ti = terms[t + i]!;
+        const row = ata[i]!;
+        for (let j = 0; j < 6; j++) row[j]! += ti * terms[t + j]!;
+        for (let c = 0; c < 3; c++) atb[c]![i]! += ti * colours[3 * k + c]!;
       }
     }
-    return atb.map((b) => solve(ata, b));
+    return atb.map((rhs) => solve(ata, rhs));
   };
-  const first = fit(() => true);
-  const residuals = new Float32Array(border.length);
-  for (let k = 0; k < border.length; k++) {
-    setTerms(border[k]!);
+  const first = fit(undefined);
+  const residuals = new Float32Array(count);
+  for (let k = 0; k < count; k++) {
+    const t = 6 * k;
     let sum = 0;
     for (let c = 0; c < 3; c++) {
+      const coef = first[c]!;
       let model = 0;
-      for (let i = 0; i < 6; i++) model += t[i]! * first[c]![i]!;
-      sum += Math.abs(channel(border[k]!, c) - model);
+      for (let i = 0; i < 6; i++) model += terms[t + i]! * coef[i]!;
+      sum += Math.abs(colours[3 * k + c]! - model);
     }
     residuals[k] = sum;
   }
-  const limit = 3 * quantile(Float32Array.from(residuals), 0.5) + 3;
-  const inliers = border.filter((_, k) => residuals[k]! <= limit);
-  return inliers.length >= 12 ? { coef: fit((k) => residuals[k]! <= limit), inliers } : { coef: first, inliers: border };
+  const limit = 3 * quantile(residuals, 0.5) + 3;
+  const kept = new Uint8Array(count);
+  let inliers = 0;
+  for (let k = 0; k < count; k++) if (residuals[k]! <= limit) { kept[k] = 1; inliers++; }
+  if (inliers < 12) return { coef: first, inliers: border };
+  return { coef: fit(kept), inliers: border.filter((_, k) => kept[k] === 1) };
 }
 
 /** Dilates (max) or erodes (min) a 0/1 mask with a (2r+1)² square, separably (a running count per window). */
 function morph(mask: Uint8Array, width: number, height: number, r: number, dilate: boolean): Uint8Array {
   if (r <= 0) return mask;
-  // One pass along lines of `length` pixels `step` apart, `lines` of them starting `lineStep` apart.
-  const pass = (src: Uint8Array, lines: number, lineStep: number, length: number, step: number) => {
-    const out = new Uint8Array(src.length);
-    for (let line = 0; line < lines; line++) {
-      const base = line * lineStep;
-      let count = 0;
-      for (let i = 0; i < Math.min(r, length); i++) count += src[base + i * step]!;
-      for (let i = 0; i < length; i++) {
-        if (i + r < length) count += src[base + (i + r) * step]!;
-        if (i - r - 1 >= 0) count -= src[base + (i - r - 1) * step]!;
-        // Beyond the frame counts as neither: erosion keeps a mask's edge where it touches the frame.
-        const size = Math.min(length - 1, i + r) - Math.max(0, i - r) + 1;
-        out[base + i * step] = dilate ? (count > 0 ? 1 : 0) : count === size ? 1 : 0;
-      }
+  // Beyond the frame counts as neither: erosion keeps a mask's edge where it touches the frame, so a window's
+  // size is what of it lies within the frame.
+  const rows = new Uint8Array(mask.length);
+  for (let y = 0; y < height; y++) {
+    const base = y * width;
+    let count = 0;
+    for (let x = 0; x < r && x < width; x++) count += mask[base + x]!;
+    for (let x = 0; x < width; x++) {
+      if (x + r < width) count += mask[base + x + r]!;
+      if (x > r) count -= mask[base + x - r - 1]!;
+      const size = (x + r < width ? x + r : width - 1) - (x > r ? x - r : 0) + 1;
+      rows[base + x] = dilate ? (count > 0 ? 1 : 0) : count === size ? 1 : 0;
     }
-    return out;
-  };
-  return pass(pass(mask, height, width, width, 1), width, 1, height, width);
+  }
+  // Columns a row at a time, in memory order: a running count per column.
+  const out = new Uint8Array(mask.length);
+  const counts = new Int32Array(width);
+  for (let y = 0; y < r && y < height; y++) for (let x = 0; x < width; x++) counts[x]! += rows[y * width + x]!;
+  for (let y = 0; y < height; y++) {
+    if (y + r < height) for (let x = 0, at = (y + r) * width; x < width; x++) counts[x]! += rows[at + x]!;
+    if (y > r) for (let x = 0, at = (y - r - 1) * width; x < width; x++) counts[x]! -= rows[at + x]!;
+    const size = (y + r < height ? y + r : height - 1) - (y > r ? y - r : 0) + 1;
+    const base = y * width;
+    if (dilate) for (let x = 0; x < width; x++) out[base + x] = counts[x]! > 0 ? 1 : 0;
+    else for (let x = 0; x < width; x++) out[base + x] = counts[x] === size ? 1 : 0;
+  }
+  return out;
 }
 
 /** A 0/1 mask (`width`×`height`, row-major) widened by `r` pixels in every direction (a (2r+1)² square). */
@@ -169,6 +219,13 @@ function components(mask: Uint8Array, width: number): { labels: Int32Array; size
     sizes.push(size);
   }
   return { labels, sizes };
+}
+
+/** The largest of `sizes` (a spread into Math.max overflows the stack on a mask of many parts). */
+function biggest(sizes: number[]): number {
+  let most = 0;
+  for (const size of sizes) if (size > most) most = size;
+  return most;
 }
 
 /** Sets every pixel the border cannot reach through unset pixels (holes in the mask, inside an outline). */
@@ -234,7 +291,8 @@ function frameStrips(image: RawImage): { left: number; right: number; top: numbe
       const medians = Array.from({ length: band }, (_, i) => lineAt(n + i).median[c]!).sort((a, b) => a - b);
       return medians[band >> 1]!;
     });
-    return Math.max(...[0, 1, 2].map((c) => Math.abs(edge[c]! - inside[c]!))) > 30 ? n : 0;
+    // With the line next to it: the decode's resize blends the strip into it.
+    return Math.max(...[0, 1, 2].map((c) => Math.abs(edge[c]! - inside[c]!))) > 30 ? n + 1 : 0;
   };
   return {
     top: strip((i) => line(i * width, 1, width), height),
@@ -244,6 +302,13 @@ function frameStrips(image: RawImage): { left: number; right: number; top: numbe
   };
 }
 
+/**
+ * Share of the border band within 5 % of white that makes a photo a packshot on white. With every pixel required,
+ * 284 of the first 1,000 rendered Fashion-MNIST test packshots (garments touching the frame) were isolated and 94.3 %
+ * were right against 94.5 % without isolation; at 0.8, none, 94.5 % (scratch loop /tmp/h19b/fid.mts), and the 77
+ * real photos stay 55 right.
+ */
+const WHITE_BAND_SHARE = 0.8;
 /** Within 5 % of the maximum intensity of white: the photo pipeline's trim threshold (Fashion-MNIST's). */
 const NEAR_WHITE = 255 - Math.round(0.05 * 255);
 const isNearWhite = (data: Uint8Array, p: number, channels: number) => {
@@ -252,27 +317,26 @@ const isNearWhite = (data: Uint8Array, p: number, channels: number) => {
 };
 
 /**
- * True when every pixel of the border band (BORDER_SHARE of the shorter side) is within 5 % of white: most
- * packshots. The photo pipeline then leaves isolation out and the paper's trim finds the product on its own
- * (a fraction of a millisecond against 10–20 for isolateGarment). A soft shadow on such a photo stays in the
- * trim's box, as with the paper's conversion.
+ * True when at least WHITE_BAND_SHARE of the border band (BORDER_SHARE of the shorter side) is within 5 % of white:
+ * most packshots, the product reaching the frame in places. The photo pipeline then leaves isolation out and the
+ * paper's trim finds the product on its own (a fraction of a millisecond). A soft shadow on such a photo stays in
+ * the trim's box, as with the paper's conversion.
  */
 export function plainWhiteBorder(image: RawImage): boolean {
   const { data, width, height, channels } = image;
   if (width < 8 || height < 8) return false;
   const band = Math.max(2, Math.round(BORDER_SHARE * Math.min(width, height)));
-  const row = width * channels;
-  const whiteRun = (from: number, to: number) => {
-    for (let i = from; i < to; i++) if (data[i]! < NEAR_WHITE && (channels <= 3 || i % channels < 3)) return false;
-    return true;
-  };
+  let white = 0;
+  let total = 0;
   for (let y = 0; y < height; y++) {
-    const at = y * row;
-    if (y < band || y >= height - band) {
-      if (!whiteRun(at, at + row)) return false;
-    } else if (!whiteRun(at, at + band * channels) || !whiteRun(at + row - band * channels, at + row)) return false;
+    const whole = y < band || y >= height - band;
+    for (let x = 0; x < width; x++) {
+      if (!whole && x === band) x = width - band;
+      total++;
+      if (isNearWhite(data, y * width + x, channels)) white++;
+    }
   }
-  return true;
+  return white >= WHITE_BAND_SHARE * total;
 }
 
 /** True when at least half the border is within 5 % of white: a packshot on white, the product may reach the border. */
@@ -283,33 +347,159 @@ function whiteBackground(image: RawImage, border: Int32Array): boolean {
 }
 
 /**
- * On a white background, adds to the mask each connected part of what is neither near white nor in the mask
- * that touches the mask and has a seed of its own (a sharp edge or a clear colour difference, more than 2
- * pixels from the mask): the faint parts of a light garment, which Fashion-MNIST's own conversion keeps (its
- * trim is by this threshold) and whose outline against white is sharp, come back; a soft shadow, which has
- * no sharp outline, stays out.
+ * Adds to the mask (`width`×`height`) each connected part of the `faint` cells not in it that touches the mask
+ * and either has a seed of its own (a sharp edge or a clear colour difference, more than 2 cells from the mask)
+ * or is mostly enclosed by it (at least ENCLOSED of its cells' sides that leave it meet the mask): the faint
+ * parts of a light garment, whose outline is sharp, and the inside of an outline the closing left open come
+ * back; a soft shadow, which has no sharp outline and lies beside the product, stays out.
  */
-function addWhatTouches(mask: Uint8Array, seeds: Uint8Array, image: RawImage): void {
-  const { data, width, height, channels } = image;
+function addWhatTouches(mask: Uint8Array, seeds: Uint8Array, faint: Uint8Array, width: number, height: number): void {
   const near = morph(mask, width, height, 1, true);
   const beside = morph(mask, width, height, 2, true);
   const marked = new Uint8Array(mask.length);
-  for (let p = 0; p < mask.length; p++) marked[p] = mask[p] || isNearWhite(data, p, channels) ? 0 : 1;
+  for (let p = 0; p < mask.length; p++) marked[p] = mask[p] ? 0 : faint[p]!;
   const { labels, sizes } = components(marked, width);
   const touching = new Uint8Array(sizes.length);
   const seeded = new Uint8Array(sizes.length);
+  const toMask = new Int32Array(sizes.length);
+  const toRest = new Int32Array(sizes.length);
   for (let p = 0; p < mask.length; p++) {
-    if (!labels[p]) continue;
-    if (near[p]) touching[labels[p]!] = 1;
-    if (seeds[p] && !beside[p]) seeded[labels[p]!] = 1;
+    const label = labels[p]!;
+    if (!label) continue;
+    if (near[p]) touching[label] = 1;
+    if (seeds[p] && !beside[p]) seeded[label] = 1;
+    const x = p % width;
+    for (const q of [x > 0 ? p - 1 : -1, x < width - 1 ? p + 1 : -1, p - width, p + width]) {
+      if (q < 0 || q >= mask.length) toRest[label]!++;
+      else if (mask[q]) toMask[label]!++;
+      else if (labels[q] !== label) toRest[label]!++;
+    }
   }
-  for (let p = 0; p < mask.length; p++) if (labels[p] && touching[labels[p]!] && seeded[labels[p]!]) mask[p] = 1;
+  for (let p = 0; p < mask.length; p++) {
+    const label = labels[p]!;
+    if (label && touching[label] && (seeded[label] || toMask[label]! >= ENCLOSED * (toMask[label]! + toRest[label]!))) mask[p] = 1;
+  }
 }
 
-/** isolateGarment on an image without padding strips. */
+/**
+ * The longer side, in cells, of the grid the mask is found on (a 256-px decode: cells of 2×2 pixels). A mask
+ * needs far fewer pixels than the conversion does (the garment ends up 28 pixels tall), and its cost goes with
+ * the number of cells.
+ */
+const MASK_SIDE = 128;
+/**
+ * Where the grid's mask, interpolated between cell centres, reaches this level the pixel is the product's.
+ * A cell the outline crosses is the product's (its mean colour differs from the background), so the outline
+ * lies inside the cells' edge: 0.8 put it best on test/isolation.test.ts's generated photos (mask IoU).
+ */
+const OUTLINE_LEVEL = 0.8;
+
+/**
+ * The grid over `image`: per cell of `factor`×`factor` pixels (partial cells at the right and bottom over the
+ * pixels they hold) its mean colour, RGB, and the range of its pixels' luminance (0–255): a sharp edge or a thin
+ * line keeps its contrast there, where the mean blurs it, and a soft shadow's gradual darkening spans little of it.
+ */
+function grid(image: RawImage, factor: number): { cells: RawImage; range: Float32Array } {
+  const { data, width, height, channels } = image;
+  const w = Math.ceil(width / factor);
+  const h = Math.ceil(height / factor);
+  const sums = new Float32Array(w * h * 3);
+  const counts = new Float32Array(w * h);
+  const lum = new Float32Array(width * height);
+  const g = Math.min(1, channels - 1);
+  const b = Math.min(2, channels - 1);
+  for (let y = 0; y < height; y++) {
+    const row = Math.floor(y / factor) * w;
+    for (let x = 0; x < width; x++) {
+      const cell = row + Math.floor(x / factor);
+      const at = (y * width + x) * channels;
+      const r = data[at]!, gr = data[at + g]!, bl = data[at + b]!;
+      sums[3 * cell]! += r;
+      sums[3 * cell + 1]! += gr;
+      sums[3 * cell + 2]! += bl;
+      counts[cell]!++;
+      lum[y * width + x] = 0.2126 * r + 0.7152 * gr + 0.0722 * bl;
+    }
+  }
+  const out = new Uint8Array(w * h * 3);
+  for (let i = 0; i < out.length; i++) out[i] = Math.round(sums[i]! / counts[(i / 3) | 0]!);
+  const range = new Float32Array(w * h);
+  for (let cy = 0; cy < h; cy++) {
+    const y1 = Math.min(height, (cy + 1) * factor) - 1;
+    for (let cx = 0; cx < w; cx++) {
+      const x1 = Math.min(width, (cx + 1) * factor) - 1;
+      let low = 255, high = 0;
+      for (let y = cy * factor; y <= y1; y++) {
+        for (let x = cx * factor, at = y * width; x <= x1; x++) {
+          const l = lum[at + x]!;
+          if (l < low) low = l;
+          if (l > high) high = l;
+        }
+      }
+      range[cy * w + cx] = high - low;
+    }
+  }
+  return { cells: { data: out, width: w, height: h, channels: 3 }, range };
+}
+
+/**
+ * A mask `factor` times the size of `coarse` (`w`×`h` cells, at least 2×2), cut to `width`×`height`: each pixel
+ * set where the bilinear interpolation of the cells at its centre reaches OUTLINE_LEVEL, so that outlines run
+ * smooth, not in steps of `factor` pixels.
+ */
+function enlarge(coarse: Uint8Array, w: number, h: number, factor: number, width: number, height: number): Uint8Array {
+  const axis = (n: number, cells: number) => {
+    const from = new Int32Array(n);
+    const share = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      const c = Math.min(cells - 1, Math.max(0, (i + 0.5) / factor - 0.5));
+      from[i] = Math.min(cells - 2, Math.floor(c));
+      share[i] = c - from[i]!;
+    }
+    return { from, share };
+  };
+  const xs = axis(width, w);
+  const ys = axis(height, h);
+  const out = new Uint8Array(width * height);
+  for (let y = 0; y < height; y++) {
+    const top = ys.from[y]! * w;
+    const dy = ys.share[y]!;
+    for (let x = 0; x < width; x++) {
+      const a = top + xs.from[x]!;
+      const dx = xs.share[x]!;
+      const upper = coarse[a]! + dx * (coarse[a + 1]! - coarse[a]!);
+      const lower = coarse[a + w]! + dx * (coarse[a + w + 1]! - coarse[a + w]!);
+      out[y * width + x] = upper + dy * (lower - upper) >= OUTLINE_LEVEL ? 1 : 0;
+    }
+  }
+  return out;
+}
+
+/** The background surface `c` (coefficients of 1, u, v, u², v², uv) at u, v. */
+const surface = (c: number[], u: number, v: number) => c[0]! + u * (c[1]! + c[3]! * u + c[5]! * v) + v * (c[2]! + c[4]! * v);
+
+/**
+ * How far the colour r, g, b stands out from the background's bgR, bgG, bgB (0–255 units): a shadow is the
+ * background times a factor below 1, so the colour is compared with the background darkened by the same factor,
+ * and a darkening counts only below SHADOW_FLOOR; a lightening counts whole.
+ */
+function colourDifference(r: number, g: number, b: number, bgR: number, bgG: number, bgB: number): number {
+  const l = 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  const bgL = Math.max(1, 0.2126 * bgR + 0.7152 * bgG + 0.0722 * bgB);
+  const ratio = l / bgL;
+  const scale = Math.min(1, ratio);
+  const chroma = Math.max(Math.abs(r - bgR * scale), Math.abs(g - bgG * scale), Math.abs(b - bgB * scale));
+  const tone = ratio > 1 ? l - bgL : ratio < SHADOW_FLOOR ? bgL - l : 0;
+  return Math.max(chroma, tone);
+}
+
+/**
+ * isolateGarment on an image without padding strips. The background model and its noise come from the
+ * image's own border pixels; the seeds, the morphology and the main object are found on a grid of cells
+ * MASK_SIDE long (the cost goes with the number of cells), whose mask is then enlarged to the image.
+ */
 function isolateInside(image: RawImage): Isolation | undefined {
   const { data, width, height, channels } = image;
-  const n = width * height;
   if (width < 8 || height < 8) return undefined;
   const band = Math.max(2, Math.round(BORDER_SHARE * Math.min(width, height)));
   // Every other pixel of the band in each direction: the statistics are the same at a quarter of the cost.
@@ -319,54 +509,90 @@ function isolateInside(image: RawImage): Isolation | undefined {
   }
   const border = Int32Array.from(borderList);
   const { coef, inliers } = fitBackground(image, border);
-
-  // Per pixel: the background's colour there, and the two differences from it.
-  const lum = new Float32Array(n);
-  const colourDiff = new Float32Array(n);
   const [cr, cg, cb] = coef as [number[], number[], number[]];
-  const surface = (c: number[], u: number, v: number) => c[0]! + c[1]! * u + c[2]! * v + c[3]! * u * u + c[4]! * v * v + c[5]! * u * v;
-  for (let y = 0; y < height; y++) {
-    const v = (2 * y) / (height - 1) - 1;
-    for (let x = 0; x < width; x++) {
-      const u = (2 * x) / (width - 1) - 1;
-      const p = y * width + x;
-      const bgR = surface(cr, u, v), bgG = surface(cg, u, v), bgB = surface(cb, u, v);
-      const at = p * channels;
-      const r = data[at]!, g = data[at + Math.min(1, channels - 1)]!, b = data[at + Math.min(2, channels - 1)]!;
-      const l = 0.2126 * r + 0.7152 * g + 0.0722 * b;
-      const bgL = Math.max(1, 0.2126 * bgR + 0.7152 * bgG + 0.0722 * bgB);
-      lum[p] = l;
-      const ratio = l / bgL;
-      // A shadow is the background times a factor below 1: compare with the background darkened by the same factor.
-      const scale = Math.min(1, ratio);
-      const chroma = Math.max(Math.abs(r - bgR * scale), Math.abs(g - bgG * scale), Math.abs(b - bgB * scale));
-      const tone = ratio > 1 ? l - bgL : ratio < SHADOW_FLOOR ? bgL - l : 0;
-      colourDiff[p] = Math.max(chroma, tone);
-    }
+  const su = 2 / (width - 1);
+  const sv = 2 / (height - 1);
+  // The border's own colour differences at full resolution (texture, grain, JPEG artefacts), which the
+  // cells' means would smooth away.
+  const g = Math.min(1, channels - 1);
+  const b = Math.min(2, channels - 1);
+  const borderDiff = new Float32Array(inliers.length);
+  for (let k = 0; k < inliers.length; k++) {
+    const p = inliers[k]!;
+    const x = p % width;
+    const u = x * su - 1;
+    const v = ((p - x) / width) * sv - 1;
+    const at = p * channels;
+    borderDiff[k] = colourDifference(data[at]!, data[at + g]!, data[at + b]!, surface(cr, u, v), surface(cg, u, v), surface(cb, u, v));
   }
-  const edge = new Float32Array(n);
-  for (let y = 1; y < height - 1; y++) {
-    for (let x = 1; x < width - 1; x++) {
-      const p = y * width + x;
-      const gx = lum[p - width + 1]! + 2 * lum[p + 1]! + lum[p + width + 1]! - lum[p - width - 1]! - 2 * lum[p - 1]! - lum[p + width - 1]!;
-      const gy = lum[p + width - 1]! + 2 * lum[p + width]! + lum[p + width + 1]! - lum[p - width - 1]! - 2 * lum[p - width]! - lum[p - width + 1]!;
-      edge[p] = Math.sqrt(gx * gx + gy * gy);
-    }
-  }
-  const borderQuantile = (values: Float32Array) => {
-    const inBorder = new Float32Array(inliers.length);
-    for (let k = 0; k < inliers.length; k++) inBorder[k] = values[inliers[k]!]!;
-    return quantile(inBorder, BORDER_QUANTILE);
-  };
-  const colourThreshold = Math.max(MIN_COLOUR_DIFFERENCE, BORDER_MARGIN * borderQuantile(colourDiff));
-  const edgeThreshold = Math.max(MIN_EDGE, BORDER_MARGIN * borderQuantile(edge));
-  const seeds = new Uint8Array(n);
-  for (let p = 0; p < n; p++) seeds[p] = colourDiff[p]! > colourThreshold || edge[p]! > edgeThreshold ? 1 : 0;
+  const colourThreshold = Math.max(MIN_COLOUR_DIFFERENCE, BORDER_MARGIN * quantile(borderDiff, BORDER_QUANTILE));
+  const white = whiteBackground(image, border);
 
+  // Cells of at least 2×2 pixels: a single pixel has no range.
+  const factor = Math.max(2, Math.round(Math.max(width, height) / MASK_SIDE));
+  const { cells, range } = grid(image, factor);
+  const w = cells.width;
+  const h = cells.height;
+  const n = w * h;
+  const colourDiff = new Float32Array(n);
+  // The plain difference, darkening included: what tells a hole that shows the background from a garment's
+  // inside that is the background's colour darkened (a grey garment on a tinted cloth is, by colour, a shadow).
+  const plainDiff = new Float32Array(n);
+  for (let y = 0; y < h; y++) {
+    const v = Math.min(height - 1, y * factor + (factor - 1) / 2) * sv - 1;
+    for (let x = 0; x < w; x++) {
+      const u = Math.min(width - 1, x * factor + (factor - 1) / 2) * su - 1;
+      const at = 3 * (y * w + x);
+      const bgR = surface(cr, u, v), bgG = surface(cg, u, v), bgB = surface(cb, u, v);
+      const r = cells.data[at]!, gr = cells.data[at + 1]!, bl = cells.data[at + 2]!;
+      colourDiff[y * w + x] = colourDifference(r, gr, bl, bgR, bgG, bgB);
+      plainDiff[y * w + x] = Math.max(Math.abs(r - bgR), Math.abs(gr - bgG), Math.abs(bl - bgB));
+    }
+  }
+  // The edge threshold from the border's cells that the background model explains (not an object reaching it).
+  const bandCells = Math.max(1, Math.round(band / factor));
+  const borderRanges: number[] = [];
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const p = y * w + x;
+      if ((y < bandCells || y >= h - bandCells || x < bandCells || x >= w - bandCells) && colourDiff[p]! <= colourThreshold) borderRanges.push(range[p]!);
+    }
+  }
+  const rangeThreshold = Math.max(MIN_RANGE, BORDER_MARGIN * quantile(Float32Array.from(borderRanges), BORDER_QUANTILE));
+  const seeds = new Uint8Array(n);
+  for (let p = 0; p < n; p++) seeds[p] = colourDiff[p]! > colourThreshold || range[p]! > rangeThreshold ? 1 : 0;
+  // Faint: on white what the paper's trim would keep (not within 5 % of white); elsewhere what differs from the
+  // background plainly, a darkening included.
+  const faint = new Uint8Array(n);
+  for (let p = 0; p < n; p++) faint[p] = (white ? !isNearWhite(cells.data, p, 3) : plainDiff[p]! > colourThreshold) ? 1 : 0;
+  const coarse = maskOf(cells.width, cells.height, seeds, faint, plainDiff, colourThreshold, white);
+  if (!coarse) return undefined;
+  const mask = enlarge(coarse, w, h, factor, width, height);
+  let left = width, top = height, right = -1, bottom = -1, area = 0;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      if (!mask[y * width + x]) continue;
+      area++;
+      if (x < left) left = x;
+      if (x > right) right = x;
+      if (y < top) top = y;
+      if (y > bottom) bottom = y;
+    }
+  }
+  if (area === 0) return undefined;
+  return { mask, width, height, box: { left, top, width: right - left + 1, height: bottom - top + 1 }, coverage: area / (width * height) };
+}
+
+/**
+ * From the seeds on a grid of `width`×`height` cells to the product's mask there (1 = product): closing, filling,
+ * holes that look like the background reopened (not on `white`; `plainDiff` per cell, 0–255, within half the
+ * colour threshold), opening, the main object, and the `faint` parts that touch it. Undefined when nothing is left.
+ */
+function maskOf(width: number, height: number, seeds: Uint8Array, faint: Uint8Array, plainDiff: Float32Array, colourThreshold: number, white: boolean): Uint8Array | undefined {
+  const n = width * height;
   const closeRadius = Math.max(1, Math.round(CLOSE_SHARE * Math.max(width, height)));
   const closed = morph(morph(seeds, width, height, closeRadius, true), width, height, closeRadius, false);
   const filled = fillHoles(closed, width, height);
-  const white = whiteBackground(image, border);
   if (!white) {
     // A hole the filling closed that looks like the background throughout is background: the gap between
     // trouser legs that the closing bridged, the inside of a bag's handle. (On white it cannot be told from
@@ -375,35 +601,22 @@ function isolateInside(image: RawImage): Isolation | undefined {
     for (let p = 0; p < n; p++) holes[p] = filled[p] && !closed[p] ? 1 : 0;
     const { labels: hole, sizes: holeSizes } = components(holes, width);
     const alike = new Array<number>(holeSizes.length).fill(0);
-    for (let p = 0; p < n; p++) if (hole[p] && colourDiff[p]! <= colourThreshold / 2) alike[hole[p]!]!++;
+    for (let p = 0; p < n; p++) if (hole[p] && plainDiff[p]! <= colourThreshold / 2) alike[hole[p]!]!++;
     for (let p = 0; p < n; p++) if (hole[p] && alike[hole[p]!]! >= 0.9 * holeSizes[hole[p]!]!) filled[p] = 0;
   }
   let { labels, sizes } = components(filled, width);
-  const largest = Math.max(...sizes);
+  const largest = biggest(sizes);
   if (largest === 0) return undefined;
   // Opening at a radius relative to the object: thin parts (a hanger's hook) go, the garment's shape stays.
+  // An object under 20 cells across is not opened: every part of it is thin.
   const objectSide = Math.sqrt(largest);
-  const openRadius = Math.max(1, Math.round(0.025 * objectSide));
+  const openRadius = Math.round(0.025 * objectSide);
   const opened = morph(morph(filled, width, height, openRadius, false), width, height, openRadius, true);
   ({ labels, sizes } = components(opened, width));
-  const main = Math.max(...sizes);
+  const main = biggest(sizes);
   if (main === 0) return undefined;
   const mask = new Uint8Array(n);
   for (let p = 0; p < n; p++) if (labels[p] && sizes[labels[p]!]! >= MIN_PART_SHARE * main) mask[p] = 1;
-  if (white) addWhatTouches(mask, seeds, image);
-  // A Sobel edge is a pixel wide on each side of an outline: the seeds, and so the mask, reach a pixel into
-  // the background all round.
-  const inside = morph(mask, width, height, 1, false);
-  let left = width, top = height, right = -1, bottom = -1, area = 0;
-  for (let p = 0; p < n; p++) {
-    if (!inside[p]) continue;
-    area++;
-    const x = p % width;
-    const y = (p - x) / width;
-    if (x < left) left = x;
-    if (x > right) right = x;
-    if (y < top) top = y;
-    if (y > bottom) bottom = y;
-  }
-  return { mask: inside, width, height, box: { left, top, width: right - left + 1, height: bottom - top + 1 }, coverage: area / n };
+  addWhatTouches(mask, seeds, faint, width, height);
+  return mask;
 }

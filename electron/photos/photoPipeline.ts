@@ -11,7 +11,8 @@ import sharp from 'sharp';
 import { IMAGE_SIZE, PIXELS } from '../dataset/fashionMnist.ts';
 import { removeStaleTemporaries } from '../staleFiles.ts';
 import { contentKind, isCutShort, SNIFF_BYTES } from './fileKinds.ts';
-import { isolateGarment, plainWhiteBorder, widen } from './isolate.ts';
+import { isolateGarment, plainWhiteBorder, widen, type Isolation } from './isolate.ts';
+import { maskOutline } from './outline.ts';
 
 export const THUMBNAIL_SIZE = 256;
 /** sharp's own default: larger images are refused before decoding (decompression bombs). */
@@ -34,6 +35,8 @@ export interface ConvertedPhoto {
   /** 784 bytes: the garment bright on black, as in Fashion-MNIST. */
   pixels: Uint8Array;
   thumbnail: Buffer;
+  /** The isolated garment's outline on the photo (outline.ts: polygons, 0–1 coordinates); absent when isolation did not run. */
+  outline?: number[][];
 }
 
 /** Where a photo's thumbnail lives in the content-addressed cache: thumbnails/ab/abcdef….jpg. */
@@ -115,8 +118,11 @@ export interface RawImage {
  */
 const DECODE_OPTIONS = { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'error' } as const;
 
-/** The photo decoded upright, flattened onto white, sRGB, no larger than the thumbnail. */
-async function decodeUpright(bytes: Buffer): Promise<{ raw: RawImage; format: string; width: number; height: number }> {
+/**
+ * The photo decoded upright, flattened onto white, sRGB, no larger than the thumbnail (`raw`), with its format and
+ * its upright size in pixels. Throws sharp's error when the bytes do not decode.
+ */
+export async function decodeUpright(bytes: Buffer): Promise<{ raw: RawImage; format: string; width: number; height: number }> {
   const source = sharp(bytes, DECODE_OPTIONS);
   const meta = await source.metadata();
   const upright = meta.autoOrient ?? { width: meta.width, height: meta.height };
@@ -198,10 +204,10 @@ function sharpen(gray: Float32Array, width: number, height: number): Float32Arra
 /** Options of the conversion, for measuring one choice against another. */
 export interface ConversionOptions {
   /**
-   * Isolate the garment and composite it onto white first (isolate.ts). Off by default for now: it raised
-   * the 77 real shop photos from 41 to 53 right (bench --only realPhotos, 2026-11-29), but adds about 13 ms of
-   * CPU per photo where 3 is the budget, and on the fine-tuning test's shifted-domain photos, converted with
-   * it, fine-tuning on 160 corrections no longer improved the held-out accuracy (0.63 → 0.63).
+   * Isolate the garment and composite it onto white first (isolate.ts), unless the border is mostly white
+   * (default true). It takes the 77 shared real shop photos from 41 right to 55 and adds a mean of 2.5–2.6 ms of
+   * CPU per photo, within the 3 ms budget (max 8.5–11.5; the least of 5 runs per photo, `npm run bench -- --only
+   * realPhotos`, three runs, 2026-11-29). Rendered Fashion-MNIST packshots skip it: fidelity gap 0.64 points.
    */
   isolate?: boolean;
   /**
@@ -267,12 +273,12 @@ type Box = { left: number; top: number; width: number; height: number };
 export const TONE_FLOOR = 59;
 
 /**
- * The Fashion-MNIST conversion of an upright image on white: with `options.isolate`, the garment isolated and
- * composited onto white (isolate.ts); trim what is within 5 % of the corner colour, longest edge to 28 (nearest neighbour), sharpen,
+ * The Fashion-MNIST conversion of an upright image on white: unless `options.isolate` is false or the border is
+ * plain white, the garment isolated and composited onto white (isolate.ts); trim what is within 5 % of the corner colour, longest edge to 28 (nearest neighbour), sharpen,
  * centre on 28×28, negate, lift a light garment's tones, 8-bit grayscale. `isolation` is the image's
  * garment mask, when the caller has it already. Throws PhotoError for a blank image.
  */
-export function toFashionMnist(image: RawImage, options: ConversionOptions = {}, isolation = options.isolate !== true || plainWhiteBorder(image) ? undefined : isolateGarment(image)): Uint8Array {
+export function toFashionMnist(image: RawImage, options: ConversionOptions = {}, isolation = options.isolate === false || plainWhiteBorder(image) ? undefined : isolateGarment(image)): Uint8Array {
   const { data, channels } = image;
   const n = image.width * image.height;
   // Gray levels of the garment composited onto white; the mask is widened by two pixels so that the
@@ -352,6 +358,18 @@ async function decodeAround(bytes: Buffer, raw: RawImage, size: { width: number;
 }
 
 /**
+ * The 784-byte model input from `raw`, the thumbnail-sized decode of the photo `bytes` whose upright size is
+ * `size` (pixels): the garment isolated unless `options.isolate` is false or the border is plain white (most
+ * packshots, where the paper's trim finds the product on its own), and converted from a closer decode when it is
+ * small in its frame; with the mask isolation found on `raw`, if it ran. Throws PhotoError for a blank image, sharp's error when the closer decode fails.
+ */
+export async function garmentInput(bytes: Buffer, raw: RawImage, size: { width: number; height: number }, options: ConversionOptions = {}): Promise<{ pixels: Uint8Array; isolation?: Isolation }> {
+  const isolation = options.isolate === false || plainWhiteBorder(raw) ? undefined : isolateGarment(raw);
+  const closer = isolation && (await decodeAround(bytes, raw, size, isolation.box));
+  return { pixels: closer ? toFashionMnist(closer, options) : toFashionMnist(raw, options, isolation), isolation };
+}
+
+/**
  * Hashes, decodes and converts one photo's bytes; the thumbnail is a JPEG. `options` choose parts of the
  * conversion, for measuring them (the defaults are what the app does). Throws PhotoError with a reason.
  */
@@ -361,10 +379,9 @@ export async function convertPhoto(bytes: Buffer, options: ConversionOptions = {
   try {
     const { raw, format, width, height } = await decodeUpright(bytes);
     const thumbnail = await sharp(raw.data, { raw: { width: raw.width, height: raw.height, channels: raw.channels as 3 } }).jpeg({ quality: 80, optimiseCoding: false }).toBuffer();
-    // On a plain white border (most packshots) the paper's trim finds the product without isolation.
-    const isolation = options.isolate !== true || plainWhiteBorder(raw) ? undefined : isolateGarment(raw);
-    const closer = isolation && (await decodeAround(bytes, raw, { width, height }, isolation.box));
-    return { hash, format, width, height, pixels: closer ? toFashionMnist(closer, options) : toFashionMnist(raw, options, isolation), thumbnail };
+    const { pixels, isolation } = await garmentInput(bytes, raw, { width, height }, options);
+    // The first decode is the thumbnail's: its mask's outline is where the reviewer sees the cut.
+    return { hash, format, width, height, pixels, thumbnail, ...(isolation ? { outline: maskOutline(isolation) } : {}) };
   } catch (err) {
     if (err instanceof PhotoError) throw err;
     throw new PhotoError(explainDecodeError(err as Error, bytes));

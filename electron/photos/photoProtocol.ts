@@ -3,5 +3,5 @@
 export type PhotoRequest = { type: 'convert'; path: string; mtimeMs: number; thumbnailsDir: string };
 
 export type PhotoReply =
-  | { type: 'photo'; hash: string; size: number; mtimeMs: number; format: string; width: number; height: number; pixels: Uint8Array }
+  | { type: 'photo'; hash: string; size: number; mtimeMs: number; format: string; width: number; height: number; pixels: Uint8Array; outline?: number[][] }
   | { type: 'failed'; reason: string };

@@ -53,7 +53,7 @@ async function convert(request: PhotoRequest): Promise<PhotoReply> {
     // Written even when a photo seen before has one: checking it first costs more file operations than
     // writing the 10 kB again, and a damaged one is replaced on the way.
     await writeThumbnail(thumbnailPath(request.thumbnailsDir, photo.hash), photo.thumbnail);
-    return { type: 'photo', hash: photo.hash, size: bytes.length, mtimeMs: request.mtimeMs, format: photo.format, width: photo.width, height: photo.height, pixels: photo.pixels };
+    return { type: 'photo', hash: photo.hash, size: bytes.length, mtimeMs: request.mtimeMs, format: photo.format, width: photo.width, height: photo.height, pixels: photo.pixels, outline: photo.outline };
   } catch (err) {
     if (err instanceof PhotoError) return { type: 'failed', reason: err.message };
     return { type: 'failed', reason: `its thumbnail could not be saved in ${request.thumbnailsDir} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); check that the disk has space` };

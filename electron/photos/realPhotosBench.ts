@@ -4,16 +4,25 @@
  * CPU time per photo, and a contact sheet of the photos beside their 28×28 inputs to look at.
  */
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import sharp from 'sharp';
-import { CLASS_NAMES, IMAGE_SIZE, NUM_CLASSES } from '../dataset/fashionMnist.ts';
-import type { Predictor } from '../ml/inference.ts';
-import { convertPhoto, type ConversionOptions } from './photoPipeline.ts';
+import { NOVELTY_LIMIT } from '../catalog/catalog.ts';
+import { CLASS_NAMES, IMAGE_SIZE, NUM_CLASSES, PIXELS, type ImageSet } from '../dataset/fashionMnist.ts';
+import { seededRandom, shuffledIndices } from '../ml/augment.ts';
+import { DEFAULT_FINETUNE_OPTIONS, fineTune, fineTunedFiles } from '../ml/fineTune.ts';
+import { startPredictor, type Predictor } from '../ml/inference.ts';
+import { publishModel } from '../ml/modelFiles.ts';
+import { convertPhoto, decodeUpright, garmentInput, toFashionMnist, type ConversionOptions } from './photoPipeline.ts';
 
+/** The paper's conversion alone: no isolation, nearest neighbour, no tone lift. */
 const PAPER_ONLY: ConversionOptions = { isolate: false, reduce: 'nearest', tones: false };
-/** Isolation is off in the app until it meets its CPU budget; this bench measures it. */
-const ISOLATED: ConversionOptions = { isolate: true };
+/**
+ * CPU times are the least of this many runs of the same work: on a shared machine a single run swings by several
+ * milliseconds with the load (a difference of two single runs read 3–10 ms of isolation), the least does not.
+ */
+const REPEATS = 5;
 
 export interface RealPhoto {
   /** Relative to the folder of real photos: `folder/…/name.png`. */
@@ -22,10 +31,15 @@ export interface RealPhoto {
   labels: number[];
   predicted: number;
   confidence: number;
-  /** CPU milliseconds of `convertPhoto` on this photo, sharp's threads included. */
+  /** How unlike Fashion-MNIST its input is (ml/novelty.ts; 1 and above goes to review), null without statistics. */
+  novelty: number | null;
+  /** CPU milliseconds of the app's `convertPhoto` on this photo (decode, isolation, conversion, thumbnail), sharp's threads included. */
   cpuMs: number;
-  /** The same for the paper's conversion alone (no isolation, nearest neighbour, no tone lift). */
-  paperCpuMs: number;
+  /**
+   * CPU milliseconds isolation adds to it: the input from the decoded pixels as the app makes it (the mask, its
+   * widening, the tone lift, the closer decode of a small product) less the paper's conversion of the same pixels.
+   */
+  isolationCpuMs: number;
 }
 
 export interface RealPhotosBench {
@@ -33,18 +47,35 @@ export interface RealPhotosBench {
   correct: number;
   accuracy: number;
   folders: { folder: string; photos: number; correct: number; accuracy: number }[];
-  /**
-   * Mean and largest CPU milliseconds per photo of the whole conversion (decode, isolate, convert, thumbnail),
-   * and the mean of the paper's conversion alone on the same photos: the difference is what isolation costs.
-   */
-  cpuMsPerPhoto: { mean: number; max: number; paperMean: number };
+  /** Mean and largest CPU milliseconds per photo of the whole conversion, and of what isolation adds to it (RealPhoto). */
+  cpuMsPerPhoto: { mean: number; max: number; isolationMean: number; isolationMax: number };
   results: RealPhoto[];
-  /** Photos right with the paper's conversion alone, what the app does by default today. */
+  /** Photos whose novelty sends them to review (NOVELTY_LIMIT and above), among the wrong and among the right ones. */
+  unusual: { wrong: number; right: number };
+  /** Photos right with the paper's conversion alone (no isolation, no tone lift). */
   correctWithoutIsolation: number;
   /** Photos right with area averaging instead of nearest neighbour for the reduction to 28 px (the choice's measure). */
   correctWithAreaAveraging: number;
   /** The contact sheet written (PNG), when one was asked for. */
   sheet?: string;
+  /** Fine-tuning on a seeded half of the photos (with isolation), tested on the other half; absent without replay data. */
+  fineTuned?: RealPhotosFineTune;
+}
+
+export interface RealPhotosFineTune {
+  seed: number;
+  /** Photos fine-tuned on (split into training and validation by fineTune) and photos tested. */
+  trained: number;
+  tested: number;
+  /** Right on the tested half: the shipped model zero-shot, and the fine-tuned version (its prototypes blended in, as the app classifies). */
+  zeroShotCorrect: number;
+  correct: number;
+  /** The same fine-tuned weights without the prototypes. */
+  correctWithoutPrototypes: number;
+  /** The fine-tuning's own numbers: its validation photos (from the trained half) and the replay guard, at the best epoch. */
+  validation: { count: number; accuracy: number };
+  replay: { count: number; accuracy: number | null };
+  seconds: number;
 }
 
 /** The folder of real photos beside the project (`../shared/real-photos`), or undefined when it is not there. */
@@ -81,29 +112,25 @@ async function contactSheet(files: Buffer[], inputs: Uint8Array[], right: boolea
 
 /**
  * Converts and classifies every photo listed in `dir`/labels.csv (columns `path,label`; a label `a|b` means
- * either is right). Photos are converted one at a time so that each one's CPU time is its own. Writes the
- * contact sheet to `sheet` when given.
+ * either is right), as the app converts them. Photos are converted one at a time so that each one's CPU time is
+ * its own, the least of REPEATS runs. Writes the contact sheet to `sheet` when given.
  */
-export async function benchRealPhotos(dir: string, predictor: Predictor, sheet?: string): Promise<RealPhotosBench> {
+export async function benchRealPhotos(dir: string, predictor: Predictor, sheet?: string, replay?: ImageSet): Promise<RealPhotosBench> {
   const rows = parse(await fs.readFile(path.join(dir, 'labels.csv'), 'utf8'), { columns: true, skip_empty_lines: true }) as { path: string; label: string }[];
   const files = await Promise.all(rows.map((row) => fs.readFile(path.join(dir, row.path))));
   const inputs: Uint8Array[] = [];
   const cpuMs: number[] = [];
-  const paperCpuMs: number[] = [];
-  const paperInputs: Uint8Array[] = [];
+  const isolationCpuMs: number[] = [];
   await convertPhoto(files[0]!); // sharp's first call loads its codecs: not a photo's cost
-  const cpu = async (f: () => Promise<unknown>) => {
-    const before = process.cpuUsage();
-    await f();
-    const used = process.cpuUsage(before);
-    return (used.user + used.system) / 1000;
-  };
   for (const bytes of files) {
-    paperCpuMs.push(await cpu(async () => paperInputs.push((await convertPhoto(bytes, PAPER_ONLY)).pixels)));
-    cpuMs.push(await cpu(async () => inputs.push((await convertPhoto(bytes, ISOLATED)).pixels)));
+    inputs.push((await convertPhoto(bytes)).pixels);
+    cpuMs.push(await leastCpuMs(() => convertPhoto(bytes)));
+    const { raw, width, height } = await decodeUpright(bytes);
+    isolationCpuMs.push(await leastCpuMs(() => garmentInput(bytes, raw, { width, height })) - await leastCpuMs(async () => toFashionMnist(raw, PAPER_ONLY)));
   }
-  const probabilities = await predictor.predictEach(inputs);
-  const areaInputs = await Promise.all(files.map(async (bytes) => (await convertPhoto(bytes, { ...ISOLATED, reduce: 'area' })).pixels));
+  const paperInputs = await Promise.all(files.map(async (bytes) => (await convertPhoto(bytes, PAPER_ONLY)).pixels));
+  const { probabilities, novelty } = await predictor.assess(inputs);
+  const areaInputs = await Promise.all(files.map(async (bytes) => (await convertPhoto(bytes, { reduce: 'area' })).pixels));
   const areaProbabilities = await predictor.predictEach(areaInputs);
   const paperProbabilities = await predictor.predictEach(paperInputs);
   const argmax = (p: Float32Array, i: number) => {
@@ -112,7 +139,10 @@ export async function benchRealPhotos(dir: string, predictor: Predictor, sheet?:
   };
   const results = rows.map((row, i): RealPhoto => {
     const predicted = argmax(probabilities, i);
-    return { path: row.path, labels: row.label.split('|').map(Number), predicted, confidence: probabilities[i * NUM_CLASSES + predicted]!, cpuMs: cpuMs[i]!, paperCpuMs: paperCpuMs[i]! };
+    return {
+      path: row.path, labels: row.label.split('|').map(Number), predicted, confidence: probabilities[i * NUM_CLASSES + predicted]!, novelty: novelty?.[i] ?? null,
+      cpuMs: cpuMs[i]!, isolationCpuMs: isolationCpuMs[i]!,
+    };
   });
   const right = results.map((r) => r.labels.includes(r.predicted));
   const folderNames = [...new Set(results.map((r) => r.path.split('/')[0]!))];
@@ -123,27 +153,133 @@ export async function benchRealPhotos(dir: string, predictor: Predictor, sheet?:
   });
   if (sheet) await contactSheet(files, inputs, right, sheet);
   const correct = right.filter(Boolean).length;
+  const unusual = results.map((r) => r.novelty !== null && r.novelty >= NOVELTY_LIMIT);
   return {
+    unusual: { wrong: unusual.filter((u, i) => u && !right[i]).length, right: unusual.filter((u, i) => u && right[i]).length },
     photos: results.length, correct, accuracy: correct / results.length, folders,
     correctWithAreaAveraging: results.filter((r, i) => r.labels.includes(argmax(areaProbabilities, i))).length,
     correctWithoutIsolation: results.filter((r, i) => r.labels.includes(argmax(paperProbabilities, i))).length,
-    cpuMsPerPhoto: { mean: mean(cpuMs), max: Math.max(...cpuMs), paperMean: mean(paperCpuMs) },
+    cpuMsPerPhoto: { mean: mean(cpuMs), max: Math.max(...cpuMs), isolationMean: mean(isolationCpuMs), isolationMax: Math.max(...isolationCpuMs) },
     results, sheet,
+    fineTuned: replay && await fineTuneOnHalf(predictor, results, inputs, replay),
   };
 }
 
+/**
+ * Fine-tunes the predictor's model on a seeded half of the photos (splitByProduct; the first of a photo's
+ * labels is trained on) with the app's fine-tuning options, none held out (the other half is), and counts
+ * the photos right on the other half before and after.
+ */
+async function fineTuneOnHalf(predictor: Predictor, photos: RealPhoto[], inputs: Uint8Array[], replay: ImageSet, seed = 1): Promise<RealPhotosFineTune> {
+  const { train, test } = splitByProduct(photos, seed);
+  const stack = (indices: number[]) => {
+    const images = new Uint8Array(indices.length * PIXELS);
+    indices.forEach((i, n) => images.set(inputs[i]!, n * PIXELS));
+    return images;
+  };
+  const testImages = stack(test);
+  const right = (probabilities: Float32Array) => test.filter((i, n) => {
+    const row = probabilities.subarray(n * NUM_CLASSES, (n + 1) * NUM_CLASSES);
+    return photos[i]!.labels.includes(row.indexOf(Math.max(...row)));
+  }).length;
+  const labeled: ImageSet = { images: stack(train), labels: Uint8Array.from(train, (i) => photos[i]!.labels[0]!), count: train.length };
+  const started = performance.now();
+  const result = await fineTune(predictor.modelDir, labeled, replay, { ...DEFAULT_FINETUNE_OPTIONS, heldOutFraction: 0, seed });
+  const seconds = (performance.now() - started) / 1000;
+  const workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'fs-bench-real-'));
+  try {
+    const tuned = async (files: Record<string, string>, name: string) => {
+      publishModel(predictor.modelDir, result.weights, path.join(workDir, name), files);
+      const p = await startPredictor(path.join(workDir, name));
+      try {
+        return right(await p.predict(testImages, test.length));
+      } finally {
+        await p.close();
+      }
+    };
+    const best = result.history[result.bestEpoch - 1]!;
+    return {
+      seed, trained: train.length, tested: test.length, seconds,
+      zeroShotCorrect: right(await predictor.predict(testImages, test.length)),
+      correct: await tuned(fineTunedFiles(result), 'tuned'),
+      correctWithoutPrototypes: await tuned({}, 'plain'),
+      validation: { count: result.split.validation.length, accuracy: best.validationAccuracy },
+      replay: { count: result.replay.validation, accuracy: best.guardAccuracy ?? null },
+    };
+  } finally {
+    await fs.rm(workDir, { recursive: true, force: true });
+  }
+}
+
+/** A product's name: the file name without extension, view suffix (-front, -back) or number suffix (-1, -2, …). */
+export function productOf(file: string): string {
+  return file.replace(/\.[^./]+$/, '').replace(/-(front|back|\d+)$/, '');
+}
+
+/**
+ * Splits photos into two halves, seeded, keeping every product's photos together (productOf) and putting
+ * each folder-and-label group's products alternately into either half, the first to the half with fewer
+ * photos so far. Returns indices into `photos`.
+ */
+export function splitByProduct(photos: readonly { path: string; labels: number[] }[], seed: number): { train: number[]; test: number[] } {
+  const products = new Map<string, number[]>();
+  photos.forEach((photo, i) => {
+    const key = productOf(photo.path);
+    products.set(key, [...(products.get(key) ?? []), i]);
+  });
+  const strata = new Map<string, number[][]>();
+  for (const members of products.values()) {
+    const first = photos[members[0]!]!;
+    const stratum = `${first.path.split('/')[0]}:${first.labels.join('|')}`;
+    strata.set(stratum, [...(strata.get(stratum) ?? []), members]);
+  }
+  const random = seededRandom(seed);
+  const halves = { train: [] as number[], test: [] as number[] };
+  for (const groups of strata.values()) {
+    let side: 'train' | 'test' = halves.train.length <= halves.test.length ? 'train' : 'test';
+    for (const g of shuffledIndices(groups.length, random)) {
+      halves[side].push(...groups[g]!);
+      side = side === 'train' ? 'test' : 'train';
+    }
+  }
+  return { train: halves.train.sort((a, b) => a - b), test: halves.test.sort((a, b) => a - b) };
+}
+
+function describeFineTune(f: RealPhotosFineTune): string[] {
+  const of = (n: number) => `${n}/${f.tested} (${((100 * n) / f.tested).toFixed(0)}%)`;
+  return [
+    `  fine-tuned on ${f.trained} of the photos (seed ${f.seed}, products kept together) in ${f.seconds.toFixed(0)} s, tested on the other ${f.tested}:`,
+    `    zero-shot ${of(f.zeroShotCorrect)}, fine-tuned ${of(f.correct)} (without its prototypes ${of(f.correctWithoutPrototypes)})`,
+    `    its validation: ${(100 * f.validation.accuracy).toFixed(0)}% of ${f.validation.count} trained-half photos; Fashion-MNIST replay ${f.replay.accuracy === null ? '–' : `${(100 * f.replay.accuracy).toFixed(0)}%`} of ${f.replay.count}`,
+  ];
+}
+
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+/** The least CPU milliseconds (all threads of the process) of REPEATS runs of `f`. */
+async function leastCpuMs(f: () => Promise<unknown>): Promise<number> {
+  let least = Infinity;
+  for (let run = 0; run < REPEATS; run++) {
+    const before = process.cpuUsage();
+    await f();
+    const used = process.cpuUsage(before);
+    least = Math.min(least, (used.user + used.system) / 1000);
+  }
+  return least;
+}
 
 /** The lines that report a run: accuracy overall and per folder, CPU time, and each wrong photo. */
 export function describeRealPhotos(r: RealPhotosBench): string[] {
   const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
   return [
-    `real shop photos, zero-shot, with isolation: ${r.correct}/${r.photos} (${pct(r.accuracy)}); ${r.folders.map((f) => `${f.folder} ${f.correct}/${f.photos} (${pct(f.accuracy)})`).join(', ')}`,
-    `  conversion CPU per photo, one at a time: mean ${r.cpuMsPerPhoto.mean.toFixed(1)} ms (max ${r.cpuMsPerPhoto.max.toFixed(1)}), the paper's conversion alone ${r.cpuMsPerPhoto.paperMean.toFixed(1)} ms: isolation adds ${(r.cpuMsPerPhoto.mean - r.cpuMsPerPhoto.paperMean).toFixed(1)} ms`,
-    `  the paper's conversion alone (the app's default while isolation is off): ${r.correctWithoutIsolation}/${r.photos}`,
+    `real shop photos, zero-shot, as the app converts them (isolation on): ${r.correct}/${r.photos} (${pct(r.accuracy)}); ${r.folders.map((f) => `${f.folder} ${f.correct}/${f.photos} (${pct(f.accuracy)})`).join(', ')}`,
+    `  CPU per photo, least of ${REPEATS} runs: whole conversion mean ${r.cpuMsPerPhoto.mean.toFixed(1)} ms (max ${r.cpuMsPerPhoto.max.toFixed(1)}); isolation adds mean ${r.cpuMsPerPhoto.isolationMean.toFixed(1)} ms (max ${r.cpuMsPerPhoto.isolationMax.toFixed(1)})`,
+    `  unlike Fashion-MNIST (novelty >= ${NOVELTY_LIMIT}, to review whatever the softmax says): ${r.unusual.wrong} of ${r.photos - r.correct} wrong, ${r.unusual.right} of ${r.correct} right`,
+    `  the paper's conversion alone (no isolation, no tone lift): ${r.correctWithoutIsolation}/${r.photos}`,
     `  with area averaging instead of nearest neighbour to 28 px: ${r.correctWithAreaAveraging}/${r.photos}`,
     ...(r.sheet ? [`  contact sheet of photos and 28×28 inputs: ${r.sheet}`] : []),
+    ...(r.fineTuned ? describeFineTune(r.fineTuned) : []),
     ...r.results.filter((p) => !p.labels.includes(p.predicted)).map((p) =>
-      `  wrong: ${p.path}: ${CLASS_NAMES[p.predicted]} ${pct(p.confidence)} (is ${p.labels.map((l) => CLASS_NAMES[l]).join(' or ')})`),
+      `  wrong: ${p.path}: ${CLASS_NAMES[p.predicted]} ${pct(p.confidence)}, novelty ${p.novelty?.toFixed(2) ?? '—'} (is ${p.labels.map((l) => CLASS_NAMES[l]).join(' or ')})`),
   ];
 }
