@@ -70,21 +70,25 @@ export async function writePackshots(images: Uint8Array, count: number, dir: str
   }));
 }
 
-/** Writes `count` images as photos of the shifted domain (renderShiftedPhoto), seeded; returns their paths. */
-export async function writeShiftedPhotos(images: Uint8Array, count: number, dir: string, seed = 1): Promise<string[]> {
+/**
+ * Writes `count` images as photos of the shifted domain (renderShiftedPhoto), seeded; returns their paths.
+ * `turn` (degrees) rotates every garment by that much more: 90 is a shop whose flat-lays were shot sideways
+ * with no orientation tag, a shift the conversion cannot undo (garment isolation undoes most of the others).
+ */
+export async function writeShiftedPhotos(images: Uint8Array, count: number, dir: string, seed = 1, turn = 0): Promise<string[]> {
   const randoms = Array.from({ length: count }, (_, i) => seededRandom(seed * 100_003 + i));
   return writeRendered(count, dir, async (i) => ({
-    bytes: await renderShiftedPhoto(images.subarray(i * PIXELS, (i + 1) * PIXELS), randoms[i]!),
+    bytes: await renderShiftedPhoto(images.subarray(i * PIXELS, (i + 1) * PIXELS), randoms[i]!, turn),
     name: `shifted-${String(i).padStart(5, '0')}.jpg`,
   }));
 }
 
 /**
  * One image as a photo from another shop than Zalando: the garment smaller and off-centre, rotated up to
- * ±15°, at lower contrast, on a light textured background with a colour cast. The domain shift that
- * fine-tuning is measured on.
+ * ±15° (plus `turn`), at lower contrast, on a light textured background with a colour cast. The domain
+ * shift that fine-tuning is measured on.
  */
-export async function renderShiftedPhoto(pixels: Uint8Array, random: () => number): Promise<Buffer> {
+export async function renderShiftedPhoto(pixels: Uint8Array, random: () => number, turn = 0): Promise<Buffer> {
   const side = 400;
   const garment = Math.round(side * (0.45 + 0.2 * random()));
   const cast = [1, 0.9 + 0.1 * random(), 0.75 + 0.15 * random()];
@@ -93,7 +97,7 @@ export async function renderShiftedPhoto(pixels: Uint8Array, random: () => numbe
   for (let i = 0; i < PIXELS; i++) faded[i] = 255 - Math.round(0.6 * pixels[i]!);
   const garmentLayer = await sharp(faded, { raw: { width: IMAGE_SIZE, height: IMAGE_SIZE, channels: 1 } })
     .resize(garment, garment, { kernel: 'lanczos3' })
-    .rotate(30 * random() - 15, { background: '#ffffff' })
+    .rotate(turn + 30 * random() - 15, { background: '#ffffff' })
     .toColourspace('srgb')
     .png()
     .toBuffer({ resolveWithObject: true });
