@@ -57,6 +57,17 @@ function olderCatalog(db: string): void {
 
 const schemaOf = (db: string) => count(db, 'PRAGMA user_version');
 
+/** The phases a job's status goes through until it ends, and how it ended. */
+async function follow<S extends { running: boolean; phase: string; problem: string | null }>(poll: () => Promise<S | null>): Promise<{ phases: string[]; status: S }> {
+  const phases = new Set<string>();
+  let status = (await poll())!;
+  for (; status.running; status = (await poll())!) {
+    phases.add(status.phase);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { phases: [...phases], status };
+}
+
 test('a catalog another program keeps busy: classify, label, finetune and sort wait with progress, then name the catalog and say what to do, having created nothing', { timeout: 300_000 }, async () => {
   const dir = tempDir('busy');
   const { db, paths } = await reviewedCatalog(dir, MIN_LABELS + 10);
@@ -119,16 +130,6 @@ test('the window, with a catalog another program keeps busy: labels, an import a
   try {
     const busy = /the catalog .*catalog\.sqlite is busy: another program held it for the 1 s Fashion Sorter waited/;
     await assert.rejects(services.api.setLabels([{ photoId: 1, label: 8 }]), busy);
-    /** The phases a job's status goes through until it ends, and how it ended. */
-    const follow = async <S extends { running: boolean; phase: string; problem: string | null }>(poll: () => Promise<S | null>) => {
-      const phases = new Set<string>();
-      let status = (await poll())!;
-      for (; status.running; status = (await poll())!) {
-        phases.add(status.phase);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      return { phases: [...phases], status };
-    };
     await services.api.importPaths([more]);
     const imported = await follow(services.api.importStatus);
     assert.ok(imported.phases.includes('waiting'), `the window says it waits (${imported.phases.join(', ')})`);
@@ -217,16 +218,6 @@ test('the window, with a catalog another program keeps busy: opening an older ca
   const before = snapshot();
   const busy = /the catalog .*catalog\.sqlite is busy: another program held it for the 1 s Fashion Sorter waited/;
   const options = { catalogFile: db, thumbnailsDir: path.join(dir, 'thumbnails'), modelsDir: models, catalogWaitMs: 1000, fineTune: { ...DEFAULT_FINETUNE_OPTIONS, epochs: 1 } };
-  /** The phases a job's status goes through until it ends, and how it ended. */
-  const follow = async <S extends { running: boolean; phase: string; problem: string | null }>(poll: () => Promise<S | null>) => {
-    const phases = new Set<string>();
-    let status = (await poll())!;
-    for (; status.running; status = (await poll())!) {
-      phases.add(status.phase);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    return { phases: [...phases], status };
-  };
   /** What catalogWait says while `action` runs: the window's line for a quick action that waits. */
   const waitsSeen = async (services: ReturnType<typeof createServices>, action: Promise<unknown>) => {
     const seen: number[] = [];
