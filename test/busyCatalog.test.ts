@@ -48,10 +48,12 @@ async function reviewedCatalog(dir: string, n: number) {
   return { ...made, shipped: shipped.id };
 }
 
-/** Makes `db` a catalog as the version before the last migration left it (no kept file count): opening it migrates. */
+/** Makes `db` a catalog as the version before the last migration left it (no novelty, no outlines): opening it migrates. */
 function olderCatalog(db: string): void {
   const old = new Database(db);
-  old.exec(`DROP TRIGGER photo_paths_count_insert; DROP TRIGGER photo_paths_count_delete; DROP TABLE file_count; PRAGMA user_version = ${MIGRATIONS.length - 1}`);
+  // The last migration undone: the novelty columns and the outlines.
+  old.exec(`DROP INDEX photos_label_novelty; ALTER TABLE photos DROP COLUMN novelty; ALTER TABLE predictions DROP COLUMN novelty; DROP TABLE photo_outlines;
+    PRAGMA user_version = ${MIGRATIONS.length - 1}`);
   old.close();
 }
 

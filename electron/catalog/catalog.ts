@@ -501,7 +501,7 @@ export class Catalog {
   /** The review queue's size: three disjoint index range scans, added, are far cheaper than one scan with ORs. */
   private needsReviewCount(rule: ReviewRule, category?: number): number {
     const inCategory = category === undefined ? '' : 'AND predicted_label = @category';
-    const one = (sql: string) => this.db.prepare(sql).pluck().get({ ...rule, category, noveltyLimit: NOVELTY_LIMIT }) as number;
+    const one = (sql: string) => this.db.prepare(sql).pluck().get({ ...reviewParams(rule), category }) as number;
     return one(`SELECT count(*) FROM photos WHERE label IS NULL AND confidence < @minConfidence ${inCategory}`)
       + one(`SELECT count(*) FROM photos WHERE label IS NULL AND margin < @hardGroupMargin AND confidence >= @minConfidence
           AND predicted_label IN (${hardGroup}) AND runner_up IN (${hardGroup}) ${inCategory}`)
@@ -524,7 +524,7 @@ export class Catalog {
     if (query.queue === 'reviewed') where.push('label IS NOT NULL');
     if (query.queue === 'needsReview') {
       where.push(`label IS NULL AND ${needsReviewSql}`);
-      Object.assign(params, query.rule, { noveltyLimit: NOVELTY_LIMIT });
+      Object.assign(params, reviewParams(query.rule));
     }
     if (query.category !== undefined) {
       where.push('category = @category');
@@ -582,7 +582,7 @@ export class Catalog {
     const sums = Object.entries(queues).map(([queue, condition]) => `coalesce(sum(CASE WHEN ${condition} THEN n - 1 END), 0) AS "${queue}.extra", coalesce(sum(CASE WHEN ${condition} AND n = 0 THEN 1 END), 0) AS "${queue}.none"`);
     // The few odd photos first (CROSS JOIN keeps that order), each looked up by id.
     const row = this.db.prepare(`WITH odd (photo_id, n) AS (${odd}) SELECT ${sums.join(', ')} FROM odd CROSS JOIN photos ON photos.id = odd.photo_id ${filter}`)
-      .get({ ...params, ...selection.rule }) as Record<string, number>;
+      .get({ ...params, ...reviewParams(selection.rule) }) as Record<string, number>;
     const of = (queue: PhotoSelection['queue']): QueueCounts => {
       const n = photos(queue);
       // Σ (paths − 1) over the odd photos: the files a shared image adds, less one per photo without a file,
@@ -726,7 +726,7 @@ export class Catalog {
       perCategory[row.category] = row.n;
     }
     const total = this.db.prepare(`SELECT count(*) FROM (${photos})`).pluck().get({ jobId }) as number;
-    const n = this.db.prepare(`SELECT count(*) FROM photos WHERE id IN (${photos}) AND label IS NULL AND ${needsReviewSql}`).pluck().get({ jobId, ...rule, noveltyLimit: NOVELTY_LIMIT }) as number;
+    const n = this.db.prepare(`SELECT count(*) FROM photos WHERE id IN (${photos}) AND label IS NULL AND ${needsReviewSql}`).pluck().get({ jobId, ...reviewParams(rule) }) as number;
     return { photos: total, perCategory, needsReview: n };
   }
 
@@ -739,6 +739,9 @@ export class Catalog {
 
 const hardGroup = HARD_GROUP.join(', ');
 const TILE_COLUMNS = 'id, hash, name, category, predicted_label AS predictedLabel, confidence, label, novelty';
+/** The named parameters needsReviewSql reads: a review rule's and the novelty limit. */
+const reviewParams = (rule: ReviewRule) => ({ ...rule, noveltyLimit: NOVELTY_LIMIT });
+
 /**
  * SQL for "this prediction needs a reviewer" (named parameters: @minConfidence, @hardGroupMargin, @noveltyLimit):
  * unsure, torn within the hard group, or a photo unlike the model's training images however sure it is.
