@@ -2,14 +2,12 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import Database from 'better-sqlite3';
 import { Catalog, DEFAULT_REVIEW_RULE } from '../electron/catalog/catalog.ts';
-import { MIGRATIONS } from '../electron/catalog/migrations.ts';
 import { CLASS_NAMES } from '../electron/dataset/fashionMnist.ts';
 import { planSort } from '../electron/export/sortIntoFolders.ts';
 import { importPhotos } from '../electron/photos/importJob.ts';
 import { writePackshots } from '../electron/photos/samplePhotos.ts';
-import { testSet } from './helpers/catalogs.ts';
+import { catalogAtVersion, testSet } from './helpers/catalogs.ts';
 import { cli } from './helpers/cli.ts';
 import { tempDir } from './helpers/photos.ts';
 
@@ -67,12 +65,8 @@ test('labels files as spreadsheets and Macs make them: composed and decomposed n
 
 test('a catalog from before names were compared in one normal form: its decomposed names are found by their composed form', () => {
   const file = path.join(tempDir('nfc-migration'), 'catalog.sqlite');
-  const old = new Database(file);
-  for (const migration of MIGRATIONS.slice(0, 4)) old.exec(migration);
-  old.pragma('user_version = 4');
-  old.exec(`INSERT INTO photos (id, hash, size, format, width, height, name, added_at) VALUES (1, 'h', 1, 'jpeg', 1, 1, '${NFD}', 't');
+  catalogAtVersion(file, 4, `INSERT INTO photos (id, hash, size, format, width, height, name, added_at) VALUES (1, 'h', 1, 'jpeg', 1, 1, '${NFD}', 't');
     INSERT INTO photo_paths (photo_id, path, name, size, mtime_ms, seen_at) VALUES (1, '/photos/${NFD}', '${NFD}', 1, 1, 't');`);
-  old.close();
   const catalog = new Catalog(file);
   try {
     assert.equal(catalog.photoAtPath(`/photos/${NFC}`), 1);

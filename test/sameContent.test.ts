@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import Database from 'better-sqlite3';
 import { parse } from 'csv-parse/sync';
 import type { PhotoSelection } from '../electron/api/contract.ts';
 import { Catalog, DEFAULT_REVIEW_RULE } from '../electron/catalog/catalog.ts';
@@ -11,7 +10,7 @@ import { importPhotos } from '../electron/photos/importJob.ts';
 import { MIGRATIONS } from '../electron/catalog/migrations.ts';
 import { CLASS_NAMES } from '../electron/dataset/fashionMnist.ts';
 import { writePackshots } from '../electron/photos/samplePhotos.ts';
-import { sha256, testSet } from './helpers/catalogs.ts';
+import { catalogAtVersion, sha256, testSet } from './helpers/catalogs.ts';
 import { cli, count } from './helpers/cli.ts';
 import { tempDir } from './helpers/photos.ts';
 
@@ -74,13 +73,9 @@ test('one packshot saved for two SKUs, and a link to a third photo: every file i
 
 test('a catalog from before files were sorted one by one opens, its sort journal kept', () => {
   const file = path.join(tempDir('sort-files-migration'), 'catalog.sqlite');
-  const old = new Database(file);
-  for (const migration of MIGRATIONS.slice(0, 3)) old.exec(migration);
-  old.pragma('user_version = 3');
-  old.exec(`INSERT INTO photos (id, hash, size, format, width, height, name, added_at) VALUES (1, 'h', 1, 'jpeg', 1, 1, 'a.jpg', 't');
+  catalogAtVersion(file, 3, `INSERT INTO photos (id, hash, size, format, width, height, name, added_at) VALUES (1, 'h', 1, 'jpeg', 1, 1, 'a.jpg', 't');
     INSERT INTO sort_jobs (id, dest, mode, folders, status, created_at) VALUES (1, '/d', 'copy', '[]', 'done', 't');
     INSERT INTO sort_files (job_id, photo_id, source, target, state) VALUES (1, 1, '/p/a.jpg', '/d/Bag/a.jpg', 'done');`);
-  old.close();
   const catalog = new Catalog(file);
   try {
     assert.equal(catalog.db.pragma('user_version', { simple: true }), MIGRATIONS.length);

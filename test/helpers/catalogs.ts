@@ -2,7 +2,9 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import assert from 'node:assert/strict';
+import Database from 'better-sqlite3';
 import { Catalog } from '../../electron/catalog/catalog.ts';
+import { MIGRATIONS } from '../../electron/catalog/migrations.ts';
 import { loadFashionMnist } from '../../electron/dataset/fashionMnist.ts';
 import { DEFAULT_FOLDER_NAMES } from '../../electron/export/fileNames.ts';
 import { importPhotos } from '../../electron/photos/importJob.ts';
@@ -12,6 +14,21 @@ import { writePackshots } from '../../electron/photos/samplePhotos.ts';
 export const fashionMnist = await loadFashionMnist({ allowDownload: false });
 /** The Fashion-MNIST test images and labels the sample photos are made from. */
 export const testSet = fashionMnist.test;
+
+/**
+ * Writes `file` as a catalog that the first `version` migrations made, then runs `sql` on it (the rows an
+ * older version would have kept): opening it with Catalog migrates it the rest of the way.
+ */
+export function catalogAtVersion(file: string, version: number, sql: string): void {
+  const old = new Database(file);
+  try {
+    for (const migration of MIGRATIONS.slice(0, version)) old.exec(migration);
+    old.pragma(`user_version = ${version}`);
+    old.exec(sql);
+  } finally {
+    old.close();
+  }
+}
 
 export const sha256 = (file: string) => crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 
