@@ -10,10 +10,13 @@ import { parse } from 'csv-parse/sync';
 import sharp from 'sharp';
 import { NOVELTY_LIMIT } from '../catalog/catalog.ts';
 import { CLASS_NAMES, IMAGE_SIZE, NUM_CLASSES, PIXELS, type ImageSet } from '../dataset/fashionMnist.ts';
+import { adaptBatchNorm } from '../ml/adaptBatchNorm.ts';
 import { seededRandom, shuffledIndices } from '../ml/augment.ts';
+import { initBackend } from '../ml/backend.ts';
+import { inferenceNetwork } from '../ml/classifier.ts';
 import { DEFAULT_FINETUNE_OPTIONS, fineTune, fineTunedFiles } from '../ml/fineTune.ts';
 import { startPredictor, type Predictor } from '../ml/inference.ts';
-import { publishModel } from '../ml/modelFiles.ts';
+import { loadModel, publishModel } from '../ml/modelFiles.ts';
 import { convertPhoto, decodeUpright, garmentInput, toFashionMnist, type ConversionOptions } from './photoPipeline.ts';
 
 /** The paper's conversion alone: no isolation, nearest neighbour, no tone lift. */
@@ -56,6 +59,11 @@ export interface RealPhotosBench {
   correctWithoutIsolation: number;
   /** Photos right with area averaging instead of nearest neighbour for the reduction to 28 px (the choice's measure). */
   correctWithAreaAveraging: number;
+  /**
+   * Photos right zero-shot after adapting the model's batch norm to all the photos' inputs, no labels used
+   * (adaptBatchNorm: `alpha` of their statistics blended with the model's own).
+   */
+  zeroShotAdapted: { alpha: number; correct: number }[];
   /** The contact sheet written (PNG), when one was asked for. */
   sheet?: string;
   /** Fine-tuning on a seeded half of the photos (with isolation), tested on the other half; absent without replay data. */
@@ -72,6 +80,11 @@ export interface RealPhotosFineTune {
   correct: number;
   /** The same fine-tuned weights without the prototypes. */
   correctWithoutPrototypes: number;
+  /**
+   * Batch norm adapted first (ADAPT_BEFORE_FINE_TUNING of all the photos' statistics, no labels), then fine-tuned
+   * the same way: right on the tested half zero-shot after adapting, and after fine-tuning (with its prototypes).
+   */
+  adaptedFirst: { alpha: number; zeroShotCorrect: number; correct: number };
   /** The fine-tuning's own numbers: its validation photos (from the trained half) and the replay guard, at the best epoch. */
   validation: { count: number; accuracy: number };
   replay: { count: number; accuracy: number | null };
@@ -86,6 +99,45 @@ export async function findRealPhotos(projectRoot: string): Promise<string | unde
     return dir;
   } catch {
     return undefined;
+  }
+}
+
+/** The most probable class of row `i` of `p` (rows of NUM_CLASSES probabilities). */
+function argmax(p: Float32Array, i: number): number {
+  const row = p.subarray(i * NUM_CLASSES, (i + 1) * NUM_CLASSES);
+  return row.indexOf(Math.max(...row));
+}
+
+/** Inputs back to back, as a predictor takes them: `inputs[indices]`. */
+function stack(inputs: Uint8Array[], indices: number[]): Uint8Array {
+  const images = new Uint8Array(indices.length * PIXELS);
+  indices.forEach((i, n) => images.set(inputs[i]!, n * PIXELS));
+  return images;
+}
+
+/** The shares of the photos' own batch statistics the bench adapts with (adaptBatchNorm's `alpha`). */
+const ADAPT_ALPHAS = [0.25, 0.5, 1];
+/** The share adapted with before fine-tuning: the method as published (Li et al. 2016), the photos' statistics alone. */
+const ADAPT_BEFORE_FINE_TUNING = 1;
+
+/**
+ * The model in `modelDir` with its batch norm adapted to all of `inputs` (28×28 each), in this thread:
+ * its weights, and its probabilities for each input (inputs.length × NUM_CLASSES).
+ */
+async function adaptToPhotos(modelDir: string, inputs: Uint8Array[], alpha: number): Promise<{ weights: Float32Array[]; probabilities: Float32Array }> {
+  await initBackend();
+  const model = await loadModel(modelDir);
+  const images = stack(inputs, inputs.map((_, i) => i));
+  try {
+    const weights = adaptBatchNorm(model, images, inputs.length, alpha);
+    const network = inferenceNetwork(model);
+    try {
+      return { weights, probabilities: network.probabilities(images, inputs.length) };
+    } finally {
+      network.dispose();
+    }
+  } finally {
+    model.dispose();
   }
 }
 
@@ -133,10 +185,6 @@ export async function benchRealPhotos(dir: string, predictor: Predictor, sheet?:
   const areaInputs = await Promise.all(files.map(async (bytes) => (await convertPhoto(bytes, { reduce: 'area' })).pixels));
   const areaProbabilities = await predictor.predictEach(areaInputs);
   const paperProbabilities = await predictor.predictEach(paperInputs);
-  const argmax = (p: Float32Array, i: number) => {
-    const row = p.subarray(i * NUM_CLASSES, (i + 1) * NUM_CLASSES);
-    return row.indexOf(Math.max(...row));
-  };
   const results = rows.map((row, i): RealPhoto => {
     const predicted = argmax(probabilities, i);
     return {
@@ -154,13 +202,18 @@ export async function benchRealPhotos(dir: string, predictor: Predictor, sheet?:
   if (sheet) await contactSheet(files, inputs, right, sheet);
   const correct = right.filter(Boolean).length;
   const unusual = results.map((r) => r.novelty !== null && r.novelty >= NOVELTY_LIMIT);
+  const zeroShotAdapted: RealPhotosBench['zeroShotAdapted'] = [];
+  for (const alpha of ADAPT_ALPHAS) {
+    const { probabilities: adapted } = await adaptToPhotos(predictor.modelDir, inputs, alpha);
+    zeroShotAdapted.push({ alpha, correct: results.filter((r, i) => r.labels.includes(argmax(adapted, i))).length });
+  }
   return {
     unusual: { wrong: unusual.filter((u, i) => u && !right[i]).length, right: unusual.filter((u, i) => u && right[i]).length },
     photos: results.length, correct, accuracy: correct / results.length, folders,
     correctWithAreaAveraging: results.filter((r, i) => r.labels.includes(argmax(areaProbabilities, i))).length,
     correctWithoutIsolation: results.filter((r, i) => r.labels.includes(argmax(paperProbabilities, i))).length,
     cpuMsPerPhoto: { mean: mean(cpuMs), max: Math.max(...cpuMs), isolationMean: mean(isolationCpuMs), isolationMax: Math.max(...isolationCpuMs) },
-    results, sheet,
+    results, sheet, zeroShotAdapted,
     fineTuned: replay && await fineTuneOnHalf(predictor, results, inputs, replay),
   };
 }
@@ -168,43 +221,49 @@ export async function benchRealPhotos(dir: string, predictor: Predictor, sheet?:
 /**
  * Fine-tunes the predictor's model on a seeded half of the photos (splitByProduct; the first of a photo's
  * labels is trained on) with the app's fine-tuning options, none held out (the other half is), and counts
- * the photos right on the other half before and after.
+ * the photos right on the other half before and after; then the same from the model with its batch norm
+ * adapted to all the photos first (no labels).
  */
 async function fineTuneOnHalf(predictor: Predictor, photos: RealPhoto[], inputs: Uint8Array[], replay: ImageSet, seed = 1): Promise<RealPhotosFineTune> {
   const { train, test } = splitByProduct(photos, seed);
-  const stack = (indices: number[]) => {
-    const images = new Uint8Array(indices.length * PIXELS);
-    indices.forEach((i, n) => images.set(inputs[i]!, n * PIXELS));
-    return images;
-  };
-  const testImages = stack(test);
-  const right = (probabilities: Float32Array) => test.filter((i, n) => {
-    const row = probabilities.subarray(n * NUM_CLASSES, (n + 1) * NUM_CLASSES);
-    return photos[i]!.labels.includes(row.indexOf(Math.max(...row)));
-  }).length;
-  const labeled: ImageSet = { images: stack(train), labels: Uint8Array.from(train, (i) => photos[i]!.labels[0]!), count: train.length };
-  const started = performance.now();
-  const result = await fineTune(predictor.modelDir, labeled, replay, { ...DEFAULT_FINETUNE_OPTIONS, heldOutFraction: 0, seed });
-  const seconds = (performance.now() - started) / 1000;
+  const testImages = stack(inputs, test);
+  const right = (probabilities: Float32Array) => test.filter((i, n) => photos[i]!.labels.includes(argmax(probabilities, n))).length;
+  const labeled: ImageSet = { images: stack(inputs, train), labels: Uint8Array.from(train, (i) => photos[i]!.labels[0]!), count: train.length };
   const workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'fs-bench-real-'));
   try {
-    const tuned = async (files: Record<string, string>, name: string) => {
-      publishModel(predictor.modelDir, result.weights, path.join(workDir, name), files);
-      const p = await startPredictor(path.join(workDir, name));
-      try {
-        return right(await p.predict(testImages, test.length));
-      } finally {
-        await p.close();
-      }
+    /** Fine-tunes the model in `baseDir` on the trained half and counts the tested half right, with and without its prototypes. */
+    const tuneAndTest = async (baseDir: string, name: string) => {
+      const started = performance.now();
+      const result = await fineTune(baseDir, labeled, replay, { ...DEFAULT_FINETUNE_OPTIONS, heldOutFraction: 0, seed });
+      const seconds = (performance.now() - started) / 1000;
+      const tested = async (files: Record<string, string>, to: string) => {
+        publishModel(baseDir, result.weights, path.join(workDir, to), files);
+        const p = await startPredictor(path.join(workDir, to));
+        try {
+          return right(await p.predict(testImages, test.length));
+        } finally {
+          await p.close();
+        }
+      };
+      return { result, seconds, correct: await tested(fineTunedFiles(result), name), correctWithoutPrototypes: await tested({}, `${name}-plain`) };
     };
-    const best = result.history[result.bestEpoch - 1]!;
+    const tuned = await tuneAndTest(predictor.modelDir, 'tuned');
+    const adapted = await adaptToPhotos(predictor.modelDir, inputs, ADAPT_BEFORE_FINE_TUNING);
+    publishModel(predictor.modelDir, adapted.weights, path.join(workDir, 'adapted'));
+    const adaptedTuned = await tuneAndTest(path.join(workDir, 'adapted'), 'adapted-tuned');
+    const best = tuned.result.history[tuned.result.bestEpoch - 1]!;
     return {
-      seed, trained: train.length, tested: test.length, seconds,
+      seed, trained: train.length, tested: test.length, seconds: tuned.seconds,
       zeroShotCorrect: right(await predictor.predict(testImages, test.length)),
-      correct: await tuned(fineTunedFiles(result), 'tuned'),
-      correctWithoutPrototypes: await tuned({}, 'plain'),
-      validation: { count: result.split.validation.length, accuracy: best.validationAccuracy },
-      replay: { count: result.replay.validation, accuracy: best.guardAccuracy ?? null },
+      correct: tuned.correct,
+      correctWithoutPrototypes: tuned.correctWithoutPrototypes,
+      adaptedFirst: {
+        alpha: ADAPT_BEFORE_FINE_TUNING,
+        zeroShotCorrect: test.filter((i) => photos[i]!.labels.includes(argmax(adapted.probabilities, i))).length,
+        correct: adaptedTuned.correct,
+      },
+      validation: { count: tuned.result.split.validation.length, accuracy: best.validationAccuracy },
+      replay: { count: tuned.result.replay.validation, accuracy: best.guardAccuracy ?? null },
     };
   } finally {
     await fs.rm(workDir, { recursive: true, force: true });
@@ -250,6 +309,7 @@ function describeFineTune(f: RealPhotosFineTune): string[] {
   return [
     `  fine-tuned on ${f.trained} of the photos (seed ${f.seed}, products kept together) in ${f.seconds.toFixed(0)} s, tested on the other ${f.tested}:`,
     `    zero-shot ${of(f.zeroShotCorrect)}, fine-tuned ${of(f.correct)} (without its prototypes ${of(f.correctWithoutPrototypes)})`,
+    `    batch norm adapted to all ${f.trained + f.tested} photos first (alpha ${f.adaptedFirst.alpha}, no labels): zero-shot ${of(f.adaptedFirst.zeroShotCorrect)}, fine-tuned ${of(f.adaptedFirst.correct)}`,
     `    its validation: ${(100 * f.validation.accuracy).toFixed(0)}% of ${f.validation.count} trained-half photos; Fashion-MNIST replay ${f.replay.accuracy === null ? '–' : `${(100 * f.replay.accuracy).toFixed(0)}%`} of ${f.replay.count}`,
   ];
 }
@@ -277,6 +337,7 @@ export function describeRealPhotos(r: RealPhotosBench): string[] {
     `  unlike Fashion-MNIST (novelty >= ${NOVELTY_LIMIT}, to review whatever the softmax says): ${r.unusual.wrong} of ${r.photos - r.correct} wrong, ${r.unusual.right} of ${r.correct} right`,
     `  the paper's conversion alone (no isolation, no tone lift): ${r.correctWithoutIsolation}/${r.photos}`,
     `  with area averaging instead of nearest neighbour to 28 px: ${r.correctWithAreaAveraging}/${r.photos}`,
+    `  batch norm adapted to these photos (AdaBN, no labels; alpha = share of their statistics): ${r.zeroShotAdapted.map((a) => `alpha ${a.alpha} ${a.correct}/${r.photos}`).join(', ')}`,
     ...(r.sheet ? [`  contact sheet of photos and 28×28 inputs: ${r.sheet}`] : []),
     ...(r.fineTuned ? describeFineTune(r.fineTuned) : []),
     ...r.results.filter((p) => !p.labels.includes(p.predicted)).map((p) =>
