@@ -23,6 +23,8 @@ const USAGE = `Usage: npm run cli -- <command> [options]
 
 Commands:
   train     [--data DIR] [--epochs N] [--out DIR] [--resume] [--workers N] [--batch-size N] [--width N] [--limit N]
+            [--lr X] [--augment KEY=VALUE,…] [--from DIR]   (augment keys: shift, flip, erase, scale, tone, edge, residue;
+            --from: start from that model's weights, on its split; --limit then takes the first N of its training images)
   evaluate  [--model DIR] [--data DIR] [--json] [--flip]
   novelty   [--model DIR] [--data DIR]   (fits the model's novelty statistics: which photos are unlike its training images)
   classify  <folder…> [--db FILE] [--model DIR] [--out FILE.csv] [--json]
@@ -33,13 +35,14 @@ Commands:
   sort      --db FILE --dest DIR [--move] [--dry-run] [--json] [--reviewed-only | --needs-review]
             [--category C] [--folder-name CATEGORY=NAME]…   (copies unless --move)
   bench     [--json] [--quick] [--only training,inference,pipeline,realPhotos,catalog,million,export,scale,soak,fineTuning]
+            [--model DIR]   (the model the pipeline, realPhotos and fineTuning sections classify with; default the shipped one)
 
 Environment: FASHION_SORTER_BACKEND=auto|tensorflow-gpu|tensorflow|wasm|cpu picks the first backend to try;
 FASHION_SORTER_CATALOG_WAIT_S=60 is how long a command waits for a catalog another program is writing to.`;
 
 const COMMANDS: Record<string, { options: ParseArgsConfig['options']; run: (values: Record<string, string | boolean | undefined>, positionals: string[]) => Promise<void> }> = {
   train: {
-    options: { data: { type: 'string' }, epochs: { type: 'string' }, out: { type: 'string' }, resume: { type: 'boolean' }, workers: { type: 'string' }, limit: { type: 'string' }, 'batch-size': { type: 'string' }, width: { type: 'string' } },
+    options: { data: { type: 'string' }, epochs: { type: 'string' }, out: { type: 'string' }, resume: { type: 'boolean' }, workers: { type: 'string' }, limit: { type: 'string' }, 'batch-size': { type: 'string' }, width: { type: 'string' }, lr: { type: 'string' }, augment: { type: 'string' }, from: { type: 'string' } },
     run: (v) => runTrain(v),
   },
   evaluate: {
@@ -74,7 +77,7 @@ const COMMANDS: Record<string, { options: ParseArgsConfig['options']; run: (valu
     run: (v) => runSort(v),
   },
   bench: {
-    options: { json: { type: 'boolean' }, quick: { type: 'boolean' }, only: { type: 'string' } },
+    options: { json: { type: 'boolean' }, quick: { type: 'boolean' }, only: { type: 'string' }, model: { type: 'string' } },
     run: (v) => runBench(v),
   },
 };

@@ -63,7 +63,7 @@ test('a short training run learns (far above chance on held-out images) and resu
   assert.deepEqual(fs.readdirSync(checkpointDir).sort(), ['optimizer-3.bin', 'state.json', 'weights-3.bin']);
 });
 
-test('`train` saves the model with a card whose command trains it again from scratch, also after --resume', { timeout: 600_000 }, () => {
+test('`train` saves the model with a card whose command trains it again from scratch, also after --resume, and continues from it with --from', { timeout: 600_000 }, () => {
   const dir = path.join(out, 'cli');
   const first = cli(['train', '--epochs', '1', '--limit', '600', '--width', '8', '--workers', '1', '--out', dir]);
   assert.equal(first.code, 0, first.stderr);
@@ -77,4 +77,17 @@ test('`train` saves the model with a card whose command trains it again from scr
   assert.deepEqual(card.training.history.map((r: { epoch: number }) => r.epoch), [1, 2]);
   assert.equal(card.count, 10_000);
   assert.ok(fs.existsSync(path.join(dir, 'model.json')) && fs.existsSync(path.join(dir, 'weights.bin')));
+
+  // Continued from that model with the real-input augmentations: on its own split (600 images, 120 validation),
+  // its architecture, and a card that records the augmentations and the command with --from.
+  const continued = path.join(out, 'continued');
+  const run = cli(['train', '--from', dir, '--epochs', '1', '--limit', '200', '--lr', '0.01', '--augment', 'tone=1,edge=0.5', '--workers', '1', '--out', continued]);
+  assert.equal(run.code, 0, run.stderr);
+  const next = JSON.parse(fs.readFileSync(path.join(continued, 'metrics.json'), 'utf8'));
+  assert.deepEqual([next.training.trainCount, next.training.validationCount], [200, 120]);
+  assert.equal(next.training.options.architecture.width, 8);
+  assert.deepEqual(next.training.options.augment, { shift: 2, flip: 0.5, erase: 0.3, scale: 0, tone: 1, edge: 0.5, residue: 0 });
+  assert.equal(next.training.from, dir);
+  assert.equal(next.training.command, `npm run cli -- train --epochs 1 --workers 1 --batch-size 128 --width 8 --limit 200 --lr 0.01 --augment tone=1,edge=0.5 --from ${dir}`);
+  assert.equal(cli(['train', '--from', dir, '--resume', '--out', continued]).code, 2, '--from with --resume is a usage error');
 });

@@ -10,7 +10,7 @@ import { benchDataParallel, benchInference, benchTraining } from '../ml/bench.ts
 import { startPredictor } from '../ml/inference.ts';
 import { benchPipeline, measureFidelity } from '../photos/pipelineBench.ts';
 import { benchRealPhotos, describeRealPhotos, findRealPhotos } from '../photos/realPhotosBench.ts';
-import { UsageError, type Values } from './args.ts';
+import { pathOption, UsageError, type Values } from './args.ts';
 
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 
@@ -45,8 +45,8 @@ const SECTIONS = {
     const inference = await benchInference(quick ? { batchSize: 64, runs: 2 } : {});
     return { result: inference, lines: [`inference (${inference.backend}, batch ${inference.batchSize}): ${inference.imagesPerSecond.toFixed(0)} img/s`] };
   },
-  async pipeline(quick: boolean, data: FashionMnist) {
-    const predictor = await startPredictor(defaultModelDir());
+  async pipeline(quick: boolean, data: FashionMnist, model: string) {
+    const predictor = await startPredictor(model);
     try {
       const pipeline = await benchPipeline(data.test, predictor, quick ? 200 : 2000);
       const f = await measureFidelity(data.test, predictor, quick ? 500 : data.test.count);
@@ -66,10 +66,10 @@ const SECTIONS = {
     }
   },
   /** Needs `../shared/real-photos` beside the project (a developer's checkout); skipped with a line saying so without it. */
-  async realPhotos(_quick: boolean, data: FashionMnist) {
+  async realPhotos(_quick: boolean, data: FashionMnist, model: string) {
     const dir = await findRealPhotos(projectRoot);
     if (!dir) return { result: { skipped: true }, lines: [`real shop photos: skipped (no ${path.resolve(projectRoot, '..', 'shared', 'real-photos')})`] };
-    const predictor = await startPredictor(defaultModelDir());
+    const predictor = await startPredictor(model);
     try {
       const r = await benchRealPhotos(dir, predictor, path.join(os.tmpdir(), 'fashion-sorter-real-photos.png'), data.train);
       return { result: { ...r, results: undefined, details: r.results }, lines: describeRealPhotos(r) };
@@ -122,8 +122,8 @@ const SECTIONS = {
       ],
     };
   },
-  async fineTuning(quick: boolean, data: FashionMnist) {
-    const f = await benchDomainShift(defaultModelDir(), data, quick ? { corrections: 100, heldOut: 200, speed: 100 } : undefined);
+  async fineTuning(quick: boolean, data: FashionMnist, model: string) {
+    const f = await benchDomainShift(model, data, quick ? { corrections: 100, heldOut: 200, speed: 100 } : undefined);
     return {
       result: f,
       lines: [
@@ -140,8 +140,9 @@ type Section = keyof typeof SECTIONS;
 const ON_REQUEST: Section[] = ['million', 'scale', 'soak'];
 
 /**
- * `bench [--json] [--quick] [--only SECTION,…]`: speeds measured side by side in one run; the ratios are
- * what to compare across machines. Without --only, every section but the long scale and soak runs.
+ * `bench [--json] [--quick] [--only SECTION,…] [--model DIR]`: speeds measured side by side in one run; the ratios are
+ * what to compare across machines. Without --only, every section but the long scale and soak runs. The sections
+ * that classify (pipeline, realPhotos, fineTuning) use the model in --model, by default the shipped one.
  */
 export async function runBench(values: Values): Promise<void> {
   const quick = values.quick === true;
@@ -150,10 +151,11 @@ export async function runBench(values: Values): Promise<void> {
   const unknown = only.filter((s) => !names.includes(s as Section));
   if (unknown.length > 0) throw new UsageError(`--only takes sections from ${names.join(', ')}; unknown: ${unknown.join(', ')}`);
   const data = await loadFashionMnist();
+  const model = pathOption(values, 'model') ?? defaultModelDir();
   const result: Record<string, unknown> = {};
   const lines: string[] = [];
   for (const name of names.filter((n) => only.includes(n))) {
-    const section = await SECTIONS[name](quick, data);
+    const section = await SECTIONS[name](quick, data, model);
     result[name] = section.result;
     lines.push(...section.lines);
   }

@@ -1,48 +1,87 @@
 import os from 'node:os';
 import cliProgress from 'cli-progress';
 import * as tf from '@tensorflow/tfjs-core';
-import { loadFashionMnist } from '../dataset/fashionMnist.ts';
+import { loadFashionMnist, type ImageSet } from '../dataset/fashionMnist.ts';
 import { defaultModelDir } from '../appPaths.ts';
 import { initBackend } from '../ml/backend.ts';
 import { buildModel, multiplyAddsPerImage } from '../ml/model.ts';
-import { dataProvenance, writeModelCard } from '../ml/modelCard.ts';
+import { dataProvenance, readModelCard, writeModelCard } from '../ml/modelCard.ts';
 import { writeModelNovelty } from './novelty.ts';
-import { saveModel } from '../ml/modelFiles.ts';
-import { checkpointOptions, DEFAULT_TRAIN_OPTIONS, Trainer, type EpochRecord, type TrainOptions, type TrainProgress } from '../ml/train.ts';
-import { duration, intOption, pathOption, type Values } from './args.ts';
+import { hasModel, readWeights, saveModel } from '../ml/modelFiles.ts';
+import { checkpointOptions, DEFAULT_TRAIN_OPTIONS, splitTrainValidation, Trainer, type EpochRecord, type TrainOptions, type TrainPlan, type TrainProgress } from '../ml/train.ts';
+import { formatAugment, parseAugment } from '../ml/augment.ts';
+import { duration, intOption, pathOption, UsageError, type Values } from './args.ts';
 import { evaluateOnTestSet, formatEvaluation } from './evaluate.ts';
 
 function epochLine(r: EpochRecord): string {
   return `epoch ${r.epoch}: train loss ${r.trainLoss.toFixed(4)} acc ${(100 * r.trainAccuracy).toFixed(2)}%  validation loss ${r.validationLoss.toFixed(4)} acc ${(100 * r.validationAccuracy).toFixed(2)}%  (${duration(r.seconds)})`;
 }
 
+/** A positive number option (a learning rate), or a usage error naming it. */
+function positiveNumber(values: Values, name: string): number {
+  const n = Number(values[name]);
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--${name} must be a positive number, got "${values[name]}"`);
+  return n;
+}
+
 /**
  * The recipe's flags, read from the command line and written back into the model card's command: one
- * table, so a flag added here is both parsed and reproduced.
+ * table, so a flag added here is both parsed and reproduced. `read` is undefined where the flag is not needed.
  */
-const RECIPE_FLAGS: { name: string; read: (o: TrainOptions) => number | undefined; apply: (o: TrainOptions, n: number) => TrainOptions }[] = [
-  { name: 'epochs', read: (o) => o.epochs, apply: (o, epochs) => ({ ...o, epochs }) },
-  { name: 'workers', read: (o) => o.workers, apply: (o, workers) => ({ ...o, workers }) },
-  { name: 'batch-size', read: (o) => o.batchSize, apply: (o, batchSize) => ({ ...o, batchSize }) },
-  { name: 'width', read: (o) => o.architecture.width, apply: (o, width) => ({ ...o, architecture: { ...o.architecture, width } }) },
-  { name: 'limit', read: (o) => o.limit, apply: (o, limit) => ({ ...o, limit }) },
+const RECIPE_FLAGS: { name: string; read: (o: TrainOptions) => number | string | undefined; apply: (o: TrainOptions, values: Values) => TrainOptions }[] = [
+  { name: 'epochs', read: (o) => o.epochs, apply: (o, v) => ({ ...o, epochs: intOption(v, 'epochs', 0) }) },
+  { name: 'workers', read: (o) => o.workers, apply: (o, v) => ({ ...o, workers: intOption(v, 'workers', 0) }) },
+  { name: 'batch-size', read: (o) => o.batchSize, apply: (o, v) => ({ ...o, batchSize: intOption(v, 'batch-size', 0) }) },
+  { name: 'width', read: (o) => o.architecture.width, apply: (o, v) => ({ ...o, architecture: { ...o.architecture, width: intOption(v, 'width', 0) } }) },
+  { name: 'limit', read: (o) => o.limit, apply: (o, v) => ({ ...o, limit: intOption(v, 'limit', 0) }) },
+  {
+    name: 'lr', read: (o) => (o.peakLearningRate === DEFAULT_TRAIN_OPTIONS.peakLearningRate ? undefined : o.peakLearningRate),
+    apply: (o, v) => ({ ...o, peakLearningRate: positiveNumber(v, 'lr') }),
+  },
+  {
+    name: 'augment', read: (o) => formatAugment(o.augment) || undefined,
+    apply: (o, v) => {
+      try {
+        return { ...o, augment: parseAugment(String(v.augment), o.augment) };
+      } catch (err) {
+        throw new UsageError(`--augment: ${(err as Error).message}`);
+      }
+    },
+  },
 ];
 
 /**
- * The command that trains the same model again from scratch, for the model card. A run continued with
- * --resume keeps the options it was started with; where it was written (--out) is not part of the recipe.
+ * The command that trains the same model again, for the model card: from scratch, or from the model in `from`.
+ * A run continued with --resume keeps the options it was started with; where it was written (--out) is not part of the recipe.
  */
-function reproducingCommand(options: TrainOptions): string {
+function reproducingCommand(options: TrainOptions, from?: string): string {
   const flags = RECIPE_FLAGS.flatMap((f) => (f.read(options) === undefined ? [] : [`--${f.name} ${f.read(options)}`]));
-  return `npm run cli -- train ${flags.join(' ')}`;
+  return `npm run cli -- train ${[...flags, ...(from ? [`--from ${from}`] : [])].join(' ')}`;
+}
+
+/**
+ * What continuing from the model in `from` trains on: its weights, and its own seeded split of the training images
+ * (from its card), so that the validation images are ones it never trained on; its architecture and seed.
+ */
+function continueFrom(from: string, options: TrainOptions, data: ImageSet): { options: TrainOptions; plan: TrainPlan } {
+  if (!hasModel(from)) throw new UsageError(`--from: no model in ${from}`);
+  const trained = readModelCard(from)?.training?.options ?? DEFAULT_TRAIN_OPTIONS;
+  const count = Math.min(trained.limit ?? data.count, data.count);
+  return {
+    options: { ...options, architecture: trained.architecture, seed: trained.seed, validationFraction: trained.validationFraction },
+    plan: { initialWeights: readWeights(from), split: splitTrainValidation(count, trained.validationFraction, trained.seed) },
+  };
 }
 
 export async function runTrain(values: Values): Promise<void> {
   const outDir = pathOption(values, 'out') ?? defaultModelDir();
   // --resume without --epochs finishes the schedule the checkpoint was started with.
   const planned: TrainOptions = { ...DEFAULT_TRAIN_OPTIONS, epochs: (values.resume && checkpointOptions(outDir)?.epochs) || DEFAULT_TRAIN_OPTIONS.epochs };
-  const options = RECIPE_FLAGS.reduce((o, f) => (values[f.name] === undefined ? o : f.apply(o, intOption(values, f.name, 0))), planned);
+  const flagged = RECIPE_FLAGS.reduce((o, f) => (values[f.name] === undefined ? o : f.apply(o, values)), planned);
+  const from = pathOption(values, 'from');
+  if (from && values.resume) throw new UsageError('--from starts a run from a model and --resume continues one from its checkpoint: give one of them');
   const data = await loadFashionMnist({ dataDir: pathOption(values, 'data') });
+  const { options, plan } = from ? continueFrom(from, flagged, data.train) : { options: flagged, plan: {} };
   console.log(`data: ${data.source} (${data.train.count} training, ${data.test.count} test images${data.official ? ', official checksums' : ''})`);
 
   const interactive = process.stdout.isTTY;
@@ -61,7 +100,7 @@ export async function runTrain(values: Values): Promise<void> {
       console.log(`epoch ${payload.ep} step ${p.step}/${p.steps} loss ${payload.loss} acc ${payload.acc} ${payload.rate} img/s ETA ${payload.etaText}`);
     }
   };
-  const trainer = new Trainer(data.train, outDir, options);
+  const trainer = new Trainer(data.train, outDir, options, plan);
   const result = await trainer.run(values.resume === true, onProgress, (r) => console.log(epochLine(r)));
   console.log(`trained ${result.history.length} epochs in ${duration(result.trainSeconds)} on ${result.backend} with ${options.workers} worker(s)`);
 
@@ -81,7 +120,7 @@ export async function runTrain(values: Values): Promise<void> {
     parameters: model.countParams(),
     multiplyAddsPerImage: macs,
     flopsPerImage: 2 * macs,
-    training: { ...training, command: reproducingCommand(result.options), node: process.version, cpus: `${os.availableParallelism()} × ${os.cpus()[0]?.model ?? 'unknown'}` },
+    training: { ...training, ...(from ? { from } : {}), command: reproducingCommand(result.options, from), node: process.version, cpus: `${os.availableParallelism()} × ${os.cpus()[0]?.model ?? 'unknown'}` },
     data: dataProvenance(data),
   });
   await writeModelNovelty(outDir, data.train);

@@ -20,7 +20,8 @@ export interface ModelCard extends EvaluationReport {
   parameters: number;
   multiplyAddsPerImage: number;
   flopsPerImage: number;
-  training: Omit<TrainResult, 'weights'> & { command: string; node: string; cpus: string };
+  /** `from`: the model a run continued from (`train --from`), absent for one trained from scratch. */
+  training: Omit<TrainResult, 'weights'> & { command: string; node: string; cpus: string; from?: string };
   data: { source: string; official: boolean; checksums: Record<string, string> };
   /** A fine-tuned version's parent, the labels and replay sample it learned from, and how (`training` stays the parent's). */
   fineTune?: object;

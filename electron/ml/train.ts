@@ -25,7 +25,7 @@ export interface TrainOptions {
   workers: number;
   augment: AugmentOptions;
   architecture: ArchitectureSpec;
-  /** Train on the first N training images only (quick runs and tests). */
+  /** Train on the first N training images only (quick runs and tests); with a plan's split, on the first N of its training indices. */
   limit?: number;
   backend?: string;
 }
@@ -258,8 +258,11 @@ export class Trainer {
     if (resume && !checkpoint) throw new Error(`--resume: no checkpoint in ${this.checkpointDir()}; run train without --resume first`);
     if (checkpoint) options = { ...checkpoint.state.options, epochs: this.options.epochs, workers: this.options.workers, backend: this.options.backend };
 
-    const count = options.limit ? Math.min(options.limit, this.data.count) : this.data.count;
-    const { train, validation } = this.plan.split ?? splitTrainValidation(count, options.validationFraction, options.seed);
+    // A plan's split indexes the whole data, and its validation images stay whole whatever the limit.
+    const count = options.limit && !this.plan.split ? Math.min(options.limit, this.data.count) : this.data.count;
+    const split = this.plan.split ?? splitTrainValidation(count, options.validationFraction, options.seed);
+    const { validation } = split;
+    const train = this.plan.split && options.limit ? split.train.subarray(0, options.limit) : split.train;
     const validationLabels = Array.from(validation, (i) => this.data.labels[i]!);
     const images = toShared(this.data.images.subarray(0, count * PIXELS));
     const labels = toShared(this.data.labels.subarray(0, count));

@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { PIXELS, IMAGE_SIZE, NUM_CLASSES } from '../dataset/fashionMnist.ts';
-import { augmentBatch, seededRandom, type AugmentOptions } from './augment.ts';
+import { augmentBatch, type AugmentOptions } from './augment.ts';
 import { predictProbabilities } from './classifier.ts';
 import { initBackend } from './backend.ts';
 import { buildModel, logitsModel, type ArchitectureSpec } from './model.ts';
@@ -67,7 +67,7 @@ async function init(msg: Extract<WorkerRequest, { type: 'init' }>): Promise<Work
 function computeGrads(indices: Int32Array, seed: number): WorkerReply {
   const r = replica!;
   const batch = new Float32Array(indices.length * PIXELS);
-  augmentBatch(r.images, indices, batch, r.augment, seededRandom(seed));
+  augmentBatch(r.images, indices, batch, r.augment, seed);
   const labelArray = Int32Array.from(indices, (i) => r.labels[i]!);
   return tf.tidy(() => {
     const x = tf.tensor4d(batch, [indices.length, IMAGE_SIZE, IMAGE_SIZE, 1]);
