@@ -9,7 +9,7 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { app, BrowserWindow, dialog, ipcMain, Menu, net, protocol, screen, session, shell, type MenuItemConstructorOptions } from 'electron';
-import { MENU_CHANNEL, type MenuCommand } from './api/contract.ts';
+import { JOB_CHANNEL, MENU_CHANNEL, type MenuCommand } from './api/contract.ts';
 import type { Services } from './api/services.ts';
 import { DEFAULT_SIZE, loadWindowState, saveWindowState } from './windowState.ts';
 import { projectRoot } from './appPaths.ts';
@@ -199,6 +199,8 @@ function start(): void {
     openWindow();
     const ready = loadServices(app.getPath('userData'));
     services = ready;
+    // Job progress goes to whichever window is open (the app's page only: it cannot navigate elsewhere).
+    void ready.then((s) => s.onJobUpdate((update) => mainWindow?.webContents.send(JOB_CHANNEL, update)), () => undefined);
     const api = ready.then((s) => s.api);
     api.catch((err: Error) => console.error(`the services could not be started: ${err.stack}`));
     protocol.handle(THUMB_SCHEME, serveByHash(async (hash) => (await ready).thumbnailFile(hash)));

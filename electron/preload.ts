@@ -1,7 +1,7 @@
 // The sandboxed preload: exposes the typed API as window.api and nothing else. It is bundled to
 // CommonJS (a sandboxed preload can require only 'electron'), so the contract is inlined.
-import { contextBridge, ipcRenderer, webUtils } from 'electron';
-import { CHANNELS, MENU_CHANNEL, type FashionSorterApi, type MenuCommand, type RendererApi } from './api/contract.ts';
+import { contextBridge, ipcRenderer, webUtils, type IpcRendererEvent } from 'electron';
+import { CHANNELS, JOB_CHANNEL, jobUpdateSchema, MENU_CHANNEL, type FashionSorterApi, type JobUpdate, type MenuCommand, type RendererApi } from './api/contract.ts';
 
 const invoke = (channel: string) => (...args: unknown[]) => ipcRenderer.invoke(channel, ...args);
 const methods = Object.fromEntries(
@@ -17,6 +17,14 @@ const api = {
   },
   onMenuCommand(listener: (command: MenuCommand) => void) {
     ipcRenderer.on(MENU_CHANNEL, (_event, command: MenuCommand) => listener(command));
+  },
+  // Only the update crosses to the page, never Electron's event; one whose envelope does not match the contract is dropped.
+  onJobUpdate(listener: (update: JobUpdate) => void) {
+    const forward = (_event: IpcRendererEvent, update: unknown) => {
+      if (jobUpdateSchema.safeParse(update).success) listener(update as JobUpdate);
+    };
+    ipcRenderer.on(JOB_CHANNEL, forward);
+    return () => void ipcRenderer.removeListener(JOB_CHANNEL, forward);
   },
 } as RendererApi;
 

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { before, test } from 'node:test';
 import { parse } from 'csv-parse/sync';
-import { ARGUMENTS, CHANNELS, MENU_CHANNEL, type AppInfo, type FashionSorterApi, type ImportStatus, type ImproveStatus, type ModelVersion, type Page, type PhotoDetail, type SelectionCounts, type SortPlan, type SortStatus } from '../electron/api/contract.ts';
+import { ARGUMENTS, CHANNELS, JOB_CHANNEL, MENU_CHANNEL, type AppInfo, type FashionSorterApi, type ImportStatus, type ImproveStatus, type JobUpdate, type ModelVersion, type Page, type PhotoDetail, type SelectionCounts, type SortPlan, type SortStatus } from '../electron/api/contract.ts';
 import { projectRoot } from '../electron/appPaths.ts';
 import { Catalog, DEFAULT_REVIEW_RULE } from '../electron/catalog/catalog.ts';
 import { CLASS_NAMES, loadFashionMnist } from '../electron/dataset/fashionMnist.ts';
@@ -153,6 +153,10 @@ test('one folder of photos through the built services and their worker threads: 
     const imported = await untilIdle<ImportStatus>(app, CHANNELS.importStatus);
     answered.add(CHANNELS.importStatus);
     assert.deepEqual({ phase: imported.phase, found: imported.found, done: imported.done, failed: imported.failed }, { phase: 'done', found: 25, done: 24, failed: 1 });
+    // The window heard of it over the one job channel: its start, and its end as importStatus tells it.
+    const pushed = (await app.record()).windows[0]!.sent.filter((m) => m.channel === JOB_CHANNEL).map((m) => m.args[0] as JobUpdate);
+    assert.deepEqual(pushed[0], { kind: 'import', status: started });
+    assert.deepEqual(pushed.at(-1), { kind: 'import', status: imported });
     const errors = await call<{ total: number; rows: { path: string; reason: string }[] }>(CHANNELS.importErrors, 0, 10);
     assert.deepEqual(errors.rows.map((r) => r.path), [path.join(photos, 'broken.jpg')]);
     const counts = await call<{ total: number; perCategory: number[] }>(CHANNELS.counts, DEFAULT_REVIEW_RULE);

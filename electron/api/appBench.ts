@@ -14,8 +14,8 @@ import { measureQueries, type CatalogBench } from '../catalog/catalogBench.ts';
 import { PIXELS, type ImageSet } from '../dataset/fashionMnist.ts';
 import { DEFAULT_FINETUNE_OPTIONS } from '../ml/fineTune.ts';
 import { writeDistinctPhotos, writePackshots } from '../photos/samplePhotos.ts';
-import type { FashionSorterApi, PhotoSelection } from './contract.ts';
-import { createServices } from './services.ts';
+import type { FashionSorterApi, JobKind, JobStatuses, PhotoSelection } from './contract.ts';
+import { createServices, type Services } from './services.ts';
 
 export interface SoakCycle {
   seconds: number;
@@ -36,13 +36,18 @@ function collectGarbage(): void {
 
 const openFileDescriptors = () => (fs.existsSync('/proc/self/fd') ? fs.readdirSync('/proc/self/fd').length : null);
 
-/** Polls a background job's status until it stops running; returns its last status. */
-async function finished<T extends { running: boolean }>(status: () => Promise<T | null>): Promise<T> {
-  for (;;) {
-    const s = await status();
-    if (s && !s.running) return s;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+/**
+ * Resolves with the last status of the next job of `kind` to end, as the window hears of it: call it before
+ * starting the job.
+ */
+function ended<K extends JobKind>(services: Services, kind: K): Promise<JobStatuses[K]> {
+  return new Promise((resolve) => {
+    const stop = services.onJobUpdate((update) => {
+      if (update.kind !== kind || update.status.running) return;
+      stop();
+      resolve(update.status as JobStatuses[K]);
+    });
+  });
 }
 
 /** Runs `cycles` working cycles of `photosPerCycle` new photos each; returns the measurements after each. */
@@ -65,8 +70,9 @@ export async function soak(test: ImageSet, cycles: number, photosPerCycle = 60):
       const first = cycle * photosPerCycle;
       const folder = path.join(dir, `shoot-${cycle}`);
       const files = await writePackshots(test.images.subarray(first * PIXELS), photosPerCycle, folder, { seed: cycle + 1 });
+      const importEnded = ended(services, 'import');
       await api.importPaths([folder]);
-      const imported = await finished(api.importStatus);
+      const imported = await importEnded;
       if (imported.phase !== 'done') throw new Error(`cycle ${cycle}: the import ended ${imported.phase}: ${imported.problem}`);
       // The reviewer labels every new photo with its true category.
       const ids = await api.photoIds({ ...ALL, queue: 'all', sort: 'name', descending: false, offset: 0, limit: 1000 });
@@ -77,14 +83,16 @@ export async function soak(test: ImageSet, cycles: number, photosPerCycle = 60):
         if (index >= 0 && photo.label === null) changes.push({ photoId: id, label: test.labels[first + index]! });
       }
       await api.setLabels(changes);
+      const improveEnded = ended(services, 'improve');
       await api.improveModel();
-      const improved = await finished(api.improveStatus);
+      const improved = await improveEnded;
       if (improved.phase !== 'ready') throw new Error(`cycle ${cycle}: improving ended ${improved.phase}: ${improved.problem}`);
       await api.discardModel(improved.candidate!.modelId);
       if (!(await api.exportCsv({ format: 'catalog', selection: ALL, bom: true }))) throw new Error(`cycle ${cycle}: the export wrote nothing`);
       await api.chooseSortDestination();
+      const sortEnded = ended(services, 'sort');
       await api.startSort({ mode: 'copy', selection: ALL, folders: (await api.sortDefaults()).folders });
-      const sortedStatus = await finished(api.sortStatus);
+      const sortedStatus = await sortEnded;
       if (sortedStatus.phase !== 'done') throw new Error(`cycle ${cycle}: sorting ended ${sortedStatus.phase}: ${sortedStatus.problem}`);
       fs.rmSync(sorted, { recursive: true });
       collectGarbage();
@@ -123,8 +131,9 @@ export async function benchScale(test: ImageSet, photos = 100_000): Promise<Scal
     let imported;
     const started = performance.now();
     try {
+      const importEnded = ended(services, 'import');
       await services.api.importPaths([root]);
-      imported = await finished(services.api.importStatus);
+      imported = await importEnded;
     } finally {
       clearInterval(sampler);
     }

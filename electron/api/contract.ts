@@ -354,12 +354,28 @@ export interface SortStatus {
   problem: string | null;
 }
 
+/** The background jobs by kind, with their statuses: one job of each kind at a time, and one of them at all. */
+export interface JobStatuses {
+  import: ImportStatus;
+  improve: ImproveStatus;
+  sort: SortStatus;
+}
+export type JobKind = keyof JobStatuses;
+export const JOB_KINDS = ['import', 'improve', 'sort'] as const satisfies readonly JobKind[];
+
+/** A job's status as the main process pushes it to the window: when it starts, as it goes, and when it ends. */
+export type JobUpdate = { [K in JobKind]: { kind: K; status: JobStatuses[K] } }[JobKind];
+export const JOB_CHANNEL = 'jobs:update';
+/** The push's envelope, checked by the preload before the window sees it. */
+export const jobUpdateSchema = z.object({ kind: z.enum(JOB_KINDS), status: z.looseObject({ running: z.boolean(), phase: z.string() }) });
+
 export interface FashionSorterApi {
   appInfo(): Promise<AppInfo>;
   /** Opens the system's folder picker and imports what the user chose; null when they cancelled. */
   chooseAndImport(): Promise<ImportStatus | null>;
   /** Imports folders or photos dropped on the window (reachable only through the preload's importDropped). */
   importPaths(paths: string[]): Promise<ImportStatus>;
+  /** The import's latest status (null before the first this session); the window hears of changes through onJobUpdate. */
   importStatus(): Promise<ImportStatus | null>;
   cancelImport(): Promise<void>;
   importErrors(offset: number, limit: number): Promise<{ total: number; rows: FileErrorRow[] }>;
@@ -382,12 +398,12 @@ export interface FashionSorterApi {
   modelReport(): Promise<ModelReport | null>;
   /** How many reviewed photos fine-tuning needs; the catalog's count is in `counts().reviewed`. */
   improveRequirements(): Promise<{ minimumLabels: number }>;
-  /** Starts fine-tuning the active model on the reviewed photos; follow it with improveStatus. */
+  /** Starts fine-tuning the active model on the reviewed photos; its progress comes as 'improve' job updates. */
   improveModel(): Promise<ImproveStatus>;
   improveStatus(): Promise<ImproveStatus | null>;
   cancelImprove(): Promise<void>;
   modelVersions(): Promise<ModelVersion[]>;
-  /** Makes a version active and re-predicts the unreviewed photos (in the background; see improveStatus). */
+  /** Makes a version active and re-predicts the unreviewed photos (in the background, as an 'improve' job). */
   activateModel(id: number): Promise<ImproveStatus>;
   /** Removes a version that is not active (a candidate the user does not want) and its files. */
   discardModel(id: number): Promise<void>;
@@ -399,7 +415,7 @@ export interface FashionSorterApi {
   chooseSortDestination(): Promise<string | null>;
   /** The dry run into the chosen destination: counts, renames, space, problems; nothing is written. */
   previewSort(options: SortOptions): Promise<SortPlan>;
-  /** Sorts into the chosen destination in the background; follow it with sortStatus. */
+  /** Sorts into the chosen destination in the background; its progress comes as 'sort' job updates. */
   startSort(options: SortOptions): Promise<SortStatus>;
   sortStatus(): Promise<SortStatus | null>;
   cancelSort(): Promise<void>;
@@ -416,6 +432,8 @@ export const MENU_CHANNEL = 'menu:command';
 export interface RendererApi extends Omit<FashionSorterApi, 'importPaths'> {
   importDropped(files: File[]): Promise<ImportStatus | null>;
   onMenuCommand(listener: (command: MenuCommand) => void): void;
+  /** Calls `listener` with every job update the main process pushes; returns a function that stops it. */
+  onJobUpdate(listener: (update: JobUpdate) => void): () => void;
 }
 
 const absolutePath = z.string().min(2).max(4096).regex(/^(\/|[A-Za-z]:[\\/]|\\\\)/, 'must be an absolute path');

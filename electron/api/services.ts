@@ -14,7 +14,8 @@ import { planSort, sortPhotos } from '../export/sortIntoFolders.ts';
 import { importPhotos } from '../photos/importJob.ts';
 import { convertPhotoFile } from '../photos/bmp.ts';
 import { isThumbnail, thumbnailPath, writeThumbnail } from '../photos/photoPipeline.ts';
-import type { AppInfo, CatalogWaitStatus, FashionSorterApi, ImportStatus, ImproveStatus, ModelVersion, SortOptions, SortStatus } from './contract.ts';
+import { JobManager, type JobFailure, type JobRun, type JobWork } from '../jobs/jobManager.ts';
+import type { AppInfo, CatalogWaitStatus, FashionSorterApi, ImportStatus, ImproveStatus, JobStatuses, JobUpdate, ModelVersion, SortOptions } from './contract.ts';
 
 export interface ServiceOptions {
   catalogFile?: string;
@@ -48,6 +49,11 @@ export interface Services {
   thumbnailFile(hash: string): Promise<string | undefined>;
   /** Where a photo in the catalog is now (its most recently seen path that still exists), or undefined. */
   photoFile(hash: string): Promise<string | undefined>;
+  /**
+   * Calls `listener` with every update of the background jobs (import, improve, sort) from now on: at their
+   * start and end at once, their progress at most every PUSH_INTERVAL_MS. Returns the function that stops it.
+   */
+  onJobUpdate(listener: (update: JobUpdate) => void): () => void;
   close(): Promise<void>;
 }
 
@@ -79,9 +85,12 @@ export function createServices(options: ServiceOptions = {}): Services {
   const reviewer = options.reviewer ?? os.userInfo().username;
   let opening: Promise<Catalog> | undefined;
   let predictor: Promise<Predictor> | undefined;
-  let current: { status: ImportStatus; cancel: AbortController; finished: Promise<void> } | undefined;
-  let improving: { status: ImproveStatus; cancel: AbortController; finished: Promise<void> } | undefined;
-  let sorting: { status: SortStatus; cancel: AbortController; finished: Promise<void> } | undefined;
+  /** The long jobs that change the catalog or its files: they run one at a time. */
+  const jobs = new JobManager<JobStatuses>({
+    import: 'an import is running; wait for it to finish or cancel it',
+    improve: 'the model is being improved; wait for it to finish or cancel it',
+    sort: 'photos are being sorted into folders; wait for it to finish or cancel it',
+  });
   /** Where the user last chose to sort into: the renderer never names a path itself. */
   let sortDest: string | undefined;
   const modelsRoot = path.resolve(options.modelsDir ?? fineTunedModelsDir());
@@ -142,84 +151,58 @@ export function createServices(options: ServiceOptions = {}): Services {
     }
   }
 
-  /** The long jobs that change the catalog or its files run one at a time. */
-  function refuseWhileBusy(): void {
-    if (current?.status.running) throw new Error('an import is running; wait for it to finish or cancel it');
-    if (improving?.status.running) throw new Error('the model is being improved; wait for it to finish or cancel it');
-    if (sorting?.status.running) throw new Error('photos are being sorted into folders; wait for it to finish or cancel it');
-  }
-
   const sortRequest = (sortOptions: SortOptions) => {
     if (!sortDest) throw new Error('choose a destination folder first');
     return { dest: sortDest, ...sortOptions };
   };
 
   async function startImport(roots: string[]): Promise<ImportStatus> {
-    refuseWhileBusy();
+    jobs.assertIdle();
     const cat = await openCatalog();
     const model = await (predictor ??= activeModelDir().then((dir) => startPredictor(dir)));
-    const cancel = new AbortController();
-    const status: ImportStatus = { jobId: 0, running: true, phase: 'finding', found: 0, done: 0, failed: 0, photos: null, photosPerSecond: 0, etaSeconds: null, problem: null };
-    // Every write waits while another program holds the catalog, with the status saying so.
-    const { wait: waiting, phase } = waitingStatus(status, cancel.signal);
-    const registering = cat.writeWhenFree(() => {
-      const registered = cat.registerModel({ name: model.name, version: model.version, dir: model.modelDir, card: model.card ?? {} });
-      if (!cat.activeModel()) cat.activateModel(registered.id);
-      return registered;
-    }, waiting);
-    const finished = registering.then((row) => importPhotos(roots, {
-      catalog: cat, thumbnailsDir: thumbnails, predictor: { predictor: model, modelId: row.id }, signal: cancel.signal, catalogWait: waiting,
-      onProgress: (p) => {
-        phase(p.phase);
-        Object.assign(status, { jobId: p.jobId, found: p.found, done: p.done, failed: p.failed, photosPerSecond: p.photosPerSecond, etaSeconds: p.etaSeconds });
-      },
-    })).then(
-      (result) => {
-        Object.assign(status, { jobId: result.jobId, phase: result.status, found: result.counts.found, done: result.counts.done, failed: result.counts.failed, photos: result.photos, etaSeconds: 0 });
-      },
-      (err: Error) => {
-        if (cancel.signal.aborted) Object.assign(status, { phase: 'cancelled' });
-        else Object.assign(status, { phase: 'failed', problem: err instanceof CatalogBusyError ? err.message : `${explainBusy(err)}; import the same folders again to continue` });
-      },
-    ).finally(() => {
-      status.running = false;
-    });
-    current = { status, cancel, finished };
-    return { ...status };
+    return jobs.start('import', { jobId: 0, phase: 'finding', found: 0, done: 0, failed: 0, photos: null, photosPerSecond: 0, etaSeconds: null, problem: null }, async (run) => {
+      // Every write waits while another program holds the catalog, with the status saying so.
+      const { wait: waiting, phase } = waitingStatus(run);
+      const row = await cat.writeWhenFree(() => {
+        const registered = cat.registerModel({ name: model.name, version: model.version, dir: model.modelDir, card: model.card ?? {} });
+        if (!cat.activeModel()) cat.activateModel(registered.id);
+        return registered;
+      }, waiting);
+      const result = await importPhotos(roots, {
+        catalog: cat, thumbnailsDir: thumbnails, predictor: { predictor: model, modelId: row.id }, signal: run.signal, catalogWait: waiting,
+        onProgress: (p) => {
+          phase(p.phase);
+          run.progress({ jobId: p.jobId, found: p.found, done: p.done, failed: p.failed, photosPerSecond: p.photosPerSecond, etaSeconds: p.etaSeconds });
+        },
+      });
+      return { jobId: result.jobId, phase: result.status, found: result.counts.found, done: result.counts.done, failed: result.counts.failed, photos: result.photos, etaSeconds: 0 };
+    }, (err, cancelled) => (cancelled ? { phase: 'cancelled' }
+      : { phase: 'failed', problem: err instanceof CatalogBusyError ? err.message : `${explainBusy(err)}; import the same folders again to continue` }));
   }
 
   /**
    * A long job's waits for the catalog: its status says 'waiting' while a write waits, then goes back to the
    * phase it was in; `phase` sets the phase (held back while it waits).
    */
-  function waitingStatus<P extends string>(status: { phase: P | 'waiting' }, signal: AbortSignal): { wait: CatalogWait; phase: (phase: P) => void } {
-    let phase = status.phase as P;
+  function waitingStatus<P extends string>(run: JobRun<{ running: boolean; phase: P | 'waiting' }>): { wait: CatalogWait; phase: (phase: P) => void } {
+    let phase = run.status.phase as P;
     let waiting = false;
     return {
-      wait: { ...catalogWait, signal, onWaiting: (seconds) => { waiting = seconds !== null; status.phase = waiting ? 'waiting' : phase; } },
+      wait: { ...catalogWait, signal: run.signal, onWaiting: (seconds) => { waiting = seconds !== null; run.progress({ phase: waiting ? 'waiting' : phase }); } },
       phase: (next) => {
         phase = next;
-        if (!waiting) status.phase = next;
+        if (!waiting) run.progress({ phase: next });
       },
     };
   }
 
-  /** Runs one step of model improvement in the background, with its status kept for improveStatus. */
-  function runImproveJob(status: ImproveStatus, work: (cancel: AbortController) => Promise<void>): ImproveStatus {
-    refuseWhileBusy();
-    const cancel = new AbortController();
-    const finished = work(cancel).catch((err: Error) => {
-      Object.assign(status, cancel.signal.aborted ? { phase: 'cancelled', problem: null } : { phase: 'failed', problem: err.message });
-    }).finally(() => {
-      status.running = false;
-    });
-    improving = { status, cancel, finished };
-    return { ...status };
+  /** Starts one step of model improvement (fine-tuning, or activation) as the 'improve' job. */
+  function startImproveJob(phase: ImproveStatus['phase'], work: JobWork<ImproveStatus>): ImproveStatus {
+    const failure: JobFailure<ImproveStatus> = (err, cancelled) => (cancelled ? { phase: 'cancelled', problem: null } : { phase: 'failed', problem: err.message });
+    return jobs.start('improve', {
+      phase, epoch: 0, epochs: 0, loss: null, validationAccuracy: null, validationCount: null, replayAccuracy: null, replayCount: null, etaSeconds: null, repredicted: null, candidate: null, problem: null,
+    }, work, failure);
   }
-
-  const idleImprove = (phase: ImproveStatus['phase']): ImproveStatus => ({
-    running: true, phase, epoch: 0, epochs: 0, loss: null, validationAccuracy: null, validationCount: null, replayAccuracy: null, replayCount: null, etaSeconds: null, repredicted: null, candidate: null, problem: null,
-  });
 
   const api: FashionSorterApi = {
     appInfo: async () => ({ version, thumbnailBase: options.thumbnailBase ?? 'thumb://photo/', photoBase: options.photoBase ?? 'photo://file/', ...modelSummary(await activeModelDir()) }),
@@ -229,11 +212,8 @@ export function createServices(options: ServiceOptions = {}): Services {
       return folders.length === 0 ? null : startImport(folders);
     },
     importPaths: (paths) => startImport(paths),
-    importStatus: async () => (current ? { ...current.status } : null),
-    async cancelImport() {
-      current?.cancel.abort();
-      await current?.finished;
-    },
+    importStatus: async () => jobs.snapshot('import'),
+    cancelImport: () => jobs.cancel('import'),
     importErrors: async (offset, limit) => (await openCatalog()).fileErrors(offset, limit),
     async counts(rule) {
       const cat = await openCatalog();
@@ -264,31 +244,27 @@ export function createServices(options: ServiceOptions = {}): Services {
     },
     improveRequirements: async () => ({ minimumLabels: MIN_LABELS }),
     async improveModel() {
-      const status = idleImprove('fine-tuning');
-      return runImproveJob(status, async (cancel) => {
+      return startImproveJob('fine-tuning', async (run) => {
         // Loaded for each improvement (a fraction of a second) rather than kept: 55 MB the app would hold for good.
         const data = await loadFashionMnist();
-        const { wait, phase } = waitingStatus(status, cancel.signal);
+        const { wait, phase } = waitingStatus(run);
         const result = await improveModel(await openCatalog(), data, modelsRoot, options.fineTune ?? DEFAULT_FINETUNE_OPTIONS, {
-          signal: cancel.signal, activePredictor: await predictor?.catch(() => undefined), catalogWait: wait,
+          signal: run.signal, activePredictor: await predictor?.catch(() => undefined), catalogWait: wait,
           onPhase: phase,
-          onProgress: (p) => Object.assign(status, { epoch: p.epoch, epochs: p.epochs, loss: p.loss, etaSeconds: p.etaSeconds }),
-          onEpoch: (r, counts) => Object.assign(status, {
+          onProgress: (p) => run.progress({ epoch: p.epoch, epochs: p.epochs, loss: p.loss, etaSeconds: p.etaSeconds }),
+          onEpoch: (r, counts) => run.progress({
             validationAccuracy: r.validationAccuracy, validationCount: counts.validation, replayAccuracy: r.guardAccuracy ?? null, replayCount: counts.replay,
           }),
         });
-        status.candidate = {
+        const candidate = {
           modelId: result.model.id, name: result.model.name, parentName: result.parent.name, labels: result.fineTune.labels,
           categoriesWithoutLabels: result.fineTune.categoriesWithoutLabels, ...result.comparison,
         };
-        Object.assign(status, { phase: 'ready', etaSeconds: 0 });
+        return { candidate, phase: 'ready', etaSeconds: 0 };
       });
     },
-    improveStatus: async () => (improving ? { ...improving.status } : null),
-    async cancelImprove() {
-      improving?.cancel.abort();
-      await improving?.finished;
-    },
+    improveStatus: async () => jobs.snapshot('improve'),
+    cancelImprove: () => jobs.cancel('improve'),
     async modelVersions(): Promise<ModelVersion[]> {
       const rows = (await openCatalog()).models();
       return rows.map((row) => {
@@ -303,15 +279,14 @@ export function createServices(options: ServiceOptions = {}): Services {
       });
     },
     async activateModel(id) {
-      const status = idleImprove('activating');
-      return runImproveJob(status, async (cancel) => {
+      return startImproveJob('activating', async (run) => {
         // The importer's predictor holds the old model; the next import starts one with the new.
         const old = predictor;
         predictor = undefined;
         await (await old?.catch(() => undefined))?.close();
-        const { wait } = waitingStatus(status, cancel.signal);
-        const result = await activateModel(await openCatalog(), id, { signal: cancel.signal, catalogWait: wait, onProgress: (p) => (status.repredicted = p) });
-        status.phase = result.status === 'done' ? 'activated' : 'cancelled';
+        const { wait } = waitingStatus(run);
+        const result = await activateModel(await openCatalog(), id, { signal: run.signal, catalogWait: wait, onProgress: (p) => run.progress({ repredicted: p }) });
+        return { phase: result.status === 'done' ? 'activated' : 'cancelled' };
       });
     },
     async discardModel(id) {
@@ -340,33 +315,24 @@ export function createServices(options: ServiceOptions = {}): Services {
     },
     previewSort: async (sortOptions) => planSort(await openCatalog(), sortRequest(sortOptions)),
     async startSort(sortOptions) {
-      refuseWhileBusy();
+      jobs.assertIdle();
       const request = sortRequest(sortOptions);
       const cat = await openCatalog();
-      const cancel = new AbortController();
-      const status: SortStatus = { running: true, phase: 'planning', total: 0, done: 0, failed: 0, photosPerSecond: 0, etaSeconds: null, result: null, problem: null };
-      const { wait, phase } = waitingStatus(status, cancel.signal);
-      const finished = sortPhotos(cat, request, {
-        signal: cancel.signal,
-        catalogWait: wait,
-        onProgress: (p) => {
-          phase('sorting');
-          Object.assign(status, { total: p.total, done: p.done, failed: p.failed, photosPerSecond: p.photosPerSecond, etaSeconds: p.etaSeconds });
-        },
-      }).then(
-        (result) => Object.assign(status, { phase: result.status, result, problem: result.problem, failed: result.failed.length, etaSeconds: 0 }),
-        (err: Error) => Object.assign(status, cancel.signal.aborted ? { phase: 'stopped', problem: 'cancelled before it began' } : { phase: 'failed', problem: explainBusy(err) }),
-      ).finally(() => {
-        status.running = false;
-      });
-      sorting = { status, cancel, finished: finished.then(() => undefined) };
-      return { ...status };
+      return jobs.start('sort', { phase: 'planning', total: 0, done: 0, failed: 0, photosPerSecond: 0, etaSeconds: null, result: null, problem: null }, async (run) => {
+        const { wait, phase } = waitingStatus(run);
+        const result = await sortPhotos(cat, request, {
+          signal: run.signal,
+          catalogWait: wait,
+          onProgress: (p) => {
+            phase('sorting');
+            run.progress({ total: p.total, done: p.done, failed: p.failed, photosPerSecond: p.photosPerSecond, etaSeconds: p.etaSeconds });
+          },
+        });
+        return { phase: result.status, result, problem: result.problem, failed: result.failed.length, etaSeconds: 0 };
+      }, (err, cancelled) => (cancelled ? { phase: 'stopped', problem: 'cancelled before it began' } : { phase: 'failed', problem: explainBusy(err) }));
     },
-    sortStatus: async () => (sorting ? { ...sorting.status } : null),
-    async cancelSort() {
-      sorting?.cancel.abort();
-      await sorting?.finished;
-    },
+    sortStatus: async () => jobs.snapshot('sort'),
+    cancelSort: () => jobs.cancel('sort'),
   };
 
   return {
@@ -386,10 +352,10 @@ export function createServices(options: ServiceOptions = {}): Services {
       if (!/^[0-9a-f]{64}$/.test(hash)) return undefined;
       return unchangedFile(hash);
     },
+    onJobUpdate: (listener) => jobs.subscribe(listener),
     async close() {
       closing.abort();
-      for (const job of [current, improving, sorting]) job?.cancel.abort();
-      await Promise.all([current?.finished, improving?.finished, sorting?.finished]);
+      await jobs.cancelAll();
       await (await predictor?.catch(() => undefined))?.close();
       (await opening?.catch(() => undefined))?.close();
     },

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { build } from 'vite';
-import { CHANNELS, type FashionSorterApi, type MenuCommand } from '../../electron/api/contract.ts';
+import { CHANNELS, jobUpdateSchema, type FashionSorterApi, type MenuCommand } from '../../electron/api/contract.ts';
 import type { Services } from '../../electron/api/services.ts';
 import { callValidated } from '../../electron/ipc.ts';
 import { contentSecurityPolicy } from '../../electron/shellPolicy.ts';
@@ -88,7 +88,19 @@ export async function openRenderer(services: Services, options: { dropRoot?: str
       globalThis.api = Object.fromEntries(${methods}.map((m) => [m, (...a) => globalThis.__fashionSorterCall(m, ...a)]));
       globalThis.api.importDropped = (files) => globalThis.__fashionSorterDrop(files.map((f) => f.name));
       globalThis.api.onMenuCommand = (listener) => listeners.push(listener);
+      const jobListeners = new Set();
+      globalThis.__jobListeners = jobListeners;
+      globalThis.api.onJobUpdate = (listener) => {
+        jobListeners.add(listener);
+        return () => void jobListeners.delete(listener);
+      };
     })();`,
+  });
+  // The services' job updates reach the page as the main process's pushes do, checked as the preload checks them.
+  // One sent while the page (re)loads has no page to reach; the page asks for the statuses when it starts.
+  const stopJobUpdates = services.onJobUpdate((update) => {
+    const checked = jobUpdateSchema.parse(update);
+    page.evaluate((u) => (globalThis as unknown as { __jobListeners: Set<(u: unknown) => void> }).__jobListeners.forEach((listener) => listener(u)), checked).catch(() => undefined);
   });
   // Added through the DevTools protocol, as the api shim is, so the page's CSP does not apply to them.
   for (const content of options.initScripts ?? []) await page.addInitScript({ content });
@@ -98,6 +110,7 @@ export async function openRenderer(services: Services, options: { dropRoot?: str
     problems,
     menu: (command) => page.evaluate((c) => (globalThis as unknown as { __menuListeners: ((c: string) => void)[] }).__menuListeners.forEach((listener) => listener(c)), command),
     close: async () => {
+      stopJobUpdates();
       await browser.close();
       server.close();
     },
