@@ -98,10 +98,12 @@ function quantile(values: Float32Array, q: number): number {
 }
 
 /**
- * Per channel, the least-squares quadratic surface through the border band's colours: fitted once, then again
- * on the pixels within 3 median absolute residuals (+3) of the first fit (an object reaching the border is
- * not background). Returns the border pixels kept and per channel the coefficients of 1, u, v, u², v², uv at u, v
- * in [−1, 1] across the image.
+ * Per channel, the least-squares quadratic surface through the border band's colours, fitted to the pixels near
+ * the band's median colour and then again to the pixels near that fit ("near": within 3 median absolute
+ * residuals, +3). A garment reaching the border is not background: a least-squares fit through it bends towards
+ * it (a blue hoodie across a fifth of the bottom edge pulled the first fit of concrete to blue there, and with it
+ * the noise threshold), where the median does not move. Returns the border pixels kept and per channel the
+ * coefficients of 1, u, v, u², v², uv at u, v in [−1, 1] across the image.
  */
 function fitBackground(image: RawImage, border: Int32Array): { coef: number[][]; inliers: Int32Array } {
   const { data, width, height, channels } = image;
@@ -139,23 +141,25 @@ function fitBackground(image: RawImage, border: Int32Array): { coef: number[][];
     }
     return atb.map((rhs) => solve(ata, rhs));
   };
-  const first = fit(undefined);
-  const residuals = new Float32Array(count);
-  for (let k = 0; k < count; k++) {
-    const t = 6 * k;
-    let sum = 0;
-    for (let c = 0; c < 3; c++) {
-      const coef = first[c]!;
-      let model = 0;
-      for (let i = 0; i < 6; i++) model += terms[t + i]! * coef[i]!;
-      sum += Math.abs(colours[3 * k + c]! - model);
-    }
-    residuals[k] = sum;
-  }
-  const limit = 3 * quantile(residuals, 0.5) + 3;
-  const kept = new Uint8Array(count);
-  let inliers = 0;
-  for (let k = 0; k < count; k++) if (residuals[k]! <= limit) { kept[k] = 1; inliers++; }
+  // The border pixels whose summed absolute residual from `model` (3 channel values) is within the limit.
+  const near = (model: (k: number, c: number) => number): { kept: Uint8Array; count: number } => {
+    const residuals = new Float32Array(count);
+    for (let k = 0; k < count; k++) for (let c = 0; c < 3; c++) residuals[k]! += Math.abs(colours[3 * k + c]! - model(k, c));
+    const limit = 3 * quantile(residuals, 0.5) + 3;
+    const kept = new Uint8Array(count);
+    let n = 0;
+    for (let k = 0; k < count; k++) if (residuals[k]! <= limit) { kept[k] = 1; n++; }
+    return { kept, count: n };
+  };
+  const median = [0, 1, 2].map((c) => quantile(Float32Array.from({ length: count }, (_, k) => colours[3 * k + c]!), 0.5));
+  const aroundMedian = near((_, c) => median[c]!);
+  if (aroundMedian.count < 12) return { coef: fit(undefined), inliers: border };
+  const first = fit(aroundMedian.kept);
+  const { kept, count: inliers } = near((k, c) => {
+    let model = 0;
+    for (let i = 0; i < 6; i++) model += terms[6 * k + i]! * first[c]![i]!;
+    return model;
+  });
   if (inliers < 12) return { coef: first, inliers: border };
   return { coef: fit(kept), inliers: border.filter((_, k) => kept[k] === 1) };
 }
@@ -620,3 +624,4 @@ function maskOf(width: number, height: number, seeds: Uint8Array, faint: Uint8Ar
   addWhatTouches(mask, seeds, faint, width, height);
   return mask;
 }
+
