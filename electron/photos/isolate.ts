@@ -232,8 +232,8 @@ function biggest(sizes: number[]): number {
   return most;
 }
 
-/** Sets every pixel the border cannot reach through unset pixels (holes in the mask, inside an outline). */
-function fillHoles(mask: Uint8Array, width: number, height: number): Uint8Array {
+/** A 0/1 mask (`width`×`height`, row-major) with every pixel the frame cannot reach through unset pixels set (holes in it, inside an outline); a new array. */
+export function fillHoles(mask: Uint8Array, width: number, height: number): Uint8Array {
   // The frame's pixels and what they reach through unset pixels are the outside: the complement of its parts
   // that touch the frame. A one-pixel unset frame around the image joins them all into one part.
   const w = width + 2;
@@ -323,8 +323,7 @@ const isNearWhite = (data: Uint8Array, p: number, channels: number) => {
 /**
  * True when at least WHITE_BAND_SHARE of the border band (BORDER_SHARE of the shorter side) is within 5 % of white:
  * most packshots, the product reaching the frame in places. The photo pipeline then leaves isolation out and the
- * paper's trim finds the product on its own (a fraction of a millisecond). A soft shadow on such a photo stays in
- * the trim's box, as with the paper's conversion.
+ * paper's trim finds the product on its own (a fraction of a millisecond), less a soft shadow under it (softShadowBelow).
  */
 export function plainWhiteBorder(image: RawImage): boolean {
   const { data, width, height, channels } = image;
@@ -341,6 +340,56 @@ export function plainWhiteBorder(image: RawImage): boolean {
     }
   }
   return white >= WHITE_BAND_SHARE * total;
+}
+
+/**
+ * Most chroma (largest less smallest channel, 0–255) of a soft shadow's pixels: it is the white background darkened,
+ * grey (saleor's placeholders' shadows: 0; a JPEG's noise adds a few levels).
+ */
+const SHADOW_CHROMA = 12;
+/**
+ * Largest luminance step (0–255) between neighbouring pixels of a soft shadow: it darkens gradually, without an edge.
+ * Saleor's placeholders' shadows step by 7–21 on the 256-px decode; a product's outline, by 50 and more.
+ */
+const SHADOW_STEP = 24;
+
+/**
+ * A soft shadow under a packshot on white that floats above it (as saleor's placeholders do): the rows at the bottom
+ * of `box` (the product's trim box in `image`, pixels) with anything not within 5 % of white in them, when a row
+ * within 5 % of white throughout separates them from the rows above, they are at most half as many, and all their
+ * pixels that are not near white are grey (SHADOW_CHROMA), nowhere darker than SHADOW_FLOOR of white, and change
+ * gradually (SHADOW_STEP). Returns the number of rows above the separating row, counted from the box's top (the
+ * product's height without its shadow), or undefined when there is no such shadow. A shadow that touches the product
+ * (a contact shadow, or one cast on the floor the product stands on) is left where it is.
+ */
+export function softShadowBelow(image: RawImage, box: { left: number; top: number; width: number; height: number }): number | undefined {
+  const { data, width, channels } = image;
+  const right = box.left + box.width;
+  const plain = (y: number) => {
+    for (let x = box.left; x < right; x++) if (!isNearWhite(data, y * width + x, channels)) return false;
+    return true;
+  };
+  const bottom = box.top + box.height - 1;
+  let y = bottom;
+  while (y >= box.top && !plain(y)) y--;
+  const shadowTop = y + 1;
+  while (y >= box.top && plain(y)) y--;
+  if (y < box.top || bottom - shadowTop + 1 > (y - box.top + 1) / 2) return undefined;
+  const g = Math.min(1, channels - 1);
+  const b = Math.min(2, channels - 1);
+  const lum = (p: number) => 0.2126 * data[p * channels]! + 0.7152 * data[p * channels + g]! + 0.0722 * data[p * channels + b]!;
+  for (let row = shadowTop; row <= bottom; row++) {
+    for (let x = box.left; x < right; x++) {
+      const p = row * width + x;
+      if (isNearWhite(data, p, channels)) continue;
+      const at = p * channels;
+      const chroma = Math.max(data[at]!, data[at + g]!, data[at + b]!) - Math.min(data[at]!, data[at + g]!, data[at + b]!);
+      const l = lum(p);
+      if (chroma > SHADOW_CHROMA || l < SHADOW_FLOOR * 255) return undefined;
+      if ((x + 1 < right && Math.abs(lum(p + 1) - l) > SHADOW_STEP) || (row < bottom && Math.abs(lum(p + width) - l) > SHADOW_STEP)) return undefined;
+    }
+  }
+  return y - box.top + 1;
 }
 
 /** True when at least half the border is within 5 % of white: a packshot on white, the product may reach the border. */
