@@ -50,23 +50,11 @@ async function scene(index: number, background: Background, options: { frame?: {
         case 'gradient': { const l = 235 - 50 * (y / height) - 80 * (u * u + v * v); bg = [l, l, l + 4]; break; }
         case 'texture': { const l = 110 + 0.35 * noise![p]! + 20 * (random() - 0.5); bg = [l, l - 3, l - 6]; break; }
         case 'wall': { const k = 1 - 0.25 * (x / width); bg = [200 * k, 170 * k, 120 * k]; break; }
-        case 'shadow': {
-          // A soft elliptical shadow under the garment's bottom edge, darkening white to 0.72 at its centre.
-          const dx = (x - width / 2) / (0.42 * size);
-          const dy = (y - (top + size * 0.97)) / (0.07 * size);
-          const l = 255 * (1 - 0.28 * Math.exp(-(dx * dx + dy * dy)));
-          bg = [l, l, l];
-          break;
-        }
+        // A soft elliptical shadow under the garment's bottom edge, darkening white to 0.72 at its centre.
+        case 'shadow': bg = softShadow(x - width / 2, y - (top + size * 0.97), 0.42 * size, 0.07 * size, 0.28); break;
         case 'white': bg = [255, 255, 255]; break;
-        case 'floating': {
-          // A packshot floating above its shadow: a soft ellipse a tenth of the garment below it, darkening white to 0.7.
-          const dx = (x - width / 2) / (0.3 * size);
-          const dy = (y - (top + size * 1.1)) / (0.03 * size);
-          const l = 255 * (1 - 0.3 * Math.exp(-(dx * dx + dy * dy)));
-          bg = [l, l, l];
-          break;
-        }
+        // A packshot floating above its shadow: a soft ellipse a tenth of the garment below it, darkening white to 0.7.
+        case 'floating': bg = softShadow(x - width / 2, y - (top + size * 1.1), 0.3 * size, 0.03 * size, 0.3); break;
       }
       let out = bg;
       const gx = x - left;
@@ -90,6 +78,12 @@ async function scene(index: number, background: Background, options: { frame?: {
   }
   const png = await sharp(rgb, { raw: { width, height, channels: 3 } }).png({ compressionLevel: 1 }).toBuffer();
   return { png, mask, width, height };
+}
+
+/** White darkened by a Gaussian ellipse of radii `rx`, `ry` to 1 − `depth` at its centre, at `dx`, `dy` from it (pixels). */
+function softShadow(dx: number, dy: number, rx: number, ry: number, depth: number): Rgb {
+  const l = 255 * (1 - depth * Math.exp(-((dx / rx) ** 2 + (dy / ry) ** 2)));
+  return [l, l, l];
 }
 
 /** The photo as the pipeline first decodes it (at most the thumbnail size, on white), and the mask at that size. */

@@ -206,9 +206,9 @@ function sharpen(gray: Float32Array, width: number, height: number): Float32Arra
 export interface ConversionOptions {
   /**
    * Isolate the garment and composite it onto white first (isolate.ts), unless the border is mostly white
-   * (default true). It takes the 77 shared real shop photos from 41 right to 55 and adds a mean of 2.5–2.6 ms of
-   * CPU per photo, within the 3 ms budget (max 8.5–11.5; the least of 5 runs per photo, `npm run bench -- --only
-   * realPhotos`, three runs, 2026-11-29). Rendered Fashion-MNIST packshots skip it: fidelity gap 0.64 points.
+   * (default true). It takes the 77 shared real shop photos from 41 right to 55 and adds a mean of 2.7 ms of
+   * CPU per photo, within the 3 ms budget (max 6.1; the least of 5 runs per photo, `npm run bench -- --only
+   * realPhotos`, 2026-11-30). Rendered Fashion-MNIST packshots skip it: fidelity gap 0.65 points (test/fidelity.test.ts).
    */
   isolate?: boolean;
   /**
