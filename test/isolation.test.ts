@@ -15,7 +15,7 @@ const image = (i: number) => data.test.images.subarray(i * PIXELS, (i + 1) * PIX
 const predictor = await startPredictor(defaultModelDir());
 after(() => predictor.close());
 
-type Background = 'gradient' | 'texture' | 'shadow' | 'wall' | 'white';
+type Background = 'gradient' | 'texture' | 'shadow' | 'wall' | 'white' | 'floating';
 type Rgb = [number, number, number];
 
 /**
@@ -23,7 +23,8 @@ type Rgb = [number, number, number];
  * is the garment's shape and shading (its pixels above 40 of 255 are the mask), coloured `colour` (or near
  * white with a darker seam along its outline for 'white'), placed in a `frame` on a generated background:
  * a studio gradient with a vignette, a concrete-like texture, white with a soft shadow under the garment,
- * a coloured wall with a gradient, or white. Returns the PNG and the mask at the photo's size.
+ * a coloured wall with a gradient, white, or white with the garment (near white, as on 'white') floating above its
+ * soft shadow. Returns the PNG and the mask at the photo's size.
  */
 async function scene(index: number, background: Background, options: { frame?: { width: number; height: number }; garment?: number; colour?: Rgb } = {}) {
   const { width, height } = options.frame ?? { width: 600, height: 500 };
@@ -49,15 +50,11 @@ async function scene(index: number, background: Background, options: { frame?: {
         case 'gradient': { const l = 235 - 50 * (y / height) - 80 * (u * u + v * v); bg = [l, l, l + 4]; break; }
         case 'texture': { const l = 110 + 0.35 * noise![p]! + 20 * (random() - 0.5); bg = [l, l - 3, l - 6]; break; }
         case 'wall': { const k = 1 - 0.25 * (x / width); bg = [200 * k, 170 * k, 120 * k]; break; }
-        case 'shadow': {
-          // A soft elliptical shadow under the garment's bottom edge, darkening white to 0.72 at its centre.
-          const dx = (x - width / 2) / (0.42 * size);
-          const dy = (y - (top + size * 0.97)) / (0.07 * size);
-          const l = 255 * (1 - 0.28 * Math.exp(-(dx * dx + dy * dy)));
-          bg = [l, l, l];
-          break;
-        }
+        // A soft elliptical shadow under the garment's bottom edge, darkening white to 0.72 at its centre.
+        case 'shadow': bg = softShadow(x - width / 2, y - (top + size * 0.97), 0.42 * size, 0.07 * size, 0.28); break;
         case 'white': bg = [255, 255, 255]; break;
+        // A packshot floating above its shadow: a soft ellipse a tenth of the garment below it, darkening white to 0.7.
+        case 'floating': bg = softShadow(x - width / 2, y - (top + size * 1.1), 0.3 * size, 0.03 * size, 0.3); break;
       }
       let out = bg;
       const gx = x - left;
@@ -65,12 +62,12 @@ async function scene(index: number, background: Background, options: { frame?: {
       if (gx >= 0 && gy >= 0 && gx < size && gy < size && shape[gy * size + gx]! > 40) {
         mask[p] = 1;
         const g = shape[gy * size + gx]! / 255;
-        out = background === 'white' ? [252 - 30 * g, 252 - 30 * g, 250 - 30 * g] : colour.map((c) => c * (0.55 + 0.45 * g)) as Rgb;
+        out = background === 'white' || background === 'floating' ? [252 - 30 * g, 252 - 30 * g, 250 - 30 * g] : colour.map((c) => c * (0.55 + 0.45 * g)) as Rgb;
       }
       rgb.set(out.map((c) => Math.max(0, Math.min(255, Math.round(c)))), p * 3);
     }
   }
-  if (background === 'white') {
+  if (background === 'white' || background === 'floating') {
     // A light garment on white is seen by its seams and the shading at its outline.
     for (let y = 1; y < height - 1; y++) {
       for (let x = 1; x < width - 1; x++) {
@@ -81,6 +78,12 @@ async function scene(index: number, background: Background, options: { frame?: {
   }
   const png = await sharp(rgb, { raw: { width, height, channels: 3 } }).png({ compressionLevel: 1 }).toBuffer();
   return { png, mask, width, height };
+}
+
+/** White darkened by a Gaussian ellipse of radii `rx`, `ry` to 1 − `depth` at its centre, at `dx`, `dy` from it (pixels). */
+function softShadow(dx: number, dy: number, rx: number, ry: number, depth: number): Rgb {
+  const l = 255 * (1 - depth * Math.exp(-((dx / rx) ** 2 + (dy / ry) ** 2)));
+  return [l, l, l];
 }
 
 /** The photo as the pipeline first decodes it (at most the thumbnail size, on white), and the mask at that size. */
@@ -182,6 +185,57 @@ test('a packshot on white converts as the paper\'s conversion alone does (tones 
   // The ankle boot (0) differs in 125 pixels when this was written: a faint part of its outline is left out and
   // the trim's box moves by a pixel. The rendered-packshot fidelity measures what that costs (test/fidelity.test.ts).
   assert.ok(differing.length <= 1, differing.join(', '));
+});
+
+/** The bounding box (rows and columns, inclusive) of a 28×28 input's garment pixels (above 20 of 255). */
+function inputBox(pixels: Uint8Array): [number, number, number, number] {
+  let [top, bottom, left, right] = [IMAGE_SIZE, -1, IMAGE_SIZE, -1];
+  pixels.forEach((v, i) => {
+    if (v <= 20) return;
+    const [y, x] = [Math.floor(i / IMAGE_SIZE), i % IMAGE_SIZE];
+    [top, bottom, left, right] = [Math.min(top, y), Math.max(bottom, y), Math.min(left, x), Math.max(right, x)];
+  });
+  return [top, bottom, left, right];
+}
+
+/** The rows of a 28×28 input within its box (inputBox) without a garment pixel: a gap between the garment and its shadow. */
+function emptyRows(pixels: Uint8Array): number {
+  const [top, bottom] = inputBox(pixels);
+  let empty = 0;
+  for (let y = top; y <= bottom; y++) if (pixels.subarray(y * IMAGE_SIZE, (y + 1) * IMAGE_SIZE).every((v) => v <= 20)) empty++;
+  return empty;
+}
+
+/** The median of a 28×28 input's garment pixels (above 20 of 255). */
+const garmentMedian = (pixels: Uint8Array) => {
+  const garment = Array.from(pixels).filter((v) => v > 20).sort((a, b) => a - b);
+  return garment[garment.length >> 1]!;
+};
+
+test('a white garment floating above its soft shadow on white: the shadow is left out of the input and the garment\'s tones are lifted', async () => {
+  for (const index of SOLID) {
+    const floating = (await scene(index, 'floating')).png;
+    const now = (await convertPhoto(floating, ISOLATED)).pixels;
+    const paper = (await convertPhoto(floating, PAPER_ONLY)).pixels;
+    // The same garment on white without a shadow, as the paper converts it: where the garment is at 28 px.
+    const alone = (await convertPhoto((await scene(index, 'white')).png, PAPER_ONLY)).pixels;
+    // Tones aside (lifted, faint rows rise above the box's level of 20).
+    const untoned = (await convertPhoto(floating, { ...ISOLATED, tones: false })).pixels;
+    assert.deepEqual(inputBox(untoned), inputBox(alone), `${index}: the garment's box without its shadow`);
+    // The paper's conversion keeps the shadow in the trim's box: it shows below the garment, an empty row between.
+    assert.ok(emptyRows(paper) > 0 && emptyRows(now) === 0, `${index}: empty rows within the box ${emptyRows(paper)} (paper), ${emptyRows(now)}`);
+    assert.ok(garmentMedian(now) >= TONE_FLOOR - 3, `${index}: garment median ${garmentMedian(now)}, paper's ${garmentMedian(paper)}`);
+  }
+});
+
+test('a garment reaching across the bottom edge does not pull the background model to its colour: mask IoU >= 0.9', async () => {
+  // The frame cuts the garment off at the bottom: a third of the bottom edge, a tenth of the border band, is garment.
+  for (const index of [1, 4, 10]) {
+    const { raw, truth } = await decoded(await scene(index, 'texture', { frame: { width: 600, height: 300 } }));
+    const found = isolateGarment(raw);
+    assert.ok(found, `${index}: nothing found`);
+    assert.ok(iou(found.mask, truth) >= 0.9, `${index}: IoU ${iou(found.mask, truth).toFixed(3)}`);
+  }
 });
 
 test('TONE_FLOOR is where Fashion-MNIST\'s light garments are: the 5th percentile of the per-image median garment pixel', () => {

@@ -98,10 +98,12 @@ function quantile(values: Float32Array, q: number): number {
 }
 
 /**
- * Per channel, the least-squares quadratic surface through the border band's colours: fitted once, then again
- * on the pixels within 3 median absolute residuals (+3) of the first fit (an object reaching the border is
- * not background). Returns the border pixels kept and per channel the coefficients of 1, u, v, u², v², uv at u, v
- * in [−1, 1] across the image.
+ * Per channel, the least-squares quadratic surface through the border band's colours, fitted to the pixels near
+ * the band's median colour and then again to the pixels near that fit ("near": within 3 median absolute
+ * residuals, +3). A garment reaching the border is not background: a least-squares fit through it bends towards
+ * it (a blue hoodie across a fifth of the bottom edge pulled the first fit of concrete to blue there, and with it
+ * the noise threshold), where the median does not move. Returns the border pixels kept and per channel the
+ * coefficients of 1, u, v, u², v², uv at u, v in [−1, 1] across the image.
  */
 function fitBackground(image: RawImage, border: Int32Array): { coef: number[][]; inliers: Int32Array } {
   const { data, width, height, channels } = image;
@@ -139,23 +141,25 @@ function fitBackground(image: RawImage, border: Int32Array): { coef: number[][];
     }
     return atb.map((rhs) => solve(ata, rhs));
   };
-  const first = fit(undefined);
-  const residuals = new Float32Array(count);
-  for (let k = 0; k < count; k++) {
-    const t = 6 * k;
-    let sum = 0;
-    for (let c = 0; c < 3; c++) {
-      const coef = first[c]!;
-      let model = 0;
-      for (let i = 0; i < 6; i++) model += terms[t + i]! * coef[i]!;
-      sum += Math.abs(colours[3 * k + c]! - model);
-    }
-    residuals[k] = sum;
-  }
-  const limit = 3 * quantile(residuals, 0.5) + 3;
-  const kept = new Uint8Array(count);
-  let inliers = 0;
-  for (let k = 0; k < count; k++) if (residuals[k]! <= limit) { kept[k] = 1; inliers++; }
+  // The border pixels whose summed absolute residual from `model` (3 channel values) is within the limit.
+  const near = (model: (k: number, c: number) => number): { kept: Uint8Array; count: number } => {
+    const residuals = new Float32Array(count);
+    for (let k = 0; k < count; k++) for (let c = 0; c < 3; c++) residuals[k]! += Math.abs(colours[3 * k + c]! - model(k, c));
+    const limit = 3 * quantile(residuals, 0.5) + 3;
+    const kept = new Uint8Array(count);
+    let n = 0;
+    for (let k = 0; k < count; k++) if (residuals[k]! <= limit) { kept[k] = 1; n++; }
+    return { kept, count: n };
+  };
+  const median = [0, 1, 2].map((c) => quantile(Float32Array.from({ length: count }, (_, k) => colours[3 * k + c]!), 0.5));
+  const aroundMedian = near((_, c) => median[c]!);
+  if (aroundMedian.count < 12) return { coef: fit(undefined), inliers: border };
+  const first = fit(aroundMedian.kept);
+  const { kept, count: inliers } = near((k, c) => {
+    let model = 0;
+    for (let i = 0; i < 6; i++) model += terms[6 * k + i]! * first[c]![i]!;
+    return model;
+  });
   if (inliers < 12) return { coef: first, inliers: border };
   return { coef: fit(kept), inliers: border.filter((_, k) => kept[k] === 1) };
 }
@@ -228,8 +232,8 @@ function biggest(sizes: number[]): number {
   return most;
 }
 
-/** Sets every pixel the border cannot reach through unset pixels (holes in the mask, inside an outline). */
-function fillHoles(mask: Uint8Array, width: number, height: number): Uint8Array {
+/** A 0/1 mask (`width`×`height`, row-major) with every pixel the frame cannot reach through unset pixels set (holes in it, inside an outline); a new array. */
+export function fillHoles(mask: Uint8Array, width: number, height: number): Uint8Array {
   // The frame's pixels and what they reach through unset pixels are the outside: the complement of its parts
   // that touch the frame. A one-pixel unset frame around the image joins them all into one part.
   const w = width + 2;
@@ -319,8 +323,7 @@ const isNearWhite = (data: Uint8Array, p: number, channels: number) => {
 /**
  * True when at least WHITE_BAND_SHARE of the border band (BORDER_SHARE of the shorter side) is within 5 % of white:
  * most packshots, the product reaching the frame in places. The photo pipeline then leaves isolation out and the
- * paper's trim finds the product on its own (a fraction of a millisecond). A soft shadow on such a photo stays in
- * the trim's box, as with the paper's conversion.
+ * paper's trim finds the product on its own (a fraction of a millisecond), less a soft shadow under it (softShadowBelow).
  */
 export function plainWhiteBorder(image: RawImage): boolean {
   const { data, width, height, channels } = image;
@@ -337,6 +340,56 @@ export function plainWhiteBorder(image: RawImage): boolean {
     }
   }
   return white >= WHITE_BAND_SHARE * total;
+}
+
+/**
+ * Most chroma (largest less smallest channel, 0–255) of a soft shadow's pixels: it is the white background darkened,
+ * grey (saleor's placeholders' shadows: 0; a JPEG's noise adds a few levels).
+ */
+const SHADOW_CHROMA = 12;
+/**
+ * Largest luminance step (0–255) between neighbouring pixels of a soft shadow: it darkens gradually, without an edge.
+ * Saleor's placeholders' shadows step by 7–21 on the 256-px decode; a product's outline, by 50 and more.
+ */
+const SHADOW_STEP = 24;
+
+/**
+ * A soft shadow under a packshot on white that floats above it (as saleor's placeholders do): the rows at the bottom
+ * of `box` (the product's trim box in `image`, pixels) with anything not within 5 % of white in them, when a row
+ * within 5 % of white throughout separates them from the rows above, they are at most half as many, and all their
+ * pixels that are not near white are grey (SHADOW_CHROMA), nowhere darker than SHADOW_FLOOR of white, and change
+ * gradually (SHADOW_STEP). Returns the number of rows above the separating row, counted from the box's top (the
+ * product's height without its shadow), or undefined when there is no such shadow. A shadow that touches the product
+ * (a contact shadow, or one cast on the floor the product stands on) is left where it is.
+ */
+export function softShadowBelow(image: RawImage, box: { left: number; top: number; width: number; height: number }): number | undefined {
+  const { data, width, channels } = image;
+  const right = box.left + box.width;
+  const plain = (y: number) => {
+    for (let x = box.left; x < right; x++) if (!isNearWhite(data, y * width + x, channels)) return false;
+    return true;
+  };
+  const bottom = box.top + box.height - 1;
+  let y = bottom;
+  while (y >= box.top && !plain(y)) y--;
+  const shadowTop = y + 1;
+  while (y >= box.top && plain(y)) y--;
+  if (y < box.top || bottom - shadowTop + 1 > (y - box.top + 1) / 2) return undefined;
+  const g = Math.min(1, channels - 1);
+  const b = Math.min(2, channels - 1);
+  const lum = (p: number) => 0.2126 * data[p * channels]! + 0.7152 * data[p * channels + g]! + 0.0722 * data[p * channels + b]!;
+  for (let row = shadowTop; row <= bottom; row++) {
+    for (let x = box.left; x < right; x++) {
+      const p = row * width + x;
+      if (isNearWhite(data, p, channels)) continue;
+      const at = p * channels;
+      const chroma = Math.max(data[at]!, data[at + g]!, data[at + b]!) - Math.min(data[at]!, data[at + g]!, data[at + b]!);
+      const l = lum(p);
+      if (chroma > SHADOW_CHROMA || l < SHADOW_FLOOR * 255) return undefined;
+      if ((x + 1 < right && Math.abs(lum(p + 1) - l) > SHADOW_STEP) || (row < bottom && Math.abs(lum(p + width) - l) > SHADOW_STEP)) return undefined;
+    }
+  }
+  return y - box.top + 1;
 }
 
 /** True when at least half the border is within 5 % of white: a packshot on white, the product may reach the border. */
@@ -620,3 +673,4 @@ function maskOf(width: number, height: number, seeds: Uint8Array, faint: Uint8Ar
   addWhatTouches(mask, seeds, faint, width, height);
   return mask;
 }
+

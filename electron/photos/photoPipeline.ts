@@ -11,7 +11,7 @@ import sharp from 'sharp';
 import { IMAGE_SIZE, PIXELS } from '../dataset/fashionMnist.ts';
 import { removeStaleTemporaries } from '../staleFiles.ts';
 import { contentKind, isCutShort, SNIFF_BYTES } from './fileKinds.ts';
-import { isolateGarment, plainWhiteBorder, widen, type Isolation } from './isolate.ts';
+import { fillHoles, isolateGarment, plainWhiteBorder, softShadowBelow, widen, type Isolation } from './isolate.ts';
 import { maskOutline } from './outline.ts';
 
 export const THUMBNAIL_SIZE = 256;
@@ -138,12 +138,13 @@ export async function decodeUpright(bytes: Buffer): Promise<{ raw: RawImage; for
 }
 
 /**
- * The bounding box of what differs from the top-left corner's colour by more than the threshold, or undefined
- * when nothing does (a blank image). Scans inwards from each edge and stops at the first garment pixel, so
- * mostly only the margins are read.
+ * The bounding box of what differs from the top-left corner's colour by more than the threshold in the first `rows`
+ * rows (all by default), or undefined when nothing does (a blank image). Scans inwards from each edge and stops at the
+ * first garment pixel, so mostly only the margins are read.
  */
-function trimBox(image: RawImage): Box | undefined {
-  const { data, width, height, channels } = image;
+function trimBox(image: RawImage, rows = image.height): Box | undefined {
+  const { data, width, channels } = image;
+  const height = rows;
   const differs = (x: number, y: number) => {
     const at = (y * width + x) * channels;
     for (let c = 0; c < channels; c++) if (Math.abs(data[at + c]! - data[c]!) > TRIM_THRESHOLD) return true;
@@ -205,9 +206,9 @@ function sharpen(gray: Float32Array, width: number, height: number): Float32Arra
 export interface ConversionOptions {
   /**
    * Isolate the garment and composite it onto white first (isolate.ts), unless the border is mostly white
-   * (default true). It takes the 77 shared real shop photos from 41 right to 55 and adds a mean of 2.5–2.6 ms of
-   * CPU per photo, within the 3 ms budget (max 8.5–11.5; the least of 5 runs per photo, `npm run bench -- --only
-   * realPhotos`, three runs, 2026-11-29). Rendered Fashion-MNIST packshots skip it: fidelity gap 0.64 points.
+   * (default true). It takes the 77 shared real shop photos from 41 right to 55 and adds a mean of 2.7 ms of
+   * CPU per photo, within the 3 ms budget (max 6.1; the least of 5 runs per photo, `npm run bench -- --only
+   * realPhotos`, 2026-11-30). Rendered Fashion-MNIST packshots skip it: fidelity gap 0.65 points (test/fidelity.test.ts).
    */
   isolate?: boolean;
   /**
@@ -217,7 +218,7 @@ export interface ConversionOptions {
    * points the conversion may lose. bench --only realPhotos measures both.
    */
   reduce?: 'area' | 'nearest';
-  /** Lift light garments' tones to Fashion-MNIST's, when the garment is isolated (default true). */
+  /** Lift light garments' tones to Fashion-MNIST's, when the garment is isolated or its soft shadow left out (default true). */
   tones?: boolean;
 }
 
@@ -274,7 +275,8 @@ export const TONE_FLOOR = 59;
 
 /**
  * The Fashion-MNIST conversion of an upright image on white: unless `options.isolate` is false or the border is
- * plain white, the garment isolated and composited onto white (isolate.ts); trim what is within 5 % of the corner colour, longest edge to 28 (nearest neighbour), sharpen,
+ * plain white, the garment isolated and composited onto white (isolate.ts); trim what is within 5 % of the corner colour
+ * (less a soft shadow under a packshot that floats, softShadowBelow), longest edge to 28 (nearest neighbour), sharpen,
  * centre on 28×28, negate, lift a light garment's tones, 8-bit grayscale. `isolation` is the image's
  * garment mask, when the caller has it already. Throws PhotoError for a blank image.
  */
@@ -292,9 +294,13 @@ export function toFashionMnist(image: RawImage, options: ConversionOptions = {},
     gray[p] = v;
     gray8[p] = Math.round(v);
   }
-  const box = trimBox({ data: gray8, width: image.width, height: image.height, channels: 1 });
+  const grayImage = { data: gray8, width: image.width, height: image.height, channels: 1 };
+  let box = trimBox(grayImage);
   // The model would still name a category for an empty frame, often with confidence; nothing is there to classify.
   if (!box) throw new PhotoError('the image is blank (one colour throughout): there is no garment to classify');
+  // Where isolation did not run (a packshot on white), the soft shadow under a product that floats is not the product.
+  const shadowless = options.isolate !== false && !keep ? softShadowBelow(image, box) : undefined;
+  if (shadowless) box = trimBox(grayImage, box.top + shadowless)!;
   const longest = Math.max(box.width, box.height);
   const width = Math.max(1, Math.round((box.width * IMAGE_SIZE) / longest));
   const height = Math.max(1, Math.round((box.height * IMAGE_SIZE) / longest));
@@ -303,6 +309,8 @@ export function toFashionMnist(image: RawImage, options: ConversionOptions = {},
   const sharpened = sharpen(small, width, height);
   const values = Float32Array.from(sharpened, (v) => 255 - Math.min(255, Math.max(0, v)));
   if (options.tones !== false && keep) liftTones(values, reduce(Float32Array.from(isolation!.mask), image.width, box, width, height, mode));
+  // Without a mask, the garment is what the trim keeps at 28 px, filled inside its outline (a white garment on white).
+  else if (options.tones !== false && shadowless) liftTones(values, Float32Array.from(fillHoles(Uint8Array.from(values, (v) => (v > TRIM_THRESHOLD ? 1 : 0)), width, height)));
   const pixels = new Uint8Array(PIXELS);
   const left = (IMAGE_SIZE - width) >> 1;
   const top = (IMAGE_SIZE - height) >> 1;
