@@ -347,8 +347,14 @@ export class Catalog {
     this.db.prepare('UPDATE import_jobs SET status = ?, finished_at = ? WHERE id = ?').run(status, now(), jobId);
   }
 
-  pendingFiles(jobId: number, afterId: number, limit: number): { id: number; path: string }[] {
-    return this.db.prepare(`SELECT id, path FROM import_files WHERE job_id = ? AND state = 'pending' AND id > ? ORDER BY id LIMIT ?`).all(jobId, afterId, limit) as { id: number; path: string }[];
+  /**
+   * A job's files still to import after file id `afterId` (a page of `limit`), each with whether the catalog
+   * holds a photo at its path already (only such a file can be an unchanged photo: see unchangedPhoto).
+   */
+  pendingFiles(jobId: number, afterId: number, limit: number): { id: number; path: string; seen: boolean }[] {
+    const rows = this.db.prepare(`SELECT f.id, f.path, EXISTS (SELECT 1 FROM photo_paths pp WHERE pp.path = f.path) AS seen FROM import_files f
+      WHERE f.job_id = ? AND f.state = 'pending' AND f.id > ? ORDER BY f.id LIMIT ?`).all(jobId, afterId, limit) as { id: number; path: string; seen: number }[];
+    return rows.map((r) => ({ id: r.id, path: r.path, seen: r.seen === 1 }));
   }
 
   /** The photo already imported from this path, if the file is unchanged (same size and modification time). */

@@ -212,14 +212,15 @@ export async function importPhotos(roots: string[], options: ImportOptions): Pro
   const photoWorker = new WorkerClient<PhotoRequest, PhotoReply>(import.meta.url, 'photoWorker', 'photo worker');
   try {
     let lastReport = 0;
-    const importFile = async (file: { id: number; path: string }) => {
+    const importFile = async (file: { id: number; path: string; seen: boolean }) => {
       try {
-        const stat = await fs.stat(file.path);
-        const known = catalog.unchangedPhoto(file.path, stat.size, stat.mtimeMs);
+        // Only a path the catalog holds can be an unchanged photo; the others go to the worker unlooked-at.
+        const stat = file.seen ? await fs.stat(file.path) : undefined;
+        const known = stat && catalog.unchangedPhoto(file.path, stat.size, stat.mtimeMs);
         if (known !== undefined) {
           pending.known.push({ fileId: file.id, photoId: known });
         } else {
-          const reply = await photoWorker.call({ type: 'convert', path: file.path, mtimeMs: stat.mtimeMs, thumbnailsDir: options.thumbnailsDir });
+          const reply = await photoWorker.call({ type: 'convert', path: file.path, thumbnailsDir: options.thumbnailsDir });
           if (reply.type === 'failed') pending.failures.push({ path: file.path, reason: reply.reason });
           else pending.photos.push({ ...reply, fileId: file.id, path: file.path });
         }

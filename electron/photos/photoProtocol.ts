@@ -1,6 +1,7 @@
 /** Messages between the importer and the photo worker (photoWorker.ts). */
-/** `mtimeMs` is the importer's own look at the file: a file changed after it is imported again next time. */
-export type PhotoRequest = { type: 'convert'; path: string; mtimeMs: number; thumbnailsDir: string };
+export type PhotoRequest = { type: 'convert'; path: string; thumbnailsDir: string };
+
+/** `size` and `mtimeMs` are those of the file as it was read: a file changed after that is imported again next time. */
 
 export type PhotoReply =
   | { type: 'photo'; hash: string; size: number; mtimeMs: number; format: string; width: number; height: number; pixels: Uint8Array; outline?: number[][] }

@@ -15,13 +15,14 @@ import type { PhotoReply, PhotoRequest } from './photoProtocol.ts';
 sharp.concurrency(1);
 
 /**
- * A photo file's bytes. Only a regular file of a photo's size is read: a named pipe would block the import
- * until something writes to it, and a link to a device such as /dev/zero would never end. Opening without
- * blocking and checking what was opened (not the path, which could change in between) refuses both. Its
- * first bytes decide whether it is an image at all, whatever its name; the rest of one that is not (a
- * video, a PDF, text) is never read.
+ * A photo file's bytes and modification time. Only a regular file of a photo's size is read: a named pipe
+ * would block the import until something writes to it, and a link to a device such as /dev/zero would never
+ * end. Opening without blocking and checking what was opened (not the path, which could change in between)
+ * refuses both. Its first bytes decide whether it is an image at all, whatever its name; the rest of one that
+ * is not (a video, a PDF, text) is never read. The rest goes into the same buffer with one more read (a
+ * file that shrank meanwhile gives what it has), not readFile's stat and reads again.
  */
-async function readPhotoFile(file: string): Promise<Buffer> {
+async function readPhotoFile(file: string): Promise<{ bytes: Buffer; mtimeMs: number }> {
   const handle = await fs.open(file, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
   try {
     const stat = await handle.stat();
@@ -29,31 +30,35 @@ async function readPhotoFile(file: string): Promise<Buffer> {
     if (stat.size > MAX_PHOTO_BYTES) {
       throw new PhotoError(`the file is ${(stat.size / 2 ** 20).toFixed(0)} MB, more than any photo (the limit is ${MAX_PHOTO_BYTES / 2 ** 20} MB); it was not read. If it is a photo, save it smaller or as JPEG`);
     }
-    if (stat.size > 0) {
-      const head = Buffer.alloc(Math.min(SNIFF_BYTES, stat.size));
-      await handle.read(head, 0, head.length, 0);
-      const kind = contentKind(head);
-      if (kind.type === 'other') throw new PhotoError(kind.what);
+    const bytes = Buffer.allocUnsafe(stat.size);
+    let read = (await handle.read(bytes, 0, Math.min(SNIFF_BYTES, stat.size), 0)).bytesRead;
+    const kind = contentKind(bytes.subarray(0, read));
+    if (read > 0 && kind.type === 'other') throw new PhotoError(kind.what);
+    while (read < stat.size) {
+      const { bytesRead } = await handle.read(bytes, read, stat.size - read, read);
+      if (bytesRead === 0) break;
+      read += bytesRead;
     }
-    return await handle.readFile();
+    return { bytes: bytes.subarray(0, read), mtimeMs: stat.mtimeMs };
   } finally {
     await handle.close();
   }
 }
 
 async function convert(request: PhotoRequest): Promise<PhotoReply> {
-  let bytes: Buffer;
+  let file: { bytes: Buffer; mtimeMs: number };
   try {
-    bytes = await readPhotoFile(request.path);
+    file = await readPhotoFile(request.path);
   } catch (err) {
     return { type: 'failed', reason: err instanceof PhotoError ? err.message : explainReadError(err as NodeJS.ErrnoException) };
   }
   try {
+    const { bytes, mtimeMs } = file;
     const photo = await convertPhotoFile(bytes);
     // Written even when a photo seen before has one: checking it first costs more file operations than
     // writing the 10 kB again, and a damaged one is replaced on the way.
     await writeThumbnail(thumbnailPath(request.thumbnailsDir, photo.hash), photo.thumbnail);
-    return { type: 'photo', hash: photo.hash, size: bytes.length, mtimeMs: request.mtimeMs, format: photo.format, width: photo.width, height: photo.height, pixels: photo.pixels, outline: photo.outline };
+    return { type: 'photo', hash: photo.hash, size: bytes.length, mtimeMs, format: photo.format, width: photo.width, height: photo.height, pixels: photo.pixels, outline: photo.outline };
   } catch (err) {
     if (err instanceof PhotoError) return { type: 'failed', reason: err.message };
     return { type: 'failed', reason: `its thumbnail could not be saved in ${request.thumbnailsDir} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); check that the disk has space` };
