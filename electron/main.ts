@@ -206,6 +206,10 @@ function start(): void {
     protocol.handle(THUMB_SCHEME, serveByHash(async (hash) => (await ready).thumbnailFile(hash)));
     protocol.handle(PHOTO_SCHEME, serveByHash(async (hash) => (await ready).photoFile(hash)));
     registerIpcHandlers(ipcMain, api, (event) => isAppUrl(event.senderFrame?.url ?? ''));
+  }).catch((err: Error) => {
+    // Without its protocols or window the app can do nothing: say why and end rather than linger unseen.
+    console.error(`Fashion Sorter could not start: ${err.stack}`);
+    app.exit(1);
   });
 }
 

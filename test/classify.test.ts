@@ -39,7 +39,7 @@ test('SIGKILL in the middle of an import, then the same command again: the job c
 
   const child = spawn(process.execPath, [...CLI, ...args], { cwd: projectRoot, env, stdio: 'ignore' });
   const exited = new Promise((resolve) => child.on('exit', resolve));
-  let doneAtKill = 0;
+  let doneAtKill: number;
   for (;;) {
     await new Promise((r) => setTimeout(r, 200));
     try {

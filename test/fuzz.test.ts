@@ -71,7 +71,7 @@ test('fuzzing the import: 320 mutated JPEG, PNG, WebP and TIFF photos; no crash,
     assert.equal(result.counts.done + result.counts.failed, written, 'every file is accounted for');
     assert.ok(result.counts.done > 0 && result.counts.failed > 0, 'the corpus has both readable and broken files');
     for (const error of result.errors) {
-      assert.ok(error.reason.length > 10 && !/\n|    at /.test(error.reason), `a reason a person can read: ${JSON.stringify(error.reason)}`);
+      assert.ok(error.reason.length > 10 && !/\n| {4}at /.test(error.reason), `a reason a person can read: ${JSON.stringify(error.reason)}`);
     }
     // Every imported photo has its input, a prediction, a thumbnail; the database is whole.
     const one = (sql: string) => catalog.db.prepare(sql).pluck().get() as number;

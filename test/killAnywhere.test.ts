@@ -135,7 +135,10 @@ function multisetDifference(expected: string[], actual: string[]): { missing: nu
   for (const x of actual) balance.set(x, (balance.get(x) ?? 0) - 1);
   let missing = 0;
   let extra = 0;
-  for (const n of balance.values()) (n > 0 ? (missing += n) : (extra -= n));
+  for (const n of balance.values()) {
+    if (n > 0) missing += n;
+    else extra -= n;
+  }
   return { missing, extra };
 }
 

@@ -251,7 +251,7 @@ test('SIGKILL in the middle of a move, then the same command: every photo exactl
   const args = ['sort', '--db', db, '--dest', dest, '--move', '--json'];
   const child = spawn(process.execPath, [...CLI, ...args], { cwd: projectRoot, stdio: 'ignore' });
   const exited = new Promise((resolve) => child.on('exit', resolve));
-  let doneAtKill = 0;
+  let doneAtKill: number;
   for (;;) {
     await new Promise((r) => setTimeout(r, 20));
     try {

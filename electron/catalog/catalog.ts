@@ -178,7 +178,7 @@ export class Catalog {
       if (created) fs.chmodSync(file, 0o600);
       this.db.pragma('journal_mode = WAL');
     } catch (err) {
-      throw new Error(`cannot open the catalog ${file}: ${whyCannotOpen(file, err as Error)}`);
+      throw new Error(`cannot open the catalog ${file}: ${whyCannotOpen(file, err as Error)}`, { cause: err });
     }
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('synchronous = NORMAL');

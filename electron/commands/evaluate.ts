@@ -1,4 +1,3 @@
-import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { CLASS_NAMES, loadFashionMnist, type ImageSet } from '../dataset/fashionMnist.ts';
 import { defaultModelDir } from '../appPaths.ts';

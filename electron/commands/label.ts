@@ -62,7 +62,7 @@ function readLabelRows(csvFile: string): { rows: LabelRow[]; problems: Problem[]
     const text = decodeText(fs.readFileSync(csvFile));
     records = parse(text, { delimiter: delimiterOf(text), skip_empty_lines: true, relax_column_count: true, info: true }) as unknown as typeof records;
   } catch (err) {
-    throw new Error(`${csvFile} is not a readable CSV: ${(err as Error).message}`);
+    throw new Error(`${csvFile} is not a readable CSV: ${(err as Error).message}`, { cause: err });
   }
   const filled = records.filter(({ record }) => record.some((cell) => trimmed(cell) !== ''));
   if (filled.length === 0) return { rows: [], problems: [] };

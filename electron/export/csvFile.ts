@@ -51,7 +51,7 @@ export async function writeCsvFile(file: string, header: string[], rows: Iterabl
     return count;
   } catch (err) {
     fs.rmSync(tmp, { force: true });
-    throw new Error(`cannot write ${file}: ${explainWriteError(err as NodeJS.ErrnoException)}`);
+    throw new Error(`cannot write ${file}: ${explainWriteError(err as NodeJS.ErrnoException)}`, { cause: err });
   }
 }
 

@@ -4,6 +4,7 @@ import { CLASS_NAMES, NUM_CLASSES } from '../dataset/fashionMnist.ts';
 /** Names Windows reserves for devices, with or without an extension. */
 const RESERVED = /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])$/i;
 // Characters Windows forbids in names (and / everywhere), plus control characters.
+// eslint-disable-next-line no-control-regex -- control characters are among what it replaces
 const FORBIDDEN = /[<>:"/\\|?*\u0000-\u001f]/g;
 /** Room under the usual 255-byte limit for " (12345)" and a partial-copy prefix. */
 const MAX_NAME_BYTES = 200;

@@ -373,7 +373,9 @@ export async function sortPhotos(catalog: Catalog, request: SortRequest, options
         if (!fs.existsSync(folder)) fs.mkdirSync(folder);
       }
     } catch (err) {
-      throw new Error(`cannot create the category folders in ${plan.dest}: ${explainWriteError(err as NodeJS.ErrnoException)}`);
+      throw new Error(`cannot create the category folders in ${plan.dest}: ${explainWriteError(err as NodeJS.ErrnoException)}`, {
+        cause: err,
+      });
     }
     if (!resumedJob) return journal.createJob(plan.dest, request.mode, plan.folders, planned);
     journal.dropPlanned(resumedJob.id);

@@ -175,7 +175,7 @@ export async function improveModel(catalog: Catalog, data: FashionMnist, modelsR
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       const why = code === 'ENOSPC' ? 'the disk is full; free some space' : code === 'EACCES' || code === 'EPERM' ? 'permission denied; check the folder\'s permissions' : (err as Error).message;
-      throw new Error(`the new model version could not be saved in ${path.dirname(to)} (${why}) and was dropped; the active model is unchanged`);
+      throw new Error(`the new model version could not be saved in ${path.dirname(to)} (${why}) and was dropped; the active model is unchanged`, { cause: err });
     }
   };
   // The candidate is compared from a scratch copy: the models folder gets the new version together with its

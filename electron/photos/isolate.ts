@@ -657,15 +657,14 @@ function maskOf(width: number, height: number, seeds: Uint8Array, faint: Uint8Ar
     for (let p = 0; p < n; p++) if (hole[p] && plainDiff[p]! <= colourThreshold / 2) alike[hole[p]!]!++;
     for (let p = 0; p < n; p++) if (hole[p] && alike[hole[p]!]! >= 0.9 * holeSizes[hole[p]!]!) filled[p] = 0;
   }
-  let { labels, sizes } = components(filled, width);
-  const largest = biggest(sizes);
+  const largest = biggest(components(filled, width).sizes);
   if (largest === 0) return undefined;
   // Opening at a radius relative to the object: thin parts (a hanger's hook) go, the garment's shape stays.
   // An object under 20 cells across is not opened: every part of it is thin.
   const objectSide = Math.sqrt(largest);
   const openRadius = Math.round(0.025 * objectSide);
   const opened = morph(morph(filled, width, height, openRadius, false), width, height, openRadius, true);
-  ({ labels, sizes } = components(opened, width));
+  const { labels, sizes } = components(opened, width);
   const main = biggest(sizes);
   if (main === 0) return undefined;
   const mask = new Uint8Array(n);

@@ -138,7 +138,7 @@ export function maskOutline(isolation: Pick<Isolation, 'mask' | 'width' | 'heigh
   const kept = sizes.map((size, k) => ({ size, label: k + 1 })).filter((p) => p.size >= MIN_PART_SHARE * total).sort((a, b) => b.size - a.size);
   const traced = kept.map((p) => trace(labels, width, height, p.label, starts[p.label - 1]!));
   // Half a pixel first (the staircase of a slanted edge), then coarser until the budget holds.
-  let simplified = traced;
+  let simplified: number[][];
   for (let tolerance = 0.5; ; tolerance *= 1.5) {
     simplified = traced.map((points) => simplifyClosed(points, tolerance));
     if (simplified.reduce((n, points) => n + points.length / 2, 0) <= maxPoints || tolerance > Math.max(width, height)) break;

@@ -14,8 +14,10 @@ class JobStatusStore {
 
 export const jobs = new JobStatusStore();
 
+// eslint-disable-next-line svelte/prefer-svelte-reactivity -- listeners, not state
 const watchers = new Set<(update: JobUpdate) => void>();
 /** The kinds that have had an update since the page loaded: newer than any status asked for below. */
+// eslint-disable-next-line svelte/prefer-svelte-reactivity -- read once per getter's answer, not rendered
 const pushed = new Set<JobKind>();
 
 api.onJobUpdate((update) => {
