@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import sharp from 'sharp';
 import { loadFashionMnist, PIXELS } from '../electron/dataset/fashionMnist.ts';
-import { convertPhoto, PhotoError } from '../electron/photos/photoPipeline.ts';
+import { convertPhoto, fineDetail, PhotoError } from '../electron/photos/photoPipeline.ts';
 import { renderPackshot } from '../electron/photos/samplePhotos.ts';
 import { pngClaiming } from './helpers/photos.ts';
 
@@ -22,6 +22,43 @@ test('a packshot of a Fashion-MNIST image converts back close to the original 28
     assert.ok(diff < 30, `image ${i}: mean difference ${diff.toFixed(1)} of 255`);
     assert.ok(meanAbsDiff(photo.pixels, image(i + 100)) > diff, 'closer to its own image than to another');
   }
+});
+
+test('fineDetail: a sinusoid up to the 28-px grid\'s Nyquist frequency scores at most π²/4, one finer than the grid more, as s²(1 − cos 2πf)/(1 − cos 2πfs)', () => {
+  const [width, height, step] = [200, 200, 7];
+  const box = { left: 20, top: 20, width: 160, height: 160 };
+  const score = (f: number) => fineDetail(Float32Array.from({ length: width * height }, (_, p) => 128 + 100 * Math.sin(2 * Math.PI * f * (p % width))), width, height, box, step);
+  for (const f of [1 / 40, 1 / 20, 1 / 14, 1 / 5, 1 / 3]) {
+    const expected = (step * step * (1 - Math.cos(2 * Math.PI * f))) / (1 - Math.cos(2 * Math.PI * f * step));
+    assert.ok(Math.abs(score(f) - expected) < 0.05 * expected, `f ${f.toFixed(3)}: ${score(f).toFixed(2)}, expected ${expected.toFixed(2)}`);
+  }
+  assert.ok(score(1 / 14) <= Math.PI ** 2 / 4 + 0.05 && score(1 / 5) > 5, `${score(1 / 14)} ${score(1 / 5)}`);
+  assert.equal(fineDetail(new Float32Array(width * height).fill(255), width, height, box, step), 0);
+});
+
+test('the reduction to 28 px picks pixels on a rendered packshot (no detail finer than 28 px) and averages over a garment with fine stripes, which picking would alias', async () => {
+  for (const i of [0, 1, 2, 3]) {
+    for (const format of ['png', 'jpeg'] as const) {
+      const bytes = await renderPackshot(image(i), { garment: 280, margins, format });
+      const pixels = (await convertPhoto(bytes)).pixels;
+      assert.deepEqual(pixels, (await convertPhoto(bytes, { reduce: 'nearest' })).pixels, `image ${i} ${format}`);
+      assert.notDeepEqual(pixels, (await convertPhoto(bytes, { reduce: 'area' })).pixels, `image ${i} ${format}`);
+    }
+  }
+  // A 180×200 garment of 1-px stripes, grey 40 and 200, on white; at 240 px no resize touches it on decoding.
+  const [width, height] = [240, 240];
+  const rgb = Buffer.alloc(width * height * 3, 255);
+  for (let y = 20; y < 220; y++) for (let x = 30; x < 210; x++) rgb.fill(y % 2 ? 40 : 200, (y * width + x) * 3, (y * width + x) * 3 + 3);
+  const striped = await sharp(rgb, { raw: { width, height, channels: 3 } }).png().toBuffer();
+  const pixels = (await convertPhoto(striped)).pixels;
+  const nearest = (await convertPhoto(striped, { reduce: 'nearest' })).pixels;
+  assert.deepEqual(pixels, (await convertPhoto(striped, { reduce: 'area' })).pixels);
+  // Down the garment's middle column, inside its outline: averaged, near the stripes' mean throughout (7.14 rows a
+  // pixel hold 4 of one grey and 3 of the other, or the reverse, and sharpening adds to that); picked, whichever stripe each row hits.
+  const column = (p: Uint8Array) => Array.from({ length: 20 }, (_, y) => p[(y + 4) * 28 + 14]!);
+  const spread = (xs: number[]) => Math.max(...xs) - Math.min(...xs);
+  assert.ok(spread(column(pixels)) < 40, `averaged: ${column(pixels)}`);
+  assert.ok(spread(column(nearest)) > 100, `picked: ${column(nearest)}`);
 });
 
 test('the thumbnail is a JPEG, about 256 px on the long edge, and the hash identifies the bytes', async () => {

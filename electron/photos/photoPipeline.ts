@@ -1,8 +1,9 @@
 /**
  * From a product photo to the model's 28×28 input, the way Fashion-MNIST itself was made from Zalando's
  * packshots (Xiao, Rasul & Vollgraf 2017, §2): trim the background, longest edge to 28 by nearest-neighbour
- * subsampling, sharpen, centre on 28×28, negate, 8-bit grayscale. The photo is decoded once, at thumbnail
- * size (JPEG shrink-on-load makes that much cheaper than a full decode), and both outputs come from it.
+ * subsampling (area averaging where the photo has detail finer than that), sharpen, centre on 28×28, negate,
+ * 8-bit grayscale. The photo is decoded once, at thumbnail size (JPEG shrink-on-load makes that much cheaper
+ * than a full decode), and both outputs come from it.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -207,12 +208,15 @@ export interface ConversionOptions {
    */
   isolate?: boolean;
   /**
-   * Reduction to 28 px: picking the pixel at each output pixel's centre, as the paper did (default), or
-   * averaging the pixels it covers. Area averaging got 59 of the 77 real shop photos right against 53, but
-   * widened the rendered-packshot fidelity gap from 0.69 to 1.04 points (10,000 test images): over the 0.3
-   * points the conversion may lose. bench --only realPhotos measures both.
+   * Reduction to 28 px: 'nearest' picks the pixel at each output pixel's centre, as the paper did; 'area'
+   * averages the pixels it covers; 'auto' (default) averages where the trimmed garment has detail finer than
+   * the 28-px grid (fineDetail above FINE_DETAIL_LIMIT), which picking would alias, and picks elsewhere. Area
+   * averaging everywhere got 60 of the 77 real shop photos right against nearest's 55, but widened the
+   * rendered-packshot fidelity gap from 0.65 to 1.04 points, over the 0.3 points the conversion may lose;
+   * 'auto' averages on all 77 real photos and on none of the rendered packshots (see FINE_DETAIL_LIMIT).
+   * bench --only realPhotos measures all three.
    */
-  reduce?: 'area' | 'nearest';
+  reduce?: 'auto' | 'area' | 'nearest';
   /** Lift light garments' tones to Fashion-MNIST's, when the garment is isolated or its soft shadow left out (default true). */
   tones?: boolean;
 }
@@ -262,6 +266,38 @@ function reduce(src: (p: number) => number, srcWidth: number, box: Box, width: n
 type Box = { left: number; top: number; width: number; height: number };
 
 /**
+ * fineDetail above which the reduction averages ('auto'). Content with no detail finer than the 28-px grid scores
+ * 1 to π²/4 (fineDetail); JPEG noise and a Lanczos upscale's ringing add to that. Measured on 2026-11-30 over the
+ * conversion's own gray image and trim box (a scratch script): the 10,000 Fashion-MNIST test images rendered as
+ * packshots as test/fidelity.test.ts renders them (writePackshots, seed 5) score 1.49–4.38 (median 2.12, 99.9th
+ * percentile 3.58; the highest a nearly flat bag as JPEG), the 77 real shop photos 6.61–22.6 (saleor 6.61–13.9,
+ * eshoponweb 6.79–14.3, synthetic 9.94–22.6). The limit is the geometric middle of 4.38 and 6.61.
+ */
+const FINE_DETAIL_LIMIT = 5.4;
+
+/**
+ * How much of the detail in `box` of a single-channel image (`width` pixels a row; the conversion passes its rounded gray levels) is finer than an output
+ * grid of `step` source pixels a pixel: the mean absolute Laplacian over 1-pixel neighbours, over that over
+ * round(step)-pixel neighbours, times round(step)². For a sinusoid of frequency f (cycles per pixel) along one axis
+ * this is s²(1 − cos 2πf)/(1 − cos 2πfs), s = round(step): 1 for slow ones, π²/4 at the grid's Nyquist frequency
+ * 1/(2s), more above it, where picking one pixel per output pixel aliases. 0 for a flat box.
+ */
+export function fineDetail(gray: ArrayLike<number>, width: number, height: number, box: Box, step: number): number {
+  const s = Math.max(1, Math.round(step));
+  const at = (x: number, y: number) => gray[Math.min(height - 1, Math.max(0, y)) * width + Math.min(width - 1, Math.max(0, x))]!;
+  let fine = 0;
+  let coarse = 0;
+  for (let y = box.top; y < box.top + box.height; y++) {
+    for (let x = box.left; x < box.left + box.width; x++) {
+      const v = 4 * at(x, y);
+      fine += Math.abs(v - at(x - 1, y) - at(x + 1, y) - at(x, y - 1) - at(x, y + 1));
+      coarse += Math.abs(v - at(x - s, y) - at(x + s, y) - at(x, y - s) - at(x, y + s));
+    }
+  }
+  return coarse === 0 ? 0 : (s * s * fine) / coarse;
+}
+
+/**
  * Fashion-MNIST's light garments are not black: over its 60,000 training images, the 5th percentile of each
  * image's median garment pixel (its non-zero pixels) is 59 of 255 (per class from 42, Shirt, to 111, Ankle
  * boot). A garment whose median is below this is lifted so that its median is this and its brightest pixels
@@ -272,7 +308,8 @@ export const TONE_FLOOR = 59;
 /**
  * The Fashion-MNIST conversion of an upright image on white: unless `options.isolate` is false or the border is
  * plain white, the garment isolated and composited onto white (isolate.ts); trim what is within 5 % of the corner colour
- * (less a soft shadow under a packshot that floats, softShadowBelow), longest edge to 28 (nearest neighbour), sharpen,
+ * (less a soft shadow under a packshot that floats, softShadowBelow), longest edge to 28 (nearest neighbour, or area
+ * averaging where the garment has detail finer than that: ConversionOptions.reduce), sharpen,
  * centre on 28×28, negate, lift a light garment's tones, 8-bit grayscale. Throws PhotoError for a blank image.
  */
 export function toFashionMnist(image: RawImage, options: ConversionOptions = {}): Uint8Array {
@@ -310,7 +347,8 @@ function convertIsolated(image: RawImage, options: ConversionOptions, isolation:
   const longest = Math.max(box.width, box.height);
   const width = Math.max(1, Math.round((box.width * IMAGE_SIZE) / longest));
   const height = Math.max(1, Math.round((box.height * IMAGE_SIZE) / longest));
-  const mode = options.reduce ?? 'nearest';
+  const reduction = options.reduce ?? 'auto';
+  const mode = reduction !== 'auto' ? reduction : fineDetail(levels, image.width, image.height, box, longest / IMAGE_SIZE) > FINE_DETAIL_LIMIT ? 'area' : 'nearest';
   const small = reduce((p) => Math.fround(gray(p)), image.width, box, width, height, mode);
   const sharpened = sharpen(small, width, height);
   const values = Float32Array.from(sharpened, (v) => 255 - Math.min(255, Math.max(0, v)));
