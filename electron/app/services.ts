@@ -15,7 +15,7 @@ import { importPhotos } from '../photos/importJob.ts';
 import { convertPhotoFile } from '../photos/bmp.ts';
 import { isThumbnail, thumbnailPath, writeThumbnail } from '../photos/photoPipeline.ts';
 import { JobManager, type JobFailure, type JobRun, type JobWork } from '../jobs/jobManager.ts';
-import type { AppInfo, CatalogWaitStatus, FashionSorterApi, ImportStatus, ImproveStatus, JobStatuses, JobUpdate, ModelVersion, SortOptions } from './contract.ts';
+import type { AppInfo, CatalogWaitStatus, FashionSorterApi, ImportStatus, ImproveStatus, JobStatuses, JobUpdate, ModelVersion, SortOptions } from '../../contract/api.ts';
 
 export interface ServiceOptions {
   catalogFile?: string;

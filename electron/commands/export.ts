@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import type { PhotoSelection } from '../api/contract.ts';
+import type { PhotoSelection } from '../../contract/api.ts';
 import { Catalog, DEFAULT_REVIEW_RULE } from '../catalog/catalog.ts';
 import { categoryFromText, CLASS_NAMES } from '../dataset/fashionMnist.ts';
 import { exportCsvCounted, type ExportFormat } from '../export/catalogExport.ts';
