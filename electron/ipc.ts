@@ -1,5 +1,5 @@
 import type { IpcMain, IpcMainInvokeEvent } from 'electron';
-import { ARGUMENTS, CHANNELS, type FashionSorterApi } from './api/contract.ts';
+import { ARGUMENTS, CHANNELS, type FashionSorterApi } from '../contract/api.ts';
 
 /**
  * Wires every API method to its channel. A request is answered only when it comes from a frame the app

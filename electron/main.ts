@@ -9,8 +9,8 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { app, BrowserWindow, dialog, ipcMain, Menu, net, protocol, screen, session, shell, type MenuItemConstructorOptions } from 'electron';
-import { JOB_CHANNEL, MENU_CHANNEL, type MenuCommand } from './api/contract.ts';
-import type { Services } from './api/services.ts';
+import { JOB_CHANNEL, MENU_CHANNEL, type MenuCommand } from '../contract/api.ts';
+import type { Services } from './app/services.ts';
 import { DEFAULT_SIZE, loadWindowState, saveWindowState } from './windowState.ts';
 import { projectRoot } from './appPaths.ts';
 import { registerIpcHandlers } from './ipc.ts';
@@ -98,7 +98,7 @@ const showSaveDialog = (options: Electron.SaveDialogOptions) => (mainWindow ? di
  * folder: the catalog, its thumbnails and the fine-tuned model versions beside it, on every platform.
  */
 async function loadServices(userData: string): Promise<Services> {
-  const { createServices } = await import('./api/services.ts');
+  const { createServices } = await import('./app/services.ts');
   return createServices({
     catalogFile: path.join(userData, 'catalog.sqlite'),
     thumbnailsDir: path.join(userData, 'thumbnails'),

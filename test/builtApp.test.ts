@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { before, test } from 'node:test';
 import { parse } from 'csv-parse/sync';
-import { ARGUMENTS, CHANNELS, JOB_CHANNEL, MENU_CHANNEL, type AppInfo, type FashionSorterApi, type ImportStatus, type ImproveStatus, type JobUpdate, type ModelVersion, type Page, type PhotoDetail, type SelectionCounts, type SortPlan, type SortStatus } from '../electron/api/contract.ts';
+import { ARGUMENTS, CHANNELS, JOB_CHANNEL, MENU_CHANNEL, type AppInfo, type FashionSorterApi, type ImportStatus, type ImproveStatus, type JobUpdate, type ModelVersion, type Page, type PhotoDetail, type SelectionCounts, type SortPlan, type SortStatus } from '../contract/api.ts';
 import { projectRoot } from '../electron/appPaths.ts';
 import { Catalog, DEFAULT_REVIEW_RULE } from '../electron/catalog/catalog.ts';
 import { CLASS_NAMES, loadFashionMnist } from '../electron/dataset/fashionMnist.ts';

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
-import { createServices } from '../electron/api/services.ts';
+import { createServices } from '../electron/app/services.ts';
 import { defaultModelDir, projectRoot } from '../electron/appPaths.ts';
 import { Catalog, CatalogBusyError, DEFAULT_REVIEW_RULE } from '../electron/catalog/catalog.ts';
 import { MIGRATIONS } from '../electron/catalog/migrations.ts';

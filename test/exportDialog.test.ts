@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { createServices } from '../electron/api/services.ts';
+import { createServices } from '../electron/app/services.ts';
 import { projectRoot } from '../electron/appPaths.ts';
 import { CATALOG_COLUMNS } from '../electron/export/catalogExport.ts';
 import { DEFAULT_FOLDER_NAMES } from '../electron/export/fileNames.ts';

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import sharp from 'sharp';
-import { createServices } from '../electron/api/services.ts';
+import { createServices } from '../electron/app/services.ts';
 import { fillSyntheticCatalog } from '../electron/catalog/catalogBench.ts';
 import { defaultModelDir, projectRoot } from '../electron/appPaths.ts';
 import { Catalog, DEFAULT_REVIEW_RULE } from '../electron/catalog/catalog.ts';

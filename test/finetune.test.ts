@@ -10,7 +10,7 @@ import { loadFashionMnist, type FashionMnist } from '../electron/dataset/fashion
 import { activateModel, improveModel } from '../electron/learning/improveModel.ts';
 import { DEFAULT_FINETUNE_OPTIONS, MIN_LABELS, NotEnoughLabels, splitLabels } from '../electron/ml/fineTune.ts';
 import { TrainingDiverged } from '../electron/ml/train.ts';
-import { createServices } from '../electron/api/services.ts';
+import { createServices } from '../electron/app/services.ts';
 import { modelVersion, startPredictor } from '../electron/ml/inference.ts';
 import { readModelCard } from '../electron/ml/modelCard.ts';
 import { hasModel, readPrototypes, readWeights } from '../electron/ml/modelFiles.ts';

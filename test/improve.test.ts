@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { createServices } from '../electron/api/services.ts';
+import { createServices } from '../electron/app/services.ts';
 import { defaultModelDir, projectRoot } from '../electron/appPaths.ts';
 import { Catalog } from '../electron/catalog/catalog.ts';
 import { loadFashionMnist } from '../electron/dataset/fashionMnist.ts';

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
 import sharp from 'sharp';
-import { createServices } from '../electron/api/services.ts';
+import { createServices } from '../electron/app/services.ts';
 import { DEFAULT_REVIEW_RULE, NOVELTY_LIMIT } from '../electron/catalog/catalog.ts';
 import { loadFashionMnist, PIXELS } from '../electron/dataset/fashionMnist.ts';
 import { seededRandom } from '../electron/ml/augment.ts';

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { createServices } from '../electron/api/services.ts';
+import { createServices } from '../electron/app/services.ts';
 import { defaultModelDir, projectRoot } from '../electron/appPaths.ts';
 import { readModelCard } from '../electron/ml/modelCard.ts';
 import { CHROMIUM, openRenderer } from './helpers/browser.ts';

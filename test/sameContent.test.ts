@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { parse } from 'csv-parse/sync';
-import type { PhotoSelection } from '../electron/api/contract.ts';
+import type { PhotoSelection } from '../contract/api.ts';
 import { Catalog, DEFAULT_REVIEW_RULE } from '../electron/catalog/catalog.ts';
 import { exportCsvCounted } from '../electron/export/catalogExport.ts';
 import { importPhotos } from '../electron/photos/importJob.ts';

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import Database from 'better-sqlite3';
-import { createServices, type Services } from '../electron/api/services.ts';
+import { createServices, type Services } from '../electron/app/services.ts';
 import { projectRoot } from '../electron/appPaths.ts';
 import { loadFashionMnist } from '../electron/dataset/fashionMnist.ts';
 import { writePackshots } from '../electron/photos/samplePhotos.ts';

@@ -14,8 +14,8 @@ import { measureQueries, type CatalogBench } from '../catalog/catalogBench.ts';
 import { PIXELS, type ImageSet } from '../dataset/fashionMnist.ts';
 import { DEFAULT_FINETUNE_OPTIONS } from '../ml/fineTune.ts';
 import { writeDistinctPhotos, writePackshots } from '../photos/samplePhotos.ts';
-import type { FashionSorterApi, JobKind, JobStatuses, PhotoSelection } from './contract.ts';
-import { createServices, type Services } from './services.ts';
+import type { FashionSorterApi, JobKind, JobStatuses, PhotoSelection } from '../../contract/api.ts';
+import { createServices, type Services } from '../app/services.ts';
 
 export interface SoakCycle {
   seconds: number;

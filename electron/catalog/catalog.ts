@@ -2,16 +2,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { NUM_CLASSES, PIXELS } from '../dataset/fashionMnist.ts';
-import { NOVELTY_LIMIT, type LabelChange, type LabelEvent, type Page, type PageQuery, type PhotoDetail, type PhotoSelection, type PhotoTile, type QueueCounts, type ReviewRule, type SelectionCounts } from '../api/contract.ts';
+import type { LabelChange, LabelEvent, Page, PageQuery, PhotoDetail, PhotoSelection, PhotoTile, QueueCounts, ReviewRule, SelectionCounts } from '../../contract/api.ts';
+import { HARD_GROUP } from '../../contract/categories.ts';
+import { DEFAULT_REVIEW_RULE, NOVELTY_LIMIT } from '../../contract/review.ts';
 import { makePrivateDir } from '../appPaths.ts';
 import { comparable, migrate, migrationsDue } from './migrations.ts';
 
-/** The categories every Fashion-MNIST model confuses with each other: T-shirt/top, Pullover, Coat, Shirt. */
-export const HARD_GROUP: readonly number[] = [0, 2, 4, 6];
-
 export type { ReviewRule };
-export const DEFAULT_REVIEW_RULE: ReviewRule = { minConfidence: 0.7, hardGroupMargin: 0.3 };
-export { NOVELTY_LIMIT };
+export { DEFAULT_REVIEW_RULE, HARD_GROUP, NOVELTY_LIMIT };
 
 export interface ModelRow {
   id: number;

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { NUM_CLASSES } from '../dataset/fashionMnist.ts';
 import { seededRandom } from '../ml/augment.ts';
-import type { PageQuery } from '../api/contract.ts';
+import type { PageQuery } from '../../contract/api.ts';
 import { Catalog, DEFAULT_REVIEW_RULE } from './catalog.ts';
 
 export interface CatalogBench {

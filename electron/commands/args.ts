@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { createServices, type ServiceOptions, type Services } from '../app/services.ts';
 import { CATALOG_WAIT_MS, type CatalogWait } from '../catalog/catalog.ts';
 
 /** A mistake in how a command was called (exit code 2). */
@@ -61,4 +62,18 @@ export function waitingForCatalog(file: string): CatalogWait {
       }
     },
   };
+}
+
+/**
+ * Runs `work` on the services the window uses (electron/app/services.ts), composed for a command: the catalog
+ * in `dbFile`, its waits for a busy catalog said on stderr (waitingForCatalog); closes them after.
+ */
+export async function withServices<T>(dbFile: string, options: ServiceOptions, work: (services: Services) => Promise<T>): Promise<T> {
+  const wait = waitingForCatalog(dbFile);
+  const services = createServices({ ...options, catalogFile: dbFile, catalogWaitMs: wait.waitMs, onCatalogWait: wait.onWaiting });
+  try {
+    return await work(services);
+  } finally {
+    await services.close();
+  }
 }

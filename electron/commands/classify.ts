@@ -1,21 +1,10 @@
 import cliProgress from 'cli-progress';
-import { defaultCatalogFile, defaultModelDir, thumbnailsDir } from '../appPaths.ts';
-import { Catalog, DEFAULT_REVIEW_RULE, HARD_GROUP } from '../catalog/catalog.ts';
-import { CLASS_NAMES } from '../dataset/fashionMnist.ts';
+import { CLASS_NAMES, HARD_GROUP } from '../../contract/categories.ts';
+import { DEFAULT_REVIEW_RULE } from '../../contract/review.ts';
+import { defaultCatalogFile } from '../appPaths.ts';
 import { checkCsvTarget, writeCsvFile } from '../export/csvFile.ts';
-import { classifyingModelDir } from '../learning/improveModel.ts';
-import { startPredictor } from '../ml/inference.ts';
-import { importPhotos, type ImportProgress } from '../photos/importJob.ts';
-import { duration, pathOption, UsageError, userPath, waitingForCatalog, type Values } from './args.ts';
-
-/** The model to classify with: --model, else the catalog's active model, else the shipped one. */
-function chooseModelDir(values: Values, catalog: Catalog): string {
-  const explicit = pathOption(values, 'model');
-  if (explicit) return explicit;
-  return classifyingModelDir(catalog, defaultModelDir(), (active) => {
-    console.error(`warning: the catalog's active model ${active.name} has no files at ${active.dir} (moved or deleted); classifying with the shipped model`);
-  });
-}
+import type { ImportProgress } from '../photos/importJob.ts';
+import { duration, pathOption, UsageError, userPath, waitingForCatalog, withServices, type Values } from './args.ts';
 
 function progressReporter(): { update: (p: ImportProgress) => void; stop: () => void } {
   if (process.stderr.isTTY) {
@@ -53,8 +42,6 @@ export async function runClassify(values: Values, folders: string[]): Promise<vo
   const outFile = pathOption(values, 'out');
   // Before the import, not after it: a CSV that cannot be written should not cost an import to find out.
   if (outFile) checkCsvTarget(outFile);
-  const catalog = await Catalog.open(dbFile, waitingForCatalog(dbFile));
-  const predictor = await startPredictor(chooseModelDir(values, catalog));
   const cancel = new AbortController();
   const onSigint = () => {
     console.error('\ncancelling: finishing the photos in flight…');
@@ -67,40 +54,39 @@ export async function runClassify(values: Values, folders: string[]): Promise<vo
     if (!cancel.signal.aborted) throw err;
     throw new Error('cancelled while waiting for the catalog; classify the same folders again to go on (photos already imported are skipped quickly)');
   });
+  // The model: --model, else the catalog's active model, else the shipped one.
+  const services = {
+    classifyWith: pathOption(values, 'model'), signal: cancel.signal,
+    onModelMissing: (active: { name: string; dir: string }) => {
+      console.error(`warning: the catalog's active model ${active.name} has no files at ${active.dir} (moved or deleted); classifying with the shipped model`);
+    },
+  };
   try {
-    // The first write: made once the catalog accepts writes, so that nothing (thumbnails, a job) is made before.
-    const model = await cancellable(catalog.writeWhenFree(() => {
-      const registered = catalog.registerModel({ name: predictor.name, version: predictor.version, dir: predictor.modelDir, card: predictor.card ?? {} });
-      if (!catalog.activeModel()) catalog.activateModel(registered.id);
-      return registered;
-    }, { ...waitingForCatalog(dbFile), signal: cancel.signal }));
-    const result = await cancellable(importPhotos(folders.map(userPath), {
-      catalog, thumbnailsDir: thumbnailsDir(), predictor: { predictor, modelId: model.id }, signal: cancel.signal, onProgress: progress.update,
-      catalogWait: waitingForCatalog(dbFile),
-    }));
-    progress.stop();
-    const summary = catalog.jobSummary(result.jobId);
-    if (outFile) {
-      await writeCsvFile(outFile, ['path', 'category_id', 'category_name', 'confidence'],
-        catalog.jobPredictions(result.jobId).map((r) => [r.path, r.label, CLASS_NAMES[r.label], r.confidence.toFixed(4)]));
-    }
-    const report = {
-      status: result.status, jobId: result.jobId, resumed: result.resumed, db: dbFile,
-      model: { name: predictor.name, version: predictor.version, backend: predictor.backend },
-      found: result.counts.found, photos: summary.photos, failed: result.counts.failed, predicted: result.predicted,
-      perCategory: summary.perCategory.map((count, label) => ({ label, name: CLASS_NAMES[label]!, count })),
-      needsReview: summary.needsReview, reviewRule: DEFAULT_REVIEW_RULE,
-      errors: result.errors, seconds: result.seconds, out: outFile ?? null,
-    };
-    if (values.json) console.log(JSON.stringify(report, null, 1));
-    else printSummary(report);
-    if (result.status === 'cancelled') throw new Error(`cancelled after ${result.counts.done} of ${result.counts.found} files; classify the same folders again to go on (photos already imported are skipped quickly)`);
-    if (summary.photos === 0 && result.counts.failed > 0) throw new Error(`nothing was imported: ${result.errors[0]!.path}: ${result.errors[0]!.reason}`);
+    await withServices(dbFile, services, async ({ operations }) => {
+      const result = await cancellable(operations.classify(folders.map(userPath), {
+        signal: cancel.signal, catalogWait: { ...waitingForCatalog(dbFile), signal: cancel.signal }, onProgress: progress.update,
+      }));
+      progress.stop();
+      const summary = await operations.jobSummary(result.jobId);
+      if (outFile) {
+        await writeCsvFile(outFile, ['path', 'category_id', 'category_name', 'confidence'],
+          (await operations.jobPredictions(result.jobId)).map((r) => [r.path, r.label, CLASS_NAMES[r.label], r.confidence.toFixed(4)]));
+      }
+      const report = {
+        status: result.status, jobId: result.jobId, resumed: result.resumed, db: dbFile, model: result.model,
+        found: result.counts.found, photos: summary.photos, failed: result.counts.failed, predicted: result.predicted,
+        perCategory: summary.perCategory.map((count, label) => ({ label, name: CLASS_NAMES[label]!, count })),
+        needsReview: summary.needsReview, reviewRule: DEFAULT_REVIEW_RULE,
+        errors: result.errors, seconds: result.seconds, out: outFile ?? null,
+      };
+      if (values.json) console.log(JSON.stringify(report, null, 1));
+      else printSummary(report);
+      if (result.status === 'cancelled') throw new Error(`cancelled after ${result.counts.done} of ${result.counts.found} files; classify the same folders again to go on (photos already imported are skipped quickly)`);
+      if (summary.photos === 0 && result.counts.failed > 0) throw new Error(`nothing was imported: ${result.errors[0]!.path}: ${result.errors[0]!.reason}`);
+    });
   } finally {
     process.off('SIGINT', onSigint);
     progress.stop();
-    await predictor.close();
-    catalog.close();
   }
 }
 

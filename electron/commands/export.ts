@@ -1,9 +1,9 @@
 import fs from 'node:fs';
-import type { PhotoSelection } from '../api/contract.ts';
-import { Catalog, DEFAULT_REVIEW_RULE } from '../catalog/catalog.ts';
+import type { PhotoSelection } from '../../contract/api.ts';
+import { DEFAULT_REVIEW_RULE } from '../../contract/review.ts';
 import { categoryFromText, CLASS_NAMES } from '../dataset/fashionMnist.ts';
-import { exportCsvCounted, type ExportFormat } from '../export/catalogExport.ts';
-import { pathOption, UsageError, waitingForCatalog, type Values } from './args.ts';
+import type { ExportFormat } from '../export/catalogExport.ts';
+import { pathOption, UsageError, withServices, type Values } from './args.ts';
 
 /** The photos --reviewed-only / --needs-review / --category choose (all of them by default). */
 export function selectionOption(values: Values): PhotoSelection {
@@ -16,14 +16,14 @@ export function selectionOption(values: Values): PhotoSelection {
 }
 
 /**
- * Opens a catalog that must already exist (export and sort never create one); an older one is brought up to
- * this version's schema once the catalog accepts writes, waiting (and saying so) while another program holds it.
+ * The --db catalog, which must already exist (export and sort never create one; the services bring an older
+ * one up to this version's schema once the catalog accepts writes).
  */
-export function existingCatalog(values: Values): Promise<Catalog> {
+export function existingCatalogFile(values: Values): string {
   const dbFile = pathOption(values, 'db');
   if (!dbFile) throw new UsageError('--db FILE is required');
   if (!fs.existsSync(dbFile)) throw new Error(`no catalog at ${dbFile}; run classify first`);
-  return Catalog.open(dbFile, waitingForCatalog(dbFile));
+  return dbFile;
 }
 
 /** `export --db FILE --out FILE [--format catalog|fashion-mnist] [--reviewed-only|--needs-review] [--category C] [--bom]` */
@@ -33,14 +33,10 @@ export async function runExport(values: Values): Promise<void> {
   const format = (values.format ?? 'catalog') as ExportFormat;
   if (format !== 'catalog' && format !== 'fashion-mnist') throw new UsageError(`--format must be catalog or fashion-mnist; got "${String(values.format)}"`);
   const selection = selectionOption(values);
-  const catalog = await existingCatalog(values);
-  try {
-    const started = performance.now();
-    const { rows, photos } = await exportCsvCounted(catalog, out, { format, selection, bom: values.bom === true });
+  await withServices(existingCatalogFile(values), {}, async ({ operations }) => {
+    const { rows, photos, seconds } = await operations.exportCsv(out, { format, selection, bom: values.bom === true });
     // The catalog layout has a row per file: say so where files share a photo, so that fewer photos than rows is no surprise.
     const shared = photos === rows ? '' : `, ${photos} distinct photos: rows with the same hash are files with the same image`;
-    console.log(`wrote ${rows} rows to ${out} (${format} layout${shared}) in ${((performance.now() - started) / 1000).toFixed(1)} s`);
-  } finally {
-    catalog.close();
-  }
+    console.log(`wrote ${rows} rows to ${out} (${format} layout${shared}) in ${seconds.toFixed(1)} s`);
+  });
 }

@@ -1,10 +1,9 @@
 import fs from 'node:fs';
-import { defaultCatalogFile, fineTunedModelsDir } from '../appPaths.ts';
-import { Catalog } from '../catalog/catalog.ts';
-import { CLASS_NAMES, loadFashionMnist } from '../dataset/fashionMnist.ts';
-import { activateModel, improveModel, type Candidate } from '../learning/improveModel.ts';
+import { CLASS_NAMES } from '../../contract/categories.ts';
+import { defaultCatalogFile } from '../appPaths.ts';
+import type { Candidate } from '../learning/improveModel.ts';
 import { DEFAULT_FINETUNE_OPTIONS } from '../ml/fineTune.ts';
-import { duration, intOption, pathOption, waitingForCatalog, type Values } from './args.ts';
+import { duration, intOption, pathOption, waitingForCatalog, withServices, type Values } from './args.ts';
 
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 
@@ -36,26 +35,25 @@ export async function runFinetune(values: Values): Promise<void> {
   const dbFile = pathOption(values, 'db') ?? defaultCatalogFile();
   // Fine-tuning learns from a catalog's reviews: it never makes an empty one.
   if (!fs.existsSync(dbFile)) throw new Error(`no catalog at ${dbFile}; run classify first`);
-  const catalog = await Catalog.open(dbFile, waitingForCatalog(dbFile));
+  const fineTune = { ...DEFAULT_FINETUNE_OPTIONS, epochs: intOption(values, 'epochs', DEFAULT_FINETUNE_OPTIONS.epochs) };
   const cancel = new AbortController();
   const onSigint = () => cancel.abort();
   process.once('SIGINT', onSigint);
   try {
-    const data = await loadFashionMnist({ dataDir: pathOption(values, 'data') });
-    const options = { ...DEFAULT_FINETUNE_OPTIONS, epochs: intOption(values, 'epochs', DEFAULT_FINETUNE_OPTIONS.epochs) };
-    let lastLine = 0;
-    const candidate = await improveModel(catalog, data, pathOption(values, 'models') ?? fineTunedModelsDir(), options, {
-      signal: cancel.signal, catalogWait: waitingForCatalog(dbFile),
-      onPhase: (phase) => console.error(`${phase}…`),
-      onEpoch: (r, counts) => console.error(`epoch ${r.epoch}: loss ${r.trainLoss.toFixed(3)}, validation accuracy ${pct(r.validationAccuracy)} on ${counts.validation} of your photos, Fashion-MNIST replay ${pct(r.guardAccuracy ?? 0)} of ${counts.replay} (${duration(r.seconds)})`),
-      onProgress: (p) => {
-        if (performance.now() - lastLine < 5000) return;
-        lastLine = performance.now();
-        console.error(`  epoch ${p.epoch}/${p.epochs} step ${p.step}/${p.steps} loss ${p.loss.toFixed(3)} ETA ${duration(p.etaSeconds)}`);
-      },
+    await withServices(dbFile, { modelsDir: pathOption(values, 'models'), dataDir: pathOption(values, 'data'), fineTune, signal: cancel.signal }, async ({ operations }) => {
+      let lastLine = 0;
+      const candidate = await operations.improve({
+        signal: cancel.signal, catalogWait: waitingForCatalog(dbFile),
+        onPhase: (phase) => console.error(`${phase}…`),
+        onEpoch: (r, counts) => console.error(`epoch ${r.epoch}: loss ${r.trainLoss.toFixed(3)}, validation accuracy ${pct(r.validationAccuracy)} on ${counts.validation} of your photos, Fashion-MNIST replay ${pct(r.guardAccuracy ?? 0)} of ${counts.replay} (${duration(r.seconds)})`),
+        onProgress: (p) => {
+          if (performance.now() - lastLine < 5000) return;
+          lastLine = performance.now();
+          console.error(`  epoch ${p.epoch}/${p.epochs} step ${p.step}/${p.steps} loss ${p.loss.toFixed(3)} ETA ${duration(p.etaSeconds)}`);
+        },
     });
     const activation = values.activate
-      ? await activateModel(catalog, candidate.model.id, { signal: cancel.signal, catalogWait: waitingForCatalog(dbFile) })
+      ? await operations.activate(candidate.model.id, { signal: cancel.signal, catalogWait: waitingForCatalog(dbFile) })
       : undefined;
     if (values.json) console.log(JSON.stringify({ ...candidate, activated: activation ?? null }, null, 1));
     else {
@@ -64,8 +62,8 @@ export async function runFinetune(values: Values): Promise<void> {
         ? `activated ${candidate.model.name}; re-predicted ${activation.repredicted} photos (${activation.status})`
         : `saved ${candidate.model.dir} (not active; run again with --activate, or activate it in the app)`);
     }
+    });
   } finally {
     process.off('SIGINT', onSigint);
-    catalog.close();
   }
 }

@@ -1,10 +1,9 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
-import { Catalog } from '../catalog/catalog.ts';
+import type { LabelChange } from '../../contract/api.ts';
 import { categoryFromText, CLASS_NAMES } from '../dataset/fashionMnist.ts';
-import { pathOption, UsageError, waitingForCatalog, type Values } from './args.ts';
+import { pathOption, UsageError, withServices, type Values } from './args.ts';
 
 /**
  * The delimiter of a labels file, from its header line: spreadsheets in many European locales save CSV with
@@ -90,33 +89,25 @@ export async function runLabel(values: Values): Promise<void> {
   if (!dbFile || !csvFile) throw new UsageError('label needs --db FILE and --csv FILE');
   if (!fs.existsSync(dbFile)) throw new Error(`no catalog at ${dbFile}; run classify first`);
   const { rows, problems } = readLabelRows(csvFile);
-  const catalog = await Catalog.open(dbFile, waitingForCatalog(dbFile));
-  try {
-    /** The photo a path or bare file name names, and how many photos share that bare name. */
-    const lookUp = (file: string): { photoId: number | undefined; named: number } => {
-      const photoId = catalog.photoAtPath(path.resolve(path.dirname(csvFile), file));
-      // A bare file name (what a shop system or a reviewer's list often has) names the one photo imported under it.
-      const named = photoId === undefined && !/[\\/]/.test(file) ? catalog.photosNamed(file) : [];
-      return { photoId: photoId ?? (named.length === 1 ? named[0] : undefined), named: named.length };
-    };
-    const changes = rows.flatMap(({ line, path: cell, label: labelCell }) => {
+  await withServices(dbFile, {}, async ({ api, operations }) => {
+    const changes: LabelChange[] = [];
+    for (const { line, path: cell, label: labelCell } of rows) {
       // The cell as written first (a file may really be named with a space at its end), then without its edge spaces.
-      let found = lookUp(cell);
-      if (found.photoId === undefined && found.named === 0 && trimmed(cell) !== cell) found = lookUp(trimmed(cell));
+      let found = await operations.findPhoto(cell, path.dirname(csvFile));
+      if (found.photoId === undefined && found.named === 0 && trimmed(cell) !== cell) found = await operations.findPhoto(trimmed(cell), path.dirname(csvFile));
       const label = categoryFromText(trimmed(labelCell));
       if (found.named > 1) problems.push({ line, text: `${found.named} photos in the catalog are named ${trimmed(cell)}; give its folder too` });
       else if (found.photoId === undefined) problems.push({ line, text: `${trimmed(cell) === cell ? cell : shown(cell)} is not in the catalog` });
       if (label === undefined) problems.push({ line, text: `${shown(labelCell)} is not a category (0–9 or one of ${CLASS_NAMES.join(', ')})` });
-      return found.photoId !== undefined && label !== undefined ? [{ photoId: found.photoId, label }] : [];
-    });
+      if (found.photoId !== undefined && label !== undefined) changes.push({ photoId: found.photoId, label });
+    }
     if (problems.length > 0) {
       const listed = problems.sort((a, b) => a.line - b.line).slice(0, 10).map((p) => `line ${p.line}: ${p.text}`);
       throw new Error(`no labels were applied; fix these ${problems.length} rows of ${csvFile}: ${listed.join('; ')}${problems.length > 10 ? '; …' : ''}`);
     }
-    const previous = await catalog.writeWhenFree(() => catalog.setLabels(changes, os.userInfo().username), waitingForCatalog(dbFile));
+    // Saved as the window saves a review: in one transaction, once the catalog accepts writes, under the user's name.
+    const previous = await api.setLabels(changes);
     const changed = previous.filter((p, i) => p.label !== changes[i]!.label).length;
     console.log(`applied ${changes.length} labels from ${csvFile} (${changed} changed, ${changes.length - changed} already so)`);
-  } finally {
-    catalog.close();
-  }
+  });
 }

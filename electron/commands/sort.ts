@@ -1,9 +1,9 @@
 import cliProgress from 'cli-progress';
 import { categoryFromText } from '../dataset/fashionMnist.ts';
 import { DEFAULT_FOLDER_NAMES } from '../export/fileNames.ts';
-import { formatBytes, planSort, sortPhotos, type SortPlan, type SortRequest } from '../export/sortIntoFolders.ts';
-import { existingCatalog, selectionOption } from './export.ts';
-import { duration, filesAndPhotos, pathOption, UsageError, waitingForCatalog, type Values } from './args.ts';
+import { formatBytes, type SortPlan, type SortRequest } from '../export/sortIntoFolders.ts';
+import { existingCatalogFile, selectionOption } from './export.ts';
+import { duration, filesAndPhotos, pathOption, UsageError, waitingForCatalog, withServices, type Values } from './args.ts';
 
 /** --folder-name 6=Shirts (repeatable; the category a number or a name) over the default folder names. */
 function folderNames(values: Values): string[] {
@@ -34,41 +34,42 @@ export async function runSort(values: Values): Promise<void> {
   const dest = pathOption(values, 'dest');
   if (!dest) throw new UsageError('sort needs --dest DIR');
   const request: SortRequest = { dest, mode: values.move ? 'move' : 'copy', selection: selectionOption(values), folders: folderNames(values) };
-  const catalog = await existingCatalog(values);
+  const dbFile = existingCatalogFile(values);
   const cancel = new AbortController();
   const onSigint = () => cancel.abort();
   process.once('SIGINT', onSigint);
   const bar = process.stderr.isTTY && !values.json ? new cliProgress.SingleBar({ stream: process.stderr, hideCursor: true, format: 'sorting |{bar}| {value}/{total} photos, {failed} failed, ETA {eta_text}' }, cliProgress.Presets.shades_classic) : undefined;
   try {
-    if (values['dry-run']) {
-      const plan = await planSort(catalog, request);
-      if (values.json) console.log(JSON.stringify(plan, null, 1));
-      else printPlan(plan);
-      return;
-    }
-    const started = performance.now();
-    const result = await sortPhotos(catalog, request, {
-      signal: cancel.signal,
-      catalogWait: waitingForCatalog(catalog.file),
-      onProgress: (p) => {
-        if (!bar) return;
-        if (p.done === 1) bar.start(p.total, 0);
-        bar.update(p.done, { failed: p.failed, eta_text: p.etaSeconds === null ? '…' : duration(p.etaSeconds) });
-      },
+    await withServices(dbFile, { signal: cancel.signal }, async ({ operations }) => {
+      if (values['dry-run']) {
+        const plan = await operations.planSort(request);
+        if (values.json) console.log(JSON.stringify(plan, null, 1));
+        else printPlan(plan);
+        return;
+      }
+      const started = performance.now();
+      const result = await operations.sort(request, {
+        signal: cancel.signal,
+        catalogWait: waitingForCatalog(dbFile),
+        onProgress: (p) => {
+          if (!bar) return;
+          if (p.done === 1) bar.start(p.total, 0);
+          bar.update(p.done, { failed: p.failed, eta_text: p.etaSeconds === null ? '…' : duration(p.etaSeconds) });
+        },
+      });
+      bar?.stop();
+      const seconds = (performance.now() - started) / 1000;
+      if (values.json) console.log(JSON.stringify({ ...result, seconds }, null, 1));
+      else {
+        const verb = result.mode === 'move' ? 'moved' : 'copied';
+        console.log(`${result.resumed ? 'continued and ' : ''}${result.status === 'done' ? 'finished' : 'stopped'}: ${result.sorted - result.alreadyThere} ${result.sorted === result.distinctPhotos ? 'photos' : 'files'} ${verb} into ${result.dest}, ${result.alreadyThere} already there${result.sorted === result.distinctPhotos ? '' : ` (${filesAndPhotos(result.sorted, result.distinctPhotos)} sorted)`}, ${result.failed.length} could not be sorted; ${duration(seconds)}`);
+        for (const f of result.failed.slice(0, 50)) console.log(`  ${f.path}: ${f.reason}`);
+        if (result.failed.length > 50) console.log(`  … and ${result.failed.length - 50} more (--json lists all)`);
+      }
+      if (result.problem) throw new Error(result.problem);
     });
-    bar?.stop();
-    const seconds = (performance.now() - started) / 1000;
-    if (values.json) console.log(JSON.stringify({ ...result, seconds }, null, 1));
-    else {
-      const verb = result.mode === 'move' ? 'moved' : 'copied';
-      console.log(`${result.resumed ? 'continued and ' : ''}${result.status === 'done' ? 'finished' : 'stopped'}: ${result.sorted - result.alreadyThere} ${result.sorted === result.distinctPhotos ? 'photos' : 'files'} ${verb} into ${result.dest}, ${result.alreadyThere} already there${result.sorted === result.distinctPhotos ? '' : ` (${filesAndPhotos(result.sorted, result.distinctPhotos)} sorted)`}, ${result.failed.length} could not be sorted; ${duration(seconds)}`);
-      for (const f of result.failed.slice(0, 50)) console.log(`  ${f.path}: ${f.reason}`);
-      if (result.failed.length > 50) console.log(`  … and ${result.failed.length - 50} more (--json lists all)`);
-    }
-    if (result.problem) throw new Error(result.problem);
   } finally {
     bar?.stop();
     process.off('SIGINT', onSigint);
-    catalog.close();
   }
 }

@@ -3,14 +3,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { parse as parseCsv } from 'csv-parse/sync';
+import { CLASS_NAMES, NUM_CLASSES } from '../../contract/categories.ts';
 import { cacheDir } from '../appPaths.ts';
 
 export const IMAGE_SIZE = 28;
 export const PIXELS = IMAGE_SIZE * IMAGE_SIZE;
-export const CLASS_NAMES = [
-  'T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat',
-  'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot',
-] as const;
+/** The dataset's label names (contract/categories.ts), for the code that reads it. */
+export { CLASS_NAMES, NUM_CLASSES };
 
 /** A name reduced to its letters, lower case: "T-shirt/top", "t-shirt top" and "T-shirt_top" are one. */
 const letters = (text: string) => text.toLowerCase().replace(/[^a-z]/g, '');
@@ -27,7 +26,6 @@ export function categoryFromText(text: string): number | undefined {
   const word = letters(trimmed);
   return CATEGORY_WORDS.get(word) ?? CATEGORY_WORDS.get(word.replace(/e?s$/, '')) ?? CATEGORY_WORDS.get(word.replace(/s$/, ''));
 }
-export const NUM_CLASSES = CLASS_NAMES.length;
 
 /** Images as one row-major byte array (count × 784) with one label byte each. */
 export interface ImageSet {

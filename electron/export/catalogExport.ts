@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { PhotoSelection } from '../api/contract.ts';
+import type { PhotoSelection } from '../../contract/api.ts';
 import type { Catalog, ExportRow } from '../catalog/catalog.ts';
 import { CLASS_NAMES, PIXELS } from '../dataset/fashionMnist.ts';
 import { WorkerClient } from '../workerThreads.ts';

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { PhotoSelection } from '../api/contract.ts';
+import type { PhotoSelection } from '../../contract/api.ts';
 import { Catalog, DEFAULT_REVIEW_RULE } from '../catalog/catalog.ts';
 import { fillSyntheticCatalog } from '../catalog/catalogBench.ts';
 import type { SortMode } from '../catalog/sortJournal.ts';

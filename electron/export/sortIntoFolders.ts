@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import type { PhotoSelection, SortPlan, SortResult } from '../api/contract.ts';
+import type { PhotoSelection, SortPlan, SortResult } from '../../contract/api.ts';
 import type { Catalog, CatalogWait } from '../catalog/catalog.ts';
 import { comparable } from '../catalog/migrations.ts';
 import { SortJournal, type PhotoSource, type SortFile, type SortJob, type SortMode } from '../catalog/sortJournal.ts';

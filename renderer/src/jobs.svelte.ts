@@ -1,4 +1,4 @@
-import type { ImportStatus, ImproveStatus, JobKind, JobUpdate, SortStatus } from '../../electron/api/contract.ts';
+import type { ImportStatus, ImproveStatus, JobKind, JobUpdate, SortStatus } from '../../contract/api.ts';
 import { api } from './api.ts';
 
 /**

@@ -5,8 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { build } from 'vite';
-import { CHANNELS, jobUpdateSchema, type FashionSorterApi, type MenuCommand } from '../../electron/api/contract.ts';
-import type { Services } from '../../electron/api/services.ts';
+import { CHANNELS, jobUpdateSchema, type FashionSorterApi, type MenuCommand } from '../../contract/api.ts';
+import type { Services } from '../../electron/app/services.ts';
 import { callValidated } from '../../electron/ipc.ts';
 import { contentSecurityPolicy } from '../../electron/shellPolicy.ts';
 

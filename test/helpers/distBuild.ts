@@ -7,7 +7,7 @@ import { projectRoot } from '../../electron/appPaths.ts';
 
 /** What `npm run build` writes last in each of its steps. */
 const OUTPUTS = ['dist/electron/main.js', 'dist/electron/preload.cjs', 'dist/renderer/index.html'];
-const SOURCES = ['electron', 'renderer', 'package.json', 'tsconfig.build.json', 'vite.config.ts'];
+const SOURCES = ['contract', 'electron', 'renderer', 'package.json', 'tsconfig.build.json', 'vite.config.ts'];
 const LOCK = path.join(projectRoot, 'dist', '.build-lock');
 /** A lock older than any build is left by a killed test run. */
 const STALE_LOCK_MS = 10 * 60_000;
@@ -33,8 +33,8 @@ function isFresh(): boolean {
 /**
  * Runs `npm run build` unless dist/ is newer than every source. Test files run in parallel processes, so
  * one builds at a time (a directory lock) and the others then find dist/ fresh instead of rewriting it
- * under a reader. dist/electron is emptied first: tsc leaves the output of a removed source in place,
- * and electron-builder would ship it.
+ * under a reader. dist/electron and dist/contract are emptied first: tsc leaves the output of a removed
+ * source in place, and electron-builder would ship it.
  */
 export async function ensureDistBuilt(): Promise<void> {
   fs.mkdirSync(path.dirname(LOCK), { recursive: true });
@@ -51,7 +51,7 @@ export async function ensureDistBuilt(): Promise<void> {
   }
   try {
     if (isFresh()) return;
-    fs.rmSync(path.join(projectRoot, 'dist', 'electron'), { recursive: true, force: true });
+    for (const out of ['electron', 'contract']) fs.rmSync(path.join(projectRoot, 'dist', out), { recursive: true, force: true });
     // The build's own node (tsc, vite, esbuild) is the one running the tests.
     const env = { ...process.env, PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH}` };
     await promisify(execFile)('npm', ['run', 'build'], { cwd: projectRoot, env, maxBuffer: 64 * 1024 * 1024 });

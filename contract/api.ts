@@ -1,7 +1,9 @@
 /**
  * The one API contract between the renderer and the main process. The preload bridge exposes it as
  * `window.api`, the IPC handlers implement it and validate every payload against ARGUMENTS, and the
- * tests call it; every channel name, argument schema and result type lives here.
+ * tests call it; every channel name, argument schema and result type lives here. The domain constants the
+ * main process and the window share are beside it (categories.ts, review.ts); contract/ imports nothing from
+ * electron/ or renderer/ (test/contract.test.ts).
  */
 import { z } from 'zod';
 
@@ -82,18 +84,6 @@ export interface CatalogWaitStatus {
 
 export const labelChangeSchema = z.strictObject({ photoId, label: categoryId.nullable() });
 export type LabelChange = z.infer<typeof labelChangeSchema>;
-
-/**
- * A photo whose novelty (PhotoTile.novelty) is at least this needs review whatever the softmax says: 1 flags
- * about 5 % of Fashion-MNIST's validation images.
- */
-export const NOVELTY_LIMIT = 1;
-
-/** Why such a photo is in review, as the tile and the review view say it. */
-export const UNUSUAL_REASON = 'unlike the photos the model learned from';
-
-/** True when a photo is in review because it is unlike the model's training images. */
-export const isUnusual = (tile: Pick<PhotoTile, 'novelty' | 'label'>): boolean => tile.label === null && tile.novelty !== null && tile.novelty >= NOVELTY_LIMIT;
 
 export interface PhotoTile {
   id: number;

@@ -2,25 +2,31 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { defaultCatalogFile, defaultModelDir, fineTunedModelsDir, projectRoot, thumbnailsDir as defaultThumbnailsDir } from '../appPaths.ts';
-import { BUSY_MIDWAY, Catalog, CATALOG_WAIT_MS, catalogBusyMessage, CatalogBusyError, isCatalogBusy, type CatalogWait } from '../catalog/catalog.ts';
+import { BUSY_MIDWAY, Catalog, CATALOG_WAIT_MS, catalogBusyMessage, CatalogBusyError, isCatalogBusy, type CatalogWait, type ModelRow } from '../catalog/catalog.ts';
 import { loadFashionMnist } from '../dataset/fashionMnist.ts';
-import { activateModel, classifyingModelDir, improveModel } from '../learning/improveModel.ts';
+import { activateModel, classifyingModelDir, improveModel, type Candidate, type ImproveHooks, type RepredictProgress } from '../learning/improveModel.ts';
 import { DEFAULT_FINETUNE_OPTIONS, MIN_LABELS } from '../ml/fineTune.ts';
 import { startPredictor, type Predictor } from '../ml/inference.ts';
 import { readModelCard } from '../ml/modelCard.ts';
 import { exportCsvInWorker } from '../export/catalogExport.ts';
 import { DEFAULT_FOLDER_NAMES } from '../export/fileNames.ts';
-import { planSort, sortPhotos } from '../export/sortIntoFolders.ts';
-import { importPhotos } from '../photos/importJob.ts';
+import { planSort, sortPhotos, type SortPlan, type SortProgress, type SortRequest, type SortResult } from '../export/sortIntoFolders.ts';
+import { importPhotos, type ImportProgress, type ImportResult } from '../photos/importJob.ts';
 import { convertPhotoFile } from '../photos/bmp.ts';
 import { isThumbnail, thumbnailPath, writeThumbnail } from '../photos/photoPipeline.ts';
 import { JobManager, type JobFailure, type JobRun, type JobWork } from '../jobs/jobManager.ts';
-import type { AppInfo, CatalogWaitStatus, FashionSorterApi, ImportStatus, ImproveStatus, JobStatuses, JobUpdate, ModelVersion, SortOptions } from './contract.ts';
+import type { AppInfo, CatalogWaitStatus, ExportRequest, ExportResult, FashionSorterApi, ImportStatus, ImproveStatus, JobStatuses, JobUpdate, ModelVersion, SortOptions } from '../../contract/api.ts';
 
 export interface ServiceOptions {
   catalogFile?: string;
   /** The model to use when the catalog has no active one (the shipped model by default). */
   modelDir?: string;
+  /** A model that classifies imports whatever the catalog's active one is (the command line's --model). */
+  classifyWith?: string;
+  /** Told when the catalog's active model has no files (moved or deleted), so that `modelDir` stands in for it. */
+  onModelMissing?: (active: ModelRow) => void;
+  /** Where Fashion-MNIST is read from for fine-tuning (loadFashionMnist's search order by default). */
+  dataDir?: string;
   thumbnailsDir?: string;
   /** How the renderer addresses thumbnails and photos: `${thumbnailBase}${hash}`, `${photoBase}${hash}`. */
   thumbnailBase?: string;
@@ -38,10 +44,55 @@ export interface ServiceOptions {
   fineTune?: typeof DEFAULT_FINETUNE_OPTIONS;
   /** How long a write waits for a catalog another program is writing to (CATALOG_WAIT_MS by default). */
   catalogWaitMs?: number;
+  /** Told the seconds a quick action (opening the catalog, saving labels) has waited for the catalog; null when the wait ends. */
+  onCatalogWait?: (seconds: number | null) => void;
+  /** Ends the quick actions' waits for the catalog, as closing does (the command line's Ctrl-C). */
+  signal?: AbortSignal;
+}
+
+/** How a caller runs an operation in the foreground: cancelled by `signal`, its writes waiting for the catalog as `catalogWait` says. */
+export interface Foreground<P> {
+  signal?: AbortSignal;
+  /** The services' own wait (catalogWaitMs, and `signal`) when absent. */
+  catalogWait?: CatalogWait;
+  onProgress?: (progress: P) => void;
+}
+
+/** An import, and the model that predicted it. */
+export interface Classified extends ImportResult {
+  model: { name: string; version: string; backend: string };
+}
+
+/**
+ * The operations behind the window's import, improve, export and sort, run in the foreground: the window's
+ * jobs run these, and the command line calls them directly. Each opens the catalog on first use.
+ */
+export interface Operations {
+  /** Imports files and folders into the catalog and predicts each new photo (with `classifyWith`, else the catalog's model). */
+  classify(roots: string[], run?: Foreground<ImportProgress>): Promise<Classified>;
+  /** Photos, per-category counts and photos needing review (the default rule) among an import's photos. */
+  jobSummary(jobId: number): Promise<{ photos: number; perCategory: number[]; needsReview: number }>;
+  /** Each file an import predicted, with its category and confidence (0–1). */
+  jobPredictions(jobId: number): Promise<{ path: string; label: number; confidence: number }[]>;
+  /**
+   * The photo at a path (absolute, or relative to `baseDir`), else the one photo imported under a bare file name;
+   * `named`: how many photos were imported under that bare name (more than one: the name alone cannot say which).
+   */
+  findPhoto(file: string, baseDir: string): Promise<{ photoId: number | undefined; named: number }>;
+  /** Fine-tunes the active model on the reviewed photos and publishes an inactive candidate, compared with it. */
+  improve(hooks?: Omit<ImproveHooks, 'activePredictor'>): Promise<Candidate>;
+  /** Makes a version active and re-predicts the photos without a human label. */
+  activate(modelId: number, run?: Foreground<RepredictProgress>): Promise<{ repredicted: number; status: 'done' | 'cancelled' }>;
+  /** Writes a selection's CSV to `file` on a worker thread. */
+  exportCsv(file: string, request: ExportRequest): Promise<ExportResult>;
+  /** The dry run of a sort: nothing is written. */
+  planSort(request: SortRequest): Promise<SortPlan>;
+  sort(request: SortRequest, run?: Foreground<SortProgress>): Promise<SortResult>;
 }
 
 export interface Services {
   api: FashionSorterApi;
+  operations: Operations;
   /**
    * The cached thumbnail of a photo in the catalog, or undefined: nothing else is ever served. A missing or
    * damaged thumbnail is made again from the photo (the cache is derived data).
@@ -77,7 +128,10 @@ function modelSummary(modelDir: string): Pick<AppInfo, 'model' | 'modelProblem'>
   }
 }
 
-/** The services behind the API, free of Electron: the IPC handlers and the browser tests both call these. */
+/**
+ * The composition root: the services behind the API, free of Electron. The IPC handlers, the command line and
+ * the tests all call these.
+ */
 export function createServices(options: ServiceOptions = {}): Services {
   const version = JSON.parse(fs.readFileSync(path.join(projectRoot, 'package.json'), 'utf8')).version as string;
   const catalogFile = options.catalogFile ?? defaultCatalogFile();
@@ -98,6 +152,7 @@ export function createServices(options: ServiceOptions = {}): Services {
   const catalogWait = { waitMs: options.catalogWaitMs };
   /** Ends every wait for the catalog when the services close. */
   const closing = new AbortController();
+  const stopWaiting = options.signal ? AbortSignal.any([closing.signal, options.signal]) : closing.signal;
   /**
    * The quick actions waiting for a catalog another program holds (opening an older catalog, which brings its
    * schema up to date; saving labels; discarding a version), with the seconds each has waited: the window shows
@@ -108,7 +163,14 @@ export function createServices(options: ServiceOptions = {}): Services {
   async function quickly<T>(wait: (options: CatalogWait) => Promise<T>): Promise<T> {
     const id = Symbol('wait');
     try {
-      return await wait({ ...catalogWait, signal: closing.signal, onWaiting: (seconds) => (seconds === null ? waits.delete(id) : waits.set(id, seconds)) });
+      return await wait({
+        ...catalogWait, signal: stopWaiting,
+        onWaiting: (seconds) => {
+          if (seconds === null) waits.delete(id);
+          else waits.set(id, seconds);
+          options.onCatalogWait?.(seconds);
+        },
+      });
     } finally {
       waits.delete(id);
     }
@@ -125,7 +187,11 @@ export function createServices(options: ServiceOptions = {}): Services {
   };
   /** An error's message, or, for a catalog another program took in the middle of a job, which and what to do. */
   const explainBusy = (err: Error) => (isCatalogBusy(err) ? catalogBusyMessage(catalogFile, undefined, BUSY_MIDWAY) : err.message);
-  const activeModelDir = async () => classifyingModelDir(await openCatalog(), options.modelDir ?? defaultModelDir());
+  const activeModelDir = async () => classifyingModelDir(await openCatalog(), options.modelDir ?? defaultModelDir(), options.onModelMissing);
+  /** The importer's predictor, started on first use and kept for the next import. */
+  const classifier = () => (predictor ??= (async () => startPredictor(options.classifyWith ?? await activeModelDir()))());
+  /** A foreground operation's wait for the catalog: the caller's, else the services' own. */
+  const waitOf = (run: { signal?: AbortSignal; catalogWait?: CatalogWait }): CatalogWait => run.catalogWait ?? { ...catalogWait, signal: run.signal };
 
   /**
    * A path where the photo still is as it was imported (the same size and modification time), if any: a file
@@ -156,20 +222,67 @@ export function createServices(options: ServiceOptions = {}): Services {
     return { dest: sortDest, ...sortOptions };
   };
 
-  async function startImport(roots: string[]): Promise<ImportStatus> {
-    jobs.assertIdle();
-    const cat = await openCatalog();
-    const model = await (predictor ??= activeModelDir().then((dir) => startPredictor(dir)));
-    return jobs.start('import', { jobId: 0, phase: 'finding', found: 0, done: 0, failed: 0, photos: null, photosPerSecond: 0, etaSeconds: null, problem: null }, async (run) => {
-      // Every write waits while another program holds the catalog, with the status saying so.
-      const { wait: waiting, phase } = waitingStatus(run);
+  const operations: Operations = {
+    async classify(roots, run = {}) {
+      const cat = await openCatalog();
+      const model = await classifier();
+      const wait = waitOf(run);
+      // The first write: made once the catalog accepts writes, so that nothing (thumbnails, a job) is made before.
       const row = await cat.writeWhenFree(() => {
         const registered = cat.registerModel({ name: model.name, version: model.version, dir: model.modelDir, card: model.card ?? {} });
         if (!cat.activeModel()) cat.activateModel(registered.id);
         return registered;
-      }, waiting);
+      }, wait);
       const result = await importPhotos(roots, {
-        catalog: cat, thumbnailsDir: thumbnails, predictor: { predictor: model, modelId: row.id }, signal: run.signal, catalogWait: waiting,
+        catalog: cat, thumbnailsDir: thumbnails, predictor: { predictor: model, modelId: row.id }, signal: run.signal, catalogWait: wait, onProgress: run.onProgress,
+      });
+      return { ...result, model: { name: model.name, version: model.version, backend: model.backend } };
+    },
+    jobSummary: async (jobId) => (await openCatalog()).jobSummary(jobId),
+    jobPredictions: async (jobId) => (await openCatalog()).jobPredictions(jobId),
+    async findPhoto(file, baseDir) {
+      const cat = await openCatalog();
+      const photoId = cat.photoAtPath(path.resolve(baseDir, file));
+      // A bare file name (what a shop system or a reviewer's list often has) names the one photo imported under it.
+      const named = photoId === undefined && !/[\\/]/.test(file) ? cat.photosNamed(file) : [];
+      return { photoId: photoId ?? (named.length === 1 ? named[0] : undefined), named: named.length };
+    },
+    async improve(hooks = {}) {
+      const cat = await openCatalog();
+      // Loaded for each improvement (a fraction of a second) rather than kept: 55 MB the app would hold for good.
+      const data = await loadFashionMnist({ dataDir: options.dataDir });
+      return improveModel(cat, data, modelsRoot, options.fineTune ?? DEFAULT_FINETUNE_OPTIONS, {
+        ...hooks, catalogWait: waitOf(hooks), activePredictor: await predictor?.catch(() => undefined),
+      });
+    },
+    async activate(modelId, run = {}) {
+      // The importer's predictor holds the old model; the next import starts one with the new.
+      const old = predictor;
+      predictor = undefined;
+      await (await old?.catch(() => undefined))?.close();
+      return activateModel(await openCatalog(), modelId, { ...run, catalogWait: waitOf(run) });
+    },
+    async exportCsv(file, request) {
+      const started = performance.now();
+      // Opened (and brought up to date) here first: the worker's connection only reads.
+      await openCatalog();
+      const { rows, photos } = await exportCsvInWorker(catalogFile, file, request);
+      return { file, rows, photos, seconds: (performance.now() - started) / 1000 };
+    },
+    planSort: async (request) => planSort(await openCatalog(), request),
+    sort: async (request, run = {}) => sortPhotos(await openCatalog(), request, { ...run, catalogWait: waitOf(run) }),
+  };
+
+  async function startImport(roots: string[]): Promise<ImportStatus> {
+    jobs.assertIdle();
+    // Before the job: a catalog or a model that cannot be opened is the call's failure, not the job's.
+    await openCatalog();
+    await classifier();
+    return jobs.start('import', { jobId: 0, phase: 'finding', found: 0, done: 0, failed: 0, photos: null, photosPerSecond: 0, etaSeconds: null, problem: null }, async (run) => {
+      // Every write waits while another program holds the catalog, with the status saying so.
+      const { wait: waiting, phase } = waitingStatus(run);
+      const result = await operations.classify(roots, {
+        signal: run.signal, catalogWait: waiting,
         onProgress: (p) => {
           phase(p.phase);
           run.progress({ jobId: p.jobId, found: p.found, done: p.done, failed: p.failed, photosPerSecond: p.photosPerSecond, etaSeconds: p.etaSeconds });
@@ -245,11 +358,9 @@ export function createServices(options: ServiceOptions = {}): Services {
     improveRequirements: async () => ({ minimumLabels: MIN_LABELS }),
     async improveModel() {
       return startImproveJob('fine-tuning', async (run) => {
-        // Loaded for each improvement (a fraction of a second) rather than kept: 55 MB the app would hold for good.
-        const data = await loadFashionMnist();
         const { wait, phase } = waitingStatus(run);
-        const result = await improveModel(await openCatalog(), data, modelsRoot, options.fineTune ?? DEFAULT_FINETUNE_OPTIONS, {
-          signal: run.signal, activePredictor: await predictor?.catch(() => undefined), catalogWait: wait,
+        const result = await operations.improve({
+          signal: run.signal, catalogWait: wait,
           onPhase: phase,
           onProgress: (p) => run.progress({ epoch: p.epoch, epochs: p.epochs, loss: p.loss, etaSeconds: p.etaSeconds }),
           onEpoch: (r, counts) => run.progress({
@@ -280,12 +391,8 @@ export function createServices(options: ServiceOptions = {}): Services {
     },
     async activateModel(id) {
       return startImproveJob('activating', async (run) => {
-        // The importer's predictor holds the old model; the next import starts one with the new.
-        const old = predictor;
-        predictor = undefined;
-        await (await old?.catch(() => undefined))?.close();
         const { wait } = waitingStatus(run);
-        const result = await activateModel(await openCatalog(), id, { signal: run.signal, catalogWait: wait, onProgress: (p) => run.progress({ repredicted: p }) });
+        const result = await operations.activate(id, { signal: run.signal, catalogWait: wait, onProgress: (p) => run.progress({ repredicted: p }) });
         return { phase: result.status === 'done' ? 'activated' : 'cancelled' };
       });
     },
@@ -300,12 +407,7 @@ export function createServices(options: ServiceOptions = {}): Services {
     async exportCsv(request) {
       if (!options.chooseSaveFile) throw new Error('no save dialog is available here');
       const file = await options.chooseSaveFile(`${request.format === 'catalog' ? 'catalog' : 'fashion-mnist'}-${new Date().toISOString().slice(0, 10)}.csv`);
-      if (!file) return null;
-      const started = performance.now();
-      // Opened (and brought up to date) here first: the worker's connection only reads.
-      await openCatalog();
-      const { rows, photos } = await exportCsvInWorker(catalogFile, file, request);
-      return { file, rows, photos, seconds: (performance.now() - started) / 1000 };
+      return file ? operations.exportCsv(file, request) : null;
     },
     sortDefaults: async () => ({ folders: [...DEFAULT_FOLDER_NAMES], dest: sortDest ?? null }),
     async chooseSortDestination() {
@@ -313,14 +415,14 @@ export function createServices(options: ServiceOptions = {}): Services {
       sortDest = (await options.chooseDestination()) ?? sortDest;
       return sortDest ?? null;
     },
-    previewSort: async (sortOptions) => planSort(await openCatalog(), sortRequest(sortOptions)),
+    previewSort: async (sortOptions) => operations.planSort(sortRequest(sortOptions)),
     async startSort(sortOptions) {
       jobs.assertIdle();
       const request = sortRequest(sortOptions);
-      const cat = await openCatalog();
+      await openCatalog();
       return jobs.start('sort', { phase: 'planning', total: 0, done: 0, failed: 0, photosPerSecond: 0, etaSeconds: null, result: null, problem: null }, async (run) => {
         const { wait, phase } = waitingStatus(run);
-        const result = await sortPhotos(cat, request, {
+        const result = await operations.sort(request, {
           signal: run.signal,
           catalogWait: wait,
           onProgress: (p) => {
@@ -337,6 +439,7 @@ export function createServices(options: ServiceOptions = {}): Services {
 
   return {
     api,
+    operations,
     async thumbnailFile(hash) {
       if (!/^[0-9a-f]{64}$/.test(hash) || !(await openCatalog()).hasPhoto(hash)) return undefined;
       const file = thumbnailPath(thumbnails, hash);
