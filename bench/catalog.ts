@@ -2,10 +2,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { NUM_CLASSES } from '../dataset/fashionMnist.ts';
-import { seededRandom } from '../ml/augment.ts';
-import type { PageQuery } from '../api/contract.ts';
-import { Catalog, DEFAULT_REVIEW_RULE } from './catalog.ts';
+import { NUM_CLASSES } from '../electron/dataset/fashionMnist.ts';
+import { seededRandom } from '../electron/ml/augment.ts';
+import type { PageQuery } from '../electron/api/contract.ts';
+import { Catalog, DEFAULT_REVIEW_RULE } from '../electron/catalog/catalog.ts';
 
 export interface CatalogBench {
   photos: number;

@@ -1,16 +1,16 @@
-import { benchScale, soak } from '../api/appBench.ts';
+import { benchScale, soak } from './app.ts';
 import os from 'node:os';
 import path from 'node:path';
-import { defaultModelDir, projectRoot } from '../appPaths.ts';
-import { benchCatalog, type CatalogBench } from '../catalog/catalogBench.ts';
-import { loadFashionMnist, type FashionMnist } from '../dataset/fashionMnist.ts';
-import { benchExport, benchSort } from '../export/exportBench.ts';
-import { benchDomainShift } from '../learning/domainShiftBench.ts';
-import { benchDataParallel, benchInference, benchTraining } from '../ml/bench.ts';
-import { startPredictor } from '../ml/inference.ts';
-import { benchPipeline, measureFidelity } from '../photos/pipelineBench.ts';
-import { benchRealPhotos, describeRealPhotos, findRealPhotos } from '../photos/realPhotosBench.ts';
-import { pathOption, UsageError, type Values } from './args.ts';
+import { defaultModelDir, projectRoot } from '../electron/appPaths.ts';
+import { benchCatalog, type CatalogBench } from './catalog.ts';
+import { loadFashionMnist, type FashionMnist } from '../electron/dataset/fashionMnist.ts';
+import { benchExport, benchSort } from './export.ts';
+import { benchDomainShift } from './fineTuning.ts';
+import { benchDataParallel, benchInference, benchTraining } from './ml.ts';
+import { startPredictor } from '../electron/ml/inference.ts';
+import { benchPipeline, measureFidelity } from './pipeline.ts';
+import { benchRealPhotos, describeRealPhotos, findRealPhotos } from './realPhotos.ts';
+import { pathOption, UsageError, type Values } from '../electron/commands/args.ts';
 
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 
