@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { PhotoSelection } from '../electron/api/contract.ts';
 import { Catalog, DEFAULT_REVIEW_RULE } from '../electron/catalog/catalog.ts';
-import { fillSyntheticCatalog } from './catalog.ts';
+import { fillSyntheticCatalog } from '../test/fixtures/syntheticCatalog.ts';
 import type { SortMode } from '../electron/catalog/sortJournal.ts';
 import { CLASS_NAMES, NUM_CLASSES, PIXELS, type ImageSet } from '../electron/dataset/fashionMnist.ts';
 import { writeDistinctPhotos, type PhotoFile } from '../test/fixtures/samplePhotos.ts';

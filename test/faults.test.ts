@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import sharp from 'sharp';
 import { createServices } from '../electron/api/services.ts';
-import { fillSyntheticCatalog } from '../bench/catalog.ts';
+import { fillSyntheticCatalog } from './fixtures/syntheticCatalog.ts';
 import { defaultModelDir, projectRoot } from '../electron/appPaths.ts';
 import { Catalog, DEFAULT_REVIEW_RULE } from '../electron/catalog/catalog.ts';
 import { MIGRATIONS } from '../electron/catalog/migrations.ts';

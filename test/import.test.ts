@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parse } from 'csv-parse/sync';
 import { Catalog, DEFAULT_REVIEW_RULE } from '../electron/catalog/catalog.ts';
-import { fillSyntheticCatalog } from '../bench/catalog.ts';
+import { fillSyntheticCatalog } from './fixtures/syntheticCatalog.ts';
 import { MIGRATIONS } from '../electron/catalog/migrations.ts';
 import { defaultModelDir } from '../electron/appPaths.ts';
 import { loadFashionMnist, PIXELS } from '../electron/dataset/fashionMnist.ts';

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { createServices } from '../electron/api/services.ts';
 import { projectRoot } from '../electron/appPaths.ts';
 import { Catalog, DEFAULT_REVIEW_RULE } from '../electron/catalog/catalog.ts';
-import { fillSyntheticCatalog } from '../bench/catalog.ts';
+import { fillSyntheticCatalog } from './fixtures/syntheticCatalog.ts';
 import { loadFashionMnist } from '../electron/dataset/fashionMnist.ts';
 import { convertPhoto, thumbnailPath } from '../electron/photos/photoPipeline.ts';
 import { renderPackshot } from './fixtures/samplePhotos.ts';
