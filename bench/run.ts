@@ -1,3 +1,8 @@
+/**
+ * The benchmark runner: `npm run bench -- [--json] [--quick] [--only SECTION,…] [--model DIR]`, or the CLI's `bench`
+ * command in a checkout. Each section measures one part side by side with its reference; the measurements live
+ * in the files beside this one, and the photos they work on come from test/fixtures/.
+ */
 import { benchScale, soak } from './app.ts';
 import os from 'node:os';
 import path from 'node:path';
