@@ -2,8 +2,10 @@
  * The headless face of Fashion Sorter: `npm run cli -- <command>`.
  * Exit codes: 0 success, 1 failure (one-line reason on stderr), 2 usage error.
  */
+import fs from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { runBench } from './commands/bench.ts';
 import { runClassify } from './commands/classify.ts';
 import { runEvaluate } from './commands/evaluate.ts';
 import { runExport } from './commands/export.ts';
@@ -13,7 +15,7 @@ import { runNovelty } from './commands/novelty.ts';
 import { runSort } from './commands/sort.ts';
 import { runTrain } from './commands/train.ts';
 import { pathOption, UsageError, type Values } from './commands/args.ts';
-import { defaultCatalogFile } from './appPaths.ts';
+import { defaultCatalogFile, projectRoot } from './appPaths.ts';
 import { BUSY_MIDWAY, catalogBusyMessage, isCatalogBusy } from './catalog/catalog.ts';
 
 /** The catalog a command works on: --db, else the default one. */
@@ -76,11 +78,22 @@ const COMMANDS: Record<string, { options: ParseArgsConfig['options']; run: (valu
     },
     run: (v) => runSort(v),
   },
-  bench: {
-    options: { json: { type: 'boolean' }, quick: { type: 'boolean' }, only: { type: 'string' }, model: { type: 'string' } },
-    run: (v) => runBench(v),
-  },
 };
+
+/**
+ * `bench …`: the benchmark runner of a checkout (bench/run.ts, which parses its own options), or exit code 1 where
+ * there is none (an installed app ships no bench/). Its path is computed so that tsc does not follow it: nothing of
+ * bench/ is compiled into dist/.
+ */
+async function runBench(argv: string[]): Promise<number> {
+  const runner = path.join(projectRoot, 'bench', 'run.ts');
+  if (!fs.existsSync(runner)) {
+    console.error(`error: the benchmarks are not part of an installed app; run \`npm run bench\` in a clone of the source (no ${runner})`);
+    return 1;
+  }
+  const { benchMain } = (await import(pathToFileURL(runner).href)) as { benchMain: (argv: string[]) => Promise<number> };
+  return benchMain(argv);
+}
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -88,6 +101,7 @@ async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return command ? 0 : 2;
   }
+  if (command === 'bench') return runBench(rest);
   const spec = COMMANDS[command];
   if (!spec) {
     console.error(`unknown command "${command}"\n\n${USAGE}`);

@@ -3,7 +3,7 @@ import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { defaultModelDir } from '../electron/appPaths.ts';
 import { loadFashionMnist, IMAGE_SIZE, PIXELS, type FashionMnist } from '../electron/dataset/fashionMnist.ts';
-import { adaptBatchNorm } from '../electron/ml/adaptBatchNorm.ts';
+import { adaptBatchNorm } from '../bench/adaptBatchNorm.ts';
 import { initBackend } from '../electron/ml/backend.ts';
 import { predictProbabilities } from '../electron/ml/classifier.ts';
 import { evaluatePredictions } from '../electron/ml/metrics.ts';

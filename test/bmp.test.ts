@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import sharp from 'sharp';
 import { bmpToPng, convertPhotoFile } from '../electron/photos/bmp.ts';
 import { convertPhoto } from '../electron/photos/photoPipeline.ts';
-import { writePackshots } from '../electron/photos/samplePhotos.ts';
+import { writePackshots } from './fixtures/samplePhotos.ts';
 import { bmp } from './helpers/bmp.ts';
 import { testSet } from './helpers/catalogs.ts';
 import { tempDir } from './helpers/photos.ts';

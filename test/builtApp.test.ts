@@ -16,7 +16,7 @@ import { Catalog, DEFAULT_REVIEW_RULE } from '../electron/catalog/catalog.ts';
 import { CLASS_NAMES, loadFashionMnist } from '../electron/dataset/fashionMnist.ts';
 import { DEFAULT_FOLDER_NAMES } from '../electron/export/fileNames.ts';
 import { thumbnailPath } from '../electron/photos/photoPipeline.ts';
-import { writePackshots } from '../electron/photos/samplePhotos.ts';
+import { writePackshots } from './fixtures/samplePhotos.ts';
 import { contentSecurityPolicy } from '../electron/shellPolicy.ts';
 import { ensureDistBuilt } from './helpers/distBuild.ts';
 import { launchBuiltApp, waitFor, type BuiltApp } from './helpers/builtApp.ts';

@@ -15,7 +15,7 @@ import { modelVersion } from '../electron/ml/inference.ts';
 import { readModelCard } from '../electron/ml/modelCard.ts';
 import { sortPhotos, type SortProgress } from '../electron/export/sortIntoFolders.ts';
 import { importPhotos, type ImportProgress } from '../electron/photos/importJob.ts';
-import { writePackshots } from '../electron/photos/samplePhotos.ts';
+import { writePackshots } from './fixtures/samplePhotos.ts';
 import { filesByHash, labeledCatalog, testSet } from './helpers/catalogs.ts';
 import { CHROMIUM, openRenderer } from './helpers/browser.ts';
 import { cli, CLI, count } from './helpers/cli.ts';

@@ -7,7 +7,7 @@ import { parse } from 'csv-parse/sync';
 import { projectRoot } from '../electron/appPaths.ts';
 import { Catalog } from '../electron/catalog/catalog.ts';
 import { CLASS_NAMES, loadFashionMnist } from '../electron/dataset/fashionMnist.ts';
-import { writePackshots } from '../electron/photos/samplePhotos.ts';
+import { writePackshots } from './fixtures/samplePhotos.ts';
 import { cli, CLI, count } from './helpers/cli.ts';
 import { tempDir } from './helpers/photos.ts';
 

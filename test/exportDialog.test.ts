@@ -8,7 +8,7 @@ import { CATALOG_COLUMNS } from '../electron/export/catalogExport.ts';
 import { DEFAULT_FOLDER_NAMES } from '../electron/export/fileNames.ts';
 import { DEFAULT_REVIEW_RULE } from '../electron/catalog/catalog.ts';
 import { CLASS_NAMES } from '../electron/dataset/fashionMnist.ts';
-import { writePackshots } from '../electron/photos/samplePhotos.ts';
+import { writePackshots } from './fixtures/samplePhotos.ts';
 import { axeScript, CHROMIUM, openRenderer, seriousAccessibilityViolations } from './helpers/browser.ts';
 import { filesByHash, labeledCatalog, testSet } from './helpers/catalogs.ts';
 import { tempDir } from './helpers/photos.ts';

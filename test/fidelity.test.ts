@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { defaultModelDir } from '../electron/appPaths.ts';
 import { loadFashionMnist } from '../electron/dataset/fashionMnist.ts';
 import { startPredictor } from '../electron/ml/inference.ts';
-import { measureFidelity } from '../electron/photos/pipelineBench.ts';
+import { measureFidelity } from '../bench/pipeline.ts';
 
 test('fidelity: the 10,000 test images imported as photos are classified within 1.5 points of the same images as tensors', { timeout: 900_000 }, async (t) => {
   const data = await loadFashionMnist({ allowDownload: false });

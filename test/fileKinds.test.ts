@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import sharp from 'sharp';
-import { writePackshots } from '../electron/photos/samplePhotos.ts';
+import { writePackshots } from './fixtures/samplePhotos.ts';
 import { bmp } from './helpers/bmp.ts';
 import { testSet } from './helpers/catalogs.ts';
 import { cli, count } from './helpers/cli.ts';

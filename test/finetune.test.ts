@@ -15,7 +15,7 @@ import { modelVersion, startPredictor } from '../electron/ml/inference.ts';
 import { readModelCard } from '../electron/ml/modelCard.ts';
 import { hasModel, readPrototypes, readWeights } from '../electron/ml/modelFiles.ts';
 import { importPhotos } from '../electron/photos/importJob.ts';
-import { writeShiftedPhotos } from '../electron/photos/samplePhotos.ts';
+import { writeShiftedPhotos } from './fixtures/samplePhotos.ts';
 import { withSmallDrive } from './helpers/drives.ts';
 import { tempDir } from './helpers/photos.ts';
 

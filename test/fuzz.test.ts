@@ -10,7 +10,7 @@ import { DatasetError, loadFashionMnist, loadFromDir, parseKaggleCsv, PIXELS } f
 import { seededRandom } from '../electron/ml/augment.ts';
 import { startPredictor } from '../electron/ml/inference.ts';
 import { importPhotos } from '../electron/photos/importJob.ts';
-import { writePackshots } from '../electron/photos/samplePhotos.ts';
+import { writePackshots } from './fixtures/samplePhotos.ts';
 import { idxFiles } from './helpers/dataset.ts';
 import { tempDir } from './helpers/photos.ts';
 

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parse } from 'csv-parse/sync';
 import { Catalog, DEFAULT_REVIEW_RULE } from '../electron/catalog/catalog.ts';
-import { fillSyntheticCatalog } from '../electron/catalog/catalogBench.ts';
+import { fillSyntheticCatalog } from './fixtures/syntheticCatalog.ts';
 import { MIGRATIONS } from '../electron/catalog/migrations.ts';
 import { defaultModelDir } from '../electron/appPaths.ts';
 import { loadFashionMnist, PIXELS } from '../electron/dataset/fashionMnist.ts';
@@ -16,7 +16,7 @@ import { planSort } from '../electron/export/sortIntoFolders.ts';
 import { importPhotos, type ImportProgress, type ImportResult } from '../electron/photos/importJob.ts';
 import { thumbnailPath } from '../electron/photos/photoPipeline.ts';
 import { walkPhotos, type WalkEntry } from '../electron/photos/walk.ts';
-import { renderPackshot, writePackshots } from '../electron/photos/samplePhotos.ts';
+import { renderPackshot, writePackshots } from './fixtures/samplePhotos.ts';
 import { pngClaiming, tempDir } from './helpers/photos.ts';
 
 const data = await loadFashionMnist({ allowDownload: false });

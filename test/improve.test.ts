@@ -9,7 +9,7 @@ import { loadFashionMnist } from '../electron/dataset/fashionMnist.ts';
 import { DEFAULT_FINETUNE_OPTIONS, MIN_LABELS } from '../electron/ml/fineTune.ts';
 import { startPredictor } from '../electron/ml/inference.ts';
 import { importPhotos } from '../electron/photos/importJob.ts';
-import { writeShiftedPhotos } from '../electron/photos/samplePhotos.ts';
+import { writeShiftedPhotos } from './fixtures/samplePhotos.ts';
 import { axeScript, CHROMIUM, openRenderer, seriousAccessibilityViolations } from './helpers/browser.ts';
 import { tempDir } from './helpers/photos.ts';
 

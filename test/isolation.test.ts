@@ -7,7 +7,7 @@ import { seededRandom } from '../electron/ml/augment.ts';
 import { startPredictor } from '../electron/ml/inference.ts';
 import { isolateGarment } from '../electron/photos/isolate.ts';
 import { OUTLINE_POINTS } from '../electron/photos/outline.ts';
-import { renderPackshot } from '../electron/photos/samplePhotos.ts';
+import { renderPackshot } from './fixtures/samplePhotos.ts';
 import { convertPhoto, THUMBNAIL_SIZE, toFashionMnist, TONE_FLOOR, type ConversionOptions, type RawImage } from '../electron/photos/photoPipeline.ts';
 
 const data = await loadFashionMnist({ allowDownload: false });

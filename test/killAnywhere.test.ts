@@ -14,7 +14,7 @@ import { defaultModelDir, projectRoot } from '../electron/appPaths.ts';
 import { seededRandom } from '../electron/ml/augment.ts';
 import { MIN_LABELS } from '../electron/ml/fineTune.ts';
 import { hasModel, readWeights } from '../electron/ml/modelFiles.ts';
-import { writePackshots } from '../electron/photos/samplePhotos.ts';
+import { writePackshots } from './fixtures/samplePhotos.ts';
 import { fashionMnist, filesByHash, sha256, testSet } from './helpers/catalogs.ts';
 import { CLI } from './helpers/cli.ts';
 import { idxFiles } from './helpers/dataset.ts';

@@ -6,7 +6,7 @@ import { Catalog, DEFAULT_REVIEW_RULE } from '../electron/catalog/catalog.ts';
 import { CLASS_NAMES } from '../electron/dataset/fashionMnist.ts';
 import { planSort } from '../electron/export/sortIntoFolders.ts';
 import { importPhotos } from '../electron/photos/importJob.ts';
-import { writePackshots } from '../electron/photos/samplePhotos.ts';
+import { writePackshots } from './fixtures/samplePhotos.ts';
 import { catalogAtVersion, testSet } from './helpers/catalogs.ts';
 import { cli } from './helpers/cli.ts';
 import { tempDir } from './helpers/photos.ts';

@@ -102,6 +102,19 @@ test('the deb has its maintainer and homepage; the macOS app is signed ad hoc, w
   }
 });
 
+test('the build compiles electron/ alone: no module of bench/ or test/ reaches dist/, even through an import', () => {
+  const fail = (d: ts.Diagnostic) => {
+    throw new Error(ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+  };
+  const build = ts.getParsedCommandLineOfConfigFile(path.join(projectRoot, 'tsconfig.build.json'), {}, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: fail })!;
+  // What tsc emits: the included files and every module of ours they import, transitively (not declarations).
+  const compiled = ts.createProgram(build.fileNames, build.options).getSourceFiles()
+    .filter((f) => !f.isDeclarationFile && !f.fileName.includes('/node_modules/'))
+    .map((f) => path.relative(projectRoot, f.fileName).split(path.sep).join('/'));
+  assert.ok(compiled.includes('electron/main.ts') && compiled.includes('electron/cli.ts'));
+  assert.deepEqual(compiled.filter((f) => !f.startsWith('electron/')), []);
+});
+
 // What the package holds comes from node_modules as npm installed it for this machine (sharp's binaries are
 // per platform), so the Linux x64 app is packed and read on Linux x64 only.
 const skip = (process.platform !== 'linux' || process.arch !== 'x64') && 'the Linux x64 app is packed from node_modules installed on Linux x64';
@@ -171,10 +184,12 @@ describe('the unpacked Linux app', { skip }, () => {
     assert.deepEqual(shipped.filter((f) => !modules.has(f) && !typesOnly(f)).sort(), ['dist/electron/preload.cjs'],
       'dist/electron files ship that main.js never loads: exclude them in electron-builder.yml (files), or delete dist/ if they are left from a removed source');
     const built = filesUnder(path.join(projectRoot, 'dist', 'electron')).map((f) => `dist/electron/${f}`);
-    for (const devOnly of ['dist/electron/cli.js', 'dist/electron/commands/bench.js', 'dist/electron/ml/bench.js', 'dist/electron/api/appBench.js', 'dist/electron/photos/samplePhotos.js']) {
+    for (const devOnly of ['dist/electron/cli.js', 'dist/electron/commands/classify.js']) {
       assert.ok(built.includes(devOnly), `${devOnly} is built`);
       assert.ok(!shipped.includes(devOnly), `${devOnly} ships`);
     }
+    // The benchmarks and the test fixtures live outside electron/ and are not built at all.
+    assert.deepEqual(fs.readdirSync(path.join(projectRoot, 'dist')).filter((d) => !d.startsWith('.')).sort(), ['electron', 'renderer']);
   });
 
   test('the native modules and the wasm binaries are unpacked beside the archive, as installed (no rebuild)', () => {
@@ -234,6 +249,7 @@ describe('the unpacked Linux app', { skip }, () => {
       devDependencies: shipped.filter((f) => devPackages.has(packageOf(f) ?? '')),
       buildOnlyPackages: shipped.filter((f) => /^(@types\/|@webgpu\/types$|node-addon-api$|@esbuild\/)/.test(packageOf(f) ?? '')),
       tests: shipped.filter((f) => /(^|\/)(tests?|__tests__)\/|\.(test|spec)\.[cm]?[jt]s$|_test\.js$|^test-artifacts\//.test(f)),
+      benchmarks: shipped.filter((f) => /^(dist\/)?bench\//.test(f)),
       typescript: shipped.filter((f) => /\.[cm]?ts$/.test(f)),
       sourceMaps: shipped.filter((f) => f.endsWith('.map')),
       nativeSources: shipped.filter((f) => /\.(c|cc|cpp|gyp|gypi)$|\/(better-sqlite3|sharp)\/(src|deps|build)\//.test(f)),

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import sharp from 'sharp';
 import { loadFashionMnist, PIXELS } from '../electron/dataset/fashionMnist.ts';
 import { convertPhoto, fineDetail, PhotoError } from '../electron/photos/photoPipeline.ts';
-import { renderPackshot } from '../electron/photos/samplePhotos.ts';
+import { renderPackshot } from './fixtures/samplePhotos.ts';
 import { pngClaiming } from './helpers/photos.ts';
 
 const data = await loadFashionMnist({ allowDownload: false });

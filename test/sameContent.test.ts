@@ -9,7 +9,7 @@ import { exportCsvCounted } from '../electron/export/catalogExport.ts';
 import { importPhotos } from '../electron/photos/importJob.ts';
 import { MIGRATIONS } from '../electron/catalog/migrations.ts';
 import { CLASS_NAMES } from '../electron/dataset/fashionMnist.ts';
-import { writePackshots } from '../electron/photos/samplePhotos.ts';
+import { writePackshots } from './fixtures/samplePhotos.ts';
 import { catalogAtVersion, sha256, testSet } from './helpers/catalogs.ts';
 import { cli, count } from './helpers/cli.ts';
 import { tempDir } from './helpers/photos.ts';

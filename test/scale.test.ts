@@ -5,10 +5,10 @@ import { test } from 'node:test';
 import { createServices } from '../electron/app/services.ts';
 import { projectRoot } from '../electron/appPaths.ts';
 import { Catalog, DEFAULT_REVIEW_RULE } from '../electron/catalog/catalog.ts';
-import { fillSyntheticCatalog } from '../electron/catalog/catalogBench.ts';
+import { fillSyntheticCatalog } from './fixtures/syntheticCatalog.ts';
 import { loadFashionMnist } from '../electron/dataset/fashionMnist.ts';
 import { convertPhoto, thumbnailPath } from '../electron/photos/photoPipeline.ts';
-import { renderPackshot } from '../electron/photos/samplePhotos.ts';
+import { renderPackshot } from './fixtures/samplePhotos.ts';
 import { CHROMIUM, openRenderer } from './helpers/browser.ts';
 import { tempDir } from './helpers/photos.ts';
 

@@ -7,7 +7,7 @@ import { createServices, type Services } from '../electron/app/services.ts';
 import { DEFAULT_REVIEW_RULE } from '../electron/catalog/catalog.ts';
 import { loadFashionMnist } from '../electron/dataset/fashionMnist.ts';
 import { callValidated } from '../electron/ipc.ts';
-import { writePackshots } from '../electron/photos/samplePhotos.ts';
+import { writePackshots } from './fixtures/samplePhotos.ts';
 import { tempDir } from './helpers/photos.ts';
 
 const data = await loadFashionMnist({ allowDownload: false });

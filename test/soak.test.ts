@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { soak } from '../electron/api/appBench.ts';
+import { soak } from '../bench/app.ts';
 import { testSet } from './helpers/catalogs.ts';
 
 test('soak: the whole working cycle three times through the services; no growth in open files or retained memory', { timeout: 900_000 }, async (t) => {

@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import { createServices, type Services } from '../electron/app/services.ts';
 import { projectRoot } from '../electron/appPaths.ts';
 import { loadFashionMnist } from '../electron/dataset/fashionMnist.ts';
-import { writePackshots } from '../electron/photos/samplePhotos.ts';
+import { writePackshots } from './fixtures/samplePhotos.ts';
 import { axeScript, CHROMIUM, openRenderer, seriousAccessibilityViolations, type RendererSession } from './helpers/browser.ts';
 import { tempDir } from './helpers/photos.ts';
 

@@ -8,7 +8,7 @@ import { MIGRATIONS } from '../../electron/catalog/migrations.ts';
 import { loadFashionMnist } from '../../electron/dataset/fashionMnist.ts';
 import { DEFAULT_FOLDER_NAMES } from '../../electron/export/fileNames.ts';
 import { importPhotos } from '../../electron/photos/importJob.ts';
-import { writePackshots } from '../../electron/photos/samplePhotos.ts';
+import { writePackshots } from '../fixtures/samplePhotos.ts';
 
 /** Fashion-MNIST, from the local cache (tests never download). */
 export const fashionMnist = await loadFashionMnist({ allowDownload: false });

@@ -8,14 +8,14 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { PIXELS, type FashionMnist, type ImageSet } from '../dataset/fashionMnist.ts';
-import { seededRandom } from '../ml/augment.ts';
-import { DEFAULT_FINETUNE_OPTIONS, fineTune, fineTunedFiles } from '../ml/fineTune.ts';
-import { startPredictor, type Predictor } from '../ml/inference.ts';
-import { evaluatePredictions } from '../ml/metrics.ts';
-import { publishModel } from '../ml/modelFiles.ts';
-import { convertPhoto } from '../photos/photoPipeline.ts';
-import { renderShiftedPhoto } from '../photos/samplePhotos.ts';
+import { PIXELS, type FashionMnist, type ImageSet } from '../electron/dataset/fashionMnist.ts';
+import { seededRandom } from '../electron/ml/augment.ts';
+import { DEFAULT_FINETUNE_OPTIONS, fineTune, fineTunedFiles } from '../electron/ml/fineTune.ts';
+import { startPredictor, type Predictor } from '../electron/ml/inference.ts';
+import { evaluatePredictions } from '../electron/ml/metrics.ts';
+import { publishModel } from '../electron/ml/modelFiles.ts';
+import { convertPhoto } from '../electron/photos/photoPipeline.ts';
+import { renderShiftedPhoto } from '../test/fixtures/samplePhotos.ts';
 
 export interface DomainShiftBench {
   corrections: number;

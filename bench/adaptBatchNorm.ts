@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import * as tfLayers from '@tensorflow/tfjs-layers';
-import { IMAGE_SIZE, PIXELS } from '../dataset/fashionMnist.ts';
+import { IMAGE_SIZE, PIXELS } from '../electron/dataset/fashionMnist.ts';
 
 /**
  * Re-estimates, layer by layer in the network's order (each on the inputs as the batch norms before it,

@@ -1,16 +1,22 @@
-import { benchScale, soak } from '../api/appBench.ts';
+/**
+ * The benchmark runner: `npm run bench -- [--json] [--quick] [--only SECTION,…] [--model DIR]`, or the CLI's `bench`
+ * command in a checkout. Each section measures one part side by side with its reference; the measurements live
+ * in the files beside this one, and the photos they work on come from test/fixtures/.
+ */
+import { benchScale, soak } from './app.ts';
 import os from 'node:os';
 import path from 'node:path';
-import { defaultModelDir, projectRoot } from '../appPaths.ts';
-import { benchCatalog, type CatalogBench } from '../catalog/catalogBench.ts';
-import { loadFashionMnist, type FashionMnist } from '../dataset/fashionMnist.ts';
-import { benchExport, benchSort } from '../export/exportBench.ts';
-import { benchDomainShift } from '../learning/domainShiftBench.ts';
-import { benchDataParallel, benchInference, benchTraining } from '../ml/bench.ts';
-import { startPredictor } from '../ml/inference.ts';
-import { benchPipeline, measureFidelity } from '../photos/pipelineBench.ts';
-import { benchRealPhotos, describeRealPhotos, findRealPhotos } from '../photos/realPhotosBench.ts';
-import { pathOption, UsageError, type Values } from './args.ts';
+import { parseArgs } from 'node:util';
+import { defaultModelDir, projectRoot } from '../electron/appPaths.ts';
+import { benchCatalog, type CatalogBench } from './catalog.ts';
+import { loadFashionMnist, type FashionMnist } from '../electron/dataset/fashionMnist.ts';
+import { benchExport, benchSort } from './export.ts';
+import { benchDomainShift } from './fineTuning.ts';
+import { benchDataParallel, benchInference, benchTraining } from './ml.ts';
+import { startPredictor } from '../electron/ml/inference.ts';
+import { benchPipeline, measureFidelity } from './pipeline.ts';
+import { benchRealPhotos, describeRealPhotos, findRealPhotos } from './realPhotos.ts';
+import { pathOption, UsageError, type Values } from '../electron/commands/args.ts';
 
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 
@@ -139,12 +145,16 @@ type Section = keyof typeof SECTIONS;
 /** The long runs (a million-photo catalog, a 100,000-photo import, ten working cycles) run only when asked for by name. */
 const ON_REQUEST: Section[] = ['million', 'scale', 'soak'];
 
+const USAGE = `Usage: npm run bench -- [--json] [--quick] [--only SECTION,…] [--model DIR]
+  sections: ${Object.keys(SECTIONS).join(', ')} (without --only, all but ${ON_REQUEST.join(', ')})
+  --model DIR: the model the pipeline, realPhotos and fineTuning sections classify with; default the shipped one`;
+
 /**
  * `bench [--json] [--quick] [--only SECTION,…] [--model DIR]`: speeds measured side by side in one run; the ratios are
  * what to compare across machines. Without --only, every section but the long scale and soak runs. The sections
  * that classify (pipeline, realPhotos, fineTuning) use the model in --model, by default the shipped one.
  */
-export async function runBench(values: Values): Promise<void> {
+async function runBench(values: Values): Promise<void> {
   const quick = values.quick === true;
   const names = Object.keys(SECTIONS) as Section[];
   const only = typeof values.only === 'string' ? values.only.split(',').map((s) => s.trim()) : names.filter((n) => !ON_REQUEST.includes(n));
@@ -161,3 +171,23 @@ export async function runBench(values: Values): Promise<void> {
   }
   console.log(values.json ? JSON.stringify(result, null, 1) : lines.join('\n'));
 }
+
+/**
+ * Runs the benchmark with command-line arguments (`argv` without node and the script) and returns the exit code,
+ * as the CLI does: 0, 1 on a failure (one line on stderr), 2 on a usage error. `npm run bench` and the CLI's
+ * `bench` command both come here.
+ */
+export async function benchMain(argv: string[]): Promise<number> {
+  try {
+    const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean' }, quick: { type: 'boolean' }, only: { type: 'string' }, model: { type: 'string' } } });
+    await runBench(values);
+    return 0;
+  } catch (err) {
+    const usage = err instanceof UsageError || (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS');
+    console.error(usage ? `${(err as Error).message}\n\n${USAGE}` : `error: ${(err as Error).message}`);
+    if (!usage && process.env.FASHION_SORTER_DEBUG) console.error((err as Error).stack);
+    return usage ? 2 : 1;
+  }
+}
+
+if (import.meta.main) process.exitCode = await benchMain(process.argv.slice(2));

@@ -8,16 +8,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import sharp from 'sharp';
-import { NOVELTY_LIMIT } from '../catalog/catalog.ts';
-import { CLASS_NAMES, IMAGE_SIZE, NUM_CLASSES, PIXELS, type ImageSet } from '../dataset/fashionMnist.ts';
-import { adaptBatchNorm } from '../ml/adaptBatchNorm.ts';
-import { seededRandom, shuffledIndices } from '../ml/augment.ts';
-import { initBackend } from '../ml/backend.ts';
-import { inferenceNetwork } from '../ml/classifier.ts';
-import { DEFAULT_FINETUNE_OPTIONS, fineTune, fineTunedFiles } from '../ml/fineTune.ts';
-import { startPredictor, type Predictor } from '../ml/inference.ts';
-import { loadModel, publishModel } from '../ml/modelFiles.ts';
-import { convertPhoto, decodeUpright, garmentInput, toFashionMnist, type ConversionOptions } from './photoPipeline.ts';
+import { NOVELTY_LIMIT } from '../electron/catalog/catalog.ts';
+import { CLASS_NAMES, IMAGE_SIZE, NUM_CLASSES, PIXELS, type ImageSet } from '../electron/dataset/fashionMnist.ts';
+import { adaptBatchNorm } from './adaptBatchNorm.ts';
+import { seededRandom, shuffledIndices } from '../electron/ml/augment.ts';
+import { initBackend } from '../electron/ml/backend.ts';
+import { inferenceNetwork } from '../electron/ml/classifier.ts';
+import { DEFAULT_FINETUNE_OPTIONS, fineTune, fineTunedFiles } from '../electron/ml/fineTune.ts';
+import { startPredictor, type Predictor } from '../electron/ml/inference.ts';
+import { loadModel, publishModel } from '../electron/ml/modelFiles.ts';
+import { convertPhoto, decodeUpright, garmentInput, toFashionMnist, type ConversionOptions } from '../electron/photos/photoPipeline.ts';
 
 /** The paper's conversion alone: no isolation, nearest neighbour, no tone lift. */
 const PAPER_ONLY: ConversionOptions = { isolate: false, reduce: 'nearest', tones: false };

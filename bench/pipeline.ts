@@ -8,13 +8,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import sharp from 'sharp';
-import { Catalog } from '../catalog/catalog.ts';
-import { PIXELS, type ImageSet } from '../dataset/fashionMnist.ts';
-import { evaluatePredictions } from '../ml/metrics.ts';
-import type { Predictor } from '../ml/inference.ts';
-import { importPhotos } from './importJob.ts';
-import { convertPhoto, THUMBNAIL_SIZE } from './photoPipeline.ts';
-import { writePackshots } from './samplePhotos.ts';
+import { Catalog } from '../electron/catalog/catalog.ts';
+import { PIXELS, type ImageSet } from '../electron/dataset/fashionMnist.ts';
+import { evaluatePredictions } from '../electron/ml/metrics.ts';
+import type { Predictor } from '../electron/ml/inference.ts';
+import { importPhotos } from '../electron/photos/importJob.ts';
+import { convertPhoto, THUMBNAIL_SIZE } from '../electron/photos/photoPipeline.ts';
+import { writePackshots } from '../test/fixtures/samplePhotos.ts';
 
 export interface PipelineBench {
   photos: number;

@@ -2,12 +2,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { IMAGE_SIZE, NUM_CLASSES, PIXELS, type ImageSet } from '../dataset/fashionMnist.ts';
-import { initBackend } from './backend.ts';
-import { inferenceNetwork } from './classifier.ts';
-import { buildModel, logitsModel, DEFAULT_ARCHITECTURE, type ArchitectureSpec } from './model.ts';
-import { noveltyScores } from './novelty.ts';
-import { DEFAULT_TRAIN_OPTIONS, Trainer } from './train.ts';
+import { IMAGE_SIZE, NUM_CLASSES, PIXELS, type ImageSet } from '../electron/dataset/fashionMnist.ts';
+import { initBackend } from '../electron/ml/backend.ts';
+import { inferenceNetwork } from '../electron/ml/classifier.ts';
+import { buildModel, logitsModel, DEFAULT_ARCHITECTURE, type ArchitectureSpec } from '../electron/ml/model.ts';
+import { noveltyScores } from '../electron/ml/novelty.ts';
+import { DEFAULT_TRAIN_OPTIONS, Trainer } from '../electron/ml/train.ts';
 
 export interface TrainingBench {
   /** Batch of the wasm vs cpu comparison (small: the cpu backend is slow). */

@@ -7,14 +7,14 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { PhotoSelection } from '../../contract/api.ts';
-import { Catalog, DEFAULT_REVIEW_RULE } from '../catalog/catalog.ts';
-import { fillSyntheticCatalog } from '../catalog/catalogBench.ts';
-import type { SortMode } from '../catalog/sortJournal.ts';
-import { CLASS_NAMES, NUM_CLASSES, PIXELS, type ImageSet } from '../dataset/fashionMnist.ts';
-import { writeDistinctPhotos, type PhotoFile } from '../photos/samplePhotos.ts';
-import { CATALOG_COLUMNS, exportCsv } from './catalogExport.ts';
-import { sortPhotos } from './sortIntoFolders.ts';
+import type { PhotoSelection } from '../contract/api.ts';
+import { Catalog, DEFAULT_REVIEW_RULE } from '../electron/catalog/catalog.ts';
+import { fillSyntheticCatalog } from '../test/fixtures/syntheticCatalog.ts';
+import type { SortMode } from '../electron/catalog/sortJournal.ts';
+import { CLASS_NAMES, NUM_CLASSES, PIXELS, type ImageSet } from '../electron/dataset/fashionMnist.ts';
+import { writeDistinctPhotos, type PhotoFile } from '../test/fixtures/samplePhotos.ts';
+import { CATALOG_COLUMNS, exportCsv } from '../electron/export/catalogExport.ts';
+import { sortPhotos } from '../electron/export/sortIntoFolders.ts';
 
 export interface CsvExportBench {
   rows: number;
