@@ -168,7 +168,7 @@ describe('the unpacked Linux app', { skip }, () => {
     assert.deepEqual(renderer(archive), renderer(projectRoot), 'the whole renderer build ships');
   });
 
-  test('every module main.js loads is in the archive, and no other part of dist/electron ships (command line, benchmarks, fixtures)', () => {
+  test('every module main.js loads is in the archive, and no other part of dist/electron ships (the command line); bench/ and test/ are not built', () => {
     const { modules, packages, missing } = moduleClosure(archive, pkg.main);
     assert.deepEqual(missing, [], 'modules main.js loads that electron-builder.yml leaves out');
     for (const name of packages) {
