@@ -15,7 +15,13 @@ import { IMAGE_SIZE, PIXELS } from '../electron/dataset/fashionMnist.ts';
  * the model's own. Changes `model` in place and returns its weights in the order of `model.weights` (as
  * readWeights and publishModel take them). Throws for `count` < 2 or `alpha` outside 0..1.
  */
-export function adaptBatchNorm(model: tfl.LayersModel, images: Uint8Array, count: number, alpha = 1, batchSize = 256): Float32Array[] {
+export function adaptBatchNorm(
+  model: tfl.LayersModel,
+  images: Uint8Array,
+  count: number,
+  alpha = 1,
+  batchSize = 256,
+): Float32Array[] {
   if (count < 2) throw new Error(`adapting batch norm needs at least 2 images, got ${count}`);
   if (!(alpha >= 0 && alpha <= 1)) throw new Error(`alpha must be within 0..1, got ${alpha}`);
   for (const bn of model.layers.filter((layer) => layer.getClassName() === 'BatchNormalization')) {
@@ -26,7 +32,15 @@ export function adaptBatchNorm(model: tfl.LayersModel, images: Uint8Array, count
     for (let start = 0; start < count; start += batchSize) {
       const n = Math.min(batchSize, count - start);
       const [s, q] = tf.tidy(() => {
-        const x = tf.div(tf.tensor4d(Float32Array.from(images.subarray(start * PIXELS, (start + n) * PIXELS)), [n, IMAGE_SIZE, IMAGE_SIZE, 1]), 255);
+        const x = tf.div(
+          tf.tensor4d(Float32Array.from(images.subarray(start * PIXELS, (start + n) * PIXELS)), [
+            n,
+            IMAGE_SIZE,
+            IMAGE_SIZE,
+            1,
+          ]),
+          255,
+        );
         const y = upTo.predict(x) as tf.Tensor;
         const flat = tf.reshape(y, [-1, channels]);
         return [tf.sum(flat, 0).dataSync(), tf.sum(tf.square(flat), 0).dataSync()];
@@ -42,8 +56,13 @@ export function adaptBatchNorm(model: tfl.LayersModel, images: Uint8Array, count
     const oldMean = weights[meanAt]!.dataSync();
     const oldVariance = weights[varianceAt]!.dataSync();
     const mean = Float32Array.from(sum, (v, c) => (1 - alpha) * oldMean[c]! + alpha * (v / values));
-    const variance = Float32Array.from(squares, (v, c) => (1 - alpha) * oldVariance[c]! + alpha * Math.max(0, v / values - (sum[c]! / values) ** 2));
-    const updated = weights.map((w, i) => (i === meanAt ? tf.tensor1d(mean) : i === varianceAt ? tf.tensor1d(variance) : w));
+    const variance = Float32Array.from(
+      squares,
+      (v, c) => (1 - alpha) * oldVariance[c]! + alpha * Math.max(0, v / values - (sum[c]! / values) ** 2),
+    );
+    const updated = weights.map((w, i) =>
+      i === meanAt ? tf.tensor1d(mean) : i === varianceAt ? tf.tensor1d(variance) : w,
+    );
     bn.setWeights(updated);
     tf.dispose([updated[meanAt]!, updated[varianceAt]!]);
   }

@@ -56,7 +56,9 @@ export async function soak(test: ImageSet, cycles: number, photosPerCycle = 60):
   const csv = path.join(dir, 'catalog.csv');
   const sorted = path.join(dir, 'sorted');
   const services = createServices({
-    catalogFile: path.join(dir, 'catalog.sqlite'), thumbnailsDir: path.join(dir, 'thumbs'), modelsDir: path.join(dir, 'models'),
+    catalogFile: path.join(dir, 'catalog.sqlite'),
+    thumbnailsDir: path.join(dir, 'thumbs'),
+    modelsDir: path.join(dir, 'models'),
     fineTune: { ...DEFAULT_FINETUNE_OPTIONS, epochs: 1 },
     chooseSaveFile: async () => csv,
     chooseDestination: async () => sorted,
@@ -69,11 +71,14 @@ export async function soak(test: ImageSet, cycles: number, photosPerCycle = 60):
       // New photos each cycle: test images photosPerCycle × cycle onwards, so their true categories are known.
       const first = cycle * photosPerCycle;
       const folder = path.join(dir, `shoot-${cycle}`);
-      const files = await writePackshots(test.images.subarray(first * PIXELS), photosPerCycle, folder, { seed: cycle + 1 });
+      const files = await writePackshots(test.images.subarray(first * PIXELS), photosPerCycle, folder, {
+        seed: cycle + 1,
+      });
       const importEnded = ended(services, 'import');
       await api.importPaths([folder]);
       const imported = await importEnded;
-      if (imported.phase !== 'done') throw new Error(`cycle ${cycle}: the import ended ${imported.phase}: ${imported.problem}`);
+      if (imported.phase !== 'done')
+        throw new Error(`cycle ${cycle}: the import ended ${imported.phase}: ${imported.problem}`);
       // The reviewer labels every new photo with its true category.
       const ids = await api.photoIds({ ...ALL, queue: 'all', sort: 'name', descending: false, offset: 0, limit: 1000 });
       const changes = [];
@@ -86,18 +91,26 @@ export async function soak(test: ImageSet, cycles: number, photosPerCycle = 60):
       const improveEnded = ended(services, 'improve');
       await api.improveModel();
       const improved = await improveEnded;
-      if (improved.phase !== 'ready') throw new Error(`cycle ${cycle}: improving ended ${improved.phase}: ${improved.problem}`);
+      if (improved.phase !== 'ready')
+        throw new Error(`cycle ${cycle}: improving ended ${improved.phase}: ${improved.problem}`);
       await api.discardModel(improved.candidate!.modelId);
-      if (!(await api.exportCsv({ format: 'catalog', selection: ALL, bom: true }))) throw new Error(`cycle ${cycle}: the export wrote nothing`);
+      if (!(await api.exportCsv({ format: 'catalog', selection: ALL, bom: true })))
+        throw new Error(`cycle ${cycle}: the export wrote nothing`);
       await api.chooseSortDestination();
       const sortEnded = ended(services, 'sort');
       await api.startSort({ mode: 'copy', selection: ALL, folders: (await api.sortDefaults()).folders });
       const sortedStatus = await sortEnded;
-      if (sortedStatus.phase !== 'done') throw new Error(`cycle ${cycle}: sorting ended ${sortedStatus.phase}: ${sortedStatus.problem}`);
+      if (sortedStatus.phase !== 'done')
+        throw new Error(`cycle ${cycle}: sorting ended ${sortedStatus.phase}: ${sortedStatus.problem}`);
       fs.rmSync(sorted, { recursive: true });
       collectGarbage();
       const memory = process.memoryUsage();
-      results.push({ seconds: (performance.now() - started) / 1000, heapMB: memory.heapUsed / MB, rssMB: memory.rss / MB, fileDescriptors: openFileDescriptors() });
+      results.push({
+        seconds: (performance.now() - started) / 1000,
+        heapMB: memory.heapUsed / MB,
+        rssMB: memory.rss / MB,
+        fileDescriptors: openFileDescriptors(),
+      });
     }
     return results;
   } finally {
@@ -138,7 +151,10 @@ export async function benchScale(test: ImageSet, photos = 100_000): Promise<Scal
       clearInterval(sampler);
     }
     const importSeconds = (performance.now() - started) / 1000;
-    if (imported.phase !== 'done' || imported.done !== photos) throw new Error(`the import ended ${imported.phase} with ${imported.done} of ${photos} photos: ${imported.problem}`);
+    if (imported.phase !== 'done' || imported.done !== photos)
+      throw new Error(
+        `the import ended ${imported.phase} with ${imported.done} of ${photos} photos: ${imported.problem}`,
+      );
     collectGarbage();
     const rssAfterMB = process.memoryUsage().rss / MB;
     await services.close();
@@ -151,8 +167,13 @@ export async function benchScale(test: ImageSet, photos = 100_000): Promise<Scal
       }
     })();
     return {
-      photos, importSeconds, photosPerSecond: photos / importSeconds, databaseMegabytes: queries.databaseMegabytes,
-      peakRssMB: peakRss / MB, rssAfterMB, queries,
+      photos,
+      importSeconds,
+      photosPerSecond: photos / importSeconds,
+      databaseMegabytes: queries.databaseMegabytes,
+      peakRssMB: peakRss / MB,
+      rssAfterMB,
+      queries,
     };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

@@ -31,7 +31,14 @@ function medianMs(run: () => unknown, times = 9): number {
 /** Times the UI's queries on a catalog (a job's counts for `jobId`). */
 export function measureQueries(catalog: Catalog, jobId: number): CatalogBench {
   const photos = catalog.categoryCounts().total;
-  const page: PageQuery = { queue: 'all', sort: 'confidence', descending: false, offset: 0, limit: 200, rule: DEFAULT_REVIEW_RULE };
+  const page: PageQuery = {
+    queue: 'all',
+    sort: 'confidence',
+    descending: false,
+    offset: 0,
+    limit: 200,
+    rule: DEFAULT_REVIEW_RULE,
+  };
   return {
     photos,
     categoryCountsMs: medianMs(() => catalog.categoryCounts()),

@@ -56,7 +56,9 @@ const secondsSince = (started: number) => (performance.now() - started) / 1000;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /** Runs `work` while sampling memory every 5 ms; returns its value, its seconds, and the peak over the level just before. */
-async function measured<T>(work: () => Promise<T>): Promise<{ value: T; seconds: number; rssGrowthMB: number; heapGrowthMB: number }> {
+async function measured<T>(
+  work: () => Promise<T>,
+): Promise<{ value: T; seconds: number; rssGrowthMB: number; heapGrowthMB: number }> {
   globalThis.gc?.();
   const before = process.memoryUsage();
   let peak = { rss: before.rss, heapUsed: before.heapUsed };
@@ -70,7 +72,12 @@ async function measured<T>(work: () => Promise<T>): Promise<{ value: T; seconds:
     const value = await work();
     const seconds = secondsSince(started);
     sample();
-    return { value, seconds, rssGrowthMB: (peak.rss - before.rss) / MB, heapGrowthMB: (peak.heapUsed - before.heapUsed) / MB };
+    return {
+      value,
+      seconds,
+      rssGrowthMB: (peak.rss - before.rss) / MB,
+      heapGrowthMB: (peak.heapUsed - before.heapUsed) / MB,
+    };
   } finally {
     clearInterval(timer);
   }
@@ -78,8 +85,15 @@ async function measured<T>(work: () => Promise<T>): Promise<{ value: T; seconds:
 
 /** Python's csv module reads the file: an independent parser, as a spreadsheet or a shop system would. */
 export function pythonRows(file: string): string[][] {
-  const r = spawnSync('python3', ['-c', 'import csv, json, sys; json.dump(list(csv.reader(open(sys.argv[1], newline="", encoding="utf-8-sig"))), sys.stdout)', file],
-    { encoding: 'utf8', maxBuffer: 2 ** 30 });
+  const r = spawnSync(
+    'python3',
+    [
+      '-c',
+      'import csv, json, sys; json.dump(list(csv.reader(open(sys.argv[1], newline="", encoding="utf-8-sig"))), sys.stdout)',
+      file,
+    ],
+    { encoding: 'utf8', maxBuffer: 2 ** 30 },
+  );
   if (r.status !== 0) throw new Error(`python3 could not read ${file}: ${r.error?.message ?? r.stderr}`);
   return JSON.parse(r.stdout) as string[][];
 }
@@ -101,35 +115,75 @@ interface TruthRow {
 
 /** Every file of every photo as the catalog's tables hold it, read without the export's query. */
 function catalogTruth(catalog: Catalog): TruthRow[] {
-  return catalog.db.prepare(`SELECT p.hash, p.name, p.category, p.label, p.predicted_label AS predictedLabel, p.confidence, r.probabilities, m.version, pp.path,
+  return catalog.db
+    .prepare(
+      `SELECT p.hash, p.name, p.category, p.label, p.predicted_label AS predictedLabel, p.confidence, r.probabilities, m.version, pp.path,
       (SELECT count(*) FROM photo_paths WHERE photo_id = p.id) AS files,
       (SELECT reviewer FROM labels WHERE photo_id = p.id ORDER BY id DESC LIMIT 1) AS reviewer,
       (SELECT created_at FROM labels WHERE photo_id = p.id ORDER BY id DESC LIMIT 1) AS reviewedAt
-    FROM photos p LEFT JOIN photo_paths pp ON pp.photo_id = p.id LEFT JOIN predictions r ON r.id = p.prediction_id LEFT JOIN models m ON m.id = r.model_id`).all() as TruthRow[];
+    FROM photos p LEFT JOIN photo_paths pp ON pp.photo_id = p.id LEFT JOIN predictions r ON r.id = p.prediction_id LEFT JOIN models m ON m.id = r.model_id`,
+    )
+    .all() as TruthRow[];
 }
 
 /** Text a spreadsheet would run as a formula (= + - @, their full-width forms, tab, CR first) gets an apostrophe in front; numbers are written as JavaScript writes them. */
-const cell = (value: string | number | null | undefined) => (value === null || value === undefined ? '' : typeof value === 'number' ? String(value) : /^[=+\-@\t\r\uFF1D\uFF0B\uFF0D\uFF20]/.test(value) ? `'${value}` : value);
+const cell = (value: string | number | null | undefined) =>
+  value === null || value === undefined
+    ? ''
+    : typeof value === 'number'
+      ? String(value)
+      : /^[=+\-@\t\r\uFF1D\uFF0B\uFF0D\uFF20]/.test(value)
+        ? `'${value}`
+        : value;
 
 /** The catalog layout's cells for one photo, worked out from the tables (the runner-up from the stored probabilities). */
 function expectedCells(t: TruthRow, root: string): string[] {
-  const probabilities = t.probabilities && new Float32Array(t.probabilities.buffer.slice(t.probabilities.byteOffset, t.probabilities.byteOffset + NUM_CLASSES * 4));
-  const runnerUp = probabilities && [...probabilities.keys()].filter((k) => k !== t.predictedLabel).reduce((a, b) => (probabilities[b]! > probabilities[a]! ? b : a));
+  const probabilities =
+    t.probabilities &&
+    new Float32Array(
+      t.probabilities.buffer.slice(t.probabilities.byteOffset, t.probabilities.byteOffset + NUM_CLASSES * 4),
+    );
+  const runnerUp =
+    probabilities &&
+    [...probabilities.keys()]
+      .filter((k) => k !== t.predictedLabel)
+      .reduce((a, b) => (probabilities[b]! > probabilities[a]! ? b : a));
   const reviewed = t.label !== null;
   return [
-    t.path, t.path && path.relative(root, t.path), t.path ? path.basename(t.path) : t.name, t.hash, t.category, t.category === null ? null : CLASS_NAMES[t.category],
-    reviewed ? 'reviewer' : t.predictedLabel !== null ? 'model' : null, t.predictedLabel, t.predictedLabel === null ? null : CLASS_NAMES[t.predictedLabel], t.confidence,
-    runnerUp, runnerUp === null ? null : CLASS_NAMES[runnerUp], runnerUp === null ? null : probabilities![runnerUp], t.version,
-    reviewed ? t.reviewer : null, reviewed ? t.reviewedAt : null, t.files,
+    t.path,
+    t.path && path.relative(root, t.path),
+    t.path ? path.basename(t.path) : t.name,
+    t.hash,
+    t.category,
+    t.category === null ? null : CLASS_NAMES[t.category],
+    reviewed ? 'reviewer' : t.predictedLabel !== null ? 'model' : null,
+    t.predictedLabel,
+    t.predictedLabel === null ? null : CLASS_NAMES[t.predictedLabel],
+    t.confidence,
+    runnerUp,
+    runnerUp === null ? null : CLASS_NAMES[runnerUp],
+    runnerUp === null ? null : probabilities![runnerUp],
+    t.version,
+    reviewed ? t.reviewer : null,
+    reviewed ? t.reviewedAt : null,
+    t.files,
   ].map(cell);
 }
 
 /** Compares the file as Python reads it with the catalog, field by field; a missing or extra row counts as all its fields. */
-export function checkAgainstCatalog(file: string, catalog: Catalog, root: string): { fieldsChecked: number; mismatches: number; firstMismatch: string | null } {
+export function checkAgainstCatalog(
+  file: string,
+  catalog: Catalog,
+  root: string,
+): { fieldsChecked: number; mismatches: number; firstMismatch: string | null } {
   const [header, ...rows] = pythonRows(file);
   // Keyed by content hash and path: a photo may have several files, and one whose file now holds other content has none.
   const key = (cells: string[]) => `${cells[3]}\0${cells[0]}`;
-  const expected = new Map(catalogTruth(catalog).map((t) => expectedCells(t, root)).map((cells) => [key(cells), cells]));
+  const expected = new Map(
+    catalogTruth(catalog)
+      .map((t) => expectedCells(t, root))
+      .map((cells) => [key(cells), cells]),
+  );
   let fieldsChecked = 0;
   let mismatches = 0;
   let firstMismatch: string | null = null;
@@ -151,7 +205,8 @@ export function checkAgainstCatalog(file: string, catalog: Catalog, root: string
     }
     CATALOG_COLUMNS.forEach((column, i) => {
       fieldsChecked++;
-      if (cells[i] !== want[i]) differ(`${column} of ${want[0]}: ${JSON.stringify(cells[i])}, the catalog has ${JSON.stringify(want[i])}`);
+      if (cells[i] !== want[i])
+        differ(`${column} of ${want[0]}: ${JSON.stringify(cells[i])}, the catalog has ${JSON.stringify(want[i])}`);
     });
   }
   for (const [missing] of expected) {
@@ -170,9 +225,20 @@ export async function benchExport(photos = 100_000): Promise<CsvExportBench> {
     const file = path.join(dir, 'catalog.csv');
     const run = await measured(() => exportCsv(catalog, file, { format: 'catalog', selection: ALL, bom: true }));
     const started = performance.now();
-    const fashionMnistRows = await exportCsv(catalog, path.join(dir, 'fashion-mnist.csv'), { format: 'fashion-mnist', selection: { ...ALL, queue: 'reviewed' }, bom: false });
+    const fashionMnistRows = await exportCsv(catalog, path.join(dir, 'fashion-mnist.csv'), {
+      format: 'fashion-mnist',
+      selection: { ...ALL, queue: 'reviewed' },
+      bom: false,
+    });
     const fashionMnist = { rows: fashionMnistRows, seconds: secondsSince(started) };
-    return { rows: run.value, seconds: run.seconds, rssGrowthMB: run.rssGrowthMB, heapGrowthMB: run.heapGrowthMB, ...checkAgainstCatalog(file, catalog, dir), fashionMnist };
+    return {
+      rows: run.value,
+      seconds: run.seconds,
+      rssGrowthMB: run.rssGrowthMB,
+      heapGrowthMB: run.heapGrowthMB,
+      ...checkAgainstCatalog(file, catalog, dir),
+      fashionMnist,
+    };
   } finally {
     catalog.close();
     fs.rmSync(dir, { recursive: true, force: true });
@@ -187,15 +253,23 @@ export async function benchExport(photos = 100_000): Promise<CsvExportBench> {
 function registerPhotos(catalog: Catalog, root: string, photos: PhotoFile[]): void {
   const model = catalog.registerModel({ name: 'synthetic', version: 'synthetic', dir: root, card: {} });
   const jobId = catalog.createJob([root]);
-  catalog.addFoundFiles(jobId, photos.map((p) => p.path));
+  catalog.addFoundFiles(
+    jobId,
+    photos.map((p) => p.path),
+  );
   const fileIds = new Map(catalog.pendingFiles(jobId, 0, photos.length).map((f) => [f.path, f.id]));
   const pixels = new Uint8Array(PIXELS);
-  const photoIds = catalog.storePhotos(photos.map((p) => ({ ...p, fileId: fileIds.get(p.path)!, format: 'jpeg', width: 800, height: 1000, pixels })));
-  catalog.storePredictions(model.id, photoIds.map((photoId, i) => {
-    const probabilities = new Float32Array(NUM_CLASSES).fill(0.01);
-    probabilities[photos[i]!.category] = 0.91;
-    return { photoId, probabilities };
-  }));
+  const photoIds = catalog.storePhotos(
+    photos.map((p) => ({ ...p, fileId: fileIds.get(p.path)!, format: 'jpeg', width: 800, height: 1000, pixels })),
+  );
+  catalog.storePredictions(
+    model.id,
+    photoIds.map((photoId, i) => {
+      const probabilities = new Float32Array(NUM_CLASSES).fill(0.01);
+      probabilities[photos[i]!.category] = 0.91;
+      return { photoId, probabilities };
+    }),
+  );
 }
 
 /** Flushes the last run's writes (and their removal) to disk, so that the next run does not pay for them. */
@@ -224,7 +298,9 @@ async function timeSort(catalog: Catalog, dest: string, mode: SortMode, count: n
   const result = await sortPhotos(catalog, { dest, mode, selection: ALL });
   const seconds = secondsSince(started);
   if (result.status !== 'done' || result.sorted !== count) {
-    throw new Error(`the ${mode} sorted ${result.sorted} of ${count} photos (${result.status}): ${result.problem ?? result.failed[0]?.reason ?? 'no reason given'}`);
+    throw new Error(
+      `the ${mode} sorted ${result.sorted} of ${count} photos (${result.status}): ${result.problem ?? result.failed[0]?.reason ?? 'no reason given'}`,
+    );
   }
   return seconds;
 }
@@ -238,7 +314,10 @@ export async function benchSort(test: ImageSet, photos = 10_000): Promise<SortBe
   const catalog = new Catalog(path.join(dir, 'catalog.sqlite'));
   try {
     const source = path.join(dir, 'photos');
-    const files = await writeDistinctPhotos(test, photos, source, path.join(dir, 'packshots'), { width: 800, height: 1000 });
+    const files = await writeDistinctPhotos(test, photos, source, path.join(dir, 'packshots'), {
+      width: 800,
+      height: 1000,
+    });
     registerPhotos(catalog, source, files);
     // Warm the page cache, so that neither side pays for the first read.
     for (const file of files) fs.readFileSync(file.path);
@@ -246,15 +325,25 @@ export async function benchSort(test: ImageSet, photos = 10_000): Promise<SortBe
     const oursRunsSeconds: number[] = [];
     for (let run = 1; run <= SORT_RUNS; run++) {
       cpRunsSeconds.push(await timedInto(path.join(dir, `cp-${run}`), (dest) => timeCp(source, dest)));
-      oursRunsSeconds.push(await timedInto(path.join(dir, `sorted-${run}`), (dest) => timeSort(catalog, dest, 'copy', photos)));
+      oursRunsSeconds.push(
+        await timedInto(path.join(dir, `sorted-${run}`), (dest) => timeSort(catalog, dest, 'copy', photos)),
+      );
     }
     settle();
     const moveSeconds = await timeSort(catalog, path.join(dir, 'sorted-move'), 'move', photos);
     const cpSeconds = median(cpRunsSeconds);
     const oursSeconds = median(oursRunsSeconds);
     return {
-      photos, bytes: files.reduce((sum, f) => sum + f.size, 0), cpSeconds, oursSeconds, cpRunsSeconds, oursRunsSeconds,
-      cpFilesPerSecond: photos / cpSeconds, oursFilesPerSecond: photos / oursSeconds, ratioToCp: cpSeconds / oursSeconds, moveFilesPerSecond: photos / moveSeconds,
+      photos,
+      bytes: files.reduce((sum, f) => sum + f.size, 0),
+      cpSeconds,
+      oursSeconds,
+      cpRunsSeconds,
+      oursRunsSeconds,
+      cpFilesPerSecond: photos / cpSeconds,
+      oursFilesPerSecond: photos / oursSeconds,
+      ratioToCp: cpSeconds / oursSeconds,
+      moveFilesPerSecond: photos / moveSeconds,
     };
   } finally {
     catalog.close();

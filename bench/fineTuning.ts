@@ -38,7 +38,10 @@ async function shiftedInputs(test: ImageSet, first: number, count: number): Prom
   const images = new Uint8Array(count * PIXELS);
   for (let i = 0; i < count; i++) {
     const source = first + i;
-    const photo = await renderShiftedPhoto(test.images.subarray(source * PIXELS, (source + 1) * PIXELS), seededRandom(source));
+    const photo = await renderShiftedPhoto(
+      test.images.subarray(source * PIXELS, (source + 1) * PIXELS),
+      seededRandom(source),
+    );
     images.set((await convertPhoto(photo)).pixels, i * PIXELS);
   }
   return { images, labels: test.labels.slice(first, first + count), count };
@@ -48,7 +51,11 @@ async function accuracy(predictor: Predictor, set: ImageSet): Promise<number> {
   return evaluatePredictions(await predictor.predict(set.images, set.count), set.labels).accuracy;
 }
 
-export async function benchDomainShift(modelDir: string, data: FashionMnist, sizes = { corrections: 300, heldOut: 1000, speed: 500 }): Promise<DomainShiftBench> {
+export async function benchDomainShift(
+  modelDir: string,
+  data: FashionMnist,
+  sizes = { corrections: 300, heldOut: 1000, speed: 500 },
+): Promise<DomainShiftBench> {
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fs-bench-shift-'));
   const base = await startPredictor(modelDir);
   let tuned: Predictor | undefined;
@@ -71,8 +78,16 @@ export async function benchDomainShift(modelDir: string, data: FashionMnist, siz
     await fineTune(modelDir, speedSet, data.train, DEFAULT_FINETUNE_OPTIONS);
     const speedSeconds = (performance.now() - started) / 1000;
     return {
-      corrections: sizes.corrections, heldOut: sizes.heldOut, shiftedBefore, shiftedAfter,
-      recoveredShare: (shiftedAfter - shiftedBefore) / (testBefore - shiftedBefore), testBefore, testAfter, fineTuneSeconds, speedCorrections: sizes.speed, speedSeconds,
+      corrections: sizes.corrections,
+      heldOut: sizes.heldOut,
+      shiftedBefore,
+      shiftedAfter,
+      recoveredShare: (shiftedAfter - shiftedBefore) / (testBefore - shiftedBefore),
+      testBefore,
+      testAfter,
+      fineTuneSeconds,
+      speedCorrections: sizes.speed,
+      speedSeconds,
     };
   } finally {
     await base.close();

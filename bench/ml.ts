@@ -53,7 +53,13 @@ function timeMs(f: () => void, warmup: number, runs: number): number {
 }
 
 /** Times one SGD step and one forward pass of the same model and batch on the current backend. */
-function stepAndForward(spec: ArchitectureSpec, weights: tf.Tensor[], batchSize: number, runs: number, warmup: number): { stepMs: number; forwardMs: number } {
+function stepAndForward(
+  spec: ArchitectureSpec,
+  weights: tf.Tensor[],
+  batchSize: number,
+  runs: number,
+  warmup: number,
+): { stepMs: number; forwardMs: number } {
   const model = buildModel(spec);
   model.setWeights(weights);
   const logits = logitsModel(model);
@@ -61,11 +67,15 @@ function stepAndForward(spec: ArchitectureSpec, weights: tf.Tensor[], batchSize:
   const optimizer = tf.train.momentum(0.01, 0.9, true);
   const x = tf.randomUniform([batchSize, IMAGE_SIZE, IMAGE_SIZE, 1], 0, 1, 'float32', 1);
   const y = tf.oneHot(tf.randomUniform([batchSize], 0, NUM_CLASSES, 'int32', 2) as tf.Tensor1D, NUM_CLASSES);
-  const step = () => tf.tidy(() => {
-    const { value, grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(y, logits.apply(x, { training: true }) as tf.Tensor) as tf.Scalar, variables);
-    optimizer.applyGradients(variables.map((v) => ({ name: v.name, tensor: grads[v.name]! })));
-    value.dataSync();
-  });
+  const step = () =>
+    tf.tidy(() => {
+      const { value, grads } = tf.variableGrads(
+        () => tf.losses.softmaxCrossEntropy(y, logits.apply(x, { training: true }) as tf.Tensor) as tf.Scalar,
+        variables,
+      );
+      optimizer.applyGradients(variables.map((v) => ({ name: v.name, tensor: grads[v.name]! })));
+      value.dataSync();
+    });
   // One pass over the whole batch: predict's default would split it into batches of 32, a slower forward.
   const forward = () => tf.tidy(() => (model.predict(x, { batchSize }) as tf.Tensor).dataSync());
   for (let i = 0; i < warmup; i++) {
@@ -88,12 +98,24 @@ function stepAndForward(spec: ArchitectureSpec, weights: tf.Tensor[], batchSize:
 }
 
 /** Training speed: wasm (with our kernels) against the pure-JS cpu backend, side by side in one run. */
-export async function benchTraining(options: { batchSize?: number; stepBatchSize?: number; wasmRuns?: number; cpuRuns?: number; spec?: ArchitectureSpec } = {}): Promise<TrainingBench> {
+export async function benchTraining(
+  options: {
+    batchSize?: number;
+    stepBatchSize?: number;
+    wasmRuns?: number;
+    cpuRuns?: number;
+    spec?: ArchitectureSpec;
+  } = {},
+): Promise<TrainingBench> {
   const batchSize = options.batchSize ?? 16;
   const stepBatchSize = options.stepBatchSize ?? DEFAULT_TRAIN_OPTIONS.batchSize / DEFAULT_TRAIN_OPTIONS.workers;
   const spec = options.spec ?? DEFAULT_ARCHITECTURE;
   await initBackend('wasm');
-  const weights = tf.tidy(() => buildModel(spec).getWeights().map((w) => tf.keep(w.clone())));
+  const weights = tf.tidy(() =>
+    buildModel(spec)
+      .getWeights()
+      .map((w) => tf.keep(w.clone())),
+  );
   // wasm gets a longer warm-up: its first steps also create and cache XNNPACK operators.
   const wasm = stepAndForward(spec, weights, batchSize, options.wasmRuns ?? 9, 3);
   const ratio = stepAndForward(spec, weights, stepBatchSize, options.wasmRuns ?? 9, 3);
@@ -118,7 +140,9 @@ export async function benchTraining(options: { batchSize?: number; stepBatchSize
  * pass giving probabilities and features, and the novelty scored on the features (statistics of the same size
  * as a fitted model's; their values do not change the cost).
  */
-export async function benchInference(options: { batchSize?: number; runs?: number; spec?: ArchitectureSpec } = {}): Promise<InferenceBench> {
+export async function benchInference(
+  options: { batchSize?: number; runs?: number; spec?: ArchitectureSpec } = {},
+): Promise<InferenceBench> {
   const backend = await initBackend();
   const batchSize = options.batchSize ?? 256;
   const model = buildModel(options.spec ?? DEFAULT_ARCHITECTURE);
@@ -126,10 +150,17 @@ export async function benchInference(options: { batchSize?: number; runs?: numbe
   const network = inferenceNetwork(model);
   const d = network.featureSize;
   const stats = {
-    featureSize: d, whitening: Array.from({ length: d * d }, (_, i) => (i % (d + 1) === 0 ? 1 : 0)), means: Array.from({ length: NUM_CLASSES }, () => new Array<number>(d).fill(0)),
-    threshold: 1, fitted: { train: 0, validation: 0, seed: 0 },
+    featureSize: d,
+    whitening: Array.from({ length: d * d }, (_, i) => (i % (d + 1) === 0 ? 1 : 0)),
+    means: Array.from({ length: NUM_CLASSES }, () => new Array<number>(d).fill(0)),
+    threshold: 1,
+    fitted: { train: 0, validation: 0, seed: 0 },
   };
-  const ms = timeMs(() => noveltyScores(stats, network.classify(images, batchSize, { batchSize, features: true }).features!, batchSize), 1, options.runs ?? 5);
+  const ms = timeMs(
+    () => noveltyScores(stats, network.classify(images, batchSize, { batchSize, features: true }).features!, batchSize),
+    1,
+    options.runs ?? 5,
+  );
   network.dispose();
   model.dispose();
   return { backend: backend.name, batchSize, imagesPerSecond: (1000 * batchSize) / ms };
@@ -140,7 +171,9 @@ export async function benchDataParallel(train: ImageSet, images = 2000): Promise
   const rate = async (workers: number) => {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), 'fs-bench-'));
     try {
-      const result = await new Trainer(train, out, { ...DEFAULT_TRAIN_OPTIONS, epochs: 1, limit: images, workers }).run(false);
+      const result = await new Trainer(train, out, { ...DEFAULT_TRAIN_OPTIONS, epochs: 1, limit: images, workers }).run(
+        false,
+      );
       return (result.trainCount + result.validationCount) / result.trainSeconds;
     } finally {
       fs.rmSync(out, { recursive: true, force: true });

@@ -37,13 +37,24 @@ export interface FidelityBench {
 }
 
 /** Imports `folder` into a fresh catalog in `workDir`; returns the seconds and the catalog (open). */
-async function importFresh(folder: string, workDir: string, predictor: Predictor | undefined, onLoopDelay?: (maxMs: number) => void) {
+async function importFresh(
+  folder: string,
+  workDir: string,
+  predictor: Predictor | undefined,
+  onLoopDelay?: (maxMs: number) => void,
+) {
   const catalog = new Catalog(path.join(workDir, `catalog-${Date.now()}.sqlite`));
-  const model = predictor && catalog.registerModel({ name: predictor.name, version: predictor.version, dir: predictor.modelDir, card: {} });
+  const model =
+    predictor &&
+    catalog.registerModel({ name: predictor.name, version: predictor.version, dir: predictor.modelDir, card: {} });
   const loop = monitorEventLoopDelay({ resolution: 5 });
   loop.enable();
   const started = performance.now();
-  const result = await importPhotos([folder], { catalog, thumbnailsDir: path.join(workDir, `thumbnails-${Date.now()}`), predictor: predictor && model && { predictor, modelId: model.id } });
+  const result = await importPhotos([folder], {
+    catalog,
+    thumbnailsDir: path.join(workDir, `thumbnails-${Date.now()}`),
+    predictor: predictor && model && { predictor, modelId: model.id },
+  });
   const seconds = (performance.now() - started) / 1000;
   loop.disable();
   onLoopDelay?.(loop.max / 1e6);
@@ -51,7 +62,8 @@ async function importFresh(folder: string, workDir: string, predictor: Predictor
 }
 
 /** The floor's work on one photo: sharp decoding it and resizing it to the thumbnail size. */
-const floorWork = (bytes: Buffer) => sharp(bytes).resize({ width: THUMBNAIL_SIZE, height: THUMBNAIL_SIZE, fit: 'inside' }).raw().toBuffer();
+const floorWork = (bytes: Buffer) =>
+  sharp(bytes).resize({ width: THUMBNAIL_SIZE, height: THUMBNAIL_SIZE, fit: 'inside' }).raw().toBuffer();
 
 /** The floor's work on each file, as fast as it goes. */
 async function sharpFloor(files: string[]): Promise<number> {
@@ -59,11 +71,13 @@ async function sharpFloor(files: string[]): Promise<number> {
   sharp.concurrency(os.availableParallelism());
   const queue = [...files];
   const started = performance.now();
-  await Promise.all(Array.from({ length: 4 }, async () => {
-    for (let file = queue.shift(); file; file = queue.shift()) {
-      await floorWork(await fs.readFile(file));
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      for (let file = queue.shift(); file; file = queue.shift()) {
+        await floorWork(await fs.readFile(file));
+      }
+    }),
+  );
   sharp.concurrency(previous);
   return files.length / ((performance.now() - started) / 1000);
 }
@@ -100,19 +114,29 @@ export async function benchPipeline(test: ImageSet, predictor: Predictor, count 
   const workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'fs-bench-pipeline-'));
   try {
     const folder = path.join(workDir, 'photos');
-    const files = await writePackshots(test.images, count, folder, { format: 'jpeg', size: { width: 800, height: 1000 }, seed: 11 });
+    const files = await writePackshots(test.images, count, folder, {
+      format: 'jpeg',
+      size: { width: 800, height: 1000 },
+      seed: 11,
+    });
     // Warm the page cache and sharp, so that neither side pays for the first read.
     await sharpFloor(files.slice(0, 50));
     const floorPhotosPerSecond = await sharpFloor(files);
     let maxEventLoopDelayMs = 0;
-    const run = await importFresh(folder, workDir, predictor, (ms) => { maxEventLoopDelayMs = ms; });
+    const run = await importFresh(folder, workDir, predictor, (ms) => {
+      maxEventLoopDelayMs = ms;
+    });
     run.catalog.close();
     const photosPerSecond = run.result.counts.done / run.seconds;
     const unpredicted = await importFresh(folder, workDir, undefined);
     unpredicted.catalog.close();
     return {
-      photos: count, photosPerSecond, floorPhotosPerSecond, ratioToFloor: photosPerSecond / floorPhotosPerSecond,
-      withoutPredictionRatioToFloor: unpredicted.result.counts.done / unpredicted.seconds / floorPhotosPerSecond, maxEventLoopDelayMs,
+      photos: count,
+      photosPerSecond,
+      floorPhotosPerSecond,
+      ratioToFloor: photosPerSecond / floorPhotosPerSecond,
+      withoutPredictionRatioToFloor: unpredicted.result.counts.done / unpredicted.seconds / floorPhotosPerSecond,
+      maxEventLoopDelayMs,
       cpuMsPerPhoto: await costPerPhoto(files, predictor),
     };
   } finally {
@@ -121,13 +145,22 @@ export async function benchPipeline(test: ImageSet, predictor: Predictor, count 
 }
 
 /** The model's accuracy on the first `count` test images imported as photos vs. as tensors. */
-export async function measureFidelity(test: ImageSet, predictor: Predictor, count = test.count): Promise<FidelityBench> {
+export async function measureFidelity(
+  test: ImageSet,
+  predictor: Predictor,
+  count = test.count,
+): Promise<FidelityBench> {
   const workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'fs-bench-fidelity-'));
   try {
     const folder = path.join(workDir, 'photos');
     const files = await writePackshots(test.images, count, folder, { seed: 5 });
     const { catalog } = await importFresh(folder, workDir, predictor);
-    const predicted = new Map(catalog.db.prepare(`SELECT pp.path, p.predicted_label FROM photo_paths pp JOIN photos p ON p.id = pp.photo_id`).raw().all() as [string, number][]);
+    const predicted = new Map(
+      catalog.db
+        .prepare(`SELECT pp.path, p.predicted_label FROM photo_paths pp JOIN photos p ON p.id = pp.photo_id`)
+        .raw()
+        .all() as [string, number][],
+    );
     catalog.close();
     const pipelineAccuracy = files.filter((file, i) => predicted.get(file) === test.labels[i]).length / count;
     const tensorProbabilities = await predictor.predict(test.images.subarray(0, count * PIXELS), count);

@@ -17,7 +17,13 @@ import { inferenceNetwork } from '../electron/ml/classifier.ts';
 import { DEFAULT_FINETUNE_OPTIONS, fineTune, fineTunedFiles } from '../electron/ml/fineTune.ts';
 import { startPredictor, type Predictor } from '../electron/ml/inference.ts';
 import { loadModel, publishModel } from '../electron/ml/modelFiles.ts';
-import { convertPhoto, decodeUpright, garmentInput, toFashionMnist, type ConversionOptions } from '../electron/photos/photoPipeline.ts';
+import {
+  convertPhoto,
+  decodeUpright,
+  garmentInput,
+  toFashionMnist,
+  type ConversionOptions,
+} from '../electron/photos/photoPipeline.ts';
 
 /** The paper's conversion alone: no isolation, nearest neighbour, no tone lift. */
 const PAPER_ONLY: ConversionOptions = { isolate: false, reduce: 'nearest', tones: false };
@@ -126,10 +132,17 @@ const ADAPT_BEFORE_FINE_TUNING = 1;
  * The model in `modelDir` with its batch norm adapted to all of `inputs` (28×28 each), in this thread:
  * its weights, and its probabilities for each input (inputs.length × NUM_CLASSES).
  */
-async function adaptToPhotos(modelDir: string, inputs: Uint8Array[], alpha: number): Promise<{ weights: Float32Array[]; probabilities: Float32Array }> {
+async function adaptToPhotos(
+  modelDir: string,
+  inputs: Uint8Array[],
+  alpha: number,
+): Promise<{ weights: Float32Array[]; probabilities: Float32Array }> {
   await initBackend();
   const model = await loadModel(modelDir);
-  const images = stack(inputs, inputs.map((_, i) => i));
+  const images = stack(
+    inputs,
+    inputs.map((_, i) => i),
+  );
   try {
     const weights = adaptBatchNorm(model, images, inputs.length, alpha);
     const network = inferenceNetwork(model);
@@ -150,18 +163,42 @@ const TILE = 4 * IMAGE_SIZE;
  * A contact sheet: per photo its thumbnail, then its 28×28 input as the model sees it (4× nearest), with
  * a green or red bar under the input for right or wrong. Pairs are laid out `columns` to a row.
  */
-async function contactSheet(files: Buffer[], inputs: Uint8Array[], right: boolean[], out: string, columns = 8): Promise<void> {
+async function contactSheet(
+  files: Buffer[],
+  inputs: Uint8Array[],
+  right: boolean[],
+  out: string,
+  columns = 8,
+): Promise<void> {
   const rows = Math.ceil(files.length / columns);
   const composites: sharp.OverlayOptions[] = [];
   for (let i = 0; i < files.length; i++) {
     const left = (i % columns) * 2 * TILE;
     const top = Math.floor(i / columns) * (TILE + 6);
-    const photo = await sharp(files[i]).flatten({ background: '#ffffff' }).resize(TILE, TILE, { fit: 'contain', background: '#ffffff' }).png().toBuffer();
-    const input = await sharp(inputs[i]!, { raw: { width: IMAGE_SIZE, height: IMAGE_SIZE, channels: 1 } }).resize(TILE, TILE, { kernel: 'nearest' }).png().toBuffer();
-    const bar = await sharp({ create: { width: TILE, height: 4, channels: 3, background: right[i] ? '#00c000' : '#e00000' } }).png().toBuffer();
-    composites.push({ input: photo, left, top }, { input, left: left + TILE, top }, { input: bar, left: left + TILE, top: top + TILE + 1 });
+    const photo = await sharp(files[i])
+      .flatten({ background: '#ffffff' })
+      .resize(TILE, TILE, { fit: 'contain', background: '#ffffff' })
+      .png()
+      .toBuffer();
+    const input = await sharp(inputs[i]!, { raw: { width: IMAGE_SIZE, height: IMAGE_SIZE, channels: 1 } })
+      .resize(TILE, TILE, { kernel: 'nearest' })
+      .png()
+      .toBuffer();
+    const bar = await sharp({
+      create: { width: TILE, height: 4, channels: 3, background: right[i] ? '#00c000' : '#e00000' },
+    })
+      .png()
+      .toBuffer();
+    composites.push(
+      { input: photo, left, top },
+      { input, left: left + TILE, top },
+      { input: bar, left: left + TILE, top: top + TILE + 1 },
+    );
   }
-  await sharp({ create: { width: columns * 2 * TILE, height: rows * (TILE + 6), channels: 3, background: '#808080' } }).composite(composites).png().toFile(out);
+  await sharp({ create: { width: columns * 2 * TILE, height: rows * (TILE + 6), channels: 3, background: '#808080' } })
+    .composite(composites)
+    .png()
+    .toFile(out);
 }
 
 /**
@@ -169,8 +206,16 @@ async function contactSheet(files: Buffer[], inputs: Uint8Array[], right: boolea
  * either is right), as the app converts them. Photos are converted one at a time so that each one's CPU time is
  * its own, the least of REPEATS runs. Writes the contact sheet to `sheet` when given.
  */
-export async function benchRealPhotos(dir: string, predictor: Predictor, sheet?: string, replay?: ImageSet): Promise<RealPhotosBench> {
-  const rows = parse(await fs.readFile(path.join(dir, 'labels.csv'), 'utf8'), { columns: true, skip_empty_lines: true }) as { path: string; label: string }[];
+export async function benchRealPhotos(
+  dir: string,
+  predictor: Predictor,
+  sheet?: string,
+  replay?: ImageSet,
+): Promise<RealPhotosBench> {
+  const rows = parse(await fs.readFile(path.join(dir, 'labels.csv'), 'utf8'), {
+    columns: true,
+    skip_empty_lines: true,
+  }) as { path: string; label: string }[];
   const files = await Promise.all(rows.map((row) => fs.readFile(path.join(dir, row.path))));
   const inputs: Uint8Array[] = [];
   const cpuMs: number[] = [];
@@ -180,19 +225,31 @@ export async function benchRealPhotos(dir: string, predictor: Predictor, sheet?:
     inputs.push((await convertPhoto(bytes)).pixels);
     cpuMs.push(await leastCpuMs(() => convertPhoto(bytes)));
     const { raw, width, height } = await decodeUpright(bytes);
-    isolationCpuMs.push(await leastCpuMs(() => garmentInput(bytes, raw, { width, height })) - await leastCpuMs(async () => toFashionMnist(raw, PAPER_ONLY)));
+    isolationCpuMs.push(
+      (await leastCpuMs(() => garmentInput(bytes, raw, { width, height }))) -
+        (await leastCpuMs(async () => toFashionMnist(raw, PAPER_ONLY))),
+    );
   }
   const paperInputs = await Promise.all(files.map(async (bytes) => (await convertPhoto(bytes, PAPER_ONLY)).pixels));
   const { probabilities, novelty } = await predictor.assess(inputs);
-  const areaInputs = await Promise.all(files.map(async (bytes) => (await convertPhoto(bytes, { reduce: 'area' })).pixels));
+  const areaInputs = await Promise.all(
+    files.map(async (bytes) => (await convertPhoto(bytes, { reduce: 'area' })).pixels),
+  );
   const areaProbabilities = await predictor.predictEach(areaInputs);
-  const nearestProbabilities = await predictor.predictEach(await Promise.all(files.map(async (bytes) => (await convertPhoto(bytes, { reduce: 'nearest' })).pixels)));
+  const nearestProbabilities = await predictor.predictEach(
+    await Promise.all(files.map(async (bytes) => (await convertPhoto(bytes, { reduce: 'nearest' })).pixels)),
+  );
   const paperProbabilities = await predictor.predictEach(paperInputs);
   const results = rows.map((row, i): RealPhoto => {
     const predicted = argmax(probabilities, i);
     return {
-      path: row.path, labels: row.label.split('|').map(Number), predicted, confidence: probabilities[i * NUM_CLASSES + predicted]!, novelty: novelty?.[i] ?? null,
-      cpuMs: cpuMs[i]!, isolationCpuMs: isolationCpuMs[i]!,
+      path: row.path,
+      labels: row.label.split('|').map(Number),
+      predicted,
+      confidence: probabilities[i * NUM_CLASSES + predicted]!,
+      novelty: novelty?.[i] ?? null,
+      cpuMs: cpuMs[i]!,
+      isolationCpuMs: isolationCpuMs[i]!,
     };
   });
   const right = results.map((r) => r.labels.includes(r.predicted));
@@ -211,14 +268,27 @@ export async function benchRealPhotos(dir: string, predictor: Predictor, sheet?:
     zeroShotAdapted.push({ alpha, correct: results.filter((r, i) => r.labels.includes(argmax(adapted, i))).length });
   }
   return {
-    unusual: { wrong: unusual.filter((u, i) => u && !right[i]).length, right: unusual.filter((u, i) => u && right[i]).length },
-    photos: results.length, correct, accuracy: correct / results.length, folders,
+    unusual: {
+      wrong: unusual.filter((u, i) => u && !right[i]).length,
+      right: unusual.filter((u, i) => u && right[i]).length,
+    },
+    photos: results.length,
+    correct,
+    accuracy: correct / results.length,
+    folders,
     correctWithAreaAveraging: results.filter((r, i) => r.labels.includes(argmax(areaProbabilities, i))).length,
     correctWithNearest: results.filter((r, i) => r.labels.includes(argmax(nearestProbabilities, i))).length,
     correctWithoutIsolation: results.filter((r, i) => r.labels.includes(argmax(paperProbabilities, i))).length,
-    cpuMsPerPhoto: { mean: mean(cpuMs), max: Math.max(...cpuMs), isolationMean: mean(isolationCpuMs), isolationMax: Math.max(...isolationCpuMs) },
-    results, sheet, zeroShotAdapted,
-    fineTuned: replay && await fineTuneOnHalf(predictor, results, inputs, replay),
+    cpuMsPerPhoto: {
+      mean: mean(cpuMs),
+      max: Math.max(...cpuMs),
+      isolationMean: mean(isolationCpuMs),
+      isolationMax: Math.max(...isolationCpuMs),
+    },
+    results,
+    sheet,
+    zeroShotAdapted,
+    fineTuned: replay && (await fineTuneOnHalf(predictor, results, inputs, replay)),
   };
 }
 
@@ -228,17 +298,32 @@ export async function benchRealPhotos(dir: string, predictor: Predictor, sheet?:
  * the photos right on the other half before and after; then the same from the model with its batch norm
  * adapted to all the photos first (no labels).
  */
-async function fineTuneOnHalf(predictor: Predictor, photos: RealPhoto[], inputs: Uint8Array[], replay: ImageSet, seed = 1): Promise<RealPhotosFineTune> {
+async function fineTuneOnHalf(
+  predictor: Predictor,
+  photos: RealPhoto[],
+  inputs: Uint8Array[],
+  replay: ImageSet,
+  seed = 1,
+): Promise<RealPhotosFineTune> {
   const { train, test } = splitByProduct(photos, seed);
   const testImages = stack(inputs, test);
-  const right = (probabilities: Float32Array) => test.filter((i, n) => photos[i]!.labels.includes(argmax(probabilities, n))).length;
-  const labeled: ImageSet = { images: stack(inputs, train), labels: Uint8Array.from(train, (i) => photos[i]!.labels[0]!), count: train.length };
+  const right = (probabilities: Float32Array) =>
+    test.filter((i, n) => photos[i]!.labels.includes(argmax(probabilities, n))).length;
+  const labeled: ImageSet = {
+    images: stack(inputs, train),
+    labels: Uint8Array.from(train, (i) => photos[i]!.labels[0]!),
+    count: train.length,
+  };
   const workDir = await fs.mkdtemp(path.join(os.tmpdir(), 'fs-bench-real-'));
   try {
     /** Fine-tunes the model in `baseDir` on the trained half and counts the tested half right, with and without its prototypes. */
     const tuneAndTest = async (baseDir: string, name: string) => {
       const started = performance.now();
-      const result = await fineTune(baseDir, labeled, replay, { ...DEFAULT_FINETUNE_OPTIONS, heldOutFraction: 0, seed });
+      const result = await fineTune(baseDir, labeled, replay, {
+        ...DEFAULT_FINETUNE_OPTIONS,
+        heldOutFraction: 0,
+        seed,
+      });
       const seconds = (performance.now() - started) / 1000;
       const tested = async (files: Record<string, string>, to: string) => {
         publishModel(baseDir, result.weights, path.join(workDir, to), files);
@@ -249,7 +334,12 @@ async function fineTuneOnHalf(predictor: Predictor, photos: RealPhoto[], inputs:
           await p.close();
         }
       };
-      return { result, seconds, correct: await tested(fineTunedFiles(result), name), correctWithoutPrototypes: await tested({}, `${name}-plain`) };
+      return {
+        result,
+        seconds,
+        correct: await tested(fineTunedFiles(result), name),
+        correctWithoutPrototypes: await tested({}, `${name}-plain`),
+      };
     };
     const tuned = await tuneAndTest(predictor.modelDir, 'tuned');
     const adapted = await adaptToPhotos(predictor.modelDir, inputs, ADAPT_BEFORE_FINE_TUNING);
@@ -257,7 +347,10 @@ async function fineTuneOnHalf(predictor: Predictor, photos: RealPhoto[], inputs:
     const adaptedTuned = await tuneAndTest(path.join(workDir, 'adapted'), 'adapted-tuned');
     const best = tuned.result.history[tuned.result.bestEpoch - 1]!;
     return {
-      seed, trained: train.length, tested: test.length, seconds: tuned.seconds,
+      seed,
+      trained: train.length,
+      tested: test.length,
+      seconds: tuned.seconds,
       zeroShotCorrect: right(await predictor.predict(testImages, test.length)),
       correct: tuned.correct,
       correctWithoutPrototypes: tuned.correctWithoutPrototypes,
@@ -284,7 +377,10 @@ export function productOf(file: string): string {
  * each folder-and-label group's products alternately into either half, the first to the half with fewer
  * photos so far. Returns indices into `photos`.
  */
-export function splitByProduct(photos: readonly { path: string; labels: number[] }[], seed: number): { train: number[]; test: number[] } {
+export function splitByProduct(
+  photos: readonly { path: string; labels: number[] }[],
+  seed: number,
+): { train: number[]; test: number[] } {
   const products = new Map<string, number[]>();
   photos.forEach((photo, i) => {
     const key = productOf(photo.path);
@@ -344,7 +440,11 @@ export function describeRealPhotos(r: RealPhotosBench): string[] {
     `  batch norm adapted to these photos (AdaBN, no labels; alpha = share of their statistics): ${r.zeroShotAdapted.map((a) => `alpha ${a.alpha} ${a.correct}/${r.photos}`).join(', ')}`,
     ...(r.sheet ? [`  contact sheet of photos and 28×28 inputs: ${r.sheet}`] : []),
     ...(r.fineTuned ? describeFineTune(r.fineTuned) : []),
-    ...r.results.filter((p) => !p.labels.includes(p.predicted)).map((p) =>
-      `  wrong: ${p.path}: ${CLASS_NAMES[p.predicted]} ${pct(p.confidence)}, novelty ${p.novelty?.toFixed(2) ?? '—'} (is ${p.labels.map((l) => CLASS_NAMES[l]).join(' or ')})`),
+    ...r.results
+      .filter((p) => !p.labels.includes(p.predicted))
+      .map(
+        (p) =>
+          `  wrong: ${p.path}: ${CLASS_NAMES[p.predicted]} ${pct(p.confidence)}, novelty ${p.novelty?.toFixed(2) ?? '—'} (is ${p.labels.map((l) => CLASS_NAMES[l]).join(' or ')})`,
+      ),
   ];
 }

@@ -24,12 +24,18 @@ const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
  * The sections of the benchmark, in the order they run: each measures side by side in one run and
  * returns its numbers and the lines that report them.
  */
-const queryTimes = (q: CatalogBench) => `counts ${q.categoryCountsMs.toFixed(1)}, first page of 200 ${q.firstPageMs.toFixed(1)}, page at 90 % ${q.deepPageMs.toFixed(1)}, one category ${q.categoryPageMs.toFixed(1)}, review queue ${q.reviewQueuePageMs.toFixed(1)}, name search ${q.searchPageMs.toFixed(1)}, import job counts ${q.jobCountsMs.toFixed(1)} ms`;
+const queryTimes = (q: CatalogBench) =>
+  `counts ${q.categoryCountsMs.toFixed(1)}, first page of 200 ${q.firstPageMs.toFixed(1)}, page at 90 % ${q.deepPageMs.toFixed(1)}, one category ${q.categoryPageMs.toFixed(1)}, review queue ${q.reviewQueuePageMs.toFixed(1)}, name search ${q.searchPageMs.toFixed(1)}, import job counts ${q.jobCountsMs.toFixed(1)} ms`;
 
 /** The UI's queries on a synthetic catalog of `photos` photos. */
 function catalogQueries(photos: number) {
   const catalog = benchCatalog(photos);
-  return { result: catalog, lines: [`catalog of ${catalog.photos} synthetic photos (${catalog.databaseMegabytes.toFixed(0)} MB), the UI's queries, median: ${queryTimes(catalog)}`] };
+  return {
+    result: catalog,
+    lines: [
+      `catalog of ${catalog.photos} synthetic photos (${catalog.databaseMegabytes.toFixed(0)} MB), the UI's queries, median: ${queryTimes(catalog)}`,
+    ],
+  };
 }
 
 const SECTIONS = {
@@ -43,13 +49,22 @@ const SECTIONS = {
         `  wasm + our kernels ${training.wasmImagesPerSecond.toFixed(1)} img/s, pure-JS cpu ${training.cpuImagesPerSecond.toFixed(2)} img/s`,
         `  speedup vs cpu        ${training.speedupVsCpu.toFixed(1)}×`,
         `  step ÷ forward pass   ${training.stepToForward.toFixed(2)}  (batch ${training.stepBatchSize}: ${training.stepMs.toFixed(0)} ms ÷ ${training.forwardMs.toFixed(0)} ms)`,
-        ...(dataParallel ? [`  two worker threads ÷ one  ${dataParallel.speedup.toFixed(2)}×  (${dataParallel.twoWorkersImagesPerSecond.toFixed(0)} vs ${dataParallel.oneWorkerImagesPerSecond.toFixed(0)} img/s, one epoch of ${dataParallel.images} images)`] : []),
+        ...(dataParallel
+          ? [
+              `  two worker threads ÷ one  ${dataParallel.speedup.toFixed(2)}×  (${dataParallel.twoWorkersImagesPerSecond.toFixed(0)} vs ${dataParallel.oneWorkerImagesPerSecond.toFixed(0)} img/s, one epoch of ${dataParallel.images} images)`,
+            ]
+          : []),
       ],
     };
   },
   async inference(quick: boolean) {
     const inference = await benchInference(quick ? { batchSize: 64, runs: 2 } : {});
-    return { result: inference, lines: [`inference (${inference.backend}, batch ${inference.batchSize}): ${inference.imagesPerSecond.toFixed(0)} img/s`] };
+    return {
+      result: inference,
+      lines: [
+        `inference (${inference.backend}, batch ${inference.batchSize}): ${inference.imagesPerSecond.toFixed(0)} img/s`,
+      ],
+    };
   },
   async pipeline(quick: boolean, data: FashionMnist, model: string) {
     const predictor = await startPredictor(model);
@@ -74,10 +89,19 @@ const SECTIONS = {
   /** Needs `../shared/real-photos` beside the project (a developer's checkout); skipped with a line saying so without it. */
   async realPhotos(_quick: boolean, data: FashionMnist, model: string) {
     const dir = await findRealPhotos(projectRoot);
-    if (!dir) return { result: { skipped: true }, lines: [`real shop photos: skipped (no ${path.resolve(projectRoot, '..', 'shared', 'real-photos')})`] };
+    if (!dir)
+      return {
+        result: { skipped: true },
+        lines: [`real shop photos: skipped (no ${path.resolve(projectRoot, '..', 'shared', 'real-photos')})`],
+      };
     const predictor = await startPredictor(model);
     try {
-      const r = await benchRealPhotos(dir, predictor, path.join(os.tmpdir(), 'fashion-sorter-real-photos.png'), data.train);
+      const r = await benchRealPhotos(
+        dir,
+        predictor,
+        path.join(os.tmpdir(), 'fashion-sorter-real-photos.png'),
+        data.train,
+      );
       return { result: { ...r, results: undefined, details: r.results }, lines: describeRealPhotos(r) };
     } finally {
       await predictor.close();
@@ -157,9 +181,13 @@ const USAGE = `Usage: npm run bench -- [--json] [--quick] [--only SECTION,…] [
 async function runBench(values: Values): Promise<void> {
   const quick = values.quick === true;
   const names = Object.keys(SECTIONS) as Section[];
-  const only = typeof values.only === 'string' ? values.only.split(',').map((s) => s.trim()) : names.filter((n) => !ON_REQUEST.includes(n));
+  const only =
+    typeof values.only === 'string'
+      ? values.only.split(',').map((s) => s.trim())
+      : names.filter((n) => !ON_REQUEST.includes(n));
   const unknown = only.filter((s) => !names.includes(s as Section));
-  if (unknown.length > 0) throw new UsageError(`--only takes sections from ${names.join(', ')}; unknown: ${unknown.join(', ')}`);
+  if (unknown.length > 0)
+    throw new UsageError(`--only takes sections from ${names.join(', ')}; unknown: ${unknown.join(', ')}`);
   const data = await loadFashionMnist();
   const model = pathOption(values, 'model') ?? defaultModelDir();
   const result: Record<string, unknown> = {};
@@ -179,7 +207,15 @@ async function runBench(values: Values): Promise<void> {
  */
 export async function benchMain(argv: string[]): Promise<number> {
   try {
-    const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean' }, quick: { type: 'boolean' }, only: { type: 'string' }, model: { type: 'string' } } });
+    const { values } = parseArgs({
+      args: argv,
+      options: {
+        json: { type: 'boolean' },
+        quick: { type: 'boolean' },
+        only: { type: 'string' },
+        model: { type: 'string' },
+      },
+    });
     await runBench(values);
     return 0;
   } catch (err) {

@@ -226,7 +226,8 @@ export interface CandidateComparison {
 export interface ImproveStatus {
   running: boolean;
   /** waiting: another program holds the catalog, and the job waits for it before its next write. */
-  phase: 'waiting' | 'fine-tuning' | 'saving' | 'comparing' | 'ready' | 'activating' | 'activated' | 'cancelled' | 'failed';
+  phase:
+    'waiting' | 'fine-tuning' | 'saving' | 'comparing' | 'ready' | 'activating' | 'activated' | 'cancelled' | 'failed';
   epoch: number;
   epochs: number;
   loss: number | null;
@@ -357,7 +358,10 @@ export const JOB_KINDS = ['import', 'improve', 'sort'] as const satisfies readon
 export type JobUpdate = { [K in JobKind]: { kind: K; status: JobStatuses[K] } }[JobKind];
 export const JOB_CHANNEL = 'jobs:update';
 /** The push's envelope, checked by the preload before the window sees it. */
-export const jobUpdateSchema = z.object({ kind: z.enum(JOB_KINDS), status: z.looseObject({ running: z.boolean(), phase: z.string() }) });
+export const jobUpdateSchema = z.object({
+  kind: z.enum(JOB_KINDS),
+  status: z.looseObject({ running: z.boolean(), phase: z.string() }),
+});
 
 export interface FashionSorterApi {
   appInfo(): Promise<AppInfo>;
@@ -426,7 +430,11 @@ export interface RendererApi extends Omit<FashionSorterApi, 'importPaths'> {
   onJobUpdate(listener: (update: JobUpdate) => void): () => void;
 }
 
-const absolutePath = z.string().min(2).max(4096).regex(/^(\/|[A-Za-z]:[\\/]|\\\\)/, 'must be an absolute path');
+const absolutePath = z
+  .string()
+  .min(2)
+  .max(4096)
+  .regex(/^(\/|[A-Za-z]:[\\/]|\\\\)/, 'must be an absolute path');
 
 /** Each method's arguments, validated in the main process before a service sees them. */
 export const ARGUMENTS = {

@@ -1,7 +1,15 @@
 /** The ten Fashion-MNIST categories, by id (the order of the model's outputs and of the dataset's labels). */
 export const CLASS_NAMES = [
-  'T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat',
-  'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot',
+  'T-shirt/top',
+  'Trouser',
+  'Pullover',
+  'Dress',
+  'Coat',
+  'Sandal',
+  'Shirt',
+  'Sneaker',
+  'Bag',
+  'Ankle boot',
 ] as const;
 export const NUM_CLASSES = CLASS_NAMES.length;
 

@@ -14,4 +14,5 @@ export const NOVELTY_LIMIT = 1;
 export const UNUSUAL_REASON = 'unlike the photos the model learned from';
 
 /** True when a photo is in review because it is unlike the model's training images. */
-export const isUnusual = (tile: Pick<PhotoTile, 'novelty' | 'label'>): boolean => tile.label === null && tile.novelty !== null && tile.novelty >= NOVELTY_LIMIT;
+export const isUnusual = (tile: Pick<PhotoTile, 'novelty' | 'label'>): boolean =>
+  tile.label === null && tile.novelty !== null && tile.novelty >= NOVELTY_LIMIT;

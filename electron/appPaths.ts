@@ -15,7 +15,8 @@ export function cacheDir(): string {
  */
 export function userDataDir(): string {
   if (process.env.FASHION_SORTER_DATA) return process.env.FASHION_SORTER_DATA;
-  if (process.platform === 'win32') return path.join(process.env.APPDATA || path.join(os.homedir(), 'AppData', 'Roaming'), 'Fashion Sorter');
+  if (process.platform === 'win32')
+    return path.join(process.env.APPDATA || path.join(os.homedir(), 'AppData', 'Roaming'), 'Fashion Sorter');
   if (process.platform === 'darwin') return path.join(os.homedir(), 'Library', 'Application Support', 'Fashion Sorter');
   return path.join(process.env.XDG_DATA_HOME || path.join(os.homedir(), '.local', 'share'), 'fashion-sorter');
 }

@@ -42,13 +42,36 @@ Commands:
 Environment: FASHION_SORTER_BACKEND=auto|tensorflow-gpu|tensorflow|wasm|cpu picks the first backend to try;
 FASHION_SORTER_CATALOG_WAIT_S=60 is how long a command waits for a catalog another program is writing to.`;
 
-const COMMANDS: Record<string, { options: ParseArgsConfig['options']; run: (values: Record<string, string | boolean | undefined>, positionals: string[]) => Promise<void> }> = {
+const COMMANDS: Record<
+  string,
+  {
+    options: ParseArgsConfig['options'];
+    run: (values: Record<string, string | boolean | undefined>, positionals: string[]) => Promise<void>;
+  }
+> = {
   train: {
-    options: { data: { type: 'string' }, epochs: { type: 'string' }, out: { type: 'string' }, resume: { type: 'boolean' }, workers: { type: 'string' }, limit: { type: 'string' }, 'batch-size': { type: 'string' }, width: { type: 'string' }, lr: { type: 'string' }, augment: { type: 'string' }, from: { type: 'string' } },
+    options: {
+      data: { type: 'string' },
+      epochs: { type: 'string' },
+      out: { type: 'string' },
+      resume: { type: 'boolean' },
+      workers: { type: 'string' },
+      limit: { type: 'string' },
+      'batch-size': { type: 'string' },
+      width: { type: 'string' },
+      lr: { type: 'string' },
+      augment: { type: 'string' },
+      from: { type: 'string' },
+    },
     run: (v) => runTrain(v),
   },
   evaluate: {
-    options: { model: { type: 'string' }, data: { type: 'string' }, json: { type: 'boolean' }, flip: { type: 'boolean' } },
+    options: {
+      model: { type: 'string' },
+      data: { type: 'string' },
+      json: { type: 'boolean' },
+      flip: { type: 'boolean' },
+    },
     run: (v) => runEvaluate(v),
   },
   novelty: {
@@ -64,17 +87,39 @@ const COMMANDS: Record<string, { options: ParseArgsConfig['options']; run: (valu
     run: (v) => runLabel(v),
   },
   finetune: {
-    options: { db: { type: 'string' }, epochs: { type: 'string' }, activate: { type: 'boolean' }, json: { type: 'boolean' }, models: { type: 'string' }, data: { type: 'string' } },
+    options: {
+      db: { type: 'string' },
+      epochs: { type: 'string' },
+      activate: { type: 'boolean' },
+      json: { type: 'boolean' },
+      models: { type: 'string' },
+      data: { type: 'string' },
+    },
     run: (v) => runFinetune(v),
   },
   export: {
-    options: { db: { type: 'string' }, out: { type: 'string' }, format: { type: 'string' }, 'reviewed-only': { type: 'boolean' }, 'needs-review': { type: 'boolean' }, category: { type: 'string' }, bom: { type: 'boolean' } },
+    options: {
+      db: { type: 'string' },
+      out: { type: 'string' },
+      format: { type: 'string' },
+      'reviewed-only': { type: 'boolean' },
+      'needs-review': { type: 'boolean' },
+      category: { type: 'string' },
+      bom: { type: 'boolean' },
+    },
     run: (v) => runExport(v),
   },
   sort: {
     options: {
-      db: { type: 'string' }, dest: { type: 'string' }, move: { type: 'boolean' }, 'dry-run': { type: 'boolean' }, json: { type: 'boolean' },
-      'reviewed-only': { type: 'boolean' }, 'needs-review': { type: 'boolean' }, category: { type: 'string' }, 'folder-name': { type: 'string', multiple: true },
+      db: { type: 'string' },
+      dest: { type: 'string' },
+      move: { type: 'boolean' },
+      'dry-run': { type: 'boolean' },
+      json: { type: 'boolean' },
+      'reviewed-only': { type: 'boolean' },
+      'needs-review': { type: 'boolean' },
+      category: { type: 'string' },
+      'folder-name': { type: 'string', multiple: true },
     },
     run: (v) => runSort(v),
   },
@@ -88,10 +133,14 @@ const COMMANDS: Record<string, { options: ParseArgsConfig['options']; run: (valu
 async function runBench(argv: string[]): Promise<number> {
   const runner = path.join(projectRoot, 'bench', 'run.ts');
   if (!fs.existsSync(runner)) {
-    console.error(`error: the benchmarks are not part of an installed app; run \`npm run bench\` in a clone of the source (no ${runner})`);
+    console.error(
+      `error: the benchmarks are not part of an installed app; run \`npm run bench\` in a clone of the source (no ${runner})`,
+    );
     return 1;
   }
-  const { benchMain } = (await import(pathToFileURL(runner).href)) as { benchMain: (argv: string[]) => Promise<number> };
+  const { benchMain } = (await import(pathToFileURL(runner).href)) as {
+    benchMain: (argv: string[]) => Promise<number>;
+  };
   return benchMain(argv);
 }
 
@@ -120,7 +169,9 @@ async function main(argv: string[]): Promise<number> {
     }
     // A catalog another program took while a command was writing (past SQLite's own short wait, where a write did
     // not wait as Catalog.writeWhenFree does): name it, and say what to do.
-    console.error(`error: ${isCatalogBusy(err) ? catalogBusyMessage(catalogOf(values), undefined, BUSY_MIDWAY) : (err as Error).message}`);
+    console.error(
+      `error: ${isCatalogBusy(err) ? catalogBusyMessage(catalogOf(values), undefined, BUSY_MIDWAY) : (err as Error).message}`,
+    );
     if (process.env.FASHION_SORTER_DEBUG) console.error((err as Error).stack);
     return 1;
   }

@@ -8,13 +8,34 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
-import { app, BrowserWindow, dialog, ipcMain, Menu, net, protocol, screen, session, shell, type MenuItemConstructorOptions } from 'electron';
+import {
+  app,
+  BrowserWindow,
+  dialog,
+  ipcMain,
+  Menu,
+  net,
+  protocol,
+  screen,
+  session,
+  shell,
+  type MenuItemConstructorOptions,
+} from 'electron';
 import { JOB_CHANNEL, MENU_CHANNEL, type MenuCommand } from '../contract/api.ts';
 import type { Services } from './app/services.ts';
 import { DEFAULT_SIZE, loadWindowState, saveWindowState } from './windowState.ts';
 import { projectRoot } from './appPaths.ts';
 import { registerIpcHandlers } from './ipc.ts';
-import { APP_ORIGIN, APP_SCHEME, contentSecurityPolicy, isAppUrl, isSafeExternalLink, PHOTO_SCHEME, rendererFile, THUMB_SCHEME } from './shellPolicy.ts';
+import {
+  APP_ORIGIN,
+  APP_SCHEME,
+  contentSecurityPolicy,
+  isAppUrl,
+  isSafeExternalLink,
+  PHOTO_SCHEME,
+  rendererFile,
+  THUMB_SCHEME,
+} from './shellPolicy.ts';
 
 const rendererDir = path.join(projectRoot, 'dist', 'renderer');
 const CSP = contentSecurityPolicy();
@@ -31,7 +52,16 @@ let services: Promise<Services> | undefined;
 function serveRenderer(request: Request): Promise<Response> | Response {
   const file = rendererFile(rendererDir, request.url);
   if (!file || !fs.existsSync(file)) return new Response('not found', { status: 404 });
-  return net.fetch(pathToFileURL(file).href).then((res) => new Response(res.body, { status: res.status, headers: { 'content-type': res.headers.get('content-type') ?? 'application/octet-stream', 'content-security-policy': CSP } }));
+  return net.fetch(pathToFileURL(file).href).then(
+    (res) =>
+      new Response(res.body, {
+        status: res.status,
+        headers: {
+          'content-type': res.headers.get('content-type') ?? 'application/octet-stream',
+          'content-security-policy': CSP,
+        },
+      }),
+  );
 }
 
 /** Serves a catalog file named by content hash only (`resolve` says which file, if any): no path ever comes from the renderer. */
@@ -45,7 +75,10 @@ function serveByHash(resolve: (hash: string) => Promise<string | undefined>) {
 /** Opens the app's window where it was last (if that is still on a screen) and makes it the current one. */
 function openWindow(): BrowserWindow {
   const stateFile = path.join(app.getPath('userData'), 'window-state.json');
-  const saved = loadWindowState(stateFile, screen.getAllDisplays().map((d) => d.workArea));
+  const saved = loadWindowState(
+    stateFile,
+    screen.getAllDisplays().map((d) => d.workArea),
+  );
   const win = new BrowserWindow({
     ...(saved ? { x: saved.x, y: saved.y, width: saved.width, height: saved.height } : DEFAULT_SIZE),
     minWidth: 800,
@@ -90,8 +123,10 @@ function showWindow(): void {
 }
 
 /** Dialogs belong to the current window, or stand alone when there is none. */
-const showOpenDialog = (options: Electron.OpenDialogOptions) => (mainWindow ? dialog.showOpenDialog(mainWindow, options) : dialog.showOpenDialog(options));
-const showSaveDialog = (options: Electron.SaveDialogOptions) => (mainWindow ? dialog.showSaveDialog(mainWindow, options) : dialog.showSaveDialog(options));
+const showOpenDialog = (options: Electron.OpenDialogOptions) =>
+  mainWindow ? dialog.showOpenDialog(mainWindow, options) : dialog.showOpenDialog(options);
+const showSaveDialog = (options: Electron.SaveDialogOptions) =>
+  mainWindow ? dialog.showSaveDialog(mainWindow, options) : dialog.showSaveDialog(options);
 
 /**
  * Imports and starts the services (SQLite, sharp, tfjs) with everything they keep in Electron's userData
@@ -110,11 +145,19 @@ async function loadServices(userData: string): Promise<Services> {
       return result.canceled ? [] : result.filePaths;
     },
     chooseSaveFile: async (suggestedName) => {
-      const result = await showSaveDialog({ title: 'Export CSV', defaultPath: path.join(app.getPath('documents'), suggestedName), filters: [{ name: 'CSV', extensions: ['csv'] }] });
+      const result = await showSaveDialog({
+        title: 'Export CSV',
+        defaultPath: path.join(app.getPath('documents'), suggestedName),
+        filters: [{ name: 'CSV', extensions: ['csv'] }],
+      });
       return result.canceled ? undefined : result.filePath;
     },
     chooseDestination: async () => {
-      const result = await showOpenDialog({ title: 'Sort photos into folders in…', buttonLabel: 'Choose', properties: ['openDirectory', 'createDirectory'] });
+      const result = await showOpenDialog({
+        title: 'Sort photos into folders in…',
+        buttonLabel: 'Choose',
+        properties: ['openDirectory', 'createDirectory'],
+      });
       return result.canceled ? undefined : result.filePaths[0];
     },
   });
@@ -186,31 +229,43 @@ function start(): void {
     if (!isMac) app.quit();
   });
   closeServicesBeforeQuit();
-  app.whenReady().then(() => {
-    // app:// before the window: it starts loading its page as soon as it is created.
-    protocol.handle(APP_SCHEME, serveRenderer);
-    session.defaultSession.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
-    Menu.setApplicationMenu(buildMenu((command) => mainWindow?.webContents.send(MENU_CHANNEL, command)));
-    app.on('activate', () => {
-      if (BrowserWindow.getAllWindows().length === 0) openWindow();
+  app
+    .whenReady()
+    .then(() => {
+      // app:// before the window: it starts loading its page as soon as it is created.
+      protocol.handle(APP_SCHEME, serveRenderer);
+      session.defaultSession.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
+      Menu.setApplicationMenu(buildMenu((command) => mainWindow?.webContents.send(MENU_CHANNEL, command)));
+      app.on('activate', () => {
+        if (BrowserWindow.getAllWindows().length === 0) openWindow();
+      });
+      // The window first, then the services: it shows while SQLite, sharp and tfjs load. Requests wait for them
+      // (none can arrive before this task ends); if they cannot be loaded, every request answers with why.
+      openWindow();
+      const ready = loadServices(app.getPath('userData'));
+      services = ready;
+      // Job progress goes to whichever window is open (the app's page only: it cannot navigate elsewhere).
+      void ready.then(
+        (s) => s.onJobUpdate((update) => mainWindow?.webContents.send(JOB_CHANNEL, update)),
+        () => undefined,
+      );
+      const api = ready.then((s) => s.api);
+      api.catch((err: Error) => console.error(`the services could not be started: ${err.stack}`));
+      protocol.handle(
+        THUMB_SCHEME,
+        serveByHash(async (hash) => (await ready).thumbnailFile(hash)),
+      );
+      protocol.handle(
+        PHOTO_SCHEME,
+        serveByHash(async (hash) => (await ready).photoFile(hash)),
+      );
+      registerIpcHandlers(ipcMain, api, (event) => isAppUrl(event.senderFrame?.url ?? ''));
+    })
+    .catch((err: Error) => {
+      // Without its protocols or window the app can do nothing: say why and end rather than linger unseen.
+      console.error(`Fashion Sorter could not start: ${err.stack}`);
+      app.exit(1);
     });
-    // The window first, then the services: it shows while SQLite, sharp and tfjs load. Requests wait for them
-    // (none can arrive before this task ends); if they cannot be loaded, every request answers with why.
-    openWindow();
-    const ready = loadServices(app.getPath('userData'));
-    services = ready;
-    // Job progress goes to whichever window is open (the app's page only: it cannot navigate elsewhere).
-    void ready.then((s) => s.onJobUpdate((update) => mainWindow?.webContents.send(JOB_CHANNEL, update)), () => undefined);
-    const api = ready.then((s) => s.api);
-    api.catch((err: Error) => console.error(`the services could not be started: ${err.stack}`));
-    protocol.handle(THUMB_SCHEME, serveByHash(async (hash) => (await ready).thumbnailFile(hash)));
-    protocol.handle(PHOTO_SCHEME, serveByHash(async (hash) => (await ready).photoFile(hash)));
-    registerIpcHandlers(ipcMain, api, (event) => isAppUrl(event.senderFrame?.url ?? ''));
-  }).catch((err: Error) => {
-    // Without its protocols or window the app can do nothing: say why and end rather than linger unseen.
-    console.error(`Fashion Sorter could not start: ${err.stack}`);
-    app.exit(1);
-  });
 }
 
 // One instance: the documented form, so that an instance that is quitting sets nothing up.

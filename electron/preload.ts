@@ -1,11 +1,25 @@
 // The sandboxed preload: exposes the typed API as window.api and nothing else. It is bundled to
 // CommonJS (a sandboxed preload can require only 'electron'), so the contract is inlined.
 import { contextBridge, ipcRenderer, webUtils, type IpcRendererEvent } from 'electron';
-import { CHANNELS, JOB_CHANNEL, jobUpdateSchema, MENU_CHANNEL, type FashionSorterApi, type JobUpdate, type MenuCommand, type RendererApi } from '../contract/api.ts';
+import {
+  CHANNELS,
+  JOB_CHANNEL,
+  jobUpdateSchema,
+  MENU_CHANNEL,
+  type FashionSorterApi,
+  type JobUpdate,
+  type MenuCommand,
+  type RendererApi,
+} from '../contract/api.ts';
 
-const invoke = (channel: string) => (...args: unknown[]) => ipcRenderer.invoke(channel, ...args);
+const invoke =
+  (channel: string) =>
+  (...args: unknown[]) =>
+    ipcRenderer.invoke(channel, ...args);
 const methods = Object.fromEntries(
-  (Object.entries(CHANNELS) as [keyof FashionSorterApi, string][]).filter(([method]) => method !== 'importPaths').map(([method, channel]) => [method, invoke(channel)]),
+  (Object.entries(CHANNELS) as [keyof FashionSorterApi, string][])
+    .filter(([method]) => method !== 'importPaths')
+    .map(([method, channel]) => [method, invoke(channel)]),
 );
 
 const api = {

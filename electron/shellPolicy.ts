@@ -18,8 +18,16 @@ export const PHOTO_SCHEME = 'photo';
  */
 export function contentSecurityPolicy(imageSources: string[] = [`${THUMB_SCHEME}:`, `${PHOTO_SCHEME}:`]): string {
   return [
-    "default-src 'self'", "script-src 'self'", "style-src 'self'", `img-src 'self' data: ${imageSources.join(' ')}`.trimEnd(), "font-src 'self'",
-    "connect-src 'none'", "object-src 'none'", "base-uri 'none'", "form-action 'none'", "frame-ancestors 'none'",
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    `img-src 'self' data: ${imageSources.join(' ')}`.trimEnd(),
+    "font-src 'self'",
+    "connect-src 'none'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
   ].join('; ');
 }
 

@@ -28,6 +28,8 @@ export function removeStaleTemporaries(dir: string, pattern: RegExp): void {
     if (!pid || pid === process.pid || processAlive(pid)) continue;
     try {
       fs.rmSync(path.join(dir, name), { recursive: true, force: true });
-    } catch { /* untidy, not harmful */ }
+    } catch {
+      /* untidy, not harmful */
+    }
   }
 }

@@ -32,7 +32,11 @@ export class WorkerClient<Request extends Tagged, Reply extends Tagged> {
   /** Set once the worker has died; later calls fail at once instead of waiting forever. */
   private death: Error | undefined;
 
-  constructor(callerUrl: string, baseName: string, private readonly what: string) {
+  constructor(
+    callerUrl: string,
+    baseName: string,
+    private readonly what: string,
+  ) {
     this.worker = startWorker(callerUrl, baseName);
     this.worker.on('message', (reply: (Reply | ErrorReply) & { id: number }) => {
       const waiter = this.pending.get(reply.id);
@@ -41,8 +45,7 @@ export class WorkerClient<Request extends Tagged, Reply extends Tagged> {
         const error = new Error(`${this.what} failed: ${(reply as ErrorReply).message}`);
         error.stack = `${error.stack}\nin the worker: ${(reply as ErrorReply).stack}`;
         waiter?.reject(error);
-      }
-      else waiter?.resolve(reply as Reply);
+      } else waiter?.resolve(reply as Reply);
     });
     this.worker.on('error', (err) => this.failAll(err));
     this.worker.on('exit', (code) => this.failAll(new Error(`${this.what} exited with code ${code}`)));
@@ -78,7 +81,10 @@ export class WorkerClient<Request extends Tagged, Reply extends Tagged> {
  * The worker side: answers every request with `handle`'s reply (none for `undefined`), and a thrown error
  * with an ErrorReply. `serial` runs requests strictly in arrival order; otherwise async handlers overlap.
  */
-export function serveRequests<Request extends Tagged, Reply extends Tagged>(handle: (request: Request) => Promise<Reply | undefined> | Reply | undefined, options: { serial: boolean }): void {
+export function serveRequests<Request extends Tagged, Reply extends Tagged>(
+  handle: (request: Request) => Promise<Reply | undefined> | Reply | undefined,
+  options: { serial: boolean },
+): void {
   let queue = Promise.resolve();
   parentPort!.on('message', (msg: Request & { id: number }) => {
     const answer = async () => {
@@ -86,7 +92,11 @@ export function serveRequests<Request extends Tagged, Reply extends Tagged>(hand
       try {
         reply = await handle(msg);
       } catch (err) {
-        reply = { type: 'error', message: err instanceof Error ? err.message : String(err), stack: (err as Error).stack };
+        reply = {
+          type: 'error',
+          message: err instanceof Error ? err.message : String(err),
+          stack: (err as Error).stack,
+        };
       }
       if (reply) parentPort!.postMessage({ ...reply, id: msg.id });
     };

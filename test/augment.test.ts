@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { loadFashionMnist, PIXELS } from '../electron/dataset/fashionMnist.ts';
-import { augmentBatch, DEFAULT_AUGMENT, formatAugment, parseAugment, type AugmentOptions } from '../electron/ml/augment.ts';
+import {
+  augmentBatch,
+  DEFAULT_AUGMENT,
+  formatAugment,
+  parseAugment,
+  type AugmentOptions,
+} from '../electron/ml/augment.ts';
 
 const data = await loadFashionMnist({ allowDownload: false });
 const indices = Int32Array.from({ length: 64 }, (_, i) => i * 101);
@@ -14,7 +20,8 @@ function batch(options: AugmentOptions, seed = 5): Float32Array {
   return out;
 }
 /** The source pixel of output pixel k, as the float32 the output holds. */
-const source = (k: number) => Math.fround(data.train.images[indices[Math.floor(k / PIXELS)]! * PIXELS + (k % PIXELS)]! / 255);
+const source = (k: number) =>
+  Math.fround(data.train.images[indices[Math.floor(k / PIXELS)]! * PIXELS + (k % PIXELS)]! / 255);
 
 test('augmentation is deterministic for a seed and differs between seeds', () => {
   const options = { ...DEFAULT_AUGMENT, scale: 0.1, tone: 0.5, edge: 0.5, residue: 0.5 };
@@ -24,7 +31,10 @@ test('augmentation is deterministic for a seed and differs between seeds', () =>
 
 test('every augmentation keeps values within 0..1', () => {
   const out = batch({ shift: 2, flip: 0.5, erase: 0.3, scale: 0.2, tone: 1, edge: 1, residue: 1 });
-  assert.ok(out.every((v) => v >= 0 && v <= 1), `values from ${Math.min(...out)} to ${Math.max(...out)}`);
+  assert.ok(
+    out.every((v) => v >= 0 && v <= 1),
+    `values from ${Math.min(...out)} to ${Math.max(...out)}`,
+  );
 });
 
 test('the tone change reaches the garment and leaves the background black', () => {
@@ -40,7 +50,10 @@ test('the tone change reaches the garment and leaves the background black', () =
 test('a changed outline only dims or drops garment pixels, and leftover background only fills background pixels', () => {
   const edged = batch({ ...NONE, edge: 1 });
   edged.forEach((v, k) => assert.ok(v <= source(k) + 1e-6, `pixel ${k} brighter than its source`));
-  assert.ok(edged.some((v, k) => v < source(k)), 'no outline pixel changed');
+  assert.ok(
+    edged.some((v, k) => v < source(k)),
+    'no outline pixel changed',
+  );
   const left = batch({ ...NONE, residue: 1 });
   let filled = 0;
   left.forEach((v, k) => {

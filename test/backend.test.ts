@@ -9,7 +9,8 @@ import { selfCheck } from '../electron/ml/selfCheck.ts';
 import { FLAVOURS, registerStandIn } from './helpers/standInBackend.ts';
 
 /** "the <quantity> differs from <reference>'s by up to <error> where <allowed> is allowed" */
-const MISMATCH = /the (output|loss|input gradient|filter gradient|bias gradient) differs from (\w+)'s by up to (\S+) where (\S+) is allowed$/;
+const MISMATCH =
+  /the (output|loss|input gradient|filter gradient|bias gradient) differs from (\w+)'s by up to (\S+) where (\S+) is allowed$/;
 
 function assertMismatch(message: string | undefined, quantity: string, reference: string) {
   const match = MISMATCH.exec(message ?? '');
@@ -56,9 +57,15 @@ interface LadderResult extends BackendInfo {
 
 /** Runs the ladder in a fresh process (initBackend answers once per process) with native stand-ins. */
 function ladder(gpu: string, node: string, env: Record<string, string> = {}): LadderResult {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(projectRoot, 'test', 'helpers', 'nativeLadder.ts'), gpu, node], {
-    cwd: projectRoot, encoding: 'utf8', env: { ...process.env, FASHION_SORTER_BACKEND: '', ...env },
-  });
+  const r = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', path.join(projectRoot, 'test', 'helpers', 'nativeLadder.ts'), gpu, node],
+    {
+      cwd: projectRoot,
+      encoding: 'utf8',
+      env: { ...process.env, FASHION_SORTER_BACKEND: '', ...env },
+    },
+  );
   assert.equal(r.status, 0, r.stderr);
   return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as LadderResult;
 }

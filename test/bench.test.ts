@@ -10,13 +10,18 @@ import { tempDir } from './helpers/photos.ts';
 /** `npm run bench -- …args`, as its user types it. */
 function npmBench(args: string[]) {
   const r = spawnSync('npm', ['run', '--silent', 'bench', '--', ...args], {
-    cwd: projectRoot, encoding: 'utf8', env: { ...process.env, PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH}` },
+    cwd: projectRoot,
+    encoding: 'utf8',
+    env: { ...process.env, PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH}` },
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-test('npm run bench -- --only SECTION --json measures that section alone; the CLI\'s bench command runs the same runner', () => {
-  for (const r of [npmBench(['--only', 'inference', '--quick', '--json']), cli(['bench', '--only', 'inference', '--quick', '--json'])]) {
+test("npm run bench -- --only SECTION --json measures that section alone; the CLI's bench command runs the same runner", () => {
+  for (const r of [
+    npmBench(['--only', 'inference', '--quick', '--json']),
+    cli(['bench', '--only', 'inference', '--quick', '--json']),
+  ]) {
     assert.equal(r.code, 0, r.stderr);
     const result = JSON.parse(r.stdout);
     assert.deepEqual(Object.keys(result), ['inference']);
@@ -32,13 +37,20 @@ test('an unknown section is a usage error naming it and the sections there are',
   assert.equal(r.stdout, '');
 });
 
-test('where bench/ is absent (an installed app), the CLI\'s bench command fails with one line saying where to run it', () => {
+test("where bench/ is absent (an installed app), the CLI's bench command fails with one line saying where to run it", () => {
   const app = tempDir('no-bench');
   fs.cpSync(path.join(projectRoot, 'electron'), path.join(app, 'electron'), { recursive: true });
   fs.copyFileSync(path.join(projectRoot, 'package.json'), path.join(app, 'package.json'));
   fs.symlinkSync(path.join(projectRoot, 'node_modules'), path.join(app, 'node_modules'));
-  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(app, 'electron', 'cli.ts'), 'bench', '--only', 'inference'], { cwd: app, encoding: 'utf8' });
+  const r = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', path.join(app, 'electron', 'cli.ts'), 'bench', '--only', 'inference'],
+    { cwd: app, encoding: 'utf8' },
+  );
   assert.equal(r.status, 1);
   assert.equal(r.stdout, '');
-  assert.match(r.stderr, /^error: the benchmarks are not part of an installed app; run `npm run bench` in a clone of the source \(no .*bench[/\\]run\.ts\)\n$/);
+  assert.match(
+    r.stderr,
+    /^error: the benchmarks are not part of an installed app; run `npm run bench` in a clone of the source \(no .*bench[/\\]run\.ts\)\n$/,
+  );
 });

@@ -16,176 +16,294 @@ const data = await loadFashionMnist({ allowDownload: false });
 test('classify without a folder is a usage error; a folder that does not exist fails with the reason', () => {
   const dir = tempDir('cli-bad');
   assert.equal(cli(['classify']).code, 2);
-  const r = cli(['classify', path.join(dir, 'nope'), '--db', path.join(dir, 'c.sqlite')], { FASHION_SORTER_CACHE: dir });
+  const r = cli(['classify', path.join(dir, 'nope'), '--db', path.join(dir, 'c.sqlite')], {
+    FASHION_SORTER_CACHE: dir,
+  });
   assert.equal(r.code, 1);
   assert.match(r.stderr, /nothing was imported: .*nope: this path does not exist/);
   // A CSV that cannot be written is found out before the import, not after it.
   const photos = path.join(dir, 'photos');
   fs.mkdirSync(photos);
-  const toFolder = cli(['classify', photos, '--db', path.join(dir, 'd.sqlite'), '--out', dir], { FASHION_SORTER_CACHE: dir });
+  const toFolder = cli(['classify', photos, '--db', path.join(dir, 'd.sqlite'), '--out', dir], {
+    FASHION_SORTER_CACHE: dir,
+  });
   assert.equal(toFolder.code, 1);
   assert.match(toFolder.stderr, /cannot write .*: it is a folder; give a file name in it/);
   assert.ok(!fs.existsSync(path.join(dir, 'd.sqlite')), 'no catalog was made');
 });
 
-test('SIGKILL in the middle of an import, then the same command again: the job completes with every photo exactly once', { timeout: 600_000 }, async () => {
-  const dir = tempDir('cli-kill');
-  const photos = path.join(dir, 'photos');
-  const files = await writePackshots(data.test.images, 240, photos, { seed: 3 });
-  const db = path.join(dir, 'catalog.sqlite');
-  const out = path.join(dir, 'labels.csv');
-  const args = ['classify', photos, '--db', db, '--out', out, '--json'];
-  const env = { ...process.env, FASHION_SORTER_CACHE: dir };
+test(
+  'SIGKILL in the middle of an import, then the same command again: the job completes with every photo exactly once',
+  { timeout: 600_000 },
+  async () => {
+    const dir = tempDir('cli-kill');
+    const photos = path.join(dir, 'photos');
+    const files = await writePackshots(data.test.images, 240, photos, { seed: 3 });
+    const db = path.join(dir, 'catalog.sqlite');
+    const out = path.join(dir, 'labels.csv');
+    const args = ['classify', photos, '--db', db, '--out', out, '--json'];
+    const env = { ...process.env, FASHION_SORTER_CACHE: dir };
 
-  const child = spawn(process.execPath, [...CLI, ...args], { cwd: projectRoot, env, stdio: 'ignore' });
-  const exited = new Promise((resolve) => child.on('exit', resolve));
-  let doneAtKill: number;
-  for (;;) {
-    await new Promise((r) => setTimeout(r, 200));
-    try {
-      doneAtKill = count(db, `SELECT count(*) FROM import_files WHERE state = 'done'`);
-    } catch {
-      continue; // not created or not migrated yet
+    const child = spawn(process.execPath, [...CLI, ...args], { cwd: projectRoot, env, stdio: 'ignore' });
+    const exited = new Promise((resolve) => child.on('exit', resolve));
+    let doneAtKill: number;
+    for (;;) {
+      await new Promise((r) => setTimeout(r, 200));
+      try {
+        doneAtKill = count(db, `SELECT count(*) FROM import_files WHERE state = 'done'`);
+      } catch {
+        continue; // not created or not migrated yet
+      }
+      if (doneAtKill >= 30) break;
     }
-    if (doneAtKill >= 30) break;
-  }
-  child.kill('SIGKILL');
-  await exited;
-  assert.ok(doneAtKill < 240, 'killed before the end');
-  assert.ok(!fs.existsSync(out));
+    child.kill('SIGKILL');
+    await exited;
+    assert.ok(doneAtKill < 240, 'killed before the end');
+    assert.ok(!fs.existsSync(out));
 
-  const r = cli(args, { FASHION_SORTER_CACHE: dir });
-  assert.equal(r.code, 0, r.stderr);
-  const report = JSON.parse(r.stdout);
-  assert.equal(report.status, 'done');
-  assert.equal(report.resumed, true);
-  assert.equal(report.photos, 240);
-  assert.equal(report.failed, 0);
-  assert.equal(report.perCategory.reduce((n: number, c: { count: number }) => n + c.count, 0), 240);
-  assert.equal(count(db, 'SELECT count(*) FROM import_jobs'), 1);
-  assert.equal(count(db, 'SELECT count(*) FROM photos'), 240);
-  assert.equal(count(db, 'SELECT count(*) FROM photo_paths'), 240);
-  assert.equal(count(db, 'SELECT count(*) FROM photos WHERE prediction_id IS NULL'), 0);
-  assert.equal(count(db, 'SELECT count(*) FROM predictions'), 240);
+    const r = cli(args, { FASHION_SORTER_CACHE: dir });
+    assert.equal(r.code, 0, r.stderr);
+    const report = JSON.parse(r.stdout);
+    assert.equal(report.status, 'done');
+    assert.equal(report.resumed, true);
+    assert.equal(report.photos, 240);
+    assert.equal(report.failed, 0);
+    assert.equal(
+      report.perCategory.reduce((n: number, c: { count: number }) => n + c.count, 0),
+      240,
+    );
+    assert.equal(count(db, 'SELECT count(*) FROM import_jobs'), 1);
+    assert.equal(count(db, 'SELECT count(*) FROM photos'), 240);
+    assert.equal(count(db, 'SELECT count(*) FROM photo_paths'), 240);
+    assert.equal(count(db, 'SELECT count(*) FROM photos WHERE prediction_id IS NULL'), 0);
+    assert.equal(count(db, 'SELECT count(*) FROM predictions'), 240);
 
-  // The CSV: one row per photo, parsed back by an independent parser.
-  const rows = parse(fs.readFileSync(out), { columns: true }) as { path: string; category_id: string; category_name: string; confidence: string }[];
-  assert.deepEqual(rows.map((row) => row.path).sort(), [...files].sort());
-  for (const row of rows) {
-    assert.equal(row.category_name, CLASS_NAMES[Number(row.category_id)]);
-    assert.ok(Number(row.confidence) > 0.1 && Number(row.confidence) <= 1);
-  }
-  const correct = rows.filter((row) => Number(row.category_id) === data.test.labels[files.indexOf(row.path)]).length;
-  assert.ok(correct / rows.length > 0.85, `accuracy through the photo pipeline ${correct}/${rows.length}`);
-});
+    // The CSV: one row per photo, parsed back by an independent parser.
+    const rows = parse(fs.readFileSync(out), { columns: true }) as {
+      path: string;
+      category_id: string;
+      category_name: string;
+      confidence: string;
+    }[];
+    assert.deepEqual(rows.map((row) => row.path).sort(), [...files].sort());
+    for (const row of rows) {
+      assert.equal(row.category_name, CLASS_NAMES[Number(row.category_id)]);
+      assert.ok(Number(row.confidence) > 0.1 && Number(row.confidence) <= 1);
+    }
+    const correct = rows.filter((row) => Number(row.category_id) === data.test.labels[files.indexOf(row.path)]).length;
+    assert.ok(correct / rows.length > 0.85, `accuracy through the photo pipeline ${correct}/${rows.length}`);
+  },
+);
 
-test('a photo the user may not read is a recorded error with the reason, and the others are imported', { timeout: 300_000 }, async () => {
-  const dir = tempDir('cli-perm');
-  const photos = path.join(dir, 'photos');
-  await writePackshots(data.test.images, 3, photos);
-  fs.chmodSync(path.join(photos, 'photo-00001.png'), 0o000);
-  // root reads every file; run the import as an ordinary user to see what a user sees.
-  const asUser = process.getuid?.() === 0 ? ['setpriv', '--reuid=nobody', '--regid=nogroup', '--clear-groups'] : [];
-  fs.chmodSync(dir, 0o777);
-  const r = cli(['classify', photos, '--db', path.join(dir, 'c.sqlite'), '--json'], { FASHION_SORTER_CACHE: dir, HOME: dir }, asUser);
-  assert.equal(r.code, 0, r.stderr);
-  const report = JSON.parse(r.stdout);
-  assert.equal(report.photos, 2);
-  assert.deepEqual(report.errors, [{ path: path.join(photos, 'photo-00001.png'), reason: 'permission denied: your account cannot read this file; change its permissions and import again' }]);
-});
+test(
+  'a photo the user may not read is a recorded error with the reason, and the others are imported',
+  { timeout: 300_000 },
+  async () => {
+    const dir = tempDir('cli-perm');
+    const photos = path.join(dir, 'photos');
+    await writePackshots(data.test.images, 3, photos);
+    fs.chmodSync(path.join(photos, 'photo-00001.png'), 0o000);
+    // root reads every file; run the import as an ordinary user to see what a user sees.
+    const asUser = process.getuid?.() === 0 ? ['setpriv', '--reuid=nobody', '--regid=nogroup', '--clear-groups'] : [];
+    fs.chmodSync(dir, 0o777);
+    const r = cli(
+      ['classify', photos, '--db', path.join(dir, 'c.sqlite'), '--json'],
+      { FASHION_SORTER_CACHE: dir, HOME: dir },
+      asUser,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const report = JSON.parse(r.stdout);
+    assert.equal(report.photos, 2);
+    assert.deepEqual(report.errors, [
+      {
+        path: path.join(photos, 'photo-00001.png'),
+        reason: 'permission denied: your account cannot read this file; change its permissions and import again',
+      },
+    ]);
+  },
+);
 
-test('label applies a CSV of path,label (numbers or names, quoted paths) to the catalog; a bad row stops it before anything is written', { timeout: 300_000 }, async () => {
-  const dir = tempDir('cli-label');
-  const photos = path.join(dir, 'photos');
-  const files = await writePackshots(data.test.images, 6, photos, { seed: 8 });
-  const odd = path.join(photos, 'shirt, "blue".jpg');
-  fs.renameSync(files[5]!, odd);
-  const db = path.join(dir, 'catalog.sqlite');
-  assert.equal(cli(['classify', photos, '--db', db], { FASHION_SORTER_CACHE: dir }).code, 0);
+test(
+  'label applies a CSV of path,label (numbers or names, quoted paths) to the catalog; a bad row stops it before anything is written',
+  { timeout: 300_000 },
+  async () => {
+    const dir = tempDir('cli-label');
+    const photos = path.join(dir, 'photos');
+    const files = await writePackshots(data.test.images, 6, photos, { seed: 8 });
+    const odd = path.join(photos, 'shirt, "blue".jpg');
+    fs.renameSync(files[5]!, odd);
+    const db = path.join(dir, 'catalog.sqlite');
+    assert.equal(cli(['classify', photos, '--db', db], { FASHION_SORTER_CACHE: dir }).code, 0);
 
-  const bad = path.join(dir, 'bad.csv');
-  fs.writeFileSync(bad, `path,label\n${files[0]},Shirt\n${path.join(photos, 'missing.jpg')},1\n${files[1]},Jumper\n`);
-  const refused = cli(['label', '--db', db, '--csv', bad]);
-  assert.equal(refused.code, 1);
-  assert.match(refused.stderr, /no labels were applied; fix these 2 rows of .*bad\.csv: line 3: .*missing\.jpg is not in the catalog; line 4: "Jumper" is not a category/);
-  assert.equal(count(db, 'SELECT count(*) FROM labels'), 0);
+    const bad = path.join(dir, 'bad.csv');
+    fs.writeFileSync(bad, `path,label\n${files[0]},Shirt\n${path.join(photos, 'missing.jpg')},1\n${files[1]},Jumper\n`);
+    const refused = cli(['label', '--db', db, '--csv', bad]);
+    assert.equal(refused.code, 1);
+    assert.match(
+      refused.stderr,
+      /no labels were applied; fix these 2 rows of .*bad\.csv: line 3: .*missing\.jpg is not in the catalog; line 4: "Jumper" is not a category/,
+    );
+    assert.equal(count(db, 'SELECT count(*) FROM labels'), 0);
 
-  const good = path.join(dir, 'labels.csv');
-  // Paths relative to the CSV's folder work too; the odd name is quoted as RFC 4180 says.
-  fs.writeFileSync(good, `path,label\n${files[0]},shirt\nphotos/${path.basename(files[1]!)},3\n"${odd.replace(/"/g, '""')}",Ankle boot\n`);
-  const applied = cli(['label', '--db', db, '--csv', good]);
-  assert.equal(applied.code, 0, applied.stderr);
-  assert.match(applied.stdout, /applied 3 labels/);
-  const labelOf = (file: string) => count(db, `SELECT p.label FROM photos p JOIN photo_paths pp ON pp.photo_id = p.id WHERE pp.path = '${file.replace(/'/g, "''")}'`);
-  assert.deepEqual([labelOf(files[0]!), labelOf(files[1]!), labelOf(odd)], [CLASS_NAMES.indexOf('Shirt'), 3, CLASS_NAMES.indexOf('Ankle boot')]);
-  assert.equal(count(db, 'SELECT count(*) FROM labels'), 3);
+    const good = path.join(dir, 'labels.csv');
+    // Paths relative to the CSV's folder work too; the odd name is quoted as RFC 4180 says.
+    fs.writeFileSync(
+      good,
+      `path,label\n${files[0]},shirt\nphotos/${path.basename(files[1]!)},3\n"${odd.replace(/"/g, '""')}",Ankle boot\n`,
+    );
+    const applied = cli(['label', '--db', db, '--csv', good]);
+    assert.equal(applied.code, 0, applied.stderr);
+    assert.match(applied.stdout, /applied 3 labels/);
+    const labelOf = (file: string) =>
+      count(
+        db,
+        `SELECT p.label FROM photos p JOIN photo_paths pp ON pp.photo_id = p.id WHERE pp.path = '${file.replace(/'/g, "''")}'`,
+      );
+    assert.deepEqual(
+      [labelOf(files[0]!), labelOf(files[1]!), labelOf(odd)],
+      [CLASS_NAMES.indexOf('Shirt'), 3, CLASS_NAMES.indexOf('Ankle boot')],
+    );
+    assert.equal(count(db, 'SELECT count(*) FROM labels'), 3);
 
-  // As a spreadsheet in a European locale saves it (a byte order mark, semicolons, capitalised headings),
-  // with categories as people type them: plurals, short forms, the sorted folders' names.
-  const excel = path.join(dir, 'excel.csv');
-  fs.writeFileSync(excel, `\ufeffPath;Label\r\n${files[2]};sandals\r\n"${odd.replace(/"/g, '""')}";2\r\n${files[3]};T-shirt\r\n${files[4]};Ankle boots\r\n`);
-  const semicolons = cli(['label', '--db', db, '--csv', excel]);
-  assert.equal(semicolons.code, 0, semicolons.stderr);
-  assert.deepEqual([labelOf(files[2]!), labelOf(odd), labelOf(files[3]!), labelOf(files[4]!)], [CLASS_NAMES.indexOf('Sandal'), 2, 0, 9]);
+    // As a spreadsheet in a European locale saves it (a byte order mark, semicolons, capitalised headings),
+    // with categories as people type them: plurals, short forms, the sorted folders' names.
+    const excel = path.join(dir, 'excel.csv');
+    fs.writeFileSync(
+      excel,
+      `\ufeffPath;Label\r\n${files[2]};sandals\r\n"${odd.replace(/"/g, '""')}";2\r\n${files[3]};T-shirt\r\n${files[4]};Ankle boots\r\n`,
+    );
+    const semicolons = cli(['label', '--db', db, '--csv', excel]);
+    assert.equal(semicolons.code, 0, semicolons.stderr);
+    assert.deepEqual(
+      [labelOf(files[2]!), labelOf(odd), labelOf(files[3]!), labelOf(files[4]!)],
+      [CLASS_NAMES.indexOf('Sandal'), 2, 0, 9],
+    );
 
-  // Excel's "Unicode text": UTF-16 with a byte order mark, tab-separated.
-  const unicode = path.join(dir, 'unicode.txt');
-  fs.writeFileSync(unicode, Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(`path\tlabel\r\n${files[2]}\tCoat\r\n`, 'utf16le')]));
-  const utf16 = cli(['label', '--db', db, '--csv', unicode]);
-  assert.equal(utf16.code, 0, utf16.stderr);
-  assert.equal(labelOf(files[2]!), CLASS_NAMES.indexOf('Coat'));
+    // Excel's "Unicode text": UTF-16 with a byte order mark, tab-separated.
+    const unicode = path.join(dir, 'unicode.txt');
+    fs.writeFileSync(
+      unicode,
+      Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(`path\tlabel\r\n${files[2]}\tCoat\r\n`, 'utf16le')]),
+    );
+    const utf16 = cli(['label', '--db', db, '--csv', unicode]);
+    assert.equal(utf16.code, 0, utf16.stderr);
+    assert.equal(labelOf(files[2]!), CLASS_NAMES.indexOf('Coat'));
 
-  // A bare file name names the one photo imported under it; a name two photos share needs its folder.
-  const other = path.join(dir, 'other');
-  await writePackshots(data.test.images, 1, other, { seed: 99 });
-  assert.equal(cli(['classify', other, '--db', db], { FASHION_SORTER_CACHE: dir }).code, 0);
-  const bare = path.join(dir, 'bare.csv');
-  fs.writeFileSync(bare, `path,label\n${path.basename(files[1]!)},Bag\n`);
-  assert.equal(cli(['label', '--db', db, '--csv', bare]).code, 0);
-  assert.equal(labelOf(files[1]!), CLASS_NAMES.indexOf('Bag'));
-  fs.writeFileSync(bare, `path,label\n${path.basename(files[0]!)},Bag\n`);
-  const shared = cli(['label', '--db', db, '--csv', bare]);
-  assert.equal(shared.code, 1);
-  assert.match(shared.stderr, /line 2: 2 photos in the catalog are named photo-00000\.jpg; give its folder too/);
-});
+    // A bare file name names the one photo imported under it; a name two photos share needs its folder.
+    const other = path.join(dir, 'other');
+    await writePackshots(data.test.images, 1, other, { seed: 99 });
+    assert.equal(cli(['classify', other, '--db', db], { FASHION_SORTER_CACHE: dir }).code, 0);
+    const bare = path.join(dir, 'bare.csv');
+    fs.writeFileSync(bare, `path,label\n${path.basename(files[1]!)},Bag\n`);
+    assert.equal(cli(['label', '--db', db, '--csv', bare]).code, 0);
+    assert.equal(labelOf(files[1]!), CLASS_NAMES.indexOf('Bag'));
+    fs.writeFileSync(bare, `path,label\n${path.basename(files[0]!)},Bag\n`);
+    const shared = cli(['label', '--db', db, '--csv', bare]);
+    assert.equal(shared.code, 1);
+    assert.match(shared.stderr, /line 2: 2 photos in the catalog are named photo-00000\.jpg; give its folder too/);
+  },
+);
 
-test('relative paths mean the folder the command was typed in, also through `npm run cli` (which runs in the project folder)', { timeout: 300_000 }, async () => {
-  const dir = tempDir('cli-relative');
-  await writePackshots(data.test.images, 4, path.join(dir, 'my photos'), { seed: 5 });
-  const r = spawnSync('npm', ['--prefix', projectRoot, 'run', '-s', 'cli', '--', 'classify', 'my photos', '--db', 'catalog.sqlite', '--out', 'labels.csv', '--json'], {
-    cwd: dir, encoding: 'utf8', env: { ...process.env, FASHION_SORTER_CACHE: dir },
-  });
-  assert.equal(r.status, 0, r.stderr);
-  const report = JSON.parse(r.stdout);
-  assert.equal(report.db, path.join(dir, 'catalog.sqlite'));
-  assert.equal(report.photos, 4);
-  const rows = parse(fs.readFileSync(path.join(dir, 'labels.csv')), { columns: true }) as { path: string }[];
-  assert.ok(rows.every((row) => row.path.startsWith(path.join(dir, 'my photos') + path.sep)), rows[0]?.path);
-});
+test(
+  'relative paths mean the folder the command was typed in, also through `npm run cli` (which runs in the project folder)',
+  { timeout: 300_000 },
+  async () => {
+    const dir = tempDir('cli-relative');
+    await writePackshots(data.test.images, 4, path.join(dir, 'my photos'), { seed: 5 });
+    const r = spawnSync(
+      'npm',
+      [
+        '--prefix',
+        projectRoot,
+        'run',
+        '-s',
+        'cli',
+        '--',
+        'classify',
+        'my photos',
+        '--db',
+        'catalog.sqlite',
+        '--out',
+        'labels.csv',
+        '--json',
+      ],
+      {
+        cwd: dir,
+        encoding: 'utf8',
+        env: { ...process.env, FASHION_SORTER_CACHE: dir },
+      },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    const report = JSON.parse(r.stdout);
+    assert.equal(report.db, path.join(dir, 'catalog.sqlite'));
+    assert.equal(report.photos, 4);
+    const rows = parse(fs.readFileSync(path.join(dir, 'labels.csv')), { columns: true }) as { path: string }[];
+    assert.ok(
+      rows.every((row) => row.path.startsWith(path.join(dir, 'my photos') + path.sep)),
+      rows[0]?.path,
+    );
+  },
+);
 
-test('the catalog\'s active model lost its files: classify says so and uses the shipped model; finetune stops at once with what to do', { timeout: 300_000 }, async () => {
-  const dir = tempDir('cli-gone-model');
-  const db = path.join(dir, 'catalog.sqlite');
-  const catalog = new Catalog(db);
-  catalog.activateModel(catalog.registerModel({ name: 'resnet9-mini-ft3', version: 'gone', dir: path.join(dir, 'deleted-model'), card: {} }).id);
-  catalog.close();
-  const photos = path.join(dir, 'photos');
-  await writePackshots(data.test.images, 2, photos);
-  const classified = cli(['classify', photos, '--db', db], { FASHION_SORTER_CACHE: dir });
-  assert.equal(classified.code, 0, classified.stderr);
-  assert.match(classified.stderr, /warning: the catalog's active model resnet9-mini-ft3 has no files at .*deleted-model \(moved or deleted\); classifying with the shipped model/);
-  assert.match(classified.stdout, /model resnet9-mini on /);
-  const tuned = cli(['finetune', '--db', db], { FASHION_SORTER_CACHE: dir });
-  assert.equal(tuned.code, 1);
-  assert.match(tuned.stderr, /^error: the active model resnet9-mini-ft3 has no files at .*deleted-model \(moved or deleted\); make another version active/);
-});
+test(
+  "the catalog's active model lost its files: classify says so and uses the shipped model; finetune stops at once with what to do",
+  { timeout: 300_000 },
+  async () => {
+    const dir = tempDir('cli-gone-model');
+    const db = path.join(dir, 'catalog.sqlite');
+    const catalog = new Catalog(db);
+    catalog.activateModel(
+      catalog.registerModel({
+        name: 'resnet9-mini-ft3',
+        version: 'gone',
+        dir: path.join(dir, 'deleted-model'),
+        card: {},
+      }).id,
+    );
+    catalog.close();
+    const photos = path.join(dir, 'photos');
+    await writePackshots(data.test.images, 2, photos);
+    const classified = cli(['classify', photos, '--db', db], { FASHION_SORTER_CACHE: dir });
+    assert.equal(classified.code, 0, classified.stderr);
+    assert.match(
+      classified.stderr,
+      /warning: the catalog's active model resnet9-mini-ft3 has no files at .*deleted-model \(moved or deleted\); classifying with the shipped model/,
+    );
+    assert.match(classified.stdout, /model resnet9-mini on /);
+    const tuned = cli(['finetune', '--db', db], { FASHION_SORTER_CACHE: dir });
+    assert.equal(tuned.code, 1);
+    assert.match(
+      tuned.stderr,
+      /^error: the active model resnet9-mini-ft3 has no files at .*deleted-model \(moved or deleted\); make another version active/,
+    );
+  },
+);
 
-test('the command line works from any folder, its worker threads included (they found tsx only from the project folder)', { timeout: 300_000 }, async () => {
-  const dir = tempDir('cli-elsewhere');
-  await writePackshots(data.test.images, 2, path.join(dir, 'photos'));
-  const r = spawnSync(process.execPath, ['--import', import.meta.resolve('tsx'), path.join(projectRoot, 'electron', 'cli.ts'), 'classify', 'photos', '--db', 'c.sqlite', '--json'], {
-    cwd: dir, encoding: 'utf8', env: { ...process.env, FASHION_SORTER_CACHE: dir },
-  });
-  assert.equal(r.status, 0, r.stderr);
-  assert.equal(JSON.parse(r.stdout).photos, 2);
-});
+test(
+  'the command line works from any folder, its worker threads included (they found tsx only from the project folder)',
+  { timeout: 300_000 },
+  async () => {
+    const dir = tempDir('cli-elsewhere');
+    await writePackshots(data.test.images, 2, path.join(dir, 'photos'));
+    const r = spawnSync(
+      process.execPath,
+      [
+        '--import',
+        import.meta.resolve('tsx'),
+        path.join(projectRoot, 'electron', 'cli.ts'),
+        'classify',
+        'photos',
+        '--db',
+        'c.sqlite',
+        '--json',
+      ],
+      {
+        cwd: dir,
+        encoding: 'utf8',
+        env: { ...process.env, FASHION_SORTER_CACHE: dir },
+      },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).photos, 2);
+  },
+);

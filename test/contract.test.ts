@@ -15,8 +15,11 @@ function specifiers(file: string): string[] {
 }
 
 /** The source files under a folder of the project: TypeScript and Svelte. */
-const sources = (folder: string) => fs.readdirSync(path.join(projectRoot, folder), { recursive: true, encoding: 'utf8' })
-  .filter((f) => /\.(ts|svelte)$/.test(f)).map((f) => path.join(projectRoot, folder, f));
+const sources = (folder: string) =>
+  fs
+    .readdirSync(path.join(projectRoot, folder), { recursive: true, encoding: 'utf8' })
+    .filter((f) => /\.(ts|svelte)$/.test(f))
+    .map((f) => path.join(projectRoot, folder, f));
 
 /** True when `file` is inside the project's `folder`. */
 const inside = (folder: string, file: string) => !path.relative(path.join(projectRoot, folder), file).startsWith('..');
@@ -27,10 +30,16 @@ test('contract/ imports only its own files and packages, nothing from electron/ 
   for (const file of files) {
     for (const spec of specifiers(file)) {
       if (!spec.startsWith('.')) {
-        assert.ok(!spec.startsWith('/') && !spec.startsWith('#'), `${path.relative(projectRoot, file)} imports ${spec}`);
+        assert.ok(
+          !spec.startsWith('/') && !spec.startsWith('#'),
+          `${path.relative(projectRoot, file)} imports ${spec}`,
+        );
         continue;
       }
-      assert.ok(inside('contract', path.resolve(path.dirname(file), spec)), `${path.relative(projectRoot, file)} imports ${spec}, outside contract/`);
+      assert.ok(
+        inside('contract', path.resolve(path.dirname(file), spec)),
+        `${path.relative(projectRoot, file)} imports ${spec}, outside contract/`,
+      );
     }
   }
 });
@@ -41,7 +50,10 @@ test('the renderer reaches the main process only through contract/, and keeps no
   for (const file of files) {
     const name = path.relative(projectRoot, file);
     for (const spec of specifiers(file)) {
-      assert.ok(!spec.startsWith('.') || !inside('electron', path.resolve(path.dirname(file), spec)), `${name} imports ${spec} from electron/`);
+      assert.ok(
+        !spec.startsWith('.') || !inside('electron', path.resolve(path.dirname(file), spec)),
+        `${name} imports ${spec} from electron/`,
+      );
     }
     // The category names and the default review rule come from contract/; a literal here would be a copy.
     const text = fs.readFileSync(file, 'utf8');

@@ -6,7 +6,15 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import {
-  DatasetError, OFFICIAL_SHA256, PIXELS, download, loadFashionMnist, loadFromDir, parseIdxImages, parseIdxLabels, parseKaggleCsv,
+  DatasetError,
+  OFFICIAL_SHA256,
+  PIXELS,
+  download,
+  loadFashionMnist,
+  loadFromDir,
+  parseIdxImages,
+  parseIdxLabels,
+  parseKaggleCsv,
 } from '../electron/dataset/fashionMnist.ts';
 
 /** IDX bytes for `count` images whose pixels encode their index, and labels i % 10. */
@@ -29,10 +37,13 @@ function idxLabels(count: number, labelOf = (i: number) => i % 10): Buffer {
 function writeIdxDir(dir: string, gz: boolean) {
   fs.mkdirSync(dir, { recursive: true });
   const files: [string, Buffer][] = [
-    ['train-images-idx3-ubyte', idxImages(30)], ['train-labels-idx1-ubyte', idxLabels(30)],
-    ['t10k-images-idx3-ubyte', idxImages(12)], ['t10k-labels-idx1-ubyte', idxLabels(12)],
+    ['train-images-idx3-ubyte', idxImages(30)],
+    ['train-labels-idx1-ubyte', idxLabels(30)],
+    ['t10k-images-idx3-ubyte', idxImages(12)],
+    ['t10k-labels-idx1-ubyte', idxLabels(12)],
   ];
-  for (const [name, bytes] of files) fs.writeFileSync(path.join(dir, gz ? `${name}.gz` : name), gz ? gzipSync(bytes) : bytes);
+  for (const [name, bytes] of files)
+    fs.writeFileSync(path.join(dir, gz ? `${name}.gz` : name), gz ? gzipSync(bytes) : bytes);
 }
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fs-dataset-'));
@@ -56,8 +67,15 @@ describe('IDX files', () => {
   test('a bad magic number names the file and the problem', () => {
     const bytes = idxImages(2);
     bytes.writeUInt32BE(0x801, 0);
-    assert.throws(() => parseIdxImages(bytes, 'x.idx'), (e: Error) => e instanceof DatasetError && /x\.idx: bad magic number 0x00000801, expected 0x00000803/.test(e.message));
-    assert.throws(() => parseIdxLabels(idxImages(1), 'y.idx'), /y\.idx: bad magic number 0x00000803, expected 0x00000801/);
+    assert.throws(
+      () => parseIdxImages(bytes, 'x.idx'),
+      (e: Error) =>
+        e instanceof DatasetError && /x\.idx: bad magic number 0x00000801, expected 0x00000803/.test(e.message),
+    );
+    assert.throws(
+      () => parseIdxLabels(idxImages(1), 'y.idx'),
+      /y\.idx: bad magic number 0x00000803, expected 0x00000801/,
+    );
   });
 
   test('a wrong count or a truncated file is caught', () => {
@@ -69,7 +87,14 @@ describe('IDX files', () => {
   });
 
   test('a label out of range is caught with its index', () => {
-    assert.throws(() => parseIdxLabels(idxLabels(5, (i) => (i === 3 ? 12 : 0)), 'l'), /l: label 12 at index 3 is out of range 0\.\.9/);
+    assert.throws(
+      () =>
+        parseIdxLabels(
+          idxLabels(5, (i) => (i === 3 ? 12 : 0)),
+          'l',
+        ),
+      /l: label 12 at index 3 is out of range 0\.\.9/,
+    );
   });
 
   test('a truncated gzip file fails with the file name', () => {
@@ -77,7 +102,10 @@ describe('IDX files', () => {
     writeIdxDir(dir, true);
     const file = path.join(dir, 'train-labels-idx1-ubyte.gz');
     fs.writeFileSync(file, fs.readFileSync(file).subarray(0, 20));
-    assert.throws(() => loadFromDir(dir), (e: Error) => e.message.includes('train-labels-idx1-ubyte.gz') && /not a valid gzip/.test(e.message));
+    assert.throws(
+      () => loadFromDir(dir),
+      (e: Error) => e.message.includes('train-labels-idx1-ubyte.gz') && /not a valid gzip/.test(e.message),
+    );
   });
 
   test('images and labels of different counts are caught', () => {
@@ -97,7 +125,10 @@ describe('IDX files', () => {
   test('an explicit --data folder that does not exist or is empty fails clearly', async () => {
     await assert.rejects(loadFashionMnist({ dataDir: path.join(tmp, 'nope') }), /nope: does not exist/);
     fs.mkdirSync(path.join(tmp, 'empty'));
-    await assert.rejects(loadFashionMnist({ dataDir: path.join(tmp, 'empty') }), /holds neither the four Fashion-MNIST IDX files nor/);
+    await assert.rejects(
+      loadFashionMnist({ dataDir: path.join(tmp, 'empty') }),
+      /holds neither the four Fashion-MNIST IDX files nor/,
+    );
   });
 });
 
@@ -124,13 +155,25 @@ describe('Kaggle CSV layout', () => {
   });
 
   test('a wrong column count names the line', () => {
-    assert.throws(() => parseKaggleCsv(`${header}\n${row(1)}\n1,2,3\n`, 'k.csv'), /k\.csv: line 3 has 3 columns, expected 785/);
-    assert.throws(() => parseKaggleCsv('label,pixel1\n1,2\n', 'h.csv'), /h\.csv: header must be label,pixel1\.\.pixel784/);
+    assert.throws(
+      () => parseKaggleCsv(`${header}\n${row(1)}\n1,2,3\n`, 'k.csv'),
+      /k\.csv: line 3 has 3 columns, expected 785/,
+    );
+    assert.throws(
+      () => parseKaggleCsv('label,pixel1\n1,2\n', 'h.csv'),
+      /h\.csv: header must be label,pixel1\.\.pixel784/,
+    );
   });
 
   test('a label or pixel out of range names the line', () => {
-    assert.throws(() => parseKaggleCsv(`${header}\n${row(10)}\n`, 'k.csv'), /k\.csv: line 2: label "10" is out of range 0\.\.9/);
-    assert.throws(() => parseKaggleCsv(`${header}\n${row(1, 300)}\n`, 'k.csv'), /line 2, column 2: pixel "300" is not an integer 0\.\.255/);
+    assert.throws(
+      () => parseKaggleCsv(`${header}\n${row(10)}\n`, 'k.csv'),
+      /k\.csv: line 2: label "10" is out of range 0\.\.9/,
+    );
+    assert.throws(
+      () => parseKaggleCsv(`${header}\n${row(1, 300)}\n`, 'k.csv'),
+      /line 2, column 2: pixel "300" is not an integer 0\.\.255/,
+    );
   });
 });
 
@@ -153,26 +196,41 @@ describe('download', () => {
   after(() => server.close());
 
   const officialDir = '/usr/share/datasets/fashion-mnist';
-  test('fetches the four files, verifies the decompressed bytes and loads them', { skip: !fs.existsSync(officialDir) && 'dataset-fashion-mnist is not installed' }, async () => {
-    for (const name of Object.keys(OFFICIAL_SHA256)) served.set(`${name}.gz`, fs.readFileSync(path.join(officialDir, `${name}.gz`)));
-    const dest = path.join(tmp, 'downloaded');
-    await download(dest, baseUrl);
-    const data = loadFromDir(dest)!;
-    assert.equal(data.official, true);
-    assert.equal(data.train.count, 60000);
-    assert.equal(data.test.count, 10000);
-  });
+  test(
+    'fetches the four files, verifies the decompressed bytes and loads them',
+    { skip: !fs.existsSync(officialDir) && 'dataset-fashion-mnist is not installed' },
+    async () => {
+      for (const name of Object.keys(OFFICIAL_SHA256))
+        served.set(`${name}.gz`, fs.readFileSync(path.join(officialDir, `${name}.gz`)));
+      const dest = path.join(tmp, 'downloaded');
+      await download(dest, baseUrl);
+      const data = loadFromDir(dest)!;
+      assert.equal(data.official, true);
+      assert.equal(data.train.count, 60000);
+      assert.equal(data.test.count, 10000);
+    },
+  );
 
   test('a file whose bytes do not match the official checksum is rejected and not saved', async () => {
-    for (const name of Object.keys(OFFICIAL_SHA256)) served.set(`${name}.gz`, gzipSync(name.includes('images') ? idxImages(3) : idxLabels(3)));
+    for (const name of Object.keys(OFFICIAL_SHA256))
+      served.set(`${name}.gz`, gzipSync(name.includes('images') ? idxImages(3) : idxLabels(3)));
     const dest = path.join(tmp, 'tampered');
-    await assert.rejects(download(dest, baseUrl), /train-images-idx3-ubyte\.gz: checksum mismatch: got sha256 [0-9a-f]{64}, expected c59f468a/);
+    await assert.rejects(
+      download(dest, baseUrl),
+      /train-images-idx3-ubyte\.gz: checksum mismatch: got sha256 [0-9a-f]{64}, expected c59f468a/,
+    );
     assert.deepEqual(fs.readdirSync(dest), []);
   });
 
   test('an HTTP error or an unreachable server says what to do', async () => {
     served.clear();
-    await assert.rejects(download(path.join(tmp, 'missing'), baseUrl), /download failed with HTTP 404; pass --data DIR/);
-    await assert.rejects(download(path.join(tmp, 'down'), 'http://127.0.0.1:9/'), /download failed .*check the network or pass --data DIR/);
+    await assert.rejects(
+      download(path.join(tmp, 'missing'), baseUrl),
+      /download failed with HTTP 404; pass --data DIR/,
+    );
+    await assert.rejects(
+      download(path.join(tmp, 'down'), 'http://127.0.0.1:9/'),
+      /download failed .*check the network or pass --data DIR/,
+    );
   });
 });

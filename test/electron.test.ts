@@ -16,25 +16,41 @@ function electronBinary(): string | undefined {
 }
 
 const binary = electronBinary();
-const skip = !binary && 'the Electron binary is not on this machine (Electron ≥ 42 fetches it on the first `npm start`, which needs the network); test/builtApp.test.ts runs the built shell in plain Node with a stand-in for Electron instead';
+const skip =
+  !binary &&
+  'the Electron binary is not on this machine (Electron ≥ 42 fetches it on the first `npm start`, which needs the network); test/builtApp.test.ts runs the built shell in plain Node with a stand-in for Electron instead';
 
-test('the packaged shell opens one sandboxed, context-isolated window that shows the model', { skip, timeout: 300_000 }, async () => {
-  execFileSync('npm', ['run', 'build'], { cwd: projectRoot, stdio: 'ignore' });
-  const app = await electron.launch({ executablePath: binary!, args: [projectRoot], env: { ...process.env, ELECTRON_DISABLE_SECURITY_WARNINGS: 'false' } });
-  try {
-    const page = await app.firstWindow();
-    await page.getByRole('tab', { name: 'Model' }).click();
-    await page.getByRole('heading', { name: /^Model / }).waitFor();
-    const prefs = await app.evaluate(({ BrowserWindow }) => {
-      const wc = BrowserWindow.getAllWindows()[0]!.webContents;
-      return { url: wc.getURL(), prefs: (wc as unknown as { getLastWebPreferences(): Record<string, unknown> }).getLastWebPreferences() };
+test(
+  'the packaged shell opens one sandboxed, context-isolated window that shows the model',
+  { skip, timeout: 300_000 },
+  async () => {
+    execFileSync('npm', ['run', 'build'], { cwd: projectRoot, stdio: 'ignore' });
+    const app = await electron.launch({
+      executablePath: binary!,
+      args: [projectRoot],
+      env: { ...process.env, ELECTRON_DISABLE_SECURITY_WARNINGS: 'false' },
     });
-    assert.match(prefs.url, /^app:\/\/renderer\//);
-    assert.equal(prefs.prefs.contextIsolation, true);
-    assert.equal(prefs.prefs.sandbox, true);
-    assert.equal(prefs.prefs.nodeIntegration, false);
-    assert.equal(await page.evaluate(() => typeof (globalThis as unknown as { require?: unknown }).require), 'undefined');
-  } finally {
-    await app.close();
-  }
-});
+    try {
+      const page = await app.firstWindow();
+      await page.getByRole('tab', { name: 'Model' }).click();
+      await page.getByRole('heading', { name: /^Model / }).waitFor();
+      const prefs = await app.evaluate(({ BrowserWindow }) => {
+        const wc = BrowserWindow.getAllWindows()[0]!.webContents;
+        return {
+          url: wc.getURL(),
+          prefs: (wc as unknown as { getLastWebPreferences(): Record<string, unknown> }).getLastWebPreferences(),
+        };
+      });
+      assert.match(prefs.url, /^app:\/\/renderer\//);
+      assert.equal(prefs.prefs.contextIsolation, true);
+      assert.equal(prefs.prefs.sandbox, true);
+      assert.equal(prefs.prefs.nodeIntegration, false);
+      assert.equal(
+        await page.evaluate(() => typeof (globalThis as unknown as { require?: unknown }).require),
+        'undefined',
+      );
+    } finally {
+      await app.close();
+    }
+  },
+);

@@ -17,7 +17,16 @@ const data = await loadFashionMnist({ allowDownload: false });
 const dir = tempDir('export');
 const photos = path.join(dir, 'photos');
 const files = await writePackshots(data.test.images, 24, path.join(photos, 'shoot 1'), { seed: 11 });
-const ODD_NAMES = ['=HYPERLINK("evil").jpg', '+SUM(A1).png', '-2+3.jpg', '@cmd.png', '\tTabbed.jpg', 'comma, "quoted".png', 'Jäckchen 夹克 👕.jpg', 'new\nline.png'];
+const ODD_NAMES = [
+  '=HYPERLINK("evil").jpg',
+  '+SUM(A1).png',
+  '-2+3.jpg',
+  '@cmd.png',
+  '\tTabbed.jpg',
+  'comma, "quoted".png',
+  'Jäckchen 夹克 👕.jpg',
+  'new\nline.png',
+];
 ODD_NAMES.forEach((name, i) => fs.renameSync(files[i]!, path.join(photos, 'shoot 1', name)));
 const db = path.join(dir, 'catalog.sqlite');
 const classified = cli(['classify', photos, '--db', db], { FASHION_SORTER_CACHE: dir });
@@ -26,8 +35,14 @@ assert.equal(classified.code, 0, classified.stderr);
   const catalog = new Catalog(db);
   // Reviewers label eight photos (two of them twice: the latest label and its reviewer count).
   const ids = catalog.db.prepare('SELECT id FROM photos ORDER BY id').pluck().all() as number[];
-  catalog.setLabels(ids.slice(0, 8).map((photoId, i) => ({ photoId, label: i % 10 })), 'ana');
-  catalog.setLabels(ids.slice(0, 2).map((photoId) => ({ photoId, label: 6 })), 'bo, "the second"');
+  catalog.setLabels(
+    ids.slice(0, 8).map((photoId, i) => ({ photoId, label: i % 10 })),
+    'ana',
+  );
+  catalog.setLabels(
+    ids.slice(0, 2).map((photoId) => ({ photoId, label: 6 })),
+    'bo, "the second"',
+  );
   catalog.close();
 }
 
@@ -55,7 +70,11 @@ test('the catalog CSV, read back by Python, has every field equal to the catalog
   const names = rows.map((cells) => cells[2]);
   for (const name of ODD_NAMES) assert.ok(names.includes(neutralised(name)), `${JSON.stringify(name)} comes back`);
   assert.deepEqual(rows.filter((cells) => cells[14] === 'bo, "the second"').length, 2);
-  assert.deepEqual(fs.readdirSync(dir).filter((f) => f.endsWith('.tmp')), [], 'no temporary file is left');
+  assert.deepEqual(
+    fs.readdirSync(dir).filter((f) => f.endsWith('.tmp')),
+    [],
+    'no temporary file is left',
+  );
 });
 
 test('filters: reviewed only, the review queue, one category; the counts match the catalog', () => {
@@ -72,7 +91,13 @@ test('filters: reviewed only, the review queue, one category; the counts match t
   assert.ok(shirts.every((cells) => cells[4] === '6'));
   const queue = rowsOf(['--needs-review']);
   assert.ok(queue.every((cells) => cells[6] === 'model'));
-  assert.equal(queue.length, count(db, `SELECT count(*) FROM photos WHERE label IS NULL AND (confidence < 0.7 OR (predicted_label IN (0,2,4,6) AND runner_up IN (0,2,4,6) AND margin < 0.3))`));
+  assert.equal(
+    queue.length,
+    count(
+      db,
+      `SELECT count(*) FROM photos WHERE label IS NULL AND (confidence < 0.7 OR (predicted_label IN (0,2,4,6) AND runner_up IN (0,2,4,6) AND margin < 0.3))`,
+    ),
+  );
 });
 
 test('the Fashion-MNIST CSV is the Kaggle layout and reads back through the project loader with the stored inputs', () => {
@@ -80,7 +105,10 @@ test('the Fashion-MNIST CSV is the Kaggle layout and reads back through the proj
   const r = cli(['export', '--db', db, '--out', out, '--format', 'fashion-mnist', '--reviewed-only']);
   assert.equal(r.code, 0, r.stderr);
   const text = fs.readFileSync(out, 'utf8');
-  assert.ok(text.startsWith(`label,${Array.from({ length: PIXELS }, (_, i) => `pixel${i + 1}`).join(',')}\r\n`), 'RFC 4180 line ends');
+  assert.ok(
+    text.startsWith(`label,${Array.from({ length: PIXELS }, (_, i) => `pixel${i + 1}`).join(',')}\r\n`),
+    'RFC 4180 line ends',
+  );
   const set = parseKaggleCsv(text, out);
   const catalog = new Catalog(db);
   const stored = catalog.labeledInputs();
@@ -102,12 +130,18 @@ test('bad requests: unknown format or category is a usage error; a missing catal
   assert.match(noFolder.stderr, /cannot write .*missing\/x\.csv: the folder .*missing does not exist/);
   const aFolder = cli(['export', '--db', db, '--out', dir]);
   assert.equal(aFolder.code, 1);
-  assert.equal(aFolder.stderr.trim(), `error: cannot write ${dir}: it is a folder; give a file name in it, such as ${path.join(dir, 'labels.csv')}`);
+  assert.equal(
+    aFolder.stderr.trim(),
+    `error: cannot write ${dir}: it is a folder; give a file name in it, such as ${path.join(dir, 'labels.csv')}`,
+  );
   // A slip of the keyboard must not replace the catalog (every review in it) with a CSV.
   const before = fs.readFileSync(db);
   const overCatalog = cli(['export', '--db', db, '--out', db]);
   assert.equal(overCatalog.code, 1);
-  assert.equal(overCatalog.stderr.trim(), `error: will not replace ${db}: it is not a text file (a catalog, a photo?); choose another name for the CSV`);
+  assert.equal(
+    overCatalog.stderr.trim(),
+    `error: will not replace ${db}: it is not a text file (a catalog, a photo?); choose another name for the CSV`,
+  );
   assert.ok(fs.readFileSync(db).equals(before), 'the catalog is untouched');
 });
 

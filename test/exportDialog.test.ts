@@ -13,71 +13,95 @@ import { axeScript, CHROMIUM, openRenderer, seriousAccessibilityViolations } fro
 import { filesByHash, labeledCatalog, testSet } from './helpers/catalogs.ts';
 import { tempDir } from './helpers/photos.ts';
 
-const skip = !fs.existsSync(CHROMIUM) && `Chromium not found at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`;
+const skip =
+  !fs.existsSync(CHROMIUM) && `Chromium not found at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`;
 const ARTIFACTS = path.join(projectRoot, 'test-artifacts');
 
-test('Export dialog: a CSV saved where the user chose, then a preview and a move into category folders, in Chromium', { skip, timeout: 300_000 }, async (t) => {
-  const dir = tempDir('export-dialog');
-  const { photos, db, paths, hashes } = await labeledCatalog(dir, 24);
-  const csvFile = path.join(dir, 'chosen', 'labels.csv');
-  fs.mkdirSync(path.dirname(csvFile));
-  const dest = path.join(dir, 'sorted');
-  const suggested: string[] = [];
-  const services = createServices({
-    catalogFile: db, thumbnailsDir: path.join(dir, 'thumbs'), thumbnailBase: '/thumb/', photoBase: '/photo/',
-    // The system dialogs, as the user answers them.
-    chooseSaveFile: async (name) => {
-      suggested.push(name);
-      return csvFile;
-    },
-    chooseDestination: async () => dest,
-  });
-  const ui = await openRenderer(services, { initScripts: [axeScript()] });
-  try {
-    const { page } = ui;
-    await page.setViewportSize({ width: 1280, height: 900 });
-    await ui.menu('export');
-    const dialog = page.getByRole('dialog', { name: 'Export' });
-    await dialog.waitFor();
+test(
+  'Export dialog: a CSV saved where the user chose, then a preview and a move into category folders, in Chromium',
+  { skip, timeout: 300_000 },
+  async (t) => {
+    const dir = tempDir('export-dialog');
+    const { photos, db, paths, hashes } = await labeledCatalog(dir, 24);
+    const csvFile = path.join(dir, 'chosen', 'labels.csv');
+    fs.mkdirSync(path.dirname(csvFile));
+    const dest = path.join(dir, 'sorted');
+    const suggested: string[] = [];
+    const services = createServices({
+      catalogFile: db,
+      thumbnailsDir: path.join(dir, 'thumbs'),
+      thumbnailBase: '/thumb/',
+      photoBase: '/photo/',
+      // The system dialogs, as the user answers them.
+      chooseSaveFile: async (name) => {
+        suggested.push(name);
+        return csvFile;
+      },
+      chooseDestination: async () => dest,
+    });
+    const ui = await openRenderer(services, { initScripts: [axeScript()] });
+    try {
+      const { page } = ui;
+      await page.setViewportSize({ width: 1280, height: 900 });
+      await ui.menu('export');
+      const dialog = page.getByRole('dialog', { name: 'Export' });
+      await dialog.waitFor();
 
-    // The shop CSV of the reviewed photos, with a BOM for Excel.
-    await dialog.getByRole('radio', { name: /^Reviewed only/ }).check();
-    await dialog.getByRole('button', { name: 'Save CSV…' }).click();
-    await dialog.getByTestId('export-result').filter({ hasText: `Wrote 24 rows to ${csvFile}` }).waitFor();
-    assert.match(suggested[0]!, /^catalog-\d{4}-\d\d-\d\d\.csv$/);
-    const text = fs.readFileSync(csvFile, 'utf8');
-    assert.ok(text.startsWith(`\ufeff${CATALOG_COLUMNS.join(',')}\r\n`));
-    assert.equal(text.trim().split('\r\n').length, 25);
+      // The shop CSV of the reviewed photos, with a BOM for Excel.
+      await dialog.getByRole('radio', { name: /^Reviewed only/ }).check();
+      await dialog.getByRole('button', { name: 'Save CSV…' }).click();
+      await dialog
+        .getByTestId('export-result')
+        .filter({ hasText: `Wrote 24 rows to ${csvFile}` })
+        .waitFor();
+      assert.match(suggested[0]!, /^catalog-\d{4}-\d\d-\d\d\.csv$/);
+      const text = fs.readFileSync(csvFile, 'utf8');
+      assert.ok(text.startsWith(`\ufeff${CATALOG_COLUMNS.join(',')}\r\n`));
+      assert.equal(text.trim().split('\r\n').length, 25);
 
-    // Sort: choose the folder, read the preview, move.
-    await dialog.getByRole('radio', { name: /^Photos sorted into folders/ }).check();
-    await dialog.getByRole('button', { name: 'Choose folder…' }).click();
-    await dialog.getByTestId('sort-destination').filter({ hasText: dest }).waitFor();
-    await dialog.getByRole('radio', { name: /^Move/ }).check();
-    await dialog.getByText('Folder names').click();
-    await dialog.getByRole('textbox', { name: 'Ankle boot' }).fill('Boots');
-    const boots = testSet.labels.subarray(0, 24).filter((l) => l === 9).length;
-    await dialog.getByRole('table', { name: 'Sorting preview' }).getByRole('row', { name: `Boots ${boots}` }).waitFor();
-    await dialog.getByTestId('sort-preview').filter({ hasText: '24 photos' }).filter({ hasText: 'to move' }).waitFor();
-    // A move within one drive takes no extra space; sizes read as a person would write them (not "84501.4 MB").
-    assert.match(await dialog.getByTestId('sort-preview').innerText(), /\(\d+ kB\) to move\.[\s\S]*No extra space needed \(a move on the same drive\); \d+(\.\d)? (MB|GB) free\./);
-    await page.screenshot({ path: path.join(ARTIFACTS, 'export-sort-preview.png'), fullPage: true });
-    assert.deepEqual(await seriousAccessibilityViolations(page, (m) => t.diagnostic(m)), []);
+      // Sort: choose the folder, read the preview, move.
+      await dialog.getByRole('radio', { name: /^Photos sorted into folders/ }).check();
+      await dialog.getByRole('button', { name: 'Choose folder…' }).click();
+      await dialog.getByTestId('sort-destination').filter({ hasText: dest }).waitFor();
+      await dialog.getByRole('radio', { name: /^Move/ }).check();
+      await dialog.getByText('Folder names').click();
+      await dialog.getByRole('textbox', { name: 'Ankle boot' }).fill('Boots');
+      const boots = testSet.labels.subarray(0, 24).filter((l) => l === 9).length;
+      await dialog
+        .getByRole('table', { name: 'Sorting preview' })
+        .getByRole('row', { name: `Boots ${boots}` })
+        .waitFor();
+      await dialog
+        .getByTestId('sort-preview')
+        .filter({ hasText: '24 photos' })
+        .filter({ hasText: 'to move' })
+        .waitFor();
+      // A move within one drive takes no extra space; sizes read as a person would write them (not "84501.4 MB").
+      assert.match(
+        await dialog.getByTestId('sort-preview').innerText(),
+        /\(\d+ kB\) to move\.[\s\S]*No extra space needed \(a move on the same drive\); \d+(\.\d)? (MB|GB) free\./,
+      );
+      await page.screenshot({ path: path.join(ARTIFACTS, 'export-sort-preview.png'), fullPage: true });
+      assert.deepEqual(await seriousAccessibilityViolations(page, (m) => t.diagnostic(m)), []);
 
-    await dialog.getByRole('button', { name: 'Move 24 photos' }).click();
-    await dialog.getByTestId('sort-status').filter({ hasText: `Done: 24 photos moved into ${dest}` }).waitFor({ timeout: 60_000 });
-    const sorted = filesByHash(dest);
-    assert.deepEqual([...sorted.keys()].sort(), [...hashes].sort());
-    assert.equal(fs.readdirSync(path.join(dest, 'Boots')).length, boots);
-    assert.ok(fs.readdirSync(dest).every((f) => f === 'Boots' || DEFAULT_FOLDER_NAMES.includes(f)));
-    assert.ok(paths.every((p) => !fs.existsSync(p)));
-    assert.deepEqual(fs.readdirSync(photos), []);
-    assert.deepEqual(ui.problems, []);
-  } finally {
-    await ui.close();
-    await services.close();
-  }
-});
+      await dialog.getByRole('button', { name: 'Move 24 photos' }).click();
+      await dialog
+        .getByTestId('sort-status')
+        .filter({ hasText: `Done: 24 photos moved into ${dest}` })
+        .waitFor({ timeout: 60_000 });
+      const sorted = filesByHash(dest);
+      assert.deepEqual([...sorted.keys()].sort(), [...hashes].sort());
+      assert.equal(fs.readdirSync(path.join(dest, 'Boots')).length, boots);
+      assert.ok(fs.readdirSync(dest).every((f) => f === 'Boots' || DEFAULT_FOLDER_NAMES.includes(f)));
+      assert.ok(paths.every((p) => !fs.existsSync(p)));
+      assert.deepEqual(fs.readdirSync(photos), []);
+      assert.deepEqual(ui.problems, []);
+    } finally {
+      await ui.close();
+      await services.close();
+    }
+  },
+);
 
 /**
  * A folder imported through the window with "Add photos…": `copies` byte-identical copies of one packshot
@@ -92,100 +116,161 @@ async function importThroughWindow(name: string, copies: number, others: number)
   for (const sku of skus) fs.copyFileSync(made[0]!, sku);
   made.slice(1).forEach((file, i) => fs.copyFileSync(file, path.join(photos, `SKU-${1001 + copies + i}.jpg`)));
   const services = createServices({
-    catalogFile: path.join(dir, 'catalog.sqlite'), thumbnailsDir: path.join(dir, 'thumbs'), thumbnailBase: '/thumb/', photoBase: '/photo/',
-    chooseFolders: async () => [photos], chooseSaveFile: async () => path.join(dir, 'catalog.csv'), chooseDestination: async () => path.join(dir, 'sorted'), reviewer: 'tester',
+    catalogFile: path.join(dir, 'catalog.sqlite'),
+    thumbnailsDir: path.join(dir, 'thumbs'),
+    thumbnailBase: '/thumb/',
+    photoBase: '/photo/',
+    chooseFolders: async () => [photos],
+    chooseSaveFile: async () => path.join(dir, 'catalog.csv'),
+    chooseDestination: async () => path.join(dir, 'sorted'),
+    reviewer: 'tester',
   });
   const ui = await openRenderer(services);
   await ui.page.setViewportSize({ width: 1280, height: 900 });
   await ui.page.getByRole('button', { name: 'Add photos…' }).click();
   const files = copies + others;
   const photosImported = 1 + others;
-  await ui.page.getByTestId('import-summary').filter({ hasText: files === photosImported ? `Imported: ${files} photos, 0 failed` : `Imported: ${files} files (${photosImported} distinct photos), 0 failed` }).waitFor({ timeout: 240_000 });
+  await ui.page
+    .getByTestId('import-summary')
+    .filter({
+      hasText:
+        files === photosImported
+          ? `Imported: ${files} photos, 0 failed`
+          : `Imported: ${files} files (${photosImported} distinct photos), 0 failed`,
+    })
+    .waitFor({ timeout: 240_000 });
   return { dir, services, ui, skus, csv: path.join(dir, 'catalog.csv'), dest: path.join(dir, 'sorted') };
 }
 
-test('one packshot saved for two SKUs and a third photo: the sidebar, the Export dialog (every queue and a category) and the sort say 3 files of 2 distinct photos; a catalog without duplicates says photos alone, in Chromium', { skip, timeout: 300_000 }, async () => {
-  const shared = await importThroughWindow('export-dialog-duplicates', 2, 1);
-  try {
-    const { page } = shared.ui;
-    await page.getByTestId('files-and-photos').filter({ hasText: '3 files (2 distinct photos)' }).waitFor();
-    assert.equal(await page.getByTestId('count-all').textContent(), '2', 'the queues count photos');
+test(
+  'one packshot saved for two SKUs and a third photo: the sidebar, the Export dialog (every queue and a category) and the sort say 3 files of 2 distinct photos; a catalog without duplicates says photos alone, in Chromium',
+  { skip, timeout: 300_000 },
+  async () => {
+    const shared = await importThroughWindow('export-dialog-duplicates', 2, 1);
+    try {
+      const { page } = shared.ui;
+      await page.getByTestId('files-and-photos').filter({ hasText: '3 files (2 distinct photos)' }).waitFor();
+      assert.equal(await page.getByTestId('count-all').textContent(), '2', 'the queues count photos');
 
-    // The reviewer labels the packshot (both SKUs' files hold it); the third photo keeps the model's category.
-    const tiles = (await shared.services.api.page({ queue: 'all', sort: 'name', descending: false, offset: 0, limit: 10, rule: DEFAULT_REVIEW_RULE })).tiles;
-    const packshot = tiles.find((t) => t.name === 'SKU-1001.jpg' || t.name === 'SKU-1002.jpg')!;
-    const third = tiles.find((t) => t.name === 'SKU-1003.jpg')!;
-    await shared.services.api.setLabels([{ photoId: packshot.id, label: 8 }]);
-    const needsReview = (await shared.services.api.counts(DEFAULT_REVIEW_RULE)).needsReview;
-    assert.ok(needsReview <= 1, 'only the third photo can need review');
+      // The reviewer labels the packshot (both SKUs' files hold it); the third photo keeps the model's category.
+      const tiles = (
+        await shared.services.api.page({
+          queue: 'all',
+          sort: 'name',
+          descending: false,
+          offset: 0,
+          limit: 10,
+          rule: DEFAULT_REVIEW_RULE,
+        })
+      ).tiles;
+      const packshot = tiles.find((t) => t.name === 'SKU-1001.jpg' || t.name === 'SKU-1002.jpg')!;
+      const third = tiles.find((t) => t.name === 'SKU-1003.jpg')!;
+      await shared.services.api.setLabels([{ photoId: packshot.id, label: 8 }]);
+      const needsReview = (await shared.services.api.counts(DEFAULT_REVIEW_RULE)).needsReview;
+      assert.ok(needsReview <= 1, 'only the third photo can need review');
 
-    await page.getByRole('button', { name: 'Export…' }).click();
-    const dialog = page.getByRole('dialog', { name: 'Export' });
-    await dialog.waitFor();
-    // Every selection the dialog offers counts the files the CSV has a row for, with the distinct photos beside them.
-    await dialog.getByRole('radio', { name: 'All (3 files, 2 distinct photos)' }).waitFor();
-    await dialog.getByRole('radio', { name: 'Reviewed only (2 files, 1 distinct photo)' }).waitFor();
-    await dialog.getByRole('radio', { name: `The review queue (${needsReview})` }).waitFor();
-    const count = dialog.getByTestId('export-count');
-    await count.filter({ hasText: 'The CSV will have 3 rows, one per file: 3 files of 2 distinct photos; rows with the same hash are files with the same image.' }).waitFor();
-    await dialog.getByRole('radio', { name: /^Reviewed only/ }).check();
-    await count.filter({ hasText: 'The CSV will have 2 rows, one per file: 2 files of 1 distinct photo;' }).waitFor();
-    // The Fashion-MNIST layout has a row per photo, and says which files hold them.
-    await dialog.getByRole('radio', { name: /^Fashion-MNIST CSV/ }).check();
-    await count.filter({ hasText: 'The CSV will have 1 row, one per distinct photo with a category (2 files hold 1 distinct photo).' }).waitFor();
-    await dialog.getByRole('radio', { name: /^CSV for the shop system/ }).check();
-    await dialog.getByRole('radio', { name: /^All/ }).check();
+      await page.getByRole('button', { name: 'Export…' }).click();
+      const dialog = page.getByRole('dialog', { name: 'Export' });
+      await dialog.waitFor();
+      // Every selection the dialog offers counts the files the CSV has a row for, with the distinct photos beside them.
+      await dialog.getByRole('radio', { name: 'All (3 files, 2 distinct photos)' }).waitFor();
+      await dialog.getByRole('radio', { name: 'Reviewed only (2 files, 1 distinct photo)' }).waitFor();
+      await dialog.getByRole('radio', { name: `The review queue (${needsReview})` }).waitFor();
+      const count = dialog.getByTestId('export-count');
+      await count
+        .filter({
+          hasText:
+            'The CSV will have 3 rows, one per file: 3 files of 2 distinct photos; rows with the same hash are files with the same image.',
+        })
+        .waitFor();
+      await dialog.getByRole('radio', { name: /^Reviewed only/ }).check();
+      await count.filter({ hasText: 'The CSV will have 2 rows, one per file: 2 files of 1 distinct photo;' }).waitFor();
+      // The Fashion-MNIST layout has a row per photo, and says which files hold them.
+      await dialog.getByRole('radio', { name: /^Fashion-MNIST CSV/ }).check();
+      await count
+        .filter({
+          hasText: 'The CSV will have 1 row, one per distinct photo with a category (2 files hold 1 distinct photo).',
+        })
+        .waitFor();
+      await dialog.getByRole('radio', { name: /^CSV for the shop system/ }).check();
+      await dialog.getByRole('radio', { name: /^All/ }).check();
 
-    // A category: Bag holds the packshot's two files, and the third photo where the model put it there too.
-    await dialog.getByRole('combobox', { name: /^Category/ }).selectOption({ label: 'Bag' });
-    const thirdIsBag = third.category === 8;
-    await dialog.getByRole('radio', { name: thirdIsBag ? 'All (3 files, 2 distinct photos)' : 'All (2 files, 1 distinct photo)' }).waitFor();
-    await dialog.getByRole('combobox', { name: /^Category/ }).selectOption({ label: CLASS_NAMES[third.category!]! });
-    await dialog.getByRole('radio', { name: thirdIsBag ? 'All (3 files, 2 distinct photos)' : 'All (1)' }).waitFor();
-    await dialog.getByRole('combobox', { name: /^Category/ }).selectOption({ label: 'every category' });
+      // A category: Bag holds the packshot's two files, and the third photo where the model put it there too.
+      await dialog.getByRole('combobox', { name: /^Category/ }).selectOption({ label: 'Bag' });
+      const thirdIsBag = third.category === 8;
+      await dialog
+        .getByRole('radio', {
+          name: thirdIsBag ? 'All (3 files, 2 distinct photos)' : 'All (2 files, 1 distinct photo)',
+        })
+        .waitFor();
+      await dialog.getByRole('combobox', { name: /^Category/ }).selectOption({ label: CLASS_NAMES[third.category!]! });
+      await dialog.getByRole('radio', { name: thirdIsBag ? 'All (3 files, 2 distinct photos)' : 'All (1)' }).waitFor();
+      await dialog.getByRole('combobox', { name: /^Category/ }).selectOption({ label: 'every category' });
 
-    await dialog.getByRole('button', { name: 'Save CSV…' }).click();
-    await dialog.getByTestId('export-result').filter({ hasText: `Wrote 3 rows to ${shared.csv}` }).filter({ hasText: '(2 distinct photos: rows with the same hash are files with the same image)' }).waitFor();
-    assert.equal(fs.readFileSync(shared.csv, 'utf8').trim().split('\r\n').length, 4);
+      await dialog.getByRole('button', { name: 'Save CSV…' }).click();
+      await dialog
+        .getByTestId('export-result')
+        .filter({ hasText: `Wrote 3 rows to ${shared.csv}` })
+        .filter({ hasText: '(2 distinct photos: rows with the same hash are files with the same image)' })
+        .waitFor();
+      assert.equal(fs.readFileSync(shared.csv, 'utf8').trim().split('\r\n').length, 4);
 
-    // The sort places files too.
-    await dialog.getByRole('radio', { name: /^Photos sorted into folders/ }).check();
-    await dialog.getByRole('button', { name: 'Choose folder…' }).click();
-    await dialog.getByTestId('sort-preview').filter({ hasText: '3 files (2 distinct photos)' }).filter({ hasText: 'to copy' }).waitFor();
-    assert.equal(await dialog.getByRole('table', { name: 'Sorting preview' }).getByRole('columnheader').nth(1).textContent(), 'Files');
-    await page.screenshot({ path: path.join(ARTIFACTS, 'export-duplicates.png'), fullPage: true });
-    await dialog.getByRole('button', { name: 'Copy 3 files' }).click();
-    await dialog.getByTestId('sort-status').filter({ hasText: `Done: 3 files copied into ${shared.dest} (2 distinct photos)` }).waitFor({ timeout: 60_000 });
-    assert.deepEqual(fs.readdirSync(path.join(shared.dest, 'Bag')).sort(), ['SKU-1001.jpg', 'SKU-1002.jpg', ...(thirdIsBag ? ['SKU-1003.jpg'] : [])]);
-    assert.deepEqual(shared.ui.problems, []);
-  } finally {
-    await shared.ui.close();
-    await shared.services.close();
-  }
+      // The sort places files too.
+      await dialog.getByRole('radio', { name: /^Photos sorted into folders/ }).check();
+      await dialog.getByRole('button', { name: 'Choose folder…' }).click();
+      await dialog
+        .getByTestId('sort-preview')
+        .filter({ hasText: '3 files (2 distinct photos)' })
+        .filter({ hasText: 'to copy' })
+        .waitFor();
+      assert.equal(
+        await dialog.getByRole('table', { name: 'Sorting preview' }).getByRole('columnheader').nth(1).textContent(),
+        'Files',
+      );
+      await page.screenshot({ path: path.join(ARTIFACTS, 'export-duplicates.png'), fullPage: true });
+      await dialog.getByRole('button', { name: 'Copy 3 files' }).click();
+      await dialog
+        .getByTestId('sort-status')
+        .filter({ hasText: `Done: 3 files copied into ${shared.dest} (2 distinct photos)` })
+        .waitFor({ timeout: 60_000 });
+      assert.deepEqual(fs.readdirSync(path.join(shared.dest, 'Bag')).sort(), [
+        'SKU-1001.jpg',
+        'SKU-1002.jpg',
+        ...(thirdIsBag ? ['SKU-1003.jpg'] : []),
+      ]);
+      assert.deepEqual(shared.ui.problems, []);
+    } finally {
+      await shared.ui.close();
+      await shared.services.close();
+    }
 
-  // Without two files of one photo, nothing is split: the counts are photos.
-  const plain = await importThroughWindow('export-dialog-no-duplicates', 1, 1);
-  try {
-    const { page } = plain.ui;
-    await page.getByTestId('count-all').filter({ hasText: '2' }).waitFor();
-    assert.equal(await page.getByTestId('files-and-photos').count(), 0);
-    await page.getByRole('button', { name: 'Export…' }).click();
-    const dialog = page.getByRole('dialog', { name: 'Export' });
-    await dialog.getByRole('radio', { name: 'All (2)' }).waitFor();
-    await dialog.getByRole('radio', { name: 'Reviewed only (0)' }).waitFor();
-    const count = dialog.getByTestId('export-count');
-    await count.filter({ hasText: 'The CSV will have 2 rows, one per file.' }).waitFor();
-    assert.doesNotMatch((await dialog.innerText()), /distinct/);
-    await dialog.getByRole('button', { name: 'Save CSV…' }).click();
-    await dialog.getByTestId('export-result').filter({ hasText: `Wrote 2 rows to ${plain.csv}` }).waitFor();
-    assert.doesNotMatch((await dialog.getByTestId('export-result').innerText()), /distinct/);
-    await dialog.getByRole('radio', { name: /^Photos sorted into folders/ }).check();
-    await dialog.getByRole('button', { name: 'Choose folder…' }).click();
-    await dialog.getByTestId('sort-preview').filter({ hasText: '2 photos' }).waitFor();
-    await dialog.getByRole('button', { name: 'Copy 2 photos' }).waitFor();
-    assert.deepEqual(plain.ui.problems, []);
-  } finally {
-    await plain.ui.close();
-    await plain.services.close();
-  }
-});
+    // Without two files of one photo, nothing is split: the counts are photos.
+    const plain = await importThroughWindow('export-dialog-no-duplicates', 1, 1);
+    try {
+      const { page } = plain.ui;
+      await page.getByTestId('count-all').filter({ hasText: '2' }).waitFor();
+      assert.equal(await page.getByTestId('files-and-photos').count(), 0);
+      await page.getByRole('button', { name: 'Export…' }).click();
+      const dialog = page.getByRole('dialog', { name: 'Export' });
+      await dialog.getByRole('radio', { name: 'All (2)' }).waitFor();
+      await dialog.getByRole('radio', { name: 'Reviewed only (0)' }).waitFor();
+      const count = dialog.getByTestId('export-count');
+      await count.filter({ hasText: 'The CSV will have 2 rows, one per file.' }).waitFor();
+      assert.doesNotMatch(await dialog.innerText(), /distinct/);
+      await dialog.getByRole('button', { name: 'Save CSV…' }).click();
+      await dialog
+        .getByTestId('export-result')
+        .filter({ hasText: `Wrote 2 rows to ${plain.csv}` })
+        .waitFor();
+      assert.doesNotMatch(await dialog.getByTestId('export-result').innerText(), /distinct/);
+      await dialog.getByRole('radio', { name: /^Photos sorted into folders/ }).check();
+      await dialog.getByRole('button', { name: 'Choose folder…' }).click();
+      await dialog.getByTestId('sort-preview').filter({ hasText: '2 photos' }).waitFor();
+      await dialog.getByRole('button', { name: 'Copy 2 photos' }).waitFor();
+      assert.deepEqual(plain.ui.problems, []);
+    } finally {
+      await plain.ui.close();
+      await plain.services.close();
+    }
+  },
+);

@@ -27,17 +27,33 @@ function firstVersionCatalog(file: string): void {
   db.pragma('journal_mode = WAL');
   db.exec(MIGRATIONS[0]!);
   db.pragma('user_version = 1');
-  db.prepare(`INSERT INTO models (id, name, version, dir, created_at, active) VALUES (1, 'resnet9-mini', 'v1', '/models/resnet9-mini', '2026-01-01', 1)`).run();
-  db.prepare(`INSERT INTO photos (id, hash, size, format, width, height, name, added_at) VALUES (1, ?, 10, 'jpeg', 800, 1000, 'shirt.jpg', '2026-01-01')`).run('a'.repeat(64));
+  db.prepare(
+    `INSERT INTO models (id, name, version, dir, created_at, active) VALUES (1, 'resnet9-mini', 'v1', '/models/resnet9-mini', '2026-01-01', 1)`,
+  ).run();
+  db.prepare(
+    `INSERT INTO photos (id, hash, size, format, width, height, name, added_at) VALUES (1, ?, 10, 'jpeg', 800, 1000, 'shirt.jpg', '2026-01-01')`,
+  ).run('a'.repeat(64));
   db.prepare('INSERT INTO photo_inputs (photo_id, pixels) VALUES (1, ?)').run(Buffer.alloc(784, 7));
-  db.prepare(`INSERT INTO photo_paths (photo_id, path, name, size, mtime_ms, seen_at) VALUES (1, '/photos/shirt.jpg', 'shirt.jpg', 10, 0, '2026-01-01')`).run();
+  db.prepare(
+    `INSERT INTO photo_paths (photo_id, path, name, size, mtime_ms, seen_at) VALUES (1, '/photos/shirt.jpg', 'shirt.jpg', 10, 0, '2026-01-01')`,
+  ).run();
   const probabilities = new Float32Array(10).fill(0.01);
   probabilities[6] = 0.91;
-  db.prepare(`INSERT INTO predictions (id, photo_id, model_id, label, confidence, probabilities, created_at) VALUES (1, 1, 1, 6, 0.91, ?, '2026-01-01')`).run(Buffer.from(probabilities.buffer));
-  db.prepare('UPDATE photos SET prediction_id = 1, predicted_label = 6, confidence = 0.91, runner_up = 0, margin = 0.9 WHERE id = 1').run();
-  db.prepare(`INSERT INTO labels (photo_id, old_label, new_label, reviewer, created_at) VALUES (1, NULL, 0, 'ana', '2026-01-02')`).run();
-  db.prepare(`INSERT INTO import_jobs (id, roots, status, walked, created_at) VALUES (1, '["/photos"]', 'done', 1, '2026-01-01')`).run();
-  db.prepare(`INSERT INTO import_files (job_id, path, state, photo_id, error) VALUES (1, '/photos/shirt.jpg', 'done', 1, NULL), (1, '/photos/torn.jpg', 'failed', NULL, 'damaged')`).run();
+  db.prepare(
+    `INSERT INTO predictions (id, photo_id, model_id, label, confidence, probabilities, created_at) VALUES (1, 1, 1, 6, 0.91, ?, '2026-01-01')`,
+  ).run(Buffer.from(probabilities.buffer));
+  db.prepare(
+    'UPDATE photos SET prediction_id = 1, predicted_label = 6, confidence = 0.91, runner_up = 0, margin = 0.9 WHERE id = 1',
+  ).run();
+  db.prepare(
+    `INSERT INTO labels (photo_id, old_label, new_label, reviewer, created_at) VALUES (1, NULL, 0, 'ana', '2026-01-02')`,
+  ).run();
+  db.prepare(
+    `INSERT INTO import_jobs (id, roots, status, walked, created_at) VALUES (1, '["/photos"]', 'done', 1, '2026-01-01')`,
+  ).run();
+  db.prepare(
+    `INSERT INTO import_files (job_id, path, state, photo_id, error) VALUES (1, '/photos/shirt.jpg', 'done', 1, NULL), (1, '/photos/torn.jpg', 'failed', NULL, 'damaged')`,
+  ).run();
   db.close();
 }
 
@@ -48,10 +64,30 @@ test('a catalog from an older version is migrated on open, and keeps every photo
   try {
     assert.equal(catalog.db.pragma('user_version', { simple: true }), MIGRATIONS.length);
     const detail = catalog.photoDetail(1)!;
-    assert.deepEqual([detail.label, detail.predictedLabel, detail.paths, detail.history.map((h) => h.reviewer)], [0, 6, ['/photos/shirt.jpg'], ['ana']]);
-    assert.deepEqual(catalog.categoryCounts(DEFAULT_REVIEW_RULE), { perCategory: [1, 0, 0, 0, 0, 0, 0, 0, 0, 0], needsReview: 0, reviewed: 1, total: 1 });
-    const search = catalog.photoPage({ queue: 'all', search: 'SHIRT', sort: 'name', descending: false, offset: 0, limit: 10, rule: DEFAULT_REVIEW_RULE });
-    assert.deepEqual([search.total, search.tiles.map((t) => t.name)], [1, ['shirt.jpg']], 'the name index is built for the photos already there');
+    assert.deepEqual(
+      [detail.label, detail.predictedLabel, detail.paths, detail.history.map((h) => h.reviewer)],
+      [0, 6, ['/photos/shirt.jpg'], ['ana']],
+    );
+    assert.deepEqual(catalog.categoryCounts(DEFAULT_REVIEW_RULE), {
+      perCategory: [1, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+      needsReview: 0,
+      reviewed: 1,
+      total: 1,
+    });
+    const search = catalog.photoPage({
+      queue: 'all',
+      search: 'SHIRT',
+      sort: 'name',
+      descending: false,
+      offset: 0,
+      limit: 10,
+      rule: DEFAULT_REVIEW_RULE,
+    });
+    assert.deepEqual(
+      [search.total, search.tiles.map((t) => t.name)],
+      [1, ['shirt.jpg']],
+      'the name index is built for the photos already there',
+    );
     assert.deepEqual(catalog.jobCounts(1), { found: 2, done: 1, failed: 1, pending: 0 });
     assert.deepEqual(catalog.db.pragma('foreign_key_check'), []);
     assert.equal(catalog.db.pragma('integrity_check', { simple: true }), 'ok');
@@ -63,35 +99,54 @@ test('a catalog from an older version is migrated on open, and keeps every photo
   const newer = new Database(file);
   newer.pragma(`user_version = ${MIGRATIONS.length + 1}`);
   newer.close();
-  assert.throws(() => new Catalog(file), /this catalog was written by a newer Fashion Sorter \(schema \d+, this version knows \d+\); update the app to open it/);
+  assert.throws(
+    () => new Catalog(file),
+    /this catalog was written by a newer Fashion Sorter \(schema \d+, this version knows \d+\); update the app to open it/,
+  );
 });
 
-test('a catalog on a read-only drive: a message that says what to do, and the catalog untouched', { timeout: 60_000 }, async (t) => {
-  const dir = tempDir('faults-readonly');
-  const source = path.join(dir, 'catalog.sqlite');
-  firstVersionCatalog(source);
-  new Catalog(source).close();
-  await withSmallDrive(t, path.join(dir, 'drive'), 'size=4m', async (drive) => {
-    fs.copyFileSync(source, path.join(drive, 'catalog.sqlite'));
-    const before = sha256(path.join(drive, 'catalog.sqlite'));
-    assert.equal(spawnSync('mount', ['-o', 'remount,ro', drive]).status, 0);
-    const r = cli(['export', '--db', path.join(drive, 'catalog.sqlite'), '--out', path.join(dir, 'out.csv')]);
-    assert.equal(r.code, 1);
-    assert.match(r.stderr, /cannot open the catalog .*: .* is on a read-only drive, and the catalog needs to keep its journal beside itself; copy the catalog to a writable folder, or fix the folder's permissions/);
-    assert.equal(sha256(path.join(drive, 'catalog.sqlite')), before);
-  });
-});
+test(
+  'a catalog on a read-only drive: a message that says what to do, and the catalog untouched',
+  { timeout: 60_000 },
+  async (t) => {
+    const dir = tempDir('faults-readonly');
+    const source = path.join(dir, 'catalog.sqlite');
+    firstVersionCatalog(source);
+    new Catalog(source).close();
+    await withSmallDrive(t, path.join(dir, 'drive'), 'size=4m', async (drive) => {
+      fs.copyFileSync(source, path.join(drive, 'catalog.sqlite'));
+      const before = sha256(path.join(drive, 'catalog.sqlite'));
+      assert.equal(spawnSync('mount', ['-o', 'remount,ro', drive]).status, 0);
+      const r = cli(['export', '--db', path.join(drive, 'catalog.sqlite'), '--out', path.join(dir, 'out.csv')]);
+      assert.equal(r.code, 1);
+      assert.match(
+        r.stderr,
+        /cannot open the catalog .*: .* is on a read-only drive, and the catalog needs to keep its journal beside itself; copy the catalog to a writable folder, or fix the folder's permissions/,
+      );
+      assert.equal(sha256(path.join(drive, 'catalog.sqlite')), before);
+    });
+  },
+);
 
 test('a missing model file: the window and the command line say which and what to do', async () => {
   const dir = tempDir('faults-model');
   const broken = path.join(dir, 'resnet9-mini');
   fs.cpSync(defaultModelDir(), broken, { recursive: true });
   fs.rmSync(path.join(broken, 'weights.bin'));
-  const r = cli(['classify', dir, '--db', path.join(dir, 'c.sqlite'), '--model', broken], { FASHION_SORTER_CACHE: dir });
+  const r = cli(['classify', dir, '--db', path.join(dir, 'c.sqlite'), '--model', broken], {
+    FASHION_SORTER_CACHE: dir,
+  });
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /no model at .*resnet9-mini \(model\.json and weights\.bin are needed\); pass --model DIR or reinstall the app/);
+  assert.match(
+    r.stderr,
+    /no model at .*resnet9-mini \(model\.json and weights\.bin are needed\); pass --model DIR or reinstall the app/,
+  );
   fs.rmSync(path.join(broken, 'metrics.json'));
-  const services = createServices({ catalogFile: path.join(dir, 'c.sqlite'), thumbnailsDir: path.join(dir, 't'), modelDir: broken });
+  const services = createServices({
+    catalogFile: path.join(dir, 'c.sqlite'),
+    thumbnailsDir: path.join(dir, 't'),
+    modelDir: broken,
+  });
   try {
     const info = await services.api.appInfo();
     assert.equal(info.model, null);
@@ -109,95 +164,134 @@ test('a damaged model (weights cut short, model.json not JSON or not a model): o
   const weights = fs.readFileSync(path.join(damaged, 'weights.bin'));
   fs.writeFileSync(path.join(damaged, 'weights.bin'), weights.subarray(0, 1000));
   const remedy = 'reinstall the app, or make another model version active';
-  for (const args of [['evaluate', '--model', damaged], ['classify', dir, '--db', path.join(dir, 'c.sqlite'), '--model', damaged]]) {
+  for (const args of [
+    ['evaluate', '--model', damaged],
+    ['classify', dir, '--db', path.join(dir, 'c.sqlite'), '--model', damaged],
+  ]) {
     const r = cli(args, { FASHION_SORTER_CACHE: dir });
     assert.equal(r.code, 1);
-    assert.match(r.stderr, new RegExp(`^error: (inference worker failed: )?the model at .*resnet9-mini is damaged: its weights are 1,000 bytes where model\\.json describes ${weights.length.toLocaleString('en-US')}; ${remedy}\n$`));
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `^error: (inference worker failed: )?the model at .*resnet9-mini is damaged: its weights are 1,000 bytes where model\\.json describes ${weights.length.toLocaleString('en-US')}; ${remedy}\n$`,
+      ),
+    );
   }
-  for (const [json, what] of [['{"modelTopology": ', 'model.json is not valid JSON'], ['{"garbage": true}', 'model.json is not a TensorFlow.js layers model']]) {
+  for (const [json, what] of [
+    ['{"modelTopology": ', 'model.json is not valid JSON'],
+    ['{"garbage": true}', 'model.json is not a TensorFlow.js layers model'],
+  ]) {
     fs.writeFileSync(path.join(damaged, 'model.json'), json!);
     const r = cli(['evaluate', '--model', damaged]);
     assert.equal(r.stderr, `error: the model at ${damaged} is damaged: ${what}; ${remedy}\n`);
   }
 });
 
-test('a damaged thumbnail cache heals itself: garbage, torn and missing thumbnails are made again from the photos', { timeout: 120_000 }, async () => {
-  const dir = tempDir('faults-thumbnails');
-  const files = await writePackshots(testSet.images, 4, path.join(dir, 'photos'), { seed: 4 });
-  const catalogFile = path.join(dir, 'catalog.sqlite');
-  const thumbs = path.join(dir, 'thumbs');
-  const catalog = new Catalog(catalogFile);
-  await importPhotos([path.join(dir, 'photos')], { catalog, thumbnailsDir: thumbs });
-  const hashes = files.map((f) => catalog.photoDetail(catalog.photoAtPath(f)!)!.hash);
-  catalog.close();
-  const thumbnail = (k: number) => thumbnailPath(thumbs, hashes[k]!);
-  const good = fs.readFileSync(thumbnail(0));
-  fs.writeFileSync(thumbnail(0), 'not a jpeg at all');
-  fs.writeFileSync(thumbnail(1), fs.readFileSync(thumbnail(1)).subarray(0, 500));
-  fs.rmSync(thumbnail(2));
-  fs.writeFileSync(thumbnail(3), 'damaged');
-  fs.rmSync(files[3]!); // and its photo is gone too
+test(
+  'a damaged thumbnail cache heals itself: garbage, torn and missing thumbnails are made again from the photos',
+  { timeout: 120_000 },
+  async () => {
+    const dir = tempDir('faults-thumbnails');
+    const files = await writePackshots(testSet.images, 4, path.join(dir, 'photos'), { seed: 4 });
+    const catalogFile = path.join(dir, 'catalog.sqlite');
+    const thumbs = path.join(dir, 'thumbs');
+    const catalog = new Catalog(catalogFile);
+    await importPhotos([path.join(dir, 'photos')], { catalog, thumbnailsDir: thumbs });
+    const hashes = files.map((f) => catalog.photoDetail(catalog.photoAtPath(f)!)!.hash);
+    catalog.close();
+    const thumbnail = (k: number) => thumbnailPath(thumbs, hashes[k]!);
+    const good = fs.readFileSync(thumbnail(0));
+    fs.writeFileSync(thumbnail(0), 'not a jpeg at all');
+    fs.writeFileSync(thumbnail(1), fs.readFileSync(thumbnail(1)).subarray(0, 500));
+    fs.rmSync(thumbnail(2));
+    fs.writeFileSync(thumbnail(3), 'damaged');
+    fs.rmSync(files[3]!); // and its photo is gone too
 
-  const services = createServices({ catalogFile, thumbnailsDir: thumbs });
-  try {
-    for (const k of [0, 1, 2]) {
-      assert.equal(await services.thumbnailFile(hashes[k]!), thumbnail(k));
-      const meta = await sharp(thumbnail(k)).metadata();
-      assert.equal(meta.format, 'jpeg');
-      assert.equal(Math.max(meta.width!, meta.height!), 256);
-    }
-    assert.deepEqual(fs.readFileSync(thumbnail(0)), good, 'the same thumbnail as the import made');
-    assert.equal(await services.thumbnailFile(hashes[3]!), undefined, 'no photo, no thumbnail: the grid shows its placeholder');
-    const [a, b] = await Promise.all([services.thumbnailFile(hashes[1]!), services.thumbnailFile(hashes[1]!)]);
-    assert.equal(a, b);
-  } finally {
-    await services.close();
-  }
-});
-
-test('SIGKILL at moments of applying 50,000 reviewed labels: all of them or none, and every photo shows the latest label in its log', { timeout: 300_000 }, async (t) => {
-  const dir = tempDir('faults-review-kill');
-  const original = path.join(dir, 'original.sqlite');
-  const catalog = new Catalog(original);
-  fillSyntheticCatalog(catalog, dir, 50_000);
-  catalog.close();
-  const csv = path.join(dir, 'labels.csv');
-  fs.writeFileSync(csv, `path,label\n${Array.from({ length: 50_000 }, (_, i) => `photo-${i}.jpg,${(i * 7) % 10}`).join('\n')}\n`);
-  /** Photos whose label the CSV changes (photo-i.jpg gets 7i mod 10); only real changes are logged. */
-  const toChange = (db: string) => {
-    const c = new Catalog(db);
+    const services = createServices({ catalogFile, thumbnailsDir: thumbs });
     try {
-      const rows = c.db.prepare('SELECT pp.name, p.label FROM photos p JOIN photo_paths pp ON pp.photo_id = p.id').raw().all() as [string, number | null][];
-      return rows.filter(([name, label]) => label !== (Number(/photo-(\d+)/.exec(name)![1]) * 7) % 10).length;
+      for (const k of [0, 1, 2]) {
+        assert.equal(await services.thumbnailFile(hashes[k]!), thumbnail(k));
+        const meta = await sharp(thumbnail(k)).metadata();
+        assert.equal(meta.format, 'jpeg');
+        assert.equal(Math.max(meta.width!, meta.height!), 256);
+      }
+      assert.deepEqual(fs.readFileSync(thumbnail(0)), good, 'the same thumbnail as the import made');
+      assert.equal(
+        await services.thumbnailFile(hashes[3]!),
+        undefined,
+        'no photo, no thumbnail: the grid shows its placeholder',
+      );
+      const [a, b] = await Promise.all([services.thumbnailFile(hashes[1]!), services.thumbnailFile(hashes[1]!)]);
+      assert.equal(a, b);
     } finally {
-      c.close();
+      await services.close();
     }
-  };
-  const pending = toChange(original);
-  /** Runs the label command on a fresh copy of the catalog, killed after `killAfterMs` (or left to finish). */
-  const run = async (name: string, killAfterMs?: number) => {
-    const db = path.join(dir, `${name}.sqlite`);
-    fs.copyFileSync(original, db);
-    const started = performance.now();
-    const child = spawn(process.execPath, [...CLI, 'label', '--db', db, '--csv', csv], { cwd: projectRoot, stdio: 'ignore' });
-    const exited = new Promise((resolve) => child.on('exit', resolve));
-    if (killAfterMs !== undefined) setTimeout(() => child.kill('SIGKILL'), killAfterMs);
-    await exited;
-    return { db, ms: performance.now() - started };
-  };
-  const full = await run('full');
-  assert.equal(toChange(full.db), 0);
-  // Kills spread over the command's own run time, the later ones in its last stretch, where it writes.
-  const outcomes: string[] = [];
-  for (const fraction of [0.3, 0.6, 0.8, 0.9, 0.95, 0.98]) {
-    const killed = await run(`killed-${fraction}`, Math.round(full.ms * fraction));
-    const added = count(killed.db, 'SELECT count(*) FROM labels') - count(original, 'SELECT count(*) FROM labels');
-    outcomes.push(`killed at ${Math.round(100 * fraction)}%: ${added} labels logged`);
-    assert.ok(added === 0 || added === pending, `the batch went in whole or not at all (${added} of ${pending})`);
-    assert.equal(count(killed.db, `SELECT count(*) FROM photos p WHERE EXISTS (SELECT 1 FROM labels WHERE photo_id = p.id)
-      AND p.label IS NOT (SELECT new_label FROM labels WHERE photo_id = p.id ORDER BY id DESC LIMIT 1)`), 0, 'every photo shows its latest logged label');
-    assert.equal(toChange(killed.db), added === 0 ? pending : 0);
-    assert.equal(count(killed.db, 'PRAGMA integrity_check') as unknown, 'ok');
-  }
-  t.diagnostic(`${pending} labels to apply, ${Math.round(full.ms)} ms for the whole command; ${outcomes.join('; ')}`);
-});
+  },
+);
+
+test(
+  'SIGKILL at moments of applying 50,000 reviewed labels: all of them or none, and every photo shows the latest label in its log',
+  { timeout: 300_000 },
+  async (t) => {
+    const dir = tempDir('faults-review-kill');
+    const original = path.join(dir, 'original.sqlite');
+    const catalog = new Catalog(original);
+    fillSyntheticCatalog(catalog, dir, 50_000);
+    catalog.close();
+    const csv = path.join(dir, 'labels.csv');
+    fs.writeFileSync(
+      csv,
+      `path,label\n${Array.from({ length: 50_000 }, (_, i) => `photo-${i}.jpg,${(i * 7) % 10}`).join('\n')}\n`,
+    );
+    /** Photos whose label the CSV changes (photo-i.jpg gets 7i mod 10); only real changes are logged. */
+    const toChange = (db: string) => {
+      const c = new Catalog(db);
+      try {
+        const rows = c.db
+          .prepare('SELECT pp.name, p.label FROM photos p JOIN photo_paths pp ON pp.photo_id = p.id')
+          .raw()
+          .all() as [string, number | null][];
+        return rows.filter(([name, label]) => label !== (Number(/photo-(\d+)/.exec(name)![1]) * 7) % 10).length;
+      } finally {
+        c.close();
+      }
+    };
+    const pending = toChange(original);
+    /** Runs the label command on a fresh copy of the catalog, killed after `killAfterMs` (or left to finish). */
+    const run = async (name: string, killAfterMs?: number) => {
+      const db = path.join(dir, `${name}.sqlite`);
+      fs.copyFileSync(original, db);
+      const started = performance.now();
+      const child = spawn(process.execPath, [...CLI, 'label', '--db', db, '--csv', csv], {
+        cwd: projectRoot,
+        stdio: 'ignore',
+      });
+      const exited = new Promise((resolve) => child.on('exit', resolve));
+      if (killAfterMs !== undefined) setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+      await exited;
+      return { db, ms: performance.now() - started };
+    };
+    const full = await run('full');
+    assert.equal(toChange(full.db), 0);
+    // Kills spread over the command's own run time, the later ones in its last stretch, where it writes.
+    const outcomes: string[] = [];
+    for (const fraction of [0.3, 0.6, 0.8, 0.9, 0.95, 0.98]) {
+      const killed = await run(`killed-${fraction}`, Math.round(full.ms * fraction));
+      const added = count(killed.db, 'SELECT count(*) FROM labels') - count(original, 'SELECT count(*) FROM labels');
+      outcomes.push(`killed at ${Math.round(100 * fraction)}%: ${added} labels logged`);
+      assert.ok(added === 0 || added === pending, `the batch went in whole or not at all (${added} of ${pending})`);
+      assert.equal(
+        count(
+          killed.db,
+          `SELECT count(*) FROM photos p WHERE EXISTS (SELECT 1 FROM labels WHERE photo_id = p.id)
+      AND p.label IS NOT (SELECT new_label FROM labels WHERE photo_id = p.id ORDER BY id DESC LIMIT 1)`,
+        ),
+        0,
+        'every photo shows its latest logged label',
+      );
+      assert.equal(toChange(killed.db), added === 0 ? pending : 0);
+      assert.equal(count(killed.db, 'PRAGMA integrity_check') as unknown, 'ok');
+    }
+    t.diagnostic(`${pending} labels to apply, ${Math.round(full.ms)} ms for the whole command; ${outcomes.join('; ')}`);
+  },
+);

@@ -27,7 +27,19 @@ const template = path.join(templateDir, 'template.sqlite');
 
 /** sha256 of every file directly in a folder, by name. */
 function folderHashes(dir: string): Record<string, string> {
-  return Object.fromEntries(fs.readdirSync(dir).sort().filter((f) => fs.statSync(path.join(dir, f)).isFile()).map((f) => [f, crypto.createHash('sha256').update(fs.readFileSync(path.join(dir, f))).digest('hex')]));
+  return Object.fromEntries(
+    fs
+      .readdirSync(dir)
+      .sort()
+      .filter((f) => fs.statSync(path.join(dir, f)).isFile())
+      .map((f) => [
+        f,
+        crypto
+          .createHash('sha256')
+          .update(fs.readFileSync(path.join(dir, f)))
+          .digest('hex'),
+      ]),
+  );
 }
 
 /** A shifted-domain photo's true category: its file name is its index in the test set. */
@@ -42,10 +54,16 @@ function catalogWithLabels(name: string, labeled: number): { catalog: Catalog; f
   const file = path.join(dir, 'catalog.sqlite');
   fs.copyFileSync(template, file);
   const catalog = new Catalog(file);
-  const ids = catalog.db.prepare('SELECT p.id, pp.path FROM photos p JOIN photo_paths pp ON pp.photo_id = p.id ORDER BY pp.path').raw().all() as [number, string][];
+  const ids = catalog.db
+    .prepare('SELECT p.id, pp.path FROM photos p JOIN photo_paths pp ON pp.photo_id = p.id ORDER BY pp.path')
+    .raw()
+    .all() as [number, string][];
   // The reviewers give each photo its true category (the photo's index in the test set names it).
   const truth = (file: string) => data.test.labels[Number(/shifted-(\d+)/.exec(file)![1])]!;
-  catalog.setLabels(ids.slice(0, labeled).map(([photoId, file]) => ({ photoId, label: truth(file) })), 'tester');
+  catalog.setLabels(
+    ids.slice(0, labeled).map(([photoId, file]) => ({ photoId, label: truth(file) })),
+    'tester',
+  );
   return { catalog, file, dir };
 }
 
@@ -59,9 +77,18 @@ before(async () => {
   const catalog = new Catalog(template);
   const predictor = await startPredictor(defaultModelDir());
   try {
-    const model = catalog.registerModel({ name: predictor.name, version: predictor.version, dir: predictor.modelDir, card: {} });
+    const model = catalog.registerModel({
+      name: predictor.name,
+      version: predictor.version,
+      dir: predictor.modelDir,
+      card: {},
+    });
     catalog.activateModel(model.id);
-    await importPhotos([photos], { catalog, thumbnailsDir: path.join(dir, 'thumbs'), predictor: { predictor, modelId: model.id } });
+    await importPhotos([photos], {
+      catalog,
+      thumbnailsDir: path.join(dir, 'thumbs'),
+      predictor: { predictor, modelId: model.id },
+    });
   } finally {
     await predictor.close();
     catalog.close();
@@ -74,9 +101,16 @@ test('labels are split per category: every category with 3 or more labels is in 
   const all = [...split.train, ...split.validation, ...split.heldOut];
   assert.equal(new Set(all).size, labels.length, 'each label is in exactly one part');
   for (let k = 0; k < 9; k++) {
-    for (const part of [split.train, split.validation, split.heldOut]) assert.ok([...part].some((i) => labels[i] === k), `category ${k} in every part`);
+    for (const part of [split.train, split.validation, split.heldOut])
+      assert.ok(
+        [...part].some((i) => labels[i] === k),
+        `category ${k} in every part`,
+      );
   }
-  assert.ok([...split.train].filter((i) => labels[i] === 9).length === 2, 'a category with 2 labels is only trained on');
+  assert.ok(
+    [...split.train].filter((i) => labels[i] === 9).length === 2,
+    'a category with 2 labels is only trained on',
+  );
   assert.deepEqual(splitLabels(labels, { heldOutFraction: 0.2, validationFraction: 0.2, seed: 4 }), split, 'seeded');
   const none = splitLabels(labels, { heldOutFraction: 0, validationFraction: 0.2, seed: 4 });
   assert.equal(none.heldOut.length, 0, 'a fraction of 0 holds nothing out');
@@ -96,177 +130,312 @@ test('too few reviewed photos: a clear refusal, and nothing changes', async () =
   catalog.close();
 });
 
-test('fine-tuning publishes an inactive version with its parent and provenance, compared on held-out labels, the test set and the catalog; activating it re-predicts the unreviewed photos and rolling back restores the old predictions', { timeout: 600_000 }, async () => {
-  const labeled = 160;
-  const { catalog, dir } = catalogWithLabels('finetune-run', labeled);
-  const parent = catalog.activeModel()!;
-  const parentFiles = folderHashes(parent.dir);
-  const labelsBefore = catalog.db.prepare('SELECT photo_id, new_label FROM labels ORDER BY id').raw().all();
-  const predictedBefore = catalog.db.prepare('SELECT id, predicted_label, prediction_id FROM photos WHERE label IS NULL ORDER BY id').raw().all() as [number, number, number][];
+test(
+  'fine-tuning publishes an inactive version with its parent and provenance, compared on held-out labels, the test set and the catalog; activating it re-predicts the unreviewed photos and rolling back restores the old predictions',
+  { timeout: 600_000 },
+  async () => {
+    const labeled = 160;
+    const { catalog, dir } = catalogWithLabels('finetune-run', labeled);
+    const parent = catalog.activeModel()!;
+    const parentFiles = folderHashes(parent.dir);
+    const labelsBefore = catalog.db.prepare('SELECT photo_id, new_label FROM labels ORDER BY id').raw().all();
+    const predictedBefore = catalog.db
+      .prepare('SELECT id, predicted_label, prediction_id FROM photos WHERE label IS NULL ORDER BY id')
+      .raw()
+      .all() as [number, number, number][];
 
-  const candidate = await improveModel(catalog, data, path.join(dir, 'models'));
+    const candidate = await improveModel(catalog, data, path.join(dir, 'models'));
 
-  // A new version, inactive, with its parent and what it was trained on.
-  assert.equal(catalog.activeModel()!.id, parent.id, 'nothing is activated by fine-tuning');
-  const versions = catalog.models();
-  const row = versions.find((m) => m.id === candidate.model.id)!;
-  assert.equal(row.parentId, parent.id);
-  assert.ok(hasModel(row.dir) && readWeights(row.dir).length === readWeights(parent.dir).length);
-  const provenance = (row.card as { fineTune: { labels: { train: number[]; validation: number[]; heldOut: number[] }; replay: { seed: number } } }).fineTune;
-  const { train, validation, heldOut } = provenance.labels;
-  assert.equal(train.length + validation.length + heldOut.length, labeled);
-  assert.equal(new Set([...train, ...validation, ...heldOut]).size, labeled, 'held-out labels are never trained on');
-  assert.equal(typeof provenance.replay.seed, 'number');
-  assert.deepEqual(folderHashes(parent.dir), parentFiles, 'the parent model files are untouched');
+    // A new version, inactive, with its parent and what it was trained on.
+    assert.equal(catalog.activeModel()!.id, parent.id, 'nothing is activated by fine-tuning');
+    const versions = catalog.models();
+    const row = versions.find((m) => m.id === candidate.model.id)!;
+    assert.equal(row.parentId, parent.id);
+    assert.ok(hasModel(row.dir) && readWeights(row.dir).length === readWeights(parent.dir).length);
+    const provenance = (
+      row.card as {
+        fineTune: { labels: { train: number[]; validation: number[]; heldOut: number[] }; replay: { seed: number } };
+      }
+    ).fineTune;
+    const { train, validation, heldOut } = provenance.labels;
+    assert.equal(train.length + validation.length + heldOut.length, labeled);
+    assert.equal(new Set([...train, ...validation, ...heldOut]).size, labeled, 'held-out labels are never trained on');
+    assert.equal(typeof provenance.replay.seed, 'number');
+    assert.deepEqual(folderHashes(parent.dir), parentFiles, 'the parent model files are untouched');
 
-  const labeledCategories = new Set(catalog.db.prepare('SELECT DISTINCT label FROM photos WHERE label IS NOT NULL').pluck().all());
-  assert.deepEqual(candidate.fineTune.categoriesWithoutLabels, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9].filter((k) => !labeledCategories.has(k)));
+    const labeledCategories = new Set(
+      catalog.db.prepare('SELECT DISTINCT label FROM photos WHERE label IS NOT NULL').pluck().all(),
+    );
+    assert.deepEqual(
+      candidate.fineTune.categoriesWithoutLabels,
+      [0, 1, 2, 3, 4, 5, 6, 7, 8, 9].filter((k) => !labeledCategories.has(k)),
+    );
 
-  // The comparison: both models on the same held-out labels and test set; the catalog changes counted.
-  const { comparison } = candidate;
-  assert.equal(comparison.heldOut.count, heldOut.length);
-  assert.equal(comparison.testSet.count, data.test.count);
-  for (const scores of [comparison.heldOut.current, comparison.heldOut.candidate, comparison.testSet.current, comparison.testSet.candidate]) {
-    assert.ok(scores.accuracy >= 0 && scores.accuracy <= 1 && scores.f1.length === 10);
-  }
-  // Every number says on how many of the user's own photos it rests; the replay images are counted apart.
-  assert.equal(comparison.validation.count, validation.length);
-  assert.equal(comparison.replay.count, DEFAULT_FINETUNE_OPTIONS.replayRatio * validation.length);
-  assert.ok(comparison.replay.accuracy! > 0.8, `the replay guard: ${comparison.replay.accuracy}`);
-  const yourPhotos = (row.card as { fineTune: { yourPhotos: { heldOut: { count: number; accuracy: number }; validation: { count: number; accuracy: number }; train: number } } }).fineTune.yourPhotos;
-  assert.deepEqual([yourPhotos.heldOut.count, yourPhotos.validation.count, yourPhotos.train], [heldOut.length, validation.length, train.length]);
-  assert.equal(yourPhotos.heldOut.accuracy, comparison.heldOut.candidate.accuracy);
-  assert.equal(yourPhotos.validation.accuracy, comparison.validation.candidate.accuracy);
-  // The prototypes (class means of the training photos' features) are part of the version and of its hash.
-  const prototypes = readPrototypes(row.dir)!;
-  assert.equal(prototypes.counts.reduce((a, b) => a + b, 0), train.length);
-  assert.equal(prototypes.weight, DEFAULT_FINETUNE_OPTIONS.prototypes!.weight);
-  assert.equal(row.version, modelVersion(row.dir));
-  assert.notEqual(row.version, crypto.createHash('sha256').update(fs.readFileSync(path.join(row.dir, 'weights.bin'))).digest('hex'));
-  const card = readModelCard(row.dir)!;
-  assert.equal(card.accuracy, comparison.testSet.candidate.accuracy, 'the new version\'s card holds its own test scores');
-  assert.equal(card.name, candidate.model.name);
-  assert.ok(comparison.heldOut.candidate.accuracy > comparison.heldOut.current.accuracy + 0.05,
-    `it learned the shifted domain: ${comparison.heldOut.current.accuracy} → ${comparison.heldOut.candidate.accuracy} on held-out labels`);
-  assert.ok(comparison.testSet.candidate.accuracy > 0.85, `the fine-tuned model still knows Fashion-MNIST (${comparison.testSet.candidate.accuracy})`);
-  assert.equal(comparison.changes.photos, PHOTOS - labeled);
-  assert.equal(comparison.changes.matrix.flat().reduce((a, b) => a + b, 0), PHOTOS - labeled);
-  assert.equal(comparison.changes.changed, comparison.changes.matrix.flat().reduce((a, b) => a + b, 0) - comparison.changes.matrix.reduce((a, r, k) => a + r[k]!, 0));
-  assert.deepEqual(catalog.db.prepare('SELECT id, predicted_label, prediction_id FROM photos WHERE label IS NULL ORDER BY id').raw().all(), predictedBefore, 'comparing changes no current prediction');
+    // The comparison: both models on the same held-out labels and test set; the catalog changes counted.
+    const { comparison } = candidate;
+    assert.equal(comparison.heldOut.count, heldOut.length);
+    assert.equal(comparison.testSet.count, data.test.count);
+    for (const scores of [
+      comparison.heldOut.current,
+      comparison.heldOut.candidate,
+      comparison.testSet.current,
+      comparison.testSet.candidate,
+    ]) {
+      assert.ok(scores.accuracy >= 0 && scores.accuracy <= 1 && scores.f1.length === 10);
+    }
+    // Every number says on how many of the user's own photos it rests; the replay images are counted apart.
+    assert.equal(comparison.validation.count, validation.length);
+    assert.equal(comparison.replay.count, DEFAULT_FINETUNE_OPTIONS.replayRatio * validation.length);
+    assert.ok(comparison.replay.accuracy! > 0.8, `the replay guard: ${comparison.replay.accuracy}`);
+    const yourPhotos = (
+      row.card as {
+        fineTune: {
+          yourPhotos: {
+            heldOut: { count: number; accuracy: number };
+            validation: { count: number; accuracy: number };
+            train: number;
+          };
+        };
+      }
+    ).fineTune.yourPhotos;
+    assert.deepEqual(
+      [yourPhotos.heldOut.count, yourPhotos.validation.count, yourPhotos.train],
+      [heldOut.length, validation.length, train.length],
+    );
+    assert.equal(yourPhotos.heldOut.accuracy, comparison.heldOut.candidate.accuracy);
+    assert.equal(yourPhotos.validation.accuracy, comparison.validation.candidate.accuracy);
+    // The prototypes (class means of the training photos' features) are part of the version and of its hash.
+    const prototypes = readPrototypes(row.dir)!;
+    assert.equal(
+      prototypes.counts.reduce((a, b) => a + b, 0),
+      train.length,
+    );
+    assert.equal(prototypes.weight, DEFAULT_FINETUNE_OPTIONS.prototypes!.weight);
+    assert.equal(row.version, modelVersion(row.dir));
+    assert.notEqual(
+      row.version,
+      crypto
+        .createHash('sha256')
+        .update(fs.readFileSync(path.join(row.dir, 'weights.bin')))
+        .digest('hex'),
+    );
+    const card = readModelCard(row.dir)!;
+    assert.equal(
+      card.accuracy,
+      comparison.testSet.candidate.accuracy,
+      "the new version's card holds its own test scores",
+    );
+    assert.equal(card.name, candidate.model.name);
+    assert.ok(
+      comparison.heldOut.candidate.accuracy > comparison.heldOut.current.accuracy + 0.05,
+      `it learned the shifted domain: ${comparison.heldOut.current.accuracy} → ${comparison.heldOut.candidate.accuracy} on held-out labels`,
+    );
+    assert.ok(
+      comparison.testSet.candidate.accuracy > 0.85,
+      `the fine-tuned model still knows Fashion-MNIST (${comparison.testSet.candidate.accuracy})`,
+    );
+    assert.equal(comparison.changes.photos, PHOTOS - labeled);
+    assert.equal(
+      comparison.changes.matrix.flat().reduce((a, b) => a + b, 0),
+      PHOTOS - labeled,
+    );
+    assert.equal(
+      comparison.changes.changed,
+      comparison.changes.matrix.flat().reduce((a, b) => a + b, 0) -
+        comparison.changes.matrix.reduce((a, r, k) => a + r[k]!, 0),
+    );
+    assert.deepEqual(
+      catalog.db
+        .prepare('SELECT id, predicted_label, prediction_id FROM photos WHERE label IS NULL ORDER BY id')
+        .raw()
+        .all(),
+      predictedBefore,
+      'comparing changes no current prediction',
+    );
 
-  // Activating: every unreviewed photo's current prediction is the new model's; the labels are untouched.
-  const activated = await activateModel(catalog, candidate.model.id);
-  assert.deepEqual(activated, { repredicted: PHOTOS - labeled, status: 'done' });
-  // Beyond the 32 held-out labels, the 80 photos nobody reviewed (their true category is in their name) say so too.
-  const unreviewedRight = (predicted: [number, number][]) => predicted.filter(([id, label]) => label === truthOf(catalog, id)).length / predicted.length;
-  const predictedAfter = catalog.db.prepare('SELECT id, predicted_label FROM photos WHERE label IS NULL ORDER BY id').raw().all() as [number, number][];
-  const [rightBefore, rightAfter] = [unreviewedRight(predictedBefore.map(([id, label]) => [id, label])), unreviewedRight(predictedAfter)];
-  assert.ok(rightAfter > rightBefore + 0.05, `it learned the shifted domain: ${rightBefore} → ${rightAfter} of the unreviewed photos right`);
-  assert.equal(catalog.activeModel()!.id, candidate.model.id);
-  const byModel = () => catalog.db.prepare(`SELECT r.model_id, count(*) FROM photos p JOIN predictions r ON r.id = p.prediction_id WHERE p.label IS NULL GROUP BY r.model_id`).raw().all();
-  assert.deepEqual(byModel(), [[candidate.model.id, PHOTOS - labeled]]);
-  assert.equal(catalog.db.prepare('SELECT count(*) FROM photos WHERE label IS NULL AND predicted_label IS NULL').pluck().get(), 0);
-  assert.deepEqual(catalog.db.prepare('SELECT photo_id, new_label FROM labels ORDER BY id').raw().all(), labelsBefore);
+    // Activating: every unreviewed photo's current prediction is the new model's; the labels are untouched.
+    const activated = await activateModel(catalog, candidate.model.id);
+    assert.deepEqual(activated, { repredicted: PHOTOS - labeled, status: 'done' });
+    // Beyond the 32 held-out labels, the 80 photos nobody reviewed (their true category is in their name) say so too.
+    const unreviewedRight = (predicted: [number, number][]) =>
+      predicted.filter(([id, label]) => label === truthOf(catalog, id)).length / predicted.length;
+    const predictedAfter = catalog.db
+      .prepare('SELECT id, predicted_label FROM photos WHERE label IS NULL ORDER BY id')
+      .raw()
+      .all() as [number, number][];
+    const [rightBefore, rightAfter] = [
+      unreviewedRight(predictedBefore.map(([id, label]) => [id, label])),
+      unreviewedRight(predictedAfter),
+    ];
+    assert.ok(
+      rightAfter > rightBefore + 0.05,
+      `it learned the shifted domain: ${rightBefore} → ${rightAfter} of the unreviewed photos right`,
+    );
+    assert.equal(catalog.activeModel()!.id, candidate.model.id);
+    const byModel = () =>
+      catalog.db
+        .prepare(
+          `SELECT r.model_id, count(*) FROM photos p JOIN predictions r ON r.id = p.prediction_id WHERE p.label IS NULL GROUP BY r.model_id`,
+        )
+        .raw()
+        .all();
+    assert.deepEqual(byModel(), [[candidate.model.id, PHOTOS - labeled]]);
+    assert.equal(
+      catalog.db.prepare('SELECT count(*) FROM photos WHERE label IS NULL AND predicted_label IS NULL').pluck().get(),
+      0,
+    );
+    assert.deepEqual(
+      catalog.db.prepare('SELECT photo_id, new_label FROM labels ORDER BY id').raw().all(),
+      labelsBefore,
+    );
 
-  // Rolling back to the parent brings its predictions back exactly.
-  await activateModel(catalog, parent.id);
-  assert.deepEqual(byModel(), [[parent.id, PHOTOS - labeled]]);
-  assert.deepEqual(catalog.db.prepare('SELECT id, predicted_label FROM photos WHERE label IS NULL ORDER BY id').raw().all(), predictedBefore.map(([id, label]) => [id, label]));
+    // Rolling back to the parent brings its predictions back exactly.
+    await activateModel(catalog, parent.id);
+    assert.deepEqual(byModel(), [[parent.id, PHOTOS - labeled]]);
+    assert.deepEqual(
+      catalog.db.prepare('SELECT id, predicted_label FROM photos WHERE label IS NULL ORDER BY id').raw().all(),
+      predictedBefore.map(([id, label]) => [id, label]),
+    );
 
-  // The same labels again give the same weights: the same version, its folder reused, none left over.
-  const again = await improveModel(catalog, data, path.join(dir, 'models'));
-  assert.equal(again.model.id, candidate.model.id);
-  assert.equal(again.model.dir, row.dir);
-  assert.deepEqual(fs.readdirSync(path.join(dir, 'models')), [path.basename(row.dir)]);
-  assert.equal(catalog.models().length, versions.length);
-  catalog.close();
-});
+    // The same labels again give the same weights: the same version, its folder reused, none left over.
+    const again = await improveModel(catalog, data, path.join(dir, 'models'));
+    assert.equal(again.model.id, candidate.model.id);
+    assert.equal(again.model.dir, row.dir);
+    assert.deepEqual(fs.readdirSync(path.join(dir, 'models')), [path.basename(row.dir)]);
+    assert.equal(catalog.models().length, versions.length);
+    catalog.close();
+  },
+);
 
 /** Runs `finetune` and kills it with SIGKILL as soon as stderr shows `marker`. */
 function killFinetuneAt(dbFile: string, modelsDir: string, marker: RegExp): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'electron/cli.ts', 'finetune', '--db', dbFile, '--models', modelsDir, '--epochs', '2'], { cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'electron/cli.ts', 'finetune', '--db', dbFile, '--models', modelsDir, '--epochs', '2'],
+      { cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
       if (marker.test(stderr)) child.kill('SIGKILL');
     });
     child.on('error', reject);
-    child.on('exit', (code, signal) => (signal === 'SIGKILL' ? resolve(stderr) : reject(new Error(`finetune ended (${code}) before ${marker}: ${stderr}`))));
+    child.on('exit', (code, signal) =>
+      signal === 'SIGKILL'
+        ? resolve(stderr)
+        : reject(new Error(`finetune ended (${code}) before ${marker}: ${stderr}`)),
+    );
   });
 }
 
-for (const [moment, marker] of [['while training', /epoch 1\/2 step|epoch 1:/], ['while saving the new version', /saving…/]] as const) {
-  test(`SIGKILL ${moment}: the active model, its files and the catalog are unchanged and valid`, { timeout: 600_000 }, async () => {
-    const { catalog, file, dir } = catalogWithLabels(`finetune-kill-${moment.split(' ').at(-1)}`, 120);
-    const active = catalog.activeModel()!;
-    const activeFiles = folderHashes(active.dir);
+for (const [moment, marker] of [
+  ['while training', /epoch 1\/2 step|epoch 1:/],
+  ['while saving the new version', /saving…/],
+] as const) {
+  test(
+    `SIGKILL ${moment}: the active model, its files and the catalog are unchanged and valid`,
+    { timeout: 600_000 },
+    async () => {
+      const { catalog, file, dir } = catalogWithLabels(`finetune-kill-${moment.split(' ').at(-1)}`, 120);
+      const active = catalog.activeModel()!;
+      const activeFiles = folderHashes(active.dir);
+      const models = catalog.models();
+      const predictions = catalog.db.prepare('SELECT id, prediction_id, label FROM photos ORDER BY id').raw().all();
+      catalog.close();
+      const modelsDir = path.join(dir, 'models');
+
+      await killFinetuneAt(file, modelsDir, marker);
+
+      const reopened = new Catalog(file);
+      assert.equal(reopened.db.pragma('integrity_check', { simple: true }), 'ok');
+      assert.equal(reopened.activeModel()!.id, active.id);
+      assert.deepEqual(reopened.models(), models, 'no half-registered version');
+      assert.deepEqual(
+        reopened.db.prepare('SELECT id, prediction_id, label FROM photos ORDER BY id').raw().all(),
+        predictions,
+      );
+      assert.deepEqual(folderHashes(active.dir), activeFiles);
+      // Whatever reached the models folder is either a hidden staging folder or a complete, loadable model.
+      for (const entry of fs.existsSync(modelsDir) ? fs.readdirSync(modelsDir) : []) {
+        if (!entry.startsWith('.'))
+          assert.ok(
+            hasModel(path.join(modelsDir, entry)) && readWeights(path.join(modelsDir, entry)).length > 0,
+            `${entry} is complete`,
+          );
+      }
+      // And the next run works.
+      const candidate = await improveModel(reopened, data, modelsDir, { ...QUICK, epochs: 1 });
+      assert.equal(reopened.model(candidate.model.id)!.active, false);
+      reopened.close();
+    },
+  );
+}
+
+test(
+  'a diverging run (learning rate far too high) stops with a clear message, and nothing changes',
+  { timeout: 300_000 },
+  async () => {
+    const { catalog, dir } = catalogWithLabels('finetune-diverge', 80);
     const models = catalog.models();
-    const predictions = catalog.db.prepare('SELECT id, prediction_id, label FROM photos ORDER BY id').raw().all();
+    await assert.rejects(
+      improveModel(catalog, data, path.join(dir, 'models'), { ...QUICK, peakLearningRate: 1e6 }),
+      (err: Error) => {
+        assert.ok(err instanceof TrainingDiverged, err.message);
+        assert.match(
+          err.message,
+          /training diverged at epoch 1, step \d+ \(loss (NaN|Infinity|\d[\d.e+]*)\); try a lower learning rate/,
+        );
+        return true;
+      },
+    );
+    assert.deepEqual(catalog.models(), models);
+    assert.equal(fs.existsSync(path.join(dir, 'models')), false);
+    catalog.close();
+  },
+);
+
+test(
+  'the disk filling up while the new version is saved: a clear message, no partial folder, nothing changed',
+  { timeout: 300_000 },
+  async (t) => {
+    const { catalog, dir } = catalogWithLabels('finetune-diskfull', 80);
+    // A 256 KiB filesystem: the weights (about 1 MB) cannot fit.
+    try {
+      await withSmallDrive(t, path.join(dir, 'small'), 'size=256k', async (small) => {
+        const models = catalog.models();
+        await assert.rejects(
+          improveModel(catalog, data, small, { ...QUICK, epochs: 1 }),
+          /the new model version could not be saved in .+ \(the disk is full; free some space\) and was dropped; the active model is unchanged/,
+        );
+        assert.deepEqual(catalog.models(), models);
+        assert.deepEqual(fs.readdirSync(small), [], 'the staging folder was removed');
+      });
+    } finally {
+      catalog.close();
+    }
+  },
+);
+
+test(
+  'quitting the app while it fine-tunes: the job stops at once, nothing is published or registered',
+  { timeout: 300_000 },
+  async () => {
+    const { catalog, file, dir } = catalogWithLabels('finetune-quit', 80);
+    const models = catalog.models();
     catalog.close();
     const modelsDir = path.join(dir, 'models');
-
-    await killFinetuneAt(file, modelsDir, marker);
-
+    const services = createServices({ catalogFile: file, thumbnailsDir: path.join(dir, 'thumbs'), modelsDir });
+    await services.api.improveModel();
+    // Wait until training is under way (a step has reported progress).
+    for (let s = await services.api.improveStatus(); !(s && s.epoch >= 1); s = await services.api.improveStatus())
+      await new Promise((r) => setTimeout(r, 100));
+    const started = performance.now();
+    await services.close();
+    assert.ok(performance.now() - started < 10_000, 'closing does not wait for training to finish');
     const reopened = new Catalog(file);
-    assert.equal(reopened.db.pragma('integrity_check', { simple: true }), 'ok');
-    assert.equal(reopened.activeModel()!.id, active.id);
-    assert.deepEqual(reopened.models(), models, 'no half-registered version');
-    assert.deepEqual(reopened.db.prepare('SELECT id, prediction_id, label FROM photos ORDER BY id').raw().all(), predictions);
-    assert.deepEqual(folderHashes(active.dir), activeFiles);
-    // Whatever reached the models folder is either a hidden staging folder or a complete, loadable model.
-    for (const entry of fs.existsSync(modelsDir) ? fs.readdirSync(modelsDir) : []) {
-      if (!entry.startsWith('.')) assert.ok(hasModel(path.join(modelsDir, entry)) && readWeights(path.join(modelsDir, entry)).length > 0, `${entry} is complete`);
-    }
-    // And the next run works.
-    const candidate = await improveModel(reopened, data, modelsDir, { ...QUICK, epochs: 1 });
-    assert.equal(reopened.model(candidate.model.id)!.active, false);
+    assert.deepEqual(reopened.models(), models);
     reopened.close();
-  });
-}
-
-test('a diverging run (learning rate far too high) stops with a clear message, and nothing changes', { timeout: 300_000 }, async () => {
-  const { catalog, dir } = catalogWithLabels('finetune-diverge', 80);
-  const models = catalog.models();
-  await assert.rejects(improveModel(catalog, data, path.join(dir, 'models'), { ...QUICK, peakLearningRate: 1e6 }), (err: Error) => {
-    assert.ok(err instanceof TrainingDiverged, err.message);
-    assert.match(err.message, /training diverged at epoch 1, step \d+ \(loss (NaN|Infinity|\d[\d.e+]*)\); try a lower learning rate/);
-    return true;
-  });
-  assert.deepEqual(catalog.models(), models);
-  assert.equal(fs.existsSync(path.join(dir, 'models')), false);
-  catalog.close();
-});
-
-test('the disk filling up while the new version is saved: a clear message, no partial folder, nothing changed', { timeout: 300_000 }, async (t) => {
-  const { catalog, dir } = catalogWithLabels('finetune-diskfull', 80);
-  // A 256 KiB filesystem: the weights (about 1 MB) cannot fit.
-  try {
-    await withSmallDrive(t, path.join(dir, 'small'), 'size=256k', async (small) => {
-      const models = catalog.models();
-      await assert.rejects(improveModel(catalog, data, small, { ...QUICK, epochs: 1 }), /the new model version could not be saved in .+ \(the disk is full; free some space\) and was dropped; the active model is unchanged/);
-      assert.deepEqual(catalog.models(), models);
-      assert.deepEqual(fs.readdirSync(small), [], 'the staging folder was removed');
-    });
-  } finally {
-    catalog.close();
-  }
-});
-
-test('quitting the app while it fine-tunes: the job stops at once, nothing is published or registered', { timeout: 300_000 }, async () => {
-  const { catalog, file, dir } = catalogWithLabels('finetune-quit', 80);
-  const models = catalog.models();
-  catalog.close();
-  const modelsDir = path.join(dir, 'models');
-  const services = createServices({ catalogFile: file, thumbnailsDir: path.join(dir, 'thumbs'), modelsDir });
-  await services.api.improveModel();
-  // Wait until training is under way (a step has reported progress).
-  for (let s = await services.api.improveStatus(); !(s && s.epoch >= 1); s = await services.api.improveStatus()) await new Promise((r) => setTimeout(r, 100));
-  const started = performance.now();
-  await services.close();
-  assert.ok(performance.now() - started < 10_000, 'closing does not wait for training to finish');
-  const reopened = new Catalog(file);
-  assert.deepEqual(reopened.models(), models);
-  reopened.close();
-  assert.deepEqual(fs.existsSync(modelsDir) ? fs.readdirSync(modelsDir).filter((e) => !e.startsWith('.')) : [], []);
-});
+    assert.deepEqual(fs.existsSync(modelsDir) ? fs.readdirSync(modelsDir).filter((e) => !e.startsWith('.')) : [], []);
+  },
+);

@@ -22,7 +22,8 @@ import { pngClaiming, tempDir } from './helpers/photos.ts';
 const data = await loadFashionMnist({ allowDownload: false });
 const image = (i: number) => data.test.images.subarray(i * PIXELS, (i + 1) * PIXELS);
 const margins = { top: 20, bottom: 20, left: 30, right: 30 };
-const packshot = (i: number, format: 'jpeg' | 'png' = 'jpeg') => renderPackshot(image(i), { garment: 240, margins, format });
+const packshot = (i: number, format: 'jpeg' | 'png' = 'jpeg') =>
+  renderPackshot(image(i), { garment: 240, margins, format });
 
 let predictor: Predictor;
 before(async () => {
@@ -32,7 +33,12 @@ after(() => predictor.close());
 
 function openCatalog(dir: string) {
   const catalog = new Catalog(path.join(dir, 'catalog.sqlite'));
-  const model = catalog.registerModel({ name: predictor.name, version: predictor.version, dir: predictor.modelDir, card: {} });
+  const model = catalog.registerModel({
+    name: predictor.name,
+    version: predictor.version,
+    dir: predictor.modelDir,
+    card: {},
+  });
   catalog.activateModel(model.id);
   return { catalog, model: { predictor, modelId: model.id } };
 }
@@ -40,7 +46,11 @@ function openCatalog(dir: string) {
 /** Lower case for ASCII letters only, as SQLite's LIKE compares. */
 const asciiLower = (s: string) => s.replace(/[A-Z]/g, (c) => c.toLowerCase());
 
-const count = (catalog: Catalog, sql: string, ...params: unknown[]) => catalog.db.prepare(sql).pluck().get(...params) as number;
+const count = (catalog: Catalog, sql: string, ...params: unknown[]) =>
+  catalog.db
+    .prepare(sql)
+    .pluck()
+    .get(...params) as number;
 
 describe('a messy folder: every bad file is a recorded error with a reason, and the import goes on', () => {
   const dir = tempDir('messy');
@@ -50,56 +60,87 @@ describe('a messy folder: every bad file is a recorded error with a reason, and 
   let catalog: Catalog;
   const progress: ImportProgress[] = [];
 
-  before(async () => {
-    fs.mkdirSync(path.join(photos, 'nested', 'deeper'), { recursive: true });
-    fs.mkdirSync(path.join(photos, 'empty'));
-    const jpeg = await packshot(0);
-    fs.writeFileSync(path.join(photos, 'good.jpg'), jpeg);
-    fs.writeFileSync(path.join(photos, 'nested', 'deeper', 'pullover 2 "best" Ünïcödé — ß.png'), await packshot(1, 'png'));
-    fs.writeFileSync(path.join(photos, 'nested', "it's a copy.jpg"), jpeg); // same bytes: the same photo
-    fs.writeFileSync(path.join(photos, 'truncated.jpg'), jpeg.subarray(0, jpeg.length >> 1));
-    fs.writeFileSync(path.join(photos, 'zero.jpg'), Buffer.alloc(0));
-    fs.writeFileSync(path.join(photos, 'notes.jpg'), 'this is not a photo\n');
-    fs.writeFileSync(path.join(photos, 'bomb.png'), pngClaiming(100_000, 100_000));
-    fs.writeFileSync(path.join(photos, '.hidden.jpg'), jpeg);
-    fs.writeFileSync(path.join(photos, 'Thumbs.db'), 'x');
-    fs.writeFileSync(path.join(photos, 'readme.txt'), 'not a photo');
-    fs.symlinkSync(photos, path.join(photos, 'nested', 'loop'));
-    fs.symlinkSync('self-loop.jpg', path.join(photos, 'self-loop.jpg'));
-    execFileSync('mkfifo', [path.join(photos, 'pipe.jpg')]);
-    fs.symlinkSync('/dev/zero', path.join(photos, 'device.jpg'));
-    fs.writeFileSync(path.join(photos, 'video.jpg'), '');
-    fs.truncateSync(path.join(photos, 'video.jpg'), 600 * 2 ** 20); // sparse: it takes no disk space
-    const opened = openCatalog(dir);
-    catalog = opened.catalog;
-    // A file listed by the walk and deleted before it was read: the job's file list is written first.
-    const roots = [photos, path.join(dir, 'empty-root'), path.join(dir, 'does-not-exist')];
-    fs.mkdirSync(roots[1]!);
-    const jobId = catalog.createJob(roots);
-    catalog.addFoundFiles(jobId, [path.join(photos, 'deleted.jpg')]);
-    result = await importPhotos(roots, { catalog, predictor: opened.model, thumbnailsDir: path.join(dir, 'thumbs'), onProgress: (p) => progress.push(p) });
-    for (const e of result.errors) reasons.set(path.relative(dir, e.path), e.reason);
-  }, { timeout: 120_000 });
+  before(
+    async () => {
+      fs.mkdirSync(path.join(photos, 'nested', 'deeper'), { recursive: true });
+      fs.mkdirSync(path.join(photos, 'empty'));
+      const jpeg = await packshot(0);
+      fs.writeFileSync(path.join(photos, 'good.jpg'), jpeg);
+      fs.writeFileSync(
+        path.join(photos, 'nested', 'deeper', 'pullover 2 "best" Ünïcödé — ß.png'),
+        await packshot(1, 'png'),
+      );
+      fs.writeFileSync(path.join(photos, 'nested', "it's a copy.jpg"), jpeg); // same bytes: the same photo
+      fs.writeFileSync(path.join(photos, 'truncated.jpg'), jpeg.subarray(0, jpeg.length >> 1));
+      fs.writeFileSync(path.join(photos, 'zero.jpg'), Buffer.alloc(0));
+      fs.writeFileSync(path.join(photos, 'notes.jpg'), 'this is not a photo\n');
+      fs.writeFileSync(path.join(photos, 'bomb.png'), pngClaiming(100_000, 100_000));
+      fs.writeFileSync(path.join(photos, '.hidden.jpg'), jpeg);
+      fs.writeFileSync(path.join(photos, 'Thumbs.db'), 'x');
+      fs.writeFileSync(path.join(photos, 'readme.txt'), 'not a photo');
+      fs.symlinkSync(photos, path.join(photos, 'nested', 'loop'));
+      fs.symlinkSync('self-loop.jpg', path.join(photos, 'self-loop.jpg'));
+      execFileSync('mkfifo', [path.join(photos, 'pipe.jpg')]);
+      fs.symlinkSync('/dev/zero', path.join(photos, 'device.jpg'));
+      fs.writeFileSync(path.join(photos, 'video.jpg'), '');
+      fs.truncateSync(path.join(photos, 'video.jpg'), 600 * 2 ** 20); // sparse: it takes no disk space
+      const opened = openCatalog(dir);
+      catalog = opened.catalog;
+      // A file listed by the walk and deleted before it was read: the job's file list is written first.
+      const roots = [photos, path.join(dir, 'empty-root'), path.join(dir, 'does-not-exist')];
+      fs.mkdirSync(roots[1]!);
+      const jobId = catalog.createJob(roots);
+      catalog.addFoundFiles(jobId, [path.join(photos, 'deleted.jpg')]);
+      result = await importPhotos(roots, {
+        catalog,
+        predictor: opened.model,
+        thumbnailsDir: path.join(dir, 'thumbs'),
+        onProgress: (p) => progress.push(p),
+      });
+      for (const e of result.errors) reasons.set(path.relative(dir, e.path), e.reason);
+    },
+    { timeout: 120_000 },
+  );
   after(() => catalog.close());
 
   test('the good photos are imported, the copy is the same photo, hidden and system files are skipped', () => {
     assert.equal(result.status, 'done');
     assert.equal(count(catalog, 'SELECT count(*) FROM photos'), 2);
     assert.equal(count(catalog, 'SELECT count(*) FROM photo_paths'), 3);
-    assert.equal(count(catalog, 'SELECT count(DISTINCT photo_id) FROM photo_paths WHERE name IN (?, ?)', 'good.jpg', "it's a copy.jpg"), 1);
+    assert.equal(
+      count(
+        catalog,
+        'SELECT count(DISTINCT photo_id) FROM photo_paths WHERE name IN (?, ?)',
+        'good.jpg',
+        "it's a copy.jpg",
+      ),
+      1,
+    );
     assert.ok(!result.errors.some((e) => /hidden|Thumbs/.test(e.path)));
     assert.equal(result.counts.done, 3);
   });
   test('names with spaces, quotes and unicode are imported under their exact path', () => {
     const name = 'pullover 2 "best" Ünïcödé — ß.png';
-    assert.equal(count(catalog, 'SELECT count(*) FROM photo_paths WHERE name = ? AND path = ?', name, path.join(photos, 'nested', 'deeper', name)), 1);
+    assert.equal(
+      count(
+        catalog,
+        'SELECT count(*) FROM photo_paths WHERE name = ? AND path = ?',
+        name,
+        path.join(photos, 'nested', 'deeper', name),
+      ),
+      1,
+    );
   });
   test('a truncated JPEG', () => assert.match(reasons.get('photos/truncated.jpg')!, /damaged or incomplete/));
   test('a 0-byte file', () => assert.match(reasons.get('photos/zero.jpg')!, /empty \(0 bytes\)/));
-  test('a text file named .jpg', () => assert.match(reasons.get('photos/notes.jpg')!, /not an image: the file holds text/));
-  test('a text file named as one: reported too, as every file not imported is', () => assert.match(reasons.get('photos/readme.txt')!, /^not an image: the file holds text/));
-  test('a PNG claiming 100,000×100,000 pixels', () => assert.match(reasons.get('photos/bomb.png')!, /larger than 268 megapixels/));
-  test('a file deleted between listing and reading', () => assert.match(reasons.get('photos/deleted.jpg')!, /disappeared after it was found/));
+  test('a text file named .jpg', () =>
+    assert.match(reasons.get('photos/notes.jpg')!, /not an image: the file holds text/));
+  test('a text file named as one: reported too, as every file not imported is', () =>
+    assert.match(reasons.get('photos/readme.txt')!, /^not an image: the file holds text/));
+  test('a PNG claiming 100,000×100,000 pixels', () =>
+    assert.match(reasons.get('photos/bomb.png')!, /larger than 268 megapixels/));
+  test('a file deleted between listing and reading', () =>
+    assert.match(reasons.get('photos/deleted.jpg')!, /disappeared after it was found/));
   test('a symlink loop', () => {
     assert.match(reasons.get('photos/nested/loop')!, /link loop/);
     assert.match(reasons.get('photos/self-loop.jpg')!, /points to itself/);
@@ -108,14 +149,24 @@ describe('a messy folder: every bad file is a recorded error with a reason, and 
     assert.equal(reasons.get('photos/pipe.jpg'), 'not a photo file but a named pipe; it was not read');
     assert.equal(reasons.get('photos/device.jpg'), 'not a photo file but a device; it was not read');
   });
-  test('a 600 MB file named .jpg is refused unread', () => assert.match(reasons.get('photos/video.jpg')!, /^the file is 600 MB, more than any photo \(the limit is 512 MB\); it was not read/));
+  test('a 600 MB file named .jpg is refused unread', () =>
+    assert.match(
+      reasons.get('photos/video.jpg')!,
+      /^the file is 600 MB, more than any photo \(the limit is 512 MB\); it was not read/,
+    ));
   test('an empty folder', () => assert.match(reasons.get('empty-root')!, /holds no photos/));
   test('a path that does not exist', () => assert.match(reasons.get('does-not-exist')!, /does not exist/));
   test('every imported photo has a prediction with its probabilities, model version and time, and a thumbnail', () => {
-    const rows = catalog.db.prepare('SELECT p.hash, r.probabilities, r.created_at, m.version FROM photos p JOIN predictions r ON r.id = p.prediction_id JOIN models m ON m.id = r.model_id').all() as { hash: string; probabilities: Buffer; created_at: string; version: string }[];
+    const rows = catalog.db
+      .prepare(
+        'SELECT p.hash, r.probabilities, r.created_at, m.version FROM photos p JOIN predictions r ON r.id = p.prediction_id JOIN models m ON m.id = r.model_id',
+      )
+      .all() as { hash: string; probabilities: Buffer; created_at: string; version: string }[];
     assert.equal(rows.length, 2);
     for (const row of rows) {
-      const probs = new Float32Array(row.probabilities.buffer.slice(row.probabilities.byteOffset, row.probabilities.byteOffset + 40));
+      const probs = new Float32Array(
+        row.probabilities.buffer.slice(row.probabilities.byteOffset, row.probabilities.byteOffset + 40),
+      );
       assert.ok(Math.abs(probs.reduce((a, b) => a + b, 0) - 1) < 1e-4);
       assert.equal(row.version, predictor.version);
       assert.ok(!Number.isNaN(Date.parse(row.created_at)));
@@ -143,12 +194,28 @@ describe('the catalog', () => {
       assert.equal(catalog.db.pragma('journal_mode', { simple: true }), 'wal');
       assert.equal(catalog.db.pragma('foreign_keys', { simple: true }), 1);
       assert.equal(catalog.db.pragma('user_version', { simple: true }), MIGRATIONS.length);
-      const photoId = Number(catalog.db.prepare(`INSERT INTO photos (hash, size, format, width, height, name, added_at) VALUES ('h', 1, 'png', 1, 1, 'h.png', 'now')`).run().lastInsertRowid);
-      catalog.db.prepare(`INSERT INTO labels (photo_id, old_label, new_label, reviewer, created_at) VALUES (?, NULL, 6, 'ana', 'now')`).run(photoId);
+      const photoId = Number(
+        catalog.db
+          .prepare(
+            `INSERT INTO photos (hash, size, format, width, height, name, added_at) VALUES ('h', 1, 'png', 1, 1, 'h.png', 'now')`,
+          )
+          .run().lastInsertRowid,
+      );
+      catalog.db
+        .prepare(
+          `INSERT INTO labels (photo_id, old_label, new_label, reviewer, created_at) VALUES (?, NULL, 6, 'ana', 'now')`,
+        )
+        .run(photoId);
       assert.equal(count(catalog, 'SELECT label FROM photos WHERE id = ?', photoId), 6);
       assert.throws(() => catalog.db.prepare('UPDATE labels SET new_label = 0').run(), /append-only/);
       assert.throws(() => catalog.db.prepare('DELETE FROM labels').run(), /append-only/);
-      assert.throws(() => catalog.db.prepare(`INSERT INTO labels (photo_id, new_label, reviewer, created_at) VALUES (999, 1, 'x', 'now')`).run(), /FOREIGN KEY/);
+      assert.throws(
+        () =>
+          catalog.db
+            .prepare(`INSERT INTO labels (photo_id, new_label, reviewer, created_at) VALUES (999, 1, 'x', 'now')`)
+            .run(),
+        /FOREIGN KEY/,
+      );
     } finally {
       catalog.close();
     }
@@ -160,9 +227,24 @@ describe('the catalog', () => {
       const { jobId } = fillSyntheticCatalog(catalog, dir, 3000);
       // Unpredicted photos, and names that LIKE and the trigram index read differently.
       const odd = ['50% off_sale.JPG', 'Hemd "blau".jpg', 'Ärmel-ärmel.png', 'ab'];
-      catalog.addFoundFiles(jobId, odd.map((name) => path.join(dir, name)));
+      catalog.addFoundFiles(
+        jobId,
+        odd.map((name) => path.join(dir, name)),
+      );
       const found = catalog.pendingFiles(jobId, 0, 10);
-      catalog.storePhotos(found.map((f, i) => ({ fileId: f.id, path: f.path, hash: `odd${i}`.padEnd(64, '0'), size: 1, mtimeMs: 0, format: 'jpeg', width: 1, height: 1, pixels: new Uint8Array(PIXELS) })));
+      catalog.storePhotos(
+        found.map((f, i) => ({
+          fileId: f.id,
+          path: f.path,
+          hash: `odd${i}`.padEnd(64, '0'),
+          size: 1,
+          mtimeMs: 0,
+          format: 'jpeg',
+          width: 1,
+          height: 1,
+          pixels: new Uint8Array(PIXELS),
+        })),
+      );
       const random = seededRandom(8);
       const ids = catalog.db.prepare('SELECT id FROM photos ORDER BY id').pluck().all() as number[];
       const vector = () => {
@@ -171,19 +253,54 @@ describe('the catalog', () => {
         return p.map((x) => x / sum);
       };
       const newer = catalog.registerModel({ name: 'newer', version: 'newer', dir, card: {} });
-      catalog.storePredictions(newer.id, ids.filter(() => random() < 0.3).map((photoId) => ({ photoId, probabilities: vector() })));
+      catalog.storePredictions(
+        newer.id,
+        ids.filter(() => random() < 0.3).map((photoId) => ({ photoId, probabilities: vector() })),
+      );
       const candidate = catalog.registerModel({ name: 'candidate', version: 'candidate', dir, card: {} });
-      catalog.storePredictions(candidate.id, ids.slice(0, 500).map((photoId) => ({ photoId, probabilities: vector() })), false);
+      catalog.storePredictions(
+        candidate.id,
+        ids.slice(0, 500).map((photoId) => ({ photoId, probabilities: vector() })),
+        false,
+      );
       catalog.deleteModel(candidate.id);
-      catalog.setLabels(ids.filter(() => random() < 0.1).map((photoId) => ({ photoId, label: random() < 0.2 ? null : Math.floor(random() * 10) })), 'ana');
+      catalog.setLabels(
+        ids
+          .filter(() => random() < 0.1)
+          .map((photoId) => ({ photoId, label: random() < 0.2 ? null : Math.floor(random() * 10) })),
+        'ana',
+      );
       // The same photo found again under another name.
       catalog.addFoundFiles(jobId, [path.join(dir, 'renamed-4242.jpg')]);
       const [renamed] = catalog.pendingFiles(jobId, 0, 10);
-      catalog.storePhotos([{ fileId: renamed!.id, path: renamed!.path, hash: (7).toString(16).padStart(64, '0'), size: 1, mtimeMs: 0, format: 'jpeg', width: 1, height: 1, pixels: new Uint8Array(PIXELS) }]);
+      catalog.storePhotos([
+        {
+          fileId: renamed!.id,
+          path: renamed!.path,
+          hash: (7).toString(16).padStart(64, '0'),
+          size: 1,
+          mtimeMs: 0,
+          format: 'jpeg',
+          width: 1,
+          height: 1,
+          pixels: new Uint8Array(PIXELS),
+        },
+      ]);
 
-      type Row = { id: number; name: string; category: number | null; label: number | null; confidence: number | null; needsReview: number };
-      const rows = catalog.db.prepare(`SELECT id, name, category, label, confidence,
-        label IS NULL AND (confidence < 0.7 OR (predicted_label IN (0, 2, 4, 6) AND runner_up IN (0, 2, 4, 6) AND margin < 0.3)) AS needsReview FROM photos`).all() as Row[];
+      type Row = {
+        id: number;
+        name: string;
+        category: number | null;
+        label: number | null;
+        confidence: number | null;
+        needsReview: number;
+      };
+      const rows = catalog.db
+        .prepare(
+          `SELECT id, name, category, label, confidence,
+        label IS NULL AND (confidence < 0.7 OR (predicted_label IN (0, 2, 4, 6) AND runner_up IN (0, 2, 4, 6) AND margin < 0.3)) AS needsReview FROM photos`,
+        )
+        .all() as Row[];
       const counts = catalog.categoryCounts(DEFAULT_REVIEW_RULE);
       assert.deepEqual(counts, {
         perCategory: Array.from({ length: 10 }, (_, k) => rows.filter((r) => r.category === k).length),
@@ -191,24 +308,73 @@ describe('the catalog', () => {
         reviewed: rows.filter((r) => r.label !== null).length,
         needsReview: rows.filter((r) => r.needsReview).length,
       });
-      const inQueue = { all: () => true, reviewed: (r: Row) => r.label !== null, needsReview: (r: Row) => r.needsReview === 1 };
+      const inQueue = {
+        all: () => true,
+        reviewed: (r: Row) => r.label !== null,
+        needsReview: (r: Row) => r.needsReview === 1,
+      };
       for (const queue of ['all', 'reviewed', 'needsReview'] as const) {
         for (const category of [undefined, 0, 6, 9]) {
-          const page = catalog.photoPage({ queue, category, sort: 'confidence', descending: false, offset: 0, limit: 1000, rule: DEFAULT_REVIEW_RULE });
+          const page = catalog.photoPage({
+            queue,
+            category,
+            sort: 'confidence',
+            descending: false,
+            offset: 0,
+            limit: 1000,
+            rule: DEFAULT_REVIEW_RULE,
+          });
           const expected = rows.filter((r) => inQueue[queue](r) && (category === undefined || r.category === category));
           assert.equal(page.total, expected.length, `${queue}, category ${category}`);
-          assert.deepEqual(page.tiles.map((t) => t.id), expected.sort((a, b) => (a.confidence ?? -1) - (b.confidence ?? -1) || a.id - b.id).slice(0, 1000).map((r) => r.id));
+          assert.deepEqual(
+            page.tiles.map((t) => t.id),
+            expected
+              .sort((a, b) => (a.confidence ?? -1) - (b.confidence ?? -1) || a.id - b.id)
+              .slice(0, 1000)
+              .map((r) => r.id),
+          );
         }
       }
       assert.deepEqual(catalog.jobCounts(jobId), { found: 3005, done: 3005, failed: 0, pending: 0 });
       // A search is a case-insensitive (ASCII) substring of the name, whatever the index does.
-      for (const search of ['4242', '-424', 'PHOTO-12', '% off', 'off_s', '"blau"', 'ärmel', 'Ärmel', 'ab', 'b', 'photo-7.jpg']) {
-        const page = catalog.photoPage({ queue: 'all', search, sort: 'name', descending: false, offset: 0, limit: 1000, rule: DEFAULT_REVIEW_RULE });
-        const expected = rows.filter((r) => asciiLower(r.name).includes(asciiLower(search))).map((r) => r.name).sort();
-        assert.deepEqual(page.tiles.map((t) => t.name), expected, search);
+      for (const search of [
+        '4242',
+        '-424',
+        'PHOTO-12',
+        '% off',
+        'off_s',
+        '"blau"',
+        'ärmel',
+        'Ärmel',
+        'ab',
+        'b',
+        'photo-7.jpg',
+      ]) {
+        const page = catalog.photoPage({
+          queue: 'all',
+          search,
+          sort: 'name',
+          descending: false,
+          offset: 0,
+          limit: 1000,
+          rule: DEFAULT_REVIEW_RULE,
+        });
+        const expected = rows
+          .filter((r) => asciiLower(r.name).includes(asciiLower(search)))
+          .map((r) => r.name)
+          .sort();
+        assert.deepEqual(
+          page.tiles.map((t) => t.name),
+          expected,
+          search,
+        );
         assert.equal(page.total, expected.length, search);
       }
-      assert.equal(catalog.db.prepare(`SELECT count(*) FROM photo_names WHERE photo_names MATCH '"photo-7.jpg"'`).pluck().get(), 0, 'the old name is out of the index');
+      assert.equal(
+        catalog.db.prepare(`SELECT count(*) FROM photo_names WHERE photo_names MATCH '"photo-7.jpg"'`).pluck().get(),
+        0,
+        'the old name is out of the index',
+      );
       // FTS5's own check of the index against the photos table (it throws on any difference).
       catalog.db.prepare(`INSERT INTO photo_names (photo_names, rank) VALUES ('integrity-check', 1)`).run();
     } finally {
@@ -242,8 +408,12 @@ test('a root inside another root, or given twice, is walked once and is not repo
   fs.writeFileSync(path.join(dir, 'a', 'b', 'x.jpg'), 'x');
   fs.writeFileSync(path.join(dir, 'a', 'y.jpg'), 'y');
   const entries: WalkEntry[] = [];
-  for await (const entry of walkPhotos([path.join(dir, 'a'), path.join(dir, 'a', 'b'), path.join(dir, 'a')])) entries.push(entry);
-  assert.deepEqual(entries, [{ type: 'file', path: path.join(dir, 'a', 'b', 'x.jpg') }, { type: 'file', path: path.join(dir, 'a', 'y.jpg') }]);
+  for await (const entry of walkPhotos([path.join(dir, 'a'), path.join(dir, 'a', 'b'), path.join(dir, 'a')]))
+    entries.push(entry);
+  assert.deepEqual(entries, [
+    { type: 'file', path: path.join(dir, 'a', 'b', 'x.jpg') },
+    { type: 'file', path: path.join(dir, 'a', 'y.jpg') },
+  ]);
 });
 
 test('a folder nested past the longest path the system allows is an error of its own: the photo beside it is imported, the job finishes, and so does a rerun', async () => {
@@ -251,14 +421,27 @@ test('a folder nested past the longest path the system allows is an error of its
   // 18 folders of 250-byte names, a photo at the bottom: made one level at a time (a shell's cd), as no
   // single path may name it; removed the same way (rm works relative to each folder, Node's rmSync does not).
   const level = 'd'.repeat(250);
-  execFileSync('bash', ['-c', `cd "$1" && for i in $(seq 18); do mkdir "$2" && cd "$2"; done && cp "$1/photo-00000.jpg" bottom.jpg`, '-', photos, level]);
+  execFileSync('bash', [
+    '-c',
+    `cd "$1" && for i in $(seq 18); do mkdir "$2" && cd "$2"; done && cp "$1/photo-00000.jpg" bottom.jpg`,
+    '-',
+    photos,
+    level,
+  ]);
   try {
-    const firstUnresolvable = photos + `${path.sep}${level}`.repeat(Math.floor((4096 - photos.length) / (level.length + 1)) + 1);
+    const firstUnresolvable =
+      photos + `${path.sep}${level}`.repeat(Math.floor((4096 - photos.length) / (level.length + 1)) + 1);
     for (const run of [1, 2]) {
       const result = await importPhotos([photos], options);
       assert.equal(result.status, 'done', `run ${run}`);
       assert.equal(result.counts.done, 1);
-      assert.deepEqual(result.errors, [{ path: firstUnresolvable, reason: 'cannot open this folder: the path is longer than the system allows; move it nearer the top of the drive, or shorten its folders\' names' }]);
+      assert.deepEqual(result.errors, [
+        {
+          path: firstUnresolvable,
+          reason:
+            "cannot open this folder: the path is longer than the system allows; move it nearer the top of the drive, or shorten its folders' names",
+        },
+      ]);
       assert.equal(count(catalog, 'SELECT status FROM import_jobs WHERE id = ?', result.jobId) as unknown, 'done');
     }
   } finally {
@@ -276,7 +459,7 @@ test('the catalog and the thumbnail cache inside a folder being imported are nei
   assert.equal(count(catalog, 'SELECT count(*) FROM photos'), 2);
 });
 
-test('walking a folder of 1,200 files lets the main thread\'s event loop turn between batches of found files', async () => {
+test("walking a folder of 1,200 files lets the main thread's event loop turn between batches of found files", async () => {
   const dir = tempDir('walk-turns');
   const photos = path.join(dir, 'photos');
   fs.mkdirSync(photos);
@@ -285,13 +468,19 @@ test('walking a folder of 1,200 files lets the main thread\'s event loop turn be
   // Counts turns of the event loop: an immediate that queues itself again.
   let turns = 0;
   let spinning = true;
-  const spin = () => { turns++; if (spinning) setImmediate(spin); };
+  const spin = () => {
+    turns++;
+    if (spinning) setImmediate(spin);
+  };
   setImmediate(spin);
   const turnsAtFindingReports: number[] = [];
   try {
     await importPhotos([photos], {
-      catalog, thumbnailsDir: path.join(dir, 'thumbnails'),
-      onProgress: (p) => { if (p.phase === 'finding') turnsAtFindingReports.push(turns); },
+      catalog,
+      thumbnailsDir: path.join(dir, 'thumbnails'),
+      onProgress: (p) => {
+        if (p.phase === 'finding') turnsAtFindingReports.push(turns);
+      },
     });
   } finally {
     spinning = false;
@@ -299,7 +488,10 @@ test('walking a folder of 1,200 files lets the main thread\'s event loop turn be
   }
   assert.ok(turnsAtFindingReports.length >= 2, `reports while finding: ${turnsAtFindingReports.length}`);
   for (let i = 1; i < turnsAtFindingReports.length; i++) {
-    assert.ok(turnsAtFindingReports[i]! > turnsAtFindingReports[i - 1]!, `the event loop turned between finding reports ${i} and ${i + 1} (turns ${turnsAtFindingReports.join(', ')})`);
+    assert.ok(
+      turnsAtFindingReports[i]! > turnsAtFindingReports[i - 1]!,
+      `the event loop turned between finding reports ${i} and ${i + 1} (turns ${turnsAtFindingReports.join(', ')})`,
+    );
   }
 });
 
@@ -315,31 +507,72 @@ describe('importing again', () => {
     fs.renameSync(path.join(photos, 'photo-00003.png'), path.join(dir, 'moved', 'renamed.png'));
     await importPhotos([path.join(dir, 'moved')], options);
     assert.equal(count(catalog, 'SELECT count(*) FROM photos'), 12);
-    assert.equal(count(catalog, `SELECT count(*) FROM photo_paths WHERE photo_id = (SELECT photo_id FROM photo_paths WHERE name = 'renamed.png')`), 2);
+    assert.equal(
+      count(
+        catalog,
+        `SELECT count(*) FROM photo_paths WHERE photo_id = (SELECT photo_id FROM photo_paths WHERE name = 'renamed.png')`,
+      ),
+      2,
+    );
   });
 
   test('a file replaced by other content: the new content is a photo of its own; the old one keeps its row in the CSV, without a path, and the sort names it', async () => {
     const { dir, photos, catalog, options } = await folderAndCatalog('replaced', 3);
     await importPhotos([photos], options);
-    const [first, second] = ['photo-00000.jpg', 'photo-00001.png'].map((name) => path.join(photos, name)) as [string, string];
-    const oldHash = count(catalog, 'SELECT p.hash FROM photos p JOIN photo_paths pp ON pp.photo_id = p.id WHERE pp.path = ?', first) as unknown as string;
+    const [first, second] = ['photo-00000.jpg', 'photo-00001.png'].map((name) => path.join(photos, name)) as [
+      string,
+      string,
+    ];
+    const oldHash = count(
+      catalog,
+      'SELECT p.hash FROM photos p JOIN photo_paths pp ON pp.photo_id = p.id WHERE pp.path = ?',
+      first,
+    ) as unknown as string;
     fs.copyFileSync(second, first); // edited in place: other bytes at the same path
     await importPhotos([photos], options);
-    assert.equal(count(catalog, 'SELECT count(*) FROM photos'), 3, 'the copy is the same photo as the second file; the old content stays');
-    assert.equal(count(catalog, 'SELECT count(*) FROM photo_paths WHERE photo_id = (SELECT id FROM photos WHERE hash = ?)', oldHash), 0);
+    assert.equal(
+      count(catalog, 'SELECT count(*) FROM photos'),
+      3,
+      'the copy is the same photo as the second file; the old content stays',
+    );
+    assert.equal(
+      count(
+        catalog,
+        'SELECT count(*) FROM photo_paths WHERE photo_id = (SELECT id FROM photos WHERE hash = ?)',
+        oldHash,
+      ),
+      0,
+    );
 
     const csv = path.join(dir, 'catalog.csv');
     // A row per file: the second photo's content is at two paths now; the old photo has one row, without a path.
-    assert.equal(await exportCsv(catalog, csv, { format: 'catalog', selection: { queue: 'all', rule: DEFAULT_REVIEW_RULE }, bom: false }), 4);
-    const rows = (parse(fs.readFileSync(csv), { columns: true }) as Record<string, string>[]);
+    assert.equal(
+      await exportCsv(catalog, csv, {
+        format: 'catalog',
+        selection: { queue: 'all', rule: DEFAULT_REVIEW_RULE },
+        bom: false,
+      }),
+      4,
+    );
+    const rows = parse(fs.readFileSync(csv), { columns: true }) as Record<string, string>[];
     const old = rows.find((row) => row.hash === oldHash)!;
-    assert.deepEqual([old.path, old.relative_path, old.file_name, old.files_with_same_image], ['', '', 'photo-00000.jpg', '0']);
+    assert.deepEqual(
+      [old.path, old.relative_path, old.file_name, old.files_with_same_image],
+      ['', '', 'photo-00000.jpg', '0'],
+    );
     assert.equal(rows.filter((row) => row.path !== '').length, 3);
 
-    const plan = await planSort(catalog, { dest: path.join(dir, 'sorted'), mode: 'copy', selection: { queue: 'all', rule: DEFAULT_REVIEW_RULE } });
+    const plan = await planSort(catalog, {
+      dest: path.join(dir, 'sorted'),
+      mode: 'copy',
+      selection: { queue: 'all', rule: DEFAULT_REVIEW_RULE },
+    });
     assert.equal(plan.photos, 3);
     assert.equal(plan.distinctPhotos, 2);
-    assert.deepEqual(plan.unavailable.map((u) => u.path), ['photo-00000.jpg']);
+    assert.deepEqual(
+      plan.unavailable.map((u) => u.path),
+      ['photo-00000.jpg'],
+    );
     assert.match(plan.unavailable[0]!.reason, /^no file: every path it had now holds other content/);
   });
 
@@ -347,10 +580,19 @@ describe('importing again', () => {
     const { photos, catalog, options: base } = await folderAndCatalog('cancel', 60);
     const cancel = new AbortController();
     const options = { ...base, inFlight: 2 };
-    const cancelled = await importPhotos([photos], { ...options, signal: cancel.signal, onProgress: (p) => { if (p.done >= 10) cancel.abort(); } });
+    const cancelled = await importPhotos([photos], {
+      ...options,
+      signal: cancel.signal,
+      onProgress: (p) => {
+        if (p.done >= 10) cancel.abort();
+      },
+    });
     assert.equal(cancelled.status, 'cancelled');
     assert.ok(cancelled.counts.done < 60, `stopped early (${cancelled.counts.done} done)`);
-    assert.equal(count(catalog, `SELECT status FROM import_jobs WHERE id = ?`, cancelled.jobId) as unknown, 'cancelled');
+    assert.equal(
+      count(catalog, `SELECT status FROM import_jobs WHERE id = ?`, cancelled.jobId) as unknown,
+      'cancelled',
+    );
     const finished = await importPhotos([photos], options);
     assert.equal(finished.status, 'done');
     assert.equal(count(catalog, 'SELECT count(*) FROM photos'), 60);

@@ -13,77 +13,133 @@ import { writeShiftedPhotos } from './fixtures/samplePhotos.ts';
 import { axeScript, CHROMIUM, openRenderer, seriousAccessibilityViolations } from './helpers/browser.ts';
 import { tempDir } from './helpers/photos.ts';
 
-const skip = !fs.existsSync(CHROMIUM) && `Chromium not found at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`;
+const skip =
+  !fs.existsSync(CHROMIUM) && `Chromium not found at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`;
 const ARTIFACTS = path.join(projectRoot, 'test-artifacts');
 
-test('Model view: Improve model fine-tunes on the reviews, shows the comparison, activates the new version and rolls back', { skip, timeout: 600_000 }, async (t) => {
-  const dir = tempDir('improve');
-  const catalogFile = path.join(dir, 'catalog.sqlite');
-  const data = await loadFashionMnist({ allowDownload: false });
-  await writeShiftedPhotos(data.test.images, 100, path.join(dir, 'photos'), 3);
-  const catalog = new Catalog(catalogFile);
-  const predictor = await startPredictor(defaultModelDir());
-  const model = catalog.registerModel({ name: predictor.name, version: predictor.version, dir: predictor.modelDir, card: predictor.card ?? {} });
-  catalog.activateModel(model.id);
-  await importPhotos([path.join(dir, 'photos')], { catalog, thumbnailsDir: path.join(dir, 'thumbs'), predictor: { predictor, modelId: model.id } });
-  await predictor.close();
-  // Reviewers label the first photos with their true categories (the file name holds the test-set index).
-  const photos = catalog.db.prepare('SELECT p.id, pp.path FROM photos p JOIN photo_paths pp ON pp.photo_id = p.id ORDER BY pp.path').raw().all() as [number, string][];
-  const truth = (file: string) => data.test.labels[Number(/shifted-(\d+)/.exec(file)![1])]!;
-  catalog.setLabels(photos.slice(0, MIN_LABELS + 10).map(([photoId, file]) => ({ photoId, label: truth(file) })), 'tester');
-  catalog.close();
+test(
+  'Model view: Improve model fine-tunes on the reviews, shows the comparison, activates the new version and rolls back',
+  { skip, timeout: 600_000 },
+  async (t) => {
+    const dir = tempDir('improve');
+    const catalogFile = path.join(dir, 'catalog.sqlite');
+    const data = await loadFashionMnist({ allowDownload: false });
+    await writeShiftedPhotos(data.test.images, 100, path.join(dir, 'photos'), 3);
+    const catalog = new Catalog(catalogFile);
+    const predictor = await startPredictor(defaultModelDir());
+    const model = catalog.registerModel({
+      name: predictor.name,
+      version: predictor.version,
+      dir: predictor.modelDir,
+      card: predictor.card ?? {},
+    });
+    catalog.activateModel(model.id);
+    await importPhotos([path.join(dir, 'photos')], {
+      catalog,
+      thumbnailsDir: path.join(dir, 'thumbs'),
+      predictor: { predictor, modelId: model.id },
+    });
+    await predictor.close();
+    // Reviewers label the first photos with their true categories (the file name holds the test-set index).
+    const photos = catalog.db
+      .prepare('SELECT p.id, pp.path FROM photos p JOIN photo_paths pp ON pp.photo_id = p.id ORDER BY pp.path')
+      .raw()
+      .all() as [number, string][];
+    const truth = (file: string) => data.test.labels[Number(/shifted-(\d+)/.exec(file)![1])]!;
+    catalog.setLabels(
+      photos.slice(0, MIN_LABELS + 10).map(([photoId, file]) => ({ photoId, label: truth(file) })),
+      'tester',
+    );
+    catalog.close();
 
-  const services = createServices({
-    catalogFile, thumbnailsDir: path.join(dir, 'thumbs'), thumbnailBase: '/thumb/', photoBase: '/photo/',
-    modelsDir: path.join(dir, 'models'), fineTune: { ...DEFAULT_FINETUNE_OPTIONS, epochs: 1 },
-  });
-  const ui = await openRenderer(services, { initScripts: [axeScript()] });
-  try {
-    const { page } = ui;
-    await page.setViewportSize({ width: 1280, height: 900 });
-    await ui.menu('show-model');
-    const improve = page.getByRole('button', { name: 'Improve model' });
-    await improve.waitFor();
-    assert.equal(await improve.isEnabled(), true);
-    await improve.click();
-    const comparison = page.getByRole('table', { name: 'Active model and new version compared' });
-    await comparison.waitFor({ timeout: 400_000 });
-    await page.screenshot({ path: path.join(ARTIFACTS, 'improve-comparison.png'), fullPage: true });
+    const services = createServices({
+      catalogFile,
+      thumbnailsDir: path.join(dir, 'thumbs'),
+      thumbnailBase: '/thumb/',
+      photoBase: '/photo/',
+      modelsDir: path.join(dir, 'models'),
+      fineTune: { ...DEFAULT_FINETUNE_OPTIONS, epochs: 1 },
+    });
+    const ui = await openRenderer(services, { initScripts: [axeScript()] });
+    try {
+      const { page } = ui;
+      await page.setViewportSize({ width: 1280, height: 900 });
+      await ui.menu('show-model');
+      const improve = page.getByRole('button', { name: 'Improve model' });
+      await improve.waitFor();
+      assert.equal(await improve.isEnabled(), true);
+      await improve.click();
+      const comparison = page.getByRole('table', { name: 'Active model and new version compared' });
+      await comparison.waitFor({ timeout: 400_000 });
+      await page.screenshot({ path: path.join(ARTIFACTS, 'improve-comparison.png'), fullPage: true });
 
-    // What the table shows is what the services measured.
-    const status = (await services.api.improveStatus())!;
-    const candidate = status.candidate!;
-    assert.equal(status.phase, 'ready');
-    assert.match(await comparison.textContent() ?? '', new RegExp(`${(100 * candidate.testSet.candidate.accuracy).toFixed(1)}%`));
-    // Each number says on how many of the user's photos it rests; the Fashion-MNIST replay is apart.
-    const table = await comparison.textContent() ?? '';
-    assert.ok(table.includes(`Held-out: ${candidate.heldOut.count} of your photos it never saw`), table);
-    assert.ok(table.includes(`Validation: ${candidate.validation.count} of your photos`), table);
-    const counts = await page.getByTestId('improve-counts').textContent() ?? '';
-    assert.match(counts, new RegExp(`Learned from ${MIN_LABELS + 10 - candidate.heldOut.count - candidate.validation.count} of your ${MIN_LABELS + 10} reviewed photos`));
-    assert.match(counts, new RegExp(`Fashion-MNIST replay \\(forgetting check, not your photos\\): ${(100 * candidate.replay.accuracy!).toFixed(1)}% of ${candidate.replay.count}`));
-    assert.match(await page.getByTestId('improve-changes').textContent() ?? '', new RegExp(`changes the category of ${candidate.changes.changed} of ${candidate.changes.photos} unreviewed photos`));
-    assert.equal(candidate.changes.photos, 100 - MIN_LABELS - 10);
-    assert.deepEqual(await seriousAccessibilityViolations(page, (m) => t.diagnostic(m)), []);
+      // What the table shows is what the services measured.
+      const status = (await services.api.improveStatus())!;
+      const candidate = status.candidate!;
+      assert.equal(status.phase, 'ready');
+      assert.match(
+        (await comparison.textContent()) ?? '',
+        new RegExp(`${(100 * candidate.testSet.candidate.accuracy).toFixed(1)}%`),
+      );
+      // Each number says on how many of the user's photos it rests; the Fashion-MNIST replay is apart.
+      const table = (await comparison.textContent()) ?? '';
+      assert.ok(table.includes(`Held-out: ${candidate.heldOut.count} of your photos it never saw`), table);
+      assert.ok(table.includes(`Validation: ${candidate.validation.count} of your photos`), table);
+      const counts = (await page.getByTestId('improve-counts').textContent()) ?? '';
+      assert.match(
+        counts,
+        new RegExp(
+          `Learned from ${MIN_LABELS + 10 - candidate.heldOut.count - candidate.validation.count} of your ${MIN_LABELS + 10} reviewed photos`,
+        ),
+      );
+      assert.match(
+        counts,
+        new RegExp(
+          `Fashion-MNIST replay \\(forgetting check, not your photos\\): ${(100 * candidate.replay.accuracy!).toFixed(1)}% of ${candidate.replay.count}`,
+        ),
+      );
+      assert.match(
+        (await page.getByTestId('improve-changes').textContent()) ?? '',
+        new RegExp(
+          `changes the category of ${candidate.changes.changed} of ${candidate.changes.photos} unreviewed photos`,
+        ),
+      );
+      assert.equal(candidate.changes.photos, 100 - MIN_LABELS - 10);
+      assert.deepEqual(await seriousAccessibilityViolations(page, (m) => t.diagnostic(m)), []);
 
-    // Activate: the new version becomes active and the unreviewed photos are re-predicted.
-    await page.getByRole('button', { name: `Activate ${candidate.name}` }).click();
-    await page.getByTestId('improve-status').filter({ hasText: 'Switched models' }).waitFor({ timeout: 120_000 });
-    const versions = await services.api.modelVersions();
-    assert.deepEqual(versions.map((v) => [v.name, v.active]), [[candidate.name, true], [model.name, false]]);
-    assert.equal(versions[0]!.parentName, model.name);
-    assert.equal(versions[0]!.labels, MIN_LABELS + 10);
-    await page.getByRole('heading', { name: `Model ${candidate.name}`, exact: true }).waitFor();
+      // Activate: the new version becomes active and the unreviewed photos are re-predicted.
+      await page.getByRole('button', { name: `Activate ${candidate.name}` }).click();
+      await page.getByTestId('improve-status').filter({ hasText: 'Switched models' }).waitFor({ timeout: 120_000 });
+      const versions = await services.api.modelVersions();
+      assert.deepEqual(
+        versions.map((v) => [v.name, v.active]),
+        [
+          [candidate.name, true],
+          [model.name, false],
+        ],
+      );
+      assert.equal(versions[0]!.parentName, model.name);
+      assert.equal(versions[0]!.labels, MIN_LABELS + 10);
+      await page.getByRole('heading', { name: `Model ${candidate.name}`, exact: true }).waitFor();
 
-    // Roll back from the versions table.
-    await page.getByRole('row', { name: new RegExp(`^${model.name} `) }).getByRole('button', { name: 'Make active' }).click();
-    await page.getByRole('heading', { name: `Model ${model.name}`, exact: true }).waitFor({ timeout: 120_000 });
-    await page.getByTestId('improve-status').filter({ hasText: `Switched models; every unreviewed photo is re-predicted · ${candidate.changes.photos} of ${candidate.changes.photos}` }).waitFor();
-    assert.equal((await services.api.modelVersions()).find((v) => v.active)!.name, model.name);
-    await page.screenshot({ path: path.join(ARTIFACTS, 'improve-rolled-back.png'), fullPage: true });
-    assert.deepEqual(ui.problems, []);
-  } finally {
-    await ui.close();
-    await services.close();
-  }
-});
+      // Roll back from the versions table.
+      await page
+        .getByRole('row', { name: new RegExp(`^${model.name} `) })
+        .getByRole('button', { name: 'Make active' })
+        .click();
+      await page.getByRole('heading', { name: `Model ${model.name}`, exact: true }).waitFor({ timeout: 120_000 });
+      await page
+        .getByTestId('improve-status')
+        .filter({
+          hasText: `Switched models; every unreviewed photo is re-predicted · ${candidate.changes.photos} of ${candidate.changes.photos}`,
+        })
+        .waitFor();
+      assert.equal((await services.api.modelVersions()).find((v) => v.active)!.name, model.name);
+      await page.screenshot({ path: path.join(ARTIFACTS, 'improve-rolled-back.png'), fullPage: true });
+      assert.deepEqual(ui.problems, []);
+    } finally {
+      await ui.close();
+      await services.close();
+    }
+  },
+);

@@ -17,7 +17,8 @@ interface Kinds {
 const BUSY = { count: 'counting is running', other: 'the other job is running' };
 const INTERVAL_MS = 40;
 const initial = { phase: 'counting', done: 0, problem: null } as const;
-const failure = (err: Error, cancelled: boolean): Partial<CountStatus> => (cancelled ? { phase: 'cancelled' } : { phase: 'failed', problem: err.message });
+const failure = (err: Error, cancelled: boolean): Partial<CountStatus> =>
+  cancelled ? { phase: 'cancelled' } : { phase: 'failed', problem: err.message };
 
 /** A manager whose updates are recorded; `hold` gives each started job's run and a way to end it. */
 function setUp() {
@@ -28,21 +29,23 @@ function setUp() {
   const hold = () => {
     let run!: JobRun<CountStatus>;
     let end!: (result: Partial<CountStatus> | Error) => void;
-    const work = (r: JobRun<CountStatus>) => new Promise<Partial<CountStatus>>((resolve, reject) => {
-      run = r;
-      end = (result) => (result instanceof Error ? reject(result) : resolve(result));
-      r.signal.addEventListener('abort', () => reject(new Error('aborted')));
-    });
+    const work = (r: JobRun<CountStatus>) =>
+      new Promise<Partial<CountStatus>>((resolve, reject) => {
+        run = r;
+        end = (result) => (result instanceof Error ? reject(result) : resolve(result));
+        r.signal.addEventListener('abort', () => reject(new Error('aborted')));
+      });
     return { work, run: () => run, end: (result: Partial<CountStatus> | Error) => end(result) };
   };
   /** Resolves with the job's last status once it has ended (without cancelling it). */
-  const ended = (kind: keyof Kinds) => new Promise<CountStatus>((resolve) => {
-    const unsubscribe = jobs.subscribe((update) => {
-      if (update.kind !== kind || update.status.running) return;
-      unsubscribe();
-      resolve(update.status);
+  const ended = (kind: keyof Kinds) =>
+    new Promise<CountStatus>((resolve) => {
+      const unsubscribe = jobs.subscribe((update) => {
+        if (update.kind !== kind || update.status.running) return;
+        unsubscribe();
+        resolve(update.status);
+      });
     });
-  });
   return { jobs, updates, stop, hold, ended };
 }
 
@@ -52,7 +55,11 @@ test('a job starts, reports progress at most once per interval, and finishes wit
   const job = hold();
   const started = jobs.start('count', initial, job.work, failure);
   assert.deepEqual(started, { ...initial, running: true });
-  assert.deepEqual(updates.map((u) => [u.kind, u.status.phase, u.status.running]), [['count', 'counting', true]], 'the start is pushed at once');
+  assert.deepEqual(
+    updates.map((u) => [u.kind, u.status.phase, u.status.running]),
+    [['count', 'counting', true]],
+    'the start is pushed at once',
+  );
 
   // Three reports in a row: one push, with the last of them, after the interval.
   const reportedAt = performance.now();
@@ -60,8 +67,14 @@ test('a job starts, reports progress at most once per interval, and finishes wit
   assert.equal(updates.length, 1, 'progress is not pushed synchronously');
   assert.equal(jobs.snapshot('count')!.done, 3, 'a snapshot shows progress at once');
   await delay(INTERVAL_MS * 3);
-  assert.deepEqual(updates.slice(1).map((u) => u.status.done), [3]);
-  assert.ok(updates[1]!.at - reportedAt >= INTERVAL_MS - 2, `pushed ${updates[1]!.at - reportedAt} ms after the report`);
+  assert.deepEqual(
+    updates.slice(1).map((u) => u.status.done),
+    [3],
+  );
+  assert.ok(
+    updates[1]!.at - reportedAt >= INTERVAL_MS - 2,
+    `pushed ${updates[1]!.at - reportedAt} ms after the report`,
+  );
 
   // A snapshot is a copy: changing it changes nothing.
   jobs.snapshot('count')!.done = 99;
@@ -73,7 +86,11 @@ test('a job starts, reports progress at most once per interval, and finishes wit
   assert.deepEqual(await last, { running: false, phase: 'done', done: 5, problem: null });
   await jobs.cancel('count'); // nothing to cancel once it has ended
   assert.deepEqual(jobs.snapshot('count'), { running: false, phase: 'done', done: 5, problem: null });
-  assert.deepEqual(updates.at(-1)!.status, { running: false, phase: 'done', done: 5, problem: null }, 'the end is pushed at once');
+  assert.deepEqual(
+    updates.at(-1)!.status,
+    { running: false, phase: 'done', done: 5, problem: null },
+    'the end is pushed at once',
+  );
   const count = updates.length;
   await delay(INTERVAL_MS * 2);
   assert.equal(updates.length, count, 'no progress push after the end (the pending one was folded into it)');
@@ -81,7 +98,7 @@ test('a job starts, reports progress at most once per interval, and finishes wit
   assert.equal(jobs.snapshot('count')!.done, 5, 'a late report from an ended job changes nothing');
 });
 
-test('while a job runs, a second start of any kind is refused with the running job\'s message; once it ends, another starts', async () => {
+test("while a job runs, a second start of any kind is refused with the running job's message; once it ends, another starts", async () => {
   const { jobs, hold, ended } = setUp();
   const first = hold();
   jobs.start('count', initial, first.work, failure);
@@ -103,7 +120,7 @@ test('while a job runs, a second start of any kind is refused with the running j
   assert.deepEqual([jobs.snapshot('count')!.phase, jobs.snapshot('other')!.phase], ['done', 'done']);
 });
 
-test('cancelling aborts the work\'s signal and resolves once the job has ended cancelled', async () => {
+test("cancelling aborts the work's signal and resolves once the job has ended cancelled", async () => {
   const { jobs, updates, hold } = setUp();
   const job = hold();
   jobs.start('count', initial, job.work, failure);
@@ -129,14 +146,29 @@ test('a job that fails (a rejection, or a throw before its first await) ends fai
     throw new Error('the window is gone');
   });
   const thrown = ended('other');
-  jobs.start('other', initial, () => {
-    throw new Error('no such folder');
-  }, failure);
+  jobs.start(
+    'other',
+    initial,
+    () => {
+      throw new Error('no such folder');
+    },
+    failure,
+  );
   await thrown;
   assert.deepEqual(jobs.snapshot('other'), { running: false, phase: 'failed', done: 0, problem: 'no such folder' });
-  assert.deepEqual(updates.slice(-2).map((u) => [u.kind, u.status.running]), [['other', true], ['other', false]], 'the first subscriber heard both');
+  assert.deepEqual(
+    updates.slice(-2).map((u) => [u.kind, u.status.running]),
+    [
+      ['other', true],
+      ['other', false],
+    ],
+    'the first subscriber heard both',
+  );
   assert.equal(errors.mock.callCount(), 2);
-  assert.match(String(errors.mock.calls[0]!.arguments[0]), /^the other job's update could not be delivered: the window is gone$/);
+  assert.match(
+    String(errors.mock.calls[0]!.arguments[0]),
+    /^the other job's update could not be delivered: the window is gone$/,
+  );
 
   // Unsubscribed listeners hear nothing more.
   unsubscribe();

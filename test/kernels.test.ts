@@ -5,7 +5,8 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { initBackend } from '../electron/ml/backend.ts';
 
 /** Deterministic, non-trivial values (no ties, so max-pool argmax is unambiguous). */
-const values = (shape: number[], phase: number) => Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => Math.sin(i * 0.731 + phase) + 0.001 * i);
+const values = (shape: number[], phase: number) =>
+  Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => Math.sin(i * 0.731 + phase) + 0.001 * i);
 
 /** Runs `f` on a backend and returns the gradients of sum(f(...)²) w.r.t. every input. */
 function gradsOn(backend: string, f: (...xs: tf.Tensor[]) => tf.Tensor, shapes: number[][]): Float32Array[] {
@@ -22,7 +23,10 @@ function assertClose(actual: Float32Array, expected: Float32Array, what: string)
   const scale = Math.max(1, ...Array.from(expected, Math.abs));
   for (let i = 0; i < expected.length; i++) {
     const err = Math.abs(actual[i]! - expected[i]!) / scale;
-    if (err > 1e-4) assert.fail(`${what}: element ${i} is ${actual[i]} where ${expected[i]} is expected (relative error ${err.toExponential(2)})`);
+    if (err > 1e-4)
+      assert.fail(
+        `${what}: element ${i} is ${actual[i]} where ${expected[i]} is expected (relative error ${err.toExponential(2)})`,
+      );
   }
 }
 
@@ -122,7 +126,10 @@ function batchNormReference(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D,
   const xhat = tf.div(tf.sub(x, mean), std);
   return {
     y: tf.add(tf.mul(xhat, gamma), beta),
-    dx: tf.mul(tf.div(gamma, std), tf.sub(tf.sub(dy, tf.mean(dy, axes)), tf.mul(xhat, tf.mean(tf.mul(dy, xhat), axes)))),
+    dx: tf.mul(
+      tf.div(gamma, std),
+      tf.sub(tf.sub(dy, tf.mean(dy, axes)), tf.mul(xhat, tf.mean(tf.mul(dy, xhat), axes))),
+    ),
     dGamma: tf.sum(tf.mul(dy, xhat), axes),
     dBeta: tf.sum(dy, axes),
     mean,
@@ -146,7 +153,11 @@ describe('batch-norm gradient (replaced for every backend) equals the reference 
         const { mean, variance } = tf.moments(xs, [0, 1, 2]);
         return tf.batchNorm(xs, mean, variance, b as tf.Tensor1D, g as tf.Tensor1D, 1e-3);
       };
-      const [dx, dg, db] = tf.grads((xs: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(bn(xs, g, b), dy)))([x, gamma, beta]);
+      const [dx, dg, db] = tf.grads((xs: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(bn(xs, g, b), dy)))([
+        x,
+        gamma,
+        beta,
+      ]);
       const expected = batchNormReference(x, gamma, beta, dy);
       assertClose(data(dx!), data(expected.dx), 'dx');
       assertClose(data(dg!), data(expected.dGamma), 'dγ');
@@ -159,7 +170,11 @@ describe('batch-norm gradient (replaced for every backend) equals the reference 
       tf.setBackend(backend);
       const shape = [6, 4, 3, 5];
       const momentum = 0.9;
-      const layer = tfl.layers.batchNormalization({ momentum, gammaInitializer: tfl.initializers.randomUniform({ minval: -2, maxval: 2, seed: 1 }), betaInitializer: tfl.initializers.randomUniform({ minval: -1, maxval: 1, seed: 2 }) });
+      const layer = tfl.layers.batchNormalization({
+        momentum,
+        gammaInitializer: tfl.initializers.randomUniform({ minval: -2, maxval: 2, seed: 1 }),
+        betaInitializer: tfl.initializers.randomUniform({ minval: -1, maxval: 1, seed: 2 }),
+      });
       layer.build(shape);
       // Copies: the layer's variables change under the training call.
       const [gamma, beta, movingMean, movingVariance] = layer.getWeights().map((w) => w.clone()) as tf.Tensor1D[];
@@ -179,11 +194,23 @@ describe('batch-norm gradient (replaced for every backend) equals the reference 
         assertClose(data(grads[variables[1]!.name]!), data(expected.dGamma), 'dγ');
         assertClose(data(grads[variables[2]!.name]!), data(expected.dBeta), 'dβ');
         const [newMean, newVariance] = layer.getWeights().slice(2);
-        assertClose(data(newMean!), data(tf.add(tf.mul(movingMean!, momentum), tf.mul(expected.mean, 1 - momentum))), 'moving mean');
-        assertClose(data(newVariance!), data(tf.add(tf.mul(movingVariance!, momentum), tf.mul(expected.variance, 1 - momentum))), 'moving variance');
+        assertClose(
+          data(newMean!),
+          data(tf.add(tf.mul(movingMean!, momentum), tf.mul(expected.mean, 1 - momentum))),
+          'moving mean',
+        );
+        assertClose(
+          data(newVariance!),
+          data(tf.add(tf.mul(movingVariance!, momentum), tf.mul(expected.variance, 1 - momentum))),
+          'moving variance',
+        );
         // Inference still uses the moving statistics.
         const inference = layer.apply(x, { training: false }) as tf.Tensor;
-        assertClose(data(inference), data(tf.batchNorm(x, newMean!, newVariance!, beta, gamma, 1e-3)), 'inference output');
+        assertClose(
+          data(inference),
+          data(tf.batchNorm(x, newMean!, newVariance!, beta, gamma, 1e-3)),
+          'inference output',
+        );
       });
       tf.dispose([gamma!, beta!, movingMean!, movingVariance!]);
       for (const weight of layer.weights) weight.dispose();

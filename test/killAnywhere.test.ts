@@ -40,7 +40,11 @@ const modelsDir = path.join(work, 'models');
 const exportFile = path.join(work, 'export.csv');
 const sortedDir = path.join(work, 'sorted');
 // Caches and user data (thumbnails) inside the workspace too, so every run starts from the same state.
-const env = { ...process.env, FASHION_SORTER_CACHE: path.join(work, 'cache'), FASHION_SORTER_DATA: path.join(work, 'data') };
+const env = {
+  ...process.env,
+  FASHION_SORTER_CACHE: path.join(work, 'cache'),
+  FASHION_SORTER_DATA: path.join(work, 'data'),
+};
 /** A private copy of the shipped model, to classify with: the active model whose files must never change. */
 const baseModelDir = path.join(root, 'model');
 /** A small Fashion-MNIST for fine-tuning, so that its comparison on the test set takes seconds, not a minute. */
@@ -49,7 +53,8 @@ const firstReviewCsv = path.join(root, 'first-review.csv');
 const reviewCsv = path.join(root, 'review.csv');
 
 const snapshotDir = (name: string) => path.join(root, 'snapshots', name);
-const saveSnapshot = (name: string) => fs.cpSync(work, snapshotDir(name), { recursive: true, preserveTimestamps: true });
+const saveSnapshot = (name: string) =>
+  fs.cpSync(work, snapshotDir(name), { recursive: true, preserveTimestamps: true });
 function restoreSnapshot(name: string): void {
   fs.rmSync(work, { recursive: true, force: true });
   fs.cpSync(snapshotDir(name), work, { recursive: true, preserveTimestamps: true });
@@ -87,7 +92,11 @@ function hasCatalogOpen(pid: number): boolean {
 function runCli(args: string[], kill?: KillAt): Promise<Run> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const child = spawn(process.execPath, [...CLI, ...args], { cwd: projectRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...CLI, ...args], {
+      cwd: projectRoot,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -119,13 +128,24 @@ function catalogRows<T>(sql: string): T[] {
     db.close();
   }
 }
-const hasTable = (name: string) => fs.existsSync(catalogFile) && catalogRows(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '${name}'`).length === 1;
-const integrity = () => catalogRows<{ integrity_check: string }>('PRAGMA integrity_check').map((r) => r.integrity_check).join('; ');
+const hasTable = (name: string) =>
+  fs.existsSync(catalogFile) &&
+  catalogRows(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '${name}'`).length === 1;
+const integrity = () =>
+  catalogRows<{ integrity_check: string }>('PRAGMA integrity_check')
+    .map((r) => r.integrity_check)
+    .join('; ');
 
 /** The human label log, one entry per line, without its ids and times (a recovery run logs at another time). */
-const labelLog = () => catalogRows<{ entry: string }>(`SELECT photo_id || ':' || ifnull(old_label, '-') || '→' || new_label || ' by ' || reviewer AS entry FROM labels ORDER BY id`).map((r) => r.entry);
+const labelLog = () =>
+  catalogRows<{ entry: string }>(
+    `SELECT photo_id || ':' || ifnull(old_label, '-') || '→' || new_label || ' by ' || reviewer AS entry FROM labels ORDER BY id`,
+  ).map((r) => r.entry);
 /** Photos whose current label is not the latest entry of their log: a label the catalog lost on the way. */
-const photosNotShowingTheirLatestLabel = () => catalogRows<{ n: number }>(`SELECT count(*) AS n FROM photos p WHERE EXISTS (SELECT 1 FROM labels WHERE photo_id = p.id)
+const photosNotShowingTheirLatestLabel = () =>
+  catalogRows<{
+    n: number;
+  }>(`SELECT count(*) AS n FROM photos p WHERE EXISTS (SELECT 1 FROM labels WHERE photo_id = p.id)
   AND p.label IS NOT (SELECT new_label FROM labels WHERE photo_id = p.id ORDER BY id DESC LIMIT 1)`)[0]!.n;
 
 /** What `actual` lacks of `expected`, and what it has more often, as multisets. */
@@ -143,34 +163,65 @@ function multisetDifference(expected: string[], actual: string[]): { missing: nu
 }
 
 /** Files and folders a write in progress uses (export's and thumbnails' *.tmp, sort's *.partial, a model's .incoming folder). */
-const temporaries = () => fs.readdirSync(work, { recursive: true, withFileTypes: true })
-  .filter((e) => /^.+\.(tmp|partial|incoming)$/.test(e.name))
-  .map((e) => path.relative(work, path.join(e.parentPath, e.name)));
+const temporaries = () =>
+  fs
+    .readdirSync(work, { recursive: true, withFileTypes: true })
+    .filter((e) => /^.+\.(tmp|partial|incoming)$/.test(e.name))
+    .map((e) => path.relative(work, path.join(e.parentPath, e.name)));
 
 /** A model folder whose model.json parses and whose weights file holds every weight it lists. */
 function modelIntact(dir: string): boolean {
   try {
     const weights = readWeights(dir);
-    return hasModel(dir) && weights.length > 0 && fs.statSync(path.join(dir, 'weights.bin')).size === weights.reduce((n, w) => n + w.byteLength, 0);
+    return (
+      hasModel(dir) &&
+      weights.length > 0 &&
+      fs.statSync(path.join(dir, 'weights.bin')).size === weights.reduce((n, w) => n + w.byteLength, 0)
+    );
   } catch {
     return false;
   }
 }
-const folderHashes = (dir: string) => Object.fromEntries(fs.readdirSync(dir).sort().map((f) => [f, sha256(path.join(dir, f))]));
+const folderHashes = (dir: string) =>
+  Object.fromEntries(
+    fs
+      .readdirSync(dir)
+      .sort()
+      .map((f) => [f, sha256(path.join(dir, f))]),
+  );
 
-const totals = { randomKills: 0, criticalKills: 0, photosLost: 0, photosDuplicated: 0, labelsLost: 0, labelsDuplicated: 0, modelsLost: 0, halfRegisteredModels: 0, partialExports: 0, temporariesLeft: 0 };
+const totals = {
+  randomKills: 0,
+  criticalKills: 0,
+  photosLost: 0,
+  photosDuplicated: 0,
+  labelsLost: 0,
+  labelsDuplicated: 0,
+  modelsLost: 0,
+  halfRegisteredModels: 0,
+  partialExports: 0,
+  temporariesLeft: 0,
+};
 type Tally = Partial<Omit<typeof totals, 'randomKills' | 'criticalKills'>>;
 
 /** The state every operation but import starts from, captured when it is made. */
 let reviewed: { log: string[]; photos: string[] };
 /** The photos of the catalog (id, content hash, label, current prediction), one per line. */
-const catalogPhotos = () => catalogRows<{ row: string }>(`SELECT id || ' ' || hash || ' ' || ifnull(label, '-') || ' ' || ifnull(prediction_id, '-') AS row FROM photos ORDER BY id`).map((r) => r.row);
+const catalogPhotos = () =>
+  catalogRows<{ row: string }>(
+    `SELECT id || ' ' || hash || ' ' || ifnull(label, '-') || ' ' || ifnull(prediction_id, '-') AS row FROM photos ORDER BY id`,
+  ).map((r) => r.row);
 
 /** For operations that must not change a photo or a label: what they lost or doubled of the reviewed state. */
 function untouchedPhotosAndLabels(): Tally {
   const photos = multisetDifference(reviewed.photos, catalogPhotos());
   const labels = multisetDifference(reviewed.log, labelLog());
-  return { photosLost: photos.missing, photosDuplicated: photos.extra, labelsLost: labels.missing + photosNotShowingTheirLatestLabel(), labelsDuplicated: labels.extra };
+  return {
+    photosLost: photos.missing,
+    photosDuplicated: photos.extra,
+    labelsLost: labels.missing + photosNotShowingTheirLatestLabel(),
+    labelsDuplicated: labels.extra,
+  };
 }
 
 interface Operation<Reference> {
@@ -204,11 +255,14 @@ async function killAnywhere<Reference>(t: TestContext, op: Operation<Reference>)
   // The moments are drawn over the time it has the catalog open: before, it only loads its code and has touched nothing.
   // A run that ends before its kill shortens that time (the first run of a command also compiles it).
   let workMs = full.ms - (full.openedMs ?? 0);
-  const moments: { fraction?: number; critical?: Operation<Reference>['critical'] }[] = Array.from({ length: op.kills }, (_, i) => ({
-    // One moment in each stratum, the strata denser towards the end, where the writes are; none in the last
-    // twentieth, which a run a little faster than the first one would finish before.
-    fraction: 0.95 * Math.sqrt((i + random()) / op.kills),
-  }));
+  const moments: { fraction?: number; critical?: Operation<Reference>['critical'] }[] = Array.from(
+    { length: op.kills },
+    (_, i) => ({
+      // One moment in each stratum, the strata denser towards the end, where the writes are; none in the last
+      // twentieth, which a run a little faster than the first one would finish before.
+      fraction: 0.95 * Math.sqrt((i + random()) / op.kills),
+    }),
+  );
   if (op.critical) moments.push({ critical: op.critical });
   const trials: string[] = [];
   let kills = 0;
@@ -239,10 +293,14 @@ async function killAnywhere<Reference>(t: TestContext, op: Operation<Reference>)
     add(atKill.tally);
     add({ ...afterRecovery.tally, temporariesLeft: leftAfterRecovery.length });
     const message = recovery.stdout.split('\n').find((line) => op.finished.test(line))!;
-    trials.push(`${killed.killed ? `killed ${moment}` : `finished before the kill ${moment}`} (${atKill.note}${leftAtKill.length > 0 ? `; ${leftAtKill.join(', ')} there` : ''})`
-      + ` → "${message.slice(0, 80)}${message.length > 80 ? '…' : ''}"${afterRecovery.note ? ` (${afterRecovery.note})` : ''}${leftAfterRecovery.length > 0 ? `, left behind: ${leftAfterRecovery.join(', ')}` : ''}`);
+    trials.push(
+      `${killed.killed ? `killed ${moment}` : `finished before the kill ${moment}`} (${atKill.note}${leftAtKill.length > 0 ? `; ${leftAtKill.join(', ')} there` : ''})` +
+        ` → "${message.slice(0, 80)}${message.length > 80 ? '…' : ''}"${afterRecovery.note ? ` (${afterRecovery.note})` : ''}${leftAfterRecovery.length > 0 ? `, left behind: ${leftAfterRecovery.join(', ')}` : ''}`,
+    );
   }
-  t.diagnostic(`${op.name}: ${(full.ms / 1000).toFixed(1)} s uninterrupted, ${((full.ms - (full.openedMs ?? 0)) / 1000).toFixed(2)} s of it with the catalog open; ${trials.join('; ')}`);
+  t.diagnostic(
+    `${op.name}: ${(full.ms / 1000).toFixed(1)} s uninterrupted, ${((full.ms - (full.openedMs ?? 0)) / 1000).toFixed(2)} s of it with the catalog open; ${trials.join('; ')}`,
+  );
   assert.ok(kills >= moments.length - 1, `${kills} of ${moments.length} kills landed before ${op.name} finished`);
 }
 
@@ -270,8 +328,16 @@ const importPhotos: Operation<string[]> = {
     if (!recovered) return { tally: { photosDuplicated: duplicated }, note: `${hashes.length} photos in` };
     assert.equal(hashes.length, files.length, 'as many photos as distinct files');
     assert.deepEqual([...hashes].sort(), reference, 'the photos of the uninterrupted import');
-    assert.equal(catalogRows<{ n: number }>(`SELECT count(*) AS n FROM import_jobs WHERE status <> 'done'`)[0]!.n, 0, 'the import job is finished');
-    assert.equal(catalogRows<{ n: number }>(`SELECT count(*) AS n FROM photos WHERE prediction_id IS NULL`)[0]!.n, 0, 'every photo is predicted');
+    assert.equal(
+      catalogRows<{ n: number }>(`SELECT count(*) AS n FROM import_jobs WHERE status <> 'done'`)[0]!.n,
+      0,
+      'the import job is finished',
+    );
+    assert.equal(
+      catalogRows<{ n: number }>(`SELECT count(*) AS n FROM photos WHERE prediction_id IS NULL`)[0]!.n,
+      0,
+      'every photo is predicted',
+    );
     const lost = new Set([...files, ...reference].filter((h) => !hashes.includes(h))).size;
     return { tally: { photosLost: lost, photosDuplicated: duplicated }, note: '' };
   },
@@ -296,10 +362,16 @@ const review: Operation<string[]> = {
     if (!recovered) {
       // The batch is one transaction: the kill leaves all of it or none; earlier labels are never touched.
       const logged = log.length - reviewed.log.length;
-      assert.ok(logged === 0 || logged === reference.length - reviewed.log.length, `${logged} labels logged at the kill`);
+      assert.ok(
+        logged === 0 || logged === reference.length - reviewed.log.length,
+        `${logged} labels logged at the kill`,
+      );
       const earlier = multisetDifference(reviewed.log, log.slice(0, reviewed.log.length));
       const beyond = multisetDifference(reference, log);
-      return { tally: { labelsLost: earlier.missing + notShown, labelsDuplicated: beyond.extra }, note: `${logged} labels logged` };
+      return {
+        tally: { labelsLost: earlier.missing + notShown, labelsDuplicated: beyond.extra },
+        note: `${logged} labels logged`,
+      };
     }
     const { missing, extra } = multisetDifference(reference, log);
     return { tally: { labelsLost: missing + notShown, labelsDuplicated: extra }, note: '' };
@@ -307,7 +379,10 @@ const review: Operation<string[]> = {
 };
 
 let baseModel: { id: number; files: Record<string, string>; rows: string[] };
-const modelRows = () => catalogRows<{ row: string }>(`SELECT id || ' ' || version || ' ' || dir || ' ' || active AS row FROM models ORDER BY id`).map((r) => r.row);
+const modelRows = () =>
+  catalogRows<{ row: string }>(
+    `SELECT id || ' ' || version || ' ' || dir || ' ' || active AS row FROM models ORDER BY id`,
+  ).map((r) => r.row);
 
 const fineTuning: Operation<number> = {
   name: 'fine-tuning',
@@ -315,7 +390,10 @@ const fineTuning: Operation<number> = {
   args: ['finetune', '--db', catalogFile, '--epochs', '1', '--models', modelsDir, '--data', smallDataDir],
   kills: 3, // the slowest run of all, and each kill costs a whole run more
   // Saving takes a few hundredths of the run: random moments almost never catch it.
-  critical: { moment: 'while it saves the new version', when: () => fs.existsSync(modelsDir) && fs.readdirSync(modelsDir).some((f) => f.endsWith('.incoming')) },
+  critical: {
+    moment: 'while it saves the new version',
+    when: () => fs.existsSync(modelsDir) && fs.readdirSync(modelsDir).some((f) => f.endsWith('.incoming')),
+  },
   finished: /^saved .* \(not active; run again with --activate/m,
   observe: () => modelRows().length,
   check(reference, recovered) {
@@ -323,22 +401,39 @@ const fineTuning: Operation<number> = {
     const rows = modelRows();
     const active = catalogRows<{ id: number }>('SELECT id FROM models WHERE active = 1');
     // Lost: a version the catalog had, gone or changed; the active one switched; its files changed.
-    const lost = multisetDifference(baseModel.rows, rows).missing
-      + (active.length === 1 && active[0]!.id === baseModel.id ? 0 : 1)
-      + (JSON.stringify(folderHashes(baseModelDir)) === JSON.stringify(baseModel.files) && modelIntact(baseModelDir) ? 0 : 1);
+    const lost =
+      multisetDifference(baseModel.rows, rows).missing +
+      (active.length === 1 && active[0]!.id === baseModel.id ? 0 : 1) +
+      (JSON.stringify(folderHashes(baseModelDir)) === JSON.stringify(baseModel.files) && modelIntact(baseModelDir)
+        ? 0
+        : 1);
     // Half-registered: a version in the catalog, or a published folder, without complete files.
     const dirs = catalogRows<{ dir: string }>('SELECT dir FROM models').map((r) => r.dir);
-    const published = fs.existsSync(modelsDir) ? fs.readdirSync(modelsDir).filter((e) => !e.startsWith('.')).map((e) => path.join(modelsDir, e)) : [];
+    const published = fs.existsSync(modelsDir)
+      ? fs
+          .readdirSync(modelsDir)
+          .filter((e) => !e.startsWith('.'))
+          .map((e) => path.join(modelsDir, e))
+      : [];
     const halfRegistered = [...dirs, ...published].filter((dir) => !modelIntact(dir)).length;
     const tally = { ...untouchedPhotosAndLabels(), modelsLost: lost, halfRegisteredModels: halfRegistered };
     if (recovered) {
-      assert.deepEqual(temporaries().filter((f) => f.startsWith(`models${path.sep}`)), [], 'the next run clears the staging folder of a killed one');
+      assert.deepEqual(
+        temporaries().filter((f) => f.startsWith(`models${path.sep}`)),
+        [],
+        'the next run clears the staging folder of a killed one',
+      );
       assert.ok(rows.length >= reference, 'the run after the kill registered its new version');
-      const newest = catalogRows<{ parent_id: number; active: number }>('SELECT parent_id, active FROM models ORDER BY id DESC LIMIT 1')[0]!;
+      const newest = catalogRows<{ parent_id: number; active: number }>(
+        'SELECT parent_id, active FROM models ORDER BY id DESC LIMIT 1',
+      )[0]!;
       assert.deepEqual(newest, { parent_id: baseModel.id, active: 0 }, 'a new, inactive version of the active model');
     }
     const unregistered = published.filter((dir) => !dirs.includes(dir)).length;
-    return { tally, note: `${rows.length - baseModel.rows.length} new versions registered, ${published.length} published${unregistered > 0 ? `, ${unregistered} of them in no version` : ''}` };
+    return {
+      tally,
+      note: `${rows.length - baseModel.rows.length} new versions registered, ${published.length} published${unregistered > 0 ? `, ${unregistered} of them in no version` : ''}`,
+    };
   },
 };
 
@@ -349,15 +444,26 @@ const exportCsv: Operation<Buffer> = {
   args: ['export', '--db', catalogFile, '--out', exportFile, '--format', 'fashion-mnist'],
   kills: 3,
   // Writing is a few hundredths of a second of the run.
-  critical: { moment: 'while it writes', when: () => fs.readdirSync(work).some((f) => f.startsWith(`${path.basename(exportFile)}.`) && f.endsWith('.tmp')) },
+  critical: {
+    moment: 'while it writes',
+    when: () => fs.readdirSync(work).some((f) => f.startsWith(`${path.basename(exportFile)}.`) && f.endsWith('.tmp')),
+  },
   finished: new RegExp(`^wrote ${PHOTOS} rows to `, 'm'),
   observe: () => fs.readFileSync(exportFile),
   check(reference, recovered) {
     const exists = fs.existsSync(exportFile);
     // Never part of a file at the target path: none, or the whole export; and the whole one after recovery.
     const partial = (exists && !fs.readFileSync(exportFile).equals(reference)) || (recovered && !exists) ? 1 : 0;
-    if (recovered) assert.deepEqual(temporaries().filter((f) => f.startsWith(`${path.basename(exportFile)}.`)), [], 'the next export clears the temporary file of a killed one');
-    return { tally: { ...untouchedPhotosAndLabels(), partialExports: partial }, note: exists ? 'complete file' : 'no file' };
+    if (recovered)
+      assert.deepEqual(
+        temporaries().filter((f) => f.startsWith(`${path.basename(exportFile)}.`)),
+        [],
+        'the next export clears the temporary file of a killed one',
+      );
+    return {
+      tally: { ...untouchedPhotosAndLabels(), partialExports: partial },
+      note: exists ? 'complete file' : 'no file',
+    };
   },
 };
 
@@ -366,59 +472,129 @@ const sortMove: Operation<Map<string, string>> = {
   start: 'reviewed',
   args: ['sort', '--db', catalogFile, '--dest', sortedDir, '--move'],
   kills: 5,
-  finished: new RegExp(`^(continued and )?finished: \\d+ photos moved into .*, \\d+ already there, 0 could not be sorted`, 'm'),
+  finished: new RegExp(
+    `^(continued and )?finished: \\d+ photos moved into .*, \\d+ already there, 0 could not be sorted`,
+    'm',
+  ),
   /** Where each photo ended up, by content hash. */
   observe() {
     const placed = new Map<string, string>();
-    for (const dir of [photosDir, sortedDir]) for (const [hash, files] of filesByHash(dir)) placed.set(hash, path.relative(work, files[0]!));
+    for (const dir of [photosDir, sortedDir])
+      for (const [hash, files] of filesByHash(dir)) placed.set(hash, path.relative(work, files[0]!));
     return placed;
   },
   check(reference, recovered) {
     assert.equal(integrity(), 'ok');
     const found = new Map<string, string[]>();
-    for (const dir of [photosDir, sortedDir]) for (const [hash, files] of filesByHash(dir)) found.set(hash, [...(found.get(hash) ?? []), ...files]);
+    for (const dir of [photosDir, sortedDir])
+      for (const [hash, files] of filesByHash(dir)) found.set(hash, [...(found.get(hash) ?? []), ...files]);
     const copies = [...reference.keys()].map((hash) => (found.get(hash) ?? []).length);
     const lost = copies.filter((n) => n === 0).length;
     const doubled = copies.reduce((sum, n) => sum + Math.max(0, n - 1), 0);
-    const sorted = [...found.values()].flat().filter((f) => f.startsWith(sortedDir + path.sep) && !f.endsWith('.partial')).length;
+    const sorted = [...found.values()]
+      .flat()
+      .filter((f) => f.startsWith(sortedDir + path.sep) && !f.endsWith('.partial')).length;
     if (!recovered) {
       // Between a verified copy and the removal of its source a photo is in both places; the journal knows, and the next run finishes the move.
-      return { tally: { ...untouchedPhotosAndLabels(), photosLost: lost }, note: `${sorted} in place${doubled > 0 ? `, ${doubled} in both places` : ''}` };
+      return {
+        tally: { ...untouchedPhotosAndLabels(), photosLost: lost },
+        note: `${sorted} in place${doubled > 0 ? `, ${doubled} in both places` : ''}`,
+      };
     }
-    const placed = new Map([...found].filter(([hash]) => reference.has(hash)).map(([hash, files]) => [hash, path.relative(work, files[0]!)]));
+    const placed = new Map(
+      [...found].filter(([hash]) => reference.has(hash)).map(([hash, files]) => [hash, path.relative(work, files[0]!)]),
+    );
     assert.deepEqual(placed, reference, 'every photo where the uninterrupted sort put it');
-    const known = new Map(catalogRows<{ hash: string; paths: string }>(`SELECT p.hash, group_concat(pp.path, '|') AS paths FROM photos p JOIN photo_paths pp ON pp.photo_id = p.id GROUP BY p.id`).map((r) => [r.hash, r.paths.split('|')]));
-    for (const [hash, files] of found) if (reference.has(hash)) assert.deepEqual(known.get(hash), files, 'the catalog points at the file');
+    const known = new Map(
+      catalogRows<{ hash: string; paths: string }>(
+        `SELECT p.hash, group_concat(pp.path, '|') AS paths FROM photos p JOIN photo_paths pp ON pp.photo_id = p.id GROUP BY p.id`,
+      ).map((r) => [r.hash, r.paths.split('|')]),
+    );
+    for (const [hash, files] of found)
+      if (reference.has(hash)) assert.deepEqual(known.get(hash), files, 'the catalog points at the file');
     return { tally: { ...untouchedPhotosAndLabels(), photosLost: lost, photosDuplicated: doubled }, note: '' };
   },
 };
 
-test('SIGKILL at random moments of import, review, fine-tuning, export and sort: after the next run, no photo, label or model lost or doubled', { timeout: 600_000 }, async (t) => {
-  // Its files only: the shipped folder may also hold training checkpoints.
-  fs.cpSync(defaultModelDir(), baseModelDir, { recursive: true, filter: (src) => src === defaultModelDir() || fs.statSync(src).isFile() });
-  fs.mkdirSync(smallDataDir);
-  for (const [name, bytes] of Object.entries(idxFiles(fashionMnist, { train: 1000, test: 200 }))) fs.writeFileSync(path.join(smallDataDir, name), bytes);
-  const files = await writePackshots(testSet.images, PHOTOS, photosDir, { seed: 5, size: { width: 120, height: 150 } });
-  saveSnapshot('photos');
+test(
+  'SIGKILL at random moments of import, review, fine-tuning, export and sort: after the next run, no photo, label or model lost or doubled',
+  { timeout: 600_000 },
+  async (t) => {
+    // Its files only: the shipped folder may also hold training checkpoints.
+    fs.cpSync(defaultModelDir(), baseModelDir, {
+      recursive: true,
+      filter: (src) => src === defaultModelDir() || fs.statSync(src).isFile(),
+    });
+    fs.mkdirSync(smallDataDir);
+    for (const [name, bytes] of Object.entries(idxFiles(fashionMnist, { train: 1000, test: 200 })))
+      fs.writeFileSync(path.join(smallDataDir, name), bytes);
+    const files = await writePackshots(testSet.images, PHOTOS, photosDir, {
+      seed: 5,
+      size: { width: 120, height: 150 },
+    });
+    saveSnapshot('photos');
 
-  await t.test('import', (t) => killAnywhere(t, importPhotos));
+    await t.test('import', (t) => killAnywhere(t, importPhotos));
 
-  // The reviewed state: the uninterrupted import, the first REVIEWED photos given their true category by a reviewer.
-  restoreSnapshot('imported');
-  const csv = (rows: [string, number][]) => `path,label\n${rows.map(([file, label]) => `"${file}",${label}`).join('\n')}\n`;
-  fs.writeFileSync(firstReviewCsv, csv(files.slice(0, REVIEWED).map((file, i) => [file, testSet.labels[i]!])));
-  const first = await runCli(['label', '--db', catalogFile, '--csv', firstReviewCsv]);
-  assert.equal(first.code, 0, first.stderr);
-  reviewed = { log: labelLog(), photos: catalogPhotos() };
-  baseModel = { id: catalogRows<{ id: number }>('SELECT id FROM models WHERE active = 1')[0]!.id, files: folderHashes(baseModelDir), rows: modelRows() };
-  saveSnapshot('reviewed');
-  // The next batch: corrections of earlier labels, the same label again for others, and first labels for the rest.
-  fs.writeFileSync(reviewCsv, csv(files.map((file, i) => [file, i < CORRECTED ? (testSet.labels[i]! + 1) % 10 : testSet.labels[i]!])));
+    // The reviewed state: the uninterrupted import, the first REVIEWED photos given their true category by a reviewer.
+    restoreSnapshot('imported');
+    const csv = (rows: [string, number][]) =>
+      `path,label\n${rows.map(([file, label]) => `"${file}",${label}`).join('\n')}\n`;
+    fs.writeFileSync(firstReviewCsv, csv(files.slice(0, REVIEWED).map((file, i) => [file, testSet.labels[i]!])));
+    const first = await runCli(['label', '--db', catalogFile, '--csv', firstReviewCsv]);
+    assert.equal(first.code, 0, first.stderr);
+    reviewed = { log: labelLog(), photos: catalogPhotos() };
+    baseModel = {
+      id: catalogRows<{ id: number }>('SELECT id FROM models WHERE active = 1')[0]!.id,
+      files: folderHashes(baseModelDir),
+      rows: modelRows(),
+    };
+    saveSnapshot('reviewed');
+    // The next batch: corrections of earlier labels, the same label again for others, and first labels for the rest.
+    fs.writeFileSync(
+      reviewCsv,
+      csv(files.map((file, i) => [file, i < CORRECTED ? (testSet.labels[i]! + 1) % 10 : testSet.labels[i]!])),
+    );
 
-  for (const op of [review, fineTuning, exportCsv, sortMove] as Operation<unknown>[]) await t.test(op.name, (t) => killAnywhere(t, op));
+    for (const op of [review, fineTuning, exportCsv, sortMove] as Operation<unknown>[])
+      await t.test(op.name, (t) => killAnywhere(t, op));
 
-  const { randomKills, criticalKills, photosLost, photosDuplicated, labelsLost, labelsDuplicated, modelsLost, halfRegisteredModels, partialExports, temporariesLeft } = totals;
-  t.diagnostic(`SIGKILL at ${randomKills} random moments and ${criticalKills} chosen ones (an export while it writes, fine-tuning while it saves) over 5 operations: photos lost ${photosLost}, duplicated ${photosDuplicated}; labels lost ${labelsLost}, duplicated ${labelsDuplicated}; models lost ${modelsLost}, half-registered ${halfRegisteredModels}; partial exports ${partialExports}; temporary files left after recovery ${temporariesLeft}`);
-  assert.deepEqual({ photosLost, photosDuplicated, labelsLost, labelsDuplicated, modelsLost, halfRegisteredModels, partialExports, temporariesLeft },
-    { photosLost: 0, photosDuplicated: 0, labelsLost: 0, labelsDuplicated: 0, modelsLost: 0, halfRegisteredModels: 0, partialExports: 0, temporariesLeft: 0 });
-});
+    const {
+      randomKills,
+      criticalKills,
+      photosLost,
+      photosDuplicated,
+      labelsLost,
+      labelsDuplicated,
+      modelsLost,
+      halfRegisteredModels,
+      partialExports,
+      temporariesLeft,
+    } = totals;
+    t.diagnostic(
+      `SIGKILL at ${randomKills} random moments and ${criticalKills} chosen ones (an export while it writes, fine-tuning while it saves) over 5 operations: photos lost ${photosLost}, duplicated ${photosDuplicated}; labels lost ${labelsLost}, duplicated ${labelsDuplicated}; models lost ${modelsLost}, half-registered ${halfRegisteredModels}; partial exports ${partialExports}; temporary files left after recovery ${temporariesLeft}`,
+    );
+    assert.deepEqual(
+      {
+        photosLost,
+        photosDuplicated,
+        labelsLost,
+        labelsDuplicated,
+        modelsLost,
+        halfRegisteredModels,
+        partialExports,
+        temporariesLeft,
+      },
+      {
+        photosLost: 0,
+        photosDuplicated: 0,
+        labelsLost: 0,
+        labelsDuplicated: 0,
+        modelsLost: 0,
+        halfRegisteredModels: 0,
+        partialExports: 0,
+        temporariesLeft: 0,
+      },
+    );
+  },
+);

@@ -14,12 +14,17 @@ import { tempDir } from './helpers/photos.ts';
 /** The native addons this process has loaded whose path lies under `packageDir`. */
 function loadedAddons(packageDir: string): string[] {
   const report = process.report.getReport() as unknown as { sharedObjects: string[] };
-  return report.sharedObjects.filter((file) => file.endsWith('.node') && path.resolve(file).startsWith(packageDir + path.sep));
+  return report.sharedObjects.filter(
+    (file) => file.endsWith('.node') && path.resolve(file).startsWith(packageDir + path.sep),
+  );
 }
 
 function assertNapi(addon: string) {
   const bytes = fs.readFileSync(addon);
-  assert.ok(bytes.includes('napi_register_module_v1\0'), `${addon} does not export napi_register_module_v1: it is not an N-API addon and will not load in Electron`);
+  assert.ok(
+    bytes.includes('napi_register_module_v1\0'),
+    `${addon} does not export napi_register_module_v1: it is not an N-API addon and will not load in Electron`,
+  );
   assert.ok(!bytes.includes('node_register_module_v'), `${addon} is bound to one Node ABI (node_register_module_v…)`);
 }
 
@@ -36,12 +41,16 @@ test('better-sqlite3 runs from one N-API addon that serves Node, the CLI and Ele
   // npm runs better-sqlite3's node-gyp step, which compiles nothing where a prebuild exists; a compiled
   // addon there would be loaded before the prebuild, by Node and Electron alike.
   const build = path.join(projectRoot, 'node_modules', 'better-sqlite3', 'build');
-  const compiled = fs.existsSync(build) ? fs.readdirSync(build, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.node')) : [];
+  const compiled = fs.existsSync(build)
+    ? fs.readdirSync(build, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.node'))
+    : [];
   assert.deepEqual(compiled, [], 'a node-gyp build of better-sqlite3 would be loaded instead of the N-API prebuild');
 });
 
 test('sharp runs from N-API addons', async () => {
-  await sharp({ create: { width: 2, height: 2, channels: 3, background: '#fff' } }).png().toBuffer();
+  await sharp({ create: { width: 2, height: 2, channels: 3, background: '#fff' } })
+    .png()
+    .toBuffer();
   const addons = loadedAddons(path.join(projectRoot, 'node_modules', '@img'));
   assert.ok(addons.length >= 1, 'sharp loaded its addon from node_modules/@img');
   for (const addon of addons) assertNapi(addon);

@@ -25,7 +25,9 @@ const pkg = JSON.parse(fs.readFileSync(path.join(projectRoot, 'package.json'), '
 const run = promisify(execFile);
 
 // Each fuse of the stand-in starts opposite to what electron-builder.yml asks, so every one must be written.
-const standInFuses = Object.fromEntries(FUSES.map((name) => [name, name in config.electronFuses ? !config.electronFuses[name] : true])) as Fuses;
+const standInFuses = Object.fromEntries(
+  FUSES.map((name) => [name, name in config.electronFuses ? !config.electronFuses[name] : true]),
+) as Fuses;
 const electronDist = tempDir('electron-dist');
 const out = tempDir('packaged');
 /** app.asar unpacked as Electron's fs shows it: unpacked entries read from app.asar.unpacked. */
@@ -36,7 +38,8 @@ const unpacked = path.join(resources, 'app.asar.unpacked');
 
 /** Paths of the files under `dir`, relative to it, with '/' separators. */
 function filesUnder(dir: string): string[] {
-  return fs.readdirSync(dir, { recursive: true, encoding: 'utf8' })
+  return fs
+    .readdirSync(dir, { recursive: true, encoding: 'utf8' })
     .filter((f) => !fs.statSync(path.join(dir, f)).isDirectory())
     .map((f) => f.split(path.sep).join('/'));
 }
@@ -46,7 +49,10 @@ function filesUnder(dir: string): string[] {
  * worker entries (workerThreads.ts starts `<name>.js` beside the module that passes its own
  * `import.meta.url` and the name). Relative modules come back as paths under `root`, bare ones as packages.
  */
-function moduleClosure(root: string, entry: string): { modules: Set<string>; packages: Set<string>; missing: string[] } {
+function moduleClosure(
+  root: string,
+  entry: string,
+): { modules: Set<string>; packages: Set<string>; missing: string[] } {
   const modules = new Set<string>();
   const packages = new Set<string>();
   const missing: string[] = [];
@@ -67,7 +73,13 @@ function moduleClosure(root: string, entry: string): { modules: Set<string>; pac
     for (const worker of source.matchAll(/import\.meta\.url,\s*['"](\w+)['"]/g)) specifiers.push(`./${worker[1]}.js`);
     for (const specifier of specifiers) {
       if (specifier.startsWith('.')) todo.push(path.posix.join(path.posix.dirname(module), specifier));
-      else if (!isBuiltin(specifier)) packages.add(specifier.split('/').slice(0, specifier.startsWith('@') ? 2 : 1).join('/'));
+      else if (!isBuiltin(specifier))
+        packages.add(
+          specifier
+            .split('/')
+            .slice(0, specifier.startsWith('@') ? 2 : 1)
+            .join('/'),
+        );
     }
   }
   return { modules, packages, missing };
@@ -95,7 +107,9 @@ test('the deb has its maintainer and homepage; the macOS app is signed ad hoc, w
   // With no entitlements of ours, electron-builder's template applies. An ad-hoc signature has no team, so
   // the hardened runtime's library validation would refuse Electron's frameworks without disable-library-validation.
   const ours = config.mac.entitlements ?? path.join(config.directories.buildResources, 'entitlements.mac.plist');
-  const entitlementsFile = fs.existsSync(path.join(projectRoot, ours)) ? path.join(projectRoot, ours) : path.join(projectRoot, 'node_modules', 'app-builder-lib', 'templates', 'entitlements.mac.plist');
+  const entitlementsFile = fs.existsSync(path.join(projectRoot, ours))
+    ? path.join(projectRoot, ours)
+    : path.join(projectRoot, 'node_modules', 'app-builder-lib', 'templates', 'entitlements.mac.plist');
   const entitlements = fs.readFileSync(entitlementsFile, 'utf8');
   for (const key of ['com.apple.security.cs.disable-library-validation', 'com.apple.security.cs.allow-jit']) {
     assert.match(entitlements, new RegExp(`<key>${key.replaceAll('.', '\\.')}</key>\\s*<true/>`), key);
@@ -106,38 +120,77 @@ test('the build compiles electron/ alone: no module of bench/ or test/ reaches d
   const fail = (d: ts.Diagnostic) => {
     throw new Error(ts.flattenDiagnosticMessageText(d.messageText, '\n'));
   };
-  const build = ts.getParsedCommandLineOfConfigFile(path.join(projectRoot, 'tsconfig.build.json'), {}, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: fail })!;
+  const build = ts.getParsedCommandLineOfConfigFile(
+    path.join(projectRoot, 'tsconfig.build.json'),
+    {},
+    { ...ts.sys, onUnRecoverableConfigFileDiagnostic: fail },
+  )!;
   // What tsc emits: the included files and every module of ours they import, transitively (not declarations).
-  const compiled = ts.createProgram(build.fileNames, build.options).getSourceFiles()
+  const compiled = ts
+    .createProgram(build.fileNames, build.options)
+    .getSourceFiles()
     .filter((f) => !f.isDeclarationFile && !f.fileName.includes('/node_modules/'))
     .map((f) => path.relative(projectRoot, f.fileName).split(path.sep).join('/'));
   assert.ok(compiled.includes('electron/main.ts') && compiled.includes('electron/cli.ts'));
-  assert.deepEqual(compiled.filter((f) => !f.startsWith('electron/')), []);
+  assert.deepEqual(
+    compiled.filter((f) => !f.startsWith('electron/')),
+    [],
+  );
 });
 
 // What the package holds comes from node_modules as npm installed it for this machine (sharp's binaries are
 // per platform), so the Linux x64 app is packed and read on Linux x64 only.
-const skip = (process.platform !== 'linux' || process.arch !== 'x64') && 'the Linux x64 app is packed from node_modules installed on Linux x64';
+const skip =
+  (process.platform !== 'linux' || process.arch !== 'x64') &&
+  'the Linux x64 app is packed from node_modules installed on Linux x64';
 
 describe('the unpacked Linux app', { skip }, () => {
-  before(async () => {
-    await ensureDistBuilt();
-    writeElectronDist(electronDist, standInFuses);
-    const electronVersion = JSON.parse(fs.readFileSync(path.join(projectRoot, 'node_modules', 'electron', 'package.json'), 'utf8')).version;
-    await run(process.execPath, [
-      path.join(projectRoot, 'node_modules', 'electron-builder', 'cli.js'), '--config', 'electron-builder.yml', '--linux', 'dir', '--x64', '--publish', 'never',
-      `-c.electronDist=${electronDist}`, `-c.electronVersion=${electronVersion}`, `-c.directories.output=${out}`,
-    ], { cwd: projectRoot, maxBuffer: 64 * 1024 * 1024 });
-    extractAll(path.join(resources, 'app.asar'), archive);
-  }, { timeout: 600_000 });
+  before(
+    async () => {
+      await ensureDistBuilt();
+      writeElectronDist(electronDist, standInFuses);
+      const electronVersion = JSON.parse(
+        fs.readFileSync(path.join(projectRoot, 'node_modules', 'electron', 'package.json'), 'utf8'),
+      ).version;
+      await run(
+        process.execPath,
+        [
+          path.join(projectRoot, 'node_modules', 'electron-builder', 'cli.js'),
+          '--config',
+          'electron-builder.yml',
+          '--linux',
+          'dir',
+          '--x64',
+          '--publish',
+          'never',
+          `-c.electronDist=${electronDist}`,
+          `-c.electronVersion=${electronVersion}`,
+          `-c.directories.output=${out}`,
+        ],
+        { cwd: projectRoot, maxBuffer: 64 * 1024 * 1024 },
+      );
+      extractAll(path.join(resources, 'app.asar'), archive);
+    },
+    { timeout: 600_000 },
+  );
 
   test("electron-builder packs the app offline around a stand-in Electron: the executable, Electron's files and licenses", () => {
     assert.ok(fs.statSync(path.join(app, 'fashion-sorter')).mode & 0o100, 'the executable is named after the app');
     assert.ok(!fs.existsSync(path.join(app, 'electron')));
-    for (const file of ['chrome-sandbox', 'chrome_crashpad_handler', 'locales/en-US.pak', 'resources.pak', 'LICENSES.chromium.html', 'resources/app.asar']) {
+    for (const file of [
+      'chrome-sandbox',
+      'chrome_crashpad_handler',
+      'locales/en-US.pak',
+      'resources.pak',
+      'LICENSES.chromium.html',
+      'resources/app.asar',
+    ]) {
       assert.ok(fs.existsSync(path.join(app, file)), file);
     }
-    assert.equal(fs.readFileSync(path.join(app, 'LICENSE.electron.txt'), 'utf8'), fs.readFileSync(path.join(electronDist, 'LICENSE'), 'utf8'));
+    assert.equal(
+      fs.readFileSync(path.join(app, 'LICENSE.electron.txt'), 'utf8'),
+      fs.readFileSync(path.join(electronDist, 'LICENSE'), 'utf8'),
+    );
   });
 
   test("every fuse in electron-builder.yml is flipped in the packaged binary; Electron's others are left alone", () => {
@@ -160,11 +213,17 @@ describe('the unpacked Linux app', { skip }, () => {
     const build = JSON.parse(fs.readFileSync(path.join(projectRoot, 'tsconfig.build.json'), 'utf8'));
     assert.equal(path.join(build.compilerOptions.outDir, 'electron', 'main.js'), path.normalize(pkg.main));
     assert.match(pkg.scripts['build:electron'], /--outfile=dist\/electron\/preload\.cjs/);
-    assert.match(fs.readFileSync(path.join(projectRoot, 'electron', 'main.ts'), 'utf8'), /preload: path\.join\(import\.meta\.dirname, 'preload\.cjs'\)/);
+    assert.match(
+      fs.readFileSync(path.join(projectRoot, 'electron', 'main.ts'), 'utf8'),
+      /preload: path\.join\(import\.meta\.dirname, 'preload\.cjs'\)/,
+    );
     for (const file of [pkg.main, 'dist/electron/preload.cjs', 'dist/renderer/index.html']) {
       assert.deepEqual(fs.readFileSync(path.join(archive, file)), fs.readFileSync(path.join(projectRoot, file)), file);
     }
-    const renderer = (root: string) => filesUnder(path.join(root, 'dist', 'renderer')).filter((f) => !f.endsWith('.map')).sort();
+    const renderer = (root: string) =>
+      filesUnder(path.join(root, 'dist', 'renderer'))
+        .filter((f) => !f.endsWith('.map'))
+        .sort();
     assert.deepEqual(renderer(archive), renderer(projectRoot), 'the whole renderer build ships');
   });
 
@@ -173,23 +232,42 @@ describe('the unpacked Linux app', { skip }, () => {
     assert.deepEqual(missing, [], 'modules main.js loads that electron-builder.yml leaves out');
     for (const name of packages) {
       if (name === 'electron') continue; // Electron's own module, provided by the runtime
-      assert.ok(fs.existsSync(path.join(archive, 'node_modules', name, 'package.json')), `${name} (imported by the app) is not in the archive`);
+      assert.ok(
+        fs.existsSync(path.join(archive, 'node_modules', name, 'package.json')),
+        `${name} (imported by the app) is not in the archive`,
+      );
     }
     for (const worker of ['photoWorker', 'inferenceWorker', 'trainWorker', 'exportWorker']) {
-      assert.ok([...modules].some((m) => m.endsWith(`/${worker}.js`)), `${worker} is followed`);
+      assert.ok(
+        [...modules].some((m) => m.endsWith(`/${worker}.js`)),
+        `${worker} is followed`,
+      );
     }
     const shipped = filesUnder(path.join(archive, 'dist', 'electron')).map((f) => `dist/electron/${f}`);
     // A module of types only (the worker protocols) compiles to `export {};`: nothing loads it, and it costs nothing.
-    const typesOnly = (f: string) => fs.readFileSync(path.join(archive, f), 'utf8').replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, '').trim() === 'export {};';
-    assert.deepEqual(shipped.filter((f) => !modules.has(f) && !typesOnly(f)).sort(), ['dist/electron/preload.cjs'],
-      'dist/electron files ship that main.js never loads: exclude them in electron-builder.yml (files), or delete dist/ if they are left from a removed source');
+    const typesOnly = (f: string) =>
+      fs
+        .readFileSync(path.join(archive, f), 'utf8')
+        .replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, '')
+        .trim() === 'export {};';
+    assert.deepEqual(
+      shipped.filter((f) => !modules.has(f) && !typesOnly(f)).sort(),
+      ['dist/electron/preload.cjs'],
+      'dist/electron files ship that main.js never loads: exclude them in electron-builder.yml (files), or delete dist/ if they are left from a removed source',
+    );
     const built = filesUnder(path.join(projectRoot, 'dist', 'electron')).map((f) => `dist/electron/${f}`);
     for (const devOnly of ['dist/electron/cli.js', 'dist/electron/commands/classify.js']) {
       assert.ok(built.includes(devOnly), `${devOnly} is built`);
       assert.ok(!shipped.includes(devOnly), `${devOnly} ships`);
     }
     // The benchmarks and the test fixtures live outside electron/ and are not built at all.
-    assert.deepEqual(fs.readdirSync(path.join(projectRoot, 'dist')).filter((d) => !d.startsWith('.')).sort(), ['electron', 'renderer']);
+    assert.deepEqual(
+      fs
+        .readdirSync(path.join(projectRoot, 'dist'))
+        .filter((d) => !d.startsWith('.'))
+        .sort(),
+      ['electron', 'renderer'],
+    );
   });
 
   test('the native modules and the wasm binaries are unpacked beside the archive, as installed (no rebuild)', () => {
@@ -204,8 +282,13 @@ describe('the unpacked Linux app', { skip }, () => {
     assert.ok(!fs.existsSync(path.join(unpacked, 'node_modules/better-sqlite3/build')));
     const sharpFiles = filesUnder(path.join(unpacked, 'node_modules/@img'));
     assert.ok(sharpFiles.includes('sharp-linux-x64/lib/sharp-linux-x64.node'), 'sharp');
-    assert.ok(sharpFiles.some((f) => /^sharp-libvips-linux-x64\/lib\/libvips-cpp\.so/.test(f)), 'libvips');
-    const wasm = fs.readdirSync(path.join(installed, '@tensorflow/tfjs-backend-wasm/dist')).filter((f) => f.endsWith('.wasm'));
+    assert.ok(
+      sharpFiles.some((f) => /^sharp-libvips-linux-x64\/lib\/libvips-cpp\.so/.test(f)),
+      'libvips',
+    );
+    const wasm = fs
+      .readdirSync(path.join(installed, '@tensorflow/tfjs-backend-wasm/dist'))
+      .filter((f) => f.endsWith('.wasm'));
     assert.ok(wasm.length >= 3, 'plain, SIMD and threaded SIMD');
     for (const file of wasm) {
       const rel = `node_modules/@tensorflow/tfjs-backend-wasm/dist/${file}`;
@@ -216,7 +299,9 @@ describe('the unpacked Linux app', { skip }, () => {
   test("the archive's node_modules work on their own: SQLite, sharp and tfjs's wasm backend load from the packaged files", async () => {
     // A module beside main.js resolves packages as the app does; outside the checkout nothing else can be found.
     const probe = path.join(archive, 'dist', 'electron', 'packagingProbe.js');
-    fs.writeFileSync(probe, `
+    fs.writeFileSync(
+      probe,
+      `
       import Database from 'better-sqlite3';
       import sharp from 'sharp';
       import * as tf from '@tensorflow/tfjs-core';
@@ -228,7 +313,8 @@ describe('the unpacked Linux app', { skip }, () => {
       const sum = tf.add(tf.scalar(1), tf.scalar(2)).dataSync()[0];
       const from = ['better-sqlite3', 'sharp', '@tensorflow/tfjs-backend-wasm'].map((p) => new URL(import.meta.resolve(p)).pathname);
       console.log(JSON.stringify({ sqlite, width, backend: tf.getBackend(), sum, from }));
-    `);
+    `,
+    );
     const env = { ...process.env };
     delete env.NODE_PATH;
     delete env.NODE_OPTIONS;
@@ -247,12 +333,18 @@ describe('the unpacked Linux app', { skip }, () => {
     const packageOf = (f: string) => /(?:^|\/)node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(f)?.[1];
     const offending = {
       devDependencies: shipped.filter((f) => devPackages.has(packageOf(f) ?? '')),
-      buildOnlyPackages: shipped.filter((f) => /^(@types\/|@webgpu\/types$|node-addon-api$|@esbuild\/)/.test(packageOf(f) ?? '')),
-      tests: shipped.filter((f) => /(^|\/)(tests?|__tests__)\/|\.(test|spec)\.[cm]?[jt]s$|_test\.js$|^test-artifacts\//.test(f)),
+      buildOnlyPackages: shipped.filter((f) =>
+        /^(@types\/|@webgpu\/types$|node-addon-api$|@esbuild\/)/.test(packageOf(f) ?? ''),
+      ),
+      tests: shipped.filter((f) =>
+        /(^|\/)(tests?|__tests__)\/|\.(test|spec)\.[cm]?[jt]s$|_test\.js$|^test-artifacts\//.test(f),
+      ),
       benchmarks: shipped.filter((f) => /^(dist\/)?bench\//.test(f)),
       typescript: shipped.filter((f) => /\.[cm]?ts$/.test(f)),
       sourceMaps: shipped.filter((f) => f.endsWith('.map')),
-      nativeSources: shipped.filter((f) => /\.(c|cc|cpp|gyp|gypi)$|\/(better-sqlite3|sharp)\/(src|deps|build)\//.test(f)),
+      nativeSources: shipped.filter((f) =>
+        /\.(c|cc|cpp|gyp|gypi)$|\/(better-sqlite3|sharp)\/(src|deps|build)\//.test(f),
+      ),
     };
     for (const [what, files] of Object.entries(offending)) assert.deepEqual(files.slice(0, 10), [], what);
     assert.deepEqual(fs.readdirSync(resources).sort(), ['app.asar', 'app.asar.unpacked', 'models']);
@@ -263,7 +355,11 @@ describe('the unpacked Linux app', { skip }, () => {
     assert.deepEqual([models.from, models.to], ['models', 'models']);
     const shipped = path.join(resources, 'models', SHIPPED_MODEL);
     for (const file of ['model.json', 'weights.bin', 'metrics.json']) {
-      assert.deepEqual(fs.readFileSync(path.join(shipped, file)), fs.readFileSync(path.join(projectRoot, 'models', SHIPPED_MODEL, file)), file);
+      assert.deepEqual(
+        fs.readFileSync(path.join(shipped, file)),
+        fs.readFileSync(path.join(projectRoot, 'models', SHIPPED_MODEL, file)),
+        file,
+      );
     }
     // In the packaged app process.resourcesPath is the folder holding app.asar.
     const processWithResources = process as { resourcesPath?: string };

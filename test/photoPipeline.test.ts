@@ -24,13 +24,23 @@ test('a packshot of a Fashion-MNIST image converts back close to the original 28
   }
 });
 
-test('fineDetail: a sinusoid up to the 28-px grid\'s Nyquist frequency scores at most π²/4, one finer than the grid more, as s²(1 − cos 2πf)/(1 − cos 2πfs)', () => {
+test("fineDetail: a sinusoid up to the 28-px grid's Nyquist frequency scores at most π²/4, one finer than the grid more, as s²(1 − cos 2πf)/(1 − cos 2πfs)", () => {
   const [width, height, step] = [200, 200, 7];
   const box = { left: 20, top: 20, width: 160, height: 160 };
-  const score = (f: number) => fineDetail(Float32Array.from({ length: width * height }, (_, p) => 128 + 100 * Math.sin(2 * Math.PI * f * (p % width))), width, height, box, step);
+  const score = (f: number) =>
+    fineDetail(
+      Float32Array.from({ length: width * height }, (_, p) => 128 + 100 * Math.sin(2 * Math.PI * f * (p % width))),
+      width,
+      height,
+      box,
+      step,
+    );
   for (const f of [1 / 40, 1 / 20, 1 / 14, 1 / 5, 1 / 3]) {
     const expected = (step * step * (1 - Math.cos(2 * Math.PI * f))) / (1 - Math.cos(2 * Math.PI * f * step));
-    assert.ok(Math.abs(score(f) - expected) < 0.05 * expected, `f ${f.toFixed(3)}: ${score(f).toFixed(2)}, expected ${expected.toFixed(2)}`);
+    assert.ok(
+      Math.abs(score(f) - expected) < 0.05 * expected,
+      `f ${f.toFixed(3)}: ${score(f).toFixed(2)}, expected ${expected.toFixed(2)}`,
+    );
   }
   assert.ok(score(1 / 14) <= Math.PI ** 2 / 4 + 0.05 && score(1 / 5) > 5, `${score(1 / 14)} ${score(1 / 5)}`);
   assert.equal(fineDetail(new Float32Array(width * height).fill(255), width, height, box, step), 0);
@@ -48,8 +58,11 @@ test('the reduction to 28 px picks pixels on a rendered packshot (no detail fine
   // A 180×200 garment of 1-px stripes, grey 40 and 200, on white; at 240 px no resize touches it on decoding.
   const [width, height] = [240, 240];
   const rgb = Buffer.alloc(width * height * 3, 255);
-  for (let y = 20; y < 220; y++) for (let x = 30; x < 210; x++) rgb.fill(y % 2 ? 40 : 200, (y * width + x) * 3, (y * width + x) * 3 + 3);
-  const striped = await sharp(rgb, { raw: { width, height, channels: 3 } }).png().toBuffer();
+  for (let y = 20; y < 220; y++)
+    for (let x = 30; x < 210; x++) rgb.fill(y % 2 ? 40 : 200, (y * width + x) * 3, (y * width + x) * 3 + 3);
+  const striped = await sharp(rgb, { raw: { width, height, channels: 3 } })
+    .png()
+    .toBuffer();
   const pixels = (await convertPhoto(striped)).pixels;
   const nearest = (await convertPhoto(striped, { reduce: 'nearest' })).pixels;
   assert.deepEqual(pixels, (await convertPhoto(striped, { reduce: 'area' })).pixels);
@@ -68,7 +81,10 @@ test('the thumbnail is a JPEG, about 256 px on the long edge, and the hash ident
   assert.equal(meta.format, 'jpeg');
   assert.equal(Math.max(meta.width!, meta.height!), 256);
   assert.equal((await convertPhoto(bytes)).hash, photo.hash);
-  assert.notEqual((await convertPhoto(await renderPackshot(image(1), { garment: 600, margins, format: 'jpeg' }))).hash, photo.hash);
+  assert.notEqual(
+    (await convertPhoto(await renderPackshot(image(1), { garment: 600, margins, format: 'jpeg' }))).hash,
+    photo.hash,
+  );
 });
 
 test('EXIF orientation is honoured: a sideways photo tagged "rotate 90°" converts like the upright one', async () => {
@@ -92,25 +108,44 @@ test('transparency is flattened onto white: a cut-out PNG converts like the same
     // Background fully transparent and black underneath: only flattening onto white makes it right.
     rgba.set(white ? [0, 0, 0, 0] : [rgb[p * 3]!, rgb[p * 3 + 1]!, rgb[p * 3 + 2]!, 255], p * 4);
   }
-  const cutout = await sharp(rgba, { raw: { width: info.width, height: info.height, channels: 4 } }).png().toBuffer();
+  const cutout = await sharp(rgba, { raw: { width: info.width, height: info.height, channels: 4 } })
+    .png()
+    .toBuffer();
   assert.ok(meanAbsDiff((await convertPhoto(onWhite)).pixels, (await convertPhoto(cutout)).pixels) < 6);
 });
 
 test('a blank photo (one colour, nothing to trim) is refused with the reason: the model would name a category for it, often confidently', async () => {
-  const blank = (background: string, width = 300, height = 200) => sharp({ create: { width, height, channels: 3, background } }).png().toBuffer();
+  const blank = (background: string, width = 300, height = 200) =>
+    sharp({ create: { width, height, channels: 3, background } })
+      .png()
+      .toBuffer();
   for (const bytes of [await blank('#ffffff'), await blank('#000000'), await blank('#336699', 1, 1)]) {
-    await assert.rejects(convertPhoto(bytes), (err) => err instanceof PhotoError && err.message === 'the image is blank (one colour throughout): there is no garment to classify');
+    await assert.rejects(
+      convertPhoto(bytes),
+      (err) =>
+        err instanceof PhotoError &&
+        err.message === 'the image is blank (one colour throughout): there is no garment to classify',
+    );
   }
   // Within the trim's tolerance (5 %) of the corner colour is still blank; a garment just beyond it is not.
-  const faint = await sharp(await blank('#ffffff')).composite([{ input: await blank('#f6f6f6', 60, 80), top: 60, left: 120 }]).png().toBuffer();
+  const faint = await sharp(await blank('#ffffff'))
+    .composite([{ input: await blank('#f6f6f6', 60, 80), top: 60, left: 120 }])
+    .png()
+    .toBuffer();
   await assert.rejects(convertPhoto(faint), PhotoError);
-  const visible = await sharp(await blank('#ffffff')).composite([{ input: await blank('#e8e8e8', 60, 80), top: 60, left: 120 }]).png().toBuffer();
+  const visible = await sharp(await blank('#ffffff'))
+    .composite([{ input: await blank('#e8e8e8', 60, 80), top: 60, left: 120 }])
+    .png()
+    .toBuffer();
   assert.ok((await convertPhoto(visible)).pixels.some((v) => v > 0));
 });
 
 test('bad photo bytes fail with reasons a person understands', async () => {
   const reason = async (bytes: Buffer) => {
-    const err = await convertPhoto(bytes).then(() => undefined, (e: Error) => e);
+    const err = await convertPhoto(bytes).then(
+      () => undefined,
+      (e: Error) => e,
+    );
     assert.ok(err instanceof PhotoError, `expected a PhotoError, got ${err}`);
     return err.message;
   };
@@ -121,7 +156,8 @@ test('bad photo bytes fail with reasons a person understands', async () => {
   assert.match(await reason(pngClaiming(100_000, 100_000)), /larger than 268 megapixels/);
   // Decoded side by side, libvips' shared error buffer loses the decoder's message for some of them (CI saw it): the reason comes from the bytes.
   const truncated = jpeg.subarray(0, jpeg.length >> 1);
-  for (const message of await Promise.all(Array.from({ length: 64 }, () => reason(truncated)))) assert.match(message, /damaged or incomplete/);
+  for (const message of await Promise.all(Array.from({ length: 64 }, () => reason(truncated))))
+    assert.match(message, /damaged or incomplete/);
 });
 
 /** A JPEG with `insert` placed just before its first scan (SOS marker), and `patch` applied to that scan's header. */
@@ -158,10 +194,15 @@ test('JPEGs every viewer opens decode as their originals (junk bytes before a ma
     [Buffer.from('sku,price\n1001,10\n'), /^not an image: the file holds text/],
   ];
   // Decoded side by side with each other and with the tolerated ones, as an import does.
-  const outcomes = await Promise.all(Array.from({ length: 48 }, (_, i) => {
-    const [bytes] = i % 7 < cases.length ? cases[i % 7]! : [i % 7 === 5 ? junk : spectralEnd0];
-    return convertPhoto(bytes).then(() => 'imported', (e: Error) => e.message);
-  }));
+  const outcomes = await Promise.all(
+    Array.from({ length: 48 }, (_, i) => {
+      const [bytes] = i % 7 < cases.length ? cases[i % 7]! : [i % 7 === 5 ? junk : spectralEnd0];
+      return convertPhoto(bytes).then(
+        () => 'imported',
+        (e: Error) => e.message,
+      );
+    }),
+  );
   outcomes.forEach((outcome, i) => {
     if (i % 7 < cases.length) assert.match(outcome, cases[i % 7]![1], `file ${i}`);
     else assert.equal(outcome, 'imported', `file ${i}`);
@@ -182,6 +223,9 @@ test('every format sharp reads here imports: JPEG, PNG, WebP, TIFF, GIF and AVIF
   for (const [format, bytes] of Object.entries(encoded)) {
     const photo = await convertPhoto(bytes);
     assert.equal(photo.format, format);
-    assert.ok(meanAbsDiff(photo.pixels, reference) < 10, `${format}: ${meanAbsDiff(photo.pixels, reference).toFixed(1)}`);
+    assert.ok(
+      meanAbsDiff(photo.pixels, reference) < 10,
+      `${format}: ${meanAbsDiff(photo.pixels, reference).toFixed(1)}`,
+    );
   }
 });

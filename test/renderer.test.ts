@@ -8,7 +8,8 @@ import { defaultModelDir, projectRoot } from '../electron/appPaths.ts';
 import { readModelCard } from '../electron/ml/modelCard.ts';
 import { CHROMIUM, openRenderer } from './helpers/browser.ts';
 
-const skip = !fs.existsSync(CHROMIUM) && `Chromium not found at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`;
+const skip =
+  !fs.existsSync(CHROMIUM) && `Chromium not found at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fs-ui-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
@@ -16,12 +17,19 @@ test('the window shows the shipped model and its scores from the model card', { 
   fs.mkdirSync(path.join(projectRoot, 'test-artifacts'), { recursive: true });
   const card = readModelCard(defaultModelDir());
   assert.ok(card, 'the shipped model card is missing');
-  const services = createServices({ catalogFile: path.join(tmp, 'catalog.sqlite'), thumbnailBase: '/thumb/', photoBase: '/photo/' });
+  const services = createServices({
+    catalogFile: path.join(tmp, 'catalog.sqlite'),
+    thumbnailBase: '/thumb/',
+    photoBase: '/photo/',
+  });
   const ui = await openRenderer(services);
   try {
     const { page } = ui;
     // A new catalog says how to begin.
-    await page.getByTestId('grid-empty').filter({ hasText: 'No photos yet. Drop folders of product photos on this window, or choose Add photos…' }).waitFor();
+    await page
+      .getByTestId('grid-empty')
+      .filter({ hasText: 'No photos yet. Drop folders of product photos on this window, or choose Add photos…' })
+      .waitFor();
     await page.getByRole('tab', { name: 'Model' }).click();
     await page.getByRole('heading', { name: `Model ${card.name}` }).waitFor();
     assert.equal(await page.getByTestId('test-accuracy').textContent(), `${(100 * card.accuracy).toFixed(1)}%`);
@@ -30,10 +38,16 @@ test('the window shows the shipped model and its scores from the model card', { 
     // The confusion matrix: each true class's row sums to its test images.
     const confusion = page.getByRole('table', { name: /Confusion matrix/ });
     assert.equal(await confusion.getByRole('row').count(), 11);
-    assert.equal(await confusion.getByRole('cell', { name: String(card.confusion[6]![6]), exact: true }).count() >= 1, true);
+    assert.equal(
+      (await confusion.getByRole('cell', { name: String(card.confusion[6]![6]), exact: true }).count()) >= 1,
+      true,
+    );
     await page.locator('canvas[aria-label^="Training curves"]').waitFor();
     await page.screenshot({ path: path.join(projectRoot, 'test-artifacts', 'model.png'), fullPage: true });
-    assert.match((await rows.filter({ has: page.getByRole('rowheader', { name: 'Shirt', exact: true }) }).textContent())!, new RegExp(card.perClass[6]!.f1.toFixed(3)));
+    assert.match(
+      (await rows.filter({ has: page.getByRole('rowheader', { name: 'Shirt', exact: true }) }).textContent())!,
+      new RegExp(card.perClass[6]!.f1.toFixed(3)),
+    );
     assert.deepEqual(ui.problems, []);
   } finally {
     await ui.close();
@@ -42,7 +56,10 @@ test('the window shows the shipped model and its scores from the model card', { 
 });
 
 test('without a model the window says why instead of failing', { skip, timeout: 120_000 }, async () => {
-  const services = createServices({ catalogFile: path.join(tmp, 'catalog2.sqlite'), modelDir: path.join(tmp, 'no-model') });
+  const services = createServices({
+    catalogFile: path.join(tmp, 'catalog2.sqlite'),
+    modelDir: path.join(tmp, 'no-model'),
+  });
   const ui = await openRenderer(services);
   try {
     await ui.page.getByRole('tab', { name: 'Model' }).click();

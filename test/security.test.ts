@@ -18,8 +18,15 @@ test('app:// serves files of the built renderer only: no way out of its folder',
   const dir = path.resolve('/opt/fashion-sorter/renderer');
   assert.equal(rendererFile(dir, 'app://renderer/'), path.join(dir, 'index.html'));
   assert.equal(rendererFile(dir, 'app://renderer/assets/index-abc.js'), path.join(dir, 'assets', 'index-abc.js'));
-  for (const url of ['app://renderer/../../etc/passwd', 'app://renderer/%2e%2e/%2e%2e/etc/passwd', 'app://renderer/..%2f..%2fetc%2fpasswd',
-    'app://renderer/assets/..%5c..%5c..%5cwindows', 'app://renderer/%00', 'app://renderer/%E0%A4%A', 'not a url']) {
+  for (const url of [
+    'app://renderer/../../etc/passwd',
+    'app://renderer/%2e%2e/%2e%2e/etc/passwd',
+    'app://renderer/..%2f..%2fetc%2fpasswd',
+    'app://renderer/assets/..%5c..%5c..%5cwindows',
+    'app://renderer/%00',
+    'app://renderer/%E0%A4%A',
+    'not a url',
+  ]) {
     const file = rendererFile(dir, url);
     assert.ok(file === undefined || file.startsWith(dir + path.sep), `${url} → ${file}`);
   }
@@ -27,9 +34,25 @@ test('app:// serves files of the built renderer only: no way out of its folder',
 
 test('a window shows only the app; only plain https links go to the system browser', () => {
   assert.ok(isAppUrl('app://renderer/index.html'));
-  for (const url of ['app://renderer.evil.example/', 'https://renderer/', 'file:///etc/passwd', 'app:renderer', 'javascript:alert(1)', '']) assert.ok(!isAppUrl(url), url);
+  for (const url of [
+    'app://renderer.evil.example/',
+    'https://renderer/',
+    'file:///etc/passwd',
+    'app:renderer',
+    'javascript:alert(1)',
+    '',
+  ])
+    assert.ok(!isAppUrl(url), url);
   assert.ok(isSafeExternalLink('https://github.com/zalandoresearch/fashion-mnist'));
-  for (const url of ['http://example.com', 'file:///etc/passwd', 'javascript:alert(1)', 'smb://server/share', 'https://user:pw@example.com', 'ms-msdt:/id', 'not a url']) {
+  for (const url of [
+    'http://example.com',
+    'file:///etc/passwd',
+    'javascript:alert(1)',
+    'smb://server/share',
+    'https://user:pw@example.com',
+    'ms-msdt:/id',
+    'not a url',
+  ]) {
     assert.ok(!isSafeExternalLink(url), url);
   }
 });
@@ -37,7 +60,11 @@ test('a window shows only the app; only plain https links go to the system brows
 /** The IPC handlers as the shell registers them, on a stand-in for Electron's ipcMain. */
 function ipcHandlers(api: FashionSorterApi) {
   const handlers = new Map<string, (event: IpcMainInvokeEvent, ...args: unknown[]) => Promise<unknown>>();
-  registerIpcHandlers({ handle: (channel: string, handler: never) => handlers.set(channel, handler) } as unknown as IpcMain, api, (event) => isAppUrl(event.senderFrame?.url ?? ''));
+  registerIpcHandlers(
+    { handle: (channel: string, handler: never) => handlers.set(channel, handler) } as unknown as IpcMain,
+    api,
+    (event) => isAppUrl(event.senderFrame?.url ?? ''),
+  );
   const from = (url: string) => ({ senderFrame: { url } }) as unknown as IpcMainInvokeEvent;
   return { handlers, from };
 }
@@ -50,12 +77,28 @@ test('every IPC channel refuses other senders and malformed payloads before any 
   assert.deepEqual([...handlers.keys()].sort(), Object.values(CHANNELS).sort());
   for (const [method, channel] of Object.entries(CHANNELS) as [keyof FashionSorterApi, string][]) {
     const handle = handlers.get(channel)!;
-    await assert.rejects(async () => handle(from('https://evil.example/')), /refused .* from https:\/\/evil\.example\//, channel);
+    await assert.rejects(
+      async () => handle(from('https://evil.example/')),
+      /refused .* from https:\/\/evil\.example\//,
+      channel,
+    );
     await assert.rejects(async () => handle(from('file:///tmp/x.html')), /refused/, channel);
     // One argument too many, and arguments of the wrong kind.
     const arity = (ARGUMENTS[method] as unknown as { def: { items: unknown[] } }).def.items.length;
-    await assert.rejects(handle(from('app://renderer/index.html'), ...new Array(arity + 1).fill(1)), /invalid arguments/, channel);
-    if (arity > 0) await assert.rejects(handle(from('app://renderer/index.html'), ...new Array(arity).fill({ __proto__: { polluted: true }, path: '/etc/passwd' })), /invalid arguments/, channel);
+    await assert.rejects(
+      handle(from('app://renderer/index.html'), ...new Array(arity + 1).fill(1)),
+      /invalid arguments/,
+      channel,
+    );
+    if (arity > 0)
+      await assert.rejects(
+        handle(
+          from('app://renderer/index.html'),
+          ...new Array(arity).fill({ __proto__: { polluted: true }, path: '/etc/passwd' }),
+        ),
+        /invalid arguments/,
+        channel,
+      );
   }
   assert.deepEqual(reached, []);
   await handlers.get(CHANNELS.counts)!(from('app://renderer/index.html'), DEFAULT_REVIEW_RULE);
@@ -65,13 +108,21 @@ test('every IPC channel refuses other senders and malformed payloads before any 
 test('folder names from the renderer cannot leave the chosen destination', async () => {
   const dir = tempDir('security-sort');
   const dest = path.join(dir, 'dest');
-  const services = createServices({ catalogFile: path.join(dir, 'c.sqlite'), thumbnailsDir: path.join(dir, 't'), chooseDestination: async () => dest });
+  const services = createServices({
+    catalogFile: path.join(dir, 'c.sqlite'),
+    thumbnailsDir: path.join(dir, 't'),
+    chooseDestination: async () => dest,
+  });
   try {
     await services.api.chooseSortDestination();
     for (const evil of ['../outside', '..', '.', '/etc', 'a\\..\\..\\b', 'con']) {
       const folders = [...DEFAULT_FOLDER_NAMES];
       folders[3] = evil;
-      await assert.rejects(services.api.previewSort({ mode: 'move', selection: { queue: 'all', rule: DEFAULT_REVIEW_RULE }, folders }), /cannot be used on every system/, evil);
+      await assert.rejects(
+        services.api.previewSort({ mode: 'move', selection: { queue: 'all', rule: DEFAULT_REVIEW_RULE }, folders }),
+        /cannot be used on every system/,
+        evil,
+      );
     }
   } finally {
     await services.close();
@@ -79,23 +130,35 @@ test('folder names from the renderer cannot leave the chosen destination', async
   assert.ok(!fs.existsSync(dest));
 });
 
-test('the catalog and its folder are private to the user', { skip: process.platform === 'win32' && 'POSIX permissions' }, () => {
-  const dir = tempDir('security-perms');
-  const file = path.join(dir, 'new', 'data', 'catalog.sqlite');
-  new Catalog(file).close();
-  assert.equal(fs.statSync(path.dirname(file)).mode & 0o777, 0o700);
-  assert.equal(fs.statSync(path.join(dir, 'new')).mode & 0o777, 0o700);
-  assert.equal(fs.statSync(file).mode & 0o777, 0o600);
-});
+test(
+  'the catalog and its folder are private to the user',
+  { skip: process.platform === 'win32' && 'POSIX permissions' },
+  () => {
+    const dir = tempDir('security-perms');
+    const file = path.join(dir, 'new', 'data', 'catalog.sqlite');
+    new Catalog(file).close();
+    assert.equal(fs.statSync(path.dirname(file)).mode & 0o777, 0o700);
+    assert.equal(fs.statSync(path.join(dir, 'new')).mode & 0o777, 0o700);
+    assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+  },
+);
 
-test('the content security policy blocks inline script, injected event handlers, network requests and foreign images in the real renderer', { skip: skipBrowser, timeout: 120_000 }, async () => {
-  const dir = tempDir('security-csp');
-  const services = createServices({ catalogFile: path.join(dir, 'c.sqlite'), thumbnailsDir: path.join(dir, 't'), thumbnailBase: '/thumb/', photoBase: '/photo/' });
-  const ui = await openRenderer(services);
-  try {
-    await ui.page.getByRole('heading', { name: 'Fashion Sorter' }).waitFor();
-    // Page script, as an attacker's injected code would run it (a string: the test's own types know no DOM).
-    const outcome = await ui.page.evaluate(`(async () => {
+test(
+  'the content security policy blocks inline script, injected event handlers, network requests and foreign images in the real renderer',
+  { skip: skipBrowser, timeout: 120_000 },
+  async () => {
+    const dir = tempDir('security-csp');
+    const services = createServices({
+      catalogFile: path.join(dir, 'c.sqlite'),
+      thumbnailsDir: path.join(dir, 't'),
+      thumbnailBase: '/thumb/',
+      photoBase: '/photo/',
+    });
+    const ui = await openRenderer(services);
+    try {
+      await ui.page.getByRole('heading', { name: 'Fashion Sorter' }).waitFor();
+      // Page script, as an attacker's injected code would run it (a string: the test's own types know no DOM).
+      const outcome = (await ui.page.evaluate(`(async () => {
       const violations = [];
       document.addEventListener('securitypolicyviolation', (e) => violations.push(e.violatedDirective));
       const script = document.createElement('script');
@@ -115,12 +178,20 @@ test('the content security policy blocks inline script, injected event handlers,
       });
       await new Promise((r) => setTimeout(r, 100));
       return { inline: globalThis.inlineRan === true, handler: globalThis.handlerRan === true, fetched, loaded, violations };
-    })()`) as { inline: boolean; handler: boolean; fetched: boolean; loaded: boolean; violations: string[] };
-    assert.deepEqual({ ...outcome, violations: undefined }, { inline: false, handler: false, fetched: false, loaded: false, violations: undefined });
-    for (const directive of ['script-src-elem', 'script-src-attr', 'connect-src', 'img-src']) assert.ok(outcome.violations.includes(directive), `${directive} violation in ${outcome.violations}`);
-    assert.match(contentSecurityPolicy(), /script-src 'self';.*img-src 'self' data: thumb: photo:;.*connect-src 'none'/);
-  } finally {
-    await ui.close();
-    await services.close();
-  }
-});
+    })()`)) as { inline: boolean; handler: boolean; fetched: boolean; loaded: boolean; violations: string[] };
+      assert.deepEqual(
+        { ...outcome, violations: undefined },
+        { inline: false, handler: false, fetched: false, loaded: false, violations: undefined },
+      );
+      for (const directive of ['script-src-elem', 'script-src-attr', 'connect-src', 'img-src'])
+        assert.ok(outcome.violations.includes(directive), `${directive} violation in ${outcome.violations}`);
+      assert.match(
+        contentSecurityPolicy(),
+        /script-src 'self';.*img-src 'self' data: thumb: photo:;.*connect-src 'none'/,
+      );
+    } finally {
+      await ui.close();
+      await services.close();
+    }
+  },
+);

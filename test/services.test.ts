@@ -14,11 +14,23 @@ const data = await loadFashionMnist({ allowDownload: false });
 const dir = tempDir('services');
 const photos = path.join(dir, 'photos');
 let services: Services;
-const query: PageQuery = { queue: 'all', sort: 'confidence', descending: false, offset: 0, limit: 100, rule: DEFAULT_REVIEW_RULE };
+const query: PageQuery = {
+  queue: 'all',
+  sort: 'confidence',
+  descending: false,
+  offset: 0,
+  limit: 100,
+  rule: DEFAULT_REVIEW_RULE,
+};
 
 before(async () => {
   await writePackshots(data.test.images, 30, photos, { seed: 9 });
-  services = createServices({ catalogFile: path.join(dir, 'catalog.sqlite'), thumbnailsDir: path.join(dir, 'thumbs'), chooseFolders: async () => [photos], reviewer: 'ana' });
+  services = createServices({
+    catalogFile: path.join(dir, 'catalog.sqlite'),
+    thumbnailsDir: path.join(dir, 'thumbs'),
+    chooseFolders: async () => [photos],
+    reviewer: 'ana',
+  });
   const started = await services.api.chooseAndImport();
   assert.equal(started?.running, true);
   for (;;) {
@@ -35,12 +47,21 @@ test('an import through the services fills the catalog: counts, pages, detail wi
   assert.equal(status.done, 30);
   const counts = await services.api.counts(DEFAULT_REVIEW_RULE);
   assert.equal(counts.total, 30);
-  assert.equal(counts.perCategory.reduce((a, b) => a + b, 0), 30);
+  assert.equal(
+    counts.perCategory.reduce((a, b) => a + b, 0),
+    30,
+  );
   const page = await services.api.page(query);
   assert.equal(page.total, 30);
-  assert.ok(page.tiles.every((t, i) => i === 0 || t.confidence! >= page.tiles[i - 1]!.confidence!), 'least confident first');
+  assert.ok(
+    page.tiles.every((t, i) => i === 0 || t.confidence! >= page.tiles[i - 1]!.confidence!),
+    'least confident first',
+  );
   const byName = await services.api.page({ ...query, sort: 'name', search: 'photo-0001' });
-  assert.deepEqual(byName.tiles.map((t) => t.name), Array.from({ length: 10 }, (_, i) => `photo-0001${i}.${i % 2 ? 'png' : 'jpg'}`));
+  assert.deepEqual(
+    byName.tiles.map((t) => t.name),
+    Array.from({ length: 10 }, (_, i) => `photo-0001${i}.${i % 2 ? 'png' : 'jpg'}`),
+  );
   const detail = await services.api.photo(page.tiles[0]!.id);
   assert.equal(detail.pixels.length, 784);
   assert.equal(detail.probabilities!.length, 10);
@@ -53,13 +74,22 @@ test('labels: set in bulk, undone with what setLabels returned, every step kept 
   const { tiles } = await services.api.page(query);
   const ids = tiles.slice(0, 3).map((t) => t.id);
   const previous = await services.api.setLabels(ids.map((photoId) => ({ photoId, label: 6 })));
-  assert.deepEqual(previous, ids.map((photoId) => ({ photoId, label: null })));
+  assert.deepEqual(
+    previous,
+    ids.map((photoId) => ({ photoId, label: null })),
+  );
   assert.equal((await services.api.counts(DEFAULT_REVIEW_RULE)).reviewed, 3);
   assert.equal((await services.api.page({ ...query, queue: 'reviewed' })).total, 3);
   await services.api.setLabels(previous);
   assert.equal((await services.api.counts(DEFAULT_REVIEW_RULE)).reviewed, 0);
   const detail = await services.api.photo(ids[0]!);
-  assert.deepEqual(detail.history.map((h) => [h.oldLabel, h.newLabel, h.reviewer]), [[null, 6, 'ana'], [6, null, 'ana']]);
+  assert.deepEqual(
+    detail.history.map((h) => [h.oldLabel, h.newLabel, h.reviewer]),
+    [
+      [null, 6, 'ana'],
+      [6, null, 'ana'],
+    ],
+  );
   const report = (await services.api.modelReport())!;
   assert.equal(report.agreement.length, 10);
   assert.equal(report.confusion.length, 10);
@@ -78,7 +108,7 @@ test('malformed calls are refused before any service runs, with the reason', asy
   await refused('page', [{ ...query, sort: 'path; DROP TABLE photos' }], /invalid arguments for page/);
   await refused('appInfo', ['extra'], /invalid arguments for appInfo/);
   assert.equal((await services.api.counts(DEFAULT_REVIEW_RULE)).reviewed, 0);
-  assert.equal((await callValidated(services.api, 'counts', [DEFAULT_REVIEW_RULE]) as { total: number }).total, 30);
+  assert.equal(((await callValidated(services.api, 'counts', [DEFAULT_REVIEW_RULE])) as { total: number }).total, 30);
 });
 
 test('thumbnails are served only for photos in the catalog, by hash; no path gets through', async () => {
@@ -98,11 +128,15 @@ test('a photo edited in place since its import is not served as the photo it was
   assert.equal(await services.photoFile(detail.hash), undefined);
 });
 
-test('files that share their bytes: the window\'s import status says files and distinct photos', async () => {
+test("files that share their bytes: the window's import status says files and distinct photos", async () => {
   const dupDir = tempDir('services-same-bytes');
   const [first] = await writePackshots(data.test.images, 2, path.join(dupDir, 'photos'), { seed: 12 });
   fs.copyFileSync(first!, path.join(dupDir, 'photos', 'SKU-1002.jpg'));
-  const own = createServices({ catalogFile: path.join(dupDir, 'catalog.sqlite'), thumbnailsDir: path.join(dupDir, 'thumbs'), chooseFolders: async () => [path.join(dupDir, 'photos')] });
+  const own = createServices({
+    catalogFile: path.join(dupDir, 'catalog.sqlite'),
+    thumbnailsDir: path.join(dupDir, 'thumbs'),
+    chooseFolders: async () => [path.join(dupDir, 'photos')],
+  });
   try {
     assert.equal((await own.api.chooseAndImport())?.photos, null, 'not known while it runs');
     let status = (await own.api.importStatus())!;
@@ -116,7 +150,10 @@ test('files that share their bytes: the window\'s import status says files and d
     // Imported again: the same paths are no new files.
     await own.api.chooseAndImport();
     while ((await own.api.importStatus())!.running) await new Promise((r) => setTimeout(r, 50));
-    assert.deepEqual([(await own.api.counts(DEFAULT_REVIEW_RULE)).files, (await own.api.counts(DEFAULT_REVIEW_RULE)).total], [3, 2]);
+    assert.deepEqual(
+      [(await own.api.counts(DEFAULT_REVIEW_RULE)).files, (await own.api.counts(DEFAULT_REVIEW_RULE)).total],
+      [3, 2],
+    );
   } finally {
     await own.close();
   }

@@ -10,26 +10,42 @@ import { inferenceNetwork, predictProbabilities } from '../electron/ml/classifie
 import { readModelCard } from '../electron/ml/modelCard.ts';
 import { loadModel } from '../electron/ml/modelFiles.ts';
 
-test('the shipped model scores on the full 10k test set at least what its model card states (−0.1 point)', { timeout: 900_000 }, async () => {
-  const card = readModelCard(defaultModelDir());
-  assert.ok(card, `the shipped model card ${defaultModelDir()}/metrics.json is missing`);
-  const backend = await initBackend();
-  const data = await loadFashionMnist({ allowDownload: false });
-  assert.equal(data.test.count, 10000);
-  const report = evaluateOnTestSet(await loadModel(defaultModelDir()), data.test, defaultModelDir(), backend.name);
-  assert.ok(report.accuracy >= card.accuracy - 0.001, `accuracy ${report.accuracy} is below the card's ${card.accuracy} − 0.1 point`);
-  const shirt = report.perClass.find((c) => c.name === 'Shirt')!;
-  assert.ok(Math.abs(shirt.f1 - card.perClass[6]!.f1) < 0.01, `Shirt F1 ${shirt.f1} differs from the card's ${card.perClass[6]!.f1}`);
-});
+test(
+  'the shipped model scores on the full 10k test set at least what its model card states (−0.1 point)',
+  { timeout: 900_000 },
+  async () => {
+    const card = readModelCard(defaultModelDir());
+    assert.ok(card, `the shipped model card ${defaultModelDir()}/metrics.json is missing`);
+    const backend = await initBackend();
+    const data = await loadFashionMnist({ allowDownload: false });
+    assert.equal(data.test.count, 10000);
+    const report = evaluateOnTestSet(await loadModel(defaultModelDir()), data.test, defaultModelDir(), backend.name);
+    assert.ok(
+      report.accuracy >= card.accuracy - 0.001,
+      `accuracy ${report.accuracy} is below the card's ${card.accuracy} − 0.1 point`,
+    );
+    const shirt = report.perClass.find((c) => c.name === 'Shirt')!;
+    assert.ok(
+      Math.abs(shirt.f1 - card.perClass[6]!.f1) < 0.01,
+      `Shirt F1 ${shirt.f1} differs from the card's ${card.perClass[6]!.f1}`,
+    );
+  },
+);
 
-test('inference with each batch norm folded into its convolution gives the layers model\'s own probabilities', async () => {
+test("inference with each batch norm folded into its convolution gives the layers model's own probabilities", async () => {
   await initBackend();
   const data = await loadFashionMnist({ allowDownload: false });
   const model = await loadModel(defaultModelDir());
   const count = 500;
   const images = data.test.images.subarray(0, count * PIXELS);
   const folded = predictProbabilities(model, images, count);
-  const layers = tf.tidy(() => (model.predict(tf.div(tf.tensor4d(Float32Array.from(images), [count, IMAGE_SIZE, IMAGE_SIZE, 1]), 255)) as tf.Tensor).dataSync());
+  const layers = tf.tidy(() =>
+    (
+      model.predict(
+        tf.div(tf.tensor4d(Float32Array.from(images), [count, IMAGE_SIZE, IMAGE_SIZE, 1]), 255),
+      ) as tf.Tensor
+    ).dataSync(),
+  );
   assert.equal(folded.length, layers.length);
   const maxDifference = Math.max(...folded.map((p, i) => Math.abs(p - layers[i]!)));
   assert.ok(maxDifference < 1e-5, `probabilities differ by up to ${maxDifference}`);
@@ -37,17 +53,41 @@ test('inference with each batch norm folded into its convolution gives the layer
   const tensorsBefore = tf.memory().numTensors;
   const network = inferenceNetwork(model);
   assert.ok(tf.memory().numTensors > tensorsBefore, 'the folded network holds its own weights');
-  for (let call = 0; call < 2; call++) assert.deepEqual(Array.from(network.probabilities(images, count)), Array.from(folded));
+  for (let call = 0; call < 2; call++)
+    assert.deepEqual(Array.from(network.probabilities(images, count)), Array.from(folded));
   network.dispose();
   assert.equal(tf.memory().numTensors, tensorsBefore);
   // A layer or setting the folding does not know (Flatten; a capped ReLU after a folded batch norm) sends the
   // whole network through the layers model instead.
   const input = tfl.input({ shape: [IMAGE_SIZE, IMAGE_SIZE, 1] });
-  const capped = tfl.layers.reLU({ maxValue: 0.01 }).apply(tfl.layers.batchNormalization().apply(tfl.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same' }).apply(input))) as tfl.SymbolicTensor;
-  for (const features of [tfl.layers.flatten().apply(input) as tfl.SymbolicTensor, tfl.layers.globalAveragePooling2d({}).apply(capped) as tfl.SymbolicTensor]) {
-    const plain = tfl.model({ inputs: input, outputs: tfl.layers.softmax().apply(tfl.layers.dense({ units: NUM_CLASSES }).apply(features)) as tfl.SymbolicTensor });
-    const expected = tf.tidy(() => (plain.predict(tf.div(tf.tensor4d(Float32Array.from(images.subarray(0, 10 * PIXELS)), [10, IMAGE_SIZE, IMAGE_SIZE, 1]), 255)) as tf.Tensor).dataSync());
-    assert.deepEqual(Array.from(predictProbabilities(plain, images.subarray(0, 10 * PIXELS), 10)), Array.from(expected));
+  const capped = tfl.layers
+    .reLU({ maxValue: 0.01 })
+    .apply(
+      tfl.layers
+        .batchNormalization()
+        .apply(tfl.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same' }).apply(input)),
+    ) as tfl.SymbolicTensor;
+  for (const features of [
+    tfl.layers.flatten().apply(input) as tfl.SymbolicTensor,
+    tfl.layers.globalAveragePooling2d({}).apply(capped) as tfl.SymbolicTensor,
+  ]) {
+    const plain = tfl.model({
+      inputs: input,
+      outputs: tfl.layers
+        .softmax()
+        .apply(tfl.layers.dense({ units: NUM_CLASSES }).apply(features)) as tfl.SymbolicTensor,
+    });
+    const expected = tf.tidy(() =>
+      (
+        plain.predict(
+          tf.div(tf.tensor4d(Float32Array.from(images.subarray(0, 10 * PIXELS)), [10, IMAGE_SIZE, IMAGE_SIZE, 1]), 255),
+        ) as tf.Tensor
+      ).dataSync(),
+    );
+    assert.deepEqual(
+      Array.from(predictProbabilities(plain, images.subarray(0, 10 * PIXELS), 10)),
+      Array.from(expected),
+    );
   }
 });
 
@@ -58,7 +98,10 @@ test('prototypes blend a nearest-class-mean classifier on the penultimate featur
   const count = 40;
   const images = data.test.images.subarray(0, count * PIXELS);
   const plain = inferenceNetwork(model);
-  const { probabilities: softmax, features } = plain.classify(images, count, { features: true }) as { probabilities: Float32Array; features: Float32Array };
+  const { probabilities: softmax, features } = plain.classify(images, count, { features: true }) as {
+    probabilities: Float32Array;
+    features: Float32Array;
+  };
   plain.dispose();
   const width = features.length / count;
   assert.equal(width, 96, 'the features are the global average pool of the last 4w = 96 channels');
@@ -71,7 +114,12 @@ test('prototypes blend a nearest-class-mean classifier on the penultimate featur
     means[label] = f.map((v) => v / norm);
   });
   const blended = (weight: number) => {
-    const network = inferenceNetwork(model, { means, counts: means.map((m) => (m ? 1 : 0)), weight, temperature: 0.01 });
+    const network = inferenceNetwork(model, {
+      means,
+      counts: means.map((m) => (m ? 1 : 0)),
+      weight,
+      temperature: 0.01,
+    });
     try {
       return network.probabilities(images, count);
     } finally {
@@ -85,7 +133,13 @@ test('prototypes blend a nearest-class-mean classifier on the penultimate featur
     const row = only.subarray(i * NUM_CLASSES, (i + 1) * NUM_CLASSES);
     assert.ok(Math.abs(row.reduce((a, b) => a + b, 0) - 1) < 1e-5, 'probabilities sum to 1');
     const soft = softmax.subarray(i * NUM_CLASSES, (i + 1) * NUM_CLASSES);
-    for (let k = 0; k < NUM_CLASSES; k++) if (!means[k]) assert.ok(Math.abs(row[k]! - soft[k]!) < 1e-5, 'a category without a mean keeps its softmax share');
-    if (i < chosen.length) assert.ok(row[chosen[i]!]! > 0.9 * chosen.reduce((a, c) => a + soft[c]!, 0), `image ${i} goes to its own prototype`);
+    for (let k = 0; k < NUM_CLASSES; k++)
+      if (!means[k])
+        assert.ok(Math.abs(row[k]! - soft[k]!) < 1e-5, 'a category without a mean keeps its softmax share');
+    if (i < chosen.length)
+      assert.ok(
+        row[chosen[i]!]! > 0.9 * chosen.reduce((a, c) => a + soft[c]!, 0),
+        `image ${i} goes to its own prototype`,
+      );
   }
 });

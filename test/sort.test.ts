@@ -17,7 +17,9 @@ const ALL = { queue: 'all', rule: DEFAULT_REVIEW_RULE } as const;
 function catalogPaths(db: string): Map<string, string[]> {
   const catalog = new Catalog(db);
   try {
-    const rows = catalog.db.prepare('SELECT p.hash, pp.path FROM photos p JOIN photo_paths pp ON pp.photo_id = p.id').all() as { hash: string; path: string }[];
+    const rows = catalog.db
+      .prepare('SELECT p.hash, pp.path FROM photos p JOIN photo_paths pp ON pp.photo_id = p.id')
+      .all() as { hash: string; path: string }[];
     const out = new Map<string, string[]>();
     for (const r of rows) out.set(r.hash, [...(out.get(r.hash) ?? []), r.path]);
     return out;
@@ -32,7 +34,8 @@ function catalogPaths(db: string): Map<string, string[]> {
  */
 function assertEveryPhotoOnce(photos: string, dest: string, db: string, hashes: string[], mode: 'copy' | 'move') {
   const found = new Map<string, string[]>();
-  for (const dir of [photos, dest]) for (const [hash, files] of filesByHash(dir)) found.set(hash, [...(found.get(hash) ?? []), ...files]);
+  for (const dir of [photos, dest])
+    for (const [hash, files] of filesByHash(dir)) found.set(hash, [...(found.get(hash) ?? []), ...files]);
   const known = catalogPaths(db);
   for (const hash of hashes) {
     const files = found.get(hash) ?? [];
@@ -44,234 +47,350 @@ function assertEveryPhotoOnce(photos: string, dest: string, db: string, hashes: 
       assert.ok(known.get(hash)!.every((p) => fs.existsSync(p) && sha256(p) === hash));
     }
   }
-  assert.equal([...found.values()].flat().filter((f) => path.basename(f).endsWith('.partial')).length, 0, 'no partial copy is left');
+  assert.equal(
+    [...found.values()].flat().filter((f) => path.basename(f).endsWith('.partial')).length,
+    0,
+    'no partial copy is left',
+  );
 }
 
-test('copy: a dry run previews, then every photo lands in its category folder; same names and Windows-invalid names get safe ones; sorting again writes nothing', { timeout: 300_000 }, async () => {
-  const dir = tempDir('sort-copy');
-  const odd = { 0: 'a/shirt.jpg', 1: 'b/shirt.png', 2: 'c/shirt.jpg', 4: 'CON.jpg', 6: 'what? "this": <that>|.jpg', 8: 'tab\there.jpg' };
-  // Same stem and extension in three folders: the third of them that shares a category folder gets " (2)".
-  const { photos, db, paths, hashes, expectedFolder } = await labeledCatalog(dir, 40, odd);
-  const dest = path.join(dir, 'sorted');
+test(
+  'copy: a dry run previews, then every photo lands in its category folder; same names and Windows-invalid names get safe ones; sorting again writes nothing',
+  { timeout: 300_000 },
+  async () => {
+    const dir = tempDir('sort-copy');
+    const odd = {
+      0: 'a/shirt.jpg',
+      1: 'b/shirt.png',
+      2: 'c/shirt.jpg',
+      4: 'CON.jpg',
+      6: 'what? "this": <that>|.jpg',
+      8: 'tab\there.jpg',
+    };
+    // Same stem and extension in three folders: the third of them that shares a category folder gets " (2)".
+    const { photos, db, paths, hashes, expectedFolder } = await labeledCatalog(dir, 40, odd);
+    const dest = path.join(dir, 'sorted');
 
-  const preview = cli(['sort', '--db', db, '--dest', dest, '--dry-run', '--json']);
-  assert.equal(preview.code, 0, preview.stderr);
-  const plan = JSON.parse(preview.stdout);
-  assert.equal(plan.photos, 40);
-  assert.deepEqual(plan.perCategory, DEFAULT_FOLDER_NAMES.map((_, k) => testSet.labels.subarray(0, 40).filter((l) => l === k).length));
-  assert.ok(!fs.existsSync(dest), 'a dry run writes nothing');
+    const preview = cli(['sort', '--db', db, '--dest', dest, '--dry-run', '--json']);
+    assert.equal(preview.code, 0, preview.stderr);
+    const plan = JSON.parse(preview.stdout);
+    assert.equal(plan.photos, 40);
+    assert.deepEqual(
+      plan.perCategory,
+      DEFAULT_FOLDER_NAMES.map((_, k) => testSet.labels.subarray(0, 40).filter((l) => l === k).length),
+    );
+    assert.ok(!fs.existsSync(dest), 'a dry run writes nothing');
 
-  const r = cli(['sort', '--db', db, '--dest', dest, '--json']);
-  assert.equal(r.code, 0, r.stderr);
-  const result = JSON.parse(r.stdout);
-  assert.equal(result.status, 'done');
-  assert.equal(result.sorted, 40);
-  const sorted = filesByHash(dest);
-  paths.forEach((source, i) => {
-    const [copy, ...more] = sorted.get(hashes[i]!) ?? [];
-    assert.ok(copy && more.length === 0, `${source} is copied once`);
-    assert.equal(path.basename(path.dirname(copy)), expectedFolder(i));
-    assert.ok(fs.existsSync(source), 'a copy keeps the original');
-    assert.ok(Math.abs(fs.statSync(copy).mtimeMs - fs.statSync(source).mtimeMs) < 1, 'the modification time is kept');
-  });
-  const names = [...sorted.values()].flat().map((f) => path.basename(f));
-  assert.ok(names.includes('_CON.jpg'));
-  assert.ok(names.includes('what_ _this__ _that__.jpg'));
-  assert.ok(names.includes('tab_here.jpg'));
-  assert.equal(names.filter((n) => /^shirt( \(\d\))?\.jpg$/.test(n)).length, 2);
-  assertEveryPhotoOnce(photos, dest, db, hashes, 'copy');
-
-  const again = JSON.parse(cli(['sort', '--db', db, '--dest', dest, '--json']).stdout);
-  assert.equal(again.alreadyThere, 40);
-  assert.equal([...filesByHash(dest).values()].flat().length, 40, 'sorting again adds no file');
-});
-
-test('folder names are configurable and checked; a destination inside the photos folder is refused', { timeout: 300_000 }, async () => {
-  const dir = tempDir('sort-names');
-  const { photos, db, paths, hashes } = await labeledCatalog(dir, 12);
-  const dest = path.join(dir, 'out');
-  const bad = cli(['sort', '--db', db, '--dest', dest, '--folder-name', 'Shirt=Tops:new']);
-  assert.equal(bad.code, 1);
-  assert.match(bad.stderr, /the folder name "Tops:new" for Shirt cannot be used on every system.*try "Tops_new"/);
-  const clash = cli(['sort', '--db', db, '--dest', dest, '--folder-name', '0=Tops', '--folder-name', '6=tops']);
-  assert.match(clash.stderr, /T-shirt\/top and Shirt would share the folder "tops"/);
-  assert.equal(cli(['sort', '--db', db, '--dest', dest, '--folder-name', 'Jumper=X']).code, 2);
-  // An empty destination would be the current folder; a file is no destination, nor anything under it.
-  assert.equal(cli(['sort', '--db', db, '--dest', '']).code, 2);
-  const file = path.join(dir, 'a-file');
-  fs.writeFileSync(file, '');
-  for (const target of [file, path.join(file, 'sub')]) {
-    const onFile = cli(['sort', '--db', db, '--dest', target, '--dry-run']);
-    assert.equal(onFile.code, 1);
-    assert.equal(onFile.stderr.trim(), `error: ${file} is a file, not a folder; choose a folder for the sorted photos`);
-  }
-  // A file where a category's folder would go.
-  const blocked = path.join(dir, 'blocked');
-  fs.mkdirSync(blocked);
-  for (const name of DEFAULT_FOLDER_NAMES) fs.writeFileSync(path.join(blocked, name), '');
-  const onFolderName = cli(['sort', '--db', db, '--dest', blocked, '--dry-run']);
-  assert.equal(onFolderName.code, 1);
-  assert.match(onFolderName.stderr, /^error: .*blocked\/[^/]+ is a file where a category's folder goes; move or rename it, or give the category another folder name/);
-
-  const inside = cli(['sort', '--db', db, '--dest', path.join(photos, 'sorted'), '--move']);
-  assert.equal(inside.code, 1);
-  assert.match(inside.stderr, /the destination .*photos\/sorted is inside .*photos, where photos to sort come from; choose a folder outside it/);
-  assert.ok(!fs.existsSync(path.join(photos, 'sorted')));
-  assert.ok(paths.every((p) => fs.existsSync(p)));
-
-  const ok = cli(['sort', '--db', db, '--dest', dest, '--folder-name', '0=Tops', '--folder-name', 'ankle boot=Boots']);
-  assert.equal(ok.code, 0, ok.stderr);
-  assert.ok(fs.readdirSync(dest).every((f) => f === 'Tops' || f === 'Boots' || DEFAULT_FOLDER_NAMES.includes(f)));
-  assert.equal(fs.readdirSync(path.join(dest, 'Boots')).length, testSet.labels.subarray(0, 12).filter((l) => l === 9).length);
-  assertEveryPhotoOnce(photos, dest, db, hashes, 'copy');
-});
-
-test('move: each original goes only after its copy is flushed and verified; the catalog follows the files', { timeout: 300_000 }, async () => {
-  const dir = tempDir('sort-move');
-  const { photos, db, paths, hashes, expectedFolder } = await labeledCatalog(dir, 30);
-  const dest = path.join(dir, 'sorted');
-  const r = cli(['sort', '--db', db, '--dest', dest, '--move', '--json']);
-  assert.equal(r.code, 0, r.stderr);
-  assert.ok(paths.every((p) => !fs.existsSync(p)));
-  assertEveryPhotoOnce(photos, dest, db, hashes, 'move');
-  const known = catalogPaths(db);
-  hashes.forEach((hash, i) => assert.equal(path.basename(path.dirname(known.get(hash)![0]!)), expectedFolder(i)));
-  // The photos can be found again where they are now: the same sort again finds all of them in place.
-  const again = JSON.parse(cli(['sort', '--db', db, '--dest', dest, '--move', '--json']).stdout);
-  assert.equal(again.alreadyThere, 30);
-  assertEveryPhotoOnce(photos, dest, db, hashes, 'move');
-});
-
-test('a source changed or deleted since import is skipped with its reason; the others are sorted', { timeout: 300_000 }, async () => {
-  const dir = tempDir('sort-changed');
-  const { photos, db, paths, hashes } = await labeledCatalog(dir, 10);
-  fs.rmSync(paths[1]!);
-  fs.appendFileSync(paths[2]!, 'edited');
-  const dest = path.join(dir, 'sorted');
-  const r = cli(['sort', '--db', db, '--dest', dest, '--move', '--json']);
-  assert.equal(r.code, 0, r.stderr);
-  const result = JSON.parse(r.stdout);
-  assert.equal(result.sorted, 8);
-  assert.deepEqual(result.failed.sort((a: { path: string }, b: { path: string }) => a.path.localeCompare(b.path)), [
-    { path: paths[1], reason: 'no longer at this path (moved, renamed or deleted since it was imported); import its folder again to find it' },
-    { path: paths[2], reason: 'the file changed since it was imported, so its category may be wrong; import it again, then sort' },
-  ]);
-  assert.ok(fs.existsSync(paths[2]!), 'the changed file stays where it is');
-  assertEveryPhotoOnce(photos, dest, db, hashes.filter((_, i) => i !== 1 && i !== 2), 'move');
-});
-
-test('a destination that is not writable, or too small, is refused before anything moves', { timeout: 300_000 }, async (t) => {
-  const dir = tempDir('sort-drive');
-  const { photos, db, paths, hashes } = await labeledCatalog(dir, 10);
-  await withSmallDrive(t, path.join(dir, 'readonly'), 'ro,size=1m', async (readOnly) => {
-    const r = cli(['sort', '--db', db, '--dest', readOnly, '--move']);
-    assert.equal(r.code, 1);
-    assert.match(r.stderr, /cannot create the category folders in .*readonly: the drive is read-only; choose another folder/);
-  });
-  assert.ok(paths.every((p) => fs.existsSync(p)));
-
-  await withSmallDrive(t, path.join(dir, 'tiny'), 'size=16k', async (tiny) => {
-    const full = cli(['sort', '--db', db, '--dest', tiny]);
-    assert.equal(full.code, 1);
-    assert.match(full.stderr, /the photos need \d+ kB at .*tiny and the drive has \d+ kB free; free some space or choose another drive/);
-    assert.deepEqual(fs.readdirSync(tiny), []);
-    assertEveryPhotoOnce(photos, tiny, db, hashes, 'move');
-  });
-});
-
-test('the disk fills up in the middle of a move: the job stops and says so, nothing is lost, and the same sort finishes once there is room', { timeout: 300_000 }, async (t) => {
-  const dir = tempDir('sort-full');
-  const { photos, db, hashes } = await labeledCatalog(dir, 40);
-  await withSmallDrive(t, path.join(dir, 'drive'), 'size=4m', async (drive) => {
-    const dest = path.join(drive, 'sorted');
-    const filler = path.join(drive, 'filler');
-    const catalog = new Catalog(db);
-    let filled = false;
-    const first = await sortPhotos(catalog, { dest, mode: 'move', selection: ALL }, {
-      onProgress: (p) => {
-        // Another program takes the rest of the drive once the first photos are sorted.
-        if (p.done < 1 || filled) return;
-        filled = true;
-        try {
-          for (;;) fs.appendFileSync(filler, Buffer.alloc(64 * 1024));
-        } catch { /* the drive is full */ }
-      },
+    const r = cli(['sort', '--db', db, '--dest', dest, '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const result = JSON.parse(r.stdout);
+    assert.equal(result.status, 'done');
+    assert.equal(result.sorted, 40);
+    const sorted = filesByHash(dest);
+    paths.forEach((source, i) => {
+      const [copy, ...more] = sorted.get(hashes[i]!) ?? [];
+      assert.ok(copy && more.length === 0, `${source} is copied once`);
+      assert.equal(path.basename(path.dirname(copy)), expectedFolder(i));
+      assert.ok(fs.existsSync(source), 'a copy keeps the original');
+      assert.ok(Math.abs(fs.statSync(copy).mtimeMs - fs.statSync(source).mtimeMs) < 1, 'the modification time is kept');
     });
-    assert.equal(first.status, 'stopped');
-    assert.match(first.problem!, /cannot write into .*sorted\/.*: the disk is full; free some space and try again\. The photos not yet sorted are where they were; run the same sort again to continue/);
-    assert.ok(first.sorted >= 1 && first.sorted < 40, `${first.sorted} sorted before the disk filled`);
-    catalog.close();
-    assertEveryPhotoOnce(photos, dest, db, hashes, 'move');
+    const names = [...sorted.values()].flat().map((f) => path.basename(f));
+    assert.ok(names.includes('_CON.jpg'));
+    assert.ok(names.includes('what_ _this__ _that__.jpg'));
+    assert.ok(names.includes('tab_here.jpg'));
+    assert.equal(names.filter((n) => /^shirt( \(\d\))?\.jpg$/.test(n)).length, 2);
+    assertEveryPhotoOnce(photos, dest, db, hashes, 'copy');
 
-    fs.rmSync(filler);
-    const again = new Catalog(db);
-    const second = await sortPhotos(again, { dest, mode: 'move', selection: ALL });
-    again.close();
-    assert.equal(second.status, 'done');
-    assert.equal(second.resumed, true);
-    assert.equal(second.sorted, 40);
-    assertEveryPhotoOnce(photos, dest, db, hashes, 'move');
-    assert.equal(fs.readdirSync(photos).length, 0);
-  });
-});
+    const again = JSON.parse(cli(['sort', '--db', db, '--dest', dest, '--json']).stdout);
+    assert.equal(again.alreadyThere, 40);
+    assert.equal([...filesByHash(dest).values()].flat().length, 40, 'sorting again adds no file');
+  },
+);
 
-test('SIGKILL in the middle of a copy, then the same command: copies recorded late are found in place, none is made twice', { timeout: 600_000 }, async () => {
-  const dir = tempDir('sort-kill-copy');
-  const { photos, db, hashes } = await labeledCatalog(dir, 400);
-  const dest = path.join(dir, 'sorted');
-  const args = ['sort', '--db', db, '--dest', dest, '--json'];
-  const child = spawn(process.execPath, [...CLI, ...args], { cwd: projectRoot, stdio: 'ignore' });
-  const exited = new Promise((resolve) => child.on('exit', resolve));
-  // Finished copies are committed in batches, so the journal lags the disk: watch the disk.
-  const copies = () => (fs.existsSync(dest) ? fs.readdirSync(dest, { recursive: true, withFileTypes: true }).filter((e) => e.isFile() && !e.name.endsWith('.partial')).length : 0);
-  while (copies() < 30) await new Promise((r) => setTimeout(r, 20));
-  child.kill('SIGKILL');
-  await exited;
-  const copiedAtKill = copies();
-  const journaledAtKill = count(db, `SELECT count(*) FROM sort_files WHERE state = 'done'`);
-  assert.ok(copiedAtKill < 400, 'killed before the end');
-
-  const r = cli(args);
-  assert.equal(r.code, 0, r.stderr);
-  const result = JSON.parse(r.stdout);
-  assert.equal(result.resumed, true);
-  assert.equal(result.sorted, 400);
-  assert.ok(copiedAtKill > journaledAtKill, `copies on disk (${copiedAtKill}) ran ahead of the journal (${journaledAtKill})`);
-  assert.ok(result.alreadyThere >= copiedAtKill - journaledAtKill, `the ${copiedAtKill - journaledAtKill} copies the journal missed were found in place (${result.alreadyThere})`);
-  const sorted = filesByHash(dest);
-  assert.deepEqual([...sorted.keys()].sort(), [...hashes].sort());
-  assert.ok([...sorted.values()].every((files) => files.length === 1), 'no photo was copied twice');
-  assertEveryPhotoOnce(photos, dest, db, hashes, 'copy');
-});
-
-test('SIGKILL in the middle of a move, then the same command: every photo exactly once, where the journal and the catalog say', { timeout: 600_000 }, async () => {
-  const dir = tempDir('sort-kill');
-  const { photos, db, hashes } = await labeledCatalog(dir, 400);
-  const dest = path.join(dir, 'sorted');
-  const args = ['sort', '--db', db, '--dest', dest, '--move', '--json'];
-  const child = spawn(process.execPath, [...CLI, ...args], { cwd: projectRoot, stdio: 'ignore' });
-  const exited = new Promise((resolve) => child.on('exit', resolve));
-  let doneAtKill: number;
-  for (;;) {
-    await new Promise((r) => setTimeout(r, 20));
-    try {
-      doneAtKill = count(db, `SELECT count(*) FROM sort_files WHERE state = 'done'`);
-    } catch {
-      continue; // busy for a moment
+test(
+  'folder names are configurable and checked; a destination inside the photos folder is refused',
+  { timeout: 300_000 },
+  async () => {
+    const dir = tempDir('sort-names');
+    const { photos, db, paths, hashes } = await labeledCatalog(dir, 12);
+    const dest = path.join(dir, 'out');
+    const bad = cli(['sort', '--db', db, '--dest', dest, '--folder-name', 'Shirt=Tops:new']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /the folder name "Tops:new" for Shirt cannot be used on every system.*try "Tops_new"/);
+    const clash = cli(['sort', '--db', db, '--dest', dest, '--folder-name', '0=Tops', '--folder-name', '6=tops']);
+    assert.match(clash.stderr, /T-shirt\/top and Shirt would share the folder "tops"/);
+    assert.equal(cli(['sort', '--db', db, '--dest', dest, '--folder-name', 'Jumper=X']).code, 2);
+    // An empty destination would be the current folder; a file is no destination, nor anything under it.
+    assert.equal(cli(['sort', '--db', db, '--dest', '']).code, 2);
+    const file = path.join(dir, 'a-file');
+    fs.writeFileSync(file, '');
+    for (const target of [file, path.join(file, 'sub')]) {
+      const onFile = cli(['sort', '--db', db, '--dest', target, '--dry-run']);
+      assert.equal(onFile.code, 1);
+      assert.equal(
+        onFile.stderr.trim(),
+        `error: ${file} is a file, not a folder; choose a folder for the sorted photos`,
+      );
     }
-    if (doneAtKill >= 20) break;
-  }
-  child.kill('SIGKILL');
-  await exited;
-  assert.ok(doneAtKill < 400, 'killed before the end');
-  assert.ok(count(db, `SELECT count(*) FROM sort_jobs WHERE status = 'running'`) === 1, 'the journal shows the job unfinished');
+    // A file where a category's folder would go.
+    const blocked = path.join(dir, 'blocked');
+    fs.mkdirSync(blocked);
+    for (const name of DEFAULT_FOLDER_NAMES) fs.writeFileSync(path.join(blocked, name), '');
+    const onFolderName = cli(['sort', '--db', db, '--dest', blocked, '--dry-run']);
+    assert.equal(onFolderName.code, 1);
+    assert.match(
+      onFolderName.stderr,
+      /^error: .*blocked\/[^/]+ is a file where a category's folder goes; move or rename it, or give the category another folder name/,
+    );
 
-  const r = cli(args);
-  assert.equal(r.code, 0, r.stderr);
-  const result = JSON.parse(r.stdout);
-  assert.equal(result.resumed, true);
-  assert.equal(result.sorted, 400);
-  assert.deepEqual(result.failed, []);
-  assert.equal(count(db, 'SELECT count(*) FROM sort_jobs'), 1);
-  assertEveryPhotoOnce(photos, dest, db, hashes, 'move');
-});
+    const inside = cli(['sort', '--db', db, '--dest', path.join(photos, 'sorted'), '--move']);
+    assert.equal(inside.code, 1);
+    assert.match(
+      inside.stderr,
+      /the destination .*photos\/sorted is inside .*photos, where photos to sort come from; choose a folder outside it/,
+    );
+    assert.ok(!fs.existsSync(path.join(photos, 'sorted')));
+    assert.ok(paths.every((p) => fs.existsSync(p)));
+
+    const ok = cli([
+      'sort',
+      '--db',
+      db,
+      '--dest',
+      dest,
+      '--folder-name',
+      '0=Tops',
+      '--folder-name',
+      'ankle boot=Boots',
+    ]);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.ok(fs.readdirSync(dest).every((f) => f === 'Tops' || f === 'Boots' || DEFAULT_FOLDER_NAMES.includes(f)));
+    assert.equal(
+      fs.readdirSync(path.join(dest, 'Boots')).length,
+      testSet.labels.subarray(0, 12).filter((l) => l === 9).length,
+    );
+    assertEveryPhotoOnce(photos, dest, db, hashes, 'copy');
+  },
+);
+
+test(
+  'move: each original goes only after its copy is flushed and verified; the catalog follows the files',
+  { timeout: 300_000 },
+  async () => {
+    const dir = tempDir('sort-move');
+    const { photos, db, paths, hashes, expectedFolder } = await labeledCatalog(dir, 30);
+    const dest = path.join(dir, 'sorted');
+    const r = cli(['sort', '--db', db, '--dest', dest, '--move', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(paths.every((p) => !fs.existsSync(p)));
+    assertEveryPhotoOnce(photos, dest, db, hashes, 'move');
+    const known = catalogPaths(db);
+    hashes.forEach((hash, i) => assert.equal(path.basename(path.dirname(known.get(hash)![0]!)), expectedFolder(i)));
+    // The photos can be found again where they are now: the same sort again finds all of them in place.
+    const again = JSON.parse(cli(['sort', '--db', db, '--dest', dest, '--move', '--json']).stdout);
+    assert.equal(again.alreadyThere, 30);
+    assertEveryPhotoOnce(photos, dest, db, hashes, 'move');
+  },
+);
+
+test(
+  'a source changed or deleted since import is skipped with its reason; the others are sorted',
+  { timeout: 300_000 },
+  async () => {
+    const dir = tempDir('sort-changed');
+    const { photos, db, paths, hashes } = await labeledCatalog(dir, 10);
+    fs.rmSync(paths[1]!);
+    fs.appendFileSync(paths[2]!, 'edited');
+    const dest = path.join(dir, 'sorted');
+    const r = cli(['sort', '--db', db, '--dest', dest, '--move', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const result = JSON.parse(r.stdout);
+    assert.equal(result.sorted, 8);
+    assert.deepEqual(
+      result.failed.sort((a: { path: string }, b: { path: string }) => a.path.localeCompare(b.path)),
+      [
+        {
+          path: paths[1],
+          reason:
+            'no longer at this path (moved, renamed or deleted since it was imported); import its folder again to find it',
+        },
+        {
+          path: paths[2],
+          reason: 'the file changed since it was imported, so its category may be wrong; import it again, then sort',
+        },
+      ],
+    );
+    assert.ok(fs.existsSync(paths[2]!), 'the changed file stays where it is');
+    assertEveryPhotoOnce(
+      photos,
+      dest,
+      db,
+      hashes.filter((_, i) => i !== 1 && i !== 2),
+      'move',
+    );
+  },
+);
+
+test(
+  'a destination that is not writable, or too small, is refused before anything moves',
+  { timeout: 300_000 },
+  async (t) => {
+    const dir = tempDir('sort-drive');
+    const { photos, db, paths, hashes } = await labeledCatalog(dir, 10);
+    await withSmallDrive(t, path.join(dir, 'readonly'), 'ro,size=1m', async (readOnly) => {
+      const r = cli(['sort', '--db', db, '--dest', readOnly, '--move']);
+      assert.equal(r.code, 1);
+      assert.match(
+        r.stderr,
+        /cannot create the category folders in .*readonly: the drive is read-only; choose another folder/,
+      );
+    });
+    assert.ok(paths.every((p) => fs.existsSync(p)));
+
+    await withSmallDrive(t, path.join(dir, 'tiny'), 'size=16k', async (tiny) => {
+      const full = cli(['sort', '--db', db, '--dest', tiny]);
+      assert.equal(full.code, 1);
+      assert.match(
+        full.stderr,
+        /the photos need \d+ kB at .*tiny and the drive has \d+ kB free; free some space or choose another drive/,
+      );
+      assert.deepEqual(fs.readdirSync(tiny), []);
+      assertEveryPhotoOnce(photos, tiny, db, hashes, 'move');
+    });
+  },
+);
+
+test(
+  'the disk fills up in the middle of a move: the job stops and says so, nothing is lost, and the same sort finishes once there is room',
+  { timeout: 300_000 },
+  async (t) => {
+    const dir = tempDir('sort-full');
+    const { photos, db, hashes } = await labeledCatalog(dir, 40);
+    await withSmallDrive(t, path.join(dir, 'drive'), 'size=4m', async (drive) => {
+      const dest = path.join(drive, 'sorted');
+      const filler = path.join(drive, 'filler');
+      const catalog = new Catalog(db);
+      let filled = false;
+      const first = await sortPhotos(
+        catalog,
+        { dest, mode: 'move', selection: ALL },
+        {
+          onProgress: (p) => {
+            // Another program takes the rest of the drive once the first photos are sorted.
+            if (p.done < 1 || filled) return;
+            filled = true;
+            try {
+              for (;;) fs.appendFileSync(filler, Buffer.alloc(64 * 1024));
+            } catch {
+              /* the drive is full */
+            }
+          },
+        },
+      );
+      assert.equal(first.status, 'stopped');
+      assert.match(
+        first.problem!,
+        /cannot write into .*sorted\/.*: the disk is full; free some space and try again\. The photos not yet sorted are where they were; run the same sort again to continue/,
+      );
+      assert.ok(first.sorted >= 1 && first.sorted < 40, `${first.sorted} sorted before the disk filled`);
+      catalog.close();
+      assertEveryPhotoOnce(photos, dest, db, hashes, 'move');
+
+      fs.rmSync(filler);
+      const again = new Catalog(db);
+      const second = await sortPhotos(again, { dest, mode: 'move', selection: ALL });
+      again.close();
+      assert.equal(second.status, 'done');
+      assert.equal(second.resumed, true);
+      assert.equal(second.sorted, 40);
+      assertEveryPhotoOnce(photos, dest, db, hashes, 'move');
+      assert.equal(fs.readdirSync(photos).length, 0);
+    });
+  },
+);
+
+test(
+  'SIGKILL in the middle of a copy, then the same command: copies recorded late are found in place, none is made twice',
+  { timeout: 600_000 },
+  async () => {
+    const dir = tempDir('sort-kill-copy');
+    const { photos, db, hashes } = await labeledCatalog(dir, 400);
+    const dest = path.join(dir, 'sorted');
+    const args = ['sort', '--db', db, '--dest', dest, '--json'];
+    const child = spawn(process.execPath, [...CLI, ...args], { cwd: projectRoot, stdio: 'ignore' });
+    const exited = new Promise((resolve) => child.on('exit', resolve));
+    // Finished copies are committed in batches, so the journal lags the disk: watch the disk.
+    const copies = () =>
+      fs.existsSync(dest)
+        ? fs
+            .readdirSync(dest, { recursive: true, withFileTypes: true })
+            .filter((e) => e.isFile() && !e.name.endsWith('.partial')).length
+        : 0;
+    while (copies() < 30) await new Promise((r) => setTimeout(r, 20));
+    child.kill('SIGKILL');
+    await exited;
+    const copiedAtKill = copies();
+    const journaledAtKill = count(db, `SELECT count(*) FROM sort_files WHERE state = 'done'`);
+    assert.ok(copiedAtKill < 400, 'killed before the end');
+
+    const r = cli(args);
+    assert.equal(r.code, 0, r.stderr);
+    const result = JSON.parse(r.stdout);
+    assert.equal(result.resumed, true);
+    assert.equal(result.sorted, 400);
+    assert.ok(
+      copiedAtKill > journaledAtKill,
+      `copies on disk (${copiedAtKill}) ran ahead of the journal (${journaledAtKill})`,
+    );
+    assert.ok(
+      result.alreadyThere >= copiedAtKill - journaledAtKill,
+      `the ${copiedAtKill - journaledAtKill} copies the journal missed were found in place (${result.alreadyThere})`,
+    );
+    const sorted = filesByHash(dest);
+    assert.deepEqual([...sorted.keys()].sort(), [...hashes].sort());
+    assert.ok(
+      [...sorted.values()].every((files) => files.length === 1),
+      'no photo was copied twice',
+    );
+    assertEveryPhotoOnce(photos, dest, db, hashes, 'copy');
+  },
+);
+
+test(
+  'SIGKILL in the middle of a move, then the same command: every photo exactly once, where the journal and the catalog say',
+  { timeout: 600_000 },
+  async () => {
+    const dir = tempDir('sort-kill');
+    const { photos, db, hashes } = await labeledCatalog(dir, 400);
+    const dest = path.join(dir, 'sorted');
+    const args = ['sort', '--db', db, '--dest', dest, '--move', '--json'];
+    const child = spawn(process.execPath, [...CLI, ...args], { cwd: projectRoot, stdio: 'ignore' });
+    const exited = new Promise((resolve) => child.on('exit', resolve));
+    let doneAtKill: number;
+    for (;;) {
+      await new Promise((r) => setTimeout(r, 20));
+      try {
+        doneAtKill = count(db, `SELECT count(*) FROM sort_files WHERE state = 'done'`);
+      } catch {
+        continue; // busy for a moment
+      }
+      if (doneAtKill >= 20) break;
+    }
+    child.kill('SIGKILL');
+    await exited;
+    assert.ok(doneAtKill < 400, 'killed before the end');
+    assert.ok(
+      count(db, `SELECT count(*) FROM sort_jobs WHERE status = 'running'`) === 1,
+      'the journal shows the job unfinished',
+    );
+
+    const r = cli(args);
+    assert.equal(r.code, 0, r.stderr);
+    const result = JSON.parse(r.stdout);
+    assert.equal(result.resumed, true);
+    assert.equal(result.sorted, 400);
+    assert.deepEqual(result.failed, []);
+    assert.equal(count(db, 'SELECT count(*) FROM sort_jobs'), 1);
+    assertEveryPhotoOnce(photos, dest, db, hashes, 'move');
+  },
+);

@@ -29,65 +29,125 @@ test('the one-cycle schedule warms up to the peak and decays to zero', () => {
   assert.equal(lr(100), 0);
 });
 
-test('a short training run learns (far above chance on held-out images) and resumes from its checkpoint', { timeout: 600_000 }, async () => {
-  const data = await loadFashionMnist({ allowDownload: false });
-  const options = { ...DEFAULT_TRAIN_OPTIONS, epochs: 1, limit: 2500, batchSize: 64, workers: 2, architecture: { ...DEFAULT_TRAIN_OPTIONS.architecture, width: 8 } };
-  const first = await new Trainer(data.train, out, options).run(false);
-  assert.equal(first.history.length, 1);
-  const checkpointDir = path.join(out, 'checkpoint');
-  const checkpoint = () => JSON.parse(fs.readFileSync(path.join(checkpointDir, 'state.json'), 'utf8')) as { completedEpochs: number; files?: { weights: string } };
-  const checkpointWeights = () => fs.readFileSync(path.join(checkpointDir, checkpoint().files?.weights ?? 'weights.bin'));
-  const epochOneWeights = checkpointWeights();
+test(
+  'a short training run learns (far above chance on held-out images) and resumes from its checkpoint',
+  { timeout: 600_000 },
+  async () => {
+    const data = await loadFashionMnist({ allowDownload: false });
+    const options = {
+      ...DEFAULT_TRAIN_OPTIONS,
+      epochs: 1,
+      limit: 2500,
+      batchSize: 64,
+      workers: 2,
+      architecture: { ...DEFAULT_TRAIN_OPTIONS.architecture, width: 8 },
+    };
+    const first = await new Trainer(data.train, out, options).run(false);
+    assert.equal(first.history.length, 1);
+    const checkpointDir = path.join(out, 'checkpoint');
+    const checkpoint = () =>
+      JSON.parse(fs.readFileSync(path.join(checkpointDir, 'state.json'), 'utf8')) as {
+        completedEpochs: number;
+        files?: { weights: string };
+      };
+    const checkpointWeights = () =>
+      fs.readFileSync(path.join(checkpointDir, checkpoint().files?.weights ?? 'weights.bin'));
+    const epochOneWeights = checkpointWeights();
 
-  // A crash while epoch 2's checkpoint is written (its weights saved, its optimizer state not) leaves epoch 1's
-  // checkpoint whole: a folder in the way of the optimizer file's temporary makes that write fail.
-  const blocker = path.join(checkpointDir, `optimizer-2.bin.${process.pid}.tmp`);
-  fs.mkdirSync(blocker);
-  await assert.rejects(new Trainer(data.train, out, { ...options, epochs: 3 }).run(true));
-  fs.rmdirSync(blocker);
-  // What a killed trainer (a process that is gone) left half-written goes with the next checkpoint.
-  const leftByDeadProcess = path.join(checkpointDir, 'weights-2.bin.2147483646.tmp');
-  fs.writeFileSync(leftByDeadProcess, 'half');
-  assert.equal(checkpoint().completedEpochs, 1);
-  assert.ok(checkpointWeights().equals(epochOneWeights), 'epoch 1\'s checkpoint must keep epoch 1\'s weights');
+    // A crash while epoch 2's checkpoint is written (its weights saved, its optimizer state not) leaves epoch 1's
+    // checkpoint whole: a folder in the way of the optimizer file's temporary makes that write fail.
+    const blocker = path.join(checkpointDir, `optimizer-2.bin.${process.pid}.tmp`);
+    fs.mkdirSync(blocker);
+    await assert.rejects(new Trainer(data.train, out, { ...options, epochs: 3 }).run(true));
+    fs.rmdirSync(blocker);
+    // What a killed trainer (a process that is gone) left half-written goes with the next checkpoint.
+    const leftByDeadProcess = path.join(checkpointDir, 'weights-2.bin.2147483646.tmp');
+    fs.writeFileSync(leftByDeadProcess, 'half');
+    assert.equal(checkpoint().completedEpochs, 1);
+    assert.ok(checkpointWeights().equals(epochOneWeights), "epoch 1's checkpoint must keep epoch 1's weights");
 
-  // Resuming with a longer schedule continues from epoch 1 instead of starting over.
-  const resumed = await new Trainer(data.train, out, { ...options, epochs: 3 }).run(true);
-  assert.equal(resumed.resumedFromEpoch, 1);
-  assert.equal(resumed.history.length, 3);
-  assert.deepEqual(resumed.history[0], first.history[0]);
-  const final = resumed.history.at(-1)!;
-  assert.equal(resumed.validationCount, 500);
-  assert.ok(final.validationAccuracy > 0.5, `validation accuracy ${final.validationAccuracy} should be far above chance (0.1)`);
-  assert.ok(final.trainLoss < resumed.history[0]!.trainLoss, 'training loss should fall');
-  assert.deepEqual(fs.readdirSync(checkpointDir).sort(), ['optimizer-3.bin', 'state.json', 'weights-3.bin']);
-});
+    // Resuming with a longer schedule continues from epoch 1 instead of starting over.
+    const resumed = await new Trainer(data.train, out, { ...options, epochs: 3 }).run(true);
+    assert.equal(resumed.resumedFromEpoch, 1);
+    assert.equal(resumed.history.length, 3);
+    assert.deepEqual(resumed.history[0], first.history[0]);
+    const final = resumed.history.at(-1)!;
+    assert.equal(resumed.validationCount, 500);
+    assert.ok(
+      final.validationAccuracy > 0.5,
+      `validation accuracy ${final.validationAccuracy} should be far above chance (0.1)`,
+    );
+    assert.ok(final.trainLoss < resumed.history[0]!.trainLoss, 'training loss should fall');
+    assert.deepEqual(fs.readdirSync(checkpointDir).sort(), ['optimizer-3.bin', 'state.json', 'weights-3.bin']);
+  },
+);
 
-test('`train` saves the model with a card whose command trains it again from scratch, also after --resume, and continues from it with --from', { timeout: 600_000 }, () => {
-  const dir = path.join(out, 'cli');
-  const first = cli(['train', '--epochs', '1', '--limit', '600', '--width', '8', '--workers', '1', '--out', dir]);
-  assert.equal(first.code, 0, first.stderr);
-  // Continued to a longer schedule: the card names the whole recipe, not the command that finished it.
-  const resumed = cli(['train', '--resume', '--epochs', '2', '--workers', '1', '--out', dir]);
-  assert.equal(resumed.code, 0, resumed.stderr);
-  const card = JSON.parse(fs.readFileSync(path.join(dir, 'metrics.json'), 'utf8'));
-  assert.equal(card.training.command, 'npm run cli -- train --epochs 2 --workers 1 --batch-size 128 --width 8 --limit 600');
-  assert.equal(card.training.resumedFromEpoch, 1);
-  assert.equal(card.model, 'resnet9-mini', 'the card names the model, not the folder it was trained in');
-  assert.deepEqual(card.training.history.map((r: { epoch: number }) => r.epoch), [1, 2]);
-  assert.equal(card.count, 10_000);
-  assert.ok(fs.existsSync(path.join(dir, 'model.json')) && fs.existsSync(path.join(dir, 'weights.bin')));
+test(
+  '`train` saves the model with a card whose command trains it again from scratch, also after --resume, and continues from it with --from',
+  { timeout: 600_000 },
+  () => {
+    const dir = path.join(out, 'cli');
+    const first = cli(['train', '--epochs', '1', '--limit', '600', '--width', '8', '--workers', '1', '--out', dir]);
+    assert.equal(first.code, 0, first.stderr);
+    // Continued to a longer schedule: the card names the whole recipe, not the command that finished it.
+    const resumed = cli(['train', '--resume', '--epochs', '2', '--workers', '1', '--out', dir]);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    const card = JSON.parse(fs.readFileSync(path.join(dir, 'metrics.json'), 'utf8'));
+    assert.equal(
+      card.training.command,
+      'npm run cli -- train --epochs 2 --workers 1 --batch-size 128 --width 8 --limit 600',
+    );
+    assert.equal(card.training.resumedFromEpoch, 1);
+    assert.equal(card.model, 'resnet9-mini', 'the card names the model, not the folder it was trained in');
+    assert.deepEqual(
+      card.training.history.map((r: { epoch: number }) => r.epoch),
+      [1, 2],
+    );
+    assert.equal(card.count, 10_000);
+    assert.ok(fs.existsSync(path.join(dir, 'model.json')) && fs.existsSync(path.join(dir, 'weights.bin')));
 
-  // Continued from that model with the real-input augmentations: on its own split (600 images, 120 validation),
-  // its architecture, and a card that records the augmentations and the command with --from.
-  const continued = path.join(out, 'continued');
-  const run = cli(['train', '--from', dir, '--epochs', '1', '--limit', '200', '--lr', '0.01', '--augment', 'tone=1,edge=0.5', '--workers', '1', '--out', continued]);
-  assert.equal(run.code, 0, run.stderr);
-  const next = JSON.parse(fs.readFileSync(path.join(continued, 'metrics.json'), 'utf8'));
-  assert.deepEqual([next.training.trainCount, next.training.validationCount], [200, 120]);
-  assert.equal(next.training.options.architecture.width, 8);
-  assert.deepEqual(next.training.options.augment, { shift: 2, flip: 0.5, erase: 0.3, scale: 0, tone: 1, edge: 0.5, residue: 0 });
-  assert.equal(next.training.from, dir);
-  assert.equal(next.training.command, `npm run cli -- train --epochs 1 --workers 1 --batch-size 128 --width 8 --limit 200 --lr 0.01 --augment tone=1,edge=0.5 --from ${dir}`);
-  assert.equal(cli(['train', '--from', dir, '--resume', '--out', continued]).code, 2, '--from with --resume is a usage error');
-});
+    // Continued from that model with the real-input augmentations: on its own split (600 images, 120 validation),
+    // its architecture, and a card that records the augmentations and the command with --from.
+    const continued = path.join(out, 'continued');
+    const run = cli([
+      'train',
+      '--from',
+      dir,
+      '--epochs',
+      '1',
+      '--limit',
+      '200',
+      '--lr',
+      '0.01',
+      '--augment',
+      'tone=1,edge=0.5',
+      '--workers',
+      '1',
+      '--out',
+      continued,
+    ]);
+    assert.equal(run.code, 0, run.stderr);
+    const next = JSON.parse(fs.readFileSync(path.join(continued, 'metrics.json'), 'utf8'));
+    assert.deepEqual([next.training.trainCount, next.training.validationCount], [200, 120]);
+    assert.equal(next.training.options.architecture.width, 8);
+    assert.deepEqual(next.training.options.augment, {
+      shift: 2,
+      flip: 0.5,
+      erase: 0.3,
+      scale: 0,
+      tone: 1,
+      edge: 0.5,
+      residue: 0,
+    });
+    assert.equal(next.training.from, dir);
+    assert.equal(
+      next.training.command,
+      `npm run cli -- train --epochs 1 --workers 1 --batch-size 128 --width 8 --limit 200 --lr 0.01 --augment tone=1,edge=0.5 --from ${dir}`,
+    );
+    assert.equal(
+      cli(['train', '--from', dir, '--resume', '--out', continued]).code,
+      2,
+      '--from with --resume is a usage error',
+    );
+  },
+);

@@ -1,21 +1,62 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { defaultCatalogFile, defaultModelDir, fineTunedModelsDir, projectRoot, thumbnailsDir as defaultThumbnailsDir } from '../appPaths.ts';
-import { BUSY_MIDWAY, Catalog, CATALOG_WAIT_MS, catalogBusyMessage, CatalogBusyError, isCatalogBusy, type CatalogWait, type ModelRow } from '../catalog/catalog.ts';
+import {
+  defaultCatalogFile,
+  defaultModelDir,
+  fineTunedModelsDir,
+  projectRoot,
+  thumbnailsDir as defaultThumbnailsDir,
+} from '../appPaths.ts';
+import {
+  BUSY_MIDWAY,
+  Catalog,
+  CATALOG_WAIT_MS,
+  catalogBusyMessage,
+  CatalogBusyError,
+  isCatalogBusy,
+  type CatalogWait,
+  type ModelRow,
+} from '../catalog/catalog.ts';
 import { loadFashionMnist } from '../dataset/fashionMnist.ts';
-import { activateModel, classifyingModelDir, improveModel, type Candidate, type ImproveHooks, type RepredictProgress } from '../learning/improveModel.ts';
+import {
+  activateModel,
+  classifyingModelDir,
+  improveModel,
+  type Candidate,
+  type ImproveHooks,
+  type RepredictProgress,
+} from '../learning/improveModel.ts';
 import { DEFAULT_FINETUNE_OPTIONS, MIN_LABELS } from '../ml/fineTune.ts';
 import { startPredictor, type Predictor } from '../ml/inference.ts';
 import { readModelCard } from '../ml/modelCard.ts';
 import { exportCsvInWorker } from '../export/catalogExport.ts';
 import { DEFAULT_FOLDER_NAMES } from '../export/fileNames.ts';
-import { planSort, sortPhotos, type SortPlan, type SortProgress, type SortRequest, type SortResult } from '../export/sortIntoFolders.ts';
+import {
+  planSort,
+  sortPhotos,
+  type SortPlan,
+  type SortProgress,
+  type SortRequest,
+  type SortResult,
+} from '../export/sortIntoFolders.ts';
 import { importPhotos, type ImportProgress, type ImportResult } from '../photos/importJob.ts';
 import { convertPhotoFile } from '../photos/bmp.ts';
 import { isThumbnail, thumbnailPath, writeThumbnail } from '../photos/photoPipeline.ts';
 import { JobManager, type JobFailure, type JobRun, type JobWork } from '../jobs/jobManager.ts';
-import type { AppInfo, CatalogWaitStatus, ExportRequest, ExportResult, FashionSorterApi, ImportStatus, ImproveStatus, JobStatuses, JobUpdate, ModelVersion, SortOptions } from '../../contract/api.ts';
+import type {
+  AppInfo,
+  CatalogWaitStatus,
+  ExportRequest,
+  ExportResult,
+  FashionSorterApi,
+  ImportStatus,
+  ImproveStatus,
+  JobStatuses,
+  JobUpdate,
+  ModelVersion,
+  SortOptions,
+} from '../../contract/api.ts';
 
 export interface ServiceOptions {
   catalogFile?: string;
@@ -82,7 +123,10 @@ export interface Operations {
   /** Fine-tunes the active model on the reviewed photos and publishes an inactive candidate, compared with it. */
   improve(hooks?: Omit<ImproveHooks, 'activePredictor'>): Promise<Candidate>;
   /** Makes a version active and re-predicts the photos without a human label. */
-  activate(modelId: number, run?: Foreground<RepredictProgress>): Promise<{ repredicted: number; status: 'done' | 'cancelled' }>;
+  activate(
+    modelId: number,
+    run?: Foreground<RepredictProgress>,
+  ): Promise<{ repredicted: number; status: 'done' | 'cancelled' }>;
   /** Writes a selection's CSV to `file` on a worker thread. */
   exportCsv(file: string, request: ExportRequest): Promise<ExportResult>;
   /** The dry run of a sort: nothing is written. */
@@ -164,7 +208,8 @@ export function createServices(options: ServiceOptions = {}): Services {
     const id = Symbol('wait');
     try {
       return await wait({
-        ...catalogWait, signal: stopWaiting,
+        ...catalogWait,
+        signal: stopWaiting,
         onWaiting: (seconds) => {
           if (seconds === null) waits.delete(id);
           else waits.set(id, seconds);
@@ -176,31 +221,37 @@ export function createServices(options: ServiceOptions = {}): Services {
     }
   }
   // Opened on first use, so that a window can show why a catalog cannot be opened; a failed open is tried again on the next use.
-  const openCatalog = () => (opening ??= quickly((wait) => Catalog.open(catalogFile, wait)).catch((err: Error) => {
-    opening = undefined;
-    throw err;
-  }));
+  const openCatalog = () =>
+    (opening ??= quickly((wait) => Catalog.open(catalogFile, wait)).catch((err: Error) => {
+      opening = undefined;
+      throw err;
+    }));
   /** A quick write (saving labels, discarding a version): made once the catalog accepts it, the window told while it waits. */
   const quickWrite = async <T>(work: (catalog: Catalog) => T): Promise<T> => {
     const cat = await openCatalog();
     return quickly((wait) => cat.writeWhenFree(() => work(cat), wait));
   };
   /** An error's message, or, for a catalog another program took in the middle of a job, which and what to do. */
-  const explainBusy = (err: Error) => (isCatalogBusy(err) ? catalogBusyMessage(catalogFile, undefined, BUSY_MIDWAY) : err.message);
-  const activeModelDir = async () => classifyingModelDir(await openCatalog(), options.modelDir ?? defaultModelDir(), options.onModelMissing);
+  const explainBusy = (err: Error) =>
+    isCatalogBusy(err) ? catalogBusyMessage(catalogFile, undefined, BUSY_MIDWAY) : err.message;
+  const activeModelDir = async () =>
+    classifyingModelDir(await openCatalog(), options.modelDir ?? defaultModelDir(), options.onModelMissing);
   /** The importer's predictor, started on first use and kept for the next import. */
-  const classifier = () => (predictor ??= (async () => startPredictor(options.classifyWith ?? await activeModelDir()))());
+  const classifier = () =>
+    (predictor ??= (async () => startPredictor(options.classifyWith ?? (await activeModelDir())))());
   /** A foreground operation's wait for the catalog: the caller's, else the services' own. */
-  const waitOf = (run: { signal?: AbortSignal; catalogWait?: CatalogWait }): CatalogWait => run.catalogWait ?? { ...catalogWait, signal: run.signal };
+  const waitOf = (run: { signal?: AbortSignal; catalogWait?: CatalogWait }): CatalogWait =>
+    run.catalogWait ?? { ...catalogWait, signal: run.signal };
 
   /**
    * A path where the photo still is as it was imported (the same size and modification time), if any: a file
    * edited in place since then holds another photo, and showing it would show the wrong one.
    */
-  const unchangedFile = async (hash: string) => (await openCatalog()).photoFiles(hash).find((f) => {
-    const stat = fs.statSync(f.path, { throwIfNoEntry: false });
-    return stat?.isFile() && stat.size === f.size && stat.mtimeMs === f.mtimeMs;
-  })?.path;
+  const unchangedFile = async (hash: string) =>
+    (await openCatalog()).photoFiles(hash).find((f) => {
+      const stat = fs.statSync(f.path, { throwIfNoEntry: false });
+      return stat?.isFile() && stat.size === f.size && stat.mtimeMs === f.mtimeMs;
+    })?.path;
 
   const repairing = new Map<string, Promise<string | undefined>>();
   /** Makes a thumbnail again from the photo, if the photo is still where the catalog saw it, unchanged. */
@@ -229,12 +280,22 @@ export function createServices(options: ServiceOptions = {}): Services {
       const wait = waitOf(run);
       // The first write: made once the catalog accepts writes, so that nothing (thumbnails, a job) is made before.
       const row = await cat.writeWhenFree(() => {
-        const registered = cat.registerModel({ name: model.name, version: model.version, dir: model.modelDir, card: model.card ?? {} });
+        const registered = cat.registerModel({
+          name: model.name,
+          version: model.version,
+          dir: model.modelDir,
+          card: model.card ?? {},
+        });
         if (!cat.activeModel()) cat.activateModel(registered.id);
         return registered;
       }, wait);
       const result = await importPhotos(roots, {
-        catalog: cat, thumbnailsDir: thumbnails, predictor: { predictor: model, modelId: row.id }, signal: run.signal, catalogWait: wait, onProgress: run.onProgress,
+        catalog: cat,
+        thumbnailsDir: thumbnails,
+        predictor: { predictor: model, modelId: row.id },
+        signal: run.signal,
+        catalogWait: wait,
+        onProgress: run.onProgress,
       });
       return { ...result, model: { name: model.name, version: model.version, backend: model.backend } };
     },
@@ -252,7 +313,9 @@ export function createServices(options: ServiceOptions = {}): Services {
       // Loaded for each improvement (a fraction of a second) rather than kept: 55 MB the app would hold for good.
       const data = await loadFashionMnist({ dataDir: options.dataDir });
       return improveModel(cat, data, modelsRoot, options.fineTune ?? DEFAULT_FINETUNE_OPTIONS, {
-        ...hooks, catalogWait: waitOf(hooks), activePredictor: await predictor?.catch(() => undefined),
+        ...hooks,
+        catalogWait: waitOf(hooks),
+        activePredictor: await predictor?.catch(() => undefined),
       });
     },
     async activate(modelId, run = {}) {
@@ -278,30 +341,78 @@ export function createServices(options: ServiceOptions = {}): Services {
     // Before the job: a catalog or a model that cannot be opened is the call's failure, not the job's.
     await openCatalog();
     await classifier();
-    return jobs.start('import', { jobId: 0, phase: 'finding', found: 0, done: 0, failed: 0, photos: null, photosPerSecond: 0, etaSeconds: null, problem: null }, async (run) => {
-      // Every write waits while another program holds the catalog, with the status saying so.
-      const { wait: waiting, phase } = waitingStatus(run);
-      const result = await operations.classify(roots, {
-        signal: run.signal, catalogWait: waiting,
-        onProgress: (p) => {
-          phase(p.phase);
-          run.progress({ jobId: p.jobId, found: p.found, done: p.done, failed: p.failed, photosPerSecond: p.photosPerSecond, etaSeconds: p.etaSeconds });
-        },
-      });
-      return { jobId: result.jobId, phase: result.status, found: result.counts.found, done: result.counts.done, failed: result.counts.failed, photos: result.photos, etaSeconds: 0 };
-    }, (err, cancelled) => (cancelled ? { phase: 'cancelled' }
-      : { phase: 'failed', problem: err instanceof CatalogBusyError ? err.message : `${explainBusy(err)}; import the same folders again to continue` }));
+    return jobs.start(
+      'import',
+      {
+        jobId: 0,
+        phase: 'finding',
+        found: 0,
+        done: 0,
+        failed: 0,
+        photos: null,
+        photosPerSecond: 0,
+        etaSeconds: null,
+        problem: null,
+      },
+      async (run) => {
+        // Every write waits while another program holds the catalog, with the status saying so.
+        const { wait: waiting, phase } = waitingStatus(run);
+        const result = await operations.classify(roots, {
+          signal: run.signal,
+          catalogWait: waiting,
+          onProgress: (p) => {
+            phase(p.phase);
+            run.progress({
+              jobId: p.jobId,
+              found: p.found,
+              done: p.done,
+              failed: p.failed,
+              photosPerSecond: p.photosPerSecond,
+              etaSeconds: p.etaSeconds,
+            });
+          },
+        });
+        return {
+          jobId: result.jobId,
+          phase: result.status,
+          found: result.counts.found,
+          done: result.counts.done,
+          failed: result.counts.failed,
+          photos: result.photos,
+          etaSeconds: 0,
+        };
+      },
+      (err, cancelled) =>
+        cancelled
+          ? { phase: 'cancelled' }
+          : {
+              phase: 'failed',
+              problem:
+                err instanceof CatalogBusyError
+                  ? err.message
+                  : `${explainBusy(err)}; import the same folders again to continue`,
+            },
+    );
   }
 
   /**
    * A long job's waits for the catalog: its status says 'waiting' while a write waits, then goes back to the
    * phase it was in; `phase` sets the phase (held back while it waits).
    */
-  function waitingStatus<P extends string>(run: JobRun<{ running: boolean; phase: P | 'waiting' }>): { wait: CatalogWait; phase: (phase: P) => void } {
+  function waitingStatus<P extends string>(
+    run: JobRun<{ running: boolean; phase: P | 'waiting' }>,
+  ): { wait: CatalogWait; phase: (phase: P) => void } {
     let phase = run.status.phase as P;
     let waiting = false;
     return {
-      wait: { ...catalogWait, signal: run.signal, onWaiting: (seconds) => { waiting = seconds !== null; run.progress({ phase: waiting ? 'waiting' : phase }); } },
+      wait: {
+        ...catalogWait,
+        signal: run.signal,
+        onWaiting: (seconds) => {
+          waiting = seconds !== null;
+          run.progress({ phase: waiting ? 'waiting' : phase });
+        },
+      },
       phase: (next) => {
         phase = next;
         if (!waiting) run.progress({ phase: next });
@@ -311,14 +422,36 @@ export function createServices(options: ServiceOptions = {}): Services {
 
   /** Starts one step of model improvement (fine-tuning, or activation) as the 'improve' job. */
   function startImproveJob(phase: ImproveStatus['phase'], work: JobWork<ImproveStatus>): ImproveStatus {
-    const failure: JobFailure<ImproveStatus> = (err, cancelled) => (cancelled ? { phase: 'cancelled', problem: null } : { phase: 'failed', problem: err.message });
-    return jobs.start('improve', {
-      phase, epoch: 0, epochs: 0, loss: null, validationAccuracy: null, validationCount: null, replayAccuracy: null, replayCount: null, etaSeconds: null, repredicted: null, candidate: null, problem: null,
-    }, work, failure);
+    const failure: JobFailure<ImproveStatus> = (err, cancelled) =>
+      cancelled ? { phase: 'cancelled', problem: null } : { phase: 'failed', problem: err.message };
+    return jobs.start(
+      'improve',
+      {
+        phase,
+        epoch: 0,
+        epochs: 0,
+        loss: null,
+        validationAccuracy: null,
+        validationCount: null,
+        replayAccuracy: null,
+        replayCount: null,
+        etaSeconds: null,
+        repredicted: null,
+        candidate: null,
+        problem: null,
+      },
+      work,
+      failure,
+    );
   }
 
   const api: FashionSorterApi = {
-    appInfo: async () => ({ version, thumbnailBase: options.thumbnailBase ?? 'thumb://photo/', photoBase: options.photoBase ?? 'photo://file/', ...modelSummary(await activeModelDir()) }),
+    appInfo: async () => ({
+      version,
+      thumbnailBase: options.thumbnailBase ?? 'thumb://photo/',
+      photoBase: options.photoBase ?? 'photo://file/',
+      ...modelSummary(await activeModelDir()),
+    }),
     async chooseAndImport() {
       if (!options.chooseFolders) throw new Error('no folder picker is available here');
       const folders = await options.chooseFolders();
@@ -335,7 +468,11 @@ export function createServices(options: ServiceOptions = {}): Services {
     selectionCounts: async (selection) => (await openCatalog()).selectionCounts(selection),
     async catalogWait(): Promise<CatalogWaitStatus | null> {
       if (waits.size === 0) return null;
-      return { file: catalogFile, seconds: Math.max(...waits.values()), limitSeconds: (catalogWait.waitMs ?? CATALOG_WAIT_MS) / 1000 };
+      return {
+        file: catalogFile,
+        seconds: Math.max(...waits.values()),
+        limitSeconds: (catalogWait.waitMs ?? CATALOG_WAIT_MS) / 1000,
+      };
     },
     page: async (query) => (await openCatalog()).photoPage(query),
     photoIds: async (query) => (await openCatalog()).photoIds(query),
@@ -349,9 +486,26 @@ export function createServices(options: ServiceOptions = {}): Services {
       const card = readModelCard(await activeModelDir());
       if (!card) return null;
       return {
-        name: card.name, accuracy: card.accuracy, confusion: card.confusion, trainSeconds: card.training.trainSeconds,
-        perClass: card.perClass.map(({ name, precision, recall, f1, support }) => ({ name, precision, recall, f1, support })),
-        history: card.training.history.map(({ epoch, trainLoss, trainAccuracy, validationLoss, validationAccuracy }) => ({ epoch, trainLoss, trainAccuracy, validationLoss, validationAccuracy })),
+        name: card.name,
+        accuracy: card.accuracy,
+        confusion: card.confusion,
+        trainSeconds: card.training.trainSeconds,
+        perClass: card.perClass.map(({ name, precision, recall, f1, support }) => ({
+          name,
+          precision,
+          recall,
+          f1,
+          support,
+        })),
+        history: card.training.history.map(
+          ({ epoch, trainLoss, trainAccuracy, validationLoss, validationAccuracy }) => ({
+            epoch,
+            trainLoss,
+            trainAccuracy,
+            validationLoss,
+            validationAccuracy,
+          }),
+        ),
         agreement: (await openCatalog()).agreement(),
       };
     },
@@ -360,16 +514,25 @@ export function createServices(options: ServiceOptions = {}): Services {
       return startImproveJob('fine-tuning', async (run) => {
         const { wait, phase } = waitingStatus(run);
         const result = await operations.improve({
-          signal: run.signal, catalogWait: wait,
+          signal: run.signal,
+          catalogWait: wait,
           onPhase: phase,
           onProgress: (p) => run.progress({ epoch: p.epoch, epochs: p.epochs, loss: p.loss, etaSeconds: p.etaSeconds }),
-          onEpoch: (r, counts) => run.progress({
-            validationAccuracy: r.validationAccuracy, validationCount: counts.validation, replayAccuracy: r.guardAccuracy ?? null, replayCount: counts.replay,
-          }),
+          onEpoch: (r, counts) =>
+            run.progress({
+              validationAccuracy: r.validationAccuracy,
+              validationCount: counts.validation,
+              replayAccuracy: r.guardAccuracy ?? null,
+              replayCount: counts.replay,
+            }),
         });
         const candidate = {
-          modelId: result.model.id, name: result.model.name, parentName: result.parent.name, labels: result.fineTune.labels,
-          categoriesWithoutLabels: result.fineTune.categoriesWithoutLabels, ...result.comparison,
+          modelId: result.model.id,
+          name: result.model.name,
+          parentName: result.parent.name,
+          labels: result.fineTune.labels,
+          categoriesWithoutLabels: result.fineTune.categoriesWithoutLabels,
+          ...result.comparison,
         };
         return { candidate, phase: 'ready', etaSeconds: 0 };
       });
@@ -379,10 +542,16 @@ export function createServices(options: ServiceOptions = {}): Services {
     async modelVersions(): Promise<ModelVersion[]> {
       const rows = (await openCatalog()).models();
       return rows.map((row) => {
-        const card = row.card as { accuracy?: number; fineTune?: { labels?: { train: unknown[]; validation: unknown[]; heldOut: unknown[] } } };
+        const card = row.card as {
+          accuracy?: number;
+          fineTune?: { labels?: { train: unknown[]; validation: unknown[]; heldOut: unknown[] } };
+        };
         const labels = card.fineTune?.labels;
         return {
-          id: row.id, name: row.name, createdAt: row.createdAt, active: row.active,
+          id: row.id,
+          name: row.name,
+          createdAt: row.createdAt,
+          active: row.active,
           parentName: rows.find((r) => r.id === row.parentId)?.name ?? null,
           testAccuracy: card.accuracy ?? null,
           labels: labels ? labels.train.length + labels.validation.length + labels.heldOut.length : null,
@@ -392,7 +561,11 @@ export function createServices(options: ServiceOptions = {}): Services {
     async activateModel(id) {
       return startImproveJob('activating', async (run) => {
         const { wait } = waitingStatus(run);
-        const result = await operations.activate(id, { signal: run.signal, catalogWait: wait, onProgress: (p) => run.progress({ repredicted: p }) });
+        const result = await operations.activate(id, {
+          signal: run.signal,
+          catalogWait: wait,
+          onProgress: (p) => run.progress({ repredicted: p }),
+        });
         return { phase: result.status === 'done' ? 'activated' : 'cancelled' };
       });
     },
@@ -406,7 +579,9 @@ export function createServices(options: ServiceOptions = {}): Services {
     },
     async exportCsv(request) {
       if (!options.chooseSaveFile) throw new Error('no save dialog is available here');
-      const file = await options.chooseSaveFile(`${request.format === 'catalog' ? 'catalog' : 'fashion-mnist'}-${new Date().toISOString().slice(0, 10)}.csv`);
+      const file = await options.chooseSaveFile(
+        `${request.format === 'catalog' ? 'catalog' : 'fashion-mnist'}-${new Date().toISOString().slice(0, 10)}.csv`,
+      );
       return file ? operations.exportCsv(file, request) : null;
     },
     sortDefaults: async () => ({ folders: [...DEFAULT_FOLDER_NAMES], dest: sortDest ?? null }),
@@ -420,18 +595,41 @@ export function createServices(options: ServiceOptions = {}): Services {
       jobs.assertIdle();
       const request = sortRequest(sortOptions);
       await openCatalog();
-      return jobs.start('sort', { phase: 'planning', total: 0, done: 0, failed: 0, photosPerSecond: 0, etaSeconds: null, result: null, problem: null }, async (run) => {
-        const { wait, phase } = waitingStatus(run);
-        const result = await operations.sort(request, {
-          signal: run.signal,
-          catalogWait: wait,
-          onProgress: (p) => {
-            phase('sorting');
-            run.progress({ total: p.total, done: p.done, failed: p.failed, photosPerSecond: p.photosPerSecond, etaSeconds: p.etaSeconds });
-          },
-        });
-        return { phase: result.status, result, problem: result.problem, failed: result.failed.length, etaSeconds: 0 };
-      }, (err, cancelled) => (cancelled ? { phase: 'stopped', problem: 'cancelled before it began' } : { phase: 'failed', problem: explainBusy(err) }));
+      return jobs.start(
+        'sort',
+        {
+          phase: 'planning',
+          total: 0,
+          done: 0,
+          failed: 0,
+          photosPerSecond: 0,
+          etaSeconds: null,
+          result: null,
+          problem: null,
+        },
+        async (run) => {
+          const { wait, phase } = waitingStatus(run);
+          const result = await operations.sort(request, {
+            signal: run.signal,
+            catalogWait: wait,
+            onProgress: (p) => {
+              phase('sorting');
+              run.progress({
+                total: p.total,
+                done: p.done,
+                failed: p.failed,
+                photosPerSecond: p.photosPerSecond,
+                etaSeconds: p.etaSeconds,
+              });
+            },
+          });
+          return { phase: result.status, result, problem: result.problem, failed: result.failed.length, etaSeconds: 0 };
+        },
+        (err, cancelled) =>
+          cancelled
+            ? { phase: 'stopped', problem: 'cancelled before it began' }
+            : { phase: 'failed', problem: explainBusy(err) },
+      );
     },
     sortStatus: async () => jobs.snapshot('sort'),
     cancelSort: () => jobs.cancel('sort'),
@@ -464,4 +662,3 @@ export function createServices(options: ServiceOptions = {}): Services {
     },
   };
 }
-

@@ -295,7 +295,9 @@ export const comparable = (text: string): string => text.normalize('NFC');
 export function migrationsDue(db: Database.Database): number {
   const current = db.pragma('user_version', { simple: true }) as number;
   if (current > MIGRATIONS.length) {
-    throw new Error(`this catalog was written by a newer Fashion Sorter (schema ${current}, this version knows ${MIGRATIONS.length}); update the app to open it`);
+    throw new Error(
+      `this catalog was written by a newer Fashion Sorter (schema ${current}, this version knows ${MIGRATIONS.length}); update the app to open it`,
+    );
   }
   return MIGRATIONS.length - current;
 }

@@ -62,8 +62,12 @@ export class SortJournal {
    */
   sources(photoIds: number[]): PhotoSource[] {
     // One pass over every path beats one query per photo, even when only some are wanted.
-    const all = this.db.prepare(`SELECT p.id AS photoId, p.hash, p.category, pp.path, pp.size, pp.mtime_ms AS mtimeMs
-      FROM photo_paths pp JOIN photos p ON p.id = pp.photo_id ORDER BY pp.id`).all() as PhotoSource[];
+    const all = this.db
+      .prepare(
+        `SELECT p.id AS photoId, p.hash, p.category, pp.path, pp.size, pp.mtime_ms AS mtimeMs
+      FROM photo_paths pp JOIN photos p ON p.id = pp.photo_id ORDER BY pp.id`,
+      )
+      .all() as PhotoSource[];
     const byId = new Map<number, PhotoSource[]>();
     for (const s of all) byId.set(s.photoId, [...(byId.get(s.photoId) ?? []), s]);
     return photoIds.flatMap((id) => byId.get(id) ?? []);
@@ -71,15 +75,26 @@ export class SortJournal {
 
   /** The jobs a crash or a stop left unfinished, newest first. */
   unfinishedJobs(): SortJob[] {
-    return (this.db.prepare(`SELECT id, dest, mode, folders, status FROM sort_jobs WHERE status != 'done' ORDER BY id DESC`).all() as (Omit<SortJob, 'folders'> & { folders: string })[])
-      .map((row) => ({ ...row, folders: JSON.parse(row.folders) as string[] }));
+    return (
+      this.db
+        .prepare(`SELECT id, dest, mode, folders, status FROM sort_jobs WHERE status != 'done' ORDER BY id DESC`)
+        .all() as (Omit<SortJob, 'folders'> & { folders: string })[]
+    ).map((row) => ({ ...row, folders: JSON.parse(row.folders) as string[] }));
   }
 
   /** Starts a job with its whole plan, in one transaction. */
-  createJob(dest: string, mode: SortMode, folders: readonly string[], files: { photoId: number; source: string; target: string }[]): number {
+  createJob(
+    dest: string,
+    mode: SortMode,
+    folders: readonly string[],
+    files: { photoId: number; source: string; target: string }[],
+  ): number {
     return this.db.transaction(() => {
-      const jobId = Number(this.db.prepare(`INSERT INTO sort_jobs (dest, mode, folders, status, created_at) VALUES (?, ?, ?, 'running', ?)`)
-        .run(dest, mode, JSON.stringify(folders), now()).lastInsertRowid);
+      const jobId = Number(
+        this.db
+          .prepare(`INSERT INTO sort_jobs (dest, mode, folders, status, created_at) VALUES (?, ?, ?, 'running', ?)`)
+          .run(dest, mode, JSON.stringify(folders), now()).lastInsertRowid,
+      );
       this.addFiles(jobId, files);
       return jobId;
     })();
@@ -103,25 +118,38 @@ export class SortJournal {
    * file now is. A fresh plan for the rest of the job leaves both out.
    */
   handledPaths(jobId: number): Set<string> {
-    const rows = this.db.prepare(`SELECT source, target FROM sort_files WHERE job_id = ? AND state IN ('copied', 'done')`).raw().all(jobId) as [string, string][];
+    const rows = this.db
+      .prepare(`SELECT source, target FROM sort_files WHERE job_id = ? AND state IN ('copied', 'done')`)
+      .raw()
+      .all(jobId) as [string, string][];
     return new Set(rows.flat());
   }
 
   /** How many files the job has handled (copied or done). */
   handledCount(jobId: number): number {
-    return this.db.prepare(`SELECT count(*) FROM sort_files WHERE job_id = ? AND state IN ('copied', 'done')`).pluck().get(jobId) as number;
+    return this.db
+      .prepare(`SELECT count(*) FROM sort_files WHERE job_id = ? AND state IN ('copied', 'done')`)
+      .pluck()
+      .get(jobId) as number;
   }
 
   /** Targets the job has written, so that a new plan for the rest does not take them again. */
   claimedTargets(jobId: number): string[] {
-    return this.db.prepare(`SELECT target FROM sort_files WHERE job_id = ? AND state IN ('copied', 'done')`).pluck().all(jobId) as string[];
+    return this.db
+      .prepare(`SELECT target FROM sort_files WHERE job_id = ? AND state IN ('copied', 'done')`)
+      .pluck()
+      .all(jobId) as string[];
   }
 
   /** The files still to do (planned or copied), in plan order. */
   unfinishedFiles(jobId: number, states: SortFileState[] = ['planned', 'copied']): SortFile[] {
-    return this.db.prepare(`SELECT f.id, f.photo_id AS photoId, p.hash, f.source, f.target, f.state, pp.size, pp.mtime_ms AS mtimeMs
+    return this.db
+      .prepare(
+        `SELECT f.id, f.photo_id AS photoId, p.hash, f.source, f.target, f.state, pp.size, pp.mtime_ms AS mtimeMs
       FROM sort_files f JOIN photos p ON p.id = f.photo_id LEFT JOIN photo_paths pp ON pp.path = f.source AND pp.photo_id = f.photo_id
-      WHERE f.job_id = ? AND f.state IN (${states.map(() => '?').join(', ')}) ORDER BY f.id`).all(jobId, ...states) as SortFile[];
+      WHERE f.job_id = ? AND f.state IN (${states.map(() => '?').join(', ')}) ORDER BY f.id`,
+      )
+      .all(jobId, ...states) as SortFile[];
   }
 
   /** A copy is complete: a move goes on to remove the source; a copy is done. */
@@ -145,11 +173,17 @@ export class SortJournal {
     this.db.transaction(() => {
       this.db.prepare('DELETE FROM photo_paths WHERE path = ? AND photo_id != ?').run(file.target, file.photoId);
       const [key, name] = [comparable(file.target), comparable(path.basename(file.target))];
-      const moved = this.db.prepare('UPDATE photo_paths SET path = ?, path_key = ?, name = ?, size = ?, mtime_ms = ?, seen_at = ? WHERE path = ? AND photo_id = ?')
+      const moved = this.db
+        .prepare(
+          'UPDATE photo_paths SET path = ?, path_key = ?, name = ?, size = ?, mtime_ms = ?, seen_at = ? WHERE path = ? AND photo_id = ?',
+        )
         .run(file.target, key, name, target.size, target.mtimeMs, now(), file.source, file.photoId);
       if (moved.changes === 0) {
-        this.db.prepare(`INSERT INTO photo_paths (photo_id, path, path_key, name, size, mtime_ms, seen_at) VALUES (?, ?, ?, ?, ?, ?, ?)
-          ON CONFLICT (path) DO UPDATE SET photo_id = excluded.photo_id, size = excluded.size, mtime_ms = excluded.mtime_ms, seen_at = excluded.seen_at`)
+        this.db
+          .prepare(
+            `INSERT INTO photo_paths (photo_id, path, path_key, name, size, mtime_ms, seen_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+          ON CONFLICT (path) DO UPDATE SET photo_id = excluded.photo_id, size = excluded.size, mtime_ms = excluded.mtime_ms, seen_at = excluded.seen_at`,
+          )
           .run(file.photoId, file.target, key, name, target.size, target.mtimeMs, now());
       }
       this.markDone([file.id]);
@@ -166,16 +200,26 @@ export class SortJournal {
 
   counts(jobId: number): SortCounts {
     const counts: SortCounts = { planned: 0, copied: 0, done: 0, failed: 0 };
-    for (const row of this.db.prepare('SELECT state, count(*) AS n FROM sort_files WHERE job_id = ? GROUP BY state').all(jobId) as { state: SortFileState; n: number }[]) counts[row.state] = row.n;
+    for (const row of this.db
+      .prepare('SELECT state, count(*) AS n FROM sort_files WHERE job_id = ? GROUP BY state')
+      .all(jobId) as { state: SortFileState; n: number }[])
+      counts[row.state] = row.n;
     return counts;
   }
 
   /** How many distinct photos a job's finished files hold. */
   donePhotos(jobId: number): number {
-    return this.db.prepare(`SELECT count(DISTINCT photo_id) FROM sort_files WHERE job_id = ? AND state = 'done'`).pluck().get(jobId) as number;
+    return this.db
+      .prepare(`SELECT count(DISTINCT photo_id) FROM sort_files WHERE job_id = ? AND state = 'done'`)
+      .pluck()
+      .get(jobId) as number;
   }
 
   failures(jobId: number): { path: string; reason: string }[] {
-    return this.db.prepare(`SELECT source AS path, error AS reason FROM sort_files WHERE job_id = ? AND state = 'failed' ORDER BY id`).all(jobId) as { path: string; reason: string }[];
+    return this.db
+      .prepare(
+        `SELECT source AS path, error AS reason FROM sort_files WHERE job_id = ? AND state = 'failed' ORDER BY id`,
+      )
+      .all(jobId) as { path: string; reason: string }[];
   }
 }

@@ -23,7 +23,8 @@ export function intOption(values: Values, name: string, fallback: number): numbe
  */
 export function userPath(typed: string): string {
   const { INIT_CWD, npm_package_json } = process.env;
-  const startedByNpm = INIT_CWD !== undefined && npm_package_json !== undefined && path.dirname(npm_package_json) === process.cwd();
+  const startedByNpm =
+    INIT_CWD !== undefined && npm_package_json !== undefined && path.dirname(npm_package_json) === process.cwd();
   return path.resolve(startedByNpm ? INIT_CWD : process.cwd(), typed);
 }
 
@@ -35,7 +36,10 @@ export function pathOption(values: Values, name: string): string | undefined {
 }
 
 /** 1h05m, 3m07s. */
-export const duration = (s: number) => (s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m` : `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s`);
+export const duration = (s: number) =>
+  s >= 3600
+    ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`
+    : `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s`;
 
 /** "3 photos", or "3 files (2 distinct photos)" where some files hold the same photo. */
 export function filesAndPhotos(files: number, photos: number): string {
@@ -50,7 +54,8 @@ export function filesAndPhotos(files: number, photos: number): string {
 export function waitingForCatalog(file: string): CatalogWait {
   const raw = process.env.FASHION_SORTER_CATALOG_WAIT_S;
   const seconds = raw === undefined || raw === '' ? CATALOG_WAIT_MS / 1000 : Number(raw);
-  if (!Number.isFinite(seconds) || seconds < 0) throw new UsageError(`FASHION_SORTER_CATALOG_WAIT_S must be a number of seconds, got "${raw}"`);
+  if (!Number.isFinite(seconds) || seconds < 0)
+    throw new UsageError(`FASHION_SORTER_CATALOG_WAIT_S must be a number of seconds, got "${raw}"`);
   let said = -Infinity;
   return {
     waitMs: seconds * 1000,
@@ -58,7 +63,9 @@ export function waitingForCatalog(file: string): CatalogWait {
       if (waited === null) console.error(`the catalog ${file} is free again; going on`);
       else if (waited - said >= 5) {
         said = waited;
-        console.error(`waiting for the catalog ${file}: another program is writing to it (${Math.round(waited)} s of ${seconds} s)…`);
+        console.error(
+          `waiting for the catalog ${file}: another program is writing to it (${Math.round(waited)} s of ${seconds} s)…`,
+        );
       }
     },
   };
@@ -68,9 +75,18 @@ export function waitingForCatalog(file: string): CatalogWait {
  * Runs `work` on the services the window uses (electron/app/services.ts), composed for a command: the catalog
  * in `dbFile`, its waits for a busy catalog said on stderr (waitingForCatalog); closes them after.
  */
-export async function withServices<T>(dbFile: string, options: ServiceOptions, work: (services: Services) => Promise<T>): Promise<T> {
+export async function withServices<T>(
+  dbFile: string,
+  options: ServiceOptions,
+  work: (services: Services) => Promise<T>,
+): Promise<T> {
   const wait = waitingForCatalog(dbFile);
-  const services = createServices({ ...options, catalogFile: dbFile, catalogWaitMs: wait.waitMs, onCatalogWait: wait.onWaiting });
+  const services = createServices({
+    ...options,
+    catalogFile: dbFile,
+    catalogWaitMs: wait.waitMs,
+    onCatalogWait: wait.onWaiting,
+  });
   try {
     return await work(services);
   } finally {

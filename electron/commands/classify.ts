@@ -8,14 +8,23 @@ import { duration, pathOption, UsageError, userPath, waitingForCatalog, withServ
 
 function progressReporter(): { update: (p: ImportProgress) => void; stop: () => void } {
   if (process.stderr.isTTY) {
-    const bar = new cliProgress.SingleBar({
-      stream: process.stderr, hideCursor: true,
-      format: '{phase} |{bar}| {value}/{total} photos, {failed} failed, {rate}/s, ETA {eta_text}',
-    }, cliProgress.Presets.shades_classic);
+    const bar = new cliProgress.SingleBar(
+      {
+        stream: process.stderr,
+        hideCursor: true,
+        format: '{phase} |{bar}| {value}/{total} photos, {failed} failed, {rate}/s, ETA {eta_text}',
+      },
+      cliProgress.Presets.shades_classic,
+    );
     let started = false;
     return {
       update(p) {
-        const payload = { phase: p.phase.padEnd(10), failed: p.failed, rate: p.photosPerSecond.toFixed(0), eta_text: p.etaSeconds === null ? '…' : duration(p.etaSeconds) };
+        const payload = {
+          phase: p.phase.padEnd(10),
+          failed: p.failed,
+          rate: p.photosPerSecond.toFixed(0),
+          eta_text: p.etaSeconds === null ? '…' : duration(p.etaSeconds),
+        };
         if (!started) bar.start(p.found, 0, payload);
         started = true;
         bar.setTotal(p.found);
@@ -29,7 +38,9 @@ function progressReporter(): { update: (p: ImportProgress) => void; stop: () => 
     update(p) {
       if (performance.now() - last < 10_000) return;
       last = performance.now();
-      console.error(`${p.phase}: ${p.done + p.failed}/${p.found} photos, ${p.failed} failed, ${p.photosPerSecond.toFixed(0)}/s`);
+      console.error(
+        `${p.phase}: ${p.done + p.failed}/${p.found} photos, ${p.failed} failed, ${p.photosPerSecond.toFixed(0)}/s`,
+      );
     },
     stop: () => {},
   };
@@ -50,39 +61,71 @@ export async function runClassify(values: Values, folders: string[]): Promise<vo
   process.once('SIGINT', onSigint);
   const progress = progressReporter();
   /** A cancel (Ctrl-C) while a write waited for the catalog ends the wait: said as the cancel it is. */
-  const cancellable = <T>(work: Promise<T>) => work.catch((err: unknown) => {
-    if (!cancel.signal.aborted) throw err;
-    throw new Error('cancelled while waiting for the catalog; classify the same folders again to go on (photos already imported are skipped quickly)');
-  });
+  const cancellable = <T>(work: Promise<T>) =>
+    work.catch((err: unknown) => {
+      if (!cancel.signal.aborted) throw err;
+      throw new Error(
+        'cancelled while waiting for the catalog; classify the same folders again to go on (photos already imported are skipped quickly)',
+      );
+    });
   // The model: --model, else the catalog's active model, else the shipped one.
   const services = {
-    classifyWith: pathOption(values, 'model'), signal: cancel.signal,
+    classifyWith: pathOption(values, 'model'),
+    signal: cancel.signal,
     onModelMissing: (active: { name: string; dir: string }) => {
-      console.error(`warning: the catalog's active model ${active.name} has no files at ${active.dir} (moved or deleted); classifying with the shipped model`);
+      console.error(
+        `warning: the catalog's active model ${active.name} has no files at ${active.dir} (moved or deleted); classifying with the shipped model`,
+      );
     },
   };
   try {
     await withServices(dbFile, services, async ({ operations }) => {
-      const result = await cancellable(operations.classify(folders.map(userPath), {
-        signal: cancel.signal, catalogWait: { ...waitingForCatalog(dbFile), signal: cancel.signal }, onProgress: progress.update,
-      }));
+      const result = await cancellable(
+        operations.classify(folders.map(userPath), {
+          signal: cancel.signal,
+          catalogWait: { ...waitingForCatalog(dbFile), signal: cancel.signal },
+          onProgress: progress.update,
+        }),
+      );
       progress.stop();
       const summary = await operations.jobSummary(result.jobId);
       if (outFile) {
-        await writeCsvFile(outFile, ['path', 'category_id', 'category_name', 'confidence'],
-          (await operations.jobPredictions(result.jobId)).map((r) => [r.path, r.label, CLASS_NAMES[r.label], r.confidence.toFixed(4)]));
+        await writeCsvFile(
+          outFile,
+          ['path', 'category_id', 'category_name', 'confidence'],
+          (await operations.jobPredictions(result.jobId)).map((r) => [
+            r.path,
+            r.label,
+            CLASS_NAMES[r.label],
+            r.confidence.toFixed(4),
+          ]),
+        );
       }
       const report = {
-        status: result.status, jobId: result.jobId, resumed: result.resumed, db: dbFile, model: result.model,
-        found: result.counts.found, photos: summary.photos, failed: result.counts.failed, predicted: result.predicted,
+        status: result.status,
+        jobId: result.jobId,
+        resumed: result.resumed,
+        db: dbFile,
+        model: result.model,
+        found: result.counts.found,
+        photos: summary.photos,
+        failed: result.counts.failed,
+        predicted: result.predicted,
         perCategory: summary.perCategory.map((count, label) => ({ label, name: CLASS_NAMES[label]!, count })),
-        needsReview: summary.needsReview, reviewRule: DEFAULT_REVIEW_RULE,
-        errors: result.errors, seconds: result.seconds, out: outFile ?? null,
+        needsReview: summary.needsReview,
+        reviewRule: DEFAULT_REVIEW_RULE,
+        errors: result.errors,
+        seconds: result.seconds,
+        out: outFile ?? null,
       };
       if (values.json) console.log(JSON.stringify(report, null, 1));
       else printSummary(report);
-      if (result.status === 'cancelled') throw new Error(`cancelled after ${result.counts.done} of ${result.counts.found} files; classify the same folders again to go on (photos already imported are skipped quickly)`);
-      if (summary.photos === 0 && result.counts.failed > 0) throw new Error(`nothing was imported: ${result.errors[0]!.path}: ${result.errors[0]!.reason}`);
+      if (result.status === 'cancelled')
+        throw new Error(
+          `cancelled after ${result.counts.done} of ${result.counts.found} files; classify the same folders again to go on (photos already imported are skipped quickly)`,
+        );
+      if (summary.photos === 0 && result.counts.failed > 0)
+        throw new Error(`nothing was imported: ${result.errors[0]!.path}: ${result.errors[0]!.reason}`);
     });
   } finally {
     process.off('SIGINT', onSigint);
@@ -90,17 +133,33 @@ export async function runClassify(values: Values, folders: string[]): Promise<vo
   }
 }
 
-function printSummary(r: { photos: number; found: number; failed: number; seconds: number; needsReview: number; model: { name: string; backend: string }; perCategory: { name: string; count: number }[]; errors: { path: string; reason: string }[]; resumed: boolean; out: string | null; db: string }) {
+function printSummary(r: {
+  photos: number;
+  found: number;
+  failed: number;
+  seconds: number;
+  needsReview: number;
+  model: { name: string; backend: string };
+  perCategory: { name: string; count: number }[];
+  errors: { path: string; reason: string }[];
+  resumed: boolean;
+  out: string | null;
+  db: string;
+}) {
   const rate = r.seconds > 0 ? r.photos / r.seconds : 0;
   const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
-  console.log(`${r.resumed ? 'resumed and finished' : 'imported'}: ${plural(r.photos, 'photo')} from ${plural(r.found, 'file')}, ${r.failed} failed, in ${duration(r.seconds)} (${rate.toFixed(0)} photos/s)`);
+  console.log(
+    `${r.resumed ? 'resumed and finished' : 'imported'}: ${plural(r.photos, 'photo')} from ${plural(r.found, 'file')}, ${r.failed} failed, in ${duration(r.seconds)} (${rate.toFixed(0)} photos/s)`,
+  );
   console.log(`model ${r.model.name} on ${r.model.backend}; catalog ${r.db}`);
   // With nothing imported, the table would be ten zeros: the errors below say what happened.
   if (r.photos > 0) {
     const width = Math.max(...r.perCategory.map((c) => c.name.length));
     for (const c of r.perCategory) console.log(`  ${c.name.padEnd(width)} ${String(c.count).padStart(7)}`);
     const hard = HARD_GROUP.map((k) => r.perCategory[k]!.name).join('/');
-    console.log(`needs review: ${r.needsReview} (confidence below ${DEFAULT_REVIEW_RULE.minConfidence}, or ${hard} with a top-two margin below ${DEFAULT_REVIEW_RULE.hardGroupMargin})`);
+    console.log(
+      `needs review: ${r.needsReview} (confidence below ${DEFAULT_REVIEW_RULE.minConfidence}, or ${hard} with a top-two margin below ${DEFAULT_REVIEW_RULE.hardGroupMargin})`,
+    );
   }
   if (r.errors.length > 0) {
     console.log(`errors (${r.errors.length}):`);

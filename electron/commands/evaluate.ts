@@ -8,7 +8,13 @@ import type { EvaluationReport } from '../ml/modelCard.ts';
 import { loadModel } from '../ml/modelFiles.ts';
 import { pathOption, type Values } from './args.ts';
 
-export function evaluateOnTestSet(model: tfl.LayersModel, test: ImageSet, modelName: string, backend: string, flipAverage = false): EvaluationReport {
+export function evaluateOnTestSet(
+  model: tfl.LayersModel,
+  test: ImageSet,
+  modelName: string,
+  backend: string,
+  flipAverage = false,
+): EvaluationReport {
   const probs = predictProbabilities(model, test.images, test.count, { flipAverage });
   return { ...evaluatePredictions(probs, test.labels), backend, model: modelName, flipAverage };
 }
@@ -22,11 +28,16 @@ export function formatEvaluation(report: EvaluationReport): string {
     `accuracy ${pct(report.accuracy)}   loss ${report.loss.toFixed(4)}`,
     '',
     `${'class'.padEnd(12)} precision  recall     f1  support`,
-    ...report.perClass.map((c) => `${c.name.padEnd(12)} ${c.precision.toFixed(4).padStart(9)} ${c.recall.toFixed(4).padStart(7)} ${c.f1.toFixed(4).padStart(6)} ${String(c.support).padStart(8)}`),
+    ...report.perClass.map(
+      (c) =>
+        `${c.name.padEnd(12)} ${c.precision.toFixed(4).padStart(9)} ${c.recall.toFixed(4).padStart(7)} ${c.f1.toFixed(4).padStart(6)} ${String(c.support).padStart(8)}`,
+    ),
     '',
     'confusion (rows = true class, columns = predicted)',
     `${''.padEnd(14)}${CLASS_NAMES.map((_, i) => String(i).padStart(5)).join('')}`,
-    ...report.confusion.map((row, i) => `${`${i} ${CLASS_NAMES[i]}`.padEnd(14)}${row.map((n) => String(n).padStart(5)).join('')}`),
+    ...report.confusion.map(
+      (row, i) => `${`${i} ${CLASS_NAMES[i]}`.padEnd(14)}${row.map((n) => String(n).padStart(5)).join('')}`,
+    ),
   ];
   return lines.join('\n');
 }

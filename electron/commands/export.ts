@@ -7,11 +7,13 @@ import { pathOption, UsageError, withServices, type Values } from './args.ts';
 
 /** The photos --reviewed-only / --needs-review / --category choose (all of them by default). */
 export function selectionOption(values: Values): PhotoSelection {
-  if (values['reviewed-only'] && values['needs-review']) throw new UsageError('choose one of --reviewed-only and --needs-review');
+  if (values['reviewed-only'] && values['needs-review'])
+    throw new UsageError('choose one of --reviewed-only and --needs-review');
   const queue = values['reviewed-only'] ? 'reviewed' : values['needs-review'] ? 'needsReview' : 'all';
   const raw = values.category;
   const category = typeof raw === 'string' ? categoryFromText(raw) : undefined;
-  if (typeof raw === 'string' && category === undefined) throw new UsageError(`--category must be 0–9 or one of ${CLASS_NAMES.join(', ')}; got "${raw}"`);
+  if (typeof raw === 'string' && category === undefined)
+    throw new UsageError(`--category must be 0–9 or one of ${CLASS_NAMES.join(', ')}; got "${raw}"`);
   return { queue, category, rule: DEFAULT_REVIEW_RULE };
 }
 
@@ -31,12 +33,14 @@ export async function runExport(values: Values): Promise<void> {
   const out = pathOption(values, 'out');
   if (!out) throw new UsageError('export needs --out FILE');
   const format = (values.format ?? 'catalog') as ExportFormat;
-  if (format !== 'catalog' && format !== 'fashion-mnist') throw new UsageError(`--format must be catalog or fashion-mnist; got "${String(values.format)}"`);
+  if (format !== 'catalog' && format !== 'fashion-mnist')
+    throw new UsageError(`--format must be catalog or fashion-mnist; got "${String(values.format)}"`);
   const selection = selectionOption(values);
   await withServices(existingCatalogFile(values), {}, async ({ operations }) => {
     const { rows, photos, seconds } = await operations.exportCsv(out, { format, selection, bom: values.bom === true });
     // The catalog layout has a row per file: say so where files share a photo, so that fewer photos than rows is no surprise.
-    const shared = photos === rows ? '' : `, ${photos} distinct photos: rows with the same hash are files with the same image`;
+    const shared =
+      photos === rows ? '' : `, ${photos} distinct photos: rows with the same hash are files with the same image`;
     console.log(`wrote ${rows} rows to ${out} (${format} layout${shared}) in ${seconds.toFixed(1)} s`);
   });
 }

@@ -9,21 +9,34 @@ const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 
 function printComparison(c: Candidate): void {
   const { heldOut, validation, replay, testSet, changes } = c.comparison;
-  console.log(`fine-tuned ${c.model.name} from ${c.parent.name} on ${c.fineTune.labels} reviewed photos: ${c.fineTune.epochs.length} epochs (best ${c.fineTune.bestEpoch}) in ${duration(c.fineTune.seconds)} on ${c.fineTune.backend}`);
+  console.log(
+    `fine-tuned ${c.model.name} from ${c.parent.name} on ${c.fineTune.labels} reviewed photos: ${c.fineTune.epochs.length} epochs (best ${c.fineTune.bestEpoch}) in ${duration(c.fineTune.seconds)} on ${c.fineTune.backend}`,
+  );
   console.log(`${''.padEnd(34)}${'current'.padStart(10)}${'new'.padStart(10)}`);
-  const row = (label: string, current: number, candidate: number) => console.log(`${label.padEnd(34)}${pct(current).padStart(10)}${pct(candidate).padStart(10)}`);
+  const row = (label: string, current: number, candidate: number) =>
+    console.log(`${label.padEnd(34)}${pct(current).padStart(10)}${pct(candidate).padStart(10)}`);
   row(`held-out: ${heldOut.count} of your photos`, heldOut.current.accuracy, heldOut.candidate.accuracy);
   row(`validation: ${validation.count} of your photos`, validation.current.accuracy, validation.candidate.accuracy);
-  if (replay.accuracy !== null) console.log(`${`replay: ${replay.count} Fashion-MNIST`.padEnd(34)}${''.padStart(10)}${pct(replay.accuracy).padStart(10)}  (forgetting check)`);
+  if (replay.accuracy !== null)
+    console.log(
+      `${`replay: ${replay.count} Fashion-MNIST`.padEnd(34)}${''.padStart(10)}${pct(replay.accuracy).padStart(10)}  (forgetting check)`,
+    );
   row(`Fashion-MNIST test set (${testSet.count})`, testSet.current.accuracy, testSet.candidate.accuracy);
   console.log('test-set F1 per category:');
-  CLASS_NAMES.forEach((name, k) => console.log(`  ${name.padEnd(32)}${testSet.current.f1[k]!.toFixed(3).padStart(10)}${testSet.candidate.f1[k]!.toFixed(3).padStart(10)}`));
+  CLASS_NAMES.forEach((name, k) =>
+    console.log(
+      `  ${name.padEnd(32)}${testSet.current.f1[k]!.toFixed(3).padStart(10)}${testSet.candidate.f1[k]!.toFixed(3).padStart(10)}`,
+    ),
+  );
   if (c.fineTune.categoriesWithoutLabels.length > 0) {
-    console.log(`no reviewed photos of ${c.fineTune.categoriesWithoutLabels.map((k) => CLASS_NAMES[k]).join(', ')}: the new version only keeps what it knew of them (Fashion-MNIST replay)`);
+    console.log(
+      `no reviewed photos of ${c.fineTune.categoriesWithoutLabels.map((k) => CLASS_NAMES[k]).join(', ')}: the new version only keeps what it knew of them (Fashion-MNIST replay)`,
+    );
   }
   console.log(`catalog: ${changes.changed} of ${changes.photos} unreviewed photos would change category`);
   for (const [from, row] of changes.matrix.entries()) {
-    for (const [to, n] of row.entries()) if (from !== to && n > 0) console.log(`  ${CLASS_NAMES[from]} → ${CLASS_NAMES[to]}: ${n}`);
+    for (const [to, n] of row.entries())
+      if (from !== to && n > 0) console.log(`  ${CLASS_NAMES[from]} → ${CLASS_NAMES[to]}: ${n}`);
   }
 }
 
@@ -35,34 +48,52 @@ export async function runFinetune(values: Values): Promise<void> {
   const dbFile = pathOption(values, 'db') ?? defaultCatalogFile();
   // Fine-tuning learns from a catalog's reviews: it never makes an empty one.
   if (!fs.existsSync(dbFile)) throw new Error(`no catalog at ${dbFile}; run classify first`);
-  const fineTune = { ...DEFAULT_FINETUNE_OPTIONS, epochs: intOption(values, 'epochs', DEFAULT_FINETUNE_OPTIONS.epochs) };
+  const fineTune = {
+    ...DEFAULT_FINETUNE_OPTIONS,
+    epochs: intOption(values, 'epochs', DEFAULT_FINETUNE_OPTIONS.epochs),
+  };
   const cancel = new AbortController();
   const onSigint = () => cancel.abort();
   process.once('SIGINT', onSigint);
   try {
-    await withServices(dbFile, { modelsDir: pathOption(values, 'models'), dataDir: pathOption(values, 'data'), fineTune, signal: cancel.signal }, async ({ operations }) => {
-      let lastLine = 0;
-      const candidate = await operations.improve({
-        signal: cancel.signal, catalogWait: waitingForCatalog(dbFile),
-        onPhase: (phase) => console.error(`${phase}…`),
-        onEpoch: (r, counts) => console.error(`epoch ${r.epoch}: loss ${r.trainLoss.toFixed(3)}, validation accuracy ${pct(r.validationAccuracy)} on ${counts.validation} of your photos, Fashion-MNIST replay ${pct(r.guardAccuracy ?? 0)} of ${counts.replay} (${duration(r.seconds)})`),
-        onProgress: (p) => {
-          if (performance.now() - lastLine < 5000) return;
-          lastLine = performance.now();
-          console.error(`  epoch ${p.epoch}/${p.epochs} step ${p.step}/${p.steps} loss ${p.loss.toFixed(3)} ETA ${duration(p.etaSeconds)}`);
-        },
-    });
-    const activation = values.activate
-      ? await operations.activate(candidate.model.id, { signal: cancel.signal, catalogWait: waitingForCatalog(dbFile) })
-      : undefined;
-    if (values.json) console.log(JSON.stringify({ ...candidate, activated: activation ?? null }, null, 1));
-    else {
-      printComparison(candidate);
-      console.log(activation
-        ? `activated ${candidate.model.name}; re-predicted ${activation.repredicted} photos (${activation.status})`
-        : `saved ${candidate.model.dir} (not active; run again with --activate, or activate it in the app)`);
-    }
-    });
+    await withServices(
+      dbFile,
+      { modelsDir: pathOption(values, 'models'), dataDir: pathOption(values, 'data'), fineTune, signal: cancel.signal },
+      async ({ operations }) => {
+        let lastLine = 0;
+        const candidate = await operations.improve({
+          signal: cancel.signal,
+          catalogWait: waitingForCatalog(dbFile),
+          onPhase: (phase) => console.error(`${phase}…`),
+          onEpoch: (r, counts) =>
+            console.error(
+              `epoch ${r.epoch}: loss ${r.trainLoss.toFixed(3)}, validation accuracy ${pct(r.validationAccuracy)} on ${counts.validation} of your photos, Fashion-MNIST replay ${pct(r.guardAccuracy ?? 0)} of ${counts.replay} (${duration(r.seconds)})`,
+            ),
+          onProgress: (p) => {
+            if (performance.now() - lastLine < 5000) return;
+            lastLine = performance.now();
+            console.error(
+              `  epoch ${p.epoch}/${p.epochs} step ${p.step}/${p.steps} loss ${p.loss.toFixed(3)} ETA ${duration(p.etaSeconds)}`,
+            );
+          },
+        });
+        const activation = values.activate
+          ? await operations.activate(candidate.model.id, {
+              signal: cancel.signal,
+              catalogWait: waitingForCatalog(dbFile),
+            })
+          : undefined;
+        if (values.json) console.log(JSON.stringify({ ...candidate, activated: activation ?? null }, null, 1));
+        else {
+          printComparison(candidate);
+          console.log(
+            activation
+              ? `activated ${candidate.model.name}; re-predicted ${activation.repredicted} photos (${activation.status})`
+              : `saved ${candidate.model.dir} (not active; run again with --activate, or activate it in the app)`,
+          );
+        }
+      },
+    );
   } finally {
     process.off('SIGINT', onSigint);
   }

@@ -27,7 +27,11 @@ function decodeText(bytes: Buffer): string {
  * characters and a stray byte order mark.
  */
 const SPACE = String.raw`[\s\u200b-\u200d\u2060\ufeff]`;
-const [EDGE_SPACE, LEADING_SPACE, TRAILING_SPACE] = [new RegExp(`^${SPACE}+|${SPACE}+$`, 'g'), new RegExp(`^${SPACE}`), new RegExp(`${SPACE}$`)];
+const [EDGE_SPACE, LEADING_SPACE, TRAILING_SPACE] = [
+  new RegExp(`^${SPACE}+|${SPACE}+$`, 'g'),
+  new RegExp(`^${SPACE}`),
+  new RegExp(`${SPACE}$`),
+];
 const trimmed = (cell: string) => cell.replace(EDGE_SPACE, '');
 
 /** A cell quoted for a message, with any space at its ends named, since a reader cannot see it. */
@@ -59,7 +63,12 @@ function readLabelRows(csvFile: string): { rows: LabelRow[]; problems: Problem[]
   let records: { record: string[]; info: { lines: number } }[];
   try {
     const text = decodeText(fs.readFileSync(csvFile));
-    records = parse(text, { delimiter: delimiterOf(text), skip_empty_lines: true, relax_column_count: true, info: true }) as unknown as typeof records;
+    records = parse(text, {
+      delimiter: delimiterOf(text),
+      skip_empty_lines: true,
+      relax_column_count: true,
+      info: true,
+    }) as unknown as typeof records;
   } catch (err) {
     throw new Error(`${csvFile} is not a readable CSV: ${(err as Error).message}`, { cause: err });
   }
@@ -67,11 +76,16 @@ function readLabelRows(csvFile: string): { rows: LabelRow[]; problems: Problem[]
   if (filled.length === 0) return { rows: [], problems: [] };
   const header = filled[0]!.record.map((name) => trimmed(name).toLowerCase());
   const [pathColumn, labelColumn] = [header.indexOf('path'), header.indexOf('label')];
-  if (pathColumn < 0 || labelColumn < 0) throw new Error(`${csvFile} needs the columns path,label (it has ${header.filter(Boolean).join(',')})`);
+  if (pathColumn < 0 || labelColumn < 0)
+    throw new Error(`${csvFile} needs the columns path,label (it has ${header.filter(Boolean).join(',')})`);
   const problems: Problem[] = [];
   const rows = filled.slice(1).map(({ record, info }) => {
     const extra = record.slice(header.length).filter((cell) => trimmed(cell) !== '');
-    if (extra.length > 0) problems.push({ line: info.lines, text: `more cells than the header has columns (${extra.map(shown).join(', ')}); quote a path that holds the delimiter` });
+    if (extra.length > 0)
+      problems.push({
+        line: info.lines,
+        text: `more cells than the header has columns (${extra.map(shown).join(', ')}); quote a path that holds the delimiter`,
+      });
     return { line: info.lines, path: record[pathColumn] ?? '', label: record[labelColumn] ?? '' };
   });
   return { rows, problems };
@@ -94,20 +108,37 @@ export async function runLabel(values: Values): Promise<void> {
     for (const { line, path: cell, label: labelCell } of rows) {
       // The cell as written first (a file may really be named with a space at its end), then without its edge spaces.
       let found = await operations.findPhoto(cell, path.dirname(csvFile));
-      if (found.photoId === undefined && found.named === 0 && trimmed(cell) !== cell) found = await operations.findPhoto(trimmed(cell), path.dirname(csvFile));
+      if (found.photoId === undefined && found.named === 0 && trimmed(cell) !== cell)
+        found = await operations.findPhoto(trimmed(cell), path.dirname(csvFile));
       const label = categoryFromText(trimmed(labelCell));
-      if (found.named > 1) problems.push({ line, text: `${found.named} photos in the catalog are named ${trimmed(cell)}; give its folder too` });
-      else if (found.photoId === undefined) problems.push({ line, text: `${trimmed(cell) === cell ? cell : shown(cell)} is not in the catalog` });
-      if (label === undefined) problems.push({ line, text: `${shown(labelCell)} is not a category (0–9 or one of ${CLASS_NAMES.join(', ')})` });
+      if (found.named > 1)
+        problems.push({
+          line,
+          text: `${found.named} photos in the catalog are named ${trimmed(cell)}; give its folder too`,
+        });
+      else if (found.photoId === undefined)
+        problems.push({ line, text: `${trimmed(cell) === cell ? cell : shown(cell)} is not in the catalog` });
+      if (label === undefined)
+        problems.push({
+          line,
+          text: `${shown(labelCell)} is not a category (0–9 or one of ${CLASS_NAMES.join(', ')})`,
+        });
       if (found.photoId !== undefined && label !== undefined) changes.push({ photoId: found.photoId, label });
     }
     if (problems.length > 0) {
-      const listed = problems.sort((a, b) => a.line - b.line).slice(0, 10).map((p) => `line ${p.line}: ${p.text}`);
-      throw new Error(`no labels were applied; fix these ${problems.length} rows of ${csvFile}: ${listed.join('; ')}${problems.length > 10 ? '; …' : ''}`);
+      const listed = problems
+        .sort((a, b) => a.line - b.line)
+        .slice(0, 10)
+        .map((p) => `line ${p.line}: ${p.text}`);
+      throw new Error(
+        `no labels were applied; fix these ${problems.length} rows of ${csvFile}: ${listed.join('; ')}${problems.length > 10 ? '; …' : ''}`,
+      );
     }
     // Saved as the window saves a review: in one transaction, once the catalog accepts writes, under the user's name.
     const previous = await api.setLabels(changes);
     const changed = previous.filter((p, i) => p.label !== changes[i]!.label).length;
-    console.log(`applied ${changes.length} labels from ${csvFile} (${changed} changed, ${changes.length - changed} already so)`);
+    console.log(
+      `applied ${changes.length} labels from ${csvFile} (${changed} changed, ${changes.length - changed} already so)`,
+    );
   });
 }

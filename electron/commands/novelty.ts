@@ -9,7 +9,9 @@ export async function writeModelNovelty(modelDir: string, train: ImageSet): Prom
   const predictor = await startPredictor(modelDir);
   try {
     const stats = await calibrateNovelty(predictor, train);
-    console.log(`novelty: ${modelDir}/${NOVELTY_FILE}, threshold ${stats.threshold.toFixed(3)} (flags 5 % of ${stats.fitted.validation} validation images; fitted on ${stats.fitted.train} training images)`);
+    console.log(
+      `novelty: ${modelDir}/${NOVELTY_FILE}, threshold ${stats.threshold.toFixed(3)} (flags 5 % of ${stats.fitted.validation} validation images; fitted on ${stats.fitted.train} training images)`,
+    );
   } finally {
     await predictor.close();
   }

@@ -3,7 +3,15 @@ import { categoryFromText } from '../dataset/fashionMnist.ts';
 import { DEFAULT_FOLDER_NAMES } from '../export/fileNames.ts';
 import { formatBytes, type SortPlan, type SortRequest } from '../export/sortIntoFolders.ts';
 import { existingCatalogFile, selectionOption } from './export.ts';
-import { duration, filesAndPhotos, pathOption, UsageError, waitingForCatalog, withServices, type Values } from './args.ts';
+import {
+  duration,
+  filesAndPhotos,
+  pathOption,
+  UsageError,
+  waitingForCatalog,
+  withServices,
+  type Values,
+} from './args.ts';
 
 /** --folder-name 6=Shirts (repeatable; the category a number or a name) over the default folder names. */
 function folderNames(values: Values): string[] {
@@ -12,7 +20,8 @@ function folderNames(values: Values): string[] {
   for (const spec of given ?? []) {
     const [category, ...rest] = spec.split('=');
     const k = categoryFromText(category ?? '');
-    if (k === undefined || rest.length === 0) throw new UsageError(`--folder-name takes CATEGORY=NAME (like 6=Shirts or "Ankle boot=Boots"); got "${spec}"`);
+    if (k === undefined || rest.length === 0)
+      throw new UsageError(`--folder-name takes CATEGORY=NAME (like 6=Shirts or "Ankle boot=Boots"); got "${spec}"`);
     folders[k] = rest.join('=');
   }
   return folders;
@@ -20,11 +29,19 @@ function folderNames(values: Values): string[] {
 
 function printPlan(plan: SortPlan): void {
   const verb = plan.mode === 'move' ? 'move' : 'copy';
-  console.log(`dry run: would ${verb} ${filesAndPhotos(plan.photos, plan.distinctPhotos)} (${formatBytes(plan.bytes)}) into ${plan.dest}${plan.resumes ? `, continuing job ${plan.resumes.jobId} (${plan.resumes.done} already sorted)` : ''}`);
+  console.log(
+    `dry run: would ${verb} ${filesAndPhotos(plan.photos, plan.distinctPhotos)} (${formatBytes(plan.bytes)}) into ${plan.dest}${plan.resumes ? `, continuing job ${plan.resumes.jobId} (${plan.resumes.done} already sorted)` : ''}`,
+  );
   const width = Math.max(...plan.folders.map((f) => f.length));
-  plan.folders.forEach((folder, k) => console.log(`  ${folder.padEnd(width)} ${String(plan.perCategory[k]).padStart(7)}`));
-  console.log(`renamed to avoid a clash or a name some systems refuse: ${plan.renamed}; already there: ${plan.alreadyThere}; without a category yet: ${plan.uncategorized}`);
-  console.log(`space needed ${formatBytes(plan.bytesNeeded)}, free ${formatBytes(plan.bytesFree)}${plan.bytesNeeded > plan.bytesFree ? ' (NOT ENOUGH)' : ''}`);
+  plan.folders.forEach((folder, k) =>
+    console.log(`  ${folder.padEnd(width)} ${String(plan.perCategory[k]).padStart(7)}`),
+  );
+  console.log(
+    `renamed to avoid a clash or a name some systems refuse: ${plan.renamed}; already there: ${plan.alreadyThere}; without a category yet: ${plan.uncategorized}`,
+  );
+  console.log(
+    `space needed ${formatBytes(plan.bytesNeeded)}, free ${formatBytes(plan.bytesFree)}${plan.bytesNeeded > plan.bytesFree ? ' (NOT ENOUGH)' : ''}`,
+  );
   for (const s of plan.sample.slice(0, 5)) console.log(`  ${s.source} → ${s.target}`);
   for (const u of plan.unavailable) console.log(`  cannot sort ${u.path}: ${u.reason}`);
 }
@@ -33,12 +50,27 @@ function printPlan(plan: SortPlan): void {
 export async function runSort(values: Values): Promise<void> {
   const dest = pathOption(values, 'dest');
   if (!dest) throw new UsageError('sort needs --dest DIR');
-  const request: SortRequest = { dest, mode: values.move ? 'move' : 'copy', selection: selectionOption(values), folders: folderNames(values) };
+  const request: SortRequest = {
+    dest,
+    mode: values.move ? 'move' : 'copy',
+    selection: selectionOption(values),
+    folders: folderNames(values),
+  };
   const dbFile = existingCatalogFile(values);
   const cancel = new AbortController();
   const onSigint = () => cancel.abort();
   process.once('SIGINT', onSigint);
-  const bar = process.stderr.isTTY && !values.json ? new cliProgress.SingleBar({ stream: process.stderr, hideCursor: true, format: 'sorting |{bar}| {value}/{total} photos, {failed} failed, ETA {eta_text}' }, cliProgress.Presets.shades_classic) : undefined;
+  const bar =
+    process.stderr.isTTY && !values.json
+      ? new cliProgress.SingleBar(
+          {
+            stream: process.stderr,
+            hideCursor: true,
+            format: 'sorting |{bar}| {value}/{total} photos, {failed} failed, ETA {eta_text}',
+          },
+          cliProgress.Presets.shades_classic,
+        )
+      : undefined;
   try {
     await withServices(dbFile, { signal: cancel.signal }, async ({ operations }) => {
       if (values['dry-run']) {
@@ -62,7 +94,9 @@ export async function runSort(values: Values): Promise<void> {
       if (values.json) console.log(JSON.stringify({ ...result, seconds }, null, 1));
       else {
         const verb = result.mode === 'move' ? 'moved' : 'copied';
-        console.log(`${result.resumed ? 'continued and ' : ''}${result.status === 'done' ? 'finished' : 'stopped'}: ${result.sorted - result.alreadyThere} ${result.sorted === result.distinctPhotos ? 'photos' : 'files'} ${verb} into ${result.dest}, ${result.alreadyThere} already there${result.sorted === result.distinctPhotos ? '' : ` (${filesAndPhotos(result.sorted, result.distinctPhotos)} sorted)`}, ${result.failed.length} could not be sorted; ${duration(seconds)}`);
+        console.log(
+          `${result.resumed ? 'continued and ' : ''}${result.status === 'done' ? 'finished' : 'stopped'}: ${result.sorted - result.alreadyThere} ${result.sorted === result.distinctPhotos ? 'photos' : 'files'} ${verb} into ${result.dest}, ${result.alreadyThere} already there${result.sorted === result.distinctPhotos ? '' : ` (${filesAndPhotos(result.sorted, result.distinctPhotos)} sorted)`}, ${result.failed.length} could not be sorted; ${duration(seconds)}`,
+        );
         for (const f of result.failed.slice(0, 50)) console.log(`  ${f.path}: ${f.reason}`);
         if (result.failed.length > 50) console.log(`  … and ${result.failed.length - 50} more (--json lists all)`);
       }

@@ -8,7 +8,16 @@ import { buildModel, multiplyAddsPerImage } from '../ml/model.ts';
 import { dataProvenance, readModelCard, writeModelCard } from '../ml/modelCard.ts';
 import { writeModelNovelty } from './novelty.ts';
 import { hasModel, readWeights, saveModel } from '../ml/modelFiles.ts';
-import { checkpointOptions, DEFAULT_TRAIN_OPTIONS, splitTrainValidation, Trainer, type EpochRecord, type TrainOptions, type TrainPlan, type TrainProgress } from '../ml/train.ts';
+import {
+  checkpointOptions,
+  DEFAULT_TRAIN_OPTIONS,
+  splitTrainValidation,
+  Trainer,
+  type EpochRecord,
+  type TrainOptions,
+  type TrainPlan,
+  type TrainProgress,
+} from '../ml/train.ts';
 import { formatAugment, parseAugment } from '../ml/augment.ts';
 import { duration, intOption, pathOption, UsageError, type Values } from './args.ts';
 import { evaluateOnTestSet, formatEvaluation } from './evaluate.ts';
@@ -28,18 +37,32 @@ function positiveNumber(values: Values, name: string): number {
  * The recipe's flags, read from the command line and written back into the model card's command: one
  * table, so a flag added here is both parsed and reproduced. `read` is undefined where the flag is not needed.
  */
-const RECIPE_FLAGS: { name: string; read: (o: TrainOptions) => number | string | undefined; apply: (o: TrainOptions, values: Values) => TrainOptions }[] = [
+const RECIPE_FLAGS: {
+  name: string;
+  read: (o: TrainOptions) => number | string | undefined;
+  apply: (o: TrainOptions, values: Values) => TrainOptions;
+}[] = [
   { name: 'epochs', read: (o) => o.epochs, apply: (o, v) => ({ ...o, epochs: intOption(v, 'epochs', 0) }) },
   { name: 'workers', read: (o) => o.workers, apply: (o, v) => ({ ...o, workers: intOption(v, 'workers', 0) }) },
-  { name: 'batch-size', read: (o) => o.batchSize, apply: (o, v) => ({ ...o, batchSize: intOption(v, 'batch-size', 0) }) },
-  { name: 'width', read: (o) => o.architecture.width, apply: (o, v) => ({ ...o, architecture: { ...o.architecture, width: intOption(v, 'width', 0) } }) },
+  {
+    name: 'batch-size',
+    read: (o) => o.batchSize,
+    apply: (o, v) => ({ ...o, batchSize: intOption(v, 'batch-size', 0) }),
+  },
+  {
+    name: 'width',
+    read: (o) => o.architecture.width,
+    apply: (o, v) => ({ ...o, architecture: { ...o.architecture, width: intOption(v, 'width', 0) } }),
+  },
   { name: 'limit', read: (o) => o.limit, apply: (o, v) => ({ ...o, limit: intOption(v, 'limit', 0) }) },
   {
-    name: 'lr', read: (o) => (o.peakLearningRate === DEFAULT_TRAIN_OPTIONS.peakLearningRate ? undefined : o.peakLearningRate),
+    name: 'lr',
+    read: (o) => (o.peakLearningRate === DEFAULT_TRAIN_OPTIONS.peakLearningRate ? undefined : o.peakLearningRate),
     apply: (o, v) => ({ ...o, peakLearningRate: positiveNumber(v, 'lr') }),
   },
   {
-    name: 'augment', read: (o) => formatAugment(o.augment) || undefined,
+    name: 'augment',
+    read: (o) => formatAugment(o.augment) || undefined,
     apply: (o, v) => {
       try {
         return { ...o, augment: parseAugment(String(v.augment), o.augment) };
@@ -68,41 +91,73 @@ function continueFrom(from: string, options: TrainOptions, data: ImageSet): { op
   const trained = readModelCard(from)?.training?.options ?? DEFAULT_TRAIN_OPTIONS;
   const count = Math.min(trained.limit ?? data.count, data.count);
   return {
-    options: { ...options, architecture: trained.architecture, seed: trained.seed, validationFraction: trained.validationFraction },
-    plan: { initialWeights: readWeights(from), split: splitTrainValidation(count, trained.validationFraction, trained.seed) },
+    options: {
+      ...options,
+      architecture: trained.architecture,
+      seed: trained.seed,
+      validationFraction: trained.validationFraction,
+    },
+    plan: {
+      initialWeights: readWeights(from),
+      split: splitTrainValidation(count, trained.validationFraction, trained.seed),
+    },
   };
 }
 
 export async function runTrain(values: Values): Promise<void> {
   const outDir = pathOption(values, 'out') ?? defaultModelDir();
   // --resume without --epochs finishes the schedule the checkpoint was started with.
-  const planned: TrainOptions = { ...DEFAULT_TRAIN_OPTIONS, epochs: (values.resume && checkpointOptions(outDir)?.epochs) || DEFAULT_TRAIN_OPTIONS.epochs };
+  const planned: TrainOptions = {
+    ...DEFAULT_TRAIN_OPTIONS,
+    epochs: (values.resume && checkpointOptions(outDir)?.epochs) || DEFAULT_TRAIN_OPTIONS.epochs,
+  };
   const flagged = RECIPE_FLAGS.reduce((o, f) => (values[f.name] === undefined ? o : f.apply(o, values)), planned);
   const from = pathOption(values, 'from');
-  if (from && values.resume) throw new UsageError('--from starts a run from a model and --resume continues one from its checkpoint: give one of them');
+  if (from && values.resume)
+    throw new UsageError(
+      '--from starts a run from a model and --resume continues one from its checkpoint: give one of them',
+    );
   const data = await loadFashionMnist({ dataDir: pathOption(values, 'data') });
   const { options, plan } = from ? continueFrom(from, flagged, data.train) : { options: flagged, plan: {} };
-  console.log(`data: ${data.source} (${data.train.count} training, ${data.test.count} test images${data.official ? ', official checksums' : ''})`);
+  console.log(
+    `data: ${data.source} (${data.train.count} training, ${data.test.count} test images${data.official ? ', official checksums' : ''})`,
+  );
 
   const interactive = process.stdout.isTTY;
   const bar = interactive
-    ? new cliProgress.SingleBar({ format: 'epoch {ep} |{bar}| {percentage}% loss {loss} acc {acc} {rate} img/s ETA {etaText}', hideCursor: true }, cliProgress.Presets.shades_classic)
+    ? new cliProgress.SingleBar(
+        {
+          format: 'epoch {ep} |{bar}| {percentage}% loss {loss} acc {acc} {rate} img/s ETA {etaText}',
+          hideCursor: true,
+        },
+        cliProgress.Presets.shades_classic,
+      )
     : undefined;
   let lastLog = 0;
   const onProgress = (p: TrainProgress) => {
-    const payload = { ep: `${p.epoch}/${p.epochs}`, loss: p.loss.toFixed(3), acc: `${(100 * p.accuracy).toFixed(1)}%`, rate: p.imagesPerSecond.toFixed(0), etaText: duration(p.etaSeconds) };
+    const payload = {
+      ep: `${p.epoch}/${p.epochs}`,
+      loss: p.loss.toFixed(3),
+      acc: `${(100 * p.accuracy).toFixed(1)}%`,
+      rate: p.imagesPerSecond.toFixed(0),
+      etaText: duration(p.etaSeconds),
+    };
     if (bar) {
       if (p.step === 1) bar.start(p.steps, 0, payload);
       bar.update(p.step, payload);
       if (p.step === p.steps) bar.stop();
     } else if (performance.now() - lastLog > 60_000 || p.step === p.steps) {
       lastLog = performance.now();
-      console.log(`epoch ${payload.ep} step ${p.step}/${p.steps} loss ${payload.loss} acc ${payload.acc} ${payload.rate} img/s ETA ${payload.etaText}`);
+      console.log(
+        `epoch ${payload.ep} step ${p.step}/${p.steps} loss ${payload.loss} acc ${payload.acc} ${payload.rate} img/s ETA ${payload.etaText}`,
+      );
     }
   };
   const trainer = new Trainer(data.train, outDir, options, plan);
   const result = await trainer.run(values.resume === true, onProgress, (r) => console.log(epochLine(r)));
-  console.log(`trained ${result.history.length} epochs in ${duration(result.trainSeconds)} on ${result.backend} with ${options.workers} worker(s)`);
+  console.log(
+    `trained ${result.history.length} epochs in ${duration(result.trainSeconds)} on ${result.backend} with ${options.workers} worker(s)`,
+  );
 
   // Assemble the final model here, save it, and evaluate it once on the test set for the model card.
   const backend = await initBackend(options.backend);
@@ -120,7 +175,13 @@ export async function runTrain(values: Values): Promise<void> {
     parameters: model.countParams(),
     multiplyAddsPerImage: macs,
     flopsPerImage: 2 * macs,
-    training: { ...training, ...(from ? { from } : {}), command: reproducingCommand(result.options, from), node: process.version, cpus: `${os.availableParallelism()} × ${os.cpus()[0]?.model ?? 'unknown'}` },
+    training: {
+      ...training,
+      ...(from ? { from } : {}),
+      command: reproducingCommand(result.options, from),
+      node: process.version,
+      cpus: `${os.availableParallelism()} × ${os.cpus()[0]?.model ?? 'unknown'}`,
+    },
     data: dataProvenance(data),
   });
   await writeModelNovelty(outDir, data.train);

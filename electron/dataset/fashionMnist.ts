@@ -14,7 +14,11 @@ export { CLASS_NAMES, NUM_CLASSES };
 /** A name reduced to its letters, lower case: "T-shirt/top", "t-shirt top" and "T-shirt_top" are one. */
 const letters = (text: string) => text.toLowerCase().replace(/[^a-z]/g, '');
 /** What people write for a category besides its name: the short forms and the sorted folders' names reduce to these. */
-const CATEGORY_WORDS = new Map<string, number>([...CLASS_NAMES.map((name, k) => [letters(name), k] as const), ['tshirt', 0], ['boot', 9]]);
+const CATEGORY_WORDS = new Map<string, number>([
+  ...CLASS_NAMES.map((name, k) => [letters(name), k] as const),
+  ['tshirt', 0],
+  ['boot', 9],
+]);
 
 /**
  * A category written as a number (0–9) or a name, or undefined. Names are read as people type them: any
@@ -24,7 +28,11 @@ export function categoryFromText(text: string): number | undefined {
   const trimmed = text.trim();
   if (/^\d$/.test(trimmed)) return Number(trimmed);
   const word = letters(trimmed);
-  return CATEGORY_WORDS.get(word) ?? CATEGORY_WORDS.get(word.replace(/e?s$/, '')) ?? CATEGORY_WORDS.get(word.replace(/s$/, ''));
+  return (
+    CATEGORY_WORDS.get(word) ??
+    CATEGORY_WORDS.get(word.replace(/e?s$/, '')) ??
+    CATEGORY_WORDS.get(word.replace(/s$/, ''))
+  );
 }
 
 /** Images as one row-major byte array (count × 784) with one label byte each. */
@@ -46,7 +54,10 @@ export interface FashionMnist {
 }
 
 export class DatasetError extends Error {
-  constructor(readonly file: string, problem: string) {
+  constructor(
+    readonly file: string,
+    problem: string,
+  ) {
     super(`${file}: ${problem}`);
     this.name = 'DatasetError';
   }
@@ -119,11 +130,19 @@ function readMaybeGzip(file: string): Uint8Array {
 const hex8 = (n: number) => `0x${n.toString(16).padStart(8, '0')}`;
 
 /** Checks an IDX header's length and magic number; returns a view for reading the rest. */
-function idxHeader(bytes: Uint8Array, file: string, magic: number, kind: 'images' | 'labels', headerBytes: number): DataView {
-  if (bytes.length < headerBytes) throw new DatasetError(file, `is too short for an IDX ${kind} header (${bytes.length} bytes)`);
+function idxHeader(
+  bytes: Uint8Array,
+  file: string,
+  magic: number,
+  kind: 'images' | 'labels',
+  headerBytes: number,
+): DataView {
+  if (bytes.length < headerBytes)
+    throw new DatasetError(file, `is too short for an IDX ${kind} header (${bytes.length} bytes)`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const found = view.getUint32(0);
-  if (found !== magic) throw new DatasetError(file, `bad magic number ${hex8(found)}, expected ${hex8(magic)} (IDX ${kind})`);
+  if (found !== magic)
+    throw new DatasetError(file, `bad magic number ${hex8(found)}, expected ${hex8(magic)} (IDX ${kind})`);
   return view;
 }
 
@@ -138,7 +157,10 @@ export function parseIdxImages(bytes: Uint8Array, file: string): Uint8Array {
   }
   const expected = 16 + count * PIXELS;
   if (bytes.length !== expected) {
-    throw new DatasetError(file, `header says ${count} images (${expected} bytes) but the file has ${bytes.length} bytes (truncated or wrong count)`);
+    throw new DatasetError(
+      file,
+      `header says ${count} images (${expected} bytes) but the file has ${bytes.length} bytes (truncated or wrong count)`,
+    );
   }
   return bytes.subarray(16);
 }
@@ -147,11 +169,15 @@ export function parseIdxImages(bytes: Uint8Array, file: string): Uint8Array {
 export function parseIdxLabels(bytes: Uint8Array, file: string): Uint8Array {
   const count = idxHeader(bytes, file, 0x801, 'labels', 8).getUint32(4);
   if (bytes.length !== 8 + count) {
-    throw new DatasetError(file, `header says ${count} labels but the file has ${bytes.length - 8} (truncated or wrong count)`);
+    throw new DatasetError(
+      file,
+      `header says ${count} labels but the file has ${bytes.length - 8} (truncated or wrong count)`,
+    );
   }
   const labels = bytes.subarray(8);
   const bad = labels.findIndex((l) => l >= NUM_CLASSES);
-  if (bad >= 0) throw new DatasetError(file, `label ${labels[bad]} at index ${bad} is out of range 0..${NUM_CLASSES - 1}`);
+  if (bad >= 0)
+    throw new DatasetError(file, `label ${labels[bad]} at index ${bad} is out of range 0..${NUM_CLASSES - 1}`);
   return labels;
 }
 
@@ -172,7 +198,10 @@ function loadIdxPair(imagesFile: string, labelsFile: string, checksums: Record<s
   const images = parseIdxImages(imageBytes, imagesFile);
   const labels = parseIdxLabels(labelBytes, labelsFile);
   if (labels.length * PIXELS !== images.length) {
-    throw new DatasetError(labelsFile, `has ${labels.length} labels but ${imagesFile} has ${images.length / PIXELS} images`);
+    throw new DatasetError(
+      labelsFile,
+      `has ${labels.length} labels but ${imagesFile} has ${images.length / PIXELS} images`,
+    );
   }
   return { images, labels, count: labels.length };
 }
@@ -188,14 +217,18 @@ export function parseKaggleCsv(text: string, file: string): ImageSet {
   if (rows.length === 0) throw new DatasetError(file, 'is empty');
   const header = rows[0]!;
   if (header.length !== PIXELS + 1 || header[0]!.trim().toLowerCase() !== 'label') {
-    throw new DatasetError(file, `header must be label,pixel1..pixel${PIXELS} (${PIXELS + 1} columns), found ${header.length} columns starting with "${header[0]}"`);
+    throw new DatasetError(
+      file,
+      `header must be label,pixel1..pixel${PIXELS} (${PIXELS + 1} columns), found ${header.length} columns starting with "${header[0]}"`,
+    );
   }
   const count = rows.length - 1;
   const images = new Uint8Array(count * PIXELS);
   const labels = new Uint8Array(count);
   for (let r = 1; r <= count; r++) {
     const row = rows[r]!;
-    if (row.length !== PIXELS + 1) throw new DatasetError(file, `line ${r + 1} has ${row.length} columns, expected ${PIXELS + 1}`);
+    if (row.length !== PIXELS + 1)
+      throw new DatasetError(file, `line ${r + 1} has ${row.length} columns, expected ${PIXELS + 1}`);
     const label = Number(row[0]);
     if (!Number.isInteger(label) || label < 0 || label >= NUM_CLASSES) {
       throw new DatasetError(file, `line ${r + 1}: label "${row[0]}" is out of range 0..${NUM_CLASSES - 1}`);
@@ -221,7 +254,10 @@ function loadKaggleCsv(file: string, checksums: Record<string, string>): ImageSe
 /** Loads Fashion-MNIST from one folder holding either the IDX files (raw or .gz) or the Kaggle CSVs. */
 export function loadFromDir(dir: string): FashionMnist | undefined {
   const checksums: Record<string, string> = {};
-  const idx = Object.fromEntries(Object.entries(IDX_FILES).map(([k, name]) => [k, findIdx(dir, name)])) as Record<keyof typeof IDX_FILES, string | undefined>;
+  const idx = Object.fromEntries(Object.entries(IDX_FILES).map(([k, name]) => [k, findIdx(dir, name)])) as Record<
+    keyof typeof IDX_FILES,
+    string | undefined
+  >;
   if (Object.values(idx).every(Boolean)) {
     const train = loadIdxPair(idx.trainImages!, idx.trainLabels!, checksums);
     const test = loadIdxPair(idx.testImages!, idx.testLabels!, checksums);
@@ -231,11 +267,19 @@ export function loadFromDir(dir: string): FashionMnist | undefined {
   const trainCsv = path.join(dir, KAGGLE_FILES.train);
   const testCsv = path.join(dir, KAGGLE_FILES.test);
   if (fs.existsSync(trainCsv) && fs.existsSync(testCsv)) {
-    return { train: loadKaggleCsv(trainCsv, checksums), test: loadKaggleCsv(testCsv, checksums), source: dir, checksums, official: false };
+    return {
+      train: loadKaggleCsv(trainCsv, checksums),
+      test: loadKaggleCsv(testCsv, checksums),
+      source: dir,
+      checksums,
+      official: false,
+    };
   }
   const present = Object.values(idx).filter(Boolean);
   if (present.length > 0) {
-    const missing = Object.entries(IDX_FILES).filter(([k]) => !idx[k as keyof typeof IDX_FILES]).map(([, n]) => n);
+    const missing = Object.entries(IDX_FILES)
+      .filter(([k]) => !idx[k as keyof typeof IDX_FILES])
+      .map(([, n]) => n);
     throw new DatasetError(dir, `is missing ${missing.join(', ')} (raw or .gz)`);
   }
   return undefined;
@@ -257,9 +301,13 @@ export async function download(dest: string, baseUrl = process.env.FASHION_MNIST
     try {
       res = await fetch(url);
     } catch (err) {
-      throw new DatasetError(url, `download failed (${(err as Error).cause ?? (err as Error).message}); check the network or pass --data DIR`);
+      throw new DatasetError(
+        url,
+        `download failed (${(err as Error).cause ?? (err as Error).message}); check the network or pass --data DIR`,
+      );
     }
-    if (!res.ok) throw new DatasetError(url, `download failed with HTTP ${res.status}; pass --data DIR with the four IDX files`);
+    if (!res.ok)
+      throw new DatasetError(url, `download failed with HTTP ${res.status}; pass --data DIR with the four IDX files`);
     const gz = new Uint8Array(await res.arrayBuffer());
     let raw: Uint8Array;
     try {
@@ -269,7 +317,10 @@ export async function download(dest: string, baseUrl = process.env.FASHION_MNIST
     }
     const sum = sha256(raw);
     if (sum !== OFFICIAL_SHA256[name]) {
-      throw new DatasetError(url, `checksum mismatch: got sha256 ${sum}, expected ${OFFICIAL_SHA256[name]}; the file was not saved`);
+      throw new DatasetError(
+        url,
+        `checksum mismatch: got sha256 ${sum}, expected ${OFFICIAL_SHA256[name]}; the file was not saved`,
+      );
     }
     const file = path.join(dest, name);
     fs.writeFileSync(`${file}.partial`, raw);
@@ -289,16 +340,25 @@ export async function loadFashionMnist(options: LoadOptions = {}): Promise<Fashi
   if (options.dataDir) {
     if (!fs.existsSync(options.dataDir)) throw new DatasetError(options.dataDir, 'does not exist');
     const found = loadFromDir(options.dataDir);
-    if (!found) throw new DatasetError(options.dataDir, 'holds neither the four Fashion-MNIST IDX files nor fashion-mnist_train.csv and fashion-mnist_test.csv');
+    if (!found)
+      throw new DatasetError(
+        options.dataDir,
+        'holds neither the four Fashion-MNIST IDX files nor fashion-mnist_train.csv and fashion-mnist_test.csv',
+      );
     return found;
   }
-  const candidates = [process.env.FASHION_MNIST_DIR, DEBIAN_DIR, datasetCacheDir()].filter((d): d is string => !!d && fs.existsSync(d));
+  const candidates = [process.env.FASHION_MNIST_DIR, DEBIAN_DIR, datasetCacheDir()].filter(
+    (d): d is string => !!d && fs.existsSync(d),
+  );
   for (const dir of candidates) {
     const found = loadFromDir(dir);
     if (found) return found;
   }
   if (options.allowDownload === false) {
-    throw new DatasetError('Fashion-MNIST', `not found in $FASHION_MNIST_DIR, ${DEBIAN_DIR} or ${datasetCacheDir()}; install dataset-fashion-mnist or pass --data DIR`);
+    throw new DatasetError(
+      'Fashion-MNIST',
+      `not found in $FASHION_MNIST_DIR, ${DEBIAN_DIR} or ${datasetCacheDir()}; install dataset-fashion-mnist or pass --data DIR`,
+    );
   }
   const dest = datasetCacheDir();
   await download(dest);

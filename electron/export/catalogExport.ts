@@ -22,8 +22,22 @@ export interface ExportOptions {
  * how many there are.
  */
 export const CATALOG_COLUMNS = [
-  'path', 'relative_path', 'file_name', 'hash', 'category_id', 'category_name', 'source',
-  'predicted_id', 'predicted_name', 'predicted_probability', 'runner_up_id', 'runner_up_name', 'runner_up_probability', 'model_version', 'reviewer', 'reviewed_at',
+  'path',
+  'relative_path',
+  'file_name',
+  'hash',
+  'category_id',
+  'category_name',
+  'source',
+  'predicted_id',
+  'predicted_name',
+  'predicted_probability',
+  'runner_up_id',
+  'runner_up_name',
+  'runner_up_probability',
+  'model_version',
+  'reviewer',
+  'reviewed_at',
   'files_with_same_image',
 ];
 /** Kaggle's Fashion-MNIST layout: label, then the 784 pixels row by row. */
@@ -50,14 +64,32 @@ function* catalogRows(catalog: Catalog, selection: PhotoSelection, counted: { ph
     last = row.id;
     const source = row.label !== null ? 'reviewer' : row.predictedLabel !== null ? 'model' : null;
     yield [
-      row.path, row.path && relative(row.path), row.path ? path.basename(row.path) : row.name, row.hash, row.category, name(row.category), source,
-      row.predictedLabel, name(row.predictedLabel), row.confidence, row.runnerUp, name(row.runnerUp), row.runnerUpProbability, row.modelVersion, row.reviewer, row.reviewedAt,
+      row.path,
+      row.path && relative(row.path),
+      row.path ? path.basename(row.path) : row.name,
+      row.hash,
+      row.category,
+      name(row.category),
+      source,
+      row.predictedLabel,
+      name(row.predictedLabel),
+      row.confidence,
+      row.runnerUp,
+      name(row.runnerUp),
+      row.runnerUpProbability,
+      row.modelVersion,
+      row.reviewer,
+      row.reviewedAt,
       row.files,
     ];
   }
 }
 
-function* fashionMnistRows(catalog: Catalog, selection: PhotoSelection, counted: { photos: number }): Generator<unknown[]> {
+function* fashionMnistRows(
+  catalog: Catalog,
+  selection: PhotoSelection,
+  counted: { photos: number },
+): Generator<unknown[]> {
   for (const { category, pixels } of catalog.exportInputs(selection)) {
     counted.photos++;
     yield [category, ...pixels];
@@ -82,9 +114,14 @@ export interface ExportCounts {
 /** exportCsv, saying how many distinct photos the rows hold as well. */
 export async function exportCsvCounted(catalog: Catalog, file: string, options: ExportOptions): Promise<ExportCounts> {
   const counted = { photos: 0 };
-  const rows = options.format === 'catalog'
-    ? await writeCsvFile(file, CATALOG_COLUMNS, catalogRows(catalog, options.selection, counted), { bom: options.bom })
-    : await writeCsvFile(file, FASHION_MNIST_COLUMNS, fashionMnistRows(catalog, options.selection, counted), { bom: options.bom });
+  const rows =
+    options.format === 'catalog'
+      ? await writeCsvFile(file, CATALOG_COLUMNS, catalogRows(catalog, options.selection, counted), {
+          bom: options.bom,
+        })
+      : await writeCsvFile(file, FASHION_MNIST_COLUMNS, fashionMnistRows(catalog, options.selection, counted), {
+          bom: options.bom,
+        });
   return { rows, photos: counted.photos };
 }
 
@@ -96,8 +133,16 @@ export type ExportWorkerReply = ({ type: 'exported' } & ExportCounts) | { type: 
  * The same export on a worker thread with a connection of its own, as the app runs it: the main thread
  * stays free, and the app's connection is not held busy by the long read.
  */
-export async function exportCsvInWorker(catalogFile: string, file: string, options: ExportOptions): Promise<ExportCounts> {
-  const worker = new WorkerClient<ExportWorkerRequest, ExportWorkerReply>(import.meta.url, 'exportWorker', 'the export');
+export async function exportCsvInWorker(
+  catalogFile: string,
+  file: string,
+  options: ExportOptions,
+): Promise<ExportCounts> {
+  const worker = new WorkerClient<ExportWorkerRequest, ExportWorkerReply>(
+    import.meta.url,
+    'exportWorker',
+    'the export',
+  );
   try {
     const reply = await worker.call({ type: 'export', catalogFile, file, options });
     if (reply.type === 'failed') throw new Error(reply.reason);

@@ -19,10 +19,18 @@ const ROWS_PER_CHUNK = 2000;
  * that is flushed to disk and renamed into place, so readers never see half a file and a failed export
  * leaves no debris (and what a killed one left, the next clears). Returns the row count.
  */
-export async function writeCsvFile(file: string, header: string[], rows: Iterable<unknown[]> | AsyncIterable<unknown[]>, options: { bom?: boolean } = {}): Promise<number> {
+export async function writeCsvFile(
+  file: string,
+  header: string[],
+  rows: Iterable<unknown[]> | AsyncIterable<unknown[]>,
+  options: { bom?: boolean } = {},
+): Promise<number> {
   checkCsvTarget(file);
   const tmp = `${file}.${process.pid}.tmp`;
-  removeStaleTemporaries(path.dirname(file), new RegExp(`^${path.basename(file).replace(/[\\^$.*+?()[\]{}|]/g, '\\$&')}\\.(\\d+)\\.tmp$`));
+  removeStaleTemporaries(
+    path.dirname(file),
+    new RegExp(`^${path.basename(file).replace(/[\\^$.*+?()[\]{}|]/g, '\\$&')}\\.(\\d+)\\.tmp$`),
+  );
   const format = (records: unknown[][]) => `${Papa.unparse(records, { escapeFormulae: FORMULA, newline: '\r\n' })}\r\n`;
   let count = 0;
   async function* text() {
@@ -63,10 +71,14 @@ export async function writeCsvFile(file: string, header: string[], rows: Iterabl
 export function checkCsvTarget(file: string): void {
   const stat = fs.statSync(file, { throwIfNoEntry: false });
   if (stat?.isDirectory()) {
-    throw new Error(`cannot write ${file}: it is a folder; give a file name in it, such as ${path.join(file, 'labels.csv')}`);
+    throw new Error(
+      `cannot write ${file}: it is a folder; give a file name in it, such as ${path.join(file, 'labels.csv')}`,
+    );
   }
   if (stat?.isFile() && !looksLikeText(file)) {
-    throw new Error(`will not replace ${file}: it is not a text file (a catalog, a photo?); choose another name for the CSV`);
+    throw new Error(
+      `will not replace ${file}: it is not a text file (a catalog, a photo?); choose another name for the CSV`,
+    );
   }
   if (!fs.statSync(path.dirname(file), { throwIfNoEntry: false })?.isDirectory()) {
     throw new Error(`cannot write ${file}: the folder ${path.dirname(file)} does not exist`);
@@ -87,13 +99,20 @@ function looksLikeText(file: string): boolean {
 /** Why a file could not be written, in words a person can act on. */
 export function explainWriteError(err: NodeJS.ErrnoException): string {
   switch (err.code) {
-    case 'ENOSPC': return 'the disk is full; free some space and try again';
+    case 'ENOSPC':
+      return 'the disk is full; free some space and try again';
     case 'EACCES':
-    case 'EPERM': return 'permission denied: your account cannot write there; choose another folder';
-    case 'EROFS': return 'the drive is read-only; choose another folder';
-    case 'ENOENT': return 'the folder does not exist';
-    case 'EDQUOT': return 'your disk quota is used up; free some space and try again';
-    case 'EIO': return 'the disk reported a write error; the drive may be damaged';
-    default: return err.message;
+    case 'EPERM':
+      return 'permission denied: your account cannot write there; choose another folder';
+    case 'EROFS':
+      return 'the drive is read-only; choose another folder';
+    case 'ENOENT':
+      return 'the folder does not exist';
+    case 'EDQUOT':
+      return 'your disk quota is used up; free some space and try again';
+    case 'EIO':
+      return 'the disk reported a write error; the drive may be damaged';
+    default:
+      return err.message;
   }
 }

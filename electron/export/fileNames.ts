@@ -15,7 +15,10 @@ const MAX_NAME_BYTES = 200;
  * "_" in front, and long names are shortened (keeping the extension).
  */
 export function portableName(name: string): string {
-  let safe = name.normalize('NFC').replace(FORBIDDEN, '_').replace(/[. ]+$/, '');
+  let safe = name
+    .normalize('NFC')
+    .replace(FORBIDDEN, '_')
+    .replace(/[. ]+$/, '');
   const { name: stem, ext } = path.parse(safe);
   if (RESERVED.test(stem.split('.')[0]!)) safe = `_${safe}`;
   if (Buffer.byteLength(safe) > MAX_NAME_BYTES) {
@@ -31,14 +34,20 @@ export const DEFAULT_FOLDER_NAMES: readonly string[] = CLASS_NAMES.map(portableN
 
 /** Checks the user's folder names: ten, portable, distinct even where case does not count. */
 export function checkFolderNames(names: readonly string[]): void {
-  if (names.length !== NUM_CLASSES) throw new Error(`there must be ${NUM_CLASSES} folder names, one per category; got ${names.length}`);
+  if (names.length !== NUM_CLASSES)
+    throw new Error(`there must be ${NUM_CLASSES} folder names, one per category; got ${names.length}`);
   const seen = new Map<string, number>();
   names.forEach((name, k) => {
     if (name.trim() === '' || portableName(name) !== name) {
-      throw new Error(`the folder name "${name}" for ${CLASS_NAMES[k]} cannot be used on every system (no < > : " / \\ | ? *, no trailing dot or space, not a device name like CON); try "${portableName(name.trim()) || 'Other'}"`);
+      throw new Error(
+        `the folder name "${name}" for ${CLASS_NAMES[k]} cannot be used on every system (no < > : " / \\ | ? *, no trailing dot or space, not a device name like CON); try "${portableName(name.trim()) || 'Other'}"`,
+      );
     }
     const other = seen.get(name.toLowerCase());
-    if (other !== undefined) throw new Error(`${CLASS_NAMES[other]} and ${CLASS_NAMES[k]} would share the folder "${name}"; give them different names`);
+    if (other !== undefined)
+      throw new Error(
+        `${CLASS_NAMES[other]} and ${CLASS_NAMES[k]} would share the folder "${name}"; give them different names`,
+      );
     seen.set(name.toLowerCase(), k);
   });
 }

@@ -47,9 +47,18 @@ const DONE_PER_COMMIT = 250;
 const SAMPLE_SIZE = 20;
 const PROGRESS_INTERVAL_MS = 100;
 
-const sha256OfFile = async (file: string) => crypto.createHash('sha256').update(await fs.promises.readFile(file)).digest('hex');
+const sha256OfFile = async (file: string) =>
+  crypto
+    .createHash('sha256')
+    .update(await fs.promises.readFile(file))
+    .digest('hex');
 /** 840 kB, 12.3 MB, 4.1 GB. */
-export const formatBytes = (bytes: number) => (bytes < 1e6 ? `${Math.ceil(bytes / 1e3)} kB` : bytes < 1e9 ? `${(bytes / 1e6).toFixed(1)} MB` : `${(bytes / 1e9).toFixed(1)} GB`);
+export const formatBytes = (bytes: number) =>
+  bytes < 1e6
+    ? `${Math.ceil(bytes / 1e3)} kB`
+    : bytes < 1e9
+      ? `${(bytes / 1e6).toFixed(1)} MB`
+      : `${(bytes / 1e9).toFixed(1)} GB`;
 const isInside = (child: string, parent: string) => child === parent || child.startsWith(parent + path.sep);
 /**
  * The form in which two names are the same file on some drive: any case (Windows, macOS) and either Unicode
@@ -82,7 +91,10 @@ interface PlannedFile {
 }
 
 /** Is the photo still at `file` as imported? A changed size or time means reading it to be sure. The stat comes back for reuse. */
-async function unchangedSince(file: string, expected: { hash: string; size: number | null; mtimeMs: number | null }): Promise<{ state: 'ok'; stat: fs.Stats } | { state: 'missing' | 'changed' }> {
+async function unchangedSince(
+  file: string,
+  expected: { hash: string; size: number | null; mtimeMs: number | null },
+): Promise<{ state: 'ok'; stat: fs.Stats } | { state: 'missing' | 'changed' }> {
   let stat: fs.Stats;
   try {
     stat = await fs.promises.stat(file);
@@ -93,17 +105,24 @@ async function unchangedSince(file: string, expected: { hash: string; size: numb
   return (await sha256OfFile(file)) === expected.hash ? { state: 'ok', stat } : { state: 'changed' };
 }
 
-const MISSING = 'no longer at this path (moved, renamed or deleted since it was imported); import its folder again to find it';
+const MISSING =
+  'no longer at this path (moved, renamed or deleted since it was imported); import its folder again to find it';
 const CHANGED = 'the file changed since it was imported, so its category may be wrong; import it again, then sort';
-const REPLACED = 'no file: every path it had now holds other content (edited or replaced), which was imported as a photo of its own';
+const REPLACED =
+  'no file: every path it had now holds other content (edited or replaced), which was imported as a photo of its own';
 
 /** Works out where every selected photo goes, without touching any file. */
-async function makePlan(catalog: Catalog, journal: SortJournal, request: SortRequest): Promise<{ plan: SortPlan; files: PlannedFile[]; job: SortJob | undefined }> {
+async function makePlan(
+  catalog: Catalog,
+  journal: SortJournal,
+  request: SortRequest,
+): Promise<{ plan: SortPlan; files: PlannedFile[]; job: SortJob | undefined }> {
   const folders = [...(request.folders ?? DEFAULT_FOLDER_NAMES)];
   checkFolderNames(folders);
   const dest = realPathAllowingMissing(request.dest);
   const existing = nearestExisting(dest);
-  if (!fs.statSync(existing).isDirectory()) throw new Error(`${existing} is a file, not a folder; choose a folder for the sorted photos`);
+  if (!fs.statSync(existing).isDirectory())
+    throw new Error(`${existing} is a file, not a folder; choose a folder for the sorted photos`);
   const job = journal.unfinishedJobs().find((j) => j.dest === dest && j.mode === request.mode);
   const handled = job ? journal.handledPaths(job.id) : new Set<string>();
   const wanted = catalog.photoIds(request.selection);
@@ -111,14 +130,22 @@ async function makePlan(catalog: Catalog, journal: SortJournal, request: SortReq
   const selected = everyPath.filter((s) => !handled.has(s.path));
   const sources = selected.filter((s) => s.category !== null);
   const withPath = new Set(everyPath.map((s) => s.photoId));
-  const replaced = wanted.filter((id) => !withPath.has(id)).map((id) => ({ path: catalog.photoName(id), reason: REPLACED }));
+  const replaced = wanted
+    .filter((id) => !withPath.has(id))
+    .map((id) => ({ path: catalog.photoName(id), reason: REPLACED }));
 
   // The destination must not lie in a folder the photos come from: a later import there would find them again.
-  const roots = catalog.importRoots().filter((r) => fs.existsSync(r) && fs.statSync(r).isDirectory()).map((r) => fs.realpathSync(r));
+  const roots = catalog
+    .importRoots()
+    .filter((r) => fs.existsSync(r) && fs.statSync(r).isDirectory())
+    .map((r) => fs.realpathSync(r));
   const sourceFolders = new Set(sources.map((s) => path.dirname(s.path)));
   for (const folder of [...roots.filter((r) => sources.some((s) => isInside(s.path, r))), ...sourceFolders]) {
     const real = fs.existsSync(folder) ? fs.realpathSync(folder) : folder;
-    if (isInside(dest, real)) throw new Error(`the destination ${dest} is inside ${real}, where photos to sort come from; choose a folder outside it (a later import of ${real} would find the sorted photos again)`);
+    if (isInside(dest, real))
+      throw new Error(
+        `the destination ${dest} is inside ${real}, where photos to sort come from; choose a folder outside it (a later import of ${real} would find the sorted photos again)`,
+      );
   }
 
   const taken = new Map<string, Set<string>>();
@@ -126,7 +153,10 @@ async function makePlan(catalog: Catalog, journal: SortJournal, request: SortReq
     let names = taken.get(folder);
     if (!names) {
       const stat = fs.statSync(folder, { throwIfNoEntry: false });
-      if (stat && !stat.isDirectory()) throw new Error(`${folder} is a file where a category's folder goes; move or rename it, or give the category another folder name`);
+      if (stat && !stat.isDirectory())
+        throw new Error(
+          `${folder} is a file where a category's folder goes; move or rename it, or give the category another folder name`,
+        );
       names = new Set(stat ? fs.readdirSync(folder).map(sameFile) : []);
       taken.set(folder, names);
     }
@@ -141,8 +171,21 @@ async function makePlan(catalog: Catalog, journal: SortJournal, request: SortReq
   }
 
   const plan: SortPlan = {
-    dest, mode: request.mode, folders, perCategory: new Array<number>(NUM_CLASSES).fill(0), photos: 0, distinctPhotos: 0, bytes: 0, bytesNeeded: 0, bytesFree: 0,
-    renamed: 0, alreadyThere: 0, uncategorized: selected.length - sources.length, unavailable: replaced, resumes: job ? { jobId: job.id, done: journal.handledCount(job.id) } : null, sample: [],
+    dest,
+    mode: request.mode,
+    folders,
+    perCategory: new Array<number>(NUM_CLASSES).fill(0),
+    photos: 0,
+    distinctPhotos: 0,
+    bytes: 0,
+    bytesNeeded: 0,
+    bytesFree: 0,
+    renamed: 0,
+    alreadyThere: 0,
+    uncategorized: selected.length - sources.length,
+    unavailable: replaced,
+    resumes: job ? { jobId: job.id, done: journal.handledCount(job.id) } : null,
+    sample: [],
   };
   const destExisting = nearestExisting(dest);
   const destDrive = fs.statfsSync(destExisting);
@@ -168,7 +211,13 @@ async function makePlan(catalog: Catalog, journal: SortJournal, request: SortReq
     for (let n = 2; !alreadyThere && names.has(sameFile(name)); n++) {
       const existing = path.join(folder, name);
       // Sorting again into the same folders: the same content under the name it would get is already sorted.
-      if (!claimed.has(sameFile(existing)) && fs.existsSync(existing) && fs.statSync(existing).size === source.size && (await sha256OfFile(existing)) === source.hash) alreadyThere = true;
+      if (
+        !claimed.has(sameFile(existing)) &&
+        fs.existsSync(existing) &&
+        fs.statSync(existing).size === source.size &&
+        (await sha256OfFile(existing)) === source.hash
+      )
+        alreadyThere = true;
       else name = numberedName(wanted, n);
     }
     names.add(sameFile(name));
@@ -185,7 +234,8 @@ async function makePlan(catalog: Catalog, journal: SortJournal, request: SortReq
     distinct.add(source.photoId);
     plan.bytes += source.size;
     // Space is taken in whole blocks.
-    if (request.mode === 'copy' || check.stat.dev !== destDevice) plan.bytesNeeded += Math.ceil(source.size / destDrive.bsize) * destDrive.bsize;
+    if (request.mode === 'copy' || check.stat.dev !== destDevice)
+      plan.bytesNeeded += Math.ceil(source.size / destDrive.bsize) * destDrive.bsize;
     if (plan.sample.length < SAMPLE_SIZE) plan.sample.push({ source: source.path, target });
   }
   plan.distinctPhotos = distinct.size;
@@ -202,20 +252,24 @@ export async function planSort(catalog: Catalog, request: SortRequest): Promise<
 async function copyIntoPlace(file: SortFile, mode: SortMode, stat: fs.Stats): Promise<void> {
   const partial = partialName(file.target);
   try {
-    await fs.promises.copyFile(file.source, partial, fs.constants.COPYFILE_EXCL).catch(async (err: NodeJS.ErrnoException) => {
-      if (err.code !== 'EEXIST') throw err;
-      // Left by a crash mid-copy: it is ours, and incomplete.
-      await fs.promises.rm(partial, { force: true });
-      await fs.promises.copyFile(file.source, partial, fs.constants.COPYFILE_EXCL);
-    });
+    await fs.promises
+      .copyFile(file.source, partial, fs.constants.COPYFILE_EXCL)
+      .catch(async (err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EEXIST') throw err;
+        // Left by a crash mid-copy: it is ours, and incomplete.
+        await fs.promises.rm(partial, { force: true });
+        await fs.promises.copyFile(file.source, partial, fs.constants.COPYFILE_EXCL);
+      });
     await fs.promises.utimes(partial, stat.atimeMs / 1000, stat.mtimeMs / 1000);
     if (mode === 'move') {
       // A move deletes the original, so the copy must be on the disk and equal to it first.
       const handle = await fs.promises.open(partial, 'r+');
       await handle.sync().finally(() => handle.close());
-      if ((await sha256OfFile(partial)) !== file.hash) throw new Error('the copy is not identical to the original; the original was kept');
+      if ((await sha256OfFile(partial)) !== file.hash)
+        throw new Error('the copy is not identical to the original; the original was kept');
     }
-    if (fs.existsSync(file.target)) throw new Error(`another file appeared at ${file.target} while sorting; nothing was overwritten`);
+    if (fs.existsSync(file.target))
+      throw new Error(`another file appeared at ${file.target} while sorting; nothing was overwritten`);
     await fs.promises.rename(partial, file.target);
     if (mode === 'move') {
       const dir = await fs.promises.open(path.dirname(file.target), 'r');
@@ -224,11 +278,16 @@ async function copyIntoPlace(file: SortFile, mode: SortMode, stat: fs.Stats): Pr
   } catch (err) {
     await fs.promises.rm(partial, { force: true });
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'EROFS' || code === 'EIO') throw new DestinationProblem(`cannot write into ${path.dirname(file.target)}: ${explainWriteError(err as NodeJS.ErrnoException)}`);
+    if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'EROFS' || code === 'EIO')
+      throw new DestinationProblem(
+        `cannot write into ${path.dirname(file.target)}: ${explainWriteError(err as NodeJS.ErrnoException)}`,
+      );
     if ((code === 'EACCES' || code === 'EPERM') && fs.existsSync(file.source)) {
       try {
         fs.accessSync(file.source, fs.constants.R_OK);
-        throw new DestinationProblem(`cannot write into ${path.dirname(file.target)}: ${explainWriteError(err as NodeJS.ErrnoException)}`);
+        throw new DestinationProblem(
+          `cannot write into ${path.dirname(file.target)}: ${explainWriteError(err as NodeJS.ErrnoException)}`,
+        );
       } catch (access) {
         if (access instanceof DestinationProblem) throw access;
       }
@@ -258,7 +317,10 @@ class Outcomes {
   failed = 0;
   private done: number[] = [];
 
-  constructor(private readonly journal: SortJournal, private readonly write: Write) {}
+  constructor(
+    private readonly journal: SortJournal,
+    private readonly write: Write,
+  ) {}
 
   async copied(fileId: number): Promise<void> {
     this.done.push(fileId);
@@ -278,23 +340,37 @@ class Outcomes {
 }
 
 /** Carries one journaled file to its end: done, or failed with a reason (a destination problem stops the job). */
-async function sortFile(journal: SortJournal, write: Write, outcomes: Outcomes, file: SortFile, mode: SortMode): Promise<void> {
+async function sortFile(
+  journal: SortJournal,
+  write: Write,
+  outcomes: Outcomes,
+  file: SortFile,
+  mode: SortMode,
+): Promise<void> {
   const targetExists = fs.existsSync(file.target);
   const complete = targetExists && (await sha256OfFile(file.target)) === file.hash;
   if (file.state === 'copied' && !complete) {
     // The verified copy was removed by someone since; if the original is still there, start over.
-    if (!fs.existsSync(file.source)) return outcomes.fail(file.id, `the sorted copy at ${file.target} and the original were both removed outside Fashion Sorter`);
+    if (!fs.existsSync(file.source))
+      return outcomes.fail(
+        file.id,
+        `the sorted copy at ${file.target} and the original were both removed outside Fashion Sorter`,
+      );
     file.state = 'planned';
   }
   if (file.state === 'planned' && !complete) {
-    if (targetExists) return outcomes.fail(file.id, `another file is already at ${file.target}; nothing was overwritten`);
+    if (targetExists)
+      return outcomes.fail(file.id, `another file is already at ${file.target}; nothing was overwritten`);
     const check = await unchangedSince(file.source, file);
     if (check.state !== 'ok') return outcomes.fail(file.id, check.state === 'missing' ? MISSING : CHANGED);
     try {
       await copyIntoPlace(file, mode, check.stat);
     } catch (err) {
       if (err instanceof DestinationProblem) throw err;
-      return outcomes.fail(file.id, (err as NodeJS.ErrnoException).code ? explainWriteError(err as NodeJS.ErrnoException) : (err as Error).message);
+      return outcomes.fail(
+        file.id,
+        (err as NodeJS.ErrnoException).code ? explainWriteError(err as NodeJS.ErrnoException) : (err as Error).message,
+      );
     }
   }
   if (mode === 'copy') return outcomes.copied(file.id);
@@ -303,7 +379,12 @@ async function sortFile(journal: SortJournal, write: Write, outcomes: Outcomes, 
 }
 
 /** Runs `work` over the items with at most `limit` at a time; the first thrown error stops new work and is rethrown. */
-async function forEachLimited<T>(items: T[], limit: number, signal: AbortSignal | undefined, work: (item: T) => Promise<void>): Promise<void> {
+async function forEachLimited<T>(
+  items: T[],
+  limit: number,
+  signal: AbortSignal | undefined,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
   let next = 0;
   let failure: unknown;
   const lane = async () => {
@@ -326,7 +407,11 @@ async function forEachLimited<T>(items: T[], limit: number, signal: AbortSignal 
  * Every step is journaled in the catalog, so after a crash, a full disk or a cancel, running the same sort
  * again finishes what was started and plans the rest afresh. Nothing is ever overwritten.
  */
-export async function sortPhotos(catalog: Catalog, request: SortRequest, options: SortOptions = {}): Promise<SortResult> {
+export async function sortPhotos(
+  catalog: Catalog,
+  request: SortRequest,
+  options: SortOptions = {},
+): Promise<SortResult> {
   const journal = new SortJournal(catalog);
   const dest = realPathAllowingMissing(request.dest);
   // While another program holds the catalog, the wait is here, before anything on disk is touched.
@@ -336,20 +421,25 @@ export async function sortPhotos(catalog: Catalog, request: SortRequest, options
    * the job stops); if the wait runs out, the message says what is sorted and that the same sort goes on.
    */
   let jobId: number | undefined;
-  const write: Write = (work) => catalog.writeWhenFree(work, {
-    ...options.catalogWait, signal: undefined,
-    soFar: () => {
-      const counts = jobId === undefined ? undefined : journal.counts(jobId);
-      return `The sort stopped${counts ? ` with ${counts.done} of its ${counts.planned + counts.copied + counts.done + counts.failed} files sorted` : ''}: what was copied or moved is recorded or found again by its content, and the same sort again goes on with the rest`;
-    },
-  });
+  const write: Write = (work) =>
+    catalog.writeWhenFree(work, {
+      ...options.catalogWait,
+      signal: undefined,
+      soFar: () => {
+        const counts = jobId === undefined ? undefined : journal.counts(jobId);
+        return `The sort stopped${counts ? ` with ${counts.done} of its ${counts.planned + counts.copied + counts.done + counts.failed} files sorted` : ''}: what was copied or moved is recorded or found again by its content, and the same sort again goes on with the rest`;
+      },
+    });
   // What an interrupted job had in flight is finished first: moves whose verified copy is in place lose
   // their original, and half-written copies go. A job for another destination is then closed; the one for
   // this destination continues, its plan for the rest replaced by a fresh one.
   for (const unfinished of journal.unfinishedJobs()) {
     const outcomes = new Outcomes(journal, write);
-    await forEachLimited(journal.unfinishedFiles(unfinished.id, ['copied']), CONCURRENCY, undefined, (file) => sortFile(journal, write, outcomes, file, unfinished.mode));
-    for (const file of journal.unfinishedFiles(unfinished.id, ['planned'])) fs.rmSync(partialName(file.target), { force: true });
+    await forEachLimited(journal.unfinishedFiles(unfinished.id, ['copied']), CONCURRENCY, undefined, (file) =>
+      sortFile(journal, write, outcomes, file, unfinished.mode),
+    );
+    for (const file of journal.unfinishedFiles(unfinished.id, ['planned']))
+      fs.rmSync(partialName(file.target), { force: true });
     if (unfinished.dest !== dest || unfinished.mode !== request.mode) {
       await write(() => {
         journal.dropPlanned(unfinished.id);
@@ -359,29 +449,37 @@ export async function sortPhotos(catalog: Catalog, request: SortRequest, options
   }
   const { plan, files, job: resumedJob } = await makePlan(catalog, journal, request);
   if (plan.bytesNeeded > plan.bytesFree) {
-    throw new Error(`the photos need ${formatBytes(plan.bytesNeeded)} at ${plan.dest} and the drive has ${formatBytes(plan.bytesFree)} free; free some space or choose another drive`);
+    throw new Error(
+      `the photos need ${formatBytes(plan.bytesNeeded)} at ${plan.dest} and the drive has ${formatBytes(plan.bytesFree)} free; free some space or choose another drive`,
+    );
   }
   const planned = files.map((f) => ({ photoId: f.source.photoId, source: f.source.path, target: f.target }));
   // The folders are made with the catalog's write lock held, in the transaction that journals the plan:
   // a catalog that another program keeps busy leaves no empty category folders behind.
-  jobId = await catalog.writeWhenFree(() => {
-    try {
-      fs.mkdirSync(plan.dest, { recursive: true });
-      // One level at a time: Node's recursive mkdir reports a read-only drive as a missing folder.
-      for (const k of new Set(files.map((f) => f.source.category!))) {
-        const folder = path.join(plan.dest, plan.folders[k]!);
-        if (!fs.existsSync(folder)) fs.mkdirSync(folder);
+  jobId = await catalog.writeWhenFree(
+    () => {
+      try {
+        fs.mkdirSync(plan.dest, { recursive: true });
+        // One level at a time: Node's recursive mkdir reports a read-only drive as a missing folder.
+        for (const k of new Set(files.map((f) => f.source.category!))) {
+          const folder = path.join(plan.dest, plan.folders[k]!);
+          if (!fs.existsSync(folder)) fs.mkdirSync(folder);
+        }
+      } catch (err) {
+        throw new Error(
+          `cannot create the category folders in ${plan.dest}: ${explainWriteError(err as NodeJS.ErrnoException)}`,
+          {
+            cause: err,
+          },
+        );
       }
-    } catch (err) {
-      throw new Error(`cannot create the category folders in ${plan.dest}: ${explainWriteError(err as NodeJS.ErrnoException)}`, {
-        cause: err,
-      });
-    }
-    if (!resumedJob) return journal.createJob(plan.dest, request.mode, plan.folders, planned);
-    journal.dropPlanned(resumedJob.id);
-    journal.addFiles(resumedJob.id, planned);
-    return resumedJob.id;
-  }, { ...options.catalogWait, signal: options.signal });
+      if (!resumedJob) return journal.createJob(plan.dest, request.mode, plan.folders, planned);
+      journal.dropPlanned(resumedJob.id);
+      journal.addFiles(resumedJob.id, planned);
+      return resumedJob.id;
+    },
+    { ...options.catalogWait, signal: options.signal },
+  );
 
   const job = jobId;
   const todo = journal.unfinishedFiles(job);
@@ -395,7 +493,14 @@ export async function sortPhotos(catalog: Catalog, request: SortRequest, options
     if (now - reportedAt < PROGRESS_INTERVAL_MS && handled < todo.length) return;
     reportedAt = now;
     const rate = handled / Math.max((now - started) / 1000, 1e-3);
-    options.onProgress?.({ jobId: job, total: todo.length, done: handled, failed: outcomes.failed, photosPerSecond: rate, etaSeconds: rate > 0 ? (todo.length - handled) / rate : null });
+    options.onProgress?.({
+      jobId: job,
+      total: todo.length,
+      done: handled,
+      failed: outcomes.failed,
+      photosPerSecond: rate,
+      etaSeconds: rate > 0 ? (todo.length - handled) / rate : null,
+    });
   };
   let problem: string | null = null;
   try {
@@ -415,7 +520,15 @@ export async function sortPhotos(catalog: Catalog, request: SortRequest, options
   await write(() => journal.finishJob(job, finished ? 'done' : 'stopped'));
   if (!finished && problem === null) problem = 'cancelled; run the same sort again to continue';
   return {
-    jobId: job, mode: request.mode, dest: plan.dest, status: finished ? 'done' : 'stopped', resumed: resumedJob !== undefined,
-    sorted: counts.done, distinctPhotos: journal.donePhotos(job), alreadyThere: files.filter((f) => f.alreadyThere).length, failed: [...plan.unavailable, ...journal.failures(job)], problem,
+    jobId: job,
+    mode: request.mode,
+    dest: plan.dest,
+    status: finished ? 'done' : 'stopped',
+    resumed: resumedJob !== undefined,
+    sorted: counts.done,
+    distinctPhotos: journal.donePhotos(job),
+    alreadyThere: files.filter((f) => f.alreadyThere).length,
+    failed: [...plan.unavailable, ...journal.failures(job)],
+    problem,
   };
 }

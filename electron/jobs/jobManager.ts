@@ -30,7 +30,9 @@ export type JobWork<S extends JobState> = (run: JobRun<S>) => Promise<Partial<S>
 export type JobFailure<S extends JobState> = (err: Error, cancelled: boolean) => Partial<S>;
 
 /** One update per change of a job's status: `{ kind, status }`, the status a snapshot. */
-export type JobUpdateOf<M extends { [K in keyof M]: JobState }> = { [K in keyof M & string]: { kind: K; status: M[K] } }[keyof M & string];
+export type JobUpdateOf<M extends { [K in keyof M]: JobState }> = {
+  [K in keyof M & string]: { kind: K; status: M[K] };
+}[keyof M & string];
 
 interface Running<S extends JobState> {
   status: S;
@@ -73,7 +75,12 @@ export class JobManager<M extends { [K in keyof M]: JobState }> {
    * (the busy message) while any job runs. Returns the first status's snapshot; subscribers hear of it at once.
    * The job's last status (running: false) is `work`'s result or `failure`'s merged in.
    */
-  start<K extends keyof M & string>(kind: K, initial: Omit<M[K], 'running'>, work: JobWork<M[K]>, failure: JobFailure<M[K]>): M[K] {
+  start<K extends keyof M & string>(
+    kind: K,
+    initial: Omit<M[K], 'running'>,
+    work: JobWork<M[K]>,
+    failure: JobFailure<M[K]>,
+  ): M[K] {
     this.assertIdle();
     const cancel = new AbortController();
     const job: Running<M[K]> = { status: { ...initial, running: true } as M[K], cancel, finished: Promise.resolve() };

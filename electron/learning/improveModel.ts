@@ -9,9 +9,23 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { makePrivateDir } from '../appPaths.ts';
-import { predictionRows, type Catalog, type CatalogWait, type ModelRow, type PredictionRow } from '../catalog/catalog.ts';
+import {
+  predictionRows,
+  type Catalog,
+  type CatalogWait,
+  type ModelRow,
+  type PredictionRow,
+} from '../catalog/catalog.ts';
 import { NUM_CLASSES, PIXELS, type FashionMnist, type ImageSet } from '../dataset/fashionMnist.ts';
-import { checkLabels, DEFAULT_FINETUNE_OPTIONS, fineTune, fineTunedFiles, type FineTuneHooks, type FineTuneOptions, type FineTuneResult } from '../ml/fineTune.ts';
+import {
+  checkLabels,
+  DEFAULT_FINETUNE_OPTIONS,
+  fineTune,
+  fineTunedFiles,
+  type FineTuneHooks,
+  type FineTuneOptions,
+  type FineTuneResult,
+} from '../ml/fineTune.ts';
 import { startPredictor, type Predictor } from '../ml/inference.ts';
 import { calibrateNovelty, NOVELTY_FILE, readNovelty, writeNovelty } from '../ml/novelty.ts';
 import { evaluatePredictions, type Evaluation } from '../ml/metrics.ts';
@@ -46,7 +60,14 @@ export interface Candidate {
   model: ModelRow;
   parent: ModelRow;
   comparison: ModelComparison;
-  fineTune: { epochs: EpochRecord[]; bestEpoch: number; seconds: number; backend: string; labels: number; categoriesWithoutLabels: number[] };
+  fineTune: {
+    epochs: EpochRecord[];
+    bestEpoch: number;
+    seconds: number;
+    backend: string;
+    labels: number;
+    categoriesWithoutLabels: number[];
+  };
 }
 
 export type ImprovePhase = 'fine-tuning' | 'saving' | 'comparing';
@@ -59,7 +80,11 @@ export interface ImproveHooks extends FineTuneHooks {
   catalogWait?: CatalogWait;
 }
 
-const scores = (evaluation: Evaluation): Scores => ({ accuracy: evaluation.accuracy, f1: evaluation.perClass.map((c) => c.f1), confusion: evaluation.confusion });
+const scores = (evaluation: Evaluation): Scores => ({
+  accuracy: evaluation.accuracy,
+  f1: evaluation.perClass.map((c) => c.f1),
+  confusion: evaluation.confusion,
+});
 
 const subset = (set: ImageSet, indices: Int32Array): ImageSet => {
   const images = new Uint8Array(indices.length * PIXELS);
@@ -92,14 +117,23 @@ function* unlabeledPages(catalog: Catalog, modelId: number) {
  * Predicts every unlabeled photo with the candidate (stored as the candidate's, not made current) and
  * counts how the current predictions would change. Each page is written once the catalog accepts it.
  */
-async function predictCatalog(catalog: Catalog, candidate: Predictor, modelId: number, signal: AbortSignal | undefined, wait: CatalogWait): Promise<ModelComparison['changes']> {
+async function predictCatalog(
+  catalog: Catalog,
+  candidate: Predictor,
+  modelId: number,
+  signal: AbortSignal | undefined,
+  wait: CatalogWait,
+): Promise<ModelComparison['changes']> {
   const matrix = Array.from({ length: NUM_CLASSES }, () => new Array<number>(NUM_CLASSES).fill(0));
   let photos = 0;
   let changed = 0;
   const current = catalog.db.prepare('SELECT predicted_label FROM photos WHERE id = ?').pluck();
   for (const rows of unlabeledPages(catalog, modelId)) {
     if (signal?.aborted) throw new Error('cancelled; nothing was changed');
-    const predictions = predictionRows(rows.map((row) => row.id), await candidate.assess(rows.map((row) => row.pixels)));
+    const predictions = predictionRows(
+      rows.map((row) => row.id),
+      await candidate.assess(rows.map((row) => row.pixels)),
+    );
     await catalog.writeWhenFree(() => catalog.storePredictions(modelId, predictions, false), wait);
     for (const { photoId, probabilities: p } of predictions) {
       const before = current.get(photoId) as number | null;
@@ -117,7 +151,11 @@ async function predictCatalog(catalog: Catalog, candidate: Predictor, modelId: n
  * The folder of the model that classifies for a catalog: its active version while that version has its
  * files, else `fallback` (the shipped model). `onMissing` hears of an active version whose files are gone.
  */
-export function classifyingModelDir(catalog: Catalog, fallback: string, onMissing?: (active: ModelRow) => void): string {
+export function classifyingModelDir(
+  catalog: Catalog,
+  fallback: string,
+  onMissing?: (active: ModelRow) => void,
+): string {
   const active = catalog.activeModel();
   if (active && hasModel(active.dir)) return active.dir;
   if (active) onMissing?.(active);
@@ -128,11 +166,19 @@ export function classifyingModelDir(catalog: Catalog, fallback: string, onMissin
  * Fine-tunes the catalog's active model on its human labels and publishes the result under `modelsRoot`
  * as a new, inactive version (its parent the active one), compared with the active model.
  */
-export async function improveModel(catalog: Catalog, data: FashionMnist, modelsRoot: string, options: FineTuneOptions = DEFAULT_FINETUNE_OPTIONS, hooks: ImproveHooks = {}): Promise<Candidate> {
+export async function improveModel(
+  catalog: Catalog,
+  data: FashionMnist,
+  modelsRoot: string,
+  options: FineTuneOptions = DEFAULT_FINETUNE_OPTIONS,
+  hooks: ImproveHooks = {},
+): Promise<Candidate> {
   const parent = catalog.activeModel();
   if (!parent) throw new Error('the catalog has no active model; classify some photos first');
   if (!hasModel(parent.dir)) {
-    throw new Error(`the active model ${parent.name} has no files at ${parent.dir} (moved or deleted); make another version active (Model, Versions) and try again`);
+    throw new Error(
+      `the active model ${parent.name} has no files at ${parent.dir} (moved or deleted); make another version active (Model, Versions) and try again`,
+    );
   }
   const labeled = catalog.labeledInputs();
   const labels: ImageSet = { images: labeled.pixels, labels: labeled.labels, count: labeled.photoIds.length };
@@ -150,8 +196,11 @@ export async function improveModel(catalog: Catalog, data: FashionMnist, modelsR
   hooks.onPhase?.('saving');
   const files = fineTunedFiles(tuned);
   // As modelVersion hashes the published folder: the weights, then the prototypes.
-  const version = crypto.createHash('sha256').update(Buffer.concat(tuned.weights.map((w) => Buffer.from(w.buffer, w.byteOffset, w.byteLength))))
-    .update(files[PROTOTYPES_JSON] ?? '').digest('hex');
+  const version = crypto
+    .createHash('sha256')
+    .update(Buffer.concat(tuned.weights.map((w) => Buffer.from(w.buffer, w.byteOffset, w.byteLength))))
+    .update(files[PROTOTYPES_JSON] ?? '')
+    .digest('hex');
   // The same labels give the same weights: a version already registered keeps its name and folder.
   const known = catalog.modelByVersion(version);
   const name = known?.name ?? `${parent.name.replace(/-ft\d+$/, '')}-ft${catalog.models().length}`;
@@ -160,8 +209,17 @@ export async function improveModel(catalog: Catalog, data: FashionMnist, modelsR
   const parentCard = readModelCard(parent.dir);
   const provenance = {
     parent: { name: parent.name, version: parent.version },
-    labels: { train: photoIds(tuned.split.train), validation: photoIds(tuned.split.validation), heldOut: photoIds(tuned.split.heldOut) },
-    replay: tuned.replay, options, history: tuned.history, bestEpoch: tuned.bestEpoch, seconds, backend: tuned.training.backend,
+    labels: {
+      train: photoIds(tuned.split.train),
+      validation: photoIds(tuned.split.validation),
+      heldOut: photoIds(tuned.split.heldOut),
+    },
+    replay: tuned.replay,
+    options,
+    history: tuned.history,
+    bestEpoch: tuned.bestEpoch,
+    seconds,
+    backend: tuned.training.backend,
   };
   // The card starts as the parent's with the fine-tuning record; its test scores replace the parent's below.
   const card = { ...parentCard, name, createdAt: new Date().toISOString(), fineTune: provenance };
@@ -171,11 +229,23 @@ export async function improveModel(catalog: Catalog, data: FashionMnist, modelsR
    */
   const publish = (to: string, text: object, more: Record<string, string> = {}) => {
     try {
-      publishModel(parent.dir, tuned.weights, to, { [MODEL_CARD]: `${JSON.stringify(text, null, 1)}\n`, ...files, ...more });
+      publishModel(parent.dir, tuned.weights, to, {
+        [MODEL_CARD]: `${JSON.stringify(text, null, 1)}\n`,
+        ...files,
+        ...more,
+      });
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      const why = code === 'ENOSPC' ? 'the disk is full; free some space' : code === 'EACCES' || code === 'EPERM' ? 'permission denied; check the folder\'s permissions' : (err as Error).message;
-      throw new Error(`the new model version could not be saved in ${path.dirname(to)} (${why}) and was dropped; the active model is unchanged`, { cause: err });
+      const why =
+        code === 'ENOSPC'
+          ? 'the disk is full; free some space'
+          : code === 'EACCES' || code === 'EPERM'
+            ? "permission denied; check the folder's permissions"
+            : (err as Error).message;
+      throw new Error(
+        `the new model version could not be saved in ${path.dirname(to)} (${why}) and was dropped; the active model is unchanged`,
+        { cause: err },
+      );
     }
   };
   // The candidate is compared from a scratch copy: the models folder gets the new version together with its
@@ -195,22 +265,40 @@ export async function improveModel(catalog: Catalog, data: FashionMnist, modelsR
       // Its own feature statistics, so that photos unlike its training images go to review under it too.
       const stored = dir === known?.dir ? readNovelty(dir) : undefined;
       if (stored) await candidate.useNovelty(stored);
-      const novelty = stored ?? await calibrateNovelty(candidate, data.train);
+      const novelty = stored ?? (await calibrateNovelty(candidate, data.train));
       const validation = subset(labels, tuned.split.validation);
-      const [currentHeldOut, candidateHeldOut, currentValidation, candidateValidation, currentTest, candidateTest] = await Promise.all([
-        evaluateOn(current, heldOut), evaluateOn(candidate, heldOut), evaluateOn(current, validation), evaluateOn(candidate, validation),
-        testScores(current, data.test), evaluateOn(candidate, data.test),
-      ]);
+      const [currentHeldOut, candidateHeldOut, currentValidation, candidateValidation, currentTest, candidateTest] =
+        await Promise.all([
+          evaluateOn(current, heldOut),
+          evaluateOn(candidate, heldOut),
+          evaluateOn(current, validation),
+          evaluateOn(candidate, validation),
+          testScores(current, data.test),
+          evaluateOn(candidate, data.test),
+        ]);
       // On how many of the user's own photos each number rests, kept with the version.
       const yourPhotos = {
         heldOut: { count: heldOut.count, accuracy: candidateHeldOut.accuracy, parentAccuracy: currentHeldOut.accuracy },
-        validation: { count: validation.count, accuracy: candidateValidation.accuracy, parentAccuracy: currentValidation.accuracy },
+        validation: {
+          count: validation.count,
+          accuracy: candidateValidation.accuracy,
+          parentAccuracy: currentValidation.accuracy,
+        },
         train: tuned.split.train.length,
         replay: { count: tuned.replay.validation, accuracy: tuned.history[tuned.bestEpoch - 1]?.guardAccuracy ?? null },
       };
       const record = { ...provenance, yourPhotos };
       const finalCard = parentCard
-        ? { ...parentCard, name: card.name, createdAt: card.createdAt, ...candidateTest, backend: candidate.backend, model: dir, flipAverage: false, fineTune: record }
+        ? {
+            ...parentCard,
+            name: card.name,
+            createdAt: card.createdAt,
+            ...candidateTest,
+            backend: candidate.backend,
+            model: dir,
+            flipAverage: false,
+            fineTune: record,
+          }
         : card;
       const model = await catalog.writeWhenFree(() => {
         makePrivateDir(modelsRoot);
@@ -219,24 +307,43 @@ export async function improveModel(catalog: Catalog, data: FashionMnist, modelsR
           if (parentCard) writeModelCard(dir, finalCard as typeof parentCard);
           writeNovelty(dir, novelty);
         }
-        return catalog.registerModel({ name, version: candidate.version, dir, parentId: parent.id, card: { ...candidateTest, fineTune: record } });
+        return catalog.registerModel({
+          name,
+          version: candidate.version,
+          dir,
+          parentId: parent.id,
+          card: { ...candidateTest, fineTune: record },
+        });
       }, wait);
       const changes = await predictCatalog(catalog, candidate, model.id, hooks.signal, {
-        ...wait, soFar: () => `The new version ${name} was saved (not active) and nothing else changed; improve the model again to compare it`,
+        ...wait,
+        soFar: () =>
+          `The new version ${name} was saved (not active) and nothing else changed; improve the model again to compare it`,
       });
       return {
-        model, parent,
+        model,
+        parent,
         comparison: {
           heldOut: { count: heldOut.count, current: scores(currentHeldOut), candidate: scores(candidateHeldOut) },
-          validation: { count: validation.count, current: scores(currentValidation), candidate: scores(candidateValidation) },
+          validation: {
+            count: validation.count,
+            current: scores(currentValidation),
+            candidate: scores(candidateValidation),
+          },
           replay: yourPhotos.replay,
           testSet: { count: data.test.count, current: currentTest, candidate: scores(candidateTest) },
           changes,
         },
         fineTune: {
-          epochs: tuned.history, bestEpoch: tuned.bestEpoch, seconds, backend: tuned.training.backend, labels: labels.count,
+          epochs: tuned.history,
+          bestEpoch: tuned.bestEpoch,
+          seconds,
+          backend: tuned.training.backend,
+          labels: labels.count,
           // Categories no reviewer labeled: the replay sample alone keeps what the model knew of them.
-          categoriesWithoutLabels: Array.from({ length: NUM_CLASSES }, (_, k) => k).filter((k) => !labels.labels.includes(k)),
+          categoriesWithoutLabels: Array.from({ length: NUM_CLASSES }, (_, k) => k).filter(
+            (k) => !labels.labels.includes(k),
+          ),
         },
       };
     } finally {
@@ -258,7 +365,11 @@ export interface RepredictProgress {
  * the new model active and the photos not yet reached with their earlier predictions; activating again
  * finishes the job.
  */
-export async function activateModel(catalog: Catalog, modelId: number, hooks: { signal?: AbortSignal; onProgress?: (p: RepredictProgress) => void; catalogWait?: CatalogWait } = {}): Promise<{ repredicted: number; status: 'done' | 'cancelled' }> {
+export async function activateModel(
+  catalog: Catalog,
+  modelId: number,
+  hooks: { signal?: AbortSignal; onProgress?: (p: RepredictProgress) => void; catalogWait?: CatalogWait } = {},
+): Promise<{ repredicted: number; status: 'done' | 'cancelled' }> {
   const model = catalog.model(modelId);
   if (!model) throw new Error(`no model version ${modelId} in the catalog`);
   const wait: CatalogWait = { ...hooks.catalogWait, signal: hooks.signal };
@@ -274,18 +385,30 @@ export async function activateModel(catalog: Catalog, modelId: number, hooks: { 
       let fresh: PredictionRow[] = [];
       if (missing.length > 0) {
         predictor ??= await startPredictor(model.dir);
-        fresh = predictionRows(missing.map((row) => row.id), await predictor.assess(missing.map((row) => row.pixels)));
+        fresh = predictionRows(
+          missing.map((row) => row.id),
+          await predictor.assess(missing.map((row) => row.pixels)),
+        );
       }
       let next = 0;
-      const predictions = rows.map((row) => row.probabilities
-        ? {
-          photoId: row.id,
-          probabilities: new Float32Array(row.probabilities.buffer.slice(row.probabilities.byteOffset, row.probabilities.byteOffset + row.probabilities.byteLength)),
-          novelty: row.novelty,
-        }
-        : fresh[next++]!);
+      const predictions = rows.map((row) =>
+        row.probabilities
+          ? {
+              photoId: row.id,
+              probabilities: new Float32Array(
+                row.probabilities.buffer.slice(
+                  row.probabilities.byteOffset,
+                  row.probabilities.byteOffset + row.probabilities.byteLength,
+                ),
+              ),
+              novelty: row.novelty,
+            }
+          : fresh[next++]!,
+      );
       await catalog.writeWhenFree(() => catalog.storePredictions(modelId, predictions), {
-        ...wait, soFar: () => `${model.name} is active, and ${done} of ${total} photos are re-predicted (the others keep their earlier predictions); make it active again to finish`,
+        ...wait,
+        soFar: () =>
+          `${model.name} is active, and ${done} of ${total} photos are re-predicted (the others keep their earlier predictions); make it active again to finish`,
       });
       done += rows.length;
       hooks.onProgress?.({ done, total });

@@ -46,7 +46,15 @@ export interface AugmentOptions {
   residue?: number;
 }
 
-export const DEFAULT_AUGMENT: AugmentOptions = { shift: 2, flip: 0.5, erase: 0.3, scale: 0, tone: 0, edge: 0, residue: 0 };
+export const DEFAULT_AUGMENT: AugmentOptions = {
+  shift: 2,
+  flip: 0.5,
+  erase: 0.3,
+  scale: 0,
+  tone: 0,
+  edge: 0,
+  residue: 0,
+};
 
 /**
  * Reads `key=value,…` (keys of AugmentOptions, values non-negative numbers) over `base`, as `train --augment` takes
@@ -67,7 +75,10 @@ export function parseAugment(text: string, base: AugmentOptions = DEFAULT_AUGMEN
 
 /** The `key=value,…` of the options that differ from `base` (empty when none do): parseAugment's inverse. */
 export function formatAugment(options: AugmentOptions, base: AugmentOptions = DEFAULT_AUGMENT): string {
-  return (Object.keys(DEFAULT_AUGMENT) as (keyof AugmentOptions)[]).filter((k) => (options[k] ?? 0) !== (base[k] ?? 0)).map((k) => `${k}=${options[k] ?? 0}`).join(',');
+  return (Object.keys(DEFAULT_AUGMENT) as (keyof AugmentOptions)[])
+    .filter((k) => (options[k] ?? 0) !== (base[k] ?? 0))
+    .map((k) => `${k}=${options[k] ?? 0}`)
+    .join(',');
 }
 
 /** The real-input augmentations draw from a stream of their own, so that turning them on leaves the others' draws as they were. */
@@ -77,7 +88,13 @@ const REAL_INPUT_STREAM = 0x9e3779b9;
  * Copies images[indices] (uint8, PIXELS each) into `out` as floats 0..1, augmented: shift, flip and scale, then
  * the garment's tone, its outline and leftover background, then erasing. Deterministic for a `seed`.
  */
-export function augmentBatch(images: Uint8Array, indices: ArrayLike<number>, out: Float32Array, options: AugmentOptions, seed: number): void {
+export function augmentBatch(
+  images: Uint8Array,
+  indices: ArrayLike<number>,
+  out: Float32Array,
+  options: AugmentOptions,
+  seed: number,
+): void {
   const S = IMAGE_SIZE;
   const random = seededRandom(seed);
   const realRandom = seededRandom(seed ^ REAL_INPUT_STREAM);
@@ -132,7 +149,8 @@ function jitterTone(image: Float32Array, random: () => number): void {
   }
   const mean = sum / Math.max(1, count);
   for (let i = 0; i < PIXELS; i++) {
-    if (image[i]! > 0) image[i] = Math.min(1, Math.max(0, mean + (image[i]! - mean) * contrast + offset + noise * (2 * random() - 1)));
+    if (image[i]! > 0)
+      image[i] = Math.min(1, Math.max(0, mean + (image[i]! - mean) * contrast + offset + noise * (2 * random() - 1)));
   }
 }
 

@@ -49,11 +49,17 @@ function foldBatchNorm(conv: tfl.layers.Layer, bn: tfl.layers.Layer): { filter: 
  * training step, build it again. Undefined for a network with a layer or setting it does not know, which
  * then runs through the layers model as before.
  */
-function foldedForward(model: tfl.LayersModel, featuresName: string): { forward: Forward; dispose: () => void } | undefined {
+function foldedForward(
+  model: tfl.LayersModel,
+  featuresName: string,
+): { forward: Forward; dispose: () => void } | undefined {
   const consumers = new Map<string, number>();
-  for (const layer of model.layers) for (const input of inputsOf(layer) ?? []) consumers.set(input.name, (consumers.get(input.name) ?? 0) + 1);
+  for (const layer of model.layers)
+    for (const input of inputsOf(layer) ?? []) consumers.set(input.name, (consumers.get(input.name) ?? 0) + 1);
   const onlyConsumer = (layer: tfl.layers.Layer, className: string) =>
-    consumers.get(layer.name) === 1 ? model.layers.find((l) => l.getClassName() === className && inputsOf(l)?.[0] === layer) : undefined;
+    consumers.get(layer.name) === 1
+      ? model.layers.find((l) => l.getClassName() === className && inputsOf(l)?.[0] === layer)
+      : undefined;
 
   const steps: { name: string; inputs: string[]; run: (xs: tf.Tensor[]) => tf.Tensor }[] = [];
   // Batch norms and ReLUs folded into the convolution before them.
@@ -81,20 +87,39 @@ function foldedForward(model: tfl.LayersModel, featuresName: string): { forward:
       if (bn && ![undefined, -1, 3].includes((bn.getConfig() as LayerConfig).axis)) return fail();
       const { filter, bias } = bn
         ? foldBatchNorm(layer, bn)
-        : { filter: layer.getWeights()[0]!.clone() as tf.Tensor4D, bias: config.useBias ? layer.getWeights()[1]!.clone() as tf.Tensor1D : undefined };
+        : {
+            filter: layer.getWeights()[0]!.clone() as tf.Tensor4D,
+            bias: config.useBias ? (layer.getWeights()[1]!.clone() as tf.Tensor1D) : undefined,
+          };
       owned.push(filter, ...(bias ? [bias] : []));
-      const relu = [onlyConsumer(bn ?? layer, 'ReLU')].find((r) => r && (r.getConfig() as LayerConfig).maxValue == null);
+      const relu = [onlyConsumer(bn ?? layer, 'ReLU')].find(
+        (r) => r && (r.getConfig() as LayerConfig).maxValue == null,
+      );
       for (const folded of [bn, relu]) {
         if (!folded) continue;
         absorbed.add(folded.name);
         output = folded.name;
       }
       const strides = config.strides as [number, number];
-      run = ([x]) => tf.fused.conv2d({ x: x as tf.Tensor4D, filter, strides, pad: config.padding!, bias, activation: relu ? 'relu' : 'linear' });
+      run = ([x]) =>
+        tf.fused.conv2d({
+          x: x as tf.Tensor4D,
+          filter,
+          strides,
+          pad: config.padding!,
+          bias,
+          activation: relu ? 'relu' : 'linear',
+        });
     } else if (className === 'ReLU' && config.maxValue == null) {
       run = ([x]) => tf.relu(x!);
     } else if (className === 'MaxPooling2D') {
-      run = ([x]) => tf.maxPool(x as tf.Tensor4D, config.poolSize as [number, number], config.strides as [number, number], config.padding!);
+      run = ([x]) =>
+        tf.maxPool(
+          x as tf.Tensor4D,
+          config.poolSize as [number, number],
+          config.strides as [number, number],
+          config.padding!,
+        );
     } else if (className === 'Add') {
       run = (xs) => tf.addN(xs);
     } else if (className === 'GlobalAveragePooling2D') {
@@ -141,7 +166,13 @@ export interface Prototypes {
  * The blend of softmax `p` with nearest-class-mean probabilities from features `f` (both per row). Categories
  * without a mean keep the softmax's probability; those with one share the rest by cosine similarity.
  */
-function blendPrototypes(p: tf.Tensor2D, f: tf.Tensor2D, prototypes: Prototypes, means: tf.Tensor2D, present: tf.Tensor1D): tf.Tensor2D {
+function blendPrototypes(
+  p: tf.Tensor2D,
+  f: tf.Tensor2D,
+  prototypes: Prototypes,
+  means: tf.Tensor2D,
+  present: tf.Tensor1D,
+): tf.Tensor2D {
   const unit = tf.div(f, tf.add(tf.norm(f, 'euclidean', 1, true), 1e-12));
   const logits = tf.div(tf.matMul(unit, means, false, true), prototypes.temperature);
   // A softmax over the categories with a mean only (log 0 = −∞ for the others), which then keep their softmax share.
@@ -195,17 +226,31 @@ export function inferenceNetwork(model: tfl.LayersModel, prototypes?: Prototypes
   const features = featureLayer(model);
   const featureSize = (features.outputShape as number[]).at(-1)!;
   const folded = foldedForward(model, features.name);
-  const twoOutputs = folded ? undefined : tfl.model({ inputs: model.inputs, outputs: [model.outputs[0]!, features.output as tfl.SymbolicTensor] });
-  const network: Forward = folded?.forward ?? ((x) => {
-    const [probabilities, feats] = twoOutputs!.predict(x, { batchSize: x.shape[0] }) as tf.Tensor2D[];
-    return { probabilities: probabilities!, features: feats! };
-  });
-  const means = prototypes && tf.tensor2d(prototypes.means.flatMap((m) => m ?? new Array<number>(featureSize).fill(0)), [NUM_CLASSES, featureSize]);
+  const twoOutputs = folded
+    ? undefined
+    : tfl.model({ inputs: model.inputs, outputs: [model.outputs[0]!, features.output as tfl.SymbolicTensor] });
+  const network: Forward =
+    folded?.forward ??
+    ((x) => {
+      const [probabilities, feats] = twoOutputs!.predict(x, { batchSize: x.shape[0] }) as tf.Tensor2D[];
+      return { probabilities: probabilities!, features: feats! };
+    });
+  const means =
+    prototypes &&
+    tf.tensor2d(
+      prototypes.means.flatMap((m) => m ?? new Array<number>(featureSize).fill(0)),
+      [NUM_CLASSES, featureSize],
+    );
   const present = prototypes && tf.tensor1d(prototypes.means.map((m) => (m ? 1 : 0)));
-  const forward: Forward = !prototypes ? network : (x) => {
-    const out = network(x);
-    return { probabilities: blendPrototypes(out.probabilities, out.features, prototypes, means!, present!), features: out.features };
-  };
+  const forward: Forward = !prototypes
+    ? network
+    : (x) => {
+        const out = network(x);
+        return {
+          probabilities: blendPrototypes(out.probabilities, out.features, prototypes, means!, present!),
+          features: out.features,
+        };
+      };
   const classify = (images: Uint8Array, count: number, options: ClassifyOptions = {}): NetworkOutputs => {
     const batchSize = options.batchSize ?? 256;
     const probs = new Float32Array(count * NUM_CLASSES);
@@ -218,7 +263,10 @@ export function inferenceNetwork(model: tfl.LayersModel, prototypes?: Prototypes
         let out = forward(x);
         if (options.flipAverage) {
           const mirrored = forward(tf.reverse(x, 2));
-          out = { probabilities: tf.div(tf.add(out.probabilities, mirrored.probabilities), 2) as tf.Tensor2D, features: tf.div(tf.add(out.features, mirrored.features), 2) as tf.Tensor2D };
+          out = {
+            probabilities: tf.div(tf.add(out.probabilities, mirrored.probabilities), 2) as tf.Tensor2D,
+            features: tf.div(tf.add(out.features, mirrored.features), 2) as tf.Tensor2D,
+          };
         }
         probs.set(out.probabilities.dataSync() as Float32Array, start * NUM_CLASSES);
         feats?.set(out.features.dataSync() as Float32Array, start * featureSize);
@@ -238,7 +286,12 @@ export function inferenceNetwork(model: tfl.LayersModel, prototypes?: Prototypes
 }
 
 /** `inferenceNetwork(model).probabilities(…)` once, for a model whose weights may change between calls. */
-export function predictProbabilities(model: tfl.LayersModel, images: Uint8Array, count: number, options: { batchSize?: number; flipAverage?: boolean } = {}): Float32Array {
+export function predictProbabilities(
+  model: tfl.LayersModel,
+  images: Uint8Array,
+  count: number,
+  options: { batchSize?: number; flipAverage?: boolean } = {},
+): Float32Array {
   const network = inferenceNetwork(model);
   try {
     return network.probabilities(images, count, options);

@@ -14,7 +14,14 @@ import { readModelCard } from './modelCard.ts';
 import type { Prototypes } from './classifier.ts';
 import { startPredictor } from './inference.ts';
 import { publishModel, PROTOTYPES_JSON, readWeights } from './modelFiles.ts';
-import { DEFAULT_TRAIN_OPTIONS, Trainer, type EpochRecord, type TrainOptions, type TrainProgress, type TrainResult } from './train.ts';
+import {
+  DEFAULT_TRAIN_OPTIONS,
+  Trainer,
+  type EpochRecord,
+  type TrainOptions,
+  type TrainProgress,
+  type TrainResult,
+} from './train.ts';
 
 export interface FineTuneOptions {
   /** At most this many epochs; early stopping usually ends sooner. */
@@ -83,13 +90,17 @@ export class NotEnoughLabels extends Error {}
  * Splits the labels per class, seeded: every class with at least 3 labels has some in each part whose
  * fraction is above 0 (a fraction of 0 leaves that part empty).
  */
-export function splitLabels(labels: Uint8Array, options: Pick<FineTuneOptions, 'heldOutFraction' | 'validationFraction' | 'seed'>): LabelSplit {
+export function splitLabels(
+  labels: Uint8Array,
+  options: Pick<FineTuneOptions, 'heldOutFraction' | 'validationFraction' | 'seed'>,
+): LabelSplit {
   const random = seededRandom(options.seed);
   const parts: Record<keyof LabelSplit, number[]> = { train: [], validation: [], heldOut: [] };
   for (let label = 0; label < NUM_CLASSES; label++) {
     const members = Array.from(labels.keys()).filter((i) => labels[i] === label);
     const order = shuffledIndices(members.length, random).map((i) => members[i]!);
-    const part = (fraction: number) => (members.length >= 3 && fraction > 0 ? Math.max(1, Math.round(members.length * fraction)) : 0);
+    const part = (fraction: number) =>
+      members.length >= 3 && fraction > 0 ? Math.max(1, Math.round(members.length * fraction)) : 0;
     const heldOut = part(options.heldOutFraction);
     const validation = part(options.validationFraction);
     parts.heldOut.push(...order.subarray(0, heldOut));
@@ -122,7 +133,13 @@ export function fineTunedFiles(result: FineTuneResult): Record<string, string> {
  * Prototypes from `weights` (a fine-tuned copy of the model in `baseDir`): the mean L2-normalised features of
  * `set[indices]` per category, run in an inference worker on a copy of the model written to a temporary folder.
  */
-async function classPrototypes(baseDir: string, weights: Float32Array[], set: ImageSet, indices: Int32Array, blend: { weight: number; temperature: number }): Promise<Prototypes> {
+async function classPrototypes(
+  baseDir: string,
+  weights: Float32Array[],
+  set: ImageSet,
+  indices: Int32Array,
+  blend: { weight: number; temperature: number },
+): Promise<Prototypes> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fs-prototypes-'));
   try {
     publishModel(baseDir, weights, path.join(tmp, 'model'));
@@ -165,13 +182,21 @@ export interface FineTuneHooks {
  * there are fewer than `minimum` or too few to validate on (checked before anything waits or trains). The
  * app's minimum is MIN_LABELS; the real-photo bench fine-tunes on fewer.
  */
-export function checkLabels(labeled: ImageSet, options: FineTuneOptions = DEFAULT_FINETUNE_OPTIONS, minimum = MIN_LABELS): LabelSplit {
+export function checkLabels(
+  labeled: ImageSet,
+  options: FineTuneOptions = DEFAULT_FINETUNE_OPTIONS,
+  minimum = MIN_LABELS,
+): LabelSplit {
   if (labeled.count < minimum) {
-    throw new NotEnoughLabels(`fine-tuning needs at least ${minimum} reviewed photos; the catalog has ${labeled.count}. Review more photos first`);
+    throw new NotEnoughLabels(
+      `fine-tuning needs at least ${minimum} reviewed photos; the catalog has ${labeled.count}. Review more photos first`,
+    );
   }
   const split = splitLabels(labeled.labels, options);
   if (split.train.length === 0 || split.validation.length === 0) {
-    throw new NotEnoughLabels('no category has 3 or more reviewed photos, so none can be both trained on and checked; review more photos first');
+    throw new NotEnoughLabels(
+      'no category has 3 or more reviewed photos, so none can be both trained on and checked; review more photos first',
+    );
   }
   return split;
 }
@@ -184,14 +209,20 @@ export function checkLabels(labeled: ImageSet, options: FineTuneOptions = DEFAUL
  * Throws NotEnoughLabels when no category has 3 labels (nothing to validate on); the minimum count is the caller's.
  */
 export async function fineTune(
-  baseDir: string, labeled: ImageSet, replaySource: ImageSet, options: FineTuneOptions = DEFAULT_FINETUNE_OPTIONS,
+  baseDir: string,
+  labeled: ImageSet,
+  replaySource: ImageSet,
+  options: FineTuneOptions = DEFAULT_FINETUNE_OPTIONS,
   hooks: FineTuneHooks = {},
 ): Promise<FineTuneResult> {
   const split = checkLabels(labeled, options, 0);
   // The replay sample: a seeded draw from Fashion-MNIST's training images, appended after the labels.
   const replayTrain = Math.round(split.train.length * options.replayRatio);
   const replayValidation = Math.round(split.validation.length * options.replayRatio);
-  const drawn = shuffledIndices(replaySource.count, seededRandom(options.seed + 1)).subarray(0, replayTrain + replayValidation);
+  const drawn = shuffledIndices(replaySource.count, seededRandom(options.seed + 1)).subarray(
+    0,
+    replayTrain + replayValidation,
+  );
   const count = labeled.count + drawn.length;
   const images = new Uint8Array(count * PIXELS);
   const labels = new Uint8Array(count);
@@ -202,7 +233,10 @@ export async function fineTune(
     labels[labeled.count + i] = replaySource.labels[source]!;
   });
   const replayed = (from: number, n: number) => Int32Array.from({ length: n }, (_, i) => labeled.count + from + i);
-  const trainSplit = { train: Int32Array.from([...split.train, ...replayed(0, replayTrain)]), validation: split.validation };
+  const trainSplit = {
+    train: Int32Array.from([...split.train, ...replayed(0, replayTrain)]),
+    validation: split.validation,
+  };
 
   const card = readModelCard(baseDir);
   const trainOptions: TrainOptions = {
@@ -217,14 +251,30 @@ export async function fineTune(
   };
   const oldWeights = readWeights(baseDir);
   const trainer = new Trainer({ images, labels, count }, undefined, trainOptions, {
-    initialWeights: oldWeights, split: trainSplit, guard: replayed(replayTrain, replayValidation), patience: options.patience, signal: hooks.signal, freezeBatchNorm: true,
+    initialWeights: oldWeights,
+    split: trainSplit,
+    guard: replayed(replayTrain, replayValidation),
+    patience: options.patience,
+    signal: hooks.signal,
+    freezeBatchNorm: true,
   });
   const counts = { validation: split.validation.length, replay: replayValidation };
-  const { weights: trained, ...training } = await trainer.run(false, hooks.onProgress, (r) => hooks.onEpoch?.(r, counts));
-  const weights = trained.map((w, i) => w.map((v, k) => (1 - options.keepOld) * v + options.keepOld * oldWeights[i]![k]!));
-  const prototypes = options.prototypes ? await classPrototypes(baseDir, weights, labeled, split.train, options.prototypes) : undefined;
+  const { weights: trained, ...training } = await trainer.run(false, hooks.onProgress, (r) =>
+    hooks.onEpoch?.(r, counts),
+  );
+  const weights = trained.map((w, i) =>
+    w.map((v, k) => (1 - options.keepOld) * v + options.keepOld * oldWeights[i]![k]!),
+  );
+  const prototypes = options.prototypes
+    ? await classPrototypes(baseDir, weights, labeled, split.train, options.prototypes)
+    : undefined;
   return {
-    weights, history: training.history, bestEpoch: training.bestEpoch, split,
-    replay: { train: replayTrain, validation: replayValidation, seed: options.seed + 1 }, training, prototypes,
+    weights,
+    history: training.history,
+    bestEpoch: training.bestEpoch,
+    split,
+    replay: { train: replayTrain, validation: replayValidation, seed: options.seed + 1 },
+    training,
+    prototypes,
   };
 }

@@ -44,7 +44,12 @@ const fusedBatchNormGrad: tf.GradConfig = {
  * tfjs's composition. The variance is the batch's own (divided by N), as tfjs-layers has it. The caller
  * disposes the returned mean and variance.
  */
-function batchNormInTraining(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, epsilon: number): { y: tf.Tensor; mean: tf.Tensor1D; variance: tf.Tensor1D } {
+function batchNormInTraining(
+  x: tf.Tensor,
+  gamma: tf.Tensor1D,
+  beta: tf.Tensor1D,
+  epsilon: number,
+): { y: tf.Tensor; mean: tf.Tensor1D; variance: tf.Tensor1D } {
   const axes = x.shape.slice(0, -1).map((_, i) => i);
   const count = x.size / x.shape[x.rank - 1]!;
   let statistics: { mean: tf.Tensor1D; variance: tf.Tensor1D } | undefined;
@@ -101,16 +106,34 @@ function useBatchNormInTraining(): void {
   routed = true;
   const prototype = Object.getPrototypeOf(tfl.layers.batchNormalization({})) as BatchNormalization;
   const original = prototype.call;
-  prototype.call = function (this: BatchNormalization, inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>) {
+  prototype.call = function (
+    this: BatchNormalization,
+    inputs: tf.Tensor | tf.Tensor[],
+    kwargs: Record<string, unknown>,
+  ) {
     const layer = this as unknown as BatchNormState;
     const input = Array.isArray(inputs) ? inputs[0]! : inputs;
     const channelsLast = layer.axis === -1 || layer.axis === input.rank - 1;
-    if (!kwargs['training'] || !channelsLast || !layer.center || !layer.scale || Array.isArray(inputs) && inputs.length !== 1) {
+    if (
+      !kwargs['training'] ||
+      !channelsLast ||
+      !layer.center ||
+      !layer.scale ||
+      (Array.isArray(inputs) && inputs.length !== 1)
+    ) {
       return original.call(this, inputs, kwargs);
     }
     return tf.tidy(() => {
-      const { y, mean, variance } = batchNormInTraining(input, layer.gamma.read() as tf.Tensor1D, layer.beta.read() as tf.Tensor1D, layer.epsilon);
-      for (const [moving, batch] of [[layer.movingMean, mean], [layer.movingVariance, variance]] as const) {
+      const { y, mean, variance } = batchNormInTraining(
+        input,
+        layer.gamma.read() as tf.Tensor1D,
+        layer.beta.read() as tf.Tensor1D,
+        layer.epsilon,
+      );
+      for (const [moving, batch] of [
+        [layer.movingMean, mean],
+        [layer.movingVariance, variance],
+      ] as const) {
         const current = moving.read();
         moving.write(tf.sub(current, tf.mul(tf.sub(current, batch), 1 - layer.momentum)));
       }

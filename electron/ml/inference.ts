@@ -51,7 +51,9 @@ function stackInputs(inputs: readonly Uint8Array[]): Uint8Array {
 
 /** sha256 of a model's weight files, then of its prototypes file when it has one (both decide its predictions). */
 export function modelVersion(modelDir: string): string {
-  const manifest = JSON.parse(fs.readFileSync(path.join(modelDir, 'model.json'), 'utf8')).weightsManifest as { paths: string[] }[];
+  const manifest = JSON.parse(fs.readFileSync(path.join(modelDir, 'model.json'), 'utf8')).weightsManifest as {
+    paths: string[];
+  }[];
   const hash = crypto.createHash('sha256');
   for (const file of manifest.flatMap((group) => group.paths)) hash.update(fs.readFileSync(path.join(modelDir, file)));
   const prototypes = path.join(modelDir, PROTOTYPES_JSON);
@@ -60,12 +62,27 @@ export function modelVersion(modelDir: string): string {
 }
 
 /** Loads the model in `modelDir` into an inference worker on the best backend (or `backend`). */
-export async function startPredictor(modelDir: string, options: { backend?: string; flipAverage?: boolean } = {}): Promise<Predictor> {
-  if (!hasModel(modelDir)) throw new Error(`no model at ${modelDir} (model.json and weights.bin are needed); pass --model DIR or reinstall the app`);
+export async function startPredictor(
+  modelDir: string,
+  options: { backend?: string; flipAverage?: boolean } = {},
+): Promise<Predictor> {
+  if (!hasModel(modelDir))
+    throw new Error(
+      `no model at ${modelDir} (model.json and weights.bin are needed); pass --model DIR or reinstall the app`,
+    );
   const card = readModelCard(modelDir);
-  const worker = new WorkerClient<InferenceRequest, InferenceReply>(import.meta.url, 'inferenceWorker', 'inference worker');
+  const worker = new WorkerClient<InferenceRequest, InferenceReply>(
+    import.meta.url,
+    'inferenceWorker',
+    'inference worker',
+  );
   try {
-    const loaded = await worker.call<'loaded'>({ type: 'load', modelDir, backend: options.backend, flipAverage: options.flipAverage ?? false });
+    const loaded = await worker.call<'loaded'>({
+      type: 'load',
+      modelDir,
+      backend: options.backend,
+      flipAverage: options.flipAverage ?? false,
+    });
     /** Everything the worker answers for `count` inputs, a message of IMAGES_PER_MESSAGE at a time, put back together. */
     const run = async (pixels: Uint8Array, count: number, withFeatures = false) => {
       if (pixels.length !== count * PIXELS) throw new Error(`internal: ${pixels.length} bytes for ${count} images`);
@@ -76,7 +93,10 @@ export async function startPredictor(modelDir: string, options: { backend?: stri
         const n = Math.min(IMAGES_PER_MESSAGE, count - start);
         // A copy of just this slice (a view would send its whole buffer; Buffer#slice is a view), transferred.
         const slice = new Uint8Array(pixels.subarray(start * PIXELS, (start + n) * PIXELS));
-        const reply = await worker.call<'probabilities'>({ type: 'predict', pixels: slice, count: n, features: withFeatures }, [slice.buffer]);
+        const reply = await worker.call<'probabilities'>(
+          { type: 'predict', pixels: slice, count: n, features: withFeatures },
+          [slice.buffer],
+        );
         if (reply.probabilities.length !== n * NUM_CLASSES) throw new Error('internal: wrong number of probabilities');
         probabilities.set(reply.probabilities, start * NUM_CLASSES);
         if (reply.novelty) novelty?.set(reply.novelty, start);
@@ -87,7 +107,9 @@ export async function startPredictor(modelDir: string, options: { backend?: stri
     };
     const predict = async (pixels: Uint8Array, count: number) => (await run(pixels, count)).probabilities;
     return {
-      modelDir, card, backend: loaded.backend,
+      modelDir,
+      card,
+      backend: loaded.backend,
       name: card?.name ?? path.basename(modelDir),
       version: modelVersion(modelDir),
       predict,

@@ -22,16 +22,34 @@ export const DEFAULT_ARCHITECTURE: ArchitectureSpec = {
   batchNormMomentum: 0.9,
 };
 
-function convBnRelu(input: tfl.SymbolicTensor, filters: number, spec: ArchitectureSpec, name: string): tfl.SymbolicTensor {
-  const conv = tfl.layers.conv2d({
-    filters, kernelSize: 3, padding: 'same', useBias: false, name: `${name}_conv`,
-    kernelInitializer: 'heNormal',
-  }).apply(input) as tfl.SymbolicTensor;
-  const bn = tfl.layers.batchNormalization({ momentum: spec.batchNormMomentum, name: `${name}_bn` }).apply(conv) as tfl.SymbolicTensor;
+function convBnRelu(
+  input: tfl.SymbolicTensor,
+  filters: number,
+  spec: ArchitectureSpec,
+  name: string,
+): tfl.SymbolicTensor {
+  const conv = tfl.layers
+    .conv2d({
+      filters,
+      kernelSize: 3,
+      padding: 'same',
+      useBias: false,
+      name: `${name}_conv`,
+      kernelInitializer: 'heNormal',
+    })
+    .apply(input) as tfl.SymbolicTensor;
+  const bn = tfl.layers
+    .batchNormalization({ momentum: spec.batchNormMomentum, name: `${name}_bn` })
+    .apply(conv) as tfl.SymbolicTensor;
   return tfl.layers.reLU({ name: `${name}_relu` }).apply(bn) as tfl.SymbolicTensor;
 }
 
-function residual(input: tfl.SymbolicTensor, filters: number, spec: ArchitectureSpec, name: string): tfl.SymbolicTensor {
+function residual(
+  input: tfl.SymbolicTensor,
+  filters: number,
+  spec: ArchitectureSpec,
+  name: string,
+): tfl.SymbolicTensor {
   const a = convBnRelu(input, filters, spec, `${name}a`);
   const b = convBnRelu(a, filters, spec, `${name}b`);
   return tfl.layers.add({ name: `${name}_add` }).apply([input, b]) as tfl.SymbolicTensor;
@@ -66,7 +84,7 @@ export function multiplyAddsPerImage(model: tfl.LayersModel): number {
     const cls = layer.getClassName();
     if (cls === 'Conv2D') {
       const [, h, w, c] = layer.outputShape as number[];
-      const [kh, kw, ci] = (layer.getWeights()[0]!.shape) as number[];
+      const [kh, kw, ci] = layer.getWeights()[0]!.shape as number[];
       total += h! * w! * c! * kh! * kw! * ci!;
     } else if (cls === 'Dense') {
       total += tf.util.sizeFromShape(layer.getWeights()[0]!.shape);

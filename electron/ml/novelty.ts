@@ -71,7 +71,11 @@ function invertLower(l: Float64Array, n: number): Float64Array {
 }
 
 /** The Mahalanobis distance of each of `count` feature vectors to its nearest class mean (unscaled). */
-function distances(stats: Omit<NoveltyStats, 'threshold' | 'fitted'>, features: Float32Array, count: number): Float32Array {
+function distances(
+  stats: Omit<NoveltyStats, 'threshold' | 'fitted'>,
+  features: Float32Array,
+  count: number,
+): Float32Array {
   const d = stats.featureSize;
   const out = new Float32Array(count);
   const z = new Float64Array(d);
@@ -103,7 +107,10 @@ export function noveltyScores(stats: NoveltyStats, features: Float32Array, count
  * labels 0–9), then the threshold from `validation`'s features. Throws when a class has no images.
  */
 export function fitNovelty(
-  train: { features: Float32Array; labels: Uint8Array }, validation: Float32Array, featureSize: number, fitted: NoveltyStats['fitted'],
+  train: { features: Float32Array; labels: Uint8Array },
+  validation: Float32Array,
+  featureSize: number,
+  fitted: NoveltyStats['fitted'],
 ): NoveltyStats {
   const d = featureSize;
   const n = train.labels.length;
@@ -130,11 +137,13 @@ export function fitNovelty(
     covariance[r * d + r]! += (RIDGE * trace) / d;
   }
   const whitening = invertLower(cholesky(covariance, d), d);
-  const whitened = means.map((mean) => Array.from({ length: d }, (_, r) => {
-    let sum = 0;
-    for (let c = 0; c <= r; c++) sum += whitening[r * d + c]! * mean[c]!;
-    return sum;
-  }));
+  const whitened = means.map((mean) =>
+    Array.from({ length: d }, (_, r) => {
+      let sum = 0;
+      for (let c = 0; c <= r; c++) sum += whitening[r * d + c]! * mean[c]!;
+      return sum;
+    }),
+  );
   const partial = { featureSize: d, whitening: Array.from(whitening), means: whitened };
   const scored = distances(partial, validation, validation.length / d).sort();
   const threshold = scored[Math.min(scored.length - 1, Math.floor(scored.length * (1 - FLAGGED_SHARE)))]!;
@@ -159,7 +168,10 @@ export async function calibrateNovelty(predictor: Predictor, train: ImageSet, se
   const split = splitTrainValidation(train.count, options.validationFraction, options.seed);
   const random = seededRandom(seed);
   const sample = (indices: Int32Array) => {
-    const picked = shuffledIndices(indices.length, random).subarray(0, Math.min(NOVELTY_SAMPLE, indices.length)).map((i) => indices[i]!).sort();
+    const picked = shuffledIndices(indices.length, random)
+      .subarray(0, Math.min(NOVELTY_SAMPLE, indices.length))
+      .map((i) => indices[i]!)
+      .sort();
     const images = new Uint8Array(picked.length * PIXELS);
     picked.forEach((i, n) => images.set(train.images.subarray(i * PIXELS, (i + 1) * PIXELS), n * PIXELS));
     return { images, labels: Uint8Array.from(picked, (i) => train.labels[i]!), count: picked.length };
@@ -168,7 +180,9 @@ export async function calibrateNovelty(predictor: Predictor, train: ImageSet, se
   const check = sample(split.validation);
   const features = await predictor.features(fit.images, fit.count);
   const stats = fitNovelty(
-    { features, labels: fit.labels }, await predictor.features(check.images, check.count), features.length / fit.count,
+    { features, labels: fit.labels },
+    await predictor.features(check.images, check.count),
+    features.length / fit.count,
     { train: fit.count, validation: check.count, seed },
   );
   writeNovelty(predictor.modelDir, stats);

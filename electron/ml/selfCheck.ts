@@ -76,7 +76,12 @@ function trainingStep(): Float32Array[] {
   return tf.tidy(() => {
     const { x, w, b, target } = probeTensors();
     const forward = (x: tf.Tensor4D, w: tf.Tensor4D, b: tf.Tensor1D) =>
-      tf.maxPool(tf.fused.conv2d({ x, filter: w, bias: b, strides: 1, pad: 'same', activation: 'relu' }), 2, 2, 'valid');
+      tf.maxPool(
+        tf.fused.conv2d({ x, filter: w, bias: b, strides: 1, pad: 'same', activation: 'relu' }),
+        2,
+        2,
+        'valid',
+      );
     const lossOf = (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) =>
       tf.mean(tf.square(tf.sub(forward(x as tf.Tensor4D, w as tf.Tensor4D, b as tf.Tensor1D), target)));
     const { value: loss, grads } = tf.valueAndGrads(lossOf)([x, w, b]);

@@ -141,7 +141,11 @@ export function oneCycleLearningRate(step: number, totalSteps: number, peak: num
 }
 
 /** A seeded split of the training images into train and validation indices (the test set is never touched). */
-export function splitTrainValidation(count: number, validationFraction: number, seed: number): { train: Int32Array; validation: Int32Array } {
+export function splitTrainValidation(
+  count: number,
+  validationFraction: number,
+  seed: number,
+): { train: Int32Array; validation: Int32Array } {
   const order = shuffledIndices(count, seededRandom(seed));
   const validationCount = Math.round(count * validationFraction);
   return { validation: order.slice(0, validationCount).sort(), train: order.slice(validationCount).sort() };
@@ -174,7 +178,12 @@ export class Trainer {
   private replicas: Replica[] = [];
 
   /** Without `outDir`, no checkpoints are written (short runs such as fine-tuning). */
-  constructor(private readonly data: ImageSet, private readonly outDir: string | undefined, private readonly options: TrainOptions, private readonly plan: TrainPlan = {}) {}
+  constructor(
+    private readonly data: ImageSet,
+    private readonly outDir: string | undefined,
+    private readonly options: TrainOptions,
+    private readonly plan: TrainPlan = {},
+  ) {}
 
   private checkpointDir() {
     if (!this.outDir) throw new Error('internal: this run keeps no checkpoints');
@@ -196,7 +205,9 @@ export class Trainer {
 
   private async predict(indices: Int32Array): Promise<Float32Array> {
     const parts = shards(indices, this.replicas.length);
-    const replies = await Promise.all(parts.map((part, i) => this.replicas[i]!.call<'predictions'>({ type: 'predict', indices: part })));
+    const replies = await Promise.all(
+      parts.map((part, i) => this.replicas[i]!.call<'predictions'>({ type: 'predict', indices: part })),
+    );
     const probs = new Float32Array(indices.length * NUM_CLASSES);
     let offset = 0;
     for (const r of replies) {
@@ -221,12 +232,16 @@ export class Trainer {
       size.writeUInt32LE(header.length);
       return Buffer.concat([size, header, ...arrays.map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength))]);
     };
-    const files = { weights: `weights-${state.completedEpochs}.bin`, optimizer: `optimizer-${state.completedEpochs}.bin` };
+    const files = {
+      weights: `weights-${state.completedEpochs}.bin`,
+      optimizer: `optimizer-${state.completedEpochs}.bin`,
+    };
     writeFileAtomic(path.join(dir, files.weights), pack(weights));
     writeFileAtomic(path.join(dir, files.optimizer), pack(optimizer));
     writeFileAtomic(path.join(dir, 'state.json'), JSON.stringify({ ...state, files }, null, 1));
     for (const file of fs.readdirSync(dir)) {
-      if (/^(weights|optimizer)(-\d+)?\.bin$/.test(file) && file !== files.weights && file !== files.optimizer) fs.rmSync(path.join(dir, file), { force: true });
+      if (/^(weights|optimizer)(-\d+)?\.bin$/.test(file) && file !== files.weights && file !== files.optimizer)
+        fs.rmSync(path.join(dir, file), { force: true });
     }
     removeStaleTemporaries(dir, /\.(\d+)\.tmp$/);
   }
@@ -252,11 +267,22 @@ export class Trainer {
   }
 
   /** Runs training; returns the history and the final weights (BN statistics averaged over replicas). */
-  async run(resume: boolean, onProgress?: (p: TrainProgress) => void, onEpoch?: (r: EpochRecord) => void): Promise<TrainResult & { weights: Float32Array[] }> {
+  async run(
+    resume: boolean,
+    onProgress?: (p: TrainProgress) => void,
+    onEpoch?: (r: EpochRecord) => void,
+  ): Promise<TrainResult & { weights: Float32Array[] }> {
     let options = this.options;
     const checkpoint = resume ? this.loadCheckpoint() : undefined;
-    if (resume && !checkpoint) throw new Error(`--resume: no checkpoint in ${this.checkpointDir()}; run train without --resume first`);
-    if (checkpoint) options = { ...checkpoint.state.options, epochs: this.options.epochs, workers: this.options.workers, backend: this.options.backend };
+    if (resume && !checkpoint)
+      throw new Error(`--resume: no checkpoint in ${this.checkpointDir()}; run train without --resume first`);
+    if (checkpoint)
+      options = {
+        ...checkpoint.state.options,
+        epochs: this.options.epochs,
+        workers: this.options.workers,
+        backend: this.options.backend,
+      };
 
     // A plan's split indexes the whole data, and its validation images stay whole whatever the limit.
     const count = options.limit && !this.plan.split ? Math.min(options.limit, this.data.count) : this.data.count;
@@ -269,14 +295,31 @@ export class Trainer {
 
     this.replicas = Array.from({ length: Math.max(1, options.workers) }, () => new Replica());
     try {
-      const ready = await Promise.all(this.replicas.map((r) => r.call<'ready'>({
-        type: 'init', backend: options.backend, spec: options.architecture, images, labels,
-        augment: options.augment, labelSmoothing: options.labelSmoothing, momentum: options.momentum,
-        freezeBatchNorm: this.plan.freezeBatchNorm ?? false,
-      })));
+      const ready = await Promise.all(
+        this.replicas.map((r) =>
+          r.call<'ready'>({
+            type: 'init',
+            backend: options.backend,
+            spec: options.architecture,
+            images,
+            labels,
+            augment: options.augment,
+            labelSmoothing: options.labelSmoothing,
+            momentum: options.momentum,
+            freezeBatchNorm: this.plan.freezeBatchNorm ?? false,
+          }),
+        ),
+      );
       // Every replica starts from the first one's weights (or the checkpoint's).
-      const start = checkpoint ?? { weights: this.plan.initialWeights ?? (await this.replicas[0]!.call<'state'>({ type: 'readState' })).weights, optimizer: undefined };
-      await Promise.all(this.replicas.map((r) => r.call<'ok'>({ type: 'writeState', weights: start.weights, optimizer: start.optimizer })));
+      const start = checkpoint ?? {
+        weights: this.plan.initialWeights ?? (await this.replicas[0]!.call<'state'>({ type: 'readState' })).weights,
+        optimizer: undefined,
+      };
+      await Promise.all(
+        this.replicas.map((r) =>
+          r.call<'ok'>({ type: 'writeState', weights: start.weights, optimizer: start.optimizer }),
+        ),
+      );
 
       const history = checkpoint?.state.history ?? [];
       let trainSeconds = checkpoint?.state.trainSeconds ?? 0;
@@ -298,9 +341,15 @@ export class Trainer {
         for (let step = 0; step < stepsPerEpoch; step++) {
           const batch = order.subarray(step * options.batchSize, (step + 1) * options.batchSize);
           const parts = shards(batch, this.replicas.length);
-          const replies = await Promise.all(parts.map((part, i) => this.replicas[i]!.call<'grads'>({
-            type: 'grads', indices: part, seed: (options.seed ^ (epoch * 1_000_003 + step * 31 + i)) >>> 0,
-          })));
+          const replies = await Promise.all(
+            parts.map((part, i) =>
+              this.replicas[i]!.call<'grads'>({
+                type: 'grads',
+                indices: part,
+                seed: (options.seed ^ (epoch * 1_000_003 + step * 31 + i)) >>> 0,
+              }),
+            ),
+          );
           const mean = new Float32Array(replies[0]!.grads.length);
           for (const r of replies) {
             const weight = r.count / batch.length;
@@ -312,46 +361,93 @@ export class Trainer {
           imagesThisRun += batch.length;
           const batchLoss = replies.reduce((sum, r) => sum + r.loss * r.count, 0) / batch.length;
           if (!Number.isFinite(batchLoss) || batchLoss > DIVERGED_LOSS) {
-            throw new TrainingDiverged(`training diverged at epoch ${epoch + 1}, step ${step + 1} (loss ${batchLoss}); try a lower learning rate`);
+            throw new TrainingDiverged(
+              `training diverged at epoch ${epoch + 1}, step ${step + 1} (loss ${batchLoss}); try a lower learning rate`,
+            );
           }
           if (this.plan.signal?.aborted) throw new TrainingCancelled();
-          learningRate = oneCycleLearningRate(epoch * stepsPerEpoch + step, totalSteps, options.peakLearningRate, options.warmupFraction);
-          for (const r of this.replicas) r.send({ type: 'apply', grads: mean, learningRate, weightDecay: options.weightDecay });
+          learningRate = oneCycleLearningRate(
+            epoch * stepsPerEpoch + step,
+            totalSteps,
+            options.peakLearningRate,
+            options.warmupFraction,
+          );
+          for (const r of this.replicas)
+            r.send({ type: 'apply', grads: mean, learningRate, weightDecay: options.weightDecay });
           if (onProgress) {
             const elapsed = (performance.now() - runStarted) / 1000;
             const rate = imagesThisRun / elapsed;
             const remainingImages = (options.epochs - epoch) * train.length - seen;
             onProgress({
-              epoch: epoch + 1, epochs: options.epochs, step: step + 1, steps: stepsPerEpoch,
-              loss: lossSum / seen, accuracy: correct / seen, imagesPerSecond: rate,
-              etaSeconds: remainingImages / rate + (options.epochs - epoch) * validation.length / (rate * 3),
+              epoch: epoch + 1,
+              epochs: options.epochs,
+              step: step + 1,
+              steps: stepsPerEpoch,
+              loss: lossSum / seen,
+              accuracy: correct / seen,
+              imagesPerSecond: rate,
+              etaSeconds: remainingImages / rate + ((options.epochs - epoch) * validation.length) / (rate * 3),
             });
           }
         }
         const state = await this.synchronize();
         const validationMetrics = evaluatePredictions(await this.predict(validation), validationLabels);
         const guard = this.plan.guard;
-        const guardAccuracy = guard ? evaluatePredictions(await this.predict(guard), Array.from(guard, (i) => this.data.labels[i]!)).accuracy : undefined;
+        const guardAccuracy = guard
+          ? evaluatePredictions(
+              await this.predict(guard),
+              Array.from(guard, (i) => this.data.labels[i]!),
+            ).accuracy
+          : undefined;
         const seconds = (performance.now() - epochStarted) / 1000;
         trainSeconds += seconds;
         const record: EpochRecord = {
-          epoch: epoch + 1, trainLoss: lossSum / seen, trainAccuracy: correct / seen,
-          validationLoss: validationMetrics.loss, validationAccuracy: validationMetrics.accuracy, ...(guard ? { guardAccuracy } : {}), learningRate, seconds,
+          epoch: epoch + 1,
+          trainLoss: lossSum / seen,
+          trainAccuracy: correct / seen,
+          validationLoss: validationMetrics.loss,
+          validationAccuracy: validationMetrics.accuracy,
+          ...(guard ? { guardAccuracy } : {}),
+          learningRate,
+          seconds,
         };
         history.push(record);
-        if (this.outDir) await this.saveCheckpoint({ completedEpochs: epoch + 1, history, options, trainSeconds }, state.weights, state.optimizer);
+        if (this.outDir)
+          await this.saveCheckpoint(
+            { completedEpochs: epoch + 1, history, options, trainSeconds },
+            state.weights,
+            state.optimizer,
+          );
         onEpoch?.(record);
         if (this.plan.patience !== undefined) {
-          if (!best || record.validationAccuracy > best.accuracy || (record.validationAccuracy === best.accuracy && (record.guardAccuracy ?? 0) > (best.guardAccuracy ?? 0))) {
-            best = { epoch: epoch + 1, accuracy: record.validationAccuracy, guardAccuracy: record.guardAccuracy, weights: state.weights };
+          if (
+            !best ||
+            record.validationAccuracy > best.accuracy ||
+            (record.validationAccuracy === best.accuracy && (record.guardAccuracy ?? 0) > (best.guardAccuracy ?? 0))
+          ) {
+            best = {
+              epoch: epoch + 1,
+              accuracy: record.validationAccuracy,
+              guardAccuracy: record.guardAccuracy,
+              weights: state.weights,
+            };
           } else if (epoch + 1 - best.epoch >= this.plan.patience) break;
         }
       }
-      const final = best ?? (checkpoint && firstEpoch >= options.epochs ? { weights: checkpoint.weights } : await this.synchronize());
+      const final =
+        best ??
+        (checkpoint && firstEpoch >= options.epochs ? { weights: checkpoint.weights } : await this.synchronize());
       return {
-        history, options, trainSeconds, weights: final.weights, bestEpoch: best?.epoch ?? history.length,
-        backend: ready[0]!.backend, backendSkipped: ready[0]!.skipped,
-        trainCount: train.length, validationCount: validation.length, resumedFromEpoch: firstEpoch,
+        history,
+        options,
+        trainSeconds,
+        weights: final.weights,
+        bestEpoch: best?.epoch ?? history.length,
+        backend: ready[0]!.backend,
+        backendSkipped: ready[0]!.skipped,
+        trainCount: train.length,
+        validationCount: validation.length,
+        resumedFromEpoch: firstEpoch,
       };
     } finally {
       await Promise.all(this.replicas.map((r) => r.terminate()));

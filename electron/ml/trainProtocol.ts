@@ -3,7 +3,17 @@ import type { ArchitectureSpec } from './model.ts';
 
 /** Messages between the trainer and its replicas (see trainWorker.ts). */
 export type WorkerRequest =
-  | { type: 'init'; backend?: string; spec: ArchitectureSpec; images: SharedArrayBuffer; labels: SharedArrayBuffer; augment: AugmentOptions; labelSmoothing: number; momentum: number; freezeBatchNorm: boolean }
+  | {
+      type: 'init';
+      backend?: string;
+      spec: ArchitectureSpec;
+      images: SharedArrayBuffer;
+      labels: SharedArrayBuffer;
+      augment: AugmentOptions;
+      labelSmoothing: number;
+      momentum: number;
+      freezeBatchNorm: boolean;
+    }
   | { type: 'grads'; indices: Int32Array; seed: number }
   | { type: 'apply'; grads: Float32Array; learningRate: number; weightDecay: number }
   | { type: 'predict'; indices: Int32Array }

@@ -56,10 +56,15 @@ async function init(msg: Extract<WorkerRequest, { type: 'init' }>): Promise<Work
   const logits = logitsModel(model);
   const variables = model.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val);
   replica = {
-    model, logits, variables,
+    model,
+    logits,
+    variables,
     optimizer: tf.train.momentum(0.01, msg.momentum, true) as tf.MomentumOptimizer,
-    images: new Uint8Array(msg.images), labels: new Uint8Array(msg.labels),
-    augment: msg.augment, labelSmoothing: msg.labelSmoothing, freezeBatchNorm: msg.freezeBatchNorm,
+    images: new Uint8Array(msg.images),
+    labels: new Uint8Array(msg.labels),
+    augment: msg.augment,
+    labelSmoothing: msg.labelSmoothing,
+    freezeBatchNorm: msg.freezeBatchNorm,
   };
   return { type: 'ready', backend: backend.name, skipped: backend.skipped };
 }
@@ -88,12 +93,17 @@ function applyGrads(flat: Float32Array, learningRate: number, weightDecay: numbe
   const r = replica!;
   r.optimizer.setLearningRate(learningRate);
   tf.tidy(() => {
-    const grads = unflatten(flat, r.variables.map((v) => v.shape));
+    const grads = unflatten(
+      flat,
+      r.variables.map((v) => v.shape),
+    );
     // L2 weight decay on convolution and dense kernels only (not batch-norm or biases).
-    r.optimizer.applyGradients(r.variables.map((v, i) => ({
-      name: v.name,
-      tensor: v.name.endsWith('kernel') ? tf.add(grads[i]!, tf.mul(v, weightDecay)) : grads[i]!,
-    })));
+    r.optimizer.applyGradients(
+      r.variables.map((v, i) => ({
+        name: v.name,
+        tensor: v.name.endsWith('kernel') ? tf.add(grads[i]!, tf.mul(v, weightDecay)) : grads[i]!,
+      })),
+    );
   });
 }
 
@@ -108,7 +118,11 @@ async function readState(): Promise<WorkerReply> {
   const r = replica!;
   // The accumulators are the optimizer's own variables; only the iteration count is a fresh tensor.
   const [iterations, ...accumulators] = await r.optimizer.getWeights();
-  const state = { type: 'state', weights: r.model.getWeights().map((w) => w.dataSync() as Float32Array), optimizer: [iterations!, ...accumulators].map((w) => w.tensor.dataSync() as Float32Array) } as WorkerReply;
+  const state = {
+    type: 'state',
+    weights: r.model.getWeights().map((w) => w.dataSync() as Float32Array),
+    optimizer: [iterations!, ...accumulators].map((w) => w.tensor.dataSync() as Float32Array),
+  } as WorkerReply;
   iterations!.tensor.dispose();
   return state;
 }
@@ -127,13 +141,24 @@ async function writeState(weights: Float32Array[], optimizer: Float32Array[] | u
 }
 
 // Requests run strictly in arrival order, so an 'apply' always lands before the next 'grads'.
-serveRequests<WorkerRequest, WorkerReply>(async (msg) => {
-  switch (msg.type) {
-    case 'init': return init(msg);
-    case 'grads': return computeGrads(msg.indices, msg.seed);
-    case 'apply': applyGrads(msg.grads, msg.learningRate, msg.weightDecay); return undefined;
-    case 'predict': return predict(msg.indices);
-    case 'readState': return readState();
-    case 'writeState': await writeState(msg.weights, msg.optimizer); return { type: 'ok' };
-  }
-}, { serial: true });
+serveRequests<WorkerRequest, WorkerReply>(
+  async (msg) => {
+    switch (msg.type) {
+      case 'init':
+        return init(msg);
+      case 'grads':
+        return computeGrads(msg.indices, msg.seed);
+      case 'apply':
+        applyGrads(msg.grads, msg.learningRate, msg.weightDecay);
+        return undefined;
+      case 'predict':
+        return predict(msg.indices);
+      case 'readState':
+        return readState();
+      case 'writeState':
+        await writeState(msg.weights, msg.optimizer);
+        return { type: 'ok' };
+    }
+  },
+  { serial: true },
+);

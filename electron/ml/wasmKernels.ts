@@ -9,7 +9,15 @@
  *    that is a valid convolution with dilation s whose output is [ci, kh, kw, co].
  *  - input gradient (stride 1): dx = conv(dy, W rotated 180° with in/out swapped), padded by k-1-pad.
  */
-import { backend_util, registerKernel, unregisterKernel, getKernel, type KernelConfig, type TensorInfo, type NamedAttrMap } from '@tensorflow/tfjs-core';
+import {
+  backend_util,
+  registerKernel,
+  unregisterKernel,
+  getKernel,
+  type KernelConfig,
+  type TensorInfo,
+  type NamedAttrMap,
+} from '@tensorflow/tfjs-core';
 
 interface WasmBackendLike {
   disposeData(dataId: object): boolean;
@@ -21,7 +29,12 @@ interface WasmBackendLike {
 type Attrs = Record<string, unknown>;
 
 /** Runs another wasm kernel directly (no engine bookkeeping: we dispose intermediates ourselves). */
-function run(backend: WasmBackendLike, name: string, inputs: Record<string, TensorInfo>, attrs: Attrs = {}): TensorInfo {
+function run(
+  backend: WasmBackendLike,
+  name: string,
+  inputs: Record<string, TensorInfo>,
+  attrs: Attrs = {},
+): TensorInfo {
   const kernel = getKernel(name, 'wasm');
   if (!kernel) throw new Error(`wasm kernel ${name} is not registered`);
   return kernel.kernelFunc({ inputs, backend: backend as never, attrs: attrs as NamedAttrMap }) as TensorInfo;
@@ -42,20 +55,49 @@ interface FilterGradAttrs extends ConvGradAttrs {
   filterShape: [number, number, number, number];
 }
 
-function conv2DBackpropFilter({ inputs, backend, attrs }: { inputs: { x: TensorInfo; dy: TensorInfo }; backend: WasmBackendLike; attrs: FilterGradAttrs }): TensorInfo {
+function conv2DBackpropFilter({
+  inputs,
+  backend,
+  attrs,
+}: {
+  inputs: { x: TensorInfo; dy: TensorInfo };
+  backend: WasmBackendLike;
+  attrs: FilterGradAttrs;
+}): TensorInfo {
   const { x, dy } = inputs;
   const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs;
   if (dataFormat === 'NCHW') throw new Error('Conv2DBackpropFilter on wasm supports NHWC only');
-  const info = backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filterShape, strides, 1, pad, dimRoundingMode);
+  const info = backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number],
+    filterShape,
+    strides,
+    1,
+    pad,
+    dimRoundingMode,
+  );
   const { top, bottom, left, right } = info.padInfo;
   const { strideHeight, strideWidth, filterHeight, filterWidth, outHeight, outWidth } = info;
 
   // Pad so that every (y·s + kh) index lands inside the tensor, then crop the surplus output.
   const paddedH = info.inHeight + top + bottom;
   const paddedW = info.inWidth + left + right;
-  const padded = top || bottom || left || right
-    ? run(backend, 'PadV2', { x }, { paddings: [[0, 0], [top, bottom], [left, right], [0, 0]], constantValue: 0 })
-    : x;
+  const padded =
+    top || bottom || left || right
+      ? run(
+          backend,
+          'PadV2',
+          { x },
+          {
+            paddings: [
+              [0, 0],
+              [top, bottom],
+              [left, right],
+              [0, 0],
+            ],
+            constantValue: 0,
+          },
+        )
+      : x;
   const xT = run(backend, 'Transpose', { x: padded }, { perm: [3, 1, 2, 0] });
   const dyT = run(backend, 'Transpose', { x: dy }, { perm: [1, 2, 0, 3] });
   // The rows/cols of xpad that the convolution can reach: (out-1)·s + k.
@@ -65,9 +107,17 @@ function conv2DBackpropFilter({ inputs, backend, attrs }: { inputs: { x: TensorI
   if (usedH < paddedH || usedW < paddedW) {
     xUsed = run(backend, 'Slice', { x: xT }, { begin: [0, 0, 0, 0], size: [-1, usedH, usedW, -1] });
   }
-  const grad = run(backend, 'Conv2D', { x: xUsed, filter: dyT }, {
-    strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', dilations: [strideHeight, strideWidth],
-  });
+  const grad = run(
+    backend,
+    'Conv2D',
+    { x: xUsed, filter: dyT },
+    {
+      strides: [1, 1],
+      pad: 'valid',
+      dataFormat: 'NHWC',
+      dilations: [strideHeight, strideWidth],
+    },
+  );
   const dw = run(backend, 'Transpose', { x: grad }, { perm: [1, 2, 0, 3] });
   disposeAll(backend, xT, dyT, grad);
   if (padded !== x) disposeAll(backend, padded);
@@ -101,24 +151,53 @@ function rotateAndSwapChannels(backend: WasmBackendLike, filter: TensorInfo): Te
 }
 
 /** Stride-1 NHWC input gradients as one convolution; the original (scalar-loop) kernel keeps the rest. */
-const conv2DBackpropInput = (original: KernelConfig) => (args: { inputs: { dy: TensorInfo; filter: TensorInfo }; backend: WasmBackendLike; attrs: InputGradAttrs }): TensorInfo => {
-  const { inputs: { dy, filter }, backend, attrs } = args;
-  const { strides, pad, dataFormat, dimRoundingMode, inputShape } = attrs;
-  const info = backend_util.computeConv2DInfo(inputShape, filter.shape as [number, number, number, number], strides, 1, pad, dimRoundingMode);
-  if (dataFormat === 'NCHW' || info.strideHeight !== 1 || info.strideWidth !== 1) {
-    return original.kernelFunc(args as never) as TensorInfo;
-  }
-  const { top, bottom, left, right } = info.padInfo;
-  const k = info.filterHeight;
-  const kw = info.filterWidth;
-  const swapped = rotateAndSwapChannels(backend, filter);
-  const dx = run(backend, 'Conv2D', { x: dy, filter: swapped }, {
-    strides: [1, 1], dilations: [1, 1], dataFormat: 'NHWC',
-    pad: [[0, 0], [k - 1 - top, k - 1 - bottom], [kw - 1 - left, kw - 1 - right], [0, 0]],
-  });
-  disposeAll(backend, swapped);
-  return dx;
-};
+const conv2DBackpropInput =
+  (original: KernelConfig) =>
+  (args: {
+    inputs: { dy: TensorInfo; filter: TensorInfo };
+    backend: WasmBackendLike;
+    attrs: InputGradAttrs;
+  }): TensorInfo => {
+    const {
+      inputs: { dy, filter },
+      backend,
+      attrs,
+    } = args;
+    const { strides, pad, dataFormat, dimRoundingMode, inputShape } = attrs;
+    const info = backend_util.computeConv2DInfo(
+      inputShape,
+      filter.shape as [number, number, number, number],
+      strides,
+      1,
+      pad,
+      dimRoundingMode,
+    );
+    if (dataFormat === 'NCHW' || info.strideHeight !== 1 || info.strideWidth !== 1) {
+      return original.kernelFunc(args as never) as TensorInfo;
+    }
+    const { top, bottom, left, right } = info.padInfo;
+    const k = info.filterHeight;
+    const kw = info.filterWidth;
+    const swapped = rotateAndSwapChannels(backend, filter);
+    const dx = run(
+      backend,
+      'Conv2D',
+      { x: dy, filter: swapped },
+      {
+        strides: [1, 1],
+        dilations: [1, 1],
+        dataFormat: 'NHWC',
+        pad: [
+          [0, 0],
+          [k - 1 - top, k - 1 - bottom],
+          [kw - 1 - left, kw - 1 - right],
+          [0, 0],
+        ],
+      },
+    );
+    disposeAll(backend, swapped);
+    return dx;
+  };
 
 interface PoolGradAttrs {
   filterSize: number | [number, number];
@@ -133,10 +212,36 @@ interface PoolGradAttrs {
  * Each window is scanned position by position with the channels innermost, so the loops read the
  * activations contiguously (NHWC) instead of striding across them once per channel.
  */
-function maxPoolGrad({ inputs, backend, attrs }: { inputs: { dy: TensorInfo; input: TensorInfo }; backend: WasmBackendLike; attrs: PoolGradAttrs }): TensorInfo {
+function maxPoolGrad({
+  inputs,
+  backend,
+  attrs,
+}: {
+  inputs: { dy: TensorInfo; input: TensorInfo };
+  backend: WasmBackendLike;
+  attrs: PoolGradAttrs;
+}): TensorInfo {
   const { dy, input } = inputs;
-  const info = backend_util.computePool2DInfo(input.shape as [number, number, number, number], attrs.filterSize, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
-  const { batchSize, inHeight, inWidth, inChannels: C, outHeight, outWidth, strideHeight, strideWidth, filterHeight, filterWidth } = info;
+  const info = backend_util.computePool2DInfo(
+    input.shape as [number, number, number, number],
+    attrs.filterSize,
+    attrs.strides,
+    1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+  );
+  const {
+    batchSize,
+    inHeight,
+    inWidth,
+    inChannels: C,
+    outHeight,
+    outWidth,
+    strideHeight,
+    strideWidth,
+    filterHeight,
+    filterWidth,
+  } = info;
   const { top, left } = info.padInfo;
   const out = backend.makeOutput(input.shape, 'float32');
   // Views are taken after makeOutput: allocating may grow (and detach) the wasm heap.
@@ -197,9 +302,15 @@ interface ReduceAttrs {
  */
 function leadingAxesReduction(original: KernelConfig, divideByCount: boolean) {
   return (args: { inputs: { x: TensorInfo }; backend: WasmBackendLike; attrs: ReduceAttrs }): TensorInfo => {
-    const { inputs: { x }, backend, attrs } = args;
+    const {
+      inputs: { x },
+      backend,
+      attrs,
+    } = args;
     const shape = x.shape;
-    const axes = [...new Set((Array.isArray(attrs.axis) ? attrs.axis : [attrs.axis]).map((a) => (a < 0 ? a + shape.length : a)))].sort((a, b) => a - b);
+    const axes = [
+      ...new Set((Array.isArray(attrs.axis) ? attrs.axis : [attrs.axis]).map((a) => (a < 0 ? a + shape.length : a))),
+    ].sort((a, b) => a - b);
     const leading = axes.length > 0 && axes.length < shape.length && axes.every((a, i) => a === i);
     if (!leading || x.dtype !== 'float32' || shape.includes(0)) return original.kernelFunc(args as never) as TensorInfo;
     const kept = shape.slice(axes.length);
@@ -207,7 +318,12 @@ function leadingAxesReduction(original: KernelConfig, divideByCount: boolean) {
     const rows = shape.slice(0, axes.length).reduce((a, b) => a * b, 1);
     const weights = backend.makeOutput([1, rows, 1], 'float32');
     backend.typedArrayFromHeap(weights).fill(divideByCount ? 1 / rows : 1);
-    const out = run(backend, 'BatchMatMul', { a: { ...x, shape: [1, rows, columns] }, b: weights }, { transposeA: true, transposeB: false });
+    const out = run(
+      backend,
+      'BatchMatMul',
+      { a: { ...x, shape: [1, rows, columns] }, b: weights },
+      { transposeA: true, transposeB: false },
+    );
     disposeAll(backend, weights);
     out.shape = attrs.keepDims ? [...axes.map(() => 1), ...kept] : kept;
     return out;
@@ -220,19 +336,31 @@ function leadingAxesReduction(original: KernelConfig, divideByCount: boolean) {
  * tensor a gradient keeps for the backward pass: about 3% of a training step went to those copies.
  * No wasm kernel writes into its inputs, so sharing is safe.
  */
-const sameData = (original: KernelConfig) => (args: { inputs: { x: TensorInfo }; backend: WasmBackendLike; attrs?: { dtype?: string } }): TensorInfo => {
-  const { inputs: { x }, backend, attrs } = args;
-  if (x.dtype === 'string' || (attrs?.dtype !== undefined && attrs.dtype !== x.dtype)) return original.kernelFunc(args as never) as TensorInfo;
-  backend.incRef(x.dataId);
-  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
-};
+const sameData =
+  (original: KernelConfig) =>
+  (args: { inputs: { x: TensorInfo }; backend: WasmBackendLike; attrs?: { dtype?: string } }): TensorInfo => {
+    const {
+      inputs: { x },
+      backend,
+      attrs,
+    } = args;
+    if (x.dtype === 'string' || (attrs?.dtype !== undefined && attrs.dtype !== x.dtype))
+      return original.kernelFunc(args as never) as TensorInfo;
+    backend.incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+  };
 
 /** Puts `replacement` in place of a wasm kernel; it gets the original for the cases it leaves to it. */
 function replaceWasmKernel(name: string, replacement: (original: KernelConfig) => (args: never) => TensorInfo): void {
   const original = getKernel(name, 'wasm');
   if (!original) throw new Error(`wasm kernel ${name} is not registered`);
   unregisterKernel(name, 'wasm');
-  registerKernel({ kernelName: name, backendName: 'wasm', kernelFunc: replacement(original) as never, setupFunc: original.setupFunc });
+  registerKernel({
+    kernelName: name,
+    backendName: 'wasm',
+    kernelFunc: replacement(original) as never,
+    setupFunc: original.setupFunc,
+  });
 }
 
 let registered = false;
@@ -241,7 +369,11 @@ let registered = false;
 export function registerWasmTrainingKernels(): void {
   if (registered) return;
   registered = true;
-  registerKernel({ kernelName: 'Conv2DBackpropFilter', backendName: 'wasm', kernelFunc: conv2DBackpropFilter as never });
+  registerKernel({
+    kernelName: 'Conv2DBackpropFilter',
+    backendName: 'wasm',
+    kernelFunc: conv2DBackpropFilter as never,
+  });
   replaceWasmKernel('Conv2DBackpropInput', conv2DBackpropInput);
   replaceWasmKernel('Sum', (original) => leadingAxesReduction(original, false));
   replaceWasmKernel('Mean', (original) => leadingAxesReduction(original, true));

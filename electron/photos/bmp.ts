@@ -17,19 +17,31 @@ const RLE = new Set([1, 2]);
 
 /** The BMP's pixels as a lossless PNG (RGB, or RGBA when the file carries alpha). */
 export async function bmpToPng(bytes: Buffer): Promise<Buffer> {
-  if (bytes.length < 54 || isCutShort('bmp', bytes)) throw new PhotoError('the file is damaged or incomplete (its image data is cut short); copy it again from its source');
-  if (!WINDOWS_HEADERS.has(bytes.readUInt32LE(14))) throw new PhotoError('an OS/2 BMP, which Fashion Sorter cannot decode; save it as PNG or JPEG and import it again');
+  if (bytes.length < 54 || isCutShort('bmp', bytes))
+    throw new PhotoError(
+      'the file is damaged or incomplete (its image data is cut short); copy it again from its source',
+    );
+  if (!WINDOWS_HEADERS.has(bytes.readUInt32LE(14)))
+    throw new PhotoError('an OS/2 BMP, which Fashion Sorter cannot decode; save it as PNG or JPEG and import it again');
   const width = bytes.readInt32LE(18);
   const height = Math.abs(bytes.readInt32LE(22));
   if (width <= 0 || height <= 0) throw new PhotoError('the file is damaged: its BMP header gives no image size');
-  if (width * height > MAX_INPUT_PIXELS) throw new PhotoError(`the image is larger than ${Math.round(MAX_INPUT_PIXELS / 1e6)} megapixels (it may be damaged or a decompression bomb); it was not decoded`);
-  if (RLE.has(bytes.readUInt32LE(30))) throw new PhotoError('a run-length compressed BMP, which Fashion Sorter cannot decode; save it as PNG or JPEG and import it again');
+  if (width * height > MAX_INPUT_PIXELS)
+    throw new PhotoError(
+      `the image is larger than ${Math.round(MAX_INPUT_PIXELS / 1e6)} megapixels (it may be damaged or a decompression bomb); it was not decoded`,
+    );
+  if (RLE.has(bytes.readUInt32LE(30)))
+    throw new PhotoError(
+      'a run-length compressed BMP, which Fashion Sorter cannot decode; save it as PNG or JPEG and import it again',
+    );
   let bmp: ReturnType<typeof decode>;
   try {
     bmp = decode(bytes);
   } catch {
     // A read past the end of the data (bmp-ts throws a RangeError) or a header it does not know.
-    throw new PhotoError('the file is damaged: its BMP data is corrupt or cut short; if a viewer opens it, save it again as PNG from there');
+    throw new PhotoError(
+      'the file is damaged: its BMP data is corrupt or cut short; if a viewer opens it, save it again as PNG from there',
+    );
   }
   // bmp-ts gives A, B, G, R per pixel. Its alpha is only the file's when the file has an alpha mask
   // (32- and 16-bit with BITMAPV3 headers or later); a mask whose values are all 0 is a writer that left
@@ -47,7 +59,9 @@ export async function bmpToPng(bytes: Buffer): Promise<Buffer> {
     out[o + 2] = abgr[i * 4 + 1]!;
     if (alpha) out[o + 3] = abgr[i * 4]!;
   }
-  return sharp(out, { raw: { width: bmp.width, height: bmp.height, channels } }).png({ compressionLevel: 1 }).toBuffer();
+  return sharp(out, { raw: { width: bmp.width, height: bmp.height, channels } })
+    .png({ compressionLevel: 1 })
+    .toBuffer();
 }
 
 /**

@@ -39,7 +39,12 @@ export function contentKind(head: Buffer): ContentKind {
   if (startsWith(head, [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])) return { type: 'raster', format: 'png' };
   if (startsWith(head, 'GIF87a') || startsWith(head, 'GIF89a')) return { type: 'raster', format: 'gif' };
   if (startsWith(head, 'RIFF') && startsWith(head, 'WEBP', 8)) return { type: 'raster', format: 'webp' };
-  if (startsWith(head, [0x49, 0x49, 0x2a, 0x00]) || startsWith(head, [0x4d, 0x4d, 0x00, 0x2a]) || startsWith(head, [0x49, 0x49, 0x2b, 0x00]) || startsWith(head, [0x4d, 0x4d, 0x00, 0x2b])) {
+  if (
+    startsWith(head, [0x49, 0x49, 0x2a, 0x00]) ||
+    startsWith(head, [0x4d, 0x4d, 0x00, 0x2a]) ||
+    startsWith(head, [0x49, 0x49, 0x2b, 0x00]) ||
+    startsWith(head, [0x4d, 0x4d, 0x00, 0x2b])
+  ) {
     return { type: 'raster', format: 'tiff' };
   }
   if (startsWith(head, 'ftyp', 4)) {
@@ -48,20 +53,42 @@ export function contentKind(head: Buffer): ContentKind {
     return { type: 'other', what: 'not an image: a video or other media file' };
   }
   // BITMAPFILEHEADER: "BM", then the size of its header (12 to 124 bytes) at offset 14.
-  if (startsWith(head, 'BM') && head.length >= 18 && [12, 16, 40, 52, 56, 64, 108, 124].includes(head.readUInt32LE(14))) return { type: 'raster', format: 'bmp' };
-  if (startsWith(head, '%PDF')) return { type: 'other', what: 'not an image: a PDF document; export its pictures as JPEG or PNG to import them' };
-  if (startsWith(head, '%!PS')) return { type: 'other', what: 'not an image: a PostScript or EPS drawing; export it as PNG to import it' };
-  if (startsWith(head, 'PK\x03\x04')) return { type: 'other', what: 'not an image: a ZIP archive or an Office document; unpack it and import its photos' };
+  if (startsWith(head, 'BM') && head.length >= 18 && [12, 16, 40, 52, 56, 64, 108, 124].includes(head.readUInt32LE(14)))
+    return { type: 'raster', format: 'bmp' };
+  if (startsWith(head, '%PDF'))
+    return { type: 'other', what: 'not an image: a PDF document; export its pictures as JPEG or PNG to import them' };
+  if (startsWith(head, '%!PS'))
+    return { type: 'other', what: 'not an image: a PostScript or EPS drawing; export it as PNG to import it' };
+  if (startsWith(head, 'PK\x03\x04'))
+    return {
+      type: 'other',
+      what: 'not an image: a ZIP archive or an Office document; unpack it and import its photos',
+    };
   if (startsWith(head, [0x00, 0x00, 0x01, 0x00])) return { type: 'other', what: 'not an image: an icon file (ICO)' };
   if (isText(head)) {
-    const text = head.toString('utf8').replace(/^\uFEFF/, '').trimStart().slice(0, 1024).toLowerCase();
+    const text = head
+      .toString('utf8')
+      .replace(/^\uFEFF/, '')
+      .trimStart()
+      .slice(0, 1024)
+      .toLowerCase();
     if (/^(<\?xml[^>]*>\s*(<!--[\s\S]*?-->\s*)*)?(<!doctype svg[^>]*>\s*)?<svg[\s>]/.test(text)) {
-      return { type: 'other', what: 'not an image: a vector drawing (SVG), not a photo; export it as PNG to import it' };
+      return {
+        type: 'other',
+        what: 'not an image: a vector drawing (SVG), not a photo; export it as PNG to import it',
+      };
     }
-    if (/^<!doctype html|^<html[\s>]/.test(text)) return { type: 'other', what: 'not an image: a web page (HTML), as a download saves when it got the page instead of the picture' };
+    if (/^<!doctype html|^<html[\s>]/.test(text))
+      return {
+        type: 'other',
+        what: 'not an image: a web page (HTML), as a download saves when it got the page instead of the picture',
+      };
     return { type: 'other', what: 'not an image: the file holds text (its name says photo, its content does not)' };
   }
-  return { type: 'other', what: 'not an image Fashion Sorter recognises (JPEG, PNG, WebP, TIFF, GIF, HEIC/AVIF, BMP); convert it and import it again' };
+  return {
+    type: 'other',
+    what: 'not an image Fashion Sorter recognises (JPEG, PNG, WebP, TIFF, GIF, HEIC/AVIF, BMP); convert it and import it again',
+  };
 }
 
 /**
@@ -76,21 +103,27 @@ export function isCutShort(format: RasterFormat, bytes: Buffer): boolean {
       const end = bytes.lastIndexOf(Buffer.from([0xff, 0xd9]));
       return end < 0 || end < bytes.lastIndexOf(Buffer.from([0xff, 0xda]));
     }
-    case 'png': return bytes.lastIndexOf(Buffer.from('IEND', 'latin1')) < 0;
+    case 'png':
+      return bytes.lastIndexOf(Buffer.from('IEND', 'latin1')) < 0;
     case 'gif': {
       // Some writers pad the file after the trailer with zeros.
       let last = bytes.length - 1;
       while (last > 0 && bytes[last] === 0) last--;
       return bytes[last] !== 0x3b;
     }
-    case 'webp': return bytes.length >= 8 && bytes.readUInt32LE(4) + 8 > bytes.length;
+    case 'webp':
+      return bytes.length >= 8 && bytes.readUInt32LE(4) + 8 > bytes.length;
     case 'bmp': {
       // Headers, then the pixels from the offset at byte 10: uncompressed rows padded to 4 bytes, or
       // for a compressed one at least the size its header gives.
       if (bytes.length < 34) return true;
       const offset = bytes.readUInt32LE(10);
       const headerSize = bytes.readUInt32LE(14);
-      if (headerSize === 12) return bytes.length < offset + Math.ceil((bytes.readUInt16LE(18) * bytes.readUInt16LE(24)) / 32) * 4 * bytes.readUInt16LE(20);
+      if (headerSize === 12)
+        return (
+          bytes.length <
+          offset + Math.ceil((bytes.readUInt16LE(18) * bytes.readUInt16LE(24)) / 32) * 4 * bytes.readUInt16LE(20)
+        );
       const width = Math.abs(bytes.readInt32LE(18));
       const height = Math.abs(bytes.readInt32LE(22));
       const bitsPerPixel = bytes.readUInt16LE(28);
@@ -99,6 +132,7 @@ export function isCutShort(format: RasterFormat, bytes: Buffer): boolean {
       const dataSize = uncompressed ? Math.ceil((width * bitsPerPixel) / 32) * 4 * height : bytes.readUInt32LE(34);
       return bytes.length < offset + dataSize;
     }
-    default: return false;
+    default:
+      return false;
   }
 }

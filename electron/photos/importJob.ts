@@ -7,7 +7,14 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { setImmediate } from 'node:timers/promises';
-import { predictionRows, type Catalog, type CatalogWait, type FileError, type ImportedPhoto, type JobCounts } from '../catalog/catalog.ts';
+import {
+  predictionRows,
+  type Catalog,
+  type CatalogWait,
+  type FileError,
+  type ImportedPhoto,
+  type JobCounts,
+} from '../catalog/catalog.ts';
 import type { Predictor } from '../ml/inference.ts';
 import { WorkerClient } from '../workerThreads.ts';
 import { explainReadError, removeStaleThumbnails } from './photoPipeline.ts';
@@ -68,7 +75,12 @@ class PendingWrites {
   known: { fileId: number; photoId: number }[] = [];
   private lastFlush = performance.now();
 
-  constructor(private readonly catalog: Catalog, private readonly jobId: number, private readonly write: Write, private readonly onStored: (photoIds: number[]) => void) {}
+  constructor(
+    private readonly catalog: Catalog,
+    private readonly jobId: number,
+    private readonly write: Write,
+    private readonly onStored: (photoIds: number[]) => void,
+  ) {}
 
   get size() {
     return this.photos.length + this.failures.length + this.known.length;
@@ -104,12 +116,18 @@ class PredictionQueue {
   private failure: Error | undefined;
   predicted = 0;
 
-  constructor(private readonly catalog: Catalog, private readonly model: { predictor: Predictor; modelId: number }, private readonly write: Write) {}
+  constructor(
+    private readonly catalog: Catalog,
+    private readonly model: { predictor: Predictor; modelId: number },
+    private readonly write: Write,
+  ) {}
 
   push(photoIds: number[]): void {
     this.queue.push(...photoIds);
     if (!this.busy && !this.failure && this.queue.length >= PREDICT_BATCH) {
-      this.running = this.drain(false).catch((err: Error) => { this.failure = err; });
+      this.running = this.drain(false).catch((err: Error) => {
+        this.failure = err;
+      });
     }
   }
 
@@ -131,7 +149,10 @@ class PredictionQueue {
       while (this.queue.length >= PREDICT_BATCH || (all && this.queue.length > 0)) {
         const rows = this.catalog.inputsToPredict(this.queue.splice(0, PREDICT_BATCH), this.model.modelId);
         if (rows.length === 0) continue;
-        const predictions = predictionRows(rows.map((row) => row.id), await this.model.predictor.assess(rows.map((row) => row.pixels)));
+        const predictions = predictionRows(
+          rows.map((row) => row.id),
+          await this.model.predictor.assess(rows.map((row) => row.pixels)),
+        );
         // Written in slices with the event loop served between them: one long transaction would stall the UI.
         for (let i = 0; i < predictions.length; i += WRITE_BATCH) {
           const slice = predictions.slice(i, i + WRITE_BATCH);
@@ -157,7 +178,8 @@ export async function importPhotos(roots: string[], options: ImportOptions): Pro
    */
   let jobId: number | undefined;
   const wait: CatalogWait = {
-    ...options.catalogWait, signal,
+    ...options.catalogWait,
+    signal,
     soFar: () => {
       if (jobId === undefined) return undefined;
       const counts = catalog.jobCounts(jobId);
@@ -166,7 +188,7 @@ export async function importPhotos(roots: string[], options: ImportOptions): Pro
   };
   const write: Write = (work) => catalog.writeWhenFree(work, wait);
   const existing = catalog.unfinishedJob(absoluteRoots);
-  jobId = existing ?? await write(() => catalog.createJob(absoluteRoots));
+  jobId = existing ?? (await write(() => catalog.createJob(absoluteRoots)));
   const job = jobId;
   const predictions = options.predictor && new PredictionQueue(catalog, options.predictor, write);
   const pending = new PendingWrites(catalog, job, write, (ids) => predictions?.push(ids));
@@ -178,15 +200,27 @@ export async function importPhotos(roots: string[], options: ImportOptions): Pro
     const seconds = (performance.now() - started) / 1000;
     const rate = seconds > 0 ? doneThisRun / seconds : 0;
     options.onProgress({
-      jobId: job, phase, found: counts.found, done: counts.done, failed: counts.failed, predicted: predictions?.predicted ?? 0,
-      photosPerSecond: rate, etaSeconds: rate > 0 && phase !== 'finding' ? counts.pending / rate : null,
+      jobId: job,
+      phase,
+      found: counts.found,
+      done: counts.done,
+      failed: counts.failed,
+      predicted: predictions?.predicted ?? 0,
+      photosPerSecond: rate,
+      etaSeconds: rate > 0 && phase !== 'finding' ? counts.pending / rate : null,
     });
   };
 
   if (!catalog.job(job)!.walked) {
     let batch: string[] = [];
     // The catalog (with SQLite's files beside it) and the thumbnail cache may lie in a folder being imported.
-    const own = [catalog.file, `${catalog.file}-wal`, `${catalog.file}-shm`, `${catalog.file}-journal`, options.thumbnailsDir];
+    const own = [
+      catalog.file,
+      `${catalog.file}-wal`,
+      `${catalog.file}-shm`,
+      `${catalog.file}-journal`,
+      options.thumbnailsDir,
+    ];
     for await (const entry of walkPhotos(absoluteRoots, { ignore: own })) {
       if (entry.type === 'problem') await write(() => catalog.recordFailure(job, entry.path, entry.reason));
       else batch.push(entry.path);
@@ -220,7 +254,11 @@ export async function importPhotos(roots: string[], options: ImportOptions): Pro
         if (known !== undefined) {
           pending.known.push({ fileId: file.id, photoId: known });
         } else {
-          const reply = await photoWorker.call({ type: 'convert', path: file.path, thumbnailsDir: options.thumbnailsDir });
+          const reply = await photoWorker.call({
+            type: 'convert',
+            path: file.path,
+            thumbnailsDir: options.thumbnailsDir,
+          });
           if (reply.type === 'failed') pending.failures.push({ path: file.path, reason: reply.reason });
           else pending.photos.push({ ...reply, fileId: file.id, path: file.path });
         }
@@ -249,9 +287,11 @@ export async function importPhotos(roots: string[], options: ImportOptions): Pro
       if (file) cursor = file.id;
       return file;
     };
-    await Promise.all(Array.from({ length: inFlight }, async () => {
-      for (let file = next(); file; file = next()) await importFile(file);
-    }));
+    await Promise.all(
+      Array.from({ length: inFlight }, async () => {
+        for (let file = next(); file; file = next()) await importFile(file);
+      }),
+    );
     await pending.flush();
 
     if (signal?.aborted) await predictions?.settle();
@@ -266,8 +306,14 @@ export async function importPhotos(roots: string[], options: ImportOptions): Pro
     await write(() => catalog.finishJob(job, status));
     report('predicting');
     return {
-      jobId: job, status, resumed: existing !== undefined, counts: catalog.jobCounts(job), photos: catalog.jobPhotoCount(job), predicted: predictions?.predicted ?? 0,
-      errors: catalog.jobErrors(job), seconds: (performance.now() - started) / 1000,
+      jobId: job,
+      status,
+      resumed: existing !== undefined,
+      counts: catalog.jobCounts(job),
+      photos: catalog.jobPhotoCount(job),
+      predicted: predictions?.predicted ?? 0,
+      errors: catalog.jobErrors(job),
+      seconds: (performance.now() - started) / 1000,
     };
   } finally {
     await photoWorker.terminate();

@@ -121,7 +121,12 @@ function fitBackground(image: RawImage, border: Int32Array): { coef: number[][];
     const u = x * su - 1;
     const v = ((p - x) / width) * sv - 1;
     const t = 6 * k;
-    terms[t] = 1; terms[t + 1] = u; terms[t + 2] = v; terms[t + 3] = u * u; terms[t + 4] = v * v; terms[t + 5] = u * v;
+    terms[t] = 1;
+    terms[t + 1] = u;
+    terms[t + 2] = v;
+    terms[t + 3] = u * u;
+    terms[t + 4] = v * v;
+    terms[t + 5] = u * v;
     colours[3 * k] = data[p * channels]!;
     colours[3 * k + 1] = data[p * channels + g]!;
     colours[3 * k + 2] = data[p * channels + b]!;
@@ -144,14 +149,24 @@ function fitBackground(image: RawImage, border: Int32Array): { coef: number[][];
   // The border pixels whose summed absolute residual from `model` (3 channel values) is within the limit.
   const near = (model: (k: number, c: number) => number): { kept: Uint8Array; count: number } => {
     const residuals = new Float32Array(count);
-    for (let k = 0; k < count; k++) for (let c = 0; c < 3; c++) residuals[k]! += Math.abs(colours[3 * k + c]! - model(k, c));
+    for (let k = 0; k < count; k++)
+      for (let c = 0; c < 3; c++) residuals[k]! += Math.abs(colours[3 * k + c]! - model(k, c));
     const limit = 3 * quantile(residuals, 0.5) + 3;
     const kept = new Uint8Array(count);
     let n = 0;
-    for (let k = 0; k < count; k++) if (residuals[k]! <= limit) { kept[k] = 1; n++; }
+    for (let k = 0; k < count; k++)
+      if (residuals[k]! <= limit) {
+        kept[k] = 1;
+        n++;
+      }
     return { kept, count: n };
   };
-  const median = [0, 1, 2].map((c) => quantile(Float32Array.from({ length: count }, (_, k) => colours[3 * k + c]!), 0.5));
+  const median = [0, 1, 2].map((c) =>
+    quantile(
+      Float32Array.from({ length: count }, (_, k) => colours[3 * k + c]!),
+      0.5,
+    ),
+  );
   const aroundMedian = near((_, c) => median[c]!);
   if (aroundMedian.count < 12) return { coef: fit(undefined), inliers: border };
   const first = fit(aroundMedian.kept);
@@ -197,7 +212,8 @@ function morph(mask: Uint8Array, width: number, height: number, r: number, dilat
 }
 
 /** A 0/1 mask (`width`×`height`, row-major) widened by `r` pixels in every direction (a (2r+1)² square). */
-export const widen = (mask: Uint8Array, width: number, height: number, r: number): Uint8Array => morph(mask, width, height, r, true);
+export const widen = (mask: Uint8Array, width: number, height: number, r: number): Uint8Array =>
+  morph(mask, width, height, r, true);
 
 /** Connected parts (4-neighbours) of a 0/1 mask: a label per pixel (0 = none) and each label's size. */
 function components(mask: Uint8Array, width: number): { labels: Int32Array; sizes: number[] } {
@@ -215,10 +231,22 @@ function components(mask: Uint8Array, width: number): { labels: Int32Array; size
       const p = stack[--top]!;
       size++;
       const x = p % width;
-      if (x > 0 && mask[p - 1] && !labels[p - 1]) { labels[p - 1] = label; stack[top++] = p - 1; }
-      if (x < width - 1 && mask[p + 1] && !labels[p + 1]) { labels[p + 1] = label; stack[top++] = p + 1; }
-      if (p >= width && mask[p - width] && !labels[p - width]) { labels[p - width] = label; stack[top++] = p - width; }
-      if (p + width < mask.length && mask[p + width] && !labels[p + width]) { labels[p + width] = label; stack[top++] = p + width; }
+      if (x > 0 && mask[p - 1] && !labels[p - 1]) {
+        labels[p - 1] = label;
+        stack[top++] = p - 1;
+      }
+      if (x < width - 1 && mask[p + 1] && !labels[p + 1]) {
+        labels[p + 1] = label;
+        stack[top++] = p + 1;
+      }
+      if (p >= width && mask[p - width] && !labels[p - width]) {
+        labels[p - width] = label;
+        stack[top++] = p - width;
+      }
+      if (p + width < mask.length && mask[p + width] && !labels[p + width]) {
+        labels[p + width] = label;
+        stack[top++] = p + width;
+      }
     }
     sizes.push(size);
   }
@@ -238,12 +266,20 @@ export function fillHoles(mask: Uint8Array, width: number, height: number): Uint
   // that touch the frame. A one-pixel unset frame around the image joins them all into one part.
   const w = width + 2;
   const padded = new Uint8Array(w * (height + 2));
-  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) padded[(y + 1) * w + x + 1] = mask[y * width + x] ? 0 : 1;
-  for (let x = 0; x < w; x++) { padded[x] = 1; padded[(height + 1) * w + x] = 1; }
-  for (let y = 0; y < height + 2; y++) { padded[y * w] = 1; padded[y * w + w - 1] = 1; }
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++) padded[(y + 1) * w + x + 1] = mask[y * width + x] ? 0 : 1;
+  for (let x = 0; x < w; x++) {
+    padded[x] = 1;
+    padded[(height + 1) * w + x] = 1;
+  }
+  for (let y = 0; y < height + 2; y++) {
+    padded[y * w] = 1;
+    padded[y * w + w - 1] = 1;
+  }
   const { labels } = components(padded, w);
   const out = new Uint8Array(mask.length);
-  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) out[y * width + x] = labels[(y + 1) * w + x + 1] === 1 ? 0 : 1;
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++) out[y * width + x] = labels[(y + 1) * w + x + 1] === 1 ? 0 : 1;
   return out;
 }
 
@@ -255,7 +291,11 @@ export function fillHoles(mask: Uint8Array, width: number, height: number): Uint
 export function isolateGarment(image: RawImage): Isolation | undefined {
   const frame = frameStrips(image);
   if (frame.left + frame.right + frame.top + frame.bottom === 0) return isolateInside(image);
-  const inner = { width: image.width - frame.left - frame.right, height: image.height - frame.top - frame.bottom, channels: image.channels };
+  const inner = {
+    width: image.width - frame.left - frame.right,
+    height: image.height - frame.top - frame.bottom,
+    channels: image.channels,
+  };
   const data = new Uint8Array(inner.width * inner.height * inner.channels);
   for (let y = 0; y < inner.height; y++) {
     const from = ((y + frame.top) * image.width + frame.left) * image.channels;
@@ -264,9 +304,16 @@ export function isolateGarment(image: RawImage): Isolation | undefined {
   const found = isolateInside({ ...inner, data });
   if (!found) return undefined;
   const mask = new Uint8Array(image.width * image.height);
-  for (let y = 0; y < inner.height; y++) mask.set(found.mask.subarray(y * inner.width, (y + 1) * inner.width), (y + frame.top) * image.width + frame.left);
+  for (let y = 0; y < inner.height; y++)
+    mask.set(found.mask.subarray(y * inner.width, (y + 1) * inner.width), (y + frame.top) * image.width + frame.left);
   const { box } = found;
-  return { mask, width: image.width, height: image.height, box: { ...box, left: box.left + frame.left, top: box.top + frame.top }, coverage: (found.coverage * inner.width * inner.height) / (image.width * image.height) };
+  return {
+    mask,
+    width: image.width,
+    height: image.height,
+    box: { ...box, left: box.left + frame.left, top: box.top + frame.top },
+    coverage: (found.coverage * inner.width * inner.height) / (image.width * image.height),
+  };
 }
 
 /**
@@ -279,8 +326,14 @@ function frameStrips(image: RawImage): { left: number; right: number; top: numbe
   // The median colour of a line (per channel) and whether all its pixels are within 4 levels of each other.
   const line = (start: number, step: number, count: number) => {
     const values = [0, 1, 2].map(() => new Uint8Array(count));
-    for (let i = 0; i < count; i++) for (let c = 0; c < 3; c++) values[c]![i] = data[(start + i * step) * channels + Math.min(c, channels - 1)]!;
-    return values.map((v) => v.sort()).reduce((acc, v) => ({ flat: acc.flat && v[count - 1]! - v[0]! <= 4, median: [...acc.median, v[count >> 1]!] }), { flat: true, median: [] as number[] });
+    for (let i = 0; i < count; i++)
+      for (let c = 0; c < 3; c++) values[c]![i] = data[(start + i * step) * channels + Math.min(c, channels - 1)]!;
+    return values
+      .map((v) => v.sort())
+      .reduce((acc, v) => ({ flat: acc.flat && v[count - 1]! - v[0]! <= 4, median: [...acc.median, v[count >> 1]!] }), {
+        flat: true,
+        median: [] as number[],
+      });
   };
   const strip = (lineAt: (i: number) => { flat: boolean; median: number[] }, side: number) => {
     const most = Math.ceil(0.01 * side) + 1;
@@ -362,7 +415,10 @@ const SHADOW_STEP = 24;
  * product's height without its shadow), or undefined when there is no such shadow. A shadow that touches the product
  * (a contact shadow, or one cast on the floor the product stands on) is left where it is.
  */
-export function softShadowBelow(image: RawImage, box: { left: number; top: number; width: number; height: number }): number | undefined {
+export function softShadowBelow(
+  image: RawImage,
+  box: { left: number; top: number; width: number; height: number },
+): number | undefined {
   const { data, width, channels } = image;
   const right = box.left + box.width;
   const plain = (y: number) => {
@@ -377,16 +433,22 @@ export function softShadowBelow(image: RawImage, box: { left: number; top: numbe
   if (y < box.top || bottom - shadowTop + 1 > (y - box.top + 1) / 2) return undefined;
   const g = Math.min(1, channels - 1);
   const b = Math.min(2, channels - 1);
-  const lum = (p: number) => 0.2126 * data[p * channels]! + 0.7152 * data[p * channels + g]! + 0.0722 * data[p * channels + b]!;
+  const lum = (p: number) =>
+    0.2126 * data[p * channels]! + 0.7152 * data[p * channels + g]! + 0.0722 * data[p * channels + b]!;
   for (let row = shadowTop; row <= bottom; row++) {
     for (let x = box.left; x < right; x++) {
       const p = row * width + x;
       if (isNearWhite(data, p, channels)) continue;
       const at = p * channels;
-      const chroma = Math.max(data[at]!, data[at + g]!, data[at + b]!) - Math.min(data[at]!, data[at + g]!, data[at + b]!);
+      const chroma =
+        Math.max(data[at]!, data[at + g]!, data[at + b]!) - Math.min(data[at]!, data[at + g]!, data[at + b]!);
       const l = lum(p);
       if (chroma > SHADOW_CHROMA || l < SHADOW_FLOOR * 255) return undefined;
-      if ((x + 1 < right && Math.abs(lum(p + 1) - l) > SHADOW_STEP) || (row < bottom && Math.abs(lum(p + width) - l) > SHADOW_STEP)) return undefined;
+      if (
+        (x + 1 < right && Math.abs(lum(p + 1) - l) > SHADOW_STEP) ||
+        (row < bottom && Math.abs(lum(p + width) - l) > SHADOW_STEP)
+      )
+        return undefined;
     }
   }
   return y - box.top + 1;
@@ -430,7 +492,8 @@ function addWhatTouches(mask: Uint8Array, seeds: Uint8Array, faint: Uint8Array, 
   }
   for (let p = 0; p < mask.length; p++) {
     const label = labels[p]!;
-    if (label && touching[label] && (seeded[label] || toMask[label]! >= ENCLOSED * (toMask[label]! + toRest[label]!))) mask[p] = 1;
+    if (label && touching[label] && (seeded[label] || toMask[label]! >= ENCLOSED * (toMask[label]! + toRest[label]!)))
+      mask[p] = 1;
   }
 }
 
@@ -466,7 +529,9 @@ function grid(image: RawImage, factor: number): { cells: RawImage; range: Float3
     for (let x = 0; x < width; x++) {
       const cell = row + Math.floor(x / factor);
       const at = (y * width + x) * channels;
-      const r = data[at]!, gr = data[at + g]!, bl = data[at + b]!;
+      const r = data[at]!,
+        gr = data[at + g]!,
+        bl = data[at + b]!;
       sums[3 * cell]! += r;
       sums[3 * cell + 1]! += gr;
       sums[3 * cell + 2]! += bl;
@@ -481,7 +546,8 @@ function grid(image: RawImage, factor: number): { cells: RawImage; range: Float3
     const y1 = Math.min(height, (cy + 1) * factor) - 1;
     for (let cx = 0; cx < w; cx++) {
       const x1 = Math.min(width, (cx + 1) * factor) - 1;
-      let low = 255, high = 0;
+      let low = 255,
+        high = 0;
       for (let y = cy * factor; y <= y1; y++) {
         for (let x = cx * factor, at = y * width; x <= x1; x++) {
           const l = lum[at + x]!;
@@ -529,7 +595,8 @@ function enlarge(coarse: Uint8Array, w: number, h: number, factor: number, width
 }
 
 /** The background surface `c` (coefficients of 1, u, v, u², v², uv) at u, v. */
-const surface = (c: number[], u: number, v: number) => c[0]! + u * (c[1]! + c[3]! * u + c[5]! * v) + v * (c[2]! + c[4]! * v);
+const surface = (c: number[], u: number, v: number) =>
+  c[0]! + u * (c[1]! + c[3]! * u + c[5]! * v) + v * (c[2]! + c[4]! * v);
 
 /**
  * How far the colour r, g, b stands out from the background's bgR, bgG, bgB (0–255 units): a shadow is the
@@ -558,7 +625,8 @@ function isolateInside(image: RawImage): Isolation | undefined {
   // Every other pixel of the band in each direction: the statistics are the same at a quarter of the cost.
   const borderList: number[] = [];
   for (let y = 0; y < height; y += 2) {
-    for (let x = 0; x < width; x += 2) if (y < band || y >= height - band || x < band || x >= width - band) borderList.push(y * width + x);
+    for (let x = 0; x < width; x += 2)
+      if (y < band || y >= height - band || x < band || x >= width - band) borderList.push(y * width + x);
   }
   const border = Int32Array.from(borderList);
   const { coef, inliers } = fitBackground(image, border);
@@ -576,7 +644,14 @@ function isolateInside(image: RawImage): Isolation | undefined {
     const u = x * su - 1;
     const v = ((p - x) / width) * sv - 1;
     const at = p * channels;
-    borderDiff[k] = colourDifference(data[at]!, data[at + g]!, data[at + b]!, surface(cr, u, v), surface(cg, u, v), surface(cb, u, v));
+    borderDiff[k] = colourDifference(
+      data[at]!,
+      data[at + g]!,
+      data[at + b]!,
+      surface(cr, u, v),
+      surface(cg, u, v),
+      surface(cb, u, v),
+    );
   }
   const colourThreshold = Math.max(MIN_COLOUR_DIFFERENCE, BORDER_MARGIN * quantile(borderDiff, BORDER_QUANTILE));
   const white = whiteBackground(image, border);
@@ -596,8 +671,12 @@ function isolateInside(image: RawImage): Isolation | undefined {
     for (let x = 0; x < w; x++) {
       const u = Math.min(width - 1, x * factor + (factor - 1) / 2) * su - 1;
       const at = 3 * (y * w + x);
-      const bgR = surface(cr, u, v), bgG = surface(cg, u, v), bgB = surface(cb, u, v);
-      const r = cells.data[at]!, gr = cells.data[at + 1]!, bl = cells.data[at + 2]!;
+      const bgR = surface(cr, u, v),
+        bgG = surface(cg, u, v),
+        bgB = surface(cb, u, v);
+      const r = cells.data[at]!,
+        gr = cells.data[at + 1]!,
+        bl = cells.data[at + 2]!;
       colourDiff[y * w + x] = colourDifference(r, gr, bl, bgR, bgG, bgB);
       plainDiff[y * w + x] = Math.max(Math.abs(r - bgR), Math.abs(gr - bgG), Math.abs(bl - bgB));
     }
@@ -608,20 +687,32 @@ function isolateInside(image: RawImage): Isolation | undefined {
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
       const p = y * w + x;
-      if ((y < bandCells || y >= h - bandCells || x < bandCells || x >= w - bandCells) && colourDiff[p]! <= colourThreshold) borderRanges.push(range[p]!);
+      if (
+        (y < bandCells || y >= h - bandCells || x < bandCells || x >= w - bandCells) &&
+        colourDiff[p]! <= colourThreshold
+      )
+        borderRanges.push(range[p]!);
     }
   }
-  const rangeThreshold = Math.max(MIN_RANGE, BORDER_MARGIN * quantile(Float32Array.from(borderRanges), BORDER_QUANTILE));
+  const rangeThreshold = Math.max(
+    MIN_RANGE,
+    BORDER_MARGIN * quantile(Float32Array.from(borderRanges), BORDER_QUANTILE),
+  );
   const seeds = new Uint8Array(n);
   for (let p = 0; p < n; p++) seeds[p] = colourDiff[p]! > colourThreshold || range[p]! > rangeThreshold ? 1 : 0;
   // Faint: on white what the paper's trim would keep (not within 5 % of white); elsewhere what differs from the
   // background plainly, a darkening included.
   const faint = new Uint8Array(n);
-  for (let p = 0; p < n; p++) faint[p] = (white ? !isNearWhite(cells.data, p, 3) : plainDiff[p]! > colourThreshold) ? 1 : 0;
+  for (let p = 0; p < n; p++)
+    faint[p] = (white ? !isNearWhite(cells.data, p, 3) : plainDiff[p]! > colourThreshold) ? 1 : 0;
   const coarse = maskOf(cells.width, cells.height, seeds, faint, plainDiff, colourThreshold, white);
   if (!coarse) return undefined;
   const mask = enlarge(coarse, w, h, factor, width, height);
-  let left = width, top = height, right = -1, bottom = -1, area = 0;
+  let left = width,
+    top = height,
+    right = -1,
+    bottom = -1,
+    area = 0;
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
       if (!mask[y * width + x]) continue;
@@ -633,7 +724,13 @@ function isolateInside(image: RawImage): Isolation | undefined {
     }
   }
   if (area === 0) return undefined;
-  return { mask, width, height, box: { left, top, width: right - left + 1, height: bottom - top + 1 }, coverage: area / (width * height) };
+  return {
+    mask,
+    width,
+    height,
+    box: { left, top, width: right - left + 1, height: bottom - top + 1 },
+    coverage: area / (width * height),
+  };
 }
 
 /**
@@ -641,7 +738,15 @@ function isolateInside(image: RawImage): Isolation | undefined {
  * holes that look like the background reopened (not on `white`; `plainDiff` per cell, 0–255, within half the
  * colour threshold), opening, the main object, and the `faint` parts that touch it. Undefined when nothing is left.
  */
-function maskOf(width: number, height: number, seeds: Uint8Array, faint: Uint8Array, plainDiff: Float32Array, colourThreshold: number, white: boolean): Uint8Array | undefined {
+function maskOf(
+  width: number,
+  height: number,
+  seeds: Uint8Array,
+  faint: Uint8Array,
+  plainDiff: Float32Array,
+  colourThreshold: number,
+  white: boolean,
+): Uint8Array | undefined {
   const n = width * height;
   const closeRadius = Math.max(1, Math.round(CLOSE_SHARE * Math.max(width, height)));
   const closed = morph(morph(seeds, width, height, closeRadius, true), width, height, closeRadius, false);
@@ -672,4 +777,3 @@ function maskOf(width: number, height: number, seeds: Uint8Array, faint: Uint8Ar
   addWhatTouches(mask, seeds, faint, width, height);
   return mask;
 }
-

@@ -17,7 +17,11 @@ const STEP_X = [1, 0, 1, 1, -1, 0, -1, 1, 0, 0, 0, 0, -1, 0, -1, NaN];
 const STEP_Y = [0, -1, 0, 0, 0, -1, 0, 0, 1, -1, 1, 1, 0, -1, 0, NaN];
 
 /** Each 4-connected part of a mask: a label image (0 background, 1… parts) and each part's pixel count and first pixel. */
-function parts(mask: Uint8Array, width: number, height: number): { labels: Int32Array; sizes: number[]; starts: number[] } {
+function parts(
+  mask: Uint8Array,
+  width: number,
+  height: number,
+): { labels: Int32Array; sizes: number[]; starts: number[] } {
   const labels = new Int32Array(width * height);
   const sizes: number[] = [];
   const starts: number[] = [];
@@ -50,7 +54,8 @@ function parts(mask: Uint8Array, width: number, height: number): { labels: Int32
  * vertex per change of direction. `start` is the part's first pixel in row order, whose top-left corner is on it.
  */
 function trace(labels: Int32Array, width: number, height: number, label: number, start: number): number[] {
-  const inside = (x: number, y: number) => x >= 0 && y >= 0 && x < width && y < height && labels[y * width + x] === label;
+  const inside = (x: number, y: number) =>
+    x >= 0 && y >= 0 && x < width && y < height && labels[y * width + x] === label;
   const sx = start % width;
   const sy = Math.floor(start / width);
   const points: number[] = [];
@@ -59,7 +64,8 @@ function trace(labels: Int32Array, width: number, height: number, label: number,
   let previousX = NaN;
   let previousY = NaN;
   do {
-    const i = (inside(x - 1, y - 1) ? 1 : 0) + (inside(x, y - 1) ? 2 : 0) + (inside(x - 1, y) ? 4 : 0) + (inside(x, y) ? 8 : 0);
+    const i =
+      (inside(x - 1, y - 1) ? 1 : 0) + (inside(x, y - 1) ? 2 : 0) + (inside(x - 1, y) ? 4 : 0) + (inside(x, y) ? 8 : 0);
     let dx: number;
     let dy: number;
     // The two saddles turn the way that keeps the walk on this part's side.
@@ -97,7 +103,14 @@ function simplifyRange(points: number[], from: number, to: number, tolerance: nu
   let farthest = -1;
   let distance = tolerance;
   for (let i = from + 1; i < to; i++) {
-    const d = offLine(points[2 * i]!, points[2 * i + 1]!, points[2 * from]!, points[2 * from + 1]!, points[2 * to]!, points[2 * to + 1]!);
+    const d = offLine(
+      points[2 * i]!,
+      points[2 * i + 1]!,
+      points[2 * from]!,
+      points[2 * from + 1]!,
+      points[2 * to]!,
+      points[2 * to + 1]!,
+    );
     if (d > distance) {
       farthest = i;
       distance = d;
@@ -115,7 +128,11 @@ function simplifyClosed(points: number[], tolerance: number): number[] {
   if (n <= 4) return points;
   let far = 0;
   for (let i = 1; i < n; i++) {
-    if (Math.hypot(points[2 * i]! - points[0]!, points[2 * i + 1]! - points[1]!) > Math.hypot(points[2 * far]! - points[0]!, points[2 * far + 1]! - points[1]!)) far = i;
+    if (
+      Math.hypot(points[2 * i]! - points[0]!, points[2 * i + 1]! - points[1]!) >
+      Math.hypot(points[2 * far]! - points[0]!, points[2 * far + 1]! - points[1]!)
+    )
+      far = i;
   }
   const ring = [...points, points[0]!, points[1]!];
   const keep = new Uint8Array(n + 1);
@@ -131,17 +148,24 @@ function simplifyClosed(points: number[], tolerance: number): number[] {
  * same for the thumbnail and the photo), rounded to 4 decimals, with at most `maxPoints` vertices in all.
  * Empty for an empty mask.
  */
-export function maskOutline(isolation: Pick<Isolation, 'mask' | 'width' | 'height'>, maxPoints = OUTLINE_POINTS): number[][] {
+export function maskOutline(
+  isolation: Pick<Isolation, 'mask' | 'width' | 'height'>,
+  maxPoints = OUTLINE_POINTS,
+): number[][] {
   const { mask, width, height } = isolation;
   const { labels, sizes, starts } = parts(mask, width, height);
   const total = sizes.reduce((a, b) => a + b, 0);
-  const kept = sizes.map((size, k) => ({ size, label: k + 1 })).filter((p) => p.size >= MIN_PART_SHARE * total).sort((a, b) => b.size - a.size);
+  const kept = sizes
+    .map((size, k) => ({ size, label: k + 1 }))
+    .filter((p) => p.size >= MIN_PART_SHARE * total)
+    .sort((a, b) => b.size - a.size);
   const traced = kept.map((p) => trace(labels, width, height, p.label, starts[p.label - 1]!));
   // Half a pixel first (the staircase of a slanted edge), then coarser until the budget holds.
   let simplified: number[][];
   for (let tolerance = 0.5; ; tolerance *= 1.5) {
     simplified = traced.map((points) => simplifyClosed(points, tolerance));
-    if (simplified.reduce((n, points) => n + points.length / 2, 0) <= maxPoints || tolerance > Math.max(width, height)) break;
+    if (simplified.reduce((n, points) => n + points.length / 2, 0) <= maxPoints || tolerance > Math.max(width, height))
+      break;
   }
   const round = (v: number) => Math.round(v * 1e4) / 1e4;
   return simplified.map((points) => points.map((v, i) => round(v / (i % 2 === 0 ? width : height))));

@@ -123,7 +123,9 @@ const DECODE_OPTIONS = { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'error' } a
  * The photo decoded upright, flattened onto white, sRGB, no larger than the thumbnail (`raw`), with its format and
  * its upright size in pixels. Throws sharp's error when the bytes do not decode.
  */
-export async function decodeUpright(bytes: Buffer): Promise<{ raw: RawImage; format: string; width: number; height: number }> {
+export async function decodeUpright(
+  bytes: Buffer,
+): Promise<{ raw: RawImage; format: string; width: number; height: number }> {
   const source = sharp(bytes, DECODE_OPTIONS);
   const meta = await source.metadata();
   const upright = meta.autoOrient ?? { width: meta.width, height: meta.height };
@@ -135,7 +137,12 @@ export async function decodeUpright(bytes: Buffer): Promise<{ raw: RawImage; for
     .raw()
     .toBuffer({ resolveWithObject: true });
   const raw = { data, width: info.width, height: info.height, channels: info.channels };
-  return { raw, format: meta.format ?? 'unknown', width: upright.width ?? info.width, height: upright.height ?? info.height };
+  return {
+    raw,
+    format: meta.format ?? 'unknown',
+    width: upright.width ?? info.width,
+    height: upright.height ?? info.height,
+  };
 }
 
 /**
@@ -158,8 +165,16 @@ function trimBox(level: Uint8Array, width: number, height: number): Box | undefi
   let left = width - 1;
   let right = 0;
   for (let y = top; y <= bottom; y++) {
-    for (let x = 0; x < left; x++) if (differs(x, y)) { left = x; break; }
-    for (let x = width - 1; x > right; x--) if (differs(x, y)) { right = x; break; }
+    for (let x = 0; x < left; x++)
+      if (differs(x, y)) {
+        left = x;
+        break;
+      }
+    for (let x = width - 1; x > right; x--)
+      if (differs(x, y)) {
+        right = x;
+        break;
+      }
   }
   // A garment one pixel wide leaves right < left only if it sits left of every other row's content.
   if (right < left) right = left;
@@ -176,10 +191,13 @@ function trimBox(level: Uint8Array, width: number, height: number): Box | undefi
 function sharpen(gray: Float32Array, width: number, height: number): Float32Array {
   const kernel = [Math.exp(-0.5), 1, Math.exp(-0.5)];
   const norm = kernel[0]! + kernel[1]! + kernel[2]!;
-  const at = (x: number, y: number) => gray[Math.min(height - 1, Math.max(0, y)) * width + Math.min(width - 1, Math.max(0, x))]!;
+  const at = (x: number, y: number) =>
+    gray[Math.min(height - 1, Math.max(0, y)) * width + Math.min(width - 1, Math.max(0, x))]!;
   const horizontal = new Float32Array(gray.length);
   for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) horizontal[y * width + x] = (kernel[0]! * at(x - 1, y) + kernel[1]! * at(x, y) + kernel[2]! * at(x + 1, y)) / norm;
+    for (let x = 0; x < width; x++)
+      horizontal[y * width + x] =
+        (kernel[0]! * at(x - 1, y) + kernel[1]! * at(x, y) + kernel[2]! * at(x + 1, y)) / norm;
   }
   const rowOf = (x: number, y: number) => horizontal[Math.min(height - 1, Math.max(0, y)) * width + x]!;
   const out = new Float32Array(gray.length);
@@ -226,23 +244,33 @@ export interface ConversionOptions {
  * each output pixel the mean of the source pixels it covers, partial pixels by their covered share ('area'), or
  * the pixel at its centre ('nearest').
  */
-function reduce(src: (p: number) => number, srcWidth: number, box: Box, width: number, height: number, mode: 'area' | 'nearest'): Float32Array {
+function reduce(
+  src: (p: number) => number,
+  srcWidth: number,
+  box: Box,
+  width: number,
+  height: number,
+  mode: 'area' | 'nearest',
+): Float32Array {
   const out = new Float32Array(width * height);
   if (mode === 'nearest') {
     for (let y = 0; y < height; y++) {
       const sy = box.top + Math.floor(((y + 0.5) * box.height) / height);
-      for (let x = 0; x < width; x++) out[y * width + x] = src(sy * srcWidth + box.left + Math.floor(((x + 0.5) * box.width) / width));
+      for (let x = 0; x < width; x++)
+        out[y * width + x] = src(sy * srcWidth + box.left + Math.floor(((x + 0.5) * box.width) / width));
     }
     return out;
   }
   // Separable: rows first, then columns; weights are the overlap of [i, i+1) with each output pixel's span.
-  const spans = (n: number, from: number, to: number) => Array.from({ length: to }, (_, i) => {
-    const a = (i * n) / to;
-    const b = ((i + 1) * n) / to;
-    const weights: [number, number][] = [];
-    for (let j = Math.floor(a); j < Math.min(n, Math.ceil(b)); j++) weights.push([from + j, (Math.min(b, j + 1) - Math.max(a, j)) / (b - a)]);
-    return weights;
-  });
+  const spans = (n: number, from: number, to: number) =>
+    Array.from({ length: to }, (_, i) => {
+      const a = (i * n) / to;
+      const b = ((i + 1) * n) / to;
+      const weights: [number, number][] = [];
+      for (let j = Math.floor(a); j < Math.min(n, Math.ceil(b)); j++)
+        weights.push([from + j, (Math.min(b, j + 1) - Math.max(a, j)) / (b - a)]);
+      return weights;
+    });
   const xs = spans(box.width, box.left, width);
   const ys = spans(box.height, box.top, height);
   const rows = new Float32Array(box.height * width);
@@ -284,7 +312,8 @@ const FINE_DETAIL_LIMIT = 5.4;
  */
 export function fineDetail(gray: ArrayLike<number>, width: number, height: number, box: Box, step: number): number {
   const s = Math.max(1, Math.round(step));
-  const at = (x: number, y: number) => gray[Math.min(height - 1, Math.max(0, y)) * width + Math.min(width - 1, Math.max(0, x))]!;
+  const at = (x: number, y: number) =>
+    gray[Math.min(height - 1, Math.max(0, y)) * width + Math.min(width - 1, Math.max(0, x))]!;
   let fine = 0;
   let coarse = 0;
   for (let y = box.top; y < box.top + box.height; y++) {
@@ -317,12 +346,14 @@ export function toFashionMnist(image: RawImage, options: ConversionOptions = {})
 }
 
 /** The garment mask of `image` that the conversion uses, or undefined where isolation is off or the border is plain white. */
-const isolationOf = (image: RawImage, options: ConversionOptions) => (options.isolate === false || plainWhiteBorder(image) ? undefined : isolateGarment(image));
+const isolationOf = (image: RawImage, options: ConversionOptions) =>
+  options.isolate === false || plainWhiteBorder(image) ? undefined : isolateGarment(image);
 
 /** Rec. 709 luma weights of red, green and blue. */
 const LUMA = [0.2126, 0.7152, 0.0722] as const;
 /** Luma of the pixel at `at` (its first channel alone where there are fewer than three). */
-const luma = (data: Uint8Array, at: number, channels: number) => (channels >= 3 ? LUMA[0] * data[at]! + LUMA[1] * data[at + 1]! + LUMA[2] * data[at + 2]! : data[at]!);
+const luma = (data: Uint8Array, at: number, channels: number) =>
+  channels >= 3 ? LUMA[0] * data[at]! + LUMA[1] * data[at + 1]! + LUMA[2] * data[at + 2]! : data[at]!;
 
 /** `toFashionMnist` of `image` with its garment mask `isolation` found already (undefined: none). */
 function convertIsolated(image: RawImage, options: ConversionOptions, isolation: Isolation | undefined): Uint8Array {
@@ -335,7 +366,9 @@ function convertIsolated(image: RawImage, options: ConversionOptions, isolation:
   // The trim reads the rounded levels of most of the frame: a plain loop over it ((v + 0.5) | 0 rounds these
   // non-negative levels as Math.round does) took 0.17 ms on a 205×256 frame, calling gray() per pixel 0.7.
   const levels = new Uint8Array(image.width * image.height);
-  if (channels >= 3) for (let p = 0, at = 0; p < levels.length; p++, at += channels) levels[p] = (LUMA[0] * data[at]! + LUMA[1] * data[at + 1]! + LUMA[2] * data[at + 2]! + 0.5) | 0;
+  if (channels >= 3)
+    for (let p = 0, at = 0; p < levels.length; p++, at += channels)
+      levels[p] = (LUMA[0] * data[at]! + LUMA[1] * data[at + 1]! + LUMA[2] * data[at + 2]! + 0.5) | 0;
   else for (let p = 0, at = 0; p < levels.length; p++, at += channels) levels[p] = data[at]!;
   if (keep) for (let p = 0; p < levels.length; p++) if (!keep[p]) levels[p] = 255;
   let box = trimBox(levels, image.width, image.height);
@@ -348,13 +381,32 @@ function convertIsolated(image: RawImage, options: ConversionOptions, isolation:
   const width = Math.max(1, Math.round((box.width * IMAGE_SIZE) / longest));
   const height = Math.max(1, Math.round((box.height * IMAGE_SIZE) / longest));
   const reduction = options.reduce ?? 'auto';
-  const mode = reduction !== 'auto' ? reduction : fineDetail(levels, image.width, image.height, box, longest / IMAGE_SIZE) > FINE_DETAIL_LIMIT ? 'area' : 'nearest';
+  const mode =
+    reduction !== 'auto'
+      ? reduction
+      : fineDetail(levels, image.width, image.height, box, longest / IMAGE_SIZE) > FINE_DETAIL_LIMIT
+        ? 'area'
+        : 'nearest';
   const small = reduce((p) => Math.fround(gray(p)), image.width, box, width, height, mode);
   const sharpened = sharpen(small, width, height);
   const values = Float32Array.from(sharpened, (v) => 255 - Math.min(255, Math.max(0, v)));
-  if (options.tones !== false && keep) liftTones(values, reduce((p) => isolation!.mask[p]!, image.width, box, width, height, mode));
+  if (options.tones !== false && keep)
+    liftTones(
+      values,
+      reduce((p) => isolation!.mask[p]!, image.width, box, width, height, mode),
+    );
   // Without a mask, the garment is what the trim keeps at 28 px, filled inside its outline (a white garment on white).
-  else if (options.tones !== false && shadowless) liftTones(values, Float32Array.from(fillHoles(Uint8Array.from(values, (v) => (v > TRIM_THRESHOLD ? 1 : 0)), width, height)));
+  else if (options.tones !== false && shadowless)
+    liftTones(
+      values,
+      Float32Array.from(
+        fillHoles(
+          Uint8Array.from(values, (v) => (v > TRIM_THRESHOLD ? 1 : 0)),
+          width,
+          height,
+        ),
+      ),
+    );
   const pixels = new Uint8Array(PIXELS);
   const left = (IMAGE_SIZE - width) >> 1;
   const top = (IMAGE_SIZE - height) >> 1;
@@ -390,7 +442,12 @@ const SMALL_OBJECT = THUMBNAIL_SIZE / 4;
  * photo at up to the thumbnail size: a 250-px sandal in a 6,000-px frame is then converted from about 128
  * pixels instead of 10. Undefined when the decode has the product at full resolution already.
  */
-async function decodeAround(bytes: Buffer, raw: RawImage, size: { width: number; height: number }, box: Box): Promise<RawImage | undefined> {
+async function decodeAround(
+  bytes: Buffer,
+  raw: RawImage,
+  size: { width: number; height: number },
+  box: Box,
+): Promise<RawImage | undefined> {
   const scale = size.width / raw.width;
   if (Math.max(box.width, box.height) >= SMALL_OBJECT || scale <= 1.5) return undefined;
   const margin = Math.max(box.width, box.height);
@@ -415,7 +472,12 @@ async function decodeAround(bytes: Buffer, raw: RawImage, size: { width: number;
  * packshots, where the paper's trim finds the product on its own), and converted from a closer decode when it is
  * small in its frame; with the mask isolation found on `raw`, if it ran. Throws PhotoError for a blank image, sharp's error when the closer decode fails.
  */
-export async function garmentInput(bytes: Buffer, raw: RawImage, size: { width: number; height: number }, options: ConversionOptions = {}): Promise<{ pixels: Uint8Array; isolation?: Isolation }> {
+export async function garmentInput(
+  bytes: Buffer,
+  raw: RawImage,
+  size: { width: number; height: number },
+  options: ConversionOptions = {},
+): Promise<{ pixels: Uint8Array; isolation?: Isolation }> {
   const isolation = isolationOf(raw, options);
   const closer = isolation && (await decodeAround(bytes, raw, size, isolation.box));
   return { pixels: closer ? toFashionMnist(closer, options) : convertIsolated(raw, options, isolation), isolation };
@@ -430,10 +492,22 @@ export async function convertPhoto(bytes: Buffer, options: ConversionOptions = {
   const hash = crypto.createHash('sha256').update(bytes).digest('hex');
   try {
     const { raw, format, width, height } = await decodeUpright(bytes);
-    const thumbnail = await sharp(raw.data, { raw: { width: raw.width, height: raw.height, channels: raw.channels as 3 } }).jpeg({ quality: 80, optimiseCoding: false }).toBuffer();
+    const thumbnail = await sharp(raw.data, {
+      raw: { width: raw.width, height: raw.height, channels: raw.channels as 3 },
+    })
+      .jpeg({ quality: 80, optimiseCoding: false })
+      .toBuffer();
     const { pixels, isolation } = await garmentInput(bytes, raw, { width, height }, options);
     // The first decode is the thumbnail's: its mask's outline is where the reviewer sees the cut.
-    return { hash, format, width, height, pixels, thumbnail, ...(isolation ? { outline: maskOutline(isolation) } : {}) };
+    return {
+      hash,
+      format,
+      width,
+      height,
+      pixels,
+      thumbnail,
+      ...(isolation ? { outline: maskOutline(isolation) } : {}),
+    };
   } catch (err) {
     if (err instanceof PhotoError) throw err;
     throw new PhotoError(explainDecodeError(err as Error, bytes));
@@ -447,27 +521,39 @@ export async function convertPhoto(bytes: Buffer, options: ConversionOptions = {
  * the file's bytes.
  */
 export function explainDecodeError(err: Error, bytes: Buffer): string {
-  if (/exceeds pixel limit/i.test(err.message)) return `the image is larger than ${Math.round(MAX_INPUT_PIXELS / 1e6)} megapixels (it may be damaged or a decompression bomb); it was not decoded`;
+  if (/exceeds pixel limit/i.test(err.message))
+    return `the image is larger than ${Math.round(MAX_INPUT_PIXELS / 1e6)} megapixels (it may be damaged or a decompression bomb); it was not decoded`;
   const kind = contentKind(bytes.subarray(0, SNIFF_BYTES));
   if (kind.type === 'other') return kind.what;
-  if (isCutShort(kind.format, bytes)) return 'the file is damaged or incomplete (its image data is cut short); copy it again from its source';
-  if (kind.format === 'heif') return 'this HEIF/HEIC photo needs a codec Fashion Sorter does not include, or is damaged; export it as JPEG and import it again';
-  if (kind.format === 'bmp') return 'not a photo format Fashion Sorter can read (JPEG, PNG, WebP, TIFF, GIF, AVIF); convert it and import it again';
+  if (isCutShort(kind.format, bytes))
+    return 'the file is damaged or incomplete (its image data is cut short); copy it again from its source';
+  if (kind.format === 'heif')
+    return 'this HEIF/HEIC photo needs a codec Fashion Sorter does not include, or is damaged; export it as JPEG and import it again';
+  if (kind.format === 'bmp')
+    return 'not a photo format Fashion Sorter can read (JPEG, PNG, WebP, TIFF, GIF, AVIF); convert it and import it again';
   return `the file is damaged: its ${kind.format.toUpperCase()} data is corrupt beyond what a decoder can read past; if a viewer opens it, save it again from there`;
 }
 
 /** Why a file could not be read, from its error code. */
 export function explainReadError(err: NodeJS.ErrnoException): string {
   switch (err.code) {
-    case 'ENOENT': return 'the file disappeared after it was found (deleted, moved or renamed during the import)';
+    case 'ENOENT':
+      return 'the file disappeared after it was found (deleted, moved or renamed during the import)';
     case 'EACCES':
-    case 'EPERM': return 'permission denied: your account cannot read this file; change its permissions and import again';
-    case 'EISDIR': return 'this is a folder, not a file';
-    case 'ELOOP': return 'a symbolic link that points to itself (a link loop); it was skipped';
-    case 'EIO': return 'the disk reported a read error; the file or the drive may be damaged';
-    case 'ENAMETOOLONG': return 'the path is longer than the system allows; move it nearer the top of the drive, or shorten its folders\' names';
+    case 'EPERM':
+      return 'permission denied: your account cannot read this file; change its permissions and import again';
+    case 'EISDIR':
+      return 'this is a folder, not a file';
+    case 'ELOOP':
+      return 'a symbolic link that points to itself (a link loop); it was skipped';
+    case 'EIO':
+      return 'the disk reported a read error; the file or the drive may be damaged';
+    case 'ENAMETOOLONG':
+      return "the path is longer than the system allows; move it nearer the top of the drive, or shorten its folders' names";
     case 'ENOTCONN':
-    case 'ESTALE': return 'the drive or network share it is on is no longer reachable; reconnect it and import again';
-    default: return `the file cannot be read (${err.code ?? err.message})`;
+    case 'ESTALE':
+      return 'the drive or network share it is on is no longer reachable; reconnect it and import again';
+    default:
+      return `the file cannot be read (${err.code ?? err.message})`;
   }
 }

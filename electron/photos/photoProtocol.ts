@@ -4,5 +4,15 @@ export type PhotoRequest = { type: 'convert'; path: string; thumbnailsDir: strin
 /** `size` and `mtimeMs` are those of the file as it was read: a file changed after that is imported again next time. */
 
 export type PhotoReply =
-  | { type: 'photo'; hash: string; size: number; mtimeMs: number; format: string; width: number; height: number; pixels: Uint8Array; outline?: number[][] }
+  | {
+      type: 'photo';
+      hash: string;
+      size: number;
+      mtimeMs: number;
+      format: string;
+      width: number;
+      height: number;
+      pixels: Uint8Array;
+      outline?: number[][];
+    }
   | { type: 'failed'; reason: string };

@@ -26,9 +26,14 @@ async function readPhotoFile(file: string): Promise<{ bytes: Buffer; mtimeMs: nu
   const handle = await fs.open(file, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
   try {
     const stat = await handle.stat();
-    if (!stat.isFile()) throw new PhotoError(`not a photo file but ${stat.isFIFO() ? 'a named pipe' : stat.isSocket() ? 'a socket' : 'a device'}; it was not read`);
+    if (!stat.isFile())
+      throw new PhotoError(
+        `not a photo file but ${stat.isFIFO() ? 'a named pipe' : stat.isSocket() ? 'a socket' : 'a device'}; it was not read`,
+      );
     if (stat.size > MAX_PHOTO_BYTES) {
-      throw new PhotoError(`the file is ${(stat.size / 2 ** 20).toFixed(0)} MB, more than any photo (the limit is ${MAX_PHOTO_BYTES / 2 ** 20} MB); it was not read. If it is a photo, save it smaller or as JPEG`);
+      throw new PhotoError(
+        `the file is ${(stat.size / 2 ** 20).toFixed(0)} MB, more than any photo (the limit is ${MAX_PHOTO_BYTES / 2 ** 20} MB); it was not read. If it is a photo, save it smaller or as JPEG`,
+      );
     }
     const bytes = Buffer.allocUnsafe(stat.size);
     let read = (await handle.read(bytes, 0, Math.min(SNIFF_BYTES, stat.size), 0)).bytesRead;
@@ -50,7 +55,10 @@ async function convert(request: PhotoRequest): Promise<PhotoReply> {
   try {
     file = await readPhotoFile(request.path);
   } catch (err) {
-    return { type: 'failed', reason: err instanceof PhotoError ? err.message : explainReadError(err as NodeJS.ErrnoException) };
+    return {
+      type: 'failed',
+      reason: err instanceof PhotoError ? err.message : explainReadError(err as NodeJS.ErrnoException),
+    };
   }
   try {
     const { bytes, mtimeMs } = file;
@@ -58,10 +66,23 @@ async function convert(request: PhotoRequest): Promise<PhotoReply> {
     // Written even when a photo seen before has one: checking it first costs more file operations than
     // writing the 10 kB again, and a damaged one is replaced on the way.
     await writeThumbnail(thumbnailPath(request.thumbnailsDir, photo.hash), photo.thumbnail);
-    return { type: 'photo', hash: photo.hash, size: bytes.length, mtimeMs, format: photo.format, width: photo.width, height: photo.height, pixels: photo.pixels, outline: photo.outline };
+    return {
+      type: 'photo',
+      hash: photo.hash,
+      size: bytes.length,
+      mtimeMs,
+      format: photo.format,
+      width: photo.width,
+      height: photo.height,
+      pixels: photo.pixels,
+      outline: photo.outline,
+    };
   } catch (err) {
     if (err instanceof PhotoError) return { type: 'failed', reason: err.message };
-    return { type: 'failed', reason: `its thumbnail could not be saved in ${request.thumbnailsDir} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); check that the disk has space` };
+    return {
+      type: 'failed',
+      reason: `its thumbnail could not be saved in ${request.thumbnailsDir} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); check that the disk has space`,
+    };
   }
 }
 

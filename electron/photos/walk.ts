@@ -3,7 +3,14 @@ import path from 'node:path';
 import { explainReadError } from './photoPipeline.ts';
 
 /** Operating-system clutter that is never a product photo. */
-const SYSTEM_NAMES = new Set(['thumbs.db', 'desktop.ini', '__macosx', '$recycle.bin', 'system volume information', 'lost+found']);
+const SYSTEM_NAMES = new Set([
+  'thumbs.db',
+  'desktop.ini',
+  '__macosx',
+  '$recycle.bin',
+  'system volume information',
+  'lost+found',
+]);
 
 /** A file to import (whether it is a photo, its content decides), or a path the walk could not follow, and why. */
 export type WalkEntry = { type: 'file'; path: string } | { type: 'problem'; path: string; reason: string };
@@ -20,7 +27,10 @@ const skipped = (name: string) => name.startsWith('.') || SYSTEM_NAMES.has(name.
  * on; a root that holds no files is a problem too. `ignore` names files and folders never to yield or
  * enter (the catalog and the thumbnail cache, when they lie in a folder being imported).
  */
-export async function* walkPhotos(roots: string[], options: { ignore?: Iterable<string> } = {}): AsyncGenerator<WalkEntry> {
+export async function* walkPhotos(
+  roots: string[],
+  options: { ignore?: Iterable<string> } = {},
+): AsyncGenerator<WalkEntry> {
   // Folders already visited, by real path; the ignored paths (the app's own files) count as visited.
   const visited = new Set<string>([...(options.ignore ?? [])].map((p) => path.resolve(p)));
   for (const root of roots) {
@@ -29,7 +39,14 @@ export async function* walkPhotos(roots: string[], options: { ignore?: Iterable<
       stat = await fs.stat(root);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      yield { type: 'problem', path: root, reason: code === 'ENOENT' ? 'this path does not exist; check the spelling or whether the drive is connected' : explainReadError(err as NodeJS.ErrnoException) };
+      yield {
+        type: 'problem',
+        path: root,
+        reason:
+          code === 'ENOENT'
+            ? 'this path does not exist; check the spelling or whether the drive is connected'
+            : explainReadError(err as NodeJS.ErrnoException),
+      };
       continue;
     }
     if (!stat.isDirectory()) {
@@ -50,7 +67,11 @@ export async function* walkPhotos(roots: string[], options: { ignore?: Iterable<
 }
 
 /** A folder the walk cannot enter (too long a path, no permission, vanished, a read error): its own problem, and the walk goes on. */
-const cannotOpen = (dir: string, err: unknown): WalkEntry => ({ type: 'problem', path: dir, reason: `cannot open this folder: ${explainReadError(err as NodeJS.ErrnoException)}` });
+const cannotOpen = (dir: string, err: unknown): WalkEntry => ({
+  type: 'problem',
+  path: dir,
+  reason: `cannot open this folder: ${explainReadError(err as NodeJS.ErrnoException)}`,
+});
 
 async function* walkFolder(dir: string, visited: Set<string>): AsyncGenerator<WalkEntry> {
   let real: string;
@@ -62,7 +83,8 @@ async function* walkFolder(dir: string, visited: Set<string>): AsyncGenerator<Wa
   }
   if (visited.has(real)) {
     // A link into its own ancestors is a loop worth telling; another way into a folder already walked is not.
-    if (dir.startsWith(real + path.sep)) yield { type: 'problem', path: dir, reason: `a link loop: this folder leads back to ${real}; skipped` };
+    if (dir.startsWith(real + path.sep))
+      yield { type: 'problem', path: dir, reason: `a link loop: this folder leads back to ${real}; skipped` };
     return;
   }
   visited.add(real);
@@ -88,7 +110,14 @@ async function* walkFolder(dir: string, visited: Set<string>): AsyncGenerator<Wa
         if (target.isFile()) full = await fs.realpath(full);
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
-        yield { type: 'problem', path: full, reason: code === 'ENOENT' ? 'a broken link: what it points to does not exist' : explainReadError(err as NodeJS.ErrnoException) };
+        yield {
+          type: 'problem',
+          path: full,
+          reason:
+            code === 'ENOENT'
+              ? 'a broken link: what it points to does not exist'
+              : explainReadError(err as NodeJS.ErrnoException),
+        };
         continue;
       }
     }

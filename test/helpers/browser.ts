@@ -11,7 +11,15 @@ import { callValidated } from '../../electron/ipc.ts';
 import { contentSecurityPolicy } from '../../electron/shellPolicy.ts';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 // The app's own policy; thumbnails and photos come from this server here, so 'self' covers them.
 const CSP = contentSecurityPolicy([]);
 
@@ -30,34 +38,56 @@ let builtDir: string | undefined;
 async function buildRenderer(): Promise<string> {
   if (builtDir) return builtDir;
   const outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fs-renderer-'));
-  await build({ configFile: path.resolve(import.meta.dirname, '../../vite.config.ts'), logLevel: 'error', build: { outDir, emptyOutDir: true } });
+  await build({
+    configFile: path.resolve(import.meta.dirname, '../../vite.config.ts'),
+    logLevel: 'error',
+    build: { outDir, emptyOutDir: true },
+  });
   builtDir = outDir;
   return outDir;
 }
 
-const CONTENT_TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml', '.png': 'image/png' };
+const CONTENT_TYPES: Record<string, string> = {
+  '.html': 'text/html',
+  '.js': 'text/javascript',
+  '.css': 'text/css',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+};
 
 /**
  * Opens the real renderer in Debian's Chromium, served from 127.0.0.1 with the app's CSP, and backs
  * window.api with the given services through a Playwright binding (standing in for the preload bridge).
  */
-export async function openRenderer(services: Services, options: { dropRoot?: string; initScripts?: string[] } = {}): Promise<RendererSession> {
+export async function openRenderer(
+  services: Services,
+  options: { dropRoot?: string; initScripts?: string[] } = {},
+): Promise<RendererSession> {
   const dir = await buildRenderer();
   const server = http.createServer(async (req, res) => {
     // Thumbnails and photos, as the app's thumb:// and photo:// protocols serve them: by content hash, catalog photos only.
     const byHash = /^\/(thumb|photo)\/([^/]+)$/.exec(new URL(req.url!, 'http://x').pathname);
     if (byHash) {
-      const file = byHash[1] === 'thumb' ? await services.thumbnailFile(byHash[2]!) : await services.photoFile(byHash[2]!);
+      const file =
+        byHash[1] === 'thumb' ? await services.thumbnailFile(byHash[2]!) : await services.photoFile(byHash[2]!);
       if (!file) res.writeHead(404).end();
       else fs.createReadStream(file).pipe(res.writeHead(200));
       return;
     }
-    const file = path.join(dir, path.normalize(new URL(req.url!, 'http://x').pathname === '/' ? '/index.html' : new URL(req.url!, 'http://x').pathname));
+    const file = path.join(
+      dir,
+      path.normalize(
+        new URL(req.url!, 'http://x').pathname === '/' ? '/index.html' : new URL(req.url!, 'http://x').pathname,
+      ),
+    );
     if (!file.startsWith(dir) || !fs.existsSync(file)) {
       res.writeHead(404).end();
       return;
     }
-    res.writeHead(200, { 'content-type': CONTENT_TYPES[path.extname(file)] ?? 'application/octet-stream', 'content-security-policy': CSP });
+    res.writeHead(200, {
+      'content-type': CONTENT_TYPES[path.extname(file)] ?? 'application/octet-stream',
+      'content-security-policy': CSP,
+    });
     fs.createReadStream(file).pipe(res);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -100,7 +130,15 @@ export async function openRenderer(services: Services, options: { dropRoot?: str
   // One sent while the page (re)loads has no page to reach; the page asks for the statuses when it starts.
   const stopJobUpdates = services.onJobUpdate((update) => {
     const checked = jobUpdateSchema.parse(update);
-    page.evaluate((u) => (globalThis as unknown as { __jobListeners: Set<(u: unknown) => void> }).__jobListeners.forEach((listener) => listener(u)), checked).catch(() => undefined);
+    page
+      .evaluate(
+        (u) =>
+          (globalThis as unknown as { __jobListeners: Set<(u: unknown) => void> }).__jobListeners.forEach((listener) =>
+            listener(u),
+          ),
+        checked,
+      )
+      .catch(() => undefined);
   });
   // Added through the DevTools protocol, as the api shim is, so the page's CSP does not apply to them.
   for (const content of options.initScripts ?? []) await page.addInitScript({ content });
@@ -108,7 +146,14 @@ export async function openRenderer(services: Services, options: { dropRoot?: str
   return {
     page,
     problems,
-    menu: (command) => page.evaluate((c) => (globalThis as unknown as { __menuListeners: ((c: string) => void)[] }).__menuListeners.forEach((listener) => listener(c)), command),
+    menu: (command) =>
+      page.evaluate(
+        (c) =>
+          (globalThis as unknown as { __menuListeners: ((c: string) => void)[] }).__menuListeners.forEach((listener) =>
+            listener(c),
+          ),
+        command,
+      ),
     close: async () => {
       stopJobUpdates();
       await browser.close();
@@ -121,11 +166,25 @@ export async function openRenderer(services: Services, options: { dropRoot?: str
 export const axeScript = () => fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 /** Runs axe-core's WCAG 2.1 A and AA rules on the page; reports every violation, returns the serious and critical ones. */
-export async function seriousAccessibilityViolations(page: Page, report: (message: string) => void, view = 'page'): Promise<{ id: string; impact: string; nodes: string[] }[]> {
+export async function seriousAccessibilityViolations(
+  page: Page,
+  report: (message: string) => void,
+  view = 'page',
+): Promise<{ id: string; impact: string; nodes: string[] }[]> {
   const violations = await page.evaluate(async () => {
-    const axe = (globalThis as unknown as { axe: { run(o: object): Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }> } }).axe;
+    const axe = (
+      globalThis as unknown as {
+        axe: {
+          run(o: object): Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }>;
+        };
+      }
+    ).axe;
     const result = await axe.run({ runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
-    return result.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) }));
+    return result.violations.map((v) => ({
+      id: v.id,
+      impact: v.impact,
+      nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' ')),
+    }));
   });
   if (violations.length) report(`${view}: ${JSON.stringify(violations)}`);
   return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');

@@ -20,8 +20,17 @@ export interface StandInRecord {
   permissionHandler: boolean;
   menu: MenuEntry[] | null;
   windows: {
-    id: number; options: { webPreferences?: Record<string, unknown> } & Record<string, unknown>; url: string; destroyed: boolean; shown: boolean;
-    minimized: boolean; focusCount: number; sent: { channel: string; args: unknown[] }[]; events: string[]; webContentsEvents: string[]; hasWindowOpenHandler: boolean;
+    id: number;
+    options: { webPreferences?: Record<string, unknown> } & Record<string, unknown>;
+    url: string;
+    destroyed: boolean;
+    shown: boolean;
+    minimized: boolean;
+    focusCount: number;
+    sent: { channel: string; args: unknown[] }[];
+    events: string[];
+    webContentsEvents: string[];
+    hasWindowOpenHandler: boolean;
   }[];
   /** Package → ms since process start when the main thread first resolved it. */
   resolved: Record<string, number>;
@@ -66,12 +75,31 @@ export interface LaunchOptions {
  */
 export function launchBuiltApp(options: LaunchOptions): BuiltApp {
   const env: Record<string, string | undefined> = {
-    ...process.env, NODE_OPTIONS: undefined, STANDIN_USER_DATA: options.userData, STANDIN_DOCUMENTS: options.documents,
-    STANDIN_PLATFORM: options.platform, STANDIN_SINGLE_INSTANCE: options.singleInstance, STANDIN_EARLY_CALL: options.earlyCall, ...options.env,
+    ...process.env,
+    NODE_OPTIONS: undefined,
+    STANDIN_USER_DATA: options.userData,
+    STANDIN_DOCUMENTS: options.documents,
+    STANDIN_PLATFORM: options.platform,
+    STANDIN_SINGLE_INSTANCE: options.singleInstance,
+    STANDIN_EARLY_CALL: options.earlyCall,
+    ...options.env,
   };
-  const child = spawn(process.execPath, ['--no-experimental-strip-types', '--no-warnings=ExperimentalWarning', '--import', standIn, path.join(projectRoot, 'dist', 'electron', 'main.js')], {
-    cwd: options.userData, env, stdio: ['ignore', 'inherit', 'pipe', 'ipc'], serialization: 'advanced',
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      '--no-experimental-strip-types',
+      '--no-warnings=ExperimentalWarning',
+      '--import',
+      standIn,
+      path.join(projectRoot, 'dist', 'electron', 'main.js'),
+    ],
+    {
+      cwd: options.userData,
+      env,
+      stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+      serialization: 'advanced',
+    },
+  );
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
@@ -79,22 +107,37 @@ export function launchBuiltApp(options: LaunchOptions): BuiltApp {
   let finalRecord: StandInRecord | undefined;
   let listening: () => void;
   const hello = new Promise<void>((resolve) => (listening = resolve));
-  child.on('message', (message: { id?: number; value?: unknown; error?: string; hello?: true; exit?: number; record?: StandInRecord }) => {
-    if (message.hello) listening();
-    if (message.exit !== undefined) finalRecord = message.record;
-    const waiter = message.id === undefined ? undefined : pending.get(message.id);
-    if (!waiter) return;
-    pending.delete(message.id!);
-    if (message.error !== undefined) waiter.reject(new Error(message.error));
-    else waiter.resolve(message.value);
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; record: StandInRecord | undefined }>((resolve) => {
-    child.on('exit', (code, signal) => {
-      for (const waiter of pending.values()) waiter.reject(new Error(`the app exited (code ${code}, signal ${signal}) before answering; stderr:\n${stderr}`));
-      pending.clear();
-      resolve({ code, signal, record: finalRecord });
-    });
-  });
+  child.on(
+    'message',
+    (message: {
+      id?: number;
+      value?: unknown;
+      error?: string;
+      hello?: true;
+      exit?: number;
+      record?: StandInRecord;
+    }) => {
+      if (message.hello) listening();
+      if (message.exit !== undefined) finalRecord = message.record;
+      const waiter = message.id === undefined ? undefined : pending.get(message.id);
+      if (!waiter) return;
+      pending.delete(message.id!);
+      if (message.error !== undefined) waiter.reject(new Error(message.error));
+      else waiter.resolve(message.value);
+    },
+  );
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; record: StandInRecord | undefined }>(
+    (resolve) => {
+      child.on('exit', (code, signal) => {
+        for (const waiter of pending.values())
+          waiter.reject(
+            new Error(`the app exited (code ${code}, signal ${signal}) before answering; stderr:\n${stderr}`),
+          );
+        pending.clear();
+        resolve({ code, signal, record: finalRecord });
+      });
+    },
+  );
   // Messages sent before the stand-in listens would be lost: each request waits for its hello (or the exit).
   const request = async <T>(op: string, args: Record<string, unknown> = {}) => {
     await Promise.race([hello, exited]);
@@ -109,9 +152,12 @@ export function launchBuiltApp(options: LaunchOptions): BuiltApp {
     child,
     request,
     record: () => request<StandInRecord>('record'),
-    invoke: <T>(channel: string, args: unknown[], senderUrl = 'app://renderer/index.html') => request<T>('invoke', { channel, args, senderUrl }),
+    invoke: <T>(channel: string, args: unknown[], senderUrl = 'app://renderer/index.html') =>
+      request<T>('invoke', { channel, args, senderUrl }),
     fetch: async (url) => {
-      const response = await request<{ status: number; headers: Record<string, string>; body: Uint8Array }>('fetch', { url });
+      const response = await request<{ status: number; headers: Record<string, string>; body: Uint8Array }>('fetch', {
+        url,
+      });
       return { ...response, body: Buffer.from(response.body) };
     },
     exited,

@@ -62,9 +62,11 @@ export async function labeledCatalog(dir: string, n: number, rename: Record<numb
   const catalog = new Catalog(db);
   const result = await importPhotos([photos], { catalog, thumbnailsDir: path.join(dir, 'thumbs') });
   assert.equal(result.counts.done, n);
-  catalog.setLabels(paths.map((file, i) => ({ photoId: catalog.photoAtPath(file)!, label: testSet.labels[i]! })), 'tester');
+  catalog.setLabels(
+    paths.map((file, i) => ({ photoId: catalog.photoAtPath(file)!, label: testSet.labels[i]! })),
+    'tester',
+  );
   const hashes = paths.map(sha256);
   catalog.close();
   return { photos, db, paths, hashes, expectedFolder: (i: number) => DEFAULT_FOLDER_NAMES[testSet.labels[i]!]! };
 }
-

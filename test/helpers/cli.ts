@@ -17,7 +17,10 @@ export function cli(args: string[], env: Record<string, string> = {}, prefix: st
 export function count(dbFile: string, sql: string, ...params: unknown[]): number {
   const db = new Database(dbFile, { readonly: true });
   try {
-    return db.prepare(sql).pluck().get(...params) as number;
+    return db
+      .prepare(sql)
+      .pluck()
+      .get(...params) as number;
   } finally {
     db.close();
   }

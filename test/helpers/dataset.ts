@@ -14,7 +14,9 @@ export function idxFiles(data: FashionMnist, count: { train: number; test: numbe
     return Buffer.concat([header, Buffer.from(from.subarray(0, n))]);
   };
   return {
-    'train-images-idx3-ubyte': images(count.train, data.train.images), 'train-labels-idx1-ubyte': labels(count.train, data.train.labels),
-    't10k-images-idx3-ubyte': images(count.test, data.test.images), 't10k-labels-idx1-ubyte': labels(count.test, data.test.labels),
+    'train-images-idx3-ubyte': images(count.train, data.train.images),
+    'train-labels-idx1-ubyte': labels(count.train, data.train.labels),
+    't10k-images-idx3-ubyte': images(count.test, data.test.images),
+    't10k-labels-idx1-ubyte': labels(count.test, data.test.labels),
   };
 }

@@ -17,7 +17,10 @@ function newestSource(): number {
   for (const source of SOURCES) {
     const full = path.join(projectRoot, source);
     const files = fs.statSync(full).isDirectory()
-      ? fs.readdirSync(full, { recursive: true, encoding: 'utf8' }).map((f) => path.join(full, f)).filter((f) => !f.includes(`${path.sep}node_modules${path.sep}`))
+      ? fs
+          .readdirSync(full, { recursive: true, encoding: 'utf8' })
+          .map((f) => path.join(full, f))
+          .filter((f) => !f.includes(`${path.sep}node_modules${path.sep}`))
       : [full];
     for (const file of files) newest = Math.max(newest, fs.statSync(file).mtimeMs);
   }
@@ -51,7 +54,8 @@ export async function ensureDistBuilt(): Promise<void> {
   }
   try {
     if (isFresh()) return;
-    for (const out of ['electron', 'contract']) fs.rmSync(path.join(projectRoot, 'dist', out), { recursive: true, force: true });
+    for (const out of ['electron', 'contract'])
+      fs.rmSync(path.join(projectRoot, 'dist', out), { recursive: true, force: true });
     // The build's own node (tsc, vite, esbuild) is the one running the tests.
     const env = { ...process.env, PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH}` };
     await promisify(execFile)('npm', ['run', 'build'], { cwd: projectRoot, env, maxBuffer: 64 * 1024 * 1024 });

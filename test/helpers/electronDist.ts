@@ -24,16 +24,22 @@ export type Fuses = Record<(typeof FUSES)[number], boolean>;
 /** The wire as Electron lays it out: sentinel, version, length, then '1' (on) or '0' (off) per fuse. */
 function fuseWire(fuses: Fuses): Buffer {
   const states = FUSES.map((name) => (fuses[name] ? '1' : '0')).join('');
-  return Buffer.concat([Buffer.from(FUSE_SENTINEL, 'ascii'), Buffer.from([FUSE_WIRE_VERSION, FUSES.length]), Buffer.from(states, 'ascii')]);
+  return Buffer.concat([
+    Buffer.from(FUSE_SENTINEL, 'ascii'),
+    Buffer.from([FUSE_WIRE_VERSION, FUSES.length]),
+    Buffer.from(states, 'ascii'),
+  ]);
 }
 
 /** Reads the fuses back from a binary, independently of the library that flipped them. */
 export function readFuses(binary: string): Fuses {
   const bytes = fs.readFileSync(binary);
   const at = bytes.indexOf(FUSE_SENTINEL, 0, 'ascii');
-  if (at < 0 || bytes.lastIndexOf(FUSE_SENTINEL, undefined, 'ascii') !== at) throw new Error(`${binary} does not hold exactly one fuse wire`);
+  if (at < 0 || bytes.lastIndexOf(FUSE_SENTINEL, undefined, 'ascii') !== at)
+    throw new Error(`${binary} does not hold exactly one fuse wire`);
   const wire = at + FUSE_SENTINEL.length;
-  if (bytes[wire] !== FUSE_WIRE_VERSION || bytes[wire + 1] !== FUSES.length) throw new Error(`${binary}: unexpected fuse wire version or length`);
+  if (bytes[wire] !== FUSE_WIRE_VERSION || bytes[wire + 1] !== FUSES.length)
+    throw new Error(`${binary}: unexpected fuse wire version or length`);
   const fuses = {} as Fuses;
   FUSES.forEach((name, i) => {
     const state = String.fromCharCode(bytes[wire + 2 + i]!);
@@ -53,9 +59,23 @@ export function readFuses(binary: string): Fuses {
 export function writeElectronDist(dir: string, fuses: Fuses): string {
   const placeholder = (name: string) => `placeholder for Electron's ${name} (test/helpers/electronDist.ts)\n`;
   const files = [
-    'chrome_100_percent.pak', 'chrome_200_percent.pak', 'icudtl.dat', 'libEGL.so', 'libGLESv2.so', 'libffmpeg.so',
-    'libvk_swiftshader.so', 'libvulkan.so.1', 'resources.pak', 'snapshot_blob.bin', 'v8_context_snapshot.bin',
-    'vk_swiftshader_icd.json', 'LICENSE', 'LICENSES.chromium.html', 'locales/en-US.pak', 'locales/de.pak', 'locales/fr.pak',
+    'chrome_100_percent.pak',
+    'chrome_200_percent.pak',
+    'icudtl.dat',
+    'libEGL.so',
+    'libGLESv2.so',
+    'libffmpeg.so',
+    'libvk_swiftshader.so',
+    'libvulkan.so.1',
+    'resources.pak',
+    'snapshot_blob.bin',
+    'v8_context_snapshot.bin',
+    'vk_swiftshader_icd.json',
+    'LICENSE',
+    'LICENSES.chromium.html',
+    'locales/en-US.pak',
+    'locales/de.pak',
+    'locales/fr.pak',
   ];
   for (const file of files) {
     fs.mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
@@ -63,9 +83,15 @@ export function writeElectronDist(dir: string, fuses: Fuses): string {
   }
   fs.mkdirSync(path.join(dir, 'resources'), { recursive: true });
   for (const helper of ['chrome-sandbox', 'chrome_crashpad_handler']) {
-    fs.writeFileSync(path.join(dir, helper), `#!/bin/sh\necho '${placeholder(helper).trim()}' >&2\nexit 1\n`, { mode: 0o755 });
+    fs.writeFileSync(path.join(dir, helper), `#!/bin/sh\necho '${placeholder(helper).trim()}' >&2\nexit 1\n`, {
+      mode: 0o755,
+    });
   }
   const launcher = `#!/bin/sh\necho '${placeholder('binary').trim()}' >&2\nexit 1\n# `;
-  fs.writeFileSync(path.join(dir, 'electron'), Buffer.concat([Buffer.from(launcher), fuseWire(fuses), Buffer.from('\n')]), { mode: 0o755 });
+  fs.writeFileSync(
+    path.join(dir, 'electron'),
+    Buffer.concat([Buffer.from(launcher), fuseWire(fuses), Buffer.from('\n')]),
+    { mode: 0o755 },
+  );
   return dir;
 }

@@ -10,7 +10,10 @@ import { selfCheck } from '../../electron/ml/selfCheck.ts';
 import { FLAVOURS, registerStandIn, type Flavour } from './standInBackend.ts';
 
 const [gpu, node] = process.argv.slice(2);
-const standIns: Record<string, string | undefined> = { '@tensorflow/tfjs-node-gpu': gpu, '@tensorflow/tfjs-node': node };
+const standIns: Record<string, string | undefined> = {
+  '@tensorflow/tfjs-node-gpu': gpu,
+  '@tensorflow/tfjs-node': node,
+};
 
 const started = performance.now();
 const info = await initBackend(undefined, async (pkg) => {

@@ -29,7 +29,8 @@ import { fileURLToPath } from 'node:url';
 import { entryResolvedAt, firstResolved } from './register.mjs';
 
 const realPlatform = process.platform;
-if (process.env.STANDIN_PLATFORM) Object.defineProperty(process, 'platform', { value: process.env.STANDIN_PLATFORM, configurable: true });
+if (process.env.STANDIN_PLATFORM)
+  Object.defineProperty(process, 'platform', { value: process.env.STANDIN_PLATFORM, configurable: true });
 
 const record = {
   singleInstanceLockRequested: false,
@@ -46,7 +47,12 @@ const record = {
 
 /** An event object whose default action a listener may prevent, as Electron passes to before-quit, close… */
 function emitPreventable(emitter, name, ...args) {
-  const event = { defaultPrevented: false, preventDefault() { this.defaultPrevented = true; } };
+  const event = {
+    defaultPrevented: false,
+    preventDefault() {
+      this.defaultPrevented = true;
+    },
+  };
   emitter.emit(name, event, ...args);
   return event.defaultPrevented;
 }
@@ -82,7 +88,11 @@ export class BrowserWindow extends EventEmitter {
 
   constructor(options = {}) {
     super();
-    record.firstWindow ??= { at: performance.now(), sinceEntry: performance.now() - entryResolvedAt, resolved: [...firstResolved.keys()] };
+    record.firstWindow ??= {
+      at: performance.now(),
+      sinceEntry: performance.now() - entryResolvedAt,
+      resolved: [...firstResolved.keys()],
+    };
     this.id = windows.length + 1;
     this.options = options;
     this.destroyed = false;
@@ -135,7 +145,12 @@ export class BrowserWindow extends EventEmitter {
   }
   getNormalBounds() {
     this.assertAlive();
-    return { x: this.options.x ?? 0, y: this.options.y ?? 0, width: this.options.width ?? 800, height: this.options.height ?? 600 };
+    return {
+      x: this.options.x ?? 0,
+      y: this.options.y ?? 0,
+      width: this.options.width ?? 800,
+      height: this.options.height ?? 600,
+    };
   }
   close() {
     if (this.destroyed || emitPreventable(this, 'close')) return;
@@ -148,8 +163,17 @@ export class BrowserWindow extends EventEmitter {
 }
 
 const describeWindow = (w) => ({
-  id: w.id, options: w.options, url: w.webContents.url, destroyed: w.destroyed, shown: w.shown, minimized: w.minimized, focusCount: w.focusCount,
-  sent: w.webContents.sent, events: w.eventNames(), webContentsEvents: w.webContents.eventNames(), hasWindowOpenHandler: Boolean(w.webContents.windowOpenHandler),
+  id: w.id,
+  options: w.options,
+  url: w.webContents.url,
+  destroyed: w.destroyed,
+  shown: w.shown,
+  minimized: w.minimized,
+  focusCount: w.focusCount,
+  sent: w.webContents.sent,
+  events: w.eventNames(),
+  webContentsEvents: w.webContents.eventNames(),
+  hasWindowOpenHandler: Boolean(w.webContents.windowOpenHandler),
 });
 
 // ---- the app ----
@@ -157,12 +181,14 @@ const describeWindow = (w) => ({
 class App extends EventEmitter {
   ready = false;
   quitting = false;
-  #ready = new Promise((resolve) => setImmediate(() => {
-    Object.defineProperty(process, 'platform', { value: realPlatform, configurable: true });
-    this.ready = true;
-    this.emit('ready');
-    resolve();
-  }));
+  #ready = new Promise((resolve) =>
+    setImmediate(() => {
+      Object.defineProperty(process, 'platform', { value: realPlatform, configurable: true });
+      this.ready = true;
+      this.emit('ready');
+      resolve();
+    }),
+  );
 
   whenReady() {
     return this.#ready;
@@ -261,7 +287,13 @@ export const Menu = {
     applicationMenu = menu;
   },
 };
-const describeMenu = (items) => items.map((item) => ({ label: item.label, role: item.role, accelerator: item.accelerator, submenu: Array.isArray(item.submenu) ? describeMenu(item.submenu) : undefined }));
+const describeMenu = (items) =>
+  items.map((item) => ({
+    label: item.label,
+    role: item.role,
+    accelerator: item.accelerator,
+    submenu: Array.isArray(item.submenu) ? describeMenu(item.submenu) : undefined,
+  }));
 
 /** Answers the test queued for each kind of dialog; a dialog without one is cancelled. */
 const dialogAnswers = { open: [], save: [] };
@@ -269,7 +301,9 @@ function showDialog(kind, args) {
   const [win, options] = args[0] instanceof BrowserWindow ? args : [undefined, args[0]];
   win?.assertAlive();
   record.dialogs.push({ kind, window: win?.id ?? null, title: options.title });
-  return Promise.resolve(dialogAnswers[kind].shift() ?? (kind === 'open' ? { canceled: true, filePaths: [] } : { canceled: true }));
+  return Promise.resolve(
+    dialogAnswers[kind].shift() ?? (kind === 'open' ? { canceled: true, filePaths: [] } : { canceled: true }),
+  );
 }
 export const dialog = {
   showOpenDialog: (...args) => showDialog('open', args),
@@ -284,7 +318,17 @@ export const screen = {
   getAllDisplays: () => [{ workArea: { x: 0, y: 0, width: 1920, height: 1080 } }],
 };
 
-const CONTENT_TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml', '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.webp': 'image/webp', '.json': 'application/json' };
+const CONTENT_TYPES = {
+  '.html': 'text/html',
+  '.js': 'text/javascript',
+  '.css': 'text/css',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.webp': 'image/webp',
+  '.json': 'application/json',
+};
 /** Electron's net.fetch, for file: URLs only (what the shell fetches); a missing file fails as Chromium's loader does. */
 export const net = {
   async fetch(input) {
@@ -294,7 +338,10 @@ export const net = {
     const bytes = await fs.promises.readFile(file).catch(() => {
       throw new Error('net::ERR_FILE_NOT_FOUND');
     });
-    return new Response(bytes, { status: 200, headers: { 'content-type': CONTENT_TYPES[path.extname(file).toLowerCase()] ?? 'application/octet-stream' } });
+    return new Response(bytes, {
+      status: 200,
+      headers: { 'content-type': CONTENT_TYPES[path.extname(file).toLowerCase()] ?? 'application/octet-stream' },
+    });
   },
 };
 
@@ -326,7 +373,11 @@ function menuItem(labels) {
   return item;
 }
 
-const windowById = (id) => windows.find((w) => w.id === id) ?? (() => { throw new Error(`no window ${id}`); })();
+const windowById = (id) =>
+  windows.find((w) => w.id === id) ??
+  (() => {
+    throw new Error(`no window ${id}`);
+  })();
 
 const ops = {
   record: () => snapshot(),
@@ -334,7 +385,11 @@ const ops = {
     const handler = protocolHandlers.get(new URL(url).protocol.slice(0, -1));
     if (!handler) throw new Error(`no protocol handler for ${url}`);
     const response = await handler(new Request(url));
-    return { status: response.status, headers: Object.fromEntries(response.headers), body: new Uint8Array(await response.arrayBuffer()) };
+    return {
+      status: response.status,
+      headers: Object.fromEntries(response.headers),
+      body: new Uint8Array(await response.arrayBuffer()),
+    };
   },
   invoke({ channel, args, senderUrl }) {
     const handler = ipcHandlers.get(channel);
@@ -350,7 +405,8 @@ const ops = {
   emit: ({ event, args = [] }) => void app.emit(event, { preventDefault() {} }, ...args),
   quit: () => app.quit(),
   answerDialog: ({ kind, answer }) => void dialogAnswers[kind].push(answer),
-  permission: ({ permission }) => new Promise((resolve) => permissionHandler(BrowserWindow.getAllWindows()[0]?.webContents, permission, resolve, {})),
+  permission: ({ permission }) =>
+    new Promise((resolve) => permissionHandler(BrowserWindow.getAllWindows()[0]?.webContents, permission, resolve, {})),
 };
 
 process.on('message', async (message) => {

@@ -25,10 +25,12 @@ function packageName(specifier) {
 registerHooks({
   resolve(specifier, context, nextResolve) {
     if (specifier === 'electron') return { url: standIn, format: 'module', shortCircuit: true };
-    if (packageName(specifier) === 'tsx') throw new Error(`the built app resolved ${specifier} from ${context.parentURL}`);
+    if (packageName(specifier) === 'tsx')
+      throw new Error(`the built app resolved ${specifier} from ${context.parentURL}`);
     const result = nextResolve(specifier, context);
     if (context.parentURL === undefined) entryResolvedAt ??= performance.now();
-    if (/\.[cm]?tsx?$/.test(new URL(result.url).pathname)) throw new Error(`the built app loads TypeScript: ${result.url}`);
+    if (/\.[cm]?tsx?$/.test(new URL(result.url).pathname))
+      throw new Error(`the built app loads TypeScript: ${result.url}`);
     const name = packageName(specifier);
     if (name && !firstResolved.has(name)) firstResolved.set(name, performance.now());
     return result;
