@@ -20,7 +20,7 @@ export interface Step {
 }
 
 const categoryName = (label: number | null | undefined) =>
-  label === null || label === undefined ? 'no category' : CLASS_NAMES[label]!;
+  label === null || label === undefined ? 'unreviewed' : CLASS_NAMES[label]!;
 
 /** "photo.jpg" for one photo, "7 photos" for a bulk step. */
 export const decisionSubject = (d: Decision) => (d.after.length === 1 ? d.name : `${d.after.length} photos`);
