@@ -83,28 +83,27 @@ export class DecisionHistory {
 
   /** Undoes the last step (queued behind earlier ones); resolves with it, or null when there is none. */
   undo(): Promise<Decision | null> {
-    return this.inOrder(async () => {
-      const last = this.done.at(-1);
-      if (!last) return null;
-      await api.setLabels(last.before);
-      this.done = this.done.slice(0, -1);
-      this.undone = [...this.undone, last];
-      const back = last.after.length === 1 ? categoryName(last.before[0]?.label) : 'their earlier categories';
-      this.#say(`Undid: ${decisionSubject(last)} back to ${back}`);
-      return last;
-    });
+    return this.#travel(true);
   }
 
   /** Redoes the last undone step (queued behind earlier ones); resolves with it, or null when there is none. */
   redo(): Promise<Decision | null> {
+    return this.#travel(false);
+  }
+
+  /** Writes the labels before (undo) or after (redo) the step at the top of its stack, and moves it to the other. */
+  #travel(back: boolean): Promise<Decision | null> {
     return this.inOrder(async () => {
-      const next = this.undone.at(-1);
-      if (!next) return null;
-      await api.setLabels(next.after);
-      this.undone = this.undone.slice(0, -1);
-      this.done = [...this.done, next];
-      this.#say(`Redid: ${decisionSubject(next)} to ${decisionCategory(next)}`);
-      return next;
+      const step = (back ? this.done : this.undone).at(-1);
+      if (!step) return null;
+      await api.setLabels(back ? step.before : step.after);
+      const [from, to] = back ? (['done', 'undone'] as const) : (['undone', 'done'] as const);
+      this[from] = this[from].slice(0, -1);
+      this[to] = [...this[to], step];
+      if (!back) this.#say(`Redid: ${decisionSubject(step)} to ${decisionCategory(step)}`);
+      else if (step.after.length > 1) this.#say(`Undid: ${decisionSubject(step)} back to their earlier categories`);
+      else this.#say(`Undid: ${decisionSubject(step)} back to ${categoryName(step.before[0]?.label)}`);
+      return step;
     });
   }
 
