@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { createServices, type Services } from '../electron/app/services.ts';
+import { projectRoot } from '../electron/appPaths.ts';
 import { CLASS_NAMES } from '../contract/categories.ts';
 import { writePackshots } from './fixtures/samplePhotos.ts';
 import { CHROMIUM, openRenderer, type RendererSession } from './helpers/browser.ts';
@@ -13,6 +14,7 @@ import { tempDir } from './helpers/photos.ts';
 
 const skip =
   !fs.existsSync(CHROMIUM) && `Chromium not found at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`;
+const ARTIFACTS = path.join(projectRoot, 'test-artifacts');
 const dir = tempDir('review-keys');
 const catalogFile = path.join(dir, 'catalog.sqlite');
 const csvFile = path.join(dir, 'labels.csv');
@@ -165,6 +167,8 @@ test('undo survives a switch to Catalog and back, and Z says what it undid', { s
   await page.keyboard.press('Shift+Z');
   await toast(`Redid: ${nameOf(last!.photo)} to ${CLASS_NAMES[2]}`);
   assert.equal(labelOf(last!.photo), 2);
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: path.join(ARTIFACTS, 'review-undo-strip.png') });
 
   // A click on the strip, from Catalog, shows that photo in Review.
   const [firstDecided] = lastLogged(100).filter((e) => e.label === 5);
