@@ -30,6 +30,8 @@ export interface AppInfo {
   thumbnailBase: string;
   /** Where the photos themselves are served: `${photoBase}${hash}`. */
   photoBase: string;
+  /** The catalog's file path: the key of what the window keeps per catalog (the undo history). */
+  catalogFile: string;
 }
 
 const categoryId = z.number().int().min(0).max(9);

@@ -450,6 +450,7 @@ export function createServices(options: ServiceOptions = {}): Services {
       version,
       thumbnailBase: options.thumbnailBase ?? 'thumb://photo/',
       photoBase: options.photoBase ?? 'photo://file/',
+      catalogFile,
       ...modelSummary(await activeModelDir()),
     }),
     async chooseAndImport() {
