@@ -70,3 +70,34 @@ export async function labeledCatalog(dir: string, n: number, rename: Record<numb
   catalog.close();
   return { photos, db, paths, hashes, expectedFolder: (i: number) => DEFAULT_FOLDER_NAMES[testSet.labels[i]!]! };
 }
+
+/**
+ * Takes photos of a labeledCatalog (by index) back out of review, each with a model's guess `label` at
+ * `confidence` (0–1; the rest spread evenly over the other nine categories), as an unsure model leaves them.
+ */
+export function modelGuesses(
+  db: string,
+  paths: string[],
+  guesses: { index: number; label: number; confidence: number }[],
+) {
+  const catalog = new Catalog(db);
+  try {
+    const model = catalog.registerModel({ name: 'guesser', version: 'guesser-1', dir: path.dirname(db), card: {} });
+    const ids = guesses.map((g) => catalog.photoAtPath(paths[g.index]!)!);
+    catalog.storePredictions(
+      model.id,
+      guesses.map((g, i) => ({
+        photoId: ids[i]!,
+        probabilities: Float32Array.from({ length: 10 }, (_, k) =>
+          k === g.label ? g.confidence : (1 - g.confidence) / 9,
+        ),
+      })),
+    );
+    catalog.setLabels(
+      ids.map((photoId) => ({ photoId, label: null })),
+      'tester',
+    );
+  } finally {
+    catalog.close();
+  }
+}
