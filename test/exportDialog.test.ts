@@ -10,8 +10,14 @@ import { DEFAULT_FOLDER_NAMES } from '../electron/export/fileNames.ts';
 import { DEFAULT_REVIEW_RULE } from '../electron/catalog/catalog.ts';
 import { CLASS_NAMES } from '../electron/dataset/fashionMnist.ts';
 import { writePackshots } from './fixtures/samplePhotos.ts';
-import { axeScript, CHROMIUM, openRenderer, seriousAccessibilityViolations } from './helpers/browser.ts';
-import { filesByHash, labeledCatalog, modelGuesses, testSet } from './helpers/catalogs.ts';
+import {
+  axeScript,
+  CHROMIUM,
+  openRenderer,
+  seriousAccessibilityViolations,
+  type RendererSession,
+} from './helpers/browser.ts';
+import { filesByHash, labeledCatalog, testSet, unsureCatalog } from './helpers/catalogs.ts';
 import { tempDir } from './helpers/photos.ts';
 
 const skip =
@@ -43,10 +49,7 @@ test(
     const ui = await openRenderer(services, { initScripts: [axeScript()] });
     try {
       const { page } = ui;
-      await page.setViewportSize({ width: 1280, height: 900 });
-      await ui.menu('export');
-      const dialog = page.getByRole('dialog', { name: 'Export' });
-      await dialog.waitFor();
+      const dialog = await openExportDialog(ui);
 
       // The shop CSV of the reviewed photos, with a BOM for Excel.
       await dialog.getByRole('radio', { name: /^Reviewed only/ }).check();
@@ -109,14 +112,7 @@ test(
   { skip, timeout: 300_000 },
   async (t) => {
     const dir = tempDir('export-dialog-unsure');
-    const { db, paths, hashes } = await labeledCatalog(dir, 12);
-    const guess = (i: number) => (testSet.labels[i]! + 1) % 10;
-    // Two wrong guesses under the review rule's 70 %, one wrong guess sure enough to pass without review.
-    modelGuesses(db, paths, [
-      { index: 0, label: guess(0), confidence: 0.23 },
-      { index: 1, label: guess(1), confidence: 0.5 },
-      { index: 2, label: guess(2), confidence: 0.95 },
-    ]);
+    const { db, paths, hashes, guess } = await unsureCatalog(dir);
     const csvFile = path.join(dir, 'shop.csv');
     const dest = path.join(dir, 'sorted');
     const services = createServices({
@@ -130,10 +126,7 @@ test(
     const ui = await openRenderer(services, { initScripts: [axeScript()] });
     try {
       const { page } = ui;
-      await page.setViewportSize({ width: 1280, height: 900 });
-      await ui.menu('export');
-      const dialog = page.getByRole('dialog', { name: 'Export' });
-      await dialog.waitFor();
+      const dialog = await openExportDialog(ui);
       await dialog.getByRole('radio', { name: /^All/ }).check();
       const warning = dialog.getByTestId('needs-review-warning');
       await warning.filter({ hasText: '2 of these photos still need review (lowest confidence 23%)' }).waitFor();
@@ -226,6 +219,15 @@ test(
     }
   },
 );
+
+/** Opens the Export dialog from the menu, in a 1280×900 window. */
+async function openExportDialog(ui: RendererSession): Promise<Locator> {
+  await ui.page.setViewportSize({ width: 1280, height: 900 });
+  await ui.menu('export');
+  const dialog = ui.page.getByRole('dialog', { name: 'Export' });
+  await dialog.waitFor();
+  return dialog;
+}
 
 /**
  * Checks that the dialog counts the photos that still need review (the model's own predictions decide how many),

@@ -7,19 +7,12 @@ import { DEFAULT_REVIEW_RULE } from '../electron/catalog/catalog.ts';
 import { DEFAULT_FOLDER_NAMES } from '../electron/export/fileNames.ts';
 import { callValidated } from '../electron/ipc.ts';
 import { folderNameProblems } from '../contract/folderNames.ts';
-import { filesByHash, labeledCatalog, modelGuesses, testSet } from './helpers/catalogs.ts';
+import { filesByHash, testSet, unsureCatalog } from './helpers/catalogs.ts';
 import { tempDir } from './helpers/photos.ts';
 
 test('excludeNeedsReview: counts, the CSV and the sort plan leave out exactly the photos that still need review', async () => {
   const dir = tempDir('leave-out');
-  const { db, paths, hashes } = await labeledCatalog(dir, 12);
-  const wrong = (i: number) => (testSet.labels[i]! + 1) % 10;
-  // Two guesses under the rule's 70 %, one sure enough to go without review.
-  modelGuesses(db, paths, [
-    { index: 0, label: wrong(0), confidence: 0.23 },
-    { index: 1, label: wrong(1), confidence: 0.5 },
-    { index: 2, label: wrong(2), confidence: 0.95 },
-  ]);
+  const { db, paths, hashes, guess: wrong } = await unsureCatalog(dir);
   const dest = path.join(dir, 'sorted');
   const services = createServices({
     catalogFile: db,

@@ -72,24 +72,24 @@ export async function labeledCatalog(dir: string, n: number, rename: Record<numb
 }
 
 /**
- * Takes photos of a labeledCatalog (by index) back out of review, each with a model's guess `label` at
- * `confidence` (0–1; the rest spread evenly over the other nine categories), as an unsure model leaves them.
+ * A labeledCatalog of 12 photos in which the model took three back out of review with a wrong guess (`guess(i)`,
+ * the category after the true one): photo 0 at 23 % and photo 1 at 50 % (under the default rule's 70 %: they
+ * need review), photo 2 at 95 % (sure enough to pass without review). The other nine keep their true labels.
  */
-export function modelGuesses(
-  db: string,
-  paths: string[],
-  guesses: { index: number; label: number; confidence: number }[],
-) {
-  const catalog = new Catalog(db);
+export async function unsureCatalog(dir: string) {
+  const made = await labeledCatalog(dir, 12);
+  const guess = (i: number) => (testSet.labels[i]! + 1) % 10;
+  const catalog = new Catalog(made.db);
   try {
-    const model = catalog.registerModel({ name: 'guesser', version: 'guesser-1', dir: path.dirname(db), card: {} });
-    const ids = guesses.map((g) => catalog.photoAtPath(paths[g.index]!)!);
+    const model = catalog.registerModel({ name: 'guesser', version: 'guesser-1', dir, card: {} });
+    const ids = [0, 1, 2].map((i) => catalog.photoAtPath(made.paths[i]!)!);
+    // The guess at its confidence, the rest spread evenly over the other nine categories.
     catalog.storePredictions(
       model.id,
-      guesses.map((g, i) => ({
+      [0.23, 0.5, 0.95].map((confidence, i) => ({
         photoId: ids[i]!,
         probabilities: Float32Array.from({ length: 10 }, (_, k) =>
-          k === g.label ? g.confidence : (1 - g.confidence) / 9,
+          k === guess(i) ? confidence : (1 - confidence) / 9,
         ),
       })),
     );
@@ -100,4 +100,5 @@ export function modelGuesses(
   } finally {
     catalog.close();
   }
+  return { ...made, guess };
 }
