@@ -58,8 +58,13 @@ export const pageQuerySchema = z.strictObject({
 });
 export type PageQuery = z.infer<typeof pageQuerySchema>;
 
-/** Which photos an export or a sort takes: a queue as in the grid, optionally one category and a name filter. */
-export const photoSelectionSchema = pageQuerySchema.pick({ queue: true, category: true, search: true, rule: true });
+/**
+ * Which photos an export or a sort takes: a queue as in the grid, optionally one category and a name filter,
+ * and optionally without the photos that still need review by `rule` (their category is the model's guess).
+ */
+export const photoSelectionSchema = pageQuerySchema
+  .pick({ queue: true, category: true, search: true, rule: true })
+  .extend({ excludeNeedsReview: z.boolean().optional() });
 export type PhotoSelection = z.infer<typeof photoSelectionSchema>;
 
 /** What one queue of a selection holds, and the rows each CSV layout gives it. */

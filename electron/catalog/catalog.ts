@@ -667,9 +667,13 @@ export class Catalog {
   /** How many photos a grid query matches (its WHERE given): from the kept counts where they answer it, else counted. */
   private countMatching(query: PhotoSelection, filter: string, params: Record<string, unknown>): number {
     if (query.search) return this.db.prepare(`SELECT count(*) FROM photos ${filter}`).pluck().get(params) as number;
-    if (query.queue === 'needsReview') return this.needsReviewCount(query.rule, query.category);
+    if (query.queue === 'needsReview')
+      return query.excludeNeedsReview ? 0 : this.needsReviewCount(query.rule, query.category);
     const rows = this.categoryTotals().filter((r) => query.category === undefined || r.category === query.category);
-    return rows.reduce((sum, r) => sum + r.reviewed + (query.queue === 'reviewed' ? 0 : r.unreviewed), 0);
+    // Reviewed photos never need review: only 'all' loses some.
+    const left =
+      query.excludeNeedsReview && query.queue === 'all' ? this.needsReviewCount(query.rule, query.category) : 0;
+    return rows.reduce((sum, r) => sum + r.reviewed + (query.queue === 'reviewed' ? 0 : r.unreviewed), 0) - left;
   }
 
   /** The WHERE and ORDER BY of a grid query (ORDER BY id without a sort), with its named parameters. */
@@ -683,6 +687,11 @@ export class Catalog {
     if (query.queue === 'reviewed') where.push('label IS NOT NULL');
     if (query.queue === 'needsReview') {
       where.push(`label IS NULL AND ${needsReviewSql}`);
+      Object.assign(params, reviewParams(query.rule));
+    }
+    if (query.excludeNeedsReview) {
+      // coalesce: a photo not predicted yet (NULL confidence) does not need review, so it stays.
+      where.push(`NOT coalesce(label IS NULL AND ${needsReviewSql}, 0)`);
       Object.assign(params, reviewParams(query.rule));
     }
     if (query.category !== undefined) {

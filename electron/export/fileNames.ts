@@ -1,13 +1,6 @@
 import path from 'node:path';
 import { CLASS_NAMES, NUM_CLASSES } from '../dataset/fashionMnist.ts';
-
-/** Names Windows reserves for devices, with or without an extension. */
-const RESERVED = /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])$/i;
-// Characters Windows forbids in names (and / everywhere), plus control characters.
-// eslint-disable-next-line no-control-regex -- control characters are among what it replaces
-const FORBIDDEN = /[<>:"/\\|?*\u0000-\u001f]/g;
-/** Room under the usual 255-byte limit for " (12345)" and a partial-copy prefix. */
-const MAX_NAME_BYTES = 200;
+import { FORBIDDEN_CHARACTERS, MAX_NAME_BYTES, RESERVED_NAME } from '../../contract/folderNames.ts';
 
 /**
  * A file or folder name that is valid on Windows, macOS and Linux alike, so sorted photos can be copied to
@@ -17,10 +10,10 @@ const MAX_NAME_BYTES = 200;
 export function portableName(name: string): string {
   let safe = name
     .normalize('NFC')
-    .replace(FORBIDDEN, '_')
+    .replace(FORBIDDEN_CHARACTERS, '_')
     .replace(/[. ]+$/, '');
   const { name: stem, ext } = path.parse(safe);
-  if (RESERVED.test(stem.split('.')[0]!)) safe = `_${safe}`;
+  if (RESERVED_NAME.test(stem.split('.')[0]!)) safe = `_${safe}`;
   if (Buffer.byteLength(safe) > MAX_NAME_BYTES) {
     let shortened = path.parse(safe).name;
     while (Buffer.byteLength(shortened + ext) > MAX_NAME_BYTES) shortened = [...shortened].slice(0, -1).join('');

@@ -70,3 +70,35 @@ export async function labeledCatalog(dir: string, n: number, rename: Record<numb
   catalog.close();
   return { photos, db, paths, hashes, expectedFolder: (i: number) => DEFAULT_FOLDER_NAMES[testSet.labels[i]!]! };
 }
+
+/**
+ * A labeledCatalog of 12 photos in which the model took three back out of review with a wrong guess (`guess(i)`,
+ * the category after the true one): photo 0 at 23 % and photo 1 at 50 % (under the default rule's 70 %: they
+ * need review), photo 2 at 95 % (sure enough to pass without review). The other nine keep their true labels.
+ */
+export async function unsureCatalog(dir: string) {
+  const made = await labeledCatalog(dir, 12);
+  const guess = (i: number) => (testSet.labels[i]! + 1) % 10;
+  const catalog = new Catalog(made.db);
+  try {
+    const model = catalog.registerModel({ name: 'guesser', version: 'guesser-1', dir, card: {} });
+    const ids = [0, 1, 2].map((i) => catalog.photoAtPath(made.paths[i]!)!);
+    // The guess at its confidence, the rest spread evenly over the other nine categories.
+    catalog.storePredictions(
+      model.id,
+      [0.23, 0.5, 0.95].map((confidence, i) => ({
+        photoId: ids[i]!,
+        probabilities: Float32Array.from({ length: 10 }, (_, k) =>
+          k === guess(i) ? confidence : (1 - confidence) / 9,
+        ),
+      })),
+    );
+    catalog.setLabels(
+      ids.map((photoId) => ({ photoId, label: null })),
+      'tester',
+    );
+  } finally {
+    catalog.close();
+  }
+  return { ...made, guess };
+}
