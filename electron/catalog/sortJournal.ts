@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { Catalog } from './catalog.ts';
+import type Database from 'better-sqlite3';
 import { comparable } from './migrations.ts';
 
 export type SortMode = 'copy' | 'move';
@@ -50,10 +50,10 @@ const now = () => new Date().toISOString();
  * crash the journal says exactly what was done and the job resumes from there.
  */
 export class SortJournal {
-  private readonly db: Catalog['db'];
+  private readonly db: Database.Database;
 
-  constructor(catalog: Catalog) {
-    this.db = catalog.db;
+  constructor(db: Database.Database) {
+    this.db = db;
   }
 
   /**

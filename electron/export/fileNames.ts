@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { CLASS_NAMES, NUM_CLASSES } from '../dataset/fashionMnist.ts';
+import { CLASS_NAMES, NUM_CLASSES } from '../../contract/categories.ts';
 
 /** Names Windows reserves for devices, with or without an extension. */
 const RESERVED = /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])$/i;

@@ -62,8 +62,8 @@ export async function labeledCatalog(dir: string, n: number, rename: Record<numb
   const catalog = new Catalog(db);
   const result = await importPhotos([photos], { catalog, thumbnailsDir: path.join(dir, 'thumbs') });
   assert.equal(result.counts.done, n);
-  catalog.setLabels(
-    paths.map((file, i) => ({ photoId: catalog.photoAtPath(file)!, label: testSet.labels[i]! })),
+  catalog.labels.setLabels(
+    paths.map((file, i) => ({ photoId: catalog.queries.photoAtPath(file)!, label: testSet.labels[i]! })),
     'tester',
   );
   const hashes = paths.map(sha256);
