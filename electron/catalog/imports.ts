@@ -41,11 +41,8 @@ const now = () => new Date().toISOString();
  * failed, so that an interrupted import resumes where it stopped; and what a job produced.
  */
 export class ImportJobs {
-  private readonly db: Database.Database;
-
-  constructor(db: Database.Database) {
-    this.db = db;
-  }
+  /** Over the catalog's connection: Catalog makes one of each. */
+  constructor(private readonly db: Database.Database) {}
 
   /** The newest unfinished job over exactly these roots, so that running the same import again resumes it. */
   unfinishedJob(roots: string[]): number | undefined {

@@ -7,11 +7,8 @@ const now = () => new Date().toISOString();
 
 /** The reviewers' labels: an append-only log (a trigger keeps each photo's current label), and what learning reads of it. */
 export class Labels {
-  private readonly db: Database.Database;
-
-  constructor(db: Database.Database) {
-    this.db = db;
-  }
+  /** Over the catalog's connection: Catalog makes one of each. */
+  constructor(private readonly db: Database.Database) {}
 
   /**
    * Appends label changes to the log in one transaction (a trigger keeps each photo's current label) and

@@ -12,11 +12,8 @@ const now = () => new Date().toISOString();
 
 /** The model versions the catalog knows (their weights' folders and cards), and which one classifies. */
 export class ModelVersions {
-  private readonly db: Database.Database;
-
-  constructor(db: Database.Database) {
-    this.db = db;
-  }
+  /** Over the catalog's connection: Catalog makes one of each. */
+  constructor(private readonly db: Database.Database) {}
 
   /** Adds a model (once per weights version) and returns its row. */
   registerModel(model: { name: string; version: string; dir: string; card: unknown; parentId?: number }): ModelRow {

@@ -46,11 +46,8 @@ export function topTwo(probabilities: ArrayLike<number>): {
 
 /** Each model's predictions for the photos; the current one per photo is copied onto its row for the window's queries. */
 export class Predictions {
-  private readonly db: Database.Database;
-
-  constructor(db: Database.Database) {
-    this.db = db;
-  }
+  /** Over the catalog's connection: Catalog makes one of each. */
+  constructor(private readonly db: Database.Database) {}
 
   /** The photos a job imported that have no prediction from this model yet. */
   unpredictedPhotoIds(jobId: number, modelId: number): number[] {

@@ -42,11 +42,8 @@ export interface ExportRow {
 
 /** What the window and the exports ask of the catalog: counts, pages of the grid, one photo, the files of a selection. */
 export class WindowQueries {
-  private readonly db: Database.Database;
-
-  constructor(db: Database.Database) {
-    this.db = db;
-  }
+  /** Over the catalog's connection: Catalog makes one of each. */
+  constructor(private readonly db: Database.Database) {}
 
   /** How many files the catalog knows (two with the same bytes are two files of one photo); kept by triggers. */
   fileCount(): number {
