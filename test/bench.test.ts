@@ -39,7 +39,9 @@ test('an unknown section is a usage error naming it and the sections there are',
 
 test("where bench/ is absent (an installed app), the CLI's bench command fails with one line saying where to run it", () => {
   const app = tempDir('no-bench');
-  fs.cpSync(path.join(projectRoot, 'electron'), path.join(app, 'electron'), { recursive: true });
+  for (const folder of ['contract', 'electron']) {
+    fs.cpSync(path.join(projectRoot, folder), path.join(app, folder), { recursive: true });
+  }
   fs.copyFileSync(path.join(projectRoot, 'package.json'), path.join(app, 'package.json'));
   fs.symlinkSync(path.join(projectRoot, 'node_modules'), path.join(app, 'node_modules'));
   const r = spawnSync(
