@@ -9,13 +9,14 @@ import os from 'node:os';
 import path from 'node:path';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { Catalog, DEFAULT_REVIEW_RULE } from '../electron/catalog/catalog.ts';
+import { Catalog } from '../electron/catalog/catalog.ts';
 import { measureQueries, type CatalogBench } from './catalog.ts';
 import { PIXELS, type ImageSet } from '../electron/dataset/fashionMnist.ts';
 import { DEFAULT_FINETUNE_OPTIONS } from '../electron/ml/fineTune.ts';
 import { writeDistinctPhotos, writePackshots } from '../test/fixtures/samplePhotos.ts';
 import type { FashionSorterApi, JobKind, JobStatuses, PhotoSelection } from '../contract/api.ts';
 import { createServices, type Services } from '../electron/app/services.ts';
+import { DEFAULT_REVIEW_RULE } from '../contract/review.ts';
 
 export interface SoakCycle {
   seconds: number;

@@ -3,8 +3,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { PageQuery } from '../contract/api.ts';
-import { Catalog, DEFAULT_REVIEW_RULE } from '../electron/catalog/catalog.ts';
+import { Catalog } from '../electron/catalog/catalog.ts';
 import { fillSyntheticCatalog } from '../test/fixtures/syntheticCatalog.ts';
+import { DEFAULT_REVIEW_RULE } from '../contract/review.ts';
 
 export interface CatalogBench {
   photos: number;
@@ -30,7 +31,7 @@ function medianMs(run: () => unknown, times = 9): number {
 
 /** Times the UI's queries on a catalog (a job's counts for `jobId`). */
 export function measureQueries(catalog: Catalog, jobId: number): CatalogBench {
-  const photos = catalog.categoryCounts().total;
+  const photos = catalog.queries.categoryCounts().total;
   const page: PageQuery = {
     queue: 'all',
     sort: 'confidence',
@@ -41,13 +42,13 @@ export function measureQueries(catalog: Catalog, jobId: number): CatalogBench {
   };
   return {
     photos,
-    categoryCountsMs: medianMs(() => catalog.categoryCounts()),
-    firstPageMs: medianMs(() => catalog.photoPage({ ...page, offset: 0 })),
-    deepPageMs: medianMs(() => catalog.photoPage({ ...page, offset: Math.floor(photos * 0.9) })),
-    categoryPageMs: medianMs(() => catalog.photoPage({ ...page, category: 6 })),
-    reviewQueuePageMs: medianMs(() => catalog.photoPage({ ...page, queue: 'needsReview' })),
-    searchPageMs: medianMs(() => catalog.photoPage({ ...page, sort: 'name', search: '-4242' })),
-    jobCountsMs: medianMs(() => catalog.jobCounts(jobId)),
+    categoryCountsMs: medianMs(() => catalog.queries.categoryCounts()),
+    firstPageMs: medianMs(() => catalog.queries.photoPage({ ...page, offset: 0 })),
+    deepPageMs: medianMs(() => catalog.queries.photoPage({ ...page, offset: Math.floor(photos * 0.9) })),
+    categoryPageMs: medianMs(() => catalog.queries.photoPage({ ...page, category: 6 })),
+    reviewQueuePageMs: medianMs(() => catalog.queries.photoPage({ ...page, queue: 'needsReview' })),
+    searchPageMs: medianMs(() => catalog.queries.photoPage({ ...page, sort: 'name', search: '-4242' })),
+    jobCountsMs: medianMs(() => catalog.imports.jobCounts(jobId)),
     databaseMegabytes: fs.statSync(catalog.file).size / 2 ** 20,
   };
 }

@@ -8,13 +8,16 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { PhotoSelection } from '../contract/api.ts';
-import { Catalog, DEFAULT_REVIEW_RULE } from '../electron/catalog/catalog.ts';
+import { Catalog } from '../electron/catalog/catalog.ts';
 import { fillSyntheticCatalog } from '../test/fixtures/syntheticCatalog.ts';
+import { catalogTruth, type TruthRow } from '../test/helpers/rawSql.ts';
 import type { SortMode } from '../electron/catalog/sortJournal.ts';
-import { CLASS_NAMES, NUM_CLASSES, PIXELS, type ImageSet } from '../electron/dataset/fashionMnist.ts';
+import { PIXELS, type ImageSet } from '../electron/dataset/fashionMnist.ts';
 import { writeDistinctPhotos, type PhotoFile } from '../test/fixtures/samplePhotos.ts';
 import { CATALOG_COLUMNS, exportCsv } from '../electron/export/catalogExport.ts';
 import { sortPhotos } from '../electron/export/sortIntoFolders.ts';
+import { DEFAULT_REVIEW_RULE } from '../contract/review.ts';
+import { CLASS_NAMES, NUM_CLASSES } from '../contract/categories.ts';
 
 export interface CsvExportBench {
   rows: number;
@@ -96,34 +99,6 @@ export function pythonRows(file: string): string[][] {
   );
   if (r.status !== 0) throw new Error(`python3 could not read ${file}: ${r.error?.message ?? r.stderr}`);
   return JSON.parse(r.stdout) as string[][];
-}
-
-interface TruthRow {
-  path: string | null;
-  files: number;
-  name: string;
-  hash: string;
-  category: number | null;
-  label: number | null;
-  predictedLabel: number | null;
-  confidence: number | null;
-  probabilities: Buffer | null;
-  version: string | null;
-  reviewer: string | null;
-  reviewedAt: string | null;
-}
-
-/** Every file of every photo as the catalog's tables hold it, read without the export's query. */
-function catalogTruth(catalog: Catalog): TruthRow[] {
-  return catalog.db
-    .prepare(
-      `SELECT p.hash, p.name, p.category, p.label, p.predicted_label AS predictedLabel, p.confidence, r.probabilities, m.version, pp.path,
-      (SELECT count(*) FROM photo_paths WHERE photo_id = p.id) AS files,
-      (SELECT reviewer FROM labels WHERE photo_id = p.id ORDER BY id DESC LIMIT 1) AS reviewer,
-      (SELECT created_at FROM labels WHERE photo_id = p.id ORDER BY id DESC LIMIT 1) AS reviewedAt
-    FROM photos p LEFT JOIN photo_paths pp ON pp.photo_id = p.id LEFT JOIN predictions r ON r.id = p.prediction_id LEFT JOIN models m ON m.id = r.model_id`,
-    )
-    .all() as TruthRow[];
 }
 
 /** Text a spreadsheet would run as a formula (= + - @, their full-width forms, tab, CR first) gets an apostrophe in front; numbers are written as JavaScript writes them. */
@@ -251,18 +226,18 @@ export async function benchExport(photos = 100_000): Promise<CsvExportBench> {
  * garment's category as a confident prediction.
  */
 function registerPhotos(catalog: Catalog, root: string, photos: PhotoFile[]): void {
-  const model = catalog.registerModel({ name: 'synthetic', version: 'synthetic', dir: root, card: {} });
-  const jobId = catalog.createJob([root]);
-  catalog.addFoundFiles(
+  const model = catalog.models.registerModel({ name: 'synthetic', version: 'synthetic', dir: root, card: {} });
+  const jobId = catalog.imports.createJob([root]);
+  catalog.imports.addFoundFiles(
     jobId,
     photos.map((p) => p.path),
   );
-  const fileIds = new Map(catalog.pendingFiles(jobId, 0, photos.length).map((f) => [f.path, f.id]));
+  const fileIds = new Map(catalog.imports.pendingFiles(jobId, 0, photos.length).map((f) => [f.path, f.id]));
   const pixels = new Uint8Array(PIXELS);
-  const photoIds = catalog.storePhotos(
+  const photoIds = catalog.imports.storePhotos(
     photos.map((p) => ({ ...p, fileId: fileIds.get(p.path)!, format: 'jpeg', width: 800, height: 1000, pixels })),
   );
-  catalog.storePredictions(
+  catalog.predictions.storePredictions(
     model.id,
     photoIds.map((photoId, i) => {
       const probabilities = new Float32Array(NUM_CLASSES).fill(0.01);

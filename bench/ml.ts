@@ -2,12 +2,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { IMAGE_SIZE, NUM_CLASSES, PIXELS, type ImageSet } from '../electron/dataset/fashionMnist.ts';
+import { IMAGE_SIZE, PIXELS, type ImageSet } from '../electron/dataset/fashionMnist.ts';
 import { initBackend } from '../electron/ml/backend.ts';
 import { inferenceNetwork } from '../electron/ml/classifier.ts';
 import { buildModel, logitsModel, DEFAULT_ARCHITECTURE, type ArchitectureSpec } from '../electron/ml/model.ts';
 import { noveltyScores } from '../electron/ml/novelty.ts';
 import { DEFAULT_TRAIN_OPTIONS, Trainer } from '../electron/ml/train.ts';
+import { NUM_CLASSES } from '../contract/categories.ts';
 
 export interface TrainingBench {
   /** Batch of the wasm vs cpu comparison (small: the cpu backend is slow). */

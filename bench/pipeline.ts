@@ -15,6 +15,7 @@ import type { Predictor } from '../electron/ml/inference.ts';
 import { importPhotos } from '../electron/photos/importJob.ts';
 import { convertPhoto, THUMBNAIL_SIZE } from '../electron/photos/photoPipeline.ts';
 import { writePackshots } from '../test/fixtures/samplePhotos.ts';
+import { predictedLabelsByPath } from '../test/helpers/rawSql.ts';
 
 export interface PipelineBench {
   photos: number;
@@ -46,7 +47,12 @@ async function importFresh(
   const catalog = new Catalog(path.join(workDir, `catalog-${Date.now()}.sqlite`));
   const model =
     predictor &&
-    catalog.registerModel({ name: predictor.name, version: predictor.version, dir: predictor.modelDir, card: {} });
+    catalog.models.registerModel({
+      name: predictor.name,
+      version: predictor.version,
+      dir: predictor.modelDir,
+      card: {},
+    });
   const loop = monitorEventLoopDelay({ resolution: 5 });
   loop.enable();
   const started = performance.now();
@@ -155,12 +161,7 @@ export async function measureFidelity(
     const folder = path.join(workDir, 'photos');
     const files = await writePackshots(test.images, count, folder, { seed: 5 });
     const { catalog } = await importFresh(folder, workDir, predictor);
-    const predicted = new Map(
-      catalog.db
-        .prepare(`SELECT pp.path, p.predicted_label FROM photo_paths pp JOIN photos p ON p.id = pp.photo_id`)
-        .raw()
-        .all() as [string, number][],
-    );
+    const predicted = predictedLabelsByPath(catalog);
     catalog.close();
     const pipelineAccuracy = files.filter((file, i) => predicted.get(file) === test.labels[i]).length / count;
     const tensorProbabilities = await predictor.predict(test.images.subarray(0, count * PIXELS), count);

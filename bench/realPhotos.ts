@@ -8,8 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import sharp from 'sharp';
-import { NOVELTY_LIMIT } from '../electron/catalog/catalog.ts';
-import { CLASS_NAMES, IMAGE_SIZE, NUM_CLASSES, PIXELS, type ImageSet } from '../electron/dataset/fashionMnist.ts';
+import { IMAGE_SIZE, PIXELS, type ImageSet } from '../electron/dataset/fashionMnist.ts';
 import { adaptBatchNorm } from './adaptBatchNorm.ts';
 import { seededRandom, shuffledIndices } from '../electron/ml/augment.ts';
 import { initBackend } from '../electron/ml/backend.ts';
@@ -24,6 +23,8 @@ import {
   toFashionMnist,
   type ConversionOptions,
 } from '../electron/photos/photoPipeline.ts';
+import { NOVELTY_LIMIT } from '../contract/review.ts';
+import { CLASS_NAMES, NUM_CLASSES } from '../contract/categories.ts';
 
 /** The paper's conversion alone: no isolation, nearest neighbour, no tone lift. */
 const PAPER_ONLY: ConversionOptions = { isolate: false, reduce: 'nearest', tones: false };

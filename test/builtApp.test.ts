@@ -28,8 +28,8 @@ import {
   type SortStatus,
 } from '../contract/api.ts';
 import { projectRoot } from '../electron/appPaths.ts';
-import { Catalog, DEFAULT_REVIEW_RULE } from '../electron/catalog/catalog.ts';
-import { CLASS_NAMES, loadFashionMnist } from '../electron/dataset/fashionMnist.ts';
+import { Catalog } from '../electron/catalog/catalog.ts';
+import { loadFashionMnist } from '../electron/dataset/fashionMnist.ts';
 import { DEFAULT_FOLDER_NAMES } from '../electron/export/fileNames.ts';
 import { thumbnailPath } from '../electron/photos/photoPipeline.ts';
 import { writePackshots } from './fixtures/samplePhotos.ts';
@@ -37,6 +37,9 @@ import { contentSecurityPolicy } from '../electron/shellPolicy.ts';
 import { ensureDistBuilt } from './helpers/distBuild.ts';
 import { launchBuiltApp, waitFor, type BuiltApp } from './helpers/builtApp.ts';
 import { tempDir } from './helpers/photos.ts';
+import { DEFAULT_REVIEW_RULE } from '../contract/review.ts';
+import { CLASS_NAMES } from '../contract/categories.ts';
+import { rawDb } from './helpers/rawSql.ts';
 
 const data = await loadFashionMnist({ allowDownload: false });
 const dist = path.join(projectRoot, 'dist');
@@ -377,7 +380,12 @@ test(
       const published = [inUserData, elsewhere].map((modelDir, i) => {
         fs.mkdirSync(modelDir, { recursive: true });
         fs.writeFileSync(path.join(modelDir, 'model.json'), '{}');
-        return catalog.registerModel({ name: path.basename(modelDir), version: `ft${i}`, dir: modelDir, card: {} }).id;
+        return catalog.models.registerModel({
+          name: path.basename(modelDir),
+          version: `ft${i}`,
+          dir: modelDir,
+          card: {},
+        }).id;
       });
       catalog.close();
       for (const id of published) await call(CHANNELS.discardModel, id);
@@ -460,8 +468,8 @@ test(
     assert.ok(!fs.existsSync(`${catalogFile}-wal`), 'the catalog was closed (no write-ahead log left)');
     const catalog = new Catalog(catalogFile);
     try {
-      assert.equal(catalog.job(midway.jobId)?.status, 'cancelled');
-      const imported = catalog.db.prepare('SELECT COUNT(*) FROM photos').pluck().get() as number;
+      assert.equal(catalog.imports.job(midway.jobId)?.status, 'cancelled');
+      const imported = rawDb(catalog).prepare('SELECT COUNT(*) FROM photos').pluck().get() as number;
       assert.ok(imported >= midway.done && imported < 400, `${imported} photos imported`);
     } finally {
       catalog.close();

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import { createServices } from '../electron/app/services.ts';
 import { defaultModelDir, projectRoot } from '../electron/appPaths.ts';
-import { Catalog, CatalogBusyError, DEFAULT_REVIEW_RULE } from '../electron/catalog/catalog.ts';
+import { Catalog, CatalogBusyError } from '../electron/catalog/catalog.ts';
 import { MIGRATIONS } from '../electron/catalog/migrations.ts';
 import { DEFAULT_FOLDER_NAMES } from '../electron/export/fileNames.ts';
 import { DEFAULT_FINETUNE_OPTIONS, MIN_LABELS } from '../electron/ml/fineTune.ts';
@@ -20,6 +20,7 @@ import { filesByHash, labeledCatalog, testSet } from './helpers/catalogs.ts';
 import { CHROMIUM, openRenderer } from './helpers/browser.ts';
 import { cli, CLI, count } from './helpers/cli.ts';
 import { tempDir } from './helpers/photos.ts';
+import { DEFAULT_REVIEW_RULE } from '../contract/review.ts';
 
 /**
  * Another program holding a write transaction on the catalog (`BEGIN IMMEDIATE`, as a database browser
@@ -50,13 +51,13 @@ async function holdWriteLock(db: string, seconds: number) {
 async function reviewedCatalog(dir: string, n: number) {
   const made = await labeledCatalog(dir, n);
   const catalog = new Catalog(made.db);
-  const shipped = catalog.registerModel({
+  const shipped = catalog.models.registerModel({
     name: 'resnet9-mini',
     version: modelVersion(defaultModelDir()),
     dir: defaultModelDir(),
     card: readModelCard(defaultModelDir()) ?? {},
   });
-  catalog.activateModel(shipped.id);
+  catalog.models.activateModel(shipped.id);
   catalog.close();
   return { ...made, shipped: shipped.id };
 }
@@ -284,7 +285,7 @@ test(
     fs.mkdirSync(earlier, { recursive: true });
     fs.writeFileSync(path.join(earlier, 'model.json'), '{}');
     const catalog = new Catalog(db);
-    const discardable = catalog.registerModel({
+    const discardable = catalog.models.registerModel({
       name: 'resnet9-mini-ft1',
       version: 'earlier',
       dir: earlier,

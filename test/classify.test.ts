@@ -6,10 +6,11 @@ import { test } from 'node:test';
 import { parse } from 'csv-parse/sync';
 import { projectRoot } from '../electron/appPaths.ts';
 import { Catalog } from '../electron/catalog/catalog.ts';
-import { CLASS_NAMES, loadFashionMnist } from '../electron/dataset/fashionMnist.ts';
+import { loadFashionMnist } from '../electron/dataset/fashionMnist.ts';
 import { writePackshots } from './fixtures/samplePhotos.ts';
 import { cli, CLI, count } from './helpers/cli.ts';
 import { tempDir } from './helpers/photos.ts';
+import { CLASS_NAMES } from '../contract/categories.ts';
 
 const data = await loadFashionMnist({ allowDownload: false });
 
@@ -252,8 +253,8 @@ test(
     const dir = tempDir('cli-gone-model');
     const db = path.join(dir, 'catalog.sqlite');
     const catalog = new Catalog(db);
-    catalog.activateModel(
-      catalog.registerModel({
+    catalog.models.activateModel(
+      catalog.models.registerModel({
         name: 'resnet9-mini-ft3',
         version: 'gone',
         dir: path.join(dir, 'deleted-model'),

@@ -10,6 +10,7 @@ import { writePackshots } from './fixtures/samplePhotos.ts';
 import { cli, count } from './helpers/cli.ts';
 import { withSmallDrive } from './helpers/drives.ts';
 import { tempDir } from './helpers/photos.ts';
+import { rawDb } from './helpers/rawSql.ts';
 
 const data = await loadFashionMnist({ allowDownload: false });
 
@@ -34,12 +35,12 @@ assert.equal(classified.code, 0, classified.stderr);
 {
   const catalog = new Catalog(db);
   // Reviewers label eight photos (two of them twice: the latest label and its reviewer count).
-  const ids = catalog.db.prepare('SELECT id FROM photos ORDER BY id').pluck().all() as number[];
-  catalog.setLabels(
+  const ids = rawDb(catalog).prepare('SELECT id FROM photos ORDER BY id').pluck().all() as number[];
+  catalog.labels.setLabels(
     ids.slice(0, 8).map((photoId, i) => ({ photoId, label: i % 10 })),
     'ana',
   );
-  catalog.setLabels(
+  catalog.labels.setLabels(
     ids.slice(0, 2).map((photoId) => ({ photoId, label: 6 })),
     'bo, "the second"',
   );
@@ -63,7 +64,7 @@ test('the catalog CSV, read back by Python, has every field equal to the catalog
     const check = checkAgainstCatalog(out, catalog, photos);
     assert.equal(check.mismatches, 0, check.firstMismatch ?? '');
     assert.equal(check.fieldsChecked, (rows.length + 1) * CATALOG_COLUMNS.length);
-    assert.equal(rows.length, catalog.categoryCounts().total);
+    assert.equal(rows.length, catalog.queries.categoryCounts().total);
   } finally {
     catalog.close();
   }
@@ -111,7 +112,7 @@ test('the Fashion-MNIST CSV is the Kaggle layout and reads back through the proj
   );
   const set = parseKaggleCsv(text, out);
   const catalog = new Catalog(db);
-  const stored = catalog.labeledInputs();
+  const stored = catalog.labels.labeledInputs();
   catalog.close();
   assert.equal(set.count, 8);
   assert.deepEqual(set.labels, stored.labels);

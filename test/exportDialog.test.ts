@@ -7,8 +7,6 @@ import { createServices, type Services } from '../electron/app/services.ts';
 import { projectRoot } from '../electron/appPaths.ts';
 import { CATALOG_COLUMNS } from '../electron/export/catalogExport.ts';
 import { DEFAULT_FOLDER_NAMES } from '../electron/export/fileNames.ts';
-import { DEFAULT_REVIEW_RULE } from '../electron/catalog/catalog.ts';
-import { CLASS_NAMES } from '../electron/dataset/fashionMnist.ts';
 import { writePackshots } from './fixtures/samplePhotos.ts';
 import {
   axeScript,
@@ -19,6 +17,8 @@ import {
 } from './helpers/browser.ts';
 import { filesByHash, labeledCatalog, testSet, unsureCatalog } from './helpers/catalogs.ts';
 import { tempDir } from './helpers/photos.ts';
+import { DEFAULT_REVIEW_RULE } from '../contract/review.ts';
+import { CLASS_NAMES } from '../contract/categories.ts';
 
 const skip =
   !fs.existsSync(CHROMIUM) && `Chromium not found at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`;

@@ -9,7 +9,7 @@ import sharp from 'sharp';
 import { createServices } from '../electron/app/services.ts';
 import { fillSyntheticCatalog } from './fixtures/syntheticCatalog.ts';
 import { defaultModelDir, projectRoot } from '../electron/appPaths.ts';
-import { Catalog, DEFAULT_REVIEW_RULE } from '../electron/catalog/catalog.ts';
+import { Catalog } from '../electron/catalog/catalog.ts';
 import { MIGRATIONS } from '../electron/catalog/migrations.ts';
 import { importPhotos } from '../electron/photos/importJob.ts';
 import { thumbnailPath } from '../electron/photos/photoPipeline.ts';
@@ -18,6 +18,8 @@ import { testSet } from './helpers/catalogs.ts';
 import { cli, CLI, count } from './helpers/cli.ts';
 import { withSmallDrive } from './helpers/drives.ts';
 import { tempDir } from './helpers/photos.ts';
+import { DEFAULT_REVIEW_RULE } from '../contract/review.ts';
+import { rawDb } from './helpers/rawSql.ts';
 
 const sha256 = (file: string) => crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 
@@ -62,19 +64,19 @@ test('a catalog from an older version is migrated on open, and keeps every photo
   firstVersionCatalog(file);
   const catalog = new Catalog(file);
   try {
-    assert.equal(catalog.db.pragma('user_version', { simple: true }), MIGRATIONS.length);
-    const detail = catalog.photoDetail(1)!;
+    assert.equal(rawDb(catalog).pragma('user_version', { simple: true }), MIGRATIONS.length);
+    const detail = catalog.queries.photoDetail(1)!;
     assert.deepEqual(
       [detail.label, detail.predictedLabel, detail.paths, detail.history.map((h) => h.reviewer)],
       [0, 6, ['/photos/shirt.jpg'], ['ana']],
     );
-    assert.deepEqual(catalog.categoryCounts(DEFAULT_REVIEW_RULE), {
+    assert.deepEqual(catalog.queries.categoryCounts(DEFAULT_REVIEW_RULE), {
       perCategory: [1, 0, 0, 0, 0, 0, 0, 0, 0, 0],
       needsReview: 0,
       reviewed: 1,
       total: 1,
     });
-    const search = catalog.photoPage({
+    const search = catalog.queries.photoPage({
       queue: 'all',
       search: 'SHIRT',
       sort: 'name',
@@ -88,10 +90,10 @@ test('a catalog from an older version is migrated on open, and keeps every photo
       [1, ['shirt.jpg']],
       'the name index is built for the photos already there',
     );
-    assert.deepEqual(catalog.jobCounts(1), { found: 2, done: 1, failed: 1, pending: 0 });
-    assert.deepEqual(catalog.db.pragma('foreign_key_check'), []);
-    assert.equal(catalog.db.pragma('integrity_check', { simple: true }), 'ok');
-    assert.equal(catalog.db.prepare('SELECT count(*) FROM sort_jobs').pluck().get(), 0, 'the new tables are there');
+    assert.deepEqual(catalog.imports.jobCounts(1), { found: 2, done: 1, failed: 1, pending: 0 });
+    assert.deepEqual(rawDb(catalog).pragma('foreign_key_check'), []);
+    assert.equal(rawDb(catalog).pragma('integrity_check', { simple: true }), 'ok');
+    assert.equal(rawDb(catalog).prepare('SELECT count(*) FROM sort_jobs').pluck().get(), 0, 'the new tables are there');
   } finally {
     catalog.close();
   }
@@ -197,7 +199,7 @@ test(
     const thumbs = path.join(dir, 'thumbs');
     const catalog = new Catalog(catalogFile);
     await importPhotos([path.join(dir, 'photos')], { catalog, thumbnailsDir: thumbs });
-    const hashes = files.map((f) => catalog.photoDetail(catalog.photoAtPath(f)!)!.hash);
+    const hashes = files.map((f) => catalog.queries.photoDetail(catalog.queries.photoAtPath(f)!)!.hash);
     catalog.close();
     const thumbnail = (k: number) => thumbnailPath(thumbs, hashes[k]!);
     const good = fs.readFileSync(thumbnail(0));
@@ -247,7 +249,7 @@ test(
     const toChange = (db: string) => {
       const c = new Catalog(db);
       try {
-        const rows = c.db
+        const rows = rawDb(c)
           .prepare('SELECT pp.name, p.label FROM photos p JOIN photo_paths pp ON pp.photo_id = p.id')
           .raw()
           .all() as [string, number | null][];

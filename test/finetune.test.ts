@@ -18,6 +18,7 @@ import { importPhotos } from '../electron/photos/importJob.ts';
 import { writeShiftedPhotos } from './fixtures/samplePhotos.ts';
 import { withSmallDrive } from './helpers/drives.ts';
 import { tempDir } from './helpers/photos.ts';
+import { rawDb } from './helpers/rawSql.ts';
 
 const PHOTOS = 240;
 const QUICK = { ...DEFAULT_FINETUNE_OPTIONS, epochs: 2 };
@@ -44,7 +45,7 @@ function folderHashes(dir: string): Record<string, string> {
 
 /** A shifted-domain photo's true category: its file name is its index in the test set. */
 function truthOf(catalog: Catalog, photoId: number): number {
-  const file = catalog.db.prepare('SELECT path FROM photo_paths WHERE photo_id = ?').pluck().get(photoId) as string;
+  const file = rawDb(catalog).prepare('SELECT path FROM photo_paths WHERE photo_id = ?').pluck().get(photoId) as string;
   return data.test.labels[Number(/shifted-(\d+)/.exec(file)![1])]!;
 }
 
@@ -54,13 +55,13 @@ function catalogWithLabels(name: string, labeled: number): { catalog: Catalog; f
   const file = path.join(dir, 'catalog.sqlite');
   fs.copyFileSync(template, file);
   const catalog = new Catalog(file);
-  const ids = catalog.db
+  const ids = rawDb(catalog)
     .prepare('SELECT p.id, pp.path FROM photos p JOIN photo_paths pp ON pp.photo_id = p.id ORDER BY pp.path')
     .raw()
     .all() as [number, string][];
   // The reviewers give each photo its true category (the photo's index in the test set names it).
   const truth = (file: string) => data.test.labels[Number(/shifted-(\d+)/.exec(file)![1])]!;
-  catalog.setLabels(
+  catalog.labels.setLabels(
     ids.slice(0, labeled).map(([photoId, file]) => ({ photoId, label: truth(file) })),
     'tester',
   );
@@ -77,13 +78,13 @@ before(async () => {
   const catalog = new Catalog(template);
   const predictor = await startPredictor(defaultModelDir());
   try {
-    const model = catalog.registerModel({
+    const model = catalog.models.registerModel({
       name: predictor.name,
       version: predictor.version,
       dir: predictor.modelDir,
       card: {},
     });
-    catalog.activateModel(model.id);
+    catalog.models.activateModel(model.id);
     await importPhotos([photos], {
       catalog,
       thumbnailsDir: path.join(dir, 'thumbs'),
@@ -119,13 +120,13 @@ test('labels are split per category: every category with 3 or more labels is in 
 
 test('too few reviewed photos: a clear refusal, and nothing changes', async () => {
   const { catalog, dir } = catalogWithLabels('finetune-few', MIN_LABELS - 1);
-  const before = catalog.models();
+  const before = catalog.models.all();
   await assert.rejects(improveModel(catalog, data, path.join(dir, 'models'), QUICK), (err: Error) => {
     assert.ok(err instanceof NotEnoughLabels);
     assert.match(err.message, new RegExp(`at least ${MIN_LABELS} reviewed photos; the catalog has ${MIN_LABELS - 1}`));
     return true;
   });
-  assert.deepEqual(catalog.models(), before);
+  assert.deepEqual(catalog.models.all(), before);
   assert.equal(fs.existsSync(path.join(dir, 'models')), false);
   catalog.close();
 });
@@ -136,10 +137,10 @@ test(
   async () => {
     const labeled = 160;
     const { catalog, dir } = catalogWithLabels('finetune-run', labeled);
-    const parent = catalog.activeModel()!;
+    const parent = catalog.models.activeModel()!;
     const parentFiles = folderHashes(parent.dir);
-    const labelsBefore = catalog.db.prepare('SELECT photo_id, new_label FROM labels ORDER BY id').raw().all();
-    const predictedBefore = catalog.db
+    const labelsBefore = rawDb(catalog).prepare('SELECT photo_id, new_label FROM labels ORDER BY id').raw().all();
+    const predictedBefore = rawDb(catalog)
       .prepare('SELECT id, predicted_label, prediction_id FROM photos WHERE label IS NULL ORDER BY id')
       .raw()
       .all() as [number, number, number][];
@@ -147,8 +148,8 @@ test(
     const candidate = await improveModel(catalog, data, path.join(dir, 'models'));
 
     // A new version, inactive, with its parent and what it was trained on.
-    assert.equal(catalog.activeModel()!.id, parent.id, 'nothing is activated by fine-tuning');
-    const versions = catalog.models();
+    assert.equal(catalog.models.activeModel()!.id, parent.id, 'nothing is activated by fine-tuning');
+    const versions = catalog.models.all();
     const row = versions.find((m) => m.id === candidate.model.id)!;
     assert.equal(row.parentId, parent.id);
     assert.ok(hasModel(row.dir) && readWeights(row.dir).length === readWeights(parent.dir).length);
@@ -164,7 +165,7 @@ test(
     assert.deepEqual(folderHashes(parent.dir), parentFiles, 'the parent model files are untouched');
 
     const labeledCategories = new Set(
-      catalog.db.prepare('SELECT DISTINCT label FROM photos WHERE label IS NOT NULL').pluck().all(),
+      rawDb(catalog).prepare('SELECT DISTINCT label FROM photos WHERE label IS NOT NULL').pluck().all(),
     );
     assert.deepEqual(
       candidate.fineTune.categoriesWithoutLabels,
@@ -245,7 +246,7 @@ test(
         comparison.changes.matrix.reduce((a, r, k) => a + r[k]!, 0),
     );
     assert.deepEqual(
-      catalog.db
+      rawDb(catalog)
         .prepare('SELECT id, predicted_label, prediction_id FROM photos WHERE label IS NULL ORDER BY id')
         .raw()
         .all(),
@@ -259,7 +260,7 @@ test(
     // Beyond the 32 held-out labels, the 80 photos nobody reviewed (their true category is in their name) say so too.
     const unreviewedRight = (predicted: [number, number][]) =>
       predicted.filter(([id, label]) => label === truthOf(catalog, id)).length / predicted.length;
-    const predictedAfter = catalog.db
+    const predictedAfter = rawDb(catalog)
       .prepare('SELECT id, predicted_label FROM photos WHERE label IS NULL ORDER BY id')
       .raw()
       .all() as [number, number][];
@@ -271,9 +272,9 @@ test(
       rightAfter > rightBefore + 0.05,
       `it learned the shifted domain: ${rightBefore} → ${rightAfter} of the unreviewed photos right`,
     );
-    assert.equal(catalog.activeModel()!.id, candidate.model.id);
+    assert.equal(catalog.models.activeModel()!.id, candidate.model.id);
     const byModel = () =>
-      catalog.db
+      rawDb(catalog)
         .prepare(
           `SELECT r.model_id, count(*) FROM photos p JOIN predictions r ON r.id = p.prediction_id WHERE p.label IS NULL GROUP BY r.model_id`,
         )
@@ -281,11 +282,14 @@ test(
         .all();
     assert.deepEqual(byModel(), [[candidate.model.id, PHOTOS - labeled]]);
     assert.equal(
-      catalog.db.prepare('SELECT count(*) FROM photos WHERE label IS NULL AND predicted_label IS NULL').pluck().get(),
+      rawDb(catalog)
+        .prepare('SELECT count(*) FROM photos WHERE label IS NULL AND predicted_label IS NULL')
+        .pluck()
+        .get(),
       0,
     );
     assert.deepEqual(
-      catalog.db.prepare('SELECT photo_id, new_label FROM labels ORDER BY id').raw().all(),
+      rawDb(catalog).prepare('SELECT photo_id, new_label FROM labels ORDER BY id').raw().all(),
       labelsBefore,
     );
 
@@ -293,7 +297,7 @@ test(
     await activateModel(catalog, parent.id);
     assert.deepEqual(byModel(), [[parent.id, PHOTOS - labeled]]);
     assert.deepEqual(
-      catalog.db.prepare('SELECT id, predicted_label FROM photos WHERE label IS NULL ORDER BY id').raw().all(),
+      rawDb(catalog).prepare('SELECT id, predicted_label FROM photos WHERE label IS NULL ORDER BY id').raw().all(),
       predictedBefore.map(([id, label]) => [id, label]),
     );
 
@@ -302,7 +306,7 @@ test(
     assert.equal(again.model.id, candidate.model.id);
     assert.equal(again.model.dir, row.dir);
     assert.deepEqual(fs.readdirSync(path.join(dir, 'models')), [path.basename(row.dir)]);
-    assert.equal(catalog.models().length, versions.length);
+    assert.equal(catalog.models.all().length, versions.length);
     catalog.close();
   },
 );
@@ -338,21 +342,21 @@ for (const [moment, marker] of [
     { timeout: 600_000 },
     async () => {
       const { catalog, file, dir } = catalogWithLabels(`finetune-kill-${moment.split(' ').at(-1)}`, 120);
-      const active = catalog.activeModel()!;
+      const active = catalog.models.activeModel()!;
       const activeFiles = folderHashes(active.dir);
-      const models = catalog.models();
-      const predictions = catalog.db.prepare('SELECT id, prediction_id, label FROM photos ORDER BY id').raw().all();
+      const models = catalog.models.all();
+      const predictions = rawDb(catalog).prepare('SELECT id, prediction_id, label FROM photos ORDER BY id').raw().all();
       catalog.close();
       const modelsDir = path.join(dir, 'models');
 
       await killFinetuneAt(file, modelsDir, marker);
 
       const reopened = new Catalog(file);
-      assert.equal(reopened.db.pragma('integrity_check', { simple: true }), 'ok');
-      assert.equal(reopened.activeModel()!.id, active.id);
-      assert.deepEqual(reopened.models(), models, 'no half-registered version');
+      assert.equal(rawDb(reopened).pragma('integrity_check', { simple: true }), 'ok');
+      assert.equal(reopened.models.activeModel()!.id, active.id);
+      assert.deepEqual(reopened.models.all(), models, 'no half-registered version');
       assert.deepEqual(
-        reopened.db.prepare('SELECT id, prediction_id, label FROM photos ORDER BY id').raw().all(),
+        rawDb(reopened).prepare('SELECT id, prediction_id, label FROM photos ORDER BY id').raw().all(),
         predictions,
       );
       assert.deepEqual(folderHashes(active.dir), activeFiles);
@@ -366,7 +370,7 @@ for (const [moment, marker] of [
       }
       // And the next run works.
       const candidate = await improveModel(reopened, data, modelsDir, { ...QUICK, epochs: 1 });
-      assert.equal(reopened.model(candidate.model.id)!.active, false);
+      assert.equal(reopened.models.model(candidate.model.id)!.active, false);
       reopened.close();
     },
   );
@@ -377,7 +381,7 @@ test(
   { timeout: 300_000 },
   async () => {
     const { catalog, dir } = catalogWithLabels('finetune-diverge', 80);
-    const models = catalog.models();
+    const models = catalog.models.all();
     await assert.rejects(
       improveModel(catalog, data, path.join(dir, 'models'), { ...QUICK, peakLearningRate: 1e6 }),
       (err: Error) => {
@@ -389,7 +393,7 @@ test(
         return true;
       },
     );
-    assert.deepEqual(catalog.models(), models);
+    assert.deepEqual(catalog.models.all(), models);
     assert.equal(fs.existsSync(path.join(dir, 'models')), false);
     catalog.close();
   },
@@ -403,12 +407,12 @@ test(
     // A 256 KiB filesystem: the weights (about 1 MB) cannot fit.
     try {
       await withSmallDrive(t, path.join(dir, 'small'), 'size=256k', async (small) => {
-        const models = catalog.models();
+        const models = catalog.models.all();
         await assert.rejects(
           improveModel(catalog, data, small, { ...QUICK, epochs: 1 }),
           /the new model version could not be saved in .+ \(the disk is full; free some space\) and was dropped; the active model is unchanged/,
         );
-        assert.deepEqual(catalog.models(), models);
+        assert.deepEqual(catalog.models.all(), models);
         assert.deepEqual(fs.readdirSync(small), [], 'the staging folder was removed');
       });
     } finally {
@@ -422,7 +426,7 @@ test(
   { timeout: 300_000 },
   async () => {
     const { catalog, file, dir } = catalogWithLabels('finetune-quit', 80);
-    const models = catalog.models();
+    const models = catalog.models.all();
     catalog.close();
     const modelsDir = path.join(dir, 'models');
     const services = createServices({ catalogFile: file, thumbnailsDir: path.join(dir, 'thumbs'), modelsDir });
@@ -434,7 +438,7 @@ test(
     await services.close();
     assert.ok(performance.now() - started < 10_000, 'closing does not wait for training to finish');
     const reopened = new Catalog(file);
-    assert.deepEqual(reopened.models(), models);
+    assert.deepEqual(reopened.models.all(), models);
     reopened.close();
     assert.deepEqual(fs.existsSync(modelsDir) ? fs.readdirSync(modelsDir).filter((e) => !e.startsWith('.')) : [], []);
   },

@@ -19,6 +19,7 @@ import { importPhotos } from '../electron/photos/importJob.ts';
 import { writePackshots } from './fixtures/samplePhotos.ts';
 import { idxFiles } from './helpers/dataset.ts';
 import { tempDir } from './helpers/photos.ts';
+import { rawDb } from './helpers/rawSql.ts';
 
 const data = await loadFashionMnist({ allowDownload: false });
 const random = seededRandom(20261122);
@@ -85,7 +86,7 @@ test(
     const catalog = new Catalog(path.join(dir, 'catalog.sqlite'));
     const predictor = await startPredictor(defaultModelDir());
     try {
-      const model = catalog.registerModel({
+      const model = catalog.models.registerModel({
         name: predictor.name,
         version: predictor.version,
         dir: predictor.modelDir,
@@ -108,11 +109,11 @@ test(
         );
       }
       // Every imported photo has its input, a prediction, a thumbnail; the database is whole.
-      const one = (sql: string) => catalog.db.prepare(sql).pluck().get() as number;
+      const one = (sql: string) => rawDb(catalog).prepare(sql).pluck().get() as number;
       assert.equal(one('SELECT count(*) FROM photos WHERE id NOT IN (SELECT photo_id FROM photo_inputs)'), 0);
       assert.equal(one('SELECT count(*) FROM photos WHERE prediction_id IS NULL'), 0);
-      assert.equal(catalog.db.pragma('integrity_check', { simple: true }), 'ok');
-      assert.deepEqual(catalog.db.pragma('foreign_key_check'), []);
+      assert.equal(rawDb(catalog).pragma('integrity_check', { simple: true }), 'ok');
+      assert.deepEqual(rawDb(catalog).pragma('foreign_key_check'), []);
     } finally {
       await predictor.close();
       catalog.close();

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parse } from 'csv-parse/sync';
-import { Catalog, DEFAULT_REVIEW_RULE } from '../electron/catalog/catalog.ts';
+import { Catalog } from '../electron/catalog/catalog.ts';
 import { fillSyntheticCatalog } from './fixtures/syntheticCatalog.ts';
 import { MIGRATIONS } from '../electron/catalog/migrations.ts';
 import { defaultModelDir } from '../electron/appPaths.ts';
@@ -18,6 +18,8 @@ import { thumbnailPath } from '../electron/photos/photoPipeline.ts';
 import { walkPhotos, type WalkEntry } from '../electron/photos/walk.ts';
 import { renderPackshot, writePackshots } from './fixtures/samplePhotos.ts';
 import { pngClaiming, tempDir } from './helpers/photos.ts';
+import { DEFAULT_REVIEW_RULE } from '../contract/review.ts';
+import { rawDb } from './helpers/rawSql.ts';
 
 const data = await loadFashionMnist({ allowDownload: false });
 const image = (i: number) => data.test.images.subarray(i * PIXELS, (i + 1) * PIXELS);
@@ -33,13 +35,13 @@ after(() => predictor.close());
 
 function openCatalog(dir: string) {
   const catalog = new Catalog(path.join(dir, 'catalog.sqlite'));
-  const model = catalog.registerModel({
+  const model = catalog.models.registerModel({
     name: predictor.name,
     version: predictor.version,
     dir: predictor.modelDir,
     card: {},
   });
-  catalog.activateModel(model.id);
+  catalog.models.activateModel(model.id);
   return { catalog, model: { predictor, modelId: model.id } };
 }
 
@@ -47,7 +49,7 @@ function openCatalog(dir: string) {
 const asciiLower = (s: string) => s.replace(/[A-Z]/g, (c) => c.toLowerCase());
 
 const count = (catalog: Catalog, sql: string, ...params: unknown[]) =>
-  catalog.db
+  rawDb(catalog)
     .prepare(sql)
     .pluck()
     .get(...params) as number;
@@ -89,8 +91,8 @@ describe('a messy folder: every bad file is a recorded error with a reason, and 
       // A file listed by the walk and deleted before it was read: the job's file list is written first.
       const roots = [photos, path.join(dir, 'empty-root'), path.join(dir, 'does-not-exist')];
       fs.mkdirSync(roots[1]!);
-      const jobId = catalog.createJob(roots);
-      catalog.addFoundFiles(jobId, [path.join(photos, 'deleted.jpg')]);
+      const jobId = catalog.imports.createJob(roots);
+      catalog.imports.addFoundFiles(jobId, [path.join(photos, 'deleted.jpg')]);
       result = await importPhotos(roots, {
         catalog,
         predictor: opened.model,
@@ -157,7 +159,7 @@ describe('a messy folder: every bad file is a recorded error with a reason, and 
   test('an empty folder', () => assert.match(reasons.get('empty-root')!, /holds no photos/));
   test('a path that does not exist', () => assert.match(reasons.get('does-not-exist')!, /does not exist/));
   test('every imported photo has a prediction with its probabilities, model version and time, and a thumbnail', () => {
-    const rows = catalog.db
+    const rows = rawDb(catalog)
       .prepare(
         'SELECT p.hash, r.probabilities, r.created_at, m.version FROM photos p JOIN predictions r ON r.id = p.prediction_id JOIN models m ON m.id = r.model_id',
       )
@@ -180,8 +182,8 @@ describe('a messy folder: every bad file is a recorded error with a reason, and 
     assert.ok(progress.some((p) => p.phase === 'importing' && p.photosPerSecond >= 0));
   });
   test('the catalog is consistent: foreign keys hold and nothing is pending', () => {
-    assert.deepEqual(catalog.db.pragma('foreign_key_check'), []);
-    assert.equal(catalog.db.pragma('integrity_check', { simple: true }), 'ok');
+    assert.deepEqual(rawDb(catalog).pragma('foreign_key_check'), []);
+    assert.equal(rawDb(catalog).pragma('integrity_check', { simple: true }), 'ok');
     assert.equal(result.counts.pending, 0);
   });
 });
@@ -191,27 +193,27 @@ describe('the catalog', () => {
     const dir = tempDir('catalog');
     const { catalog } = openCatalog(dir);
     try {
-      assert.equal(catalog.db.pragma('journal_mode', { simple: true }), 'wal');
-      assert.equal(catalog.db.pragma('foreign_keys', { simple: true }), 1);
-      assert.equal(catalog.db.pragma('user_version', { simple: true }), MIGRATIONS.length);
+      assert.equal(rawDb(catalog).pragma('journal_mode', { simple: true }), 'wal');
+      assert.equal(rawDb(catalog).pragma('foreign_keys', { simple: true }), 1);
+      assert.equal(rawDb(catalog).pragma('user_version', { simple: true }), MIGRATIONS.length);
       const photoId = Number(
-        catalog.db
+        rawDb(catalog)
           .prepare(
             `INSERT INTO photos (hash, size, format, width, height, name, added_at) VALUES ('h', 1, 'png', 1, 1, 'h.png', 'now')`,
           )
           .run().lastInsertRowid,
       );
-      catalog.db
+      rawDb(catalog)
         .prepare(
           `INSERT INTO labels (photo_id, old_label, new_label, reviewer, created_at) VALUES (?, NULL, 6, 'ana', 'now')`,
         )
         .run(photoId);
       assert.equal(count(catalog, 'SELECT label FROM photos WHERE id = ?', photoId), 6);
-      assert.throws(() => catalog.db.prepare('UPDATE labels SET new_label = 0').run(), /append-only/);
-      assert.throws(() => catalog.db.prepare('DELETE FROM labels').run(), /append-only/);
+      assert.throws(() => rawDb(catalog).prepare('UPDATE labels SET new_label = 0').run(), /append-only/);
+      assert.throws(() => rawDb(catalog).prepare('DELETE FROM labels').run(), /append-only/);
       assert.throws(
         () =>
-          catalog.db
+          rawDb(catalog)
             .prepare(`INSERT INTO labels (photo_id, new_label, reviewer, created_at) VALUES (999, 1, 'x', 'now')`)
             .run(),
         /FOREIGN KEY/,
@@ -227,12 +229,12 @@ describe('the catalog', () => {
       const { jobId } = fillSyntheticCatalog(catalog, dir, 3000);
       // Unpredicted photos, and names that LIKE and the trigram index read differently.
       const odd = ['50% off_sale.JPG', 'Hemd "blau".jpg', 'Ärmel-ärmel.png', 'ab'];
-      catalog.addFoundFiles(
+      catalog.imports.addFoundFiles(
         jobId,
         odd.map((name) => path.join(dir, name)),
       );
-      const found = catalog.pendingFiles(jobId, 0, 10);
-      catalog.storePhotos(
+      const found = catalog.imports.pendingFiles(jobId, 0, 10);
+      catalog.imports.storePhotos(
         found.map((f, i) => ({
           fileId: f.id,
           path: f.path,
@@ -246,34 +248,34 @@ describe('the catalog', () => {
         })),
       );
       const random = seededRandom(8);
-      const ids = catalog.db.prepare('SELECT id FROM photos ORDER BY id').pluck().all() as number[];
+      const ids = rawDb(catalog).prepare('SELECT id FROM photos ORDER BY id').pluck().all() as number[];
       const vector = () => {
         const p = new Float32Array(10).map(() => random());
         const sum = p.reduce((a, b) => a + b, 0);
         return p.map((x) => x / sum);
       };
-      const newer = catalog.registerModel({ name: 'newer', version: 'newer', dir, card: {} });
-      catalog.storePredictions(
+      const newer = catalog.models.registerModel({ name: 'newer', version: 'newer', dir, card: {} });
+      catalog.predictions.storePredictions(
         newer.id,
         ids.filter(() => random() < 0.3).map((photoId) => ({ photoId, probabilities: vector() })),
       );
-      const candidate = catalog.registerModel({ name: 'candidate', version: 'candidate', dir, card: {} });
-      catalog.storePredictions(
+      const candidate = catalog.models.registerModel({ name: 'candidate', version: 'candidate', dir, card: {} });
+      catalog.predictions.storePredictions(
         candidate.id,
         ids.slice(0, 500).map((photoId) => ({ photoId, probabilities: vector() })),
         false,
       );
-      catalog.deleteModel(candidate.id);
-      catalog.setLabels(
+      catalog.models.deleteModel(candidate.id);
+      catalog.labels.setLabels(
         ids
           .filter(() => random() < 0.1)
           .map((photoId) => ({ photoId, label: random() < 0.2 ? null : Math.floor(random() * 10) })),
         'ana',
       );
       // The same photo found again under another name.
-      catalog.addFoundFiles(jobId, [path.join(dir, 'renamed-4242.jpg')]);
-      const [renamed] = catalog.pendingFiles(jobId, 0, 10);
-      catalog.storePhotos([
+      catalog.imports.addFoundFiles(jobId, [path.join(dir, 'renamed-4242.jpg')]);
+      const [renamed] = catalog.imports.pendingFiles(jobId, 0, 10);
+      catalog.imports.storePhotos([
         {
           fileId: renamed!.id,
           path: renamed!.path,
@@ -295,13 +297,13 @@ describe('the catalog', () => {
         confidence: number | null;
         needsReview: number;
       };
-      const rows = catalog.db
+      const rows = rawDb(catalog)
         .prepare(
           `SELECT id, name, category, label, confidence,
         label IS NULL AND (confidence < 0.7 OR (predicted_label IN (0, 2, 4, 6) AND runner_up IN (0, 2, 4, 6) AND margin < 0.3)) AS needsReview FROM photos`,
         )
         .all() as Row[];
-      const counts = catalog.categoryCounts(DEFAULT_REVIEW_RULE);
+      const counts = catalog.queries.categoryCounts(DEFAULT_REVIEW_RULE);
       assert.deepEqual(counts, {
         perCategory: Array.from({ length: 10 }, (_, k) => rows.filter((r) => r.category === k).length),
         total: rows.length,
@@ -315,7 +317,7 @@ describe('the catalog', () => {
       };
       for (const queue of ['all', 'reviewed', 'needsReview'] as const) {
         for (const category of [undefined, 0, 6, 9]) {
-          const page = catalog.photoPage({
+          const page = catalog.queries.photoPage({
             queue,
             category,
             sort: 'confidence',
@@ -335,7 +337,7 @@ describe('the catalog', () => {
           );
         }
       }
-      assert.deepEqual(catalog.jobCounts(jobId), { found: 3005, done: 3005, failed: 0, pending: 0 });
+      assert.deepEqual(catalog.imports.jobCounts(jobId), { found: 3005, done: 3005, failed: 0, pending: 0 });
       // A search is a case-insensitive (ASCII) substring of the name, whatever the index does.
       for (const search of [
         '4242',
@@ -350,7 +352,7 @@ describe('the catalog', () => {
         'b',
         'photo-7.jpg',
       ]) {
-        const page = catalog.photoPage({
+        const page = catalog.queries.photoPage({
           queue: 'all',
           search,
           sort: 'name',
@@ -371,12 +373,15 @@ describe('the catalog', () => {
         assert.equal(page.total, expected.length, search);
       }
       assert.equal(
-        catalog.db.prepare(`SELECT count(*) FROM photo_names WHERE photo_names MATCH '"photo-7.jpg"'`).pluck().get(),
+        rawDb(catalog)
+          .prepare(`SELECT count(*) FROM photo_names WHERE photo_names MATCH '"photo-7.jpg"'`)
+          .pluck()
+          .get(),
         0,
         'the old name is out of the index',
       );
       // FTS5's own check of the index against the photos table (it throws on any difference).
-      catalog.db.prepare(`INSERT INTO photo_names (photo_names, rank) VALUES ('integrity-check', 1)`).run();
+      rawDb(catalog).prepare(`INSERT INTO photo_names (photo_names, rank) VALUES ('integrity-check', 1)`).run();
     } finally {
       catalog.close();
     }
@@ -386,7 +391,7 @@ describe('the catalog', () => {
     openCatalog(dir).catalog.close();
     const file = path.join(dir, 'catalog.sqlite');
     const { catalog } = openCatalog(dir);
-    catalog.db.pragma('user_version = 99');
+    rawDb(catalog).pragma('user_version = 99');
     catalog.close();
     assert.throws(() => new Catalog(file), /newer Fashion Sorter \(schema 99/);
   });

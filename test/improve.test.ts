@@ -12,6 +12,7 @@ import { importPhotos } from '../electron/photos/importJob.ts';
 import { writeShiftedPhotos } from './fixtures/samplePhotos.ts';
 import { axeScript, CHROMIUM, openRenderer, seriousAccessibilityViolations } from './helpers/browser.ts';
 import { tempDir } from './helpers/photos.ts';
+import { rawDb } from './helpers/rawSql.ts';
 
 const skip =
   !fs.existsSync(CHROMIUM) && `Chromium not found at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`;
@@ -27,13 +28,13 @@ test(
     await writeShiftedPhotos(data.test.images, 100, path.join(dir, 'photos'), 3);
     const catalog = new Catalog(catalogFile);
     const predictor = await startPredictor(defaultModelDir());
-    const model = catalog.registerModel({
+    const model = catalog.models.registerModel({
       name: predictor.name,
       version: predictor.version,
       dir: predictor.modelDir,
       card: predictor.card ?? {},
     });
-    catalog.activateModel(model.id);
+    catalog.models.activateModel(model.id);
     await importPhotos([path.join(dir, 'photos')], {
       catalog,
       thumbnailsDir: path.join(dir, 'thumbs'),
@@ -41,12 +42,12 @@ test(
     });
     await predictor.close();
     // Reviewers label the first photos with their true categories (the file name holds the test-set index).
-    const photos = catalog.db
+    const photos = rawDb(catalog)
       .prepare('SELECT p.id, pp.path FROM photos p JOIN photo_paths pp ON pp.photo_id = p.id ORDER BY pp.path')
       .raw()
       .all() as [number, string][];
     const truth = (file: string) => data.test.labels[Number(/shifted-(\d+)/.exec(file)![1])]!;
-    catalog.setLabels(
+    catalog.labels.setLabels(
       photos.slice(0, MIN_LABELS + 10).map(([photoId, file]) => ({ photoId, label: truth(file) })),
       'tester',
     );

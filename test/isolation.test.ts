@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import sharp from 'sharp';
 import { defaultModelDir } from '../electron/appPaths.ts';
-import { IMAGE_SIZE, loadFashionMnist, NUM_CLASSES, PIXELS } from '../electron/dataset/fashionMnist.ts';
+import { IMAGE_SIZE, loadFashionMnist, PIXELS } from '../electron/dataset/fashionMnist.ts';
 import { seededRandom } from '../electron/ml/augment.ts';
 import { startPredictor } from '../electron/ml/inference.ts';
 import { isolateGarment } from '../electron/photos/isolate.ts';
@@ -16,6 +16,7 @@ import {
   type ConversionOptions,
   type RawImage,
 } from '../electron/photos/photoPipeline.ts';
+import { NUM_CLASSES } from '../contract/categories.ts';
 
 const data = await loadFashionMnist({ allowDownload: false });
 const image = (i: number) => data.test.images.subarray(i * PIXELS, (i + 1) * PIXELS);

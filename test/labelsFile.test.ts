@@ -2,14 +2,16 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { Catalog, DEFAULT_REVIEW_RULE } from '../electron/catalog/catalog.ts';
-import { CLASS_NAMES } from '../electron/dataset/fashionMnist.ts';
+import { Catalog } from '../electron/catalog/catalog.ts';
 import { planSort } from '../electron/export/sortIntoFolders.ts';
 import { importPhotos } from '../electron/photos/importJob.ts';
 import { writePackshots } from './fixtures/samplePhotos.ts';
 import { catalogAtVersion, testSet } from './helpers/catalogs.ts';
 import { cli } from './helpers/cli.ts';
 import { tempDir } from './helpers/photos.ts';
+import { DEFAULT_REVIEW_RULE } from '../contract/review.ts';
+import { CLASS_NAMES } from '../contract/categories.ts';
+import { rawDb } from './helpers/rawSql.ts';
 
 const ALL = { queue: 'all', rule: DEFAULT_REVIEW_RULE } as const;
 // As a Mac names the file (decomposed: u and a combining diaeresis) and as a spreadsheet or a keyboard types it.
@@ -43,7 +45,7 @@ test(
     const reopened = new Catalog(db);
     try {
       const labelOf = (name: string) =>
-        reopened.db
+        rawDb(reopened)
           .prepare('SELECT p.label FROM photos p JOIN photo_paths pp ON pp.photo_id = p.id WHERE pp.path = ?')
           .pluck()
           .get(path.join(photos, name));
@@ -55,7 +57,7 @@ test(
       // Search: typed composed or pasted decomposed, the photo is found.
       for (const search of ['blü', 'blu\u0308', NFC, NFD])
         assert.equal(
-          reopened.photoPage({ ...ALL, search, sort: 'name', descending: false, offset: 0, limit: 10 }).total,
+          reopened.queries.photoPage({ ...ALL, search, sort: 'name', descending: false, offset: 0, limit: 10 }).total,
           1,
           JSON.stringify(search),
         );
@@ -95,15 +97,15 @@ test('a catalog from before names were compared in one normal form: its decompos
   );
   const catalog = new Catalog(file);
   try {
-    assert.equal(catalog.photoAtPath(`/photos/${NFC}`), 1);
-    assert.equal(catalog.photoAtPath(`/photos/${NFD}`), 1);
-    assert.deepEqual(catalog.photosNamed(NFC), [1]);
+    assert.equal(catalog.queries.photoAtPath(`/photos/${NFC}`), 1);
+    assert.equal(catalog.queries.photoAtPath(`/photos/${NFD}`), 1);
+    assert.deepEqual(catalog.queries.photosNamed(NFC), [1]);
     assert.equal(
-      catalog.photoPage({ ...ALL, search: 'blü', sort: 'name', descending: false, offset: 0, limit: 10 }).total,
+      catalog.queries.photoPage({ ...ALL, search: 'blü', sort: 'name', descending: false, offset: 0, limit: 10 }).total,
       1,
     );
     assert.equal(
-      catalog.db.prepare('SELECT path FROM photo_paths').pluck().get(),
+      rawDb(catalog).prepare('SELECT path FROM photo_paths').pluck().get(),
       `/photos/${NFD}`,
       'the path stays as the file system spells it',
     );

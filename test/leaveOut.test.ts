@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { createServices } from '../electron/app/services.ts';
-import { DEFAULT_REVIEW_RULE } from '../electron/catalog/catalog.ts';
+import { DEFAULT_REVIEW_RULE } from '../contract/review.ts';
 import { DEFAULT_FOLDER_NAMES } from '../electron/export/fileNames.ts';
 import { callValidated } from '../electron/ipc.ts';
 import { folderNameProblems } from '../contract/folderNames.ts';

@@ -5,11 +5,11 @@ import path from 'node:path';
 import { after, test } from 'node:test';
 import sharp from 'sharp';
 import { createServices } from '../electron/app/services.ts';
-import { DEFAULT_REVIEW_RULE, NOVELTY_LIMIT } from '../electron/catalog/catalog.ts';
 import { loadFashionMnist, PIXELS } from '../electron/dataset/fashionMnist.ts';
 import { seededRandom } from '../electron/ml/augment.ts';
 import { renderPackshot } from './fixtures/samplePhotos.ts';
 import { CHROMIUM, openRenderer } from './helpers/browser.ts';
+import { DEFAULT_REVIEW_RULE, NOVELTY_LIMIT } from '../contract/review.ts';
 
 const skip =
   !fs.existsSync(CHROMIUM) && `Chromium not found at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`;

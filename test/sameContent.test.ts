@@ -4,15 +4,17 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { parse } from 'csv-parse/sync';
 import type { PhotoSelection } from '../contract/api.ts';
-import { Catalog, DEFAULT_REVIEW_RULE } from '../electron/catalog/catalog.ts';
+import { Catalog } from '../electron/catalog/catalog.ts';
 import { exportCsvCounted } from '../electron/export/catalogExport.ts';
 import { importPhotos } from '../electron/photos/importJob.ts';
 import { MIGRATIONS } from '../electron/catalog/migrations.ts';
-import { CLASS_NAMES } from '../electron/dataset/fashionMnist.ts';
 import { writePackshots } from './fixtures/samplePhotos.ts';
 import { catalogAtVersion, sha256, testSet } from './helpers/catalogs.ts';
 import { cli, count } from './helpers/cli.ts';
 import { tempDir } from './helpers/photos.ts';
+import { DEFAULT_REVIEW_RULE } from '../contract/review.ts';
+import { CLASS_NAMES } from '../contract/categories.ts';
+import { rawDb } from './helpers/rawSql.ts';
 
 /** Every file under `dir`, relative to it, sorted. */
 const filesUnder = (dir: string) =>
@@ -105,17 +107,18 @@ test('a catalog from before files were sorted one by one opens, its sort journal
   );
   const catalog = new Catalog(file);
   try {
-    assert.equal(catalog.db.pragma('user_version', { simple: true }), MIGRATIONS.length);
-    assert.deepEqual(catalog.db.prepare('SELECT job_id, photo_id, source, target, state FROM sort_files').raw().all(), [
-      [1, 1, '/p/a.jpg', '/d/Bag/a.jpg', 'done'],
-    ]);
+    assert.equal(rawDb(catalog).pragma('user_version', { simple: true }), MIGRATIONS.length);
+    assert.deepEqual(
+      rawDb(catalog).prepare('SELECT job_id, photo_id, source, target, state FROM sort_files').raw().all(),
+      [[1, 1, '/p/a.jpg', '/d/Bag/a.jpg', 'done']],
+    );
     // A second file of the same photo is a row of its own now; a second row for the same source is not.
-    catalog.db
+    rawDb(catalog)
       .prepare(`INSERT INTO sort_files (job_id, photo_id, source, target) VALUES (1, 1, '/p/b.jpg', '/d/Bag/b.jpg')`)
       .run();
     assert.throws(
       () =>
-        catalog.db
+        rawDb(catalog)
           .prepare(
             `INSERT INTO sort_files (job_id, photo_id, source, target) VALUES (1, 1, '/p/b.jpg', '/d/Bag/c.jpg')`,
           )
@@ -153,7 +156,7 @@ test(
       fs.mkdirSync(unpredicted);
       fs.copyFileSync(made[5]!, path.join(unpredicted, 'new.jpg'));
       await importPhotos([unpredicted], { catalog, thumbnailsDir: path.join(dir, 'thumbs') });
-      assert.deepEqual([catalog.categoryCounts().total, catalog.fileCount()], [6, 6]);
+      assert.deepEqual([catalog.queries.categoryCounts().total, catalog.queries.fileCount()], [6, 6]);
 
       const selections: Omit<PhotoSelection, 'queue'>[] = [
         { rule: DEFAULT_REVIEW_RULE },
@@ -165,7 +168,7 @@ test(
         })),
       ];
       for (const selection of selections) {
-        const counts = catalog.selectionCounts(selection);
+        const counts = catalog.queries.selectionCounts(selection);
         for (const queue of ['all', 'reviewed', 'needsReview'] as const) {
           const chosen = { ...selection, queue };
           const csv = path.join(dir, 'out.csv');
@@ -187,10 +190,10 @@ test(
             },
             what,
           );
-          assert.equal(counts[queue].photos, catalog.photoIds(chosen).length, what);
+          assert.equal(counts[queue].photos, catalog.queries.photoIds(chosen).length, what);
         }
       }
-      const all = catalog.selectionCounts({ rule: DEFAULT_REVIEW_RULE }).all;
+      const all = catalog.queries.selectionCounts({ rule: DEFAULT_REVIEW_RULE }).all;
       assert.deepEqual(
         all,
         { photos: 6, files: 6, catalogRows: 7, fashionMnistRows: 5 },

@@ -4,13 +4,14 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { createServices } from '../electron/app/services.ts';
 import { projectRoot } from '../electron/appPaths.ts';
-import { Catalog, DEFAULT_REVIEW_RULE } from '../electron/catalog/catalog.ts';
+import { Catalog } from '../electron/catalog/catalog.ts';
 import { fillSyntheticCatalog } from './fixtures/syntheticCatalog.ts';
 import { loadFashionMnist } from '../electron/dataset/fashionMnist.ts';
 import { convertPhoto, thumbnailPath } from '../electron/photos/photoPipeline.ts';
 import { renderPackshot } from './fixtures/samplePhotos.ts';
 import { CHROMIUM, openRenderer } from './helpers/browser.ts';
 import { tempDir } from './helpers/photos.ts';
+import { DEFAULT_REVIEW_RULE } from '../contract/review.ts';
 
 const skip =
   !fs.existsSync(CHROMIUM) && `Chromium not found at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`;
@@ -42,7 +43,7 @@ test(
           ).thumbnail,
       ),
     );
-    const first = catalog.photoPage({
+    const first = catalog.queries.photoPage({
       queue: 'all',
       sort: 'confidence',
       descending: false,

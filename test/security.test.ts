@@ -5,12 +5,13 @@ import { test } from 'node:test';
 import type { IpcMain, IpcMainInvokeEvent } from 'electron';
 import { ARGUMENTS, CHANNELS, type FashionSorterApi } from '../contract/api.ts';
 import { createServices } from '../electron/app/services.ts';
-import { Catalog, DEFAULT_REVIEW_RULE } from '../electron/catalog/catalog.ts';
+import { Catalog } from '../electron/catalog/catalog.ts';
 import { DEFAULT_FOLDER_NAMES } from '../electron/export/fileNames.ts';
 import { registerIpcHandlers } from '../electron/ipc.ts';
 import { contentSecurityPolicy, isAppUrl, isSafeExternalLink, rendererFile } from '../electron/shellPolicy.ts';
 import { CHROMIUM, openRenderer } from './helpers/browser.ts';
 import { tempDir } from './helpers/photos.ts';
+import { DEFAULT_REVIEW_RULE } from '../contract/review.ts';
 
 const skipBrowser = !fs.existsSync(CHROMIUM) && `Chromium not found at ${CHROMIUM}`;
 

@@ -4,11 +4,11 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { PageQuery } from '../contract/api.ts';
 import { createServices, type Services } from '../electron/app/services.ts';
-import { DEFAULT_REVIEW_RULE } from '../electron/catalog/catalog.ts';
 import { loadFashionMnist } from '../electron/dataset/fashionMnist.ts';
 import { callValidated } from '../electron/ipc.ts';
 import { writePackshots } from './fixtures/samplePhotos.ts';
 import { tempDir } from './helpers/photos.ts';
+import { DEFAULT_REVIEW_RULE } from '../contract/review.ts';
 
 const data = await loadFashionMnist({ allowDownload: false });
 const dir = tempDir('services');

@@ -4,11 +4,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { defaultModelDir } from '../electron/appPaths.ts';
 import { evaluateOnTestSet } from '../electron/commands/evaluate.ts';
-import { IMAGE_SIZE, loadFashionMnist, NUM_CLASSES, PIXELS } from '../electron/dataset/fashionMnist.ts';
+import { IMAGE_SIZE, loadFashionMnist, PIXELS } from '../electron/dataset/fashionMnist.ts';
 import { initBackend } from '../electron/ml/backend.ts';
 import { inferenceNetwork, predictProbabilities } from '../electron/ml/classifier.ts';
 import { readModelCard } from '../electron/ml/modelCard.ts';
 import { loadModel } from '../electron/ml/modelFiles.ts';
+import { NUM_CLASSES } from '../contract/categories.ts';
 
 test(
   'the shipped model scores on the full 10k test set at least what its model card states (−0.1 point)',

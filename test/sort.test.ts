@@ -4,20 +4,22 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { projectRoot } from '../electron/appPaths.ts';
-import { Catalog, DEFAULT_REVIEW_RULE } from '../electron/catalog/catalog.ts';
+import { Catalog } from '../electron/catalog/catalog.ts';
 import { DEFAULT_FOLDER_NAMES } from '../electron/export/fileNames.ts';
 import { sortPhotos } from '../electron/export/sortIntoFolders.ts';
 import { filesByHash, labeledCatalog, sha256, testSet } from './helpers/catalogs.ts';
 import { cli, CLI, count } from './helpers/cli.ts';
 import { withSmallDrive } from './helpers/drives.ts';
 import { tempDir } from './helpers/photos.ts';
+import { DEFAULT_REVIEW_RULE } from '../contract/review.ts';
+import { rawDb } from './helpers/rawSql.ts';
 
 const ALL = { queue: 'all', rule: DEFAULT_REVIEW_RULE } as const;
 /** The catalog's current path of each photo, by content hash. */
 function catalogPaths(db: string): Map<string, string[]> {
   const catalog = new Catalog(db);
   try {
-    const rows = catalog.db
+    const rows = rawDb(catalog)
       .prepare('SELECT p.hash, pp.path FROM photos p JOIN photo_paths pp ON pp.photo_id = p.id')
       .all() as { hash: string; path: string }[];
     const out = new Map<string, string[]>();

@@ -16,8 +16,8 @@ import {
   CatalogBusyError,
   isCatalogBusy,
   type CatalogWait,
-  type ModelRow,
 } from '../catalog/catalog.ts';
+import type { ModelRow } from '../catalog/models.ts';
 import { loadFashionMnist } from '../dataset/fashionMnist.ts';
 import {
   activateModel,
@@ -248,7 +248,7 @@ export function createServices(options: ServiceOptions = {}): Services {
    * edited in place since then holds another photo, and showing it would show the wrong one.
    */
   const unchangedFile = async (hash: string) =>
-    (await openCatalog()).photoFiles(hash).find((f) => {
+    (await openCatalog()).queries.photoFiles(hash).find((f) => {
       const stat = fs.statSync(f.path, { throwIfNoEntry: false });
       return stat?.isFile() && stat.size === f.size && stat.mtimeMs === f.mtimeMs;
     })?.path;
@@ -280,13 +280,13 @@ export function createServices(options: ServiceOptions = {}): Services {
       const wait = waitOf(run);
       // The first write: made once the catalog accepts writes, so that nothing (thumbnails, a job) is made before.
       const row = await cat.writeWhenFree(() => {
-        const registered = cat.registerModel({
+        const registered = cat.models.registerModel({
           name: model.name,
           version: model.version,
           dir: model.modelDir,
           card: model.card ?? {},
         });
-        if (!cat.activeModel()) cat.activateModel(registered.id);
+        if (!cat.models.activeModel()) cat.models.activateModel(registered.id);
         return registered;
       }, wait);
       const result = await importPhotos(roots, {
@@ -299,13 +299,13 @@ export function createServices(options: ServiceOptions = {}): Services {
       });
       return { ...result, model: { name: model.name, version: model.version, backend: model.backend } };
     },
-    jobSummary: async (jobId) => (await openCatalog()).jobSummary(jobId),
-    jobPredictions: async (jobId) => (await openCatalog()).jobPredictions(jobId),
+    jobSummary: async (jobId) => (await openCatalog()).imports.jobSummary(jobId),
+    jobPredictions: async (jobId) => (await openCatalog()).imports.jobPredictions(jobId),
     async findPhoto(file, baseDir) {
       const cat = await openCatalog();
-      const photoId = cat.photoAtPath(path.resolve(baseDir, file));
+      const photoId = cat.queries.photoAtPath(path.resolve(baseDir, file));
       // A bare file name (what a shop system or a reviewer's list often has) names the one photo imported under it.
-      const named = photoId === undefined && !/[\\/]/.test(file) ? cat.photosNamed(file) : [];
+      const named = photoId === undefined && !/[\\/]/.test(file) ? cat.queries.photosNamed(file) : [];
       return { photoId: photoId ?? (named.length === 1 ? named[0] : undefined), named: named.length };
     },
     async improve(hooks = {}) {
@@ -461,12 +461,16 @@ export function createServices(options: ServiceOptions = {}): Services {
     importPaths: (paths) => startImport(paths),
     importStatus: async () => jobs.snapshot('import'),
     cancelImport: () => jobs.cancel('import'),
-    importErrors: async (offset, limit) => (await openCatalog()).fileErrors(offset, limit),
+    importErrors: async (offset, limit) => (await openCatalog()).imports.fileErrors(offset, limit),
     async counts(rule) {
       const cat = await openCatalog();
-      return { ...cat.categoryCounts(rule), files: cat.fileCount(), errors: cat.fileErrors(0, 1).total };
+      return {
+        ...cat.queries.categoryCounts(rule),
+        files: cat.queries.fileCount(),
+        errors: cat.imports.fileErrors(0, 1).total,
+      };
     },
-    selectionCounts: async (selection) => (await openCatalog()).selectionCounts(selection),
+    selectionCounts: async (selection) => (await openCatalog()).queries.selectionCounts(selection),
     async catalogWait(): Promise<CatalogWaitStatus | null> {
       if (waits.size === 0) return null;
       return {
@@ -475,14 +479,14 @@ export function createServices(options: ServiceOptions = {}): Services {
         limitSeconds: (catalogWait.waitMs ?? CATALOG_WAIT_MS) / 1000,
       };
     },
-    page: async (query) => (await openCatalog()).photoPage(query),
-    photoIds: async (query) => (await openCatalog()).photoIds(query),
+    page: async (query) => (await openCatalog()).queries.photoPage(query),
+    photoIds: async (query) => (await openCatalog()).queries.photoIds(query),
     async photo(id) {
-      const detail = (await openCatalog()).photoDetail(id);
+      const detail = (await openCatalog()).queries.photoDetail(id);
       if (!detail) throw new Error(`photo ${id} is not in the catalog`);
       return detail;
     },
-    setLabels: (changes) => quickWrite((cat) => cat.setLabels(changes, reviewer)),
+    setLabels: (changes) => quickWrite((cat) => cat.labels.setLabels(changes, reviewer)),
     async modelReport() {
       const card = readModelCard(await activeModelDir());
       if (!card) return null;
@@ -507,7 +511,7 @@ export function createServices(options: ServiceOptions = {}): Services {
             validationAccuracy,
           }),
         ),
-        agreement: (await openCatalog()).agreement(),
+        agreement: (await openCatalog()).labels.agreement(),
       };
     },
     improveRequirements: async () => ({ minimumLabels: MIN_LABELS }),
@@ -541,7 +545,7 @@ export function createServices(options: ServiceOptions = {}): Services {
     improveStatus: async () => jobs.snapshot('improve'),
     cancelImprove: () => jobs.cancel('improve'),
     async modelVersions(): Promise<ModelVersion[]> {
-      const rows = (await openCatalog()).models();
+      const rows = (await openCatalog()).models.all();
       return rows.map((row) => {
         const card = row.card as {
           accuracy?: number;
@@ -571,10 +575,10 @@ export function createServices(options: ServiceOptions = {}): Services {
       });
     },
     async discardModel(id) {
-      const row = (await openCatalog()).model(id);
+      const row = (await openCatalog()).models.model(id);
       if (!row) throw new Error(`no model version ${id} in the catalog`);
       // Its files go only once the catalog has let it go: a busy catalog keeps both.
-      await quickWrite((cat) => cat.deleteModel(id));
+      await quickWrite((cat) => cat.models.deleteModel(id));
       // Only versions this app published are deleted from disk; a shipped or user-supplied model stays.
       if (path.resolve(row.dir).startsWith(modelsRoot + path.sep)) fs.rmSync(row.dir, { recursive: true, force: true });
     },
@@ -640,7 +644,7 @@ export function createServices(options: ServiceOptions = {}): Services {
     api,
     operations,
     async thumbnailFile(hash) {
-      if (!/^[0-9a-f]{64}$/.test(hash) || !(await openCatalog()).hasPhoto(hash)) return undefined;
+      if (!/^[0-9a-f]{64}$/.test(hash) || !(await openCatalog()).queries.hasPhoto(hash)) return undefined;
       const file = thumbnailPath(thumbnails, hash);
       if (await isThumbnail(file)) return file;
       let repair = repairing.get(hash);

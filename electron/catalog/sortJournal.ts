@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { Catalog } from './catalog.ts';
+import type Database from 'better-sqlite3';
 import { comparable } from './migrations.ts';
 
 export type SortMode = 'copy' | 'move';
@@ -50,11 +50,8 @@ const now = () => new Date().toISOString();
  * crash the journal says exactly what was done and the job resumes from there.
  */
 export class SortJournal {
-  private readonly db: Catalog['db'];
-
-  constructor(catalog: Catalog) {
-    this.db = catalog.db;
-  }
+  /** Over the catalog's connection: Catalog makes one of each. */
+  constructor(private readonly db: Database.Database) {}
 
   /**
    * Every path of the given photos (in their order; a photo's paths in the order they were found): a photo

@@ -1,5 +1,5 @@
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { CLASS_NAMES, loadFashionMnist, type ImageSet } from '../dataset/fashionMnist.ts';
+import { loadFashionMnist, type ImageSet } from '../dataset/fashionMnist.ts';
 import { defaultModelDir } from '../appPaths.ts';
 import { initBackend } from '../ml/backend.ts';
 import { predictProbabilities } from '../ml/classifier.ts';
@@ -7,6 +7,7 @@ import { evaluatePredictions } from '../ml/metrics.ts';
 import type { EvaluationReport } from '../ml/modelCard.ts';
 import { loadModel } from '../ml/modelFiles.ts';
 import { pathOption, type Values } from './args.ts';
+import { CLASS_NAMES } from '../../contract/categories.ts';
 
 export function evaluateOnTestSet(
   model: tfl.LayersModel,

@@ -1,9 +1,10 @@
 import fs from 'node:fs';
 import type { PhotoSelection } from '../../contract/api.ts';
 import { DEFAULT_REVIEW_RULE } from '../../contract/review.ts';
-import { categoryFromText, CLASS_NAMES } from '../dataset/fashionMnist.ts';
+import { categoryFromText } from '../dataset/fashionMnist.ts';
 import type { ExportFormat } from '../export/catalogExport.ts';
 import { pathOption, UsageError, withServices, type Values } from './args.ts';
+import { CLASS_NAMES } from '../../contract/categories.ts';
 
 /** The photos --reviewed-only / --needs-review / --category choose (all of them by default). */
 export function selectionOption(values: Values): PhotoSelection {

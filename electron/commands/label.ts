@@ -2,8 +2,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import type { LabelChange } from '../../contract/api.ts';
-import { categoryFromText, CLASS_NAMES } from '../dataset/fashionMnist.ts';
+import { categoryFromText } from '../dataset/fashionMnist.ts';
 import { pathOption, UsageError, withServices, type Values } from './args.ts';
+import { CLASS_NAMES } from '../../contract/categories.ts';
 
 /**
  * The delimiter of a labels file, from its header line: spreadsheets in many European locales save CSV with

@@ -8,8 +8,6 @@ import { cacheDir } from '../appPaths.ts';
 
 export const IMAGE_SIZE = 28;
 export const PIXELS = IMAGE_SIZE * IMAGE_SIZE;
-/** The dataset's label names (contract/categories.ts), for the code that reads it. */
-export { CLASS_NAMES, NUM_CLASSES };
 
 /** A name reduced to its letters, lower case: "T-shirt/top", "t-shirt top" and "T-shirt_top" are one. */
 const letters = (text: string) => text.toLowerCase().replace(/[^a-z]/g, '');

@@ -1,9 +1,11 @@
 import path from 'node:path';
 import type { PhotoSelection } from '../../contract/api.ts';
-import type { Catalog, ExportRow } from '../catalog/catalog.ts';
-import { CLASS_NAMES, PIXELS } from '../dataset/fashionMnist.ts';
+import type { Catalog } from '../catalog/catalog.ts';
+import type { ExportRow } from '../catalog/queries.ts';
+import { PIXELS } from '../dataset/fashionMnist.ts';
 import { WorkerClient } from '../workerThreads.ts';
 import { writeCsvFile } from './csvFile.ts';
+import { CLASS_NAMES } from '../../contract/categories.ts';
 
 export type ExportFormat = 'catalog' | 'fashion-mnist';
 
@@ -56,9 +58,9 @@ const name = (category: number | null) => (category === null ? null : CLASS_NAME
 
 /** The catalog layout's rows; `counted.photos` counts the distinct photos among them as they go by. */
 function* catalogRows(catalog: Catalog, selection: PhotoSelection, counted: { photos: number }): Generator<unknown[]> {
-  const relative = relativeTo(catalog.photoRoots());
+  const relative = relativeTo(catalog.queries.photoRoots());
   let last: number | undefined;
-  for (const row of catalog.exportRows(selection) as IterableIterator<ExportRow>) {
+  for (const row of catalog.queries.exportRows(selection) as IterableIterator<ExportRow>) {
     // A photo's files come one after another (rows are in photo order).
     if (row.id !== last) counted.photos++;
     last = row.id;
@@ -90,7 +92,7 @@ function* fashionMnistRows(
   selection: PhotoSelection,
   counted: { photos: number },
 ): Generator<unknown[]> {
-  for (const { category, pixels } of catalog.exportInputs(selection)) {
+  for (const { category, pixels } of catalog.queries.exportInputs(selection)) {
     counted.photos++;
     yield [category, ...pixels];
   }

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { CLASS_NAMES, NUM_CLASSES } from '../dataset/fashionMnist.ts';
+import { CLASS_NAMES, NUM_CLASSES } from '../../contract/categories.ts';
 import { FORBIDDEN_CHARACTERS, MAX_NAME_BYTES, RESERVED_NAME } from '../../contract/folderNames.ts';
 
 /**

@@ -4,10 +4,10 @@ import path from 'node:path';
 import type { PhotoSelection, SortPlan, SortResult } from '../../contract/api.ts';
 import type { Catalog, CatalogWait } from '../catalog/catalog.ts';
 import { comparable } from '../catalog/migrations.ts';
-import { SortJournal, type PhotoSource, type SortFile, type SortJob, type SortMode } from '../catalog/sortJournal.ts';
-import { NUM_CLASSES } from '../dataset/fashionMnist.ts';
+import type { PhotoSource, SortFile, SortJob, SortJournal, SortMode } from '../catalog/sortJournal.ts';
 import { explainWriteError } from './csvFile.ts';
 import { checkFolderNames, DEFAULT_FOLDER_NAMES, numberedName, portableName } from './fileNames.ts';
+import { NUM_CLASSES } from '../../contract/categories.ts';
 
 export interface SortRequest {
   dest: string;
@@ -125,17 +125,17 @@ async function makePlan(
     throw new Error(`${existing} is a file, not a folder; choose a folder for the sorted photos`);
   const job = journal.unfinishedJobs().find((j) => j.dest === dest && j.mode === request.mode);
   const handled = job ? journal.handledPaths(job.id) : new Set<string>();
-  const wanted = catalog.photoIds(request.selection);
+  const wanted = catalog.queries.photoIds(request.selection);
   const everyPath = journal.sources(wanted);
   const selected = everyPath.filter((s) => !handled.has(s.path));
   const sources = selected.filter((s) => s.category !== null);
   const withPath = new Set(everyPath.map((s) => s.photoId));
   const replaced = wanted
     .filter((id) => !withPath.has(id))
-    .map((id) => ({ path: catalog.photoName(id), reason: REPLACED }));
+    .map((id) => ({ path: catalog.queries.photoName(id), reason: REPLACED }));
 
   // The destination must not lie in a folder the photos come from: a later import there would find them again.
-  const roots = catalog
+  const roots = catalog.queries
     .importRoots()
     .filter((r) => fs.existsSync(r) && fs.statSync(r).isDirectory())
     .map((r) => fs.realpathSync(r));
@@ -245,7 +245,7 @@ async function makePlan(
 
 /** The dry run: what sorting would do, with counts, and nothing written. */
 export async function planSort(catalog: Catalog, request: SortRequest): Promise<SortPlan> {
-  return (await makePlan(catalog, new SortJournal(catalog), request)).plan;
+  return (await makePlan(catalog, catalog.sortJournal, request)).plan;
 }
 
 /** Copies a file through a hidden partial name and renames it into place, so the target is either absent or complete. */
@@ -412,7 +412,7 @@ export async function sortPhotos(
   request: SortRequest,
   options: SortOptions = {},
 ): Promise<SortResult> {
-  const journal = new SortJournal(catalog);
+  const journal = catalog.sortJournal;
   const dest = realPathAllowingMissing(request.dest);
   // While another program holds the catalog, the wait is here, before anything on disk is touched.
   await catalog.writeWhenFree(() => undefined, { ...options.catalogWait, signal: options.signal });

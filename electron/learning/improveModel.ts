@@ -9,14 +9,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { makePrivateDir } from '../appPaths.ts';
-import {
-  predictionRows,
-  type Catalog,
-  type CatalogWait,
-  type ModelRow,
-  type PredictionRow,
-} from '../catalog/catalog.ts';
-import { NUM_CLASSES, PIXELS, type FashionMnist, type ImageSet } from '../dataset/fashionMnist.ts';
+import type { Catalog, CatalogWait } from '../catalog/catalog.ts';
+import type { ModelRow } from '../catalog/models.ts';
+import { predictionRows, type PredictionRow } from '../catalog/predictions.ts';
+import { PIXELS, type FashionMnist, type ImageSet } from '../dataset/fashionMnist.ts';
 import {
   checkLabels,
   DEFAULT_FINETUNE_OPTIONS,
@@ -33,6 +29,7 @@ import { MODEL_CARD, readModelCard, writeModelCard } from '../ml/modelCard.ts';
 import { hasModel, PROTOTYPES_JSON, publishModel } from '../ml/modelFiles.ts';
 import type { EpochRecord } from '../ml/train.ts';
 import { removeStaleTemporaries } from '../staleFiles.ts';
+import { NUM_CLASSES } from '../../contract/categories.ts';
 
 /** One model's scores in a comparison. */
 export interface Scores {
@@ -106,7 +103,7 @@ async function testScores(predictor: Predictor, test: ImageSet): Promise<Scores>
 /** Every photo without a human label, a page at a time (with this model's stored probabilities, if any). */
 function* unlabeledPages(catalog: Catalog, modelId: number) {
   for (let after = 0; ;) {
-    const rows = catalog.unlabeledInputs(modelId, after, 256);
+    const rows = catalog.predictions.unlabeledInputs(modelId, after, 256);
     if (rows.length === 0) return;
     after = rows.at(-1)!.id;
     yield rows;
@@ -127,16 +124,15 @@ async function predictCatalog(
   const matrix = Array.from({ length: NUM_CLASSES }, () => new Array<number>(NUM_CLASSES).fill(0));
   let photos = 0;
   let changed = 0;
-  const current = catalog.db.prepare('SELECT predicted_label FROM photos WHERE id = ?').pluck();
   for (const rows of unlabeledPages(catalog, modelId)) {
     if (signal?.aborted) throw new Error('cancelled; nothing was changed');
     const predictions = predictionRows(
       rows.map((row) => row.id),
       await candidate.assess(rows.map((row) => row.pixels)),
     );
-    await catalog.writeWhenFree(() => catalog.storePredictions(modelId, predictions, false), wait);
+    await catalog.writeWhenFree(() => catalog.predictions.storePredictions(modelId, predictions, false), wait);
     for (const { photoId, probabilities: p } of predictions) {
-      const before = current.get(photoId) as number | null;
+      const before = catalog.predictions.predictedLabel(photoId);
       const after = p.indexOf(Math.max(...p));
       photos++;
       if (before === null) continue;
@@ -156,7 +152,7 @@ export function classifyingModelDir(
   fallback: string,
   onMissing?: (active: ModelRow) => void,
 ): string {
-  const active = catalog.activeModel();
+  const active = catalog.models.activeModel();
   if (active && hasModel(active.dir)) return active.dir;
   if (active) onMissing?.(active);
   return fallback;
@@ -173,14 +169,14 @@ export async function improveModel(
   options: FineTuneOptions = DEFAULT_FINETUNE_OPTIONS,
   hooks: ImproveHooks = {},
 ): Promise<Candidate> {
-  const parent = catalog.activeModel();
+  const parent = catalog.models.activeModel();
   if (!parent) throw new Error('the catalog has no active model; classify some photos first');
   if (!hasModel(parent.dir)) {
     throw new Error(
       `the active model ${parent.name} has no files at ${parent.dir} (moved or deleted); make another version active (Model, Versions) and try again`,
     );
   }
-  const labeled = catalog.labeledInputs();
+  const labeled = catalog.labels.labeledInputs();
   const labels: ImageSet = { images: labeled.pixels, labels: labeled.labels, count: labeled.photoIds.length };
   checkLabels(labels, options);
   // A catalog that another program keeps busy is waited for (and reported) now, before minutes of training.
@@ -202,8 +198,8 @@ export async function improveModel(
     .update(files[PROTOTYPES_JSON] ?? '')
     .digest('hex');
   // The same labels give the same weights: a version already registered keeps its name and folder.
-  const known = catalog.modelByVersion(version);
-  const name = known?.name ?? `${parent.name.replace(/-ft\d+$/, '')}-ft${catalog.models().length}`;
+  const known = catalog.models.modelByVersion(version);
+  const name = known?.name ?? `${parent.name.replace(/-ft\d+$/, '')}-ft${catalog.models.all().length}`;
   const dir = known && hasModel(known.dir) ? known.dir : path.join(modelsRoot, `${name}-${version.slice(0, 8)}`);
   const photoIds = (indices: Int32Array) => Array.from(indices, (i) => labeled.photoIds[i]!);
   const parentCard = readModelCard(parent.dir);
@@ -307,7 +303,7 @@ export async function improveModel(
           if (parentCard) writeModelCard(dir, finalCard as typeof parentCard);
           writeNovelty(dir, novelty);
         }
-        return catalog.registerModel({
+        return catalog.models.registerModel({
           name,
           version: candidate.version,
           dir,
@@ -370,12 +366,12 @@ export async function activateModel(
   modelId: number,
   hooks: { signal?: AbortSignal; onProgress?: (p: RepredictProgress) => void; catalogWait?: CatalogWait } = {},
 ): Promise<{ repredicted: number; status: 'done' | 'cancelled' }> {
-  const model = catalog.model(modelId);
+  const model = catalog.models.model(modelId);
   if (!model) throw new Error(`no model version ${modelId} in the catalog`);
   const wait: CatalogWait = { ...hooks.catalogWait, signal: hooks.signal };
   // Each write is made once the catalog accepts it: a catalog another program keeps busy changes nothing here.
-  await catalog.writeWhenFree(() => catalog.activateModel(modelId), wait);
-  const total = catalog.unlabeledCount();
+  await catalog.writeWhenFree(() => catalog.models.activateModel(modelId), wait);
+  const total = catalog.predictions.unlabeledCount();
   let predictor: Predictor | undefined;
   let done = 0;
   try {
@@ -405,7 +401,7 @@ export async function activateModel(
             }
           : fresh[next++]!,
       );
-      await catalog.writeWhenFree(() => catalog.storePredictions(modelId, predictions), {
+      await catalog.writeWhenFree(() => catalog.predictions.storePredictions(modelId, predictions), {
         ...wait,
         soFar: () =>
           `${model.name} is active, and ${done} of ${total} photos are re-predicted (the others keep their earlier predictions); make it active again to finish`,

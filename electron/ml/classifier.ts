@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { IMAGE_SIZE, NUM_CLASSES, PIXELS } from '../dataset/fashionMnist.ts';
+import { IMAGE_SIZE, PIXELS } from '../dataset/fashionMnist.ts';
+import { NUM_CLASSES } from '../../contract/categories.ts';
 
 /** One forward pass: the class probabilities and the penultimate features (what the last dense layer reads). */
 type Forward = (x: tf.Tensor4D) => { probabilities: tf.Tensor2D; features: tf.Tensor2D };

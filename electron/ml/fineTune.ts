@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { NUM_CLASSES, PIXELS, type ImageSet } from '../dataset/fashionMnist.ts';
+import { PIXELS, type ImageSet } from '../dataset/fashionMnist.ts';
 import { seededRandom, shuffledIndices } from './augment.ts';
 import { DEFAULT_ARCHITECTURE } from './model.ts';
 import { readModelCard } from './modelCard.ts';
@@ -22,6 +22,7 @@ import {
   type TrainProgress,
   type TrainResult,
 } from './train.ts';
+import { NUM_CLASSES } from '../../contract/categories.ts';
 
 export interface FineTuneOptions {
   /** At most this many epochs; early stopping usually ends sooner. */

@@ -1,12 +1,13 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { NUM_CLASSES, PIXELS } from '../dataset/fashionMnist.ts';
+import { PIXELS } from '../dataset/fashionMnist.ts';
 import { WorkerClient } from '../workerThreads.ts';
 import type { InferenceReply, InferenceRequest } from './inferenceProtocol.ts';
 import { hasModel, PROTOTYPES_JSON } from './modelFiles.ts';
 import { readModelCard, type ModelCard } from './modelCard.ts';
 import type { NoveltyStats } from './novelty.ts';
+import { NUM_CLASSES } from '../../contract/categories.ts';
 
 /** What the model says of some images: count × 10 probabilities, and each one's novelty (novelty.ts; null without statistics). */
 export interface Assessment {

@@ -1,4 +1,4 @@
-import { CLASS_NAMES, NUM_CLASSES } from '../dataset/fashionMnist.ts';
+import { CLASS_NAMES, NUM_CLASSES } from '../../contract/categories.ts';
 
 export interface ClassMetrics {
   label: number;

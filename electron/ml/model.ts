@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { IMAGE_SIZE, NUM_CLASSES } from '../dataset/fashionMnist.ts';
+import { IMAGE_SIZE } from '../dataset/fashionMnist.ts';
+import { NUM_CLASSES } from '../../contract/categories.ts';
 
 /**
  * A small residual network in the style of the DAWNBench "ResNet-9", pooled early for a CPU budget.

@@ -8,11 +8,12 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { NUM_CLASSES, PIXELS, type ImageSet } from '../dataset/fashionMnist.ts';
+import { PIXELS, type ImageSet } from '../dataset/fashionMnist.ts';
 import { seededRandom, shuffledIndices } from './augment.ts';
 import type { Predictor } from './inference.ts';
 import { DEFAULT_TRAIN_OPTIONS, splitTrainValidation } from './train.ts';
 import { writeFileAtomic } from './modelFiles.ts';
+import { NUM_CLASSES } from '../../contract/categories.ts';
 
 export const NOVELTY_FILE = 'novelty.json';
 

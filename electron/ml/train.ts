@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { NUM_CLASSES, PIXELS, type ImageSet } from '../dataset/fashionMnist.ts';
+import { PIXELS, type ImageSet } from '../dataset/fashionMnist.ts';
 import { DEFAULT_AUGMENT, seededRandom, shuffledIndices, type AugmentOptions } from './augment.ts';
 import { DEFAULT_ARCHITECTURE, type ArchitectureSpec } from './model.ts';
 import { evaluatePredictions } from './metrics.ts';
@@ -9,6 +9,7 @@ import { removeStaleTemporaries } from '../staleFiles.ts';
 import { writeFileAtomic } from './modelFiles.ts';
 import type { WorkerReply, WorkerRequest } from './trainProtocol.ts';
 import { WorkerClient } from '../workerThreads.ts';
+import { NUM_CLASSES } from '../../contract/categories.ts';
 
 export interface TrainOptions {
   epochs: number;

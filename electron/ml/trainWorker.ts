@@ -6,13 +6,14 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { PIXELS, IMAGE_SIZE, NUM_CLASSES } from '../dataset/fashionMnist.ts';
+import { PIXELS, IMAGE_SIZE } from '../dataset/fashionMnist.ts';
 import { augmentBatch, type AugmentOptions } from './augment.ts';
 import { predictProbabilities } from './classifier.ts';
 import { initBackend } from './backend.ts';
 import { buildModel, logitsModel, type ArchitectureSpec } from './model.ts';
 import type { WorkerRequest, WorkerReply } from './trainProtocol.ts';
 import { serveRequests } from '../workerThreads.ts';
+import { NUM_CLASSES } from '../../contract/categories.ts';
 
 interface Replica {
   model: tfl.LayersModel;

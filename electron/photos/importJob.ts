@@ -7,14 +7,9 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { setImmediate } from 'node:timers/promises';
-import {
-  predictionRows,
-  type Catalog,
-  type CatalogWait,
-  type FileError,
-  type ImportedPhoto,
-  type JobCounts,
-} from '../catalog/catalog.ts';
+import type { Catalog, CatalogWait } from '../catalog/catalog.ts';
+import type { FileError, ImportedPhoto, JobCounts } from '../catalog/imports.ts';
+import { predictionRows } from '../catalog/predictions.ts';
 import type { Predictor } from '../ml/inference.ts';
 import { WorkerClient } from '../workerThreads.ts';
 import { explainReadError, removeStaleThumbnails } from './photoPipeline.ts';
@@ -98,9 +93,9 @@ class PendingWrites {
     this.failures = [];
     this.known = [];
     const stored = await this.write(() => {
-      const ids = this.catalog.storePhotos(photos);
-      this.catalog.recordFailures(this.jobId, failures);
-      this.catalog.markKnown(known);
+      const ids = this.catalog.imports.storePhotos(photos);
+      this.catalog.imports.recordFailures(this.jobId, failures);
+      this.catalog.imports.markKnown(known);
       return ids;
     });
     this.onStored([...stored, ...known.map((k) => k.photoId)]);
@@ -147,7 +142,7 @@ class PredictionQueue {
     this.busy = true;
     try {
       while (this.queue.length >= PREDICT_BATCH || (all && this.queue.length > 0)) {
-        const rows = this.catalog.inputsToPredict(this.queue.splice(0, PREDICT_BATCH), this.model.modelId);
+        const rows = this.catalog.predictions.inputsToPredict(this.queue.splice(0, PREDICT_BATCH), this.model.modelId);
         if (rows.length === 0) continue;
         const predictions = predictionRows(
           rows.map((row) => row.id),
@@ -156,7 +151,7 @@ class PredictionQueue {
         // Written in slices with the event loop served between them: one long transaction would stall the UI.
         for (let i = 0; i < predictions.length; i += WRITE_BATCH) {
           const slice = predictions.slice(i, i + WRITE_BATCH);
-          await this.write(() => this.catalog.storePredictions(this.model.modelId, slice));
+          await this.write(() => this.catalog.predictions.storePredictions(this.model.modelId, slice));
           await setImmediate();
         }
         this.predicted += rows.length;
@@ -182,13 +177,13 @@ export async function importPhotos(roots: string[], options: ImportOptions): Pro
     signal,
     soFar: () => {
       if (jobId === undefined) return undefined;
-      const counts = catalog.jobCounts(jobId);
+      const counts = catalog.imports.jobCounts(jobId);
       return `The import stopped: ${counts.done} of the ${counts.found} files it found so far were imported and are kept; import the same folders again to go on`;
     },
   };
   const write: Write = (work) => catalog.writeWhenFree(work, wait);
-  const existing = catalog.unfinishedJob(absoluteRoots);
-  jobId = existing ?? (await write(() => catalog.createJob(absoluteRoots)));
+  const existing = catalog.imports.unfinishedJob(absoluteRoots);
+  jobId = existing ?? (await write(() => catalog.imports.createJob(absoluteRoots)));
   const job = jobId;
   const predictions = options.predictor && new PredictionQueue(catalog, options.predictor, write);
   const pending = new PendingWrites(catalog, job, write, (ids) => predictions?.push(ids));
@@ -196,7 +191,7 @@ export async function importPhotos(roots: string[], options: ImportOptions): Pro
 
   const report = (phase: ImportProgress['phase']) => {
     if (!options.onProgress) return;
-    const counts = catalog.jobCounts(job);
+    const counts = catalog.imports.jobCounts(job);
     const seconds = (performance.now() - started) / 1000;
     const rate = seconds > 0 ? doneThisRun / seconds : 0;
     options.onProgress({
@@ -211,7 +206,7 @@ export async function importPhotos(roots: string[], options: ImportOptions): Pro
     });
   };
 
-  if (!catalog.job(job)!.walked) {
+  if (!catalog.imports.job(job)!.walked) {
     let batch: string[] = [];
     // The catalog (with SQLite's files beside it) and the thumbnail cache may lie in a folder being imported.
     const own = [
@@ -222,11 +217,11 @@ export async function importPhotos(roots: string[], options: ImportOptions): Pro
       options.thumbnailsDir,
     ];
     for await (const entry of walkPhotos(absoluteRoots, { ignore: own })) {
-      if (entry.type === 'problem') await write(() => catalog.recordFailure(job, entry.path, entry.reason));
+      if (entry.type === 'problem') await write(() => catalog.imports.recordFailure(job, entry.path, entry.reason));
       else batch.push(entry.path);
       if (batch.length >= FIND_BATCH) {
         const found = batch;
-        await write(() => catalog.addFoundFiles(job, found));
+        await write(() => catalog.imports.addFoundFiles(job, found));
         batch = [];
         report('finding');
         // A folder's entries come through microtasks only: without a turn of the event loop here, walking
@@ -237,8 +232,8 @@ export async function importPhotos(roots: string[], options: ImportOptions): Pro
     }
     const found = batch;
     await write(() => {
-      catalog.addFoundFiles(job, found);
-      if (!signal?.aborted) catalog.markWalked(job);
+      catalog.imports.addFoundFiles(job, found);
+      if (!signal?.aborted) catalog.imports.markWalked(job);
     });
   }
 
@@ -250,7 +245,7 @@ export async function importPhotos(roots: string[], options: ImportOptions): Pro
       try {
         // Only a path the catalog holds can be an unchanged photo; the others go to the worker unlooked-at.
         const stat = file.seen ? await fs.stat(file.path) : undefined;
-        const known = stat && catalog.unchangedPhoto(file.path, stat.size, stat.mtimeMs);
+        const known = stat && catalog.imports.unchangedPhoto(file.path, stat.size, stat.mtimeMs);
         if (known !== undefined) {
           pending.known.push({ fileId: file.id, photoId: known });
         } else {
@@ -279,10 +274,10 @@ export async function importPhotos(roots: string[], options: ImportOptions): Pro
     // A fixed number of photos in flight keeps both the worker and the thread pool busy.
     const inFlight = options.inFlight ?? 4;
     let cursor = 0;
-    let files = catalog.pendingFiles(job, cursor, 1000);
+    let files = catalog.imports.pendingFiles(job, cursor, 1000);
     const next = () => {
       if (signal?.aborted) return undefined;
-      if (files.length === 0) files = catalog.pendingFiles(job, cursor, 1000);
+      if (files.length === 0) files = catalog.imports.pendingFiles(job, cursor, 1000);
       const file = files.shift();
       if (file) cursor = file.id;
       return file;
@@ -299,20 +294,20 @@ export async function importPhotos(roots: string[], options: ImportOptions): Pro
       report('predicting');
       // Photos stored by an earlier, interrupted run of this job were never predicted.
       await predictions.finish();
-      predictions.push(catalog.unpredictedPhotoIds(job, options.predictor!.modelId));
+      predictions.push(catalog.predictions.unpredictedPhotoIds(job, options.predictor!.modelId));
       await predictions.finish();
     }
     const status = signal?.aborted ? 'cancelled' : 'done';
-    await write(() => catalog.finishJob(job, status));
+    await write(() => catalog.imports.finishJob(job, status));
     report('predicting');
     return {
       jobId: job,
       status,
       resumed: existing !== undefined,
-      counts: catalog.jobCounts(job),
-      photos: catalog.jobPhotoCount(job),
+      counts: catalog.imports.jobCounts(job),
+      photos: catalog.imports.jobPhotoCount(job),
       predicted: predictions?.predicted ?? 0,
-      errors: catalog.jobErrors(job),
+      errors: catalog.imports.jobErrors(job),
       seconds: (performance.now() - started) / 1000,
     };
   } finally {

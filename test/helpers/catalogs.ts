@@ -62,8 +62,8 @@ export async function labeledCatalog(dir: string, n: number, rename: Record<numb
   const catalog = new Catalog(db);
   const result = await importPhotos([photos], { catalog, thumbnailsDir: path.join(dir, 'thumbs') });
   assert.equal(result.counts.done, n);
-  catalog.setLabels(
-    paths.map((file, i) => ({ photoId: catalog.photoAtPath(file)!, label: testSet.labels[i]! })),
+  catalog.labels.setLabels(
+    paths.map((file, i) => ({ photoId: catalog.queries.photoAtPath(file)!, label: testSet.labels[i]! })),
     'tester',
   );
   const hashes = paths.map(sha256);
@@ -81,10 +81,10 @@ export async function unsureCatalog(dir: string) {
   const guess = (i: number) => (testSet.labels[i]! + 1) % 10;
   const catalog = new Catalog(made.db);
   try {
-    const model = catalog.registerModel({ name: 'guesser', version: 'guesser-1', dir, card: {} });
-    const ids = [0, 1, 2].map((i) => catalog.photoAtPath(made.paths[i]!)!);
+    const model = catalog.models.registerModel({ name: 'guesser', version: 'guesser-1', dir, card: {} });
+    const ids = [0, 1, 2].map((i) => catalog.queries.photoAtPath(made.paths[i]!)!);
     // The guess at its confidence, the rest spread evenly over the other nine categories.
-    catalog.storePredictions(
+    catalog.predictions.storePredictions(
       model.id,
       [0.23, 0.5, 0.95].map((confidence, i) => ({
         photoId: ids[i]!,
@@ -93,7 +93,7 @@ export async function unsureCatalog(dir: string) {
         ),
       })),
     );
-    catalog.setLabels(
+    catalog.labels.setLabels(
       ids.map((photoId) => ({ photoId, label: null })),
       'tester',
     );

@@ -1,0 +1,60 @@
+import type Database from 'better-sqlite3';
+import type { LabelChange } from '../../contract/api.ts';
+import { NUM_CLASSES } from '../../contract/categories.ts';
+import { PIXELS } from '../dataset/fashionMnist.ts';
+
+const now = () => new Date().toISOString();
+
+/** The reviewers' labels: an append-only log (a trigger keeps each photo's current label), and what learning reads of it. */
+export class Labels {
+  /** Over the catalog's connection: Catalog makes one of each. */
+  constructor(private readonly db: Database.Database) {}
+
+  /**
+   * Appends label changes to the log in one transaction (a trigger keeps each photo's current label) and
+   * returns the labels they replaced, so that applying those undoes the change.
+   */
+  setLabels(changes: LabelChange[], reviewer: string): LabelChange[] {
+    const current = this.db.prepare('SELECT label FROM photos WHERE id = ?').pluck();
+    const append = this.db.prepare(
+      'INSERT INTO labels (photo_id, old_label, new_label, reviewer, created_at) VALUES (?, ?, ?, ?, ?)',
+    );
+    const time = now();
+    return this.db.transaction(() =>
+      changes.map((change) => {
+        const old = current.get(change.photoId) as number | null | undefined;
+        if (old === undefined) throw new Error(`photo ${change.photoId} is not in the catalog`);
+        if (old !== change.label) append.run(change.photoId, old, change.label, reviewer, time);
+        return { photoId: change.photoId, label: old };
+      }),
+    )();
+  }
+
+  /** Every reviewed photo's 28×28 input and current human label, by photo id: what fine-tuning learns from. */
+  labeledInputs(): { photoIds: number[]; pixels: Uint8Array; labels: Uint8Array } {
+    const rows = this.db
+      .prepare(
+        `SELECT p.id, p.label, i.pixels FROM photos p JOIN photo_inputs i ON i.photo_id = p.id
+      WHERE p.label IS NOT NULL ORDER BY p.id`,
+      )
+      .raw()
+      .all() as [number, number, Buffer][];
+    const pixels = new Uint8Array(rows.length * PIXELS);
+    rows.forEach(([, , input], i) => pixels.set(input, i * PIXELS));
+    return { photoIds: rows.map(([id]) => id), pixels, labels: Uint8Array.from(rows, ([, label]) => label) };
+  }
+
+  /** Per predicted class: how many predictions reviewers have labeled, and how many they kept. */
+  agreement(): { reviewed: number; agreed: number }[] {
+    const out = Array.from({ length: NUM_CLASSES }, () => ({ reviewed: 0, agreed: 0 }));
+    for (const row of this.db
+      .prepare(
+        `SELECT predicted_label AS k, count(*) AS reviewed, sum(label = predicted_label) AS agreed FROM photos
+      WHERE label IS NOT NULL AND predicted_label IS NOT NULL GROUP BY predicted_label`,
+      )
+      .all() as { k: number; reviewed: number; agreed: number }[]) {
+      out[row.k] = { reviewed: row.reviewed, agreed: row.agreed };
+    }
+    return out;
+  }
+}
