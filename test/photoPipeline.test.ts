@@ -46,11 +46,11 @@ test("fineDetail: a sinusoid up to the 28-px grid's Nyquist frequency scores at 
   assert.equal(fineDetail(new Float32Array(width * height).fill(255), width, height, box, step), 0);
 });
 
-test('the reduction to 28 px picks pixels on a rendered packshot (no detail finer than 28 px) and averages over a garment with fine stripes, which picking would alias', async () => {
+test("the 'auto' reduction to 28 px picks pixels on a rendered packshot (no detail finer than 28 px) and averages over a garment with fine stripes, which picking would alias", async () => {
   for (const i of [0, 1, 2, 3]) {
     for (const format of ['png', 'jpeg'] as const) {
       const bytes = await renderPackshot(image(i), { garment: 280, margins, format });
-      const pixels = (await convertPhoto(bytes)).pixels;
+      const pixels = (await convertPhoto(bytes, { reduce: 'auto' })).pixels;
       assert.deepEqual(pixels, (await convertPhoto(bytes, { reduce: 'nearest' })).pixels, `image ${i} ${format}`);
       assert.notDeepEqual(pixels, (await convertPhoto(bytes, { reduce: 'area' })).pixels, `image ${i} ${format}`);
     }
@@ -63,7 +63,7 @@ test('the reduction to 28 px picks pixels on a rendered packshot (no detail fine
   const striped = await sharp(rgb, { raw: { width, height, channels: 3 } })
     .png()
     .toBuffer();
-  const pixels = (await convertPhoto(striped)).pixels;
+  const pixels = (await convertPhoto(striped, { reduce: 'auto' })).pixels;
   const nearest = (await convertPhoto(striped, { reduce: 'nearest' })).pixels;
   assert.deepEqual(pixels, (await convertPhoto(striped, { reduce: 'area' })).pixels);
   // Down the garment's middle column, inside its outline: averaged, near the stripes' mean throughout (7.14 rows a

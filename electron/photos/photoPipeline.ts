@@ -226,13 +226,16 @@ export interface ConversionOptions {
    */
   isolate?: boolean;
   /**
-   * Reduction to 28 px: 'nearest' picks the pixel at each output pixel's centre, as the paper did; 'area'
-   * averages the pixels it covers; 'auto' (default) averages where the trimmed garment has detail finer than
-   * the 28-px grid (fineDetail above FINE_DETAIL_LIMIT), which picking would alias, and picks elsewhere. Area
+   * Reduction to 28 px: 'nearest' (default) picks the pixel at each output pixel's centre, as the paper did;
+   * 'area' averages the pixels it covers; 'auto' averages where the trimmed garment has detail finer than the
+   * 28-px grid (fineDetail above FINE_DETAIL_LIMIT), which picking would alias, and picks elsewhere. Area
    * averaging everywhere got 60 of the 77 real shop photos right against nearest's 55, but widened the
    * rendered-packshot fidelity gap from 0.65 to 1.04 points, over the 0.3 points the conversion may lose;
-   * 'auto' averages on all 77 real photos and on none of the rendered packshots (see FINE_DETAIL_LIMIT).
-   * bench --only realPhotos measures all three.
+   * 'auto' averages on all 77 real photos and on none of the rendered packshots (see FINE_DETAIL_LIMIT), so it
+   * also gets 60 (eshoponweb 4/7 against 5). It is not the default: averaging turns a photo that is all
+   * texture (colour noise, a fabric close-up) into a flat grey rectangle, which the model calls Bag at 92 %
+   * with a novelty of 0.92, under the review limit (1.11 when picked), so such photos would leave review
+   * (test/novelty.test.ts; 2026-11-30). bench --only realPhotos measures all three.
    */
   reduce?: 'auto' | 'area' | 'nearest';
   /** Lift light garments' tones to Fashion-MNIST's, when the garment is isolated or its soft shadow left out (default true). */
@@ -380,7 +383,7 @@ function convertIsolated(image: RawImage, options: ConversionOptions, isolation:
   const longest = Math.max(box.width, box.height);
   const width = Math.max(1, Math.round((box.width * IMAGE_SIZE) / longest));
   const height = Math.max(1, Math.round((box.height * IMAGE_SIZE) / longest));
-  const reduction = options.reduce ?? 'auto';
+  const reduction = options.reduce ?? 'nearest';
   const mode =
     reduction !== 'auto'
       ? reduction
