@@ -116,7 +116,7 @@ test('the deb has its maintainer and homepage; the macOS app is signed ad hoc, w
   }
 });
 
-test('the build compiles electron/ alone: no module of bench/ or test/ reaches dist/, even through an import', () => {
+test('the build compiles electron/ and contract/ alone: no module of bench/ or test/ reaches dist/, even through an import', () => {
   const fail = (d: ts.Diagnostic) => {
     throw new Error(ts.flattenDiagnosticMessageText(d.messageText, '\n'));
   };
@@ -133,7 +133,7 @@ test('the build compiles electron/ alone: no module of bench/ or test/ reaches d
     .map((f) => path.relative(projectRoot, f.fileName).split(path.sep).join('/'));
   assert.ok(compiled.includes('electron/main.ts') && compiled.includes('electron/cli.ts'));
   assert.deepEqual(
-    compiled.filter((f) => !f.startsWith('electron/')),
+    compiled.filter((f) => !f.startsWith('electron/') && !f.startsWith('contract/')),
     [],
   );
 });
@@ -260,13 +260,13 @@ describe('the unpacked Linux app', { skip }, () => {
       assert.ok(built.includes(devOnly), `${devOnly} is built`);
       assert.ok(!shipped.includes(devOnly), `${devOnly} ships`);
     }
-    // The benchmarks and the test fixtures live outside electron/ and are not built at all.
+    // The benchmarks and the test fixtures live outside electron/ and contract/ and are not built at all.
     assert.deepEqual(
       fs
         .readdirSync(path.join(projectRoot, 'dist'))
         .filter((d) => !d.startsWith('.'))
         .sort(),
-      ['electron', 'renderer'],
+      ['contract', 'electron', 'renderer'],
     );
   });
 
