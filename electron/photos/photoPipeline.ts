@@ -220,8 +220,8 @@ function sharpen(gray: Float32Array, width: number, height: number): Float32Arra
 export interface ConversionOptions {
   /**
    * Isolate the garment and composite it onto white first (isolate.ts), unless the border is mostly white
-   * (default true). It takes the 77 shared real shop photos from 41 right to 55 and adds a mean of 2.7 ms of
-   * CPU per photo, within the 3 ms budget (max 6.1; the least of 5 runs per photo, `npm run bench -- --only
+   * (default true). It takes the 77 shared real shop photos from 41 right to 55 and adds a mean of 3.0 ms of
+   * CPU per photo, at the 3 ms budget (max 8.9; the least of 5 runs per photo, `npm run bench -- --only
    * realPhotos`, 2026-11-30). Rendered Fashion-MNIST packshots skip it: fidelity gap 0.65 points (test/fidelity.test.ts).
    */
   isolate?: boolean;
