@@ -17,7 +17,7 @@ import { sortPhotos, type SortProgress } from '../electron/export/sortIntoFolder
 import { importPhotos, type ImportProgress } from '../electron/photos/importJob.ts';
 import { writePackshots } from './fixtures/samplePhotos.ts';
 import { filesByHash, labeledCatalog, testSet } from './helpers/catalogs.ts';
-import { CHROMIUM, openRenderer } from './helpers/browser.ts';
+import { openRenderer, SKIP_WITHOUT_CHROMIUM } from './helpers/browser.ts';
 import { cli, CLI, count } from './helpers/cli.ts';
 import { tempDir } from './helpers/photos.ts';
 import { DEFAULT_REVIEW_RULE } from '../contract/review.ts';
@@ -530,7 +530,7 @@ test(
 
 test(
   'the window opening an older catalog that another program keeps busy says that it waits, and then why the catalog cannot be read, in Chromium',
-  { skip: !fs.existsSync(CHROMIUM) && `Chromium not found at ${CHROMIUM}`, timeout: 120_000 },
+  { skip: SKIP_WITHOUT_CHROMIUM, timeout: 120_000 },
   async () => {
     const dir = tempDir('busy-window-open');
     const { db } = await labeledCatalog(dir, 2);

@@ -10,18 +10,17 @@ import { DEFAULT_FOLDER_NAMES } from '../electron/export/fileNames.ts';
 import { writePackshots } from './fixtures/samplePhotos.ts';
 import {
   axeScript,
-  CHROMIUM,
   openRenderer,
   seriousAccessibilityViolations,
   type RendererSession,
+  SKIP_WITHOUT_CHROMIUM,
 } from './helpers/browser.ts';
 import { filesByHash, labeledCatalog, testSet, unsureCatalog } from './helpers/catalogs.ts';
 import { tempDir } from './helpers/photos.ts';
 import { DEFAULT_REVIEW_RULE } from '../contract/review.ts';
 import { CLASS_NAMES } from '../contract/categories.ts';
 
-const skip =
-  !fs.existsSync(CHROMIUM) && `Chromium not found at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`;
+const skip = SKIP_WITHOUT_CHROMIUM;
 const ARTIFACTS = path.join(projectRoot, 'test-artifacts');
 
 test(

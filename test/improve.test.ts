@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { createServices } from '../electron/app/services.ts';
@@ -10,12 +9,11 @@ import { DEFAULT_FINETUNE_OPTIONS, MIN_LABELS } from '../electron/ml/fineTune.ts
 import { startPredictor } from '../electron/ml/inference.ts';
 import { importPhotos } from '../electron/photos/importJob.ts';
 import { writeShiftedPhotos } from './fixtures/samplePhotos.ts';
-import { axeScript, CHROMIUM, openRenderer, seriousAccessibilityViolations } from './helpers/browser.ts';
+import { axeScript, openRenderer, seriousAccessibilityViolations, SKIP_WITHOUT_CHROMIUM } from './helpers/browser.ts';
 import { tempDir } from './helpers/photos.ts';
 import { rawDb } from './helpers/rawSql.ts';
 
-const skip =
-  !fs.existsSync(CHROMIUM) && `Chromium not found at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`;
+const skip = SKIP_WITHOUT_CHROMIUM;
 const ARTIFACTS = path.join(projectRoot, 'test-artifacts');
 
 test(

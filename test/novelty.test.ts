@@ -8,11 +8,10 @@ import { createServices } from '../electron/app/services.ts';
 import { loadFashionMnist, PIXELS } from '../electron/dataset/fashionMnist.ts';
 import { seededRandom } from '../electron/ml/augment.ts';
 import { renderPackshot } from './fixtures/samplePhotos.ts';
-import { CHROMIUM, openRenderer } from './helpers/browser.ts';
+import { openRenderer, SKIP_WITHOUT_CHROMIUM } from './helpers/browser.ts';
 import { DEFAULT_REVIEW_RULE, NOVELTY_LIMIT } from '../contract/review.ts';
 
-const skip =
-  !fs.existsSync(CHROMIUM) && `Chromium not found at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`;
+const skip = SKIP_WITHOUT_CHROMIUM;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fs-novelty-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 

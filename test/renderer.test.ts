@@ -6,10 +6,9 @@ import { after, test } from 'node:test';
 import { createServices } from '../electron/app/services.ts';
 import { defaultModelDir, projectRoot } from '../electron/appPaths.ts';
 import { readModelCard } from '../electron/ml/modelCard.ts';
-import { CHROMIUM, openRenderer } from './helpers/browser.ts';
+import { openRenderer, SKIP_WITHOUT_CHROMIUM } from './helpers/browser.ts';
 
-const skip =
-  !fs.existsSync(CHROMIUM) && `Chromium not found at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`;
+const skip = SKIP_WITHOUT_CHROMIUM;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fs-ui-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 

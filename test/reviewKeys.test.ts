@@ -8,12 +8,11 @@ import { createServices, type Services } from '../electron/app/services.ts';
 import { projectRoot } from '../electron/appPaths.ts';
 import { CLASS_NAMES } from '../contract/categories.ts';
 import { writePackshots } from './fixtures/samplePhotos.ts';
-import { CHROMIUM, openRenderer, type RendererSession } from './helpers/browser.ts';
+import { openRenderer, type RendererSession, SKIP_WITHOUT_CHROMIUM } from './helpers/browser.ts';
 import { testSet } from './helpers/catalogs.ts';
 import { tempDir } from './helpers/photos.ts';
 
-const skip =
-  !fs.existsSync(CHROMIUM) && `Chromium not found at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`;
+const skip = SKIP_WITHOUT_CHROMIUM;
 const ARTIFACTS = path.join(projectRoot, 'test-artifacts');
 const dir = tempDir('review-keys');
 const catalogFile = path.join(dir, 'catalog.sqlite');

@@ -9,12 +9,11 @@ import { fillSyntheticCatalog } from './fixtures/syntheticCatalog.ts';
 import { loadFashionMnist } from '../electron/dataset/fashionMnist.ts';
 import { convertPhoto, thumbnailPath } from '../electron/photos/photoPipeline.ts';
 import { renderPackshot } from './fixtures/samplePhotos.ts';
-import { CHROMIUM, openRenderer } from './helpers/browser.ts';
+import { openRenderer, SKIP_WITHOUT_CHROMIUM } from './helpers/browser.ts';
 import { tempDir } from './helpers/photos.ts';
 import { DEFAULT_REVIEW_RULE } from '../contract/review.ts';
 
-const skip =
-  !fs.existsSync(CHROMIUM) && `Chromium not found at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`;
+const skip = SKIP_WITHOUT_CHROMIUM;
 const PHOTOS = 100_000;
 const THUMBNAILS = 4000;
 

@@ -9,11 +9,11 @@ import { Catalog } from '../electron/catalog/catalog.ts';
 import { DEFAULT_FOLDER_NAMES } from '../electron/export/fileNames.ts';
 import { registerIpcHandlers } from '../electron/ipc.ts';
 import { contentSecurityPolicy, isAppUrl, isSafeExternalLink, rendererFile } from '../electron/shellPolicy.ts';
-import { CHROMIUM, openRenderer } from './helpers/browser.ts';
+import { openRenderer, SKIP_WITHOUT_CHROMIUM } from './helpers/browser.ts';
 import { tempDir } from './helpers/photos.ts';
 import { DEFAULT_REVIEW_RULE } from '../contract/review.ts';
 
-const skipBrowser = !fs.existsSync(CHROMIUM) && `Chromium not found at ${CHROMIUM}`;
+const skipBrowser = SKIP_WITHOUT_CHROMIUM;
 
 test('app:// serves files of the built renderer only: no way out of its folder', () => {
   const dir = path.resolve('/opt/fashion-sorter/renderer');

@@ -9,15 +9,14 @@ import { loadFashionMnist } from '../electron/dataset/fashionMnist.ts';
 import { writePackshots } from './fixtures/samplePhotos.ts';
 import {
   axeScript,
-  CHROMIUM,
   openRenderer,
   seriousAccessibilityViolations,
   type RendererSession,
+  SKIP_WITHOUT_CHROMIUM,
 } from './helpers/browser.ts';
 import { tempDir } from './helpers/photos.ts';
 
-const skip =
-  !fs.existsSync(CHROMIUM) && `Chromium not found at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`;
+const skip = SKIP_WITHOUT_CHROMIUM;
 const ARTIFACTS = path.join(projectRoot, 'test-artifacts');
 const dir = tempDir('workspace');
 const photos = path.join(dir, 'photos');

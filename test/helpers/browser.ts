@@ -11,6 +11,9 @@ import { callValidated } from '../../electron/ipc.ts';
 import { contentSecurityPolicy } from '../../electron/shellPolicy.ts';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+/** A browser test's `skip` option: false where Chromium is installed, else why the test cannot run and what to do. */
+export const SKIP_WITHOUT_CHROMIUM =
+  !fs.existsSync(CHROMIUM) && `Chromium not found at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`;
 export const CHROMIUM_ARGS = [
   '--headless',
   '--no-sandbox',
