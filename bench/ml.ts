@@ -158,7 +158,13 @@ export async function benchInference(
     fitted: { train: 0, validation: 0, seed: 0 },
   };
   const ms = timeMs(
-    () => noveltyScores(stats, network.classify(images, batchSize, { batchSize, features: true }).features!, batchSize),
+    () =>
+      noveltyScores(
+        stats,
+        network.classify(images, batchSize, { batchSize, features: true }).features!,
+        images,
+        batchSize,
+      ),
     1,
     options.runs ?? 5,
   );

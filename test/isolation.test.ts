@@ -296,8 +296,9 @@ test("a white garment floating above its soft shadow on white: the shadow is lef
     const paper = (await convertPhoto(floating, PAPER_ONLY)).pixels;
     // The same garment on white without a shadow, as the paper converts it: where the garment is at 28 px.
     const alone = (await convertPhoto((await scene(index, 'white')).png, PAPER_ONLY)).pixels;
-    // Tones aside (lifted, faint rows rise above the box's level of 20).
-    const untoned = (await convertPhoto(floating, { ...ISOLATED, tones: false })).pixels;
+    // Tones aside (lifted, faint rows rise above the box's level of 20), and reduced as `alone` is (the app
+    // averages over this garment's texture, which moves its faint outline by a pixel).
+    const untoned = (await convertPhoto(floating, { ...ISOLATED, tones: false, reduce: 'nearest' })).pixels;
     assert.deepEqual(inputBox(untoned), inputBox(alone), `${index}: the garment's box without its shadow`);
     // The paper's conversion keeps the shadow in the trim's box: it shows below the garment, an empty row between.
     assert.ok(

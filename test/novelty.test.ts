@@ -7,6 +7,8 @@ import sharp from 'sharp';
 import { createServices } from '../electron/app/services.ts';
 import { loadFashionMnist, PIXELS } from '../electron/dataset/fashionMnist.ts';
 import { seededRandom } from '../electron/ml/augment.ts';
+import { filledOutline } from '../electron/ml/novelty.ts';
+import { convertPhoto } from '../electron/photos/photoPipeline.ts';
 import { renderPackshot } from './fixtures/samplePhotos.ts';
 import { openRenderer, SKIP_WITHOUT_CHROMIUM } from './helpers/browser.ts';
 import { DEFAULT_REVIEW_RULE, NOVELTY_LIMIT } from '../contract/review.ts';
@@ -115,3 +117,24 @@ test(
     }
   },
 );
+
+test('an input that fills its own outline is rare in Fashion-MNIST and is what a photo with no background becomes', async () => {
+  const data = await loadFashionMnist({ allowDownload: false });
+  let filled = 0;
+  for (let i = 0; i < data.test.count; i++)
+    if (filledOutline(data.test.images.subarray(i * PIXELS, (i + 1) * PIXELS))) filled++;
+  // 34 of the 60,000 training images (0.06 %); the test set is of the same kind.
+  assert.ok(filled <= 20, `${filled} of 10,000 test images fill their outline`);
+  assert.equal(filledOutline(new Uint8Array(PIXELS)), false, 'an empty input has no outline to fill');
+  const dir = path.join(tmp, 'outline');
+  fs.mkdirSync(dir);
+  await nonGarments(dir);
+  const { pixels } = await convertPhoto(fs.readFileSync(path.join(dir, 'noise.png')));
+  assert.ok(filledOutline(pixels), 'colour noise converts to a rectangle with no background on its outline');
+  const packshot = await renderPackshot(data.test.images.subarray(PIXELS, 2 * PIXELS), {
+    garment: 280,
+    margins: { top: 30, bottom: 40, left: 30, right: 30 },
+    format: 'png',
+  });
+  assert.equal(filledOutline((await convertPhoto(packshot)).pixels), false, 'a pullover packshot leaves background');
+});

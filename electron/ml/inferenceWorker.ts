@@ -37,7 +37,7 @@ serveRequests<InferenceRequest, InferenceReply>(
       flipAverage: loaded.flipAverage,
       features: true,
     });
-    const novelty = loaded.novelty ? noveltyScores(loaded.novelty, features!, request.count) : null;
+    const novelty = loaded.novelty ? noveltyScores(loaded.novelty, features!, request.pixels, request.count) : null;
     return { type: 'probabilities', probabilities, novelty, ...(request.features ? { features } : {}) };
   },
   { serial: true },

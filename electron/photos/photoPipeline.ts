@@ -226,16 +226,14 @@ export interface ConversionOptions {
    */
   isolate?: boolean;
   /**
-   * Reduction to 28 px: 'nearest' (default) picks the pixel at each output pixel's centre, as the paper did;
-   * 'area' averages the pixels it covers; 'auto' averages where the trimmed garment has detail finer than the
-   * 28-px grid (fineDetail above FINE_DETAIL_LIMIT), which picking would alias, and picks elsewhere. Area
-   * averaging everywhere got 60 of the 77 real shop photos right against nearest's 55, but widened the
-   * rendered-packshot fidelity gap from 0.65 to 1.04 points, over the 0.3 points the conversion may lose;
-   * 'auto' averages on all 77 real photos and on none of the rendered packshots (see FINE_DETAIL_LIMIT), so it
-   * also gets 60 (eshoponweb 4/7 against 5). It is not the default: averaging turns a photo that is all
-   * texture (colour noise, a fabric close-up) into a flat grey rectangle, which the model calls Bag at 92 %
-   * with a novelty of 0.92, under the review limit (1.11 when picked), so such photos would leave review
-   * (test/novelty.test.ts; 2026-11-30). bench --only realPhotos measures all three.
+   * Reduction to 28 px: 'auto' (default) averages where the trimmed garment has detail finer than the 28-px grid
+   * (fineDetail above FINE_DETAIL_LIMIT), which picking would alias, and picks elsewhere; 'nearest' picks the
+   * pixel at each output pixel's centre, as the paper did; 'area' averages the pixels it covers everywhere. On the
+   * 77 real shop photos 'auto' gets 60 right against nearest's 55 (saleor 25/31, eshoponweb 4/7, synthetic 31/39,
+   * against 21, 5 and 29) and averages none of the rendered packshots, so their fidelity gap stays 0.65 points;
+   * 'area' also gets 60 but widens that gap to 1.04 (`npm run bench -- --only realPhotos`, 2026-11-30). A photo
+   * that is all texture (colour noise, a fabric close-up) averages to a flat grey rectangle that the network
+   * calls Bag; the novelty's outline cue (ml/novelty.ts filledOutline) sends it to review (test/novelty.test.ts).
    */
   reduce?: 'auto' | 'area' | 'nearest';
   /** Lift light garments' tones to Fashion-MNIST's, when the garment is isolated or its soft shadow left out (default true). */
@@ -341,7 +339,7 @@ export const TONE_FLOOR = 59;
  * The Fashion-MNIST conversion of an upright image on white: unless `options.isolate` is false or the border is
  * plain white, the garment isolated and composited onto white (isolate.ts); trim what is within 5 % of the corner colour
  * (less a soft shadow under a packshot that floats, softShadowBelow), longest edge to 28 (nearest neighbour, or area
- * averaging where the garment has detail finer than that: ConversionOptions.reduce), sharpen,
+ * averaging where the garment has detail finer than that, ConversionOptions.reduce), sharpen,
  * centre on 28×28, negate, lift a light garment's tones, 8-bit grayscale. Throws PhotoError for a blank image.
  */
 export function toFashionMnist(image: RawImage, options: ConversionOptions = {}): Uint8Array {
@@ -383,7 +381,7 @@ function convertIsolated(image: RawImage, options: ConversionOptions, isolation:
   const longest = Math.max(box.width, box.height);
   const width = Math.max(1, Math.round((box.width * IMAGE_SIZE) / longest));
   const height = Math.max(1, Math.round((box.height * IMAGE_SIZE) / longest));
-  const reduction = options.reduce ?? 'nearest';
+  const reduction = options.reduce ?? 'auto';
   const mode =
     reduction !== 'auto'
       ? reduction
