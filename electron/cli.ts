@@ -25,7 +25,8 @@ const USAGE = `Usage: npm run cli -- <command> [options]
 
 Commands:
   train     [--data DIR] [--epochs N] [--out DIR] [--resume] [--workers N] [--batch-size N] [--width N] [--limit N]
-            [--lr X] [--augment KEY=VALUE,…] [--from DIR]   (augment keys: shift, flip, erase, scale, tone, edge, residue;
+            [--depth A,B,C] [--ema DECAY] [--lr X] [--augment KEY=VALUE,…] [--from DIR]   (depth: residual blocks at 28, 14, 7 px;
+            augment keys: shift, flip, erase, scale, tone, edge, residue;
             --from: start from that model's weights, on its split; --limit then takes the first N of its training images)
   evaluate  [--model DIR] [--data DIR] [--json] [--flip]
   novelty   [--model DIR] [--data DIR]   (fits the model's novelty statistics: which photos are unlike its training images)
@@ -59,6 +60,8 @@ const COMMANDS: Record<
       limit: { type: 'string' },
       'batch-size': { type: 'string' },
       width: { type: 'string' },
+      depth: { type: 'string' },
+      ema: { type: 'string' },
       lr: { type: 'string' },
       augment: { type: 'string' },
       from: { type: 'string' },

@@ -6,6 +6,8 @@ import { after, test } from 'node:test';
 import { loadFashionMnist } from '../electron/dataset/fashionMnist.ts';
 import { oneCycleLearningRate, splitTrainValidation, Trainer, DEFAULT_TRAIN_OPTIONS } from '../electron/ml/train.ts';
 import { cli } from './helpers/cli.ts';
+import { initBackend } from '../electron/ml/backend.ts';
+import { buildModel, DEFAULT_ARCHITECTURE, multiplyAddsPerImage } from '../electron/ml/model.ts';
 
 const out = fs.mkdtempSync(path.join(os.tmpdir(), 'fs-train-'));
 after(() => fs.rmSync(out, { recursive: true, force: true }));
@@ -149,5 +151,57 @@ test(
       2,
       '--from with --resume is a usage error',
     );
+  },
+);
+
+test(
+  'a weight average (ema) is what validation scores and the run returns, and its checkpoint resumes; depth adds blocks at 28 px',
+  {
+    timeout: 600_000,
+  },
+  async () => {
+    await initBackend('wasm');
+    const width24 = { ...DEFAULT_ARCHITECTURE, width: 24 };
+    const [plain, deeper] = [buildModel(width24), buildModel({ ...width24, depth: [1, 1, 1] })];
+    // Two 3×3 convolutions of 24 channels to 24 at 28×28.
+    assert.equal(multiplyAddsPerImage(deeper) - multiplyAddsPerImage(plain), 2 * 28 * 28 * 24 * 24 * 9);
+    assert.ok(deeper.getLayer('res0a_conv') && deeper.getLayer('res1a_conv') && deeper.getLayer('res2a_conv'));
+    plain.dispose();
+    deeper.dispose();
+
+    const data = await loadFashionMnist({ allowDownload: false });
+    const dir = path.join(out, 'ema');
+    const options = {
+      ...DEFAULT_TRAIN_OPTIONS,
+      epochs: 1,
+      limit: 1000,
+      batchSize: 64,
+      workers: 1,
+      ema: 0.9,
+      architecture: { ...DEFAULT_ARCHITECTURE, width: 8, depth: [1, 1, 1] as [number, number, number] },
+    };
+    const first = await new Trainer(data.train, dir, options).run(false);
+    assert.equal(typeof first.history[0]!.rawValidationAccuracy, 'number');
+    const checkpointDir = path.join(dir, 'checkpoint');
+    assert.deepEqual(fs.readdirSync(checkpointDir).sort(), [
+      'ema-1.bin',
+      'optimizer-1.bin',
+      'state.json',
+      'weights-1.bin',
+    ]);
+    const resumed = await new Trainer(data.train, dir, { ...options, epochs: 2 }).run(true);
+    assert.deepEqual(fs.readdirSync(checkpointDir).sort(), [
+      'ema-2.bin',
+      'optimizer-2.bin',
+      'state.json',
+      'weights-2.bin',
+    ]);
+    const last = resumed.history.at(-1)!;
+    assert.ok(last.validationAccuracy > 0.3, `the averaged weights learned: ${last.validationAccuracy}`);
+    // The run returns the average, not the weights as trained (the checkpoint's weights file).
+    const trained = fs.readFileSync(path.join(checkpointDir, 'weights-2.bin'));
+    const returned = Buffer.concat(resumed.weights.map((w) => Buffer.from(w.buffer, w.byteOffset, w.byteLength)));
+    assert.ok(!trained.subarray(trained.length - returned.length).equals(returned));
+    assert.ok(fs.readFileSync(path.join(checkpointDir, 'ema-2.bin')).subarray(-returned.length).equals(returned));
   },
 );

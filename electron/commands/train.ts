@@ -23,7 +23,7 @@ import { duration, intOption, pathOption, UsageError, type Values } from './args
 import { evaluateOnTestSet, formatEvaluation } from './evaluate.ts';
 
 function epochLine(r: EpochRecord): string {
-  return `epoch ${r.epoch}: train loss ${r.trainLoss.toFixed(4)} acc ${(100 * r.trainAccuracy).toFixed(2)}%  validation loss ${r.validationLoss.toFixed(4)} acc ${(100 * r.validationAccuracy).toFixed(2)}%  (${duration(r.seconds)})`;
+  return `epoch ${r.epoch}: train loss ${r.trainLoss.toFixed(4)} acc ${(100 * r.trainAccuracy).toFixed(2)}%  validation loss ${r.validationLoss.toFixed(4)} acc ${(100 * r.validationAccuracy).toFixed(2)}%${r.rawValidationAccuracy === undefined ? '' : ` (weights as trained ${(100 * r.rawValidationAccuracy).toFixed(2)}%)`}  (${duration(r.seconds)})`;
 }
 
 /** A positive number option (a learning rate), or a usage error naming it. */
@@ -31,6 +31,16 @@ function positiveNumber(values: Values, name: string): number {
   const n = Number(values[name]);
   if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--${name} must be a positive number, got "${values[name]}"`);
   return n;
+}
+
+/** --depth: residual blocks at 28, 14 and 7 px, as three counts 0–4 ("1,1,1"), or a usage error. */
+function depthOption(values: Values): [number, number, number] {
+  const counts = String(values.depth).split(',').map(Number);
+  if (counts.length !== 3 || counts.some((n) => !Number.isInteger(n) || n < 0 || n > 4))
+    throw new UsageError(
+      `--depth takes three block counts 0–4 for 28, 14 and 7 px, such as 0,1,1; got "${values.depth}"`,
+    );
+  return counts as [number, number, number];
 }
 
 /**
@@ -53,6 +63,21 @@ const RECIPE_FLAGS: {
     name: 'width',
     read: (o) => o.architecture.width,
     apply: (o, v) => ({ ...o, architecture: { ...o.architecture, width: intOption(v, 'width', 0) } }),
+  },
+  {
+    name: 'depth',
+    read: (o) => o.architecture.depth?.join(','),
+    apply: (o, v) => ({ ...o, architecture: { ...o.architecture, depth: depthOption(v) } }),
+  },
+  {
+    name: 'ema',
+    read: (o) => o.ema || undefined,
+    apply: (o, v) => {
+      const decay = Number(v.ema);
+      if (!(decay >= 0 && decay < 1))
+        throw new UsageError(`--ema is a decay per step from 0 to below 1, got "${v.ema}"`);
+      return { ...o, ema: decay };
+    },
   },
   { name: 'limit', read: (o) => o.limit, apply: (o, v) => ({ ...o, limit: intOption(v, 'limit', 0) }) },
   {

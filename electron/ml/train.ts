@@ -26,6 +26,12 @@ export interface TrainOptions {
   workers: number;
   augment: AugmentOptions;
   architecture: ArchitectureSpec;
+  /**
+   * Decay per step of an exponential moving average of the weights (batch-norm statistics included), which is
+   * then what validation scores and the run returns; 0 or absent: none (Polyak and Juditsky 1992; as in
+   * Tan and Le's EfficientNet training, decay 0.9999 at their step counts).
+   */
+  ema?: number;
   /** Train on the first N training images only (quick runs and tests); with a plan's split, on the first N of its training indices. */
   limit?: number;
   backend?: string;
@@ -52,6 +58,8 @@ export interface EpochRecord {
   trainAccuracy: number;
   validationLoss: number;
   validationAccuracy: number;
+  /** With a weight average (TrainOptions.ema): validation accuracy of the weights as trained, before averaging. */
+  rawValidationAccuracy?: number;
   /** Accuracy on the plan's guard images, when it has some (fine-tuning: the Fashion-MNIST replay sample). */
   guardAccuracy?: number;
   learningRate: number;
@@ -122,8 +130,8 @@ interface CheckpointState {
   history: EpochRecord[];
   options: TrainOptions;
   trainSeconds: number;
-  /** The checkpoint's weight and optimizer files (absent in checkpoints from before they were named per epoch). */
-  files?: { weights: string; optimizer: string };
+  /** The checkpoint's weight and optimizer files (absent in checkpoints from before they were named per epoch), and its weight average's. */
+  files?: { weights: string; optimizer: string; ema?: string };
 }
 
 const CHECKPOINT_DIR = 'checkpoint';
@@ -204,6 +212,11 @@ export class Trainer {
     return { ...states[0]!, weights };
   }
 
+  /** Sets every replica's weights (not its optimizer state). */
+  private async writeAll(weights: Float32Array[]): Promise<void> {
+    await Promise.all(this.replicas.map((r) => r.call<'ok'>({ type: 'writeState', weights })));
+  }
+
   private async predict(indices: Int32Array): Promise<Float32Array> {
     const parts = shards(indices, this.replicas.length);
     const replies = await Promise.all(
@@ -224,7 +237,12 @@ export class Trainer {
    * with the next one's weights. Older files go once the new state is in place, with what a killed
    * process left half-written.
    */
-  private async saveCheckpoint(state: CheckpointState, weights: Float32Array[], optimizer: Float32Array[]) {
+  private async saveCheckpoint(
+    state: CheckpointState,
+    weights: Float32Array[],
+    optimizer: Float32Array[],
+    ema: Float32Array[] | undefined,
+  ) {
     const dir = this.checkpointDir();
     fs.mkdirSync(dir, { recursive: true });
     const pack = (arrays: Float32Array[]) => {
@@ -236,18 +254,22 @@ export class Trainer {
     const files = {
       weights: `weights-${state.completedEpochs}.bin`,
       optimizer: `optimizer-${state.completedEpochs}.bin`,
+      ...(ema ? { ema: `ema-${state.completedEpochs}.bin` } : {}),
     };
     writeFileAtomic(path.join(dir, files.weights), pack(weights));
     writeFileAtomic(path.join(dir, files.optimizer), pack(optimizer));
+    if (ema) writeFileAtomic(path.join(dir, files.ema!), pack(ema));
     writeFileAtomic(path.join(dir, 'state.json'), JSON.stringify({ ...state, files }, null, 1));
+    const current = new Set(Object.values(files));
     for (const file of fs.readdirSync(dir)) {
-      if (/^(weights|optimizer)(-\d+)?\.bin$/.test(file) && file !== files.weights && file !== files.optimizer)
+      if (/^(weights|optimizer|ema)(-\d+)?\.bin$/.test(file) && !current.has(file))
         fs.rmSync(path.join(dir, file), { force: true });
     }
     removeStaleTemporaries(dir, /\.(\d+)\.tmp$/);
   }
 
-  private loadCheckpoint(): { state: CheckpointState; weights: Float32Array[]; optimizer: Float32Array[] } | undefined {
+  private loadCheckpoint():
+    { state: CheckpointState; weights: Float32Array[]; optimizer: Float32Array[]; ema?: Float32Array[] } | undefined {
     const dir = this.checkpointDir();
     if (!fs.existsSync(path.join(dir, 'state.json'))) return undefined;
     const unpack = (file: string) => {
@@ -264,7 +286,12 @@ export class Trainer {
     };
     const state = JSON.parse(fs.readFileSync(path.join(dir, 'state.json'), 'utf8')) as CheckpointState;
     const files = state.files ?? { weights: 'weights.bin', optimizer: 'optimizer.bin' };
-    return { state, weights: unpack(files.weights), optimizer: unpack(files.optimizer) };
+    return {
+      state,
+      weights: unpack(files.weights),
+      optimizer: unpack(files.optimizer),
+      ...(files.ema ? { ema: unpack(files.ema) } : {}),
+    };
   }
 
   /** Runs training; returns the history and the final weights (BN statistics averaged over replicas). */
@@ -322,6 +349,8 @@ export class Trainer {
         ),
       );
 
+      const emaDecay = options.ema ?? 0;
+      const ema = emaDecay > 0 ? (checkpoint?.ema ?? start.weights.map((w) => w.slice())) : undefined;
       const history = checkpoint?.state.history ?? [];
       let trainSeconds = checkpoint?.state.trainSeconds ?? 0;
       const firstEpoch = checkpoint?.state.completedEpochs ?? 0;
@@ -375,6 +404,16 @@ export class Trainer {
           );
           for (const r of this.replicas)
             r.send({ type: 'apply', grads: mean, learningRate, weightDecay: options.weightDecay });
+          if (ema) {
+            // A replica answers in order, so this reads the weights after the step just sent.
+            const { weights } = await this.replicas[0]!.call<'state'>({ type: 'readState' });
+            for (let i = 0; i < ema.length; i++) {
+              const average = ema[i]!;
+              const current = weights[i]!;
+              for (let k = 0; k < average.length; k++)
+                average[k] = emaDecay * average[k]! + (1 - emaDecay) * current[k]!;
+            }
+          }
           if (onProgress) {
             const elapsed = (performance.now() - runStarted) / 1000;
             const rate = imagesThisRun / elapsed;
@@ -392,6 +431,8 @@ export class Trainer {
           }
         }
         const state = await this.synchronize();
+        const rawMetrics = ema ? evaluatePredictions(await this.predict(validation), validationLabels) : undefined;
+        if (ema) await this.writeAll(ema);
         const validationMetrics = evaluatePredictions(await this.predict(validation), validationLabels);
         const guard = this.plan.guard;
         const guardAccuracy = guard
@@ -400,6 +441,7 @@ export class Trainer {
               Array.from(guard, (i) => this.data.labels[i]!),
             ).accuracy
           : undefined;
+        if (ema) await this.writeAll(state.weights);
         const seconds = (performance.now() - epochStarted) / 1000;
         trainSeconds += seconds;
         const record: EpochRecord = {
@@ -408,6 +450,7 @@ export class Trainer {
           trainAccuracy: correct / seen,
           validationLoss: validationMetrics.loss,
           validationAccuracy: validationMetrics.accuracy,
+          ...(rawMetrics ? { rawValidationAccuracy: rawMetrics.accuracy } : {}),
           ...(guard ? { guardAccuracy } : {}),
           learningRate,
           seconds,
@@ -418,6 +461,7 @@ export class Trainer {
             { completedEpochs: epoch + 1, history, options, trainSeconds },
             state.weights,
             state.optimizer,
+            ema,
           );
         onEpoch?.(record);
         if (this.plan.patience !== undefined) {
@@ -430,14 +474,18 @@ export class Trainer {
               epoch: epoch + 1,
               accuracy: record.validationAccuracy,
               guardAccuracy: record.guardAccuracy,
-              weights: state.weights,
+              weights: ema ? ema.map((w) => w.slice()) : state.weights,
             };
           } else if (epoch + 1 - best.epoch >= this.plan.patience) break;
         }
       }
       const final =
         best ??
-        (checkpoint && firstEpoch >= options.epochs ? { weights: checkpoint.weights } : await this.synchronize());
+        (ema
+          ? { weights: ema }
+          : checkpoint && firstEpoch >= options.epochs
+            ? { weights: checkpoint.weights }
+            : await this.synchronize());
       return {
         history,
         options,
