@@ -85,3 +85,45 @@ test('--augment reads key=value pairs over the defaults and writes back what dif
   assert.throws(() => parseAugment('blur=1'), /"blur=1"/);
   assert.throws(() => parseAugment('tone=-1'), /"tone=-1"/);
 });
+
+test('a pair makes each shoe two, side by side and fitted to the frame, and leaves the other categories alone', () => {
+  const labels = data.train.labels;
+  const out = new Float32Array(indices.length * PIXELS);
+  augmentBatch(data.train.images, indices, out, { ...NONE, pair: 1 }, 5, labels);
+  const columns = (image: ArrayLike<number>) => {
+    const used = new Set<number>();
+    for (let i = 0; i < PIXELS; i++) if (image[i]! > 0) used.add(i % 28);
+    return used.size;
+  };
+  let shoes = 0;
+  for (let n = 0; n < indices.length; n++) {
+    const image = out.subarray(n * PIXELS, (n + 1) * PIXELS);
+    const original = data.train.images.subarray(indices[n]! * PIXELS, (indices[n]! + 1) * PIXELS);
+    if (![5, 7, 9].includes(labels[indices[n]!]!)) {
+      assert.deepEqual(
+        image,
+        Float32Array.from(original, (v) => v / 255),
+        `image ${n} is not a shoe`,
+      );
+      continue;
+    }
+    shoes++;
+    // Fashion-MNIST's shoes span the frame's width already; a pair fitted to it spans it too (within the
+    // rounding of the rescale) and is a different image.
+    assert.notDeepEqual(
+      image,
+      Float32Array.from(original, (v) => v / 255),
+      `shoe ${n} unchanged`,
+    );
+    assert.ok(
+      columns(image) >= columns(original) - 2,
+      `shoe ${n}: ${columns(image)} columns, ${columns(original)} before`,
+    );
+    assert.ok(image.every((v) => v >= 0 && v <= 1));
+  }
+  assert.ok(shoes >= 10, `${shoes} shoes among the sampled images`);
+  // Without labels a pair cannot tell a shoe, and nothing changes.
+  const unlabelled = new Float32Array(indices.length * PIXELS);
+  augmentBatch(data.train.images, indices, unlabelled, { ...NONE, pair: 1 }, 5);
+  assert.deepEqual(unlabelled, batch(NONE));
+});

@@ -44,6 +44,11 @@ export interface AugmentOptions {
   edge?: number;
   /** Probability of leftover background: a faint band along the garment's bottom or top, or a faint speckle over the background. */
   residue?: number;
+  /**
+   * Probability that a shoe (Sandal, Sneaker, Ankle boot; needs the labels) becomes a pair: shop photos show two
+   * shoes, one behind the other, where Fashion-MNIST shows one.
+   */
+  pair?: number;
 }
 
 export const DEFAULT_AUGMENT: AugmentOptions = {
@@ -54,7 +59,11 @@ export const DEFAULT_AUGMENT: AugmentOptions = {
   tone: 0,
   edge: 0,
   residue: 0,
+  pair: 0,
 };
+
+/** The categories a pair is made of (contract/categories.ts: Sandal, Sneaker, Ankle boot). */
+const SHOES = new Set([5, 7, 9]);
 
 /**
  * Reads `key=value,…` (keys of AugmentOptions, values non-negative numbers) over `base`, as `train --augment` takes
@@ -94,6 +103,7 @@ export function augmentBatch(
   out: Float32Array,
   options: AugmentOptions,
   seed: number,
+  labels?: Uint8Array,
 ): void {
   const S = IMAGE_SIZE;
   const random = seededRandom(seed);
@@ -115,6 +125,8 @@ export function augmentBatch(
       }
     }
     const image = out.subarray(dst, dst + PIXELS);
+    if (options.pair && labels && SHOES.has(labels[indices[n]!]!) && realRandom() < options.pair)
+      makePair(image, realRandom);
     if (options.tone && realRandom() < options.tone) jitterTone(image, realRandom);
     if (options.edge && realRandom() < options.edge) roughenEdge(image, realRandom);
     if (options.residue && realRandom() < options.residue) leaveBackground(image, realRandom);
@@ -131,6 +143,53 @@ export function augmentBatch(
 }
 
 const uniform = (random: () => number, low: number, high: number) => low + (high - low) * random();
+
+/**
+ * In place on one image (0..1): the shoe and a copy of it behind, offset sideways by 20–50 % of its width and up
+ * by 5–25 % of its height, the copy dimmed to 70–100 % where the front one does not cover it; the pair then
+ * rescaled (nearest neighbour) so that its longer side fits the frame, centred, as the conversion fits a photo.
+ */
+function makePair(image: Float32Array, random: () => number): void {
+  const S = IMAGE_SIZE;
+  const box = garmentBox(image);
+  if (!box) return;
+  const shoe = Float32Array.from(image);
+  const width = box.right - box.left + 1;
+  const height = box.bottom - box.top + 1;
+  const dx = Math.round(width * uniform(random, 0.2, 0.5)) * (random() < 0.5 ? -1 : 1);
+  const dy = -Math.round(height * uniform(random, 0.05, 0.25));
+  const dim = uniform(random, 0.7, 1);
+  // The pair's box in the shoe's coordinates, and the scale that fits it.
+  const left = box.left + Math.min(0, dx);
+  const top = box.top + dy;
+  const pairWidth = width + Math.abs(dx);
+  const pairHeight = height - dy;
+  const zoom = Math.min(1, S / Math.max(pairWidth, pairHeight));
+  const offsetX = (S - pairWidth * zoom) / 2;
+  const offsetY = (S - pairHeight * zoom) / 2;
+  const at = (x: number, y: number) => (x >= 0 && x < S && y >= 0 && y < S ? shoe[y * S + x]! : 0);
+  for (let y = 0; y < S; y++) {
+    for (let x = 0; x < S; x++) {
+      const sx = Math.floor((x - offsetX) / zoom) + left;
+      const sy = Math.floor((y - offsetY) / zoom) + top;
+      const front = at(sx, sy);
+      image[y * S + x] = front > 0 ? front : dim * at(sx - dx, sy - dy);
+    }
+  }
+}
+
+/** The box (inclusive) of an image's non-zero pixels, or undefined for an empty image. */
+function garmentBox(image: Float32Array): { top: number; bottom: number; left: number; right: number } | undefined {
+  const S = IMAGE_SIZE;
+  let [top, bottom, left, right] = [S, -1, S, -1];
+  for (let i = 0; i < PIXELS; i++) {
+    if (image[i]! === 0) continue;
+    const x = i % S;
+    const y = (i - x) / S;
+    [top, bottom, left, right] = [Math.min(top, y), Math.max(bottom, y), Math.min(left, x), Math.max(right, x)];
+  }
+  return bottom < 0 ? undefined : { top, bottom, left, right };
+}
 
 /** In place on one image (0..1): gamma, contrast about the garment's mean, an offset and noise, on the non-zero pixels only. */
 function jitterTone(image: Float32Array, random: () => number): void {
@@ -187,20 +246,9 @@ function leaveBackground(image: Float32Array, random: () => number): void {
   const S = IMAGE_SIZE;
   const level = () => uniform(random, 0.03, 0.2);
   if (random() < 0.5) {
-    let top = S;
-    let bottom = -1;
-    let left = S;
-    let right = -1;
-    for (let i = 0; i < PIXELS; i++) {
-      if (image[i]! === 0) continue;
-      const x = i % S;
-      const y = (i - x) / S;
-      top = Math.min(top, y);
-      bottom = Math.max(bottom, y);
-      left = Math.min(left, x);
-      right = Math.max(right, x);
-    }
-    if (bottom < 0) return;
+    const box = garmentBox(image);
+    if (!box) return;
+    const { top, bottom, left, right } = box;
     const rows = 1 + Math.floor(random() * 3);
     const below = random() < 0.5;
     const gap = Math.floor(random() * 3);

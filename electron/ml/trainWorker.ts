@@ -73,7 +73,7 @@ async function init(msg: Extract<WorkerRequest, { type: 'init' }>): Promise<Work
 function computeGrads(indices: Int32Array, seed: number): WorkerReply {
   const r = replica!;
   const batch = new Float32Array(indices.length * PIXELS);
-  augmentBatch(r.images, indices, batch, r.augment, seed);
+  augmentBatch(r.images, indices, batch, r.augment, seed, r.labels);
   const labelArray = Int32Array.from(indices, (i) => r.labels[i]!);
   return tf.tidy(() => {
     const x = tf.tensor4d(batch, [indices.length, IMAGE_SIZE, IMAGE_SIZE, 1]);
