@@ -26,7 +26,7 @@ const USAGE = `Usage: npm run cli -- <command> [options]
 Commands:
   train     [--data DIR] [--epochs N] [--out DIR] [--resume] [--workers N] [--batch-size N] [--width N] [--limit N]
             [--depth A,B,C] [--ema DECAY] [--lr X] [--augment KEY=VALUE,…] [--from DIR]   (depth: residual blocks at 28, 14, 7 px;
-            augment keys: shift, flip, erase, scale, tone, edge, residue;
+            augment keys: shift, flip, erase, scale, tone, edge, residue, pair;
             --from: start from that model's weights, on its split; --limit then takes the first N of its training images)
   evaluate  [--model DIR] [--data DIR] [--json] [--flip]
   novelty   [--model DIR] [--data DIR]   (fits the model's novelty statistics: which photos are unlike its training images)
