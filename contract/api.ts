@@ -55,6 +55,11 @@ export const pageQuerySchema = z.strictObject({
   offset: z.number().int().min(0),
   limit: z.number().int().min(1).max(1000),
   rule: reviewRuleSchema,
+  /**
+   * The order's boundary (a photo id, as a page gave it): photos with a larger id, imported since the order
+   * was taken, follow all the others in import order instead of being sorted in. Omitted: the catalog's newest.
+   */
+  appendAfter: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
 });
 export type PageQuery = z.infer<typeof pageQuerySchema>;
 
@@ -112,6 +117,8 @@ export interface Page {
   /** How many photos match the query in all. */
   total: number;
   tiles: PhotoTile[];
+  /** The boundary the order used (the query's `appendAfter`, else the newest photo's id): pass it on to keep this order. */
+  appendAfter: number;
 }
 
 export interface LabelEvent {
@@ -144,6 +151,7 @@ export interface CatalogCounts {
   total: number;
   /** Files the catalog knows: more than `total` where files share their bytes (one packshot for two SKUs). */
   files: number;
+  /** Photos per current category within the queue asked for (all photos by default). */
   perCategory: number[];
   needsReview: number;
   reviewed: number;
@@ -380,7 +388,8 @@ export interface FashionSorterApi {
   importStatus(): Promise<ImportStatus | null>;
   cancelImport(): Promise<void>;
   importErrors(offset: number, limit: number): Promise<{ total: number; rows: FileErrorRow[] }>;
-  counts(rule: ReviewRule): Promise<CatalogCounts>;
+  /** The catalog's counts by `rule`; `perCategory` counts within `queue` (default 'all'). */
+  counts(rule: ReviewRule, queue?: PageQuery['queue']): Promise<CatalogCounts>;
   /** Photos, files and CSV rows per queue within a category and name filter (the queue itself is not needed): for the Export dialog. */
   selectionCounts(selection: Omit<PhotoSelection, 'queue'>): Promise<SelectionCounts>;
   /**
@@ -451,7 +460,7 @@ export const ARGUMENTS = {
   importStatus: z.tuple([]),
   cancelImport: z.tuple([]),
   importErrors: z.tuple([z.number().int().min(0), z.number().int().min(1).max(1000)]),
-  counts: z.tuple([reviewRuleSchema]),
+  counts: z.tuple([reviewRuleSchema, pageQuerySchema.shape.queue.optional()]),
   selectionCounts: z.tuple([photoSelectionSchema.omit({ queue: true })]),
   catalogWait: z.tuple([]),
   page: z.tuple([pageQuerySchema]),

@@ -462,10 +462,10 @@ export function createServices(options: ServiceOptions = {}): Services {
     importStatus: async () => jobs.snapshot('import'),
     cancelImport: () => jobs.cancel('import'),
     importErrors: async (offset, limit) => (await openCatalog()).imports.fileErrors(offset, limit),
-    async counts(rule) {
+    async counts(rule, queue) {
       const cat = await openCatalog();
       return {
-        ...cat.queries.categoryCounts(rule),
+        ...cat.queries.categoryCounts(rule, queue),
         files: cat.queries.fileCount(),
         errors: cat.imports.fileErrors(0, 1).total,
       };

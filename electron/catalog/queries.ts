@@ -50,16 +50,28 @@ export class WindowQueries {
     return this.db.prepare('SELECT files FROM file_count WHERE id = 0').pluck().get() as number;
   }
 
-  /** Photos per current category (a reviewer's label wins over the prediction), and the review queues' sizes. */
-  categoryCounts(rule: ReviewRule = DEFAULT_REVIEW_RULE): {
+  /**
+   * Photos per current category (a reviewer's label wins over the prediction) within `queue`, and the review
+   * queues' sizes.
+   */
+  categoryCounts(
+    rule: ReviewRule = DEFAULT_REVIEW_RULE,
+    queue: PageQuery['queue'] = 'all',
+  ): {
     perCategory: number[];
     needsReview: number;
     reviewed: number;
     total: number;
   } {
     const rows = this.categoryTotals();
+    const inQueue = {
+      all: (k: number) => rows[k + 1]!.reviewed + rows[k + 1]!.unreviewed,
+      reviewed: (k: number) => rows[k + 1]!.reviewed,
+      // An unreviewed photo's category is its prediction.
+      needsReview: (k: number) => this.needsReviewCount(rule, k),
+    }[queue];
     return {
-      perCategory: Array.from({ length: NUM_CLASSES }, (_, k) => rows[k + 1]!.reviewed + rows[k + 1]!.unreviewed),
+      perCategory: Array.from({ length: NUM_CLASSES }, (_, k) => inQueue(k)),
       total: rows.reduce((sum, r) => sum + r.reviewed + r.unreviewed, 0),
       reviewed: rows.reduce((sum, r) => sum + r.reviewed, 0),
       needsReview: this.needsReviewCount(rule),
@@ -150,17 +162,39 @@ export class WindowQueries {
     };
   }
 
-  /** A page of photos for the grid: one queue, optionally one category and a name filter, sorted. */
+  /**
+   * A page of photos for the grid: one queue, optionally one category and a name filter, sorted; photos newer
+   * than the query's `appendAfter` (imported while the grid shows the order) follow the others by id, so
+   * that an import appends tiles instead of shuffling them in.
+   */
   photoPage(query: PageQuery): Page {
     const { filter, order, params } = this.querySql(query);
+    const newest = (this.db.prepare('SELECT max(id) FROM photos').pluck().get() as number | null) ?? 0;
+    const appendAfter = query.appendAfter ?? newest;
+    const total = this.countMatching(query, filter, params);
     // The offset is skipped in the sort's index alone (ids only); the tiles' columns are read for one page.
-    const tiles = this.db
-      .prepare(
-        `SELECT ${TILE_COLUMNS} FROM photos WHERE id IN (SELECT id FROM photos ${filter} ORDER BY ${order} LIMIT @limit OFFSET @offset)
-      ORDER BY ${order}`,
-      )
-      .all({ ...params, limit: query.limit, offset: query.offset }) as PhotoTile[];
-    return { total: this.countMatching(query, filter, params), tiles };
+    const part = (where: string, partOrder: string, offset: number, limit: number) =>
+      this.db
+        .prepare(
+          `SELECT ${TILE_COLUMNS} FROM photos WHERE id IN (SELECT id FROM photos ${where} ORDER BY ${partOrder} LIMIT @limit OFFSET @offset)
+      ORDER BY ${partOrder}`,
+        )
+        .all({ ...params, appendAfter, limit, offset }) as PhotoTile[];
+    if (appendAfter >= newest) return { total, tiles: part(filter, order, query.offset, query.limit), appendAfter };
+    const and = (condition: string) => (filter ? `${filter} AND ${condition}` : `WHERE ${condition}`);
+    // The newer photos are few (one import's): counted by id range, they split the page in two.
+    const appended = this.db
+      .prepare(`SELECT count(*) FROM photos ${and('id > @appendAfter')}`)
+      .pluck()
+      .get({ ...params, appendAfter }) as number;
+    const before = total - appended;
+    const tiles =
+      query.offset < before
+        ? part(and('id <= @appendAfter'), order, query.offset, Math.min(query.limit, before - query.offset))
+        : [];
+    const left = query.limit - tiles.length;
+    if (left > 0) tiles.push(...part(and('id > @appendAfter'), 'id', Math.max(0, query.offset - before), left));
+    return { total, tiles, appendAfter };
   }
 
   /**

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { build } from 'vite';
 import { CHANNELS, jobUpdateSchema, type FashionSorterApi, type MenuCommand } from '../../contract/api.ts';
-import type { Services } from '../../electron/app/services.ts';
+import { createServices, type ServiceOptions, type Services } from '../../electron/app/services.ts';
 import { callValidated } from '../../electron/ipc.ts';
 import { contentSecurityPolicy } from '../../electron/shellPolicy.ts';
 
@@ -57,6 +57,21 @@ const CONTENT_TYPES: Record<string, string> = {
   '.svg': 'image/svg+xml',
   '.png': 'image/png',
 };
+
+/**
+ * The app's services over `<dir>/catalog.sqlite` (thumbnails in `<dir>/thumbs`, reviewer "tester"), serving
+ * thumbnails and photos where openRenderer's server does; `options` adds to or overrides these.
+ */
+export function browserServices(dir: string, options: ServiceOptions = {}): Services {
+  return createServices({
+    catalogFile: path.join(dir, 'catalog.sqlite'),
+    thumbnailsDir: path.join(dir, 'thumbs'),
+    thumbnailBase: '/thumb/',
+    photoBase: '/photo/',
+    reviewer: 'tester',
+    ...options,
+  });
+}
 
 /**
  * Opens the real renderer in Debian's Chromium, served from 127.0.0.1 with the app's CSP, and backs
