@@ -638,6 +638,14 @@ export function createServices(options: ServiceOptions = {}): Services {
     },
     sortStatus: async () => jobs.snapshot('sort'),
     cancelSort: () => jobs.cancel('sort'),
+    imports: async () => (await openCatalog()).removals.imports(),
+    removePhotos: (ids) => quickWrite((cat) => cat.removals.removePhotos(ids)),
+    async removeImport(id) {
+      // A running import may still be storing this import's files, and taking it out would miss the rest.
+      jobs.assertIdle();
+      return quickWrite((cat) => cat.removals.removeImport(id));
+    },
+    restoreRemoval: (id) => quickWrite((cat) => cat.removals.restore(id)),
   };
 
   return {
