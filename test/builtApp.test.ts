@@ -139,7 +139,7 @@ test(
       const file = record.menu!.find((m) => m.label === 'File')!;
       assert.deepEqual(
         file.submenu!.map((m) => m.label ?? m.role),
-        ['Add Photos…', 'Export…', undefined, 'quit'],
+        ['New Catalog…', 'Open Catalog…', 'Open Recent', undefined, 'Add Photos…', 'Export…', undefined, 'quit'],
       );
 
       // Start-up order: the window exists before SQLite, sharp and tfjs are even resolved; they come after.

@@ -52,7 +52,7 @@ async function visible() {
   const csv = path.join(dir, `export-${Date.now()}-${Math.random()}.csv`);
   await services.operations.exportCsv(csv, { format: 'catalog', selection: { queue: 'all', rule }, bom: false });
   const exported = (parse(fs.readFileSync(csv, 'utf8'), { columns: true }) as Record<string, string>[])
-    .map((r) => r.path ?? r.file ?? Object.values(r).find((v) => v.startsWith(dir)))
+    .map((r) => r.path!)
     .sort();
   const plan = await services.operations.planSort({
     dest: path.join(dir, 'sorted'),

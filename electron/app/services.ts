@@ -149,6 +149,8 @@ export interface Services {
    * start and end at once, their progress at most every PUSH_INTERVAL_MS. Returns the function that stops it.
    */
   onJobUpdate(listener: (update: JobUpdate) => void): () => void;
+  /** Throws the running job's message ('an import is running; …') while any job runs. */
+  assertIdle(): void;
   close(): Promise<void>;
 }
 
@@ -667,6 +669,7 @@ export function createServices(options: ServiceOptions = {}): Services {
       return unchangedFile(hash);
     },
     onJobUpdate: (listener) => jobs.subscribe(listener),
+    assertIdle: () => jobs.assertIdle(),
     async close() {
       closing.abort();
       await jobs.cancelAll();
