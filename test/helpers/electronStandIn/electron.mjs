@@ -306,13 +306,8 @@ const dialogAnswers = { open: [], save: [] };
 function showDialog(kind, args) {
   const [win, options] = args[0] instanceof BrowserWindow ? args : [undefined, args[0]];
   win?.assertAlive();
-  record.dialogs.push({
-    kind,
-    window: win?.id ?? null,
-    title: options.title,
-    message: options.message,
-    detail: options.detail,
-  });
+  const said = kind === 'message' ? { message: options.message, detail: options.detail } : {};
+  record.dialogs.push({ kind, window: win?.id ?? null, title: options.title, ...said });
   if (kind === 'message') return Promise.resolve({ response: 0, checkboxChecked: false });
   return Promise.resolve(
     dialogAnswers[kind].shift() ?? (kind === 'open' ? { canceled: true, filePaths: [] } : { canceled: true }),
