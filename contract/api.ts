@@ -361,6 +361,26 @@ export interface SortStatus {
 }
 
 /** The background jobs by kind, with their statuses: one job of each kind at a time, and one of them at all. */
+/** One import as the Imports list shows it. */
+export interface ImportSummary {
+  id: number;
+  /** The folders (or files) the user chose, absolute. */
+  folders: string[];
+  /** When it started (ISO 8601). */
+  startedAt: string;
+  status: 'running' | 'done' | 'cancelled';
+  /** Distinct photos (by content) it brought in. */
+  photos: number;
+  /** The removal that took it out of the catalog (restoreRemoval undoes it); null while it is in. */
+  removalId: number | null;
+}
+
+/** A soft removal: its id (for restoreRemoval) and how many photos it took out. */
+export interface Removal {
+  id: number;
+  photos: number;
+}
+
 export interface JobStatuses {
   import: ImportStatus;
   improve: ImproveStatus;
@@ -429,6 +449,17 @@ export interface FashionSorterApi {
   startSort(options: SortOptions): Promise<SortStatus>;
   sortStatus(): Promise<SortStatus | null>;
   cancelSort(): Promise<void>;
+  /** Every import, newest first, with its photos and whether it was removed. */
+  imports(): Promise<ImportSummary[]>;
+  /**
+   * Takes photos out of the catalog (softly: their labels stay in the log, the model versions keep what they
+   * learned from them), in one transaction; they leave counts, queues, exports and sorts until restored.
+   */
+  removePhotos(ids: number[]): Promise<Removal>;
+  /** Takes an import out: the photos it brought in that no other import still holds. Refused while an import runs. */
+  removeImport(id: number): Promise<Removal>;
+  /** Undoes a removal; resolves to how many photos came back. */
+  restoreRemoval(id: number): Promise<number>;
 }
 
 /** Commands from the application menu to the window. */
@@ -482,6 +513,10 @@ export const ARGUMENTS = {
   startSort: z.tuple([sortOptionsSchema]),
   sortStatus: z.tuple([]),
   cancelSort: z.tuple([]),
+  imports: z.tuple([]),
+  removePhotos: z.tuple([z.array(photoId).min(1).max(100_000)]),
+  removeImport: z.tuple([z.number().int().positive()]),
+  restoreRemoval: z.tuple([z.number().int().positive()]),
 } as const satisfies Record<keyof FashionSorterApi, z.ZodTuple>;
 
 /** IPC channel per API method. */
@@ -514,4 +549,8 @@ export const CHANNELS = {
   startSort: 'sort:start',
   sortStatus: 'sort:status',
   cancelSort: 'sort:cancel',
+  imports: 'catalog:imports',
+  removePhotos: 'catalog:remove-photos',
+  removeImport: 'catalog:remove-import',
+  restoreRemoval: 'catalog:restore-removal',
 } as const satisfies Record<keyof FashionSorterApi, string>;

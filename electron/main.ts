@@ -22,7 +22,8 @@ import {
   type MenuItemConstructorOptions,
 } from 'electron';
 import { JOB_CHANNEL, MENU_CHANNEL, type MenuCommand } from '../contract/api.ts';
-import type { Services } from './app/services.ts';
+import type { ServiceOptions } from './app/services.ts';
+import { catalogSwitch, readRecentCatalogs, rememberCatalog, type CatalogSwitch } from './app/catalogSwitch.ts';
 import { DEFAULT_SIZE, loadWindowState, saveWindowState } from './windowState.ts';
 import { projectRoot } from './appPaths.ts';
 import { registerIpcHandlers } from './ipc.ts';
@@ -45,8 +46,8 @@ const QUIT_WAIT_MS = 5000;
 
 /** The window on screen, if any: on macOS the app keeps running with none, and `activate` opens a new one. */
 let mainWindow: BrowserWindow | undefined;
-/** The services, from the moment their loading starts (right after the first window is created). */
-let services: Promise<Services> | undefined;
+/** The open catalog's services, from the moment their loading starts (right after the first window is created). */
+let catalogs: CatalogSwitch | undefined;
 
 /** Serves files of the built renderer only; anything resolving outside it is refused. */
 function serveRenderer(request: Request): Promise<Response> | Response {
@@ -128,14 +129,33 @@ const showOpenDialog = (options: Electron.OpenDialogOptions) =>
 const showSaveDialog = (options: Electron.SaveDialogOptions) =>
   mainWindow ? dialog.showSaveDialog(mainWindow, options) : dialog.showSaveDialog(options);
 
+const showMessage = (options: Electron.MessageBoxOptions) =>
+  mainWindow ? dialog.showMessageBox(mainWindow, options) : dialog.showMessageBox(options);
+
+/** Where the recent catalogs are kept, most recent first. */
+const recentFile = () => path.join(app.getPath('userData'), 'recent-catalogs.json');
+
 /**
- * Imports and starts the services (SQLite, sharp, tfjs) with everything they keep in Electron's userData
- * folder: the catalog, its thumbnails and the fine-tuned model versions beside it, on every platform.
+ * Imports the services (SQLite, sharp, tfjs) and starts them on the most recent catalog (the one in
+ * Electron's userData folder at first, or when the last one is gone), with the thumbnails and the fine-tuned
+ * model versions in userData, shared by every catalog.
  */
-async function loadServices(userData: string): Promise<Services> {
-  const { createServices } = await import('./app/services.ts');
-  return createServices({
-    catalogFile: path.join(userData, 'catalog.sqlite'),
+function loadCatalogs(userData: string): CatalogSwitch {
+  const loading = import('./app/services.ts');
+  loading.catch((err: Error) => console.error(`the services could not be started: ${err.stack}`));
+  const last = readRecentCatalogs(recentFile())[0];
+  const first = last && fs.existsSync(last) ? last : path.join(userData, 'catalog.sqlite');
+  rememberCatalog(recentFile(), first);
+  return catalogSwitch(
+    async (catalogFile) => (await loading).createServices(serviceOptions(userData, catalogFile)),
+    first,
+  );
+}
+
+/** What one catalog's services get from the shell: where it keeps its files, and the system's dialogs. */
+function serviceOptions(userData: string, catalogFile: string): ServiceOptions {
+  return {
+    catalogFile,
     thumbnailsDir: path.join(userData, 'thumbnails'),
     modelsDir: path.join(userData, 'models'),
     thumbnailBase: `${THUMB_SCHEME}://photo/`,
@@ -160,16 +180,73 @@ async function loadServices(userData: string): Promise<Services> {
       });
       return result.canceled ? undefined : result.filePaths[0];
     },
+  };
+}
+
+/**
+ * Switches the window to another catalog: the current one closes (refused while a job runs), the other opens
+ * and goes first in Open Recent, and the window reloads its state. A refusal or failure is said in a message box.
+ */
+async function switchCatalog(file: string): Promise<void> {
+  try {
+    await catalogs!.switchTo(file);
+  } catch (err) {
+    await showMessage({ type: 'warning', message: `${file} was not opened`, detail: (err as Error).message });
+    return;
+  }
+  setMenu(rememberCatalog(recentFile(), file));
+  mainWindow?.webContents.reload();
+}
+
+/** File > New Catalog…: a new, empty catalog in a file the user names. */
+async function newCatalog(): Promise<void> {
+  const result = await showSaveDialog({
+    title: 'New Catalog',
+    defaultPath: path.join(app.getPath('documents'), 'Fashion Sorter catalog.sqlite'),
+    filters: [{ name: 'Fashion Sorter catalog', extensions: ['sqlite'] }],
   });
+  if (result.canceled || !result.filePath) return;
+  // The save dialog may have confirmed replacing a file; a catalog is never overwritten.
+  if (fs.existsSync(result.filePath)) {
+    await showMessage({
+      type: 'warning',
+      message: `${result.filePath} already exists`,
+      detail: 'A new catalog needs a file of its own. To use that one, choose File > Open Catalog….',
+    });
+    return;
+  }
+  await switchCatalog(result.filePath);
+}
+
+/** File > Open Catalog…: a catalog file the user chooses. */
+async function openCatalog(): Promise<void> {
+  const result = await showOpenDialog({
+    title: 'Open Catalog',
+    properties: ['openFile'],
+    filters: [{ name: 'Fashion Sorter catalog', extensions: ['sqlite'] }],
+  });
+  if (!result.canceled && result.filePaths[0]) await switchCatalog(result.filePaths[0]);
+}
+
+/** Sets the application menu, its Open Recent listing `recent`. */
+function setMenu(recent: string[]): void {
+  Menu.setApplicationMenu(buildMenu((command) => mainWindow?.webContents.send(MENU_CHANNEL, command), recent));
 }
 
 /** The application menu: the usual roles plus the app's own commands, which the window carries out. */
-function buildMenu(send: (command: MenuCommand) => void): Menu {
+function buildMenu(send: (command: MenuCommand) => void, recent: string[]): Menu {
   const template: MenuItemConstructorOptions[] = [
     ...(isMac ? [{ role: 'appMenu' as const }] : []),
     {
       label: 'File',
       submenu: [
+        { label: 'New Catalog…', click: () => void newCatalog() },
+        { label: 'Open Catalog…', accelerator: 'CmdOrCtrl+Shift+O', click: () => void openCatalog() },
+        {
+          label: 'Open Recent',
+          submenu: recent.map((file) => ({ label: file, click: () => void switchCatalog(file) })),
+        },
+        { type: 'separator' },
         { label: 'Add Photos…', accelerator: 'CmdOrCtrl+O', click: () => send('add-photos') },
         { label: 'Export…', accelerator: 'CmdOrCtrl+E', click: () => send('export') },
         { type: 'separator' },
@@ -207,7 +284,7 @@ function closeServicesBeforeQuit(): void {
     event.preventDefault();
     if (state === 'closing') return;
     state = 'closing';
-    Promise.race([services?.then((s) => s.close()), delay(QUIT_WAIT_MS, undefined, { ref: false })])
+    Promise.race([catalogs?.close(), delay(QUIT_WAIT_MS, undefined, { ref: false })])
       .catch((err: Error) => console.error(`closing the catalog failed: ${err.message}`))
       .finally(() => {
         state = 'closed';
@@ -235,31 +312,26 @@ function start(): void {
       // app:// before the window: it starts loading its page as soon as it is created.
       protocol.handle(APP_SCHEME, serveRenderer);
       session.defaultSession.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
-      Menu.setApplicationMenu(buildMenu((command) => mainWindow?.webContents.send(MENU_CHANNEL, command)));
       app.on('activate', () => {
         if (BrowserWindow.getAllWindows().length === 0) openWindow();
       });
       // The window first, then the services: it shows while SQLite, sharp and tfjs load. Requests wait for them
       // (none can arrive before this task ends); if they cannot be loaded, every request answers with why.
       openWindow();
-      const ready = loadServices(app.getPath('userData'));
-      services = ready;
+      const ready = loadCatalogs(app.getPath('userData'));
+      catalogs = ready;
+      setMenu(readRecentCatalogs(recentFile()));
       // Job progress goes to whichever window is open (the app's page only: it cannot navigate elsewhere).
-      void ready.then(
-        (s) => s.onJobUpdate((update) => mainWindow?.webContents.send(JOB_CHANNEL, update)),
-        () => undefined,
-      );
-      const api = ready.then((s) => s.api);
-      api.catch((err: Error) => console.error(`the services could not be started: ${err.stack}`));
+      ready.onJobUpdate((update) => mainWindow?.webContents.send(JOB_CHANNEL, update));
       protocol.handle(
         THUMB_SCHEME,
-        serveByHash(async (hash) => (await ready).thumbnailFile(hash)),
+        serveByHash((hash) => ready.thumbnailFile(hash)),
       );
       protocol.handle(
         PHOTO_SCHEME,
-        serveByHash(async (hash) => (await ready).photoFile(hash)),
+        serveByHash((hash) => ready.photoFile(hash)),
       );
-      registerIpcHandlers(ipcMain, api, (event) => isAppUrl(event.senderFrame?.url ?? ''));
+      registerIpcHandlers(ipcMain, ready.api, (event) => isAppUrl(event.senderFrame?.url ?? ''));
     })
     .catch((err: Error) => {
       // Without its protocols or window the app can do nothing: say why and end rather than linger unseen.

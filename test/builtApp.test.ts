@@ -139,7 +139,7 @@ test(
       const file = record.menu!.find((m) => m.label === 'File')!;
       assert.deepEqual(
         file.submenu!.map((m) => m.label ?? m.role),
-        ['Add Photos…', 'Export…', undefined, 'quit'],
+        ['New Catalog…', 'Open Catalog…', 'Open Recent', undefined, 'Add Photos…', 'Export…', undefined, 'quit'],
       );
 
       // Start-up order: the window exists before SQLite, sharp and tfjs are even resolved; they come after.
@@ -395,6 +395,28 @@ test(
         (await call<ModelVersion[]>(CHANNELS.modelVersions)).map((v) => v.name),
         ['resnet9-mini'],
       );
+
+      // Removal and its undo through the built shell: a photo, then the whole import.
+      const allIds = {
+        queue: 'all',
+        sort: 'name',
+        descending: false,
+        offset: 0,
+        limit: 1000,
+        rule: DEFAULT_REVIEW_RULE,
+      };
+      const [first] = await call<number[]>(CHANNELS.photoIds, allIds);
+      const one = await call<{ id: number; photos: number }>(CHANNELS.removePhotos, [first]);
+      assert.equal(one.photos, 1);
+      assert.equal((await call<{ total: number }>(CHANNELS.counts, DEFAULT_REVIEW_RULE)).total, 23);
+      assert.equal(await call(CHANNELS.restoreRemoval, one.id), 1);
+      const whole = await call<{ id: number; photos: number }>(CHANNELS.removeImport, imported.jobId);
+      assert.equal(whole.photos, 24);
+      assert.deepEqual(
+        (await call<{ id: number; removalId: number | null }[]>(CHANNELS.imports)).map((i) => [i.id, i.removalId]),
+        [[imported.jobId, whole.id]],
+      );
+      assert.equal(await call(CHANNELS.restoreRemoval, whole.id), 24);
 
       assert.deepEqual([...answered].sort(), Object.values(CHANNELS).sort(), 'every channel answered a valid call');
 

@@ -149,6 +149,8 @@ export interface Services {
    * start and end at once, their progress at most every PUSH_INTERVAL_MS. Returns the function that stops it.
    */
   onJobUpdate(listener: (update: JobUpdate) => void): () => void;
+  /** Throws the running job's message ('an import is running; …') while any job runs. */
+  assertIdle(): void;
   close(): Promise<void>;
 }
 
@@ -638,6 +640,14 @@ export function createServices(options: ServiceOptions = {}): Services {
     },
     sortStatus: async () => jobs.snapshot('sort'),
     cancelSort: () => jobs.cancel('sort'),
+    imports: async () => (await openCatalog()).removals.imports(),
+    removePhotos: (ids) => quickWrite((cat) => cat.removals.removePhotos(ids)),
+    async removeImport(id) {
+      // A running import may still be storing this import's files, and taking it out would miss the rest.
+      jobs.assertIdle();
+      return quickWrite((cat) => cat.removals.removeImport(id));
+    },
+    restoreRemoval: (id) => quickWrite((cat) => cat.removals.restore(id)),
   };
 
   return {
@@ -659,6 +669,7 @@ export function createServices(options: ServiceOptions = {}): Services {
       return unchangedFile(hash);
     },
     onJobUpdate: (listener) => jobs.subscribe(listener),
+    assertIdle: () => jobs.assertIdle(),
     async close() {
       closing.abort();
       await jobs.cancelAll();

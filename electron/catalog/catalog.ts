@@ -8,6 +8,7 @@ import { migrate, migrationsDue } from './migrations.ts';
 import { ModelVersions } from './models.ts';
 import { Predictions } from './predictions.ts';
 import { WindowQueries } from './queries.ts';
+import { Removals } from './removals.ts';
 import { SortJournal } from './sortJournal.ts';
 
 /** Why SQLite could not open a catalog, in words that say what to do. */
@@ -91,6 +92,8 @@ export class Catalog {
   readonly labels: Labels;
   /** The journal of sorting photos into category folders. */
   readonly sortJournal: SortJournal;
+  /** Photos and imports taken out of the catalog, softly, and brought back. */
+  readonly removals: Removals;
 
   /**
    * Opens (or creates) the catalog and brings it up to this version's schema. An older catalog that another
@@ -117,6 +120,7 @@ export class Catalog {
     this.queries = new WindowQueries(this.db);
     this.labels = new Labels(this.db);
     this.sortJournal = new SortJournal(this.db);
+    this.removals = new Removals(this.db);
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);

@@ -119,28 +119,31 @@ export class ImportJobs {
     return row?.photo_id;
   }
 
-  /** Marks files done that are unchanged photos already in the catalog. */
+  /** Marks files done that are unchanged photos already in the catalog (a removed one found again is back in it). */
   markKnown(known: { fileId: number; photoId: number }[]): void {
     const done = this.db.prepare(`UPDATE import_files SET state = 'done', photo_id = ? WHERE id = ?`);
     const seen = this.db.prepare(`UPDATE photo_paths SET seen_at = ? WHERE photo_id = ?`);
+    const restore = this.db.prepare('UPDATE photos SET removal_id = NULL WHERE id = ? AND removal_id IS NOT NULL');
     const time = now();
     this.db.transaction(() => {
       for (const k of known) {
         done.run(k.photoId, k.fileId);
         seen.run(time, k.photoId);
+        restore.run(k.photoId);
       }
     })();
   }
 
   /**
    * Stores converted photos in one transaction: a photo is its content hash (the same bytes at a second
-   * path are the same photo), its path is recorded or moved to it, and its file is marked done.
+   * path are the same photo; a removed one imported again is back), its path is recorded or moved to it, and
+   * its file is marked done.
    * Returns the photo ids, in the order given.
    */
   storePhotos(photos: ImportedPhoto[]): number[] {
     const insertPhoto = this.db
       .prepare(`INSERT INTO photos (hash, size, format, width, height, name, added_at) VALUES (?, ?, ?, ?, ?, ?, ?)
-      ON CONFLICT (hash) DO UPDATE SET status = 'ok', name = excluded.name RETURNING id`);
+      ON CONFLICT (hash) DO UPDATE SET status = 'ok', name = excluded.name, removal_id = NULL RETURNING id`);
     const insertInput = this.db.prepare('INSERT OR IGNORE INTO photo_inputs (photo_id, pixels) VALUES (?, ?)');
     const insertOutline = this.db.prepare('INSERT OR IGNORE INTO photo_outlines (photo_id, outline) VALUES (?, ?)');
     const upsertPath = this.db

@@ -30,12 +30,12 @@ export class Labels {
     )();
   }
 
-  /** Every reviewed photo's 28×28 input and current human label, by photo id: what fine-tuning learns from. */
+  /** Every reviewed photo's 28×28 input and current human label, by photo id: what fine-tuning learns from (removed photos left out). */
   labeledInputs(): { photoIds: number[]; pixels: Uint8Array; labels: Uint8Array } {
     const rows = this.db
       .prepare(
         `SELECT p.id, p.label, i.pixels FROM photos p JOIN photo_inputs i ON i.photo_id = p.id
-      WHERE p.label IS NOT NULL ORDER BY p.id`,
+      WHERE p.label IS NOT NULL AND p.removal_id IS NULL ORDER BY p.id`,
       )
       .raw()
       .all() as [number, number, Buffer][];
@@ -50,7 +50,7 @@ export class Labels {
     for (const row of this.db
       .prepare(
         `SELECT predicted_label AS k, count(*) AS reviewed, sum(label = predicted_label) AS agreed FROM photos
-      WHERE label IS NOT NULL AND predicted_label IS NOT NULL GROUP BY predicted_label`,
+      WHERE label IS NOT NULL AND predicted_label IS NOT NULL AND removal_id IS NULL GROUP BY predicted_label`,
       )
       .all() as { k: number; reviewed: number; agreed: number }[]) {
       out[row.k] = { reviewed: row.reviewed, agreed: row.agreed };

@@ -280,6 +280,80 @@ export const MIGRATIONS: string[] = [
     outline TEXT NOT NULL
   );
   `,
+
+  /*
+   * 8: photos taken out of the catalog (a wrong folder imported), softly: the row stays, so the label log and
+   * the model versions trained on it stay whole and the removal can be undone, but it leaves every count,
+   * queue, page, export and sort. One removal row per action (some photos, or one import), so undoing it
+   * brings back exactly what it took. The indexes the window's queries use become partial (removal_id IS NULL),
+   * so those queries still read the index alone; the kept counts leave a removed photo and its files out.
+   */ `
+  CREATE TABLE removals (
+    id INTEGER PRIMARY KEY,
+    -- the import removed, or null for photos removed one by one
+    import_id INTEGER REFERENCES import_jobs(id),
+    created_at TEXT NOT NULL
+  );
+  ALTER TABLE photos ADD COLUMN removal_id INTEGER REFERENCES removals(id);
+  ALTER TABLE import_jobs ADD COLUMN removal_id INTEGER REFERENCES removals(id);
+
+  DROP INDEX photos_category_confidence;
+  DROP INDEX photos_confidence;
+  DROP INDEX photos_name;
+  DROP INDEX photos_label_confidence;
+  DROP INDEX photos_label_margin;
+  DROP INDEX photos_label_prediction;
+  DROP INDEX photos_label_novelty;
+  CREATE INDEX photos_category_confidence ON photos(category, confidence) WHERE removal_id IS NULL;
+  CREATE INDEX photos_confidence ON photos(confidence) WHERE removal_id IS NULL;
+  CREATE INDEX photos_name ON photos(name) WHERE removal_id IS NULL;
+  CREATE INDEX photos_label_confidence ON photos(label, confidence) WHERE removal_id IS NULL;
+  CREATE INDEX photos_label_margin ON photos(label, margin, confidence, predicted_label, runner_up) WHERE removal_id IS NULL;
+  CREATE INDEX photos_label_prediction ON photos(label, predicted_label) WHERE removal_id IS NULL;
+  CREATE INDEX photos_label_novelty ON photos(label, novelty) WHERE removal_id IS NULL;
+  CREATE INDEX photos_removed ON photos(removal_id, label) WHERE removal_id IS NOT NULL;
+
+  -- A removed photo is counted nowhere: a change to it (re-predicted on activation) moves no count.
+  DROP TRIGGER photos_count_delete;
+  CREATE TRIGGER photos_count_delete AFTER DELETE ON photos WHEN OLD.removal_id IS NULL BEGIN
+    UPDATE category_counts SET reviewed = reviewed - (OLD.label IS NOT NULL), unreviewed = unreviewed - (OLD.label IS NULL)
+      WHERE category = coalesce(OLD.label, OLD.predicted_label, -1);
+  END;
+  DROP TRIGGER photos_count_update;
+  CREATE TRIGGER photos_count_update AFTER UPDATE OF label, predicted_label ON photos
+    WHEN (OLD.label IS NOT NEW.label OR OLD.predicted_label IS NOT NEW.predicted_label)
+      AND OLD.removal_id IS NULL AND NEW.removal_id IS NULL BEGIN
+    UPDATE category_counts SET reviewed = reviewed - (OLD.label IS NOT NULL), unreviewed = unreviewed - (OLD.label IS NULL)
+      WHERE category = coalesce(OLD.label, OLD.predicted_label, -1);
+    UPDATE category_counts SET reviewed = reviewed + (NEW.label IS NOT NULL), unreviewed = unreviewed + (NEW.label IS NULL)
+      WHERE category = coalesce(NEW.label, NEW.predicted_label, -1);
+  END;
+  CREATE TRIGGER photos_count_remove AFTER UPDATE OF removal_id ON photos
+    WHEN OLD.removal_id IS NULL AND NEW.removal_id IS NOT NULL BEGIN
+    UPDATE category_counts SET reviewed = reviewed - (OLD.label IS NOT NULL), unreviewed = unreviewed - (OLD.label IS NULL)
+      WHERE category = coalesce(OLD.label, OLD.predicted_label, -1);
+    UPDATE file_count SET files = files - (SELECT count(*) FROM photo_paths WHERE photo_id = OLD.id) WHERE id = 0;
+  END;
+  CREATE TRIGGER photos_count_restore AFTER UPDATE OF removal_id ON photos
+    WHEN OLD.removal_id IS NOT NULL AND NEW.removal_id IS NULL BEGIN
+    UPDATE category_counts SET reviewed = reviewed + (NEW.label IS NOT NULL), unreviewed = unreviewed + (NEW.label IS NULL)
+      WHERE category = coalesce(NEW.label, NEW.predicted_label, -1);
+    UPDATE file_count SET files = files + (SELECT count(*) FROM photo_paths WHERE photo_id = NEW.id) WHERE id = 0;
+  END;
+  DROP TRIGGER photo_paths_count_insert;
+  CREATE TRIGGER photo_paths_count_insert AFTER INSERT ON photo_paths BEGIN
+    UPDATE file_count SET files = files + ((SELECT removal_id FROM photos WHERE id = NEW.photo_id) IS NULL) WHERE id = 0;
+  END;
+  DROP TRIGGER photo_paths_count_delete;
+  CREATE TRIGGER photo_paths_count_delete AFTER DELETE ON photo_paths BEGIN
+    UPDATE file_count SET files = files - ((SELECT removal_id FROM photos WHERE id = OLD.photo_id) IS NULL) WHERE id = 0;
+  END;
+  -- a path whose file now holds another photo (edited in place) moves between a removed photo and a kept one
+  CREATE TRIGGER photo_paths_count_move AFTER UPDATE OF photo_id ON photo_paths WHEN OLD.photo_id IS NOT NEW.photo_id BEGIN
+    UPDATE file_count SET files = files + ((SELECT removal_id FROM photos WHERE id = NEW.photo_id) IS NULL)
+      - ((SELECT removal_id FROM photos WHERE id = OLD.photo_id) IS NULL) WHERE id = 0;
+  END;
+  `,
 ];
 
 /**

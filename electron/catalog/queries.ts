@@ -96,10 +96,12 @@ export class WindowQueries {
         .pluck()
         .get({ ...reviewParams(rule), category }) as number;
     return (
-      one(`SELECT count(*) FROM photos WHERE label IS NULL AND confidence < @minConfidence ${inCategory}`) +
-      one(`SELECT count(*) FROM photos WHERE label IS NULL AND margin < @hardGroupMargin AND confidence >= @minConfidence
+      one(
+        `SELECT count(*) FROM photos WHERE removal_id IS NULL AND label IS NULL AND confidence < @minConfidence ${inCategory}`,
+      ) +
+      one(`SELECT count(*) FROM photos WHERE removal_id IS NULL AND label IS NULL AND margin < @hardGroupMargin AND confidence >= @minConfidence
           AND predicted_label IN (${hardGroup}) AND runner_up IN (${hardGroup}) ${inCategory}`) +
-      one(`SELECT count(*) FROM photos WHERE label IS NULL AND novelty >= @noveltyLimit AND confidence >= @minConfidence
+      one(`SELECT count(*) FROM photos WHERE removal_id IS NULL AND label IS NULL AND novelty >= @noveltyLimit AND confidence >= @minConfidence
           AND NOT (predicted_label IN (${hardGroup}) AND runner_up IN (${hardGroup}) AND margin < @hardGroupMargin) ${inCategory}`)
     );
   }
@@ -122,7 +124,8 @@ export class WindowQueries {
     order: string;
     params: Record<string, unknown>;
   } {
-    const where: string[] = [];
+    // Removed photos (catalog/removals.ts) are in no query; the indexes are partial on this condition.
+    const where: string[] = ['removal_id IS NULL'];
     const params: Record<string, unknown> = {};
     if (query.queue === 'reviewed') where.push('label IS NOT NULL');
     if (query.queue === 'needsReview') {
@@ -223,8 +226,12 @@ export class WindowQueries {
       .get(params) as number;
     // The photos with more than one path (files with the same bytes), and those with none (every file edited or replaced since).
     const someWithoutPath =
-      (this.db.prepare('SELECT count(DISTINCT photo_id) FROM photo_paths').pluck().get() as number) <
-      this.categoryTotals().reduce((n, r) => n + r.reviewed + r.unreviewed, 0);
+      (this.db
+        .prepare(
+          'SELECT count(DISTINCT photo_id) FROM photo_paths WHERE photo_id NOT IN (SELECT id FROM photos WHERE removal_id IS NOT NULL)',
+        )
+        .pluck()
+        .get() as number) < this.categoryTotals().reduce((n, r) => n + r.reviewed + r.unreviewed, 0);
     const odd = `SELECT photo_id, count(*) AS n FROM photo_paths GROUP BY photo_id HAVING n > 1${someWithoutPath ? ' UNION ALL SELECT id, 0 FROM photos WHERE id NOT IN (SELECT photo_id FROM photo_paths)' : ''}`;
     const sums = Object.entries(queues).map(
       ([queue, condition]) =>

@@ -9,7 +9,13 @@ export interface StandInRecord {
   singleInstanceLockRequested: boolean;
   privilegedSchemes: { scheme: string; privileges: Record<string, boolean> }[];
   firstWindow: { at: number; sinceEntry: number; resolved: string[] } | null;
-  dialogs: { kind: 'open' | 'save'; window: number | null; title: string }[];
+  dialogs: {
+    kind: 'open' | 'save' | 'message';
+    window: number | null;
+    title?: string;
+    message?: string;
+    detail?: string;
+  }[];
   externalLinks: string[];
   quitEvents: string[];
   earlyCall: { channel: string; resolvedAtCall: string[]; value?: unknown; error?: string } | null;
@@ -28,6 +34,8 @@ export interface StandInRecord {
     minimized: boolean;
     focusCount: number;
     sent: { channel: string; args: unknown[] }[];
+    /** How many times the window's page was reloaded. */
+    reloads: number;
     events: string[];
     webContentsEvents: string[];
     hasWindowOpenHandler: boolean;

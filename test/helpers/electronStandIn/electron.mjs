@@ -67,7 +67,12 @@ class WebContents extends EventEmitter {
     this.win = win;
     this.url = '';
     this.sent = [];
+    this.reloads = 0;
     this.windowOpenHandler = undefined;
+  }
+  reload() {
+    this.win.assertAlive();
+    this.reloads++;
   }
   send(channel, ...args) {
     this.win.assertAlive();
@@ -171,6 +176,7 @@ const describeWindow = (w) => ({
   minimized: w.minimized,
   focusCount: w.focusCount,
   sent: w.webContents.sent,
+  reloads: w.webContents.reloads,
   events: w.eventNames(),
   webContentsEvents: w.webContents.eventNames(),
   hasWindowOpenHandler: Boolean(w.webContents.windowOpenHandler),
@@ -300,7 +306,9 @@ const dialogAnswers = { open: [], save: [] };
 function showDialog(kind, args) {
   const [win, options] = args[0] instanceof BrowserWindow ? args : [undefined, args[0]];
   win?.assertAlive();
-  record.dialogs.push({ kind, window: win?.id ?? null, title: options.title });
+  const said = kind === 'message' ? { message: options.message, detail: options.detail } : {};
+  record.dialogs.push({ kind, window: win?.id ?? null, title: options.title, ...said });
+  if (kind === 'message') return Promise.resolve({ response: 0, checkboxChecked: false });
   return Promise.resolve(
     dialogAnswers[kind].shift() ?? (kind === 'open' ? { canceled: true, filePaths: [] } : { canceled: true }),
   );
@@ -308,6 +316,8 @@ function showDialog(kind, args) {
 export const dialog = {
   showOpenDialog: (...args) => showDialog('open', args),
   showSaveDialog: (...args) => showDialog('save', args),
+  /** Recorded with its message and detail, and answered with its first button. */
+  showMessageBox: (...args) => showDialog('message', args),
 };
 
 export const shell = {
