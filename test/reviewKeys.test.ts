@@ -77,6 +77,9 @@ const toast = (text: string) => ui.page.getByTestId('undo-toast').filter({ hasTe
 
 test('with the Export dialog open over Review, 5 and Enter do not label: Enter saves the CSV', { skip }, async () => {
   const { page } = ui;
+  // All photos, chosen: Review keeps it (it opens on Needs review only while no queue was chosen).
+  await page.getByRole('button', { name: /^Reviewed/ }).click();
+  await page.getByRole('button', { name: /^All photos/ }).click();
   await page.getByRole('tab', { name: 'Review' }).click();
   await stage().waitFor();
   await page.locator('body').click({ position: { x: 5, y: 600 } });
