@@ -4,11 +4,11 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, test } from 'node:test';
 import Database from 'better-sqlite3';
-import { createServices, type Services } from '../electron/app/services.ts';
+import type { Services } from '../electron/app/services.ts';
 import { projectRoot } from '../electron/appPaths.ts';
 import { CLASS_NAMES } from '../contract/categories.ts';
 import { writePackshots } from './fixtures/samplePhotos.ts';
-import { openRenderer, type RendererSession, SKIP_WITHOUT_CHROMIUM } from './helpers/browser.ts';
+import { openRenderer, type RendererSession, servicesWithImport, SKIP_WITHOUT_CHROMIUM } from './helpers/browser.ts';
 import { testSet } from './helpers/catalogs.ts';
 import { tempDir } from './helpers/photos.ts';
 
@@ -26,16 +26,7 @@ before(async () => {
   if (skip) return;
   const photos = path.join(dir, 'photos');
   await writePackshots(testSet.images, 12, photos, { seed: 9, size: { width: 120, height: 150 } });
-  services = createServices({
-    catalogFile,
-    thumbnailsDir: path.join(dir, 'thumbs'),
-    thumbnailBase: '/thumb/',
-    photoBase: '/photo/',
-    reviewer: 'tester',
-    chooseSaveFile: async () => csvFile,
-  });
-  await services.api.importPaths([photos]);
-  while ((await services.api.importStatus())?.running) await sleep(200);
+  services = await servicesWithImport(dir, photos, { chooseSaveFile: async () => csvFile });
   db = new Database(catalogFile, { readonly: true });
   ui = await openRenderer(services);
   await ui.page.setViewportSize({ width: 1280, height: 800 });

@@ -5,18 +5,17 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, test } from 'node:test';
 import Database from 'better-sqlite3';
 import type { CDPSession } from 'playwright-core';
-import { createServices, type Services } from '../electron/app/services.ts';
+import type { Services } from '../electron/app/services.ts';
 import { projectRoot } from '../electron/appPaths.ts';
 import { DEFAULT_REVIEW_RULE } from '../contract/review.ts';
 import { writePackshots, writeShiftedPhotos } from './fixtures/samplePhotos.ts';
-import { openRenderer, type RendererSession, SKIP_WITHOUT_CHROMIUM } from './helpers/browser.ts';
+import { openRenderer, type RendererSession, servicesWithImport, SKIP_WITHOUT_CHROMIUM } from './helpers/browser.ts';
 import { testSet } from './helpers/catalogs.ts';
 import { tempDir } from './helpers/photos.ts';
 
 const skip = SKIP_WITHOUT_CHROMIUM;
 const ARTIFACTS = path.join(projectRoot, 'test-artifacts');
 const dir = tempDir('review-layout');
-const catalogFile = path.join(dir, 'catalog.sqlite');
 const PHOTO = { width: 600, height: 750 };
 const LONG_NAME = `${'a-very-long-supplier-file-name-'.repeat(6)}last.jpg`;
 let services: Services;
@@ -33,17 +32,9 @@ before(async () => {
   const files = await writePackshots(testSet.images, 8, photos, { seed: 5, format: 'jpeg', size: PHOTO });
   fs.renameSync(files[7]!, path.join(photos, LONG_NAME));
   await writeShiftedPhotos(testSet.images.subarray(784 * 8), 6, photos, 3);
-  services = createServices({
-    catalogFile,
-    thumbnailsDir: path.join(dir, 'thumbs'),
-    thumbnailBase: '/thumb/',
-    photoBase: '/photo/',
-    reviewer: 'tester',
-  });
-  await services.api.importPaths([photos]);
-  while ((await services.api.importStatus())?.running) await sleep(200);
+  services = await servicesWithImport(dir, photos);
   counts = await services.api.counts(DEFAULT_REVIEW_RULE);
-  db = new Database(catalogFile, { readonly: true });
+  db = new Database(path.join(dir, 'catalog.sqlite'), { readonly: true });
   ui = await openRenderer(services);
   await ui.page.setViewportSize({ width: 1280, height: 800 });
   fs.mkdirSync(ARTIFACTS, { recursive: true });

@@ -3,10 +3,11 @@ import { createRequire } from 'node:module';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { build } from 'vite';
 import { CHANNELS, jobUpdateSchema, type FashionSorterApi, type MenuCommand } from '../../contract/api.ts';
-import type { Services } from '../../electron/app/services.ts';
+import { createServices, type ServiceOptions, type Services } from '../../electron/app/services.ts';
 import { callValidated } from '../../electron/ipc.ts';
 import { contentSecurityPolicy } from '../../electron/shellPolicy.ts';
 
@@ -163,6 +164,28 @@ export async function openRenderer(
       server.close();
     },
   };
+}
+
+/**
+ * The services on a new catalog in `dir`, reviewer `tester`, with their photos served as openRenderer serves
+ * them and the photos in `folder` imported as the window's import does (the shipped model predicts each).
+ */
+export async function servicesWithImport(
+  dir: string,
+  folder: string,
+  options: Partial<ServiceOptions> = {},
+): Promise<Services> {
+  const services = createServices({
+    catalogFile: path.join(dir, 'catalog.sqlite'),
+    thumbnailsDir: path.join(dir, 'thumbs'),
+    thumbnailBase: '/thumb/',
+    photoBase: '/photo/',
+    reviewer: 'tester',
+    ...options,
+  });
+  await services.api.importPaths([folder]);
+  while ((await services.api.importStatus())?.running) await sleep(200);
+  return services;
 }
 
 /** axe-core's source, for a session's initScripts where a test audits accessibility. */
