@@ -8,7 +8,7 @@ import type { Services } from '../electron/app/services.ts';
 import { projectRoot } from '../electron/appPaths.ts';
 import { CLASS_NAMES } from '../contract/categories.ts';
 import { writePackshots } from './fixtures/samplePhotos.ts';
-import { browserServices, openRenderer, type RendererSession, SKIP_WITHOUT_CHROMIUM } from './helpers/browser.ts';
+import { openRenderer, type RendererSession, servicesWithImport, SKIP_WITHOUT_CHROMIUM } from './helpers/browser.ts';
 import { testSet } from './helpers/catalogs.ts';
 import { tempDir } from './helpers/photos.ts';
 
@@ -26,9 +26,7 @@ before(async () => {
   if (skip) return;
   const photos = path.join(dir, 'photos');
   await writePackshots(testSet.images, 12, photos, { seed: 9, size: { width: 120, height: 150 } });
-  services = browserServices(dir, { chooseSaveFile: async () => csvFile });
-  await services.api.importPaths([photos]);
-  while ((await services.api.importStatus())?.running) await sleep(200);
+  services = await servicesWithImport(dir, photos, { chooseSaveFile: async () => csvFile });
   db = new Database(catalogFile, { readonly: true });
   ui = await openRenderer(services);
   await ui.page.setViewportSize({ width: 1280, height: 800 });
@@ -70,6 +68,9 @@ const toast = (text: string) => ui.page.getByTestId('undo-toast').filter({ hasTe
 
 test('with the Export dialog open over Review, 5 and Enter do not label: Enter saves the CSV', { skip }, async () => {
   const { page } = ui;
+  // All photos, chosen: Review keeps it (it opens on Needs review only while no queue was chosen).
+  await page.getByRole('button', { name: /^Reviewed/ }).click();
+  await page.getByRole('button', { name: /^All photos/ }).click();
   await page.getByRole('tab', { name: 'Review' }).click();
   await stage().waitFor();
   await page.locator('body').click({ position: { x: 5, y: 600 } });

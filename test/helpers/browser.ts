@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { build } from 'vite';
 import { CHANNELS, jobUpdateSchema, type FashionSorterApi, type MenuCommand } from '../../contract/api.ts';
@@ -178,6 +179,21 @@ export async function openRenderer(
       server.close();
     },
   };
+}
+
+/**
+ * The services on a new catalog in `dir`, reviewer `tester`, with their photos served as openRenderer serves
+ * them and the photos in `folder` imported as the window's import does (the shipped model predicts each).
+ */
+export async function servicesWithImport(
+  dir: string,
+  folder: string,
+  options: Partial<ServiceOptions> = {},
+): Promise<Services> {
+  const services = browserServices(dir, options);
+  await services.api.importPaths([folder]);
+  while ((await services.api.importStatus())?.running) await sleep(200);
+  return services;
 }
 
 /** axe-core's source, for a session's initScripts where a test audits accessibility. */
