@@ -595,10 +595,7 @@ export function createServices(options: ServiceOptions = {}): Services {
     async modelVersions(): Promise<ModelVersion[]> {
       const rows = (await openCatalog()).models.all();
       return rows.map((row) => {
-        const card = row.card as {
-          accuracy?: number;
-          fineTune?: { labels?: { train: unknown[]; validation: unknown[]; heldOut: unknown[] } };
-        };
+        const card = row.card as Partial<ModelCard>;
         const labels = card.fineTune?.labels;
         return {
           id: row.id,
