@@ -47,6 +47,19 @@ test(
       await improve.waitFor();
       assert.equal(await improve.isEnabled(), true);
       await improve.click();
+      // Comparing (about a minute) shows a bar and, once its pace is known, the time left.
+      const bar = page.getByRole('progressbar', { name: 'Comparing with the active model' });
+      await bar.waitFor({ timeout: 300_000 });
+      await page
+        .getByTestId('improve-status')
+        .filter({ hasText: /Comparing with the active model · about \d+/ })
+        .waitFor({ timeout: 120_000 });
+      const [value, max] = await bar.evaluate((el) => [
+        (el as unknown as { value: number }).value,
+        (el as unknown as { max: number }).max,
+      ]);
+      assert.ok(value! > 0 && value! < max!, `${value} of ${max}`);
+      await page.screenshot({ path: path.join(ARTIFACTS, 'improve-comparing.png'), fullPage: true });
       const comparison = page.getByRole('table', { name: 'Active model and new version compared' });
       await comparison.waitFor({ timeout: 400_000 });
       await page.screenshot({ path: path.join(ARTIFACTS, 'improve-comparison.png'), fullPage: true });

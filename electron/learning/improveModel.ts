@@ -294,8 +294,7 @@ export async function improveModel(
       const scored = (n: number) => hooks.onComparing?.((done += n), Math.max(total, done));
       hooks.onComparing?.(0, total);
       if (stored) await candidate.useNovelty(stored);
-      const novelty = stored ?? (await calibrateNovelty(candidate, data.train));
-      if (!stored) scored(novelty.fitted.train + novelty.fitted.validation);
+      const novelty = stored ?? (await calibrateNovelty(candidate, data.train, undefined, scored));
       const [currentHeldOut, candidateHeldOut, currentValidation, candidateValidation, currentTest, candidateTest] =
         await Promise.all([
           evaluateOn(current, heldOut, scored),
