@@ -204,10 +204,26 @@ export interface ModelReport {
   /** 10×10, rows = true class. */
   confusion: number[][];
   perClass: ClassMetrics[];
+  /** This version's own training, per epoch: the whole run, or for a fine-tuned version its fine-tuning alone. */
   history: EpochPoint[];
   trainSeconds: number;
-  /** Per predicted class: photos reviewers labeled, and how many of those kept the model's category. */
+  /**
+   * Per category this model predicted: the catalog's reviewed photos among them, and how many of those the
+   * reviewer gave that category. A fine-tuned version counts only photos it did not learn from.
+   */
   agreement: { reviewed: number; agreed: number }[];
+  /** What a fine-tuned version learned from (its parent's training is not its own); null for a trained model. */
+  fineTune: {
+    parentName: string;
+    /** The reviewed photos it was given, and how many of them it trained on (the others validated or were held out). */
+    photos: number;
+    trainPhotos: number;
+    /** Fashion-MNIST training images replayed beside them. */
+    replay: number;
+    bestEpoch: number;
+    /** Reviewed photos held out when it was trained, and how many it got right; null where the card lacks them. */
+    heldOut: { count: number; agreed: number } | null;
+  } | null;
 }
 
 /** One model's scores in a comparison: accuracy, F1 per category, confusion (rows = true category). */
@@ -255,9 +271,18 @@ export interface ImproveStatus {
   etaSeconds: number | null;
   /** Photos re-predicted so far while activating. */
   repredicted: { done: number; total: number } | null;
+  /**
+   * The current phase's work done of its total (fine-tuning: training steps; comparing: images scored;
+   * activating: photos re-predicted), for a progress bar; `etaSeconds` is that phase's time left.
+   */
+  progress: { done: number; total: number } | null;
   candidate: CandidateComparison | null;
   problem: string | null;
 }
+
+/** Why Improve is not offered: the newest fine-tuned version (its name) learned from every review there is. */
+export const noNewReviews = (version: string) =>
+  `No new reviews since version ${version} was trained: review or correct photos, then improve it again.`;
 
 export interface ModelVersion {
   id: number;
@@ -393,9 +418,16 @@ export const JOB_KINDS = ['import', 'improve', 'sort'] as const satisfies readon
 export type JobUpdate = { [K in JobKind]: { kind: K; status: JobStatuses[K] } }[JobKind];
 export const JOB_CHANNEL = 'jobs:update';
 /** The push's envelope, checked by the preload before the window sees it. */
+const count = z.number().int().min(0);
 export const jobUpdateSchema = z.object({
   kind: z.enum(JOB_KINDS),
-  status: z.looseObject({ running: z.boolean(), phase: z.string() }),
+  status: z.looseObject({
+    running: z.boolean(),
+    phase: z.string(),
+    // What a progress bar shows: checked here so that a bar never gets a negative or missing total.
+    progress: z.strictObject({ done: count, total: count }).nullable().optional(),
+    etaSeconds: z.number().min(0).nullable().optional(),
+  }),
 });
 
 export interface FashionSorterApi {
@@ -426,8 +458,11 @@ export interface FashionSorterApi {
   setLabels(changes: LabelChange[]): Promise<LabelChange[]>;
   /** The active model's card and how reviewers agree with it; null when the model has no card. */
   modelReport(): Promise<ModelReport | null>;
-  /** How many reviewed photos fine-tuning needs; the catalog's count is in `counts().reviewed`. */
-  improveRequirements(): Promise<{ minimumLabels: number }>;
+  /**
+   * How many reviewed photos fine-tuning needs (the catalog's count is in `counts().reviewed`), and the newest
+   * fine-tuned version with how many photos were reviewed since it was trained (null before the first).
+   */
+  improveRequirements(): Promise<{ minimumLabels: number; lastVersion: { name: string; newReviews: number } | null }>;
   /** Starts fine-tuning the active model on the reviewed photos; its progress comes as 'improve' job updates. */
   improveModel(): Promise<ImproveStatus>;
   improveStatus(): Promise<ImproveStatus | null>;

@@ -1,15 +1,14 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
-import { createServices } from '../electron/app/services.ts';
-import { defaultModelDir, projectRoot } from '../electron/appPaths.ts';
+import { differenceInterval } from '../contract/intervals.ts';
+import { projectRoot } from '../electron/appPaths.ts';
 import { Catalog } from '../electron/catalog/catalog.ts';
 import { loadFashionMnist } from '../electron/dataset/fashionMnist.ts';
 import { DEFAULT_FINETUNE_OPTIONS, MIN_LABELS } from '../electron/ml/fineTune.ts';
-import { startPredictor } from '../electron/ml/inference.ts';
-import { importPhotos } from '../electron/photos/importJob.ts';
 import { writeShiftedPhotos } from './fixtures/samplePhotos.ts';
 import { axeScript, openRenderer, seriousAccessibilityViolations, SKIP_WITHOUT_CHROMIUM } from './helpers/browser.ts';
+import { catalogServices, importPredicted } from './helpers/catalogs.ts';
 import { tempDir } from './helpers/photos.ts';
 import { rawDb } from './helpers/rawSql.ts';
 
@@ -25,20 +24,7 @@ test(
     const data = await loadFashionMnist({ allowDownload: false });
     await writeShiftedPhotos(data.test.images, 100, path.join(dir, 'photos'), 3);
     const catalog = new Catalog(catalogFile);
-    const predictor = await startPredictor(defaultModelDir());
-    const model = catalog.models.registerModel({
-      name: predictor.name,
-      version: predictor.version,
-      dir: predictor.modelDir,
-      card: predictor.card ?? {},
-    });
-    catalog.models.activateModel(model.id);
-    await importPhotos([path.join(dir, 'photos')], {
-      catalog,
-      thumbnailsDir: path.join(dir, 'thumbs'),
-      predictor: { predictor, modelId: model.id },
-    });
-    await predictor.close();
+    const model = await importPredicted(catalog, path.join(dir, 'photos'), path.join(dir, 'thumbs'));
     // Reviewers label the first photos with their true categories (the file name holds the test-set index).
     const photos = rawDb(catalog)
       .prepare('SELECT p.id, pp.path FROM photos p JOIN photo_paths pp ON pp.photo_id = p.id ORDER BY pp.path')
@@ -51,14 +37,7 @@ test(
     );
     catalog.close();
 
-    const services = createServices({
-      catalogFile,
-      thumbnailsDir: path.join(dir, 'thumbs'),
-      thumbnailBase: '/thumb/',
-      photoBase: '/photo/',
-      modelsDir: path.join(dir, 'models'),
-      fineTune: { ...DEFAULT_FINETUNE_OPTIONS, epochs: 1 },
-    });
+    const services = catalogServices(dir, { ...DEFAULT_FINETUNE_OPTIONS, epochs: 1 });
     const ui = await openRenderer(services, { initScripts: [axeScript()] });
     try {
       const { page } = ui;
@@ -68,6 +47,19 @@ test(
       await improve.waitFor();
       assert.equal(await improve.isEnabled(), true);
       await improve.click();
+      // Comparing (about a minute) shows a bar and, once its pace is known, the time left.
+      const bar = page.getByRole('progressbar', { name: 'Comparing with the active model' });
+      await bar.waitFor({ timeout: 300_000 });
+      await page
+        .getByTestId('improve-status')
+        .filter({ hasText: /Comparing with the active model · about \d+/ })
+        .waitFor({ timeout: 120_000 });
+      const [value, max] = await bar.evaluate((el) => [
+        (el as unknown as { value: number }).value,
+        (el as unknown as { max: number }).max,
+      ]);
+      assert.ok(value! > 0 && value! < max!, `${value} of ${max}`);
+      await page.screenshot({ path: path.join(ARTIFACTS, 'improve-comparing.png'), fullPage: true });
       const comparison = page.getByRole('table', { name: 'Active model and new version compared' });
       await comparison.waitFor({ timeout: 400_000 });
       await page.screenshot({ path: path.join(ARTIFACTS, 'improve-comparison.png'), fullPage: true });
@@ -84,6 +76,22 @@ test(
       const table = (await comparison.textContent()) ?? '';
       assert.ok(table.includes(`Held-out: ${candidate.heldOut.count} of your photos it never saw`), table);
       assert.ok(table.includes(`Validation: ${candidate.validation.count} of your photos`), table);
+      // A change in accuracy carries its photo count and interval (Newcombe's, from the two Wilson intervals).
+      const { heldOut } = candidate;
+      const right = (accuracy: number) => Math.round(accuracy * heldOut.count);
+      const ci = differenceInterval(
+        right(heldOut.candidate.accuracy),
+        heldOut.count,
+        right(heldOut.current.accuracy),
+        heldOut.count,
+      );
+      const points = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(0)}`;
+      const change = `pts from ${heldOut.count} photos (95% CI ${points(Math.round(100 * ci.low))} to ${points(Math.round(100 * ci.high))})`;
+      assert.ok(table.includes(change), `${change} in ${table}`);
+      // F1 changes on F1's own 0–1 scale, not in points.
+      const f1Row = (await comparison.getByRole('row', { name: /^F1 Shirt / }).textContent()) ?? '';
+      const f1Change = candidate.testSet.candidate.f1[6]! - candidate.testSet.current.f1[6]!;
+      assert.ok(f1Row.endsWith(Math.abs(f1Change).toFixed(3)) && !f1Row.includes('pts'), f1Row);
       const counts = (await page.getByTestId('improve-counts').textContent()) ?? '';
       assert.match(
         counts,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
 import { test } from 'node:test';
-import { JobManager, type JobRun } from '../electron/jobs/jobManager.ts';
+import { JobManager, pacer, type JobRun } from '../electron/jobs/jobManager.ts';
 
 interface CountStatus {
   running: boolean;
@@ -180,4 +180,16 @@ test('a job that fails (a rejection, or a throw before its first await) ends fai
   await jobs.cancelAll();
   assert.equal(updates.length, count);
   assert.equal(errors.mock.callCount(), 2);
+});
+
+test('pacer: the time left is the work left at the pace since the phase’s first report', () => {
+  let ms = 1000;
+  const pace = pacer(() => ms);
+  // No pace before any work is done since the first report.
+  assert.deepEqual(pace(10, 110), { progress: { done: 10, total: 110 }, etaSeconds: null });
+  ms += 4000;
+  // 20 units in 4 s: 5 per second, so the 80 left take 16 s.
+  assert.deepEqual(pace(30, 110), { progress: { done: 30, total: 110 }, etaSeconds: 16 });
+  ms += 2000;
+  assert.deepEqual(pace(110, 110), { progress: { done: 110, total: 110 }, etaSeconds: 0 });
 });

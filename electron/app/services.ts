@@ -29,7 +29,7 @@ import {
 } from '../learning/improveModel.ts';
 import { DEFAULT_FINETUNE_OPTIONS, MIN_LABELS } from '../ml/fineTune.ts';
 import { startPredictor, type Predictor } from '../ml/inference.ts';
-import { readModelCard } from '../ml/modelCard.ts';
+import { readModelCard, type ModelCard } from '../ml/modelCard.ts';
 import { exportCsvInWorker } from '../export/catalogExport.ts';
 import { DEFAULT_FOLDER_NAMES } from '../export/fileNames.ts';
 import {
@@ -43,7 +43,7 @@ import {
 import { importPhotos, type ImportProgress, type ImportResult } from '../photos/importJob.ts';
 import { convertPhotoFile } from '../photos/bmp.ts';
 import { isThumbnail, thumbnailPath, writeThumbnail } from '../photos/photoPipeline.ts';
-import { JobManager, type JobFailure, type JobRun, type JobWork } from '../jobs/jobManager.ts';
+import { JobManager, pacer, type JobFailure, type JobRun, type JobWork } from '../jobs/jobManager.ts';
 import type {
   AppInfo,
   CatalogWaitStatus,
@@ -57,6 +57,7 @@ import type {
   ModelVersion,
   SortOptions,
 } from '../../contract/api.ts';
+import { noNewReviews } from '../../contract/api.ts';
 
 export interface ServiceOptions {
   catalogFile?: string;
@@ -152,6 +153,18 @@ export interface Services {
   /** Throws the running job's message ('an import is running; …') while any job runs. */
   assertIdle(): void;
   close(): Promise<void>;
+}
+
+/**
+ * The catalog's newest fine-tuned version and how many photos were reviewed since it was trained; null before
+ * the first, or where that version's card predates the record of the reviews it learned from.
+ */
+function lastFineTuned(catalog: Catalog): { name: string; newReviews: number } | null {
+  const newest = catalog.models.all().find((row) => (row.card as Partial<ModelCard>).fineTune);
+  const logId = (newest?.card as Partial<ModelCard> | undefined)?.fineTune?.labelLogId;
+  return newest && logId !== undefined
+    ? { name: newest.name, newReviews: catalog.labels.photosReviewedSince(logId) }
+    : null;
 }
 
 /** Reads a model's card into the summary the UI shows. */
@@ -439,6 +452,7 @@ export function createServices(options: ServiceOptions = {}): Services {
         replayCount: null,
         etaSeconds: null,
         repredicted: null,
+        progress: null,
         candidate: null,
         problem: null,
       },
@@ -490,13 +504,20 @@ export function createServices(options: ServiceOptions = {}): Services {
     },
     setLabels: (changes) => quickWrite((cat) => cat.labels.setLabels(changes, reviewer)),
     async modelReport() {
-      const card = readModelCard(await activeModelDir());
+      const cat = await openCatalog();
+      const dir = await activeModelDir();
+      const card = readModelCard(dir);
       if (!card) return null;
+      // A fine-tuned version's card keeps its parent's `training`: its own is the fine-tuning record.
+      const tuned = card.fineTune;
+      const active = cat.models.activeModel();
+      const learnedFrom = tuned ? [...tuned.labels.train, ...tuned.labels.validation] : [];
+      const heldOut = tuned?.yourPhotos?.heldOut;
       return {
         name: card.name,
         accuracy: card.accuracy,
         confusion: card.confusion,
-        trainSeconds: card.training.trainSeconds,
+        trainSeconds: tuned ? tuned.seconds : card.training.trainSeconds,
         perClass: card.perClass.map(({ name, precision, recall, f1, support }) => ({
           name,
           precision,
@@ -504,7 +525,7 @@ export function createServices(options: ServiceOptions = {}): Services {
           f1,
           support,
         })),
-        history: card.training.history.map(
+        history: (tuned ? tuned.history : card.training.history).map(
           ({ epoch, trainLoss, trainAccuracy, validationLoss, validationAccuracy }) => ({
             epoch,
             trainLoss,
@@ -513,18 +534,45 @@ export function createServices(options: ServiceOptions = {}): Services {
             validationAccuracy,
           }),
         ),
-        agreement: (await openCatalog()).labels.agreement(),
+        // Only the classifying model's own predictions count; a catalog whose active version lost its files has none.
+        agreement: cat.labels.agreement(active && active.dir === dir ? active.id : 0, learnedFrom),
+        fineTune: tuned
+          ? {
+              parentName: tuned.parent.name,
+              photos: tuned.labels.train.length + tuned.labels.validation.length + tuned.labels.heldOut.length,
+              trainPhotos: tuned.labels.train.length,
+              replay: tuned.replay.train + tuned.replay.validation,
+              bestEpoch: tuned.bestEpoch,
+              heldOut: heldOut ? { count: heldOut.count, agreed: Math.round(heldOut.accuracy * heldOut.count) } : null,
+            }
+          : null,
       };
     },
-    improveRequirements: async () => ({ minimumLabels: MIN_LABELS }),
+    improveRequirements: async () => ({ minimumLabels: MIN_LABELS, lastVersion: lastFineTuned(await openCatalog()) }),
     async improveModel() {
+      const last = lastFineTuned(await openCatalog());
+      if (last?.newReviews === 0) throw new Error(noNewReviews(last.name));
       return startImproveJob('fine-tuning', async (run) => {
         const { wait, phase } = waitingStatus(run);
+        let comparing = pacer();
         const result = await operations.improve({
           signal: run.signal,
           catalogWait: wait,
-          onPhase: phase,
-          onProgress: (p) => run.progress({ epoch: p.epoch, epochs: p.epochs, loss: p.loss, etaSeconds: p.etaSeconds }),
+          onPhase: (p) => {
+            // Each phase's bar starts empty, its estimate from its own pace.
+            run.progress({ progress: null, etaSeconds: null });
+            comparing = pacer();
+            phase(p);
+          },
+          onProgress: (p) =>
+            run.progress({
+              epoch: p.epoch,
+              epochs: p.epochs,
+              loss: p.loss,
+              etaSeconds: p.etaSeconds,
+              progress: { done: (p.epoch - 1) * p.steps + p.step, total: p.epochs * p.steps },
+            }),
+          onComparing: (done, total) => run.progress(comparing(done, total)),
           onEpoch: (r, counts) =>
             run.progress({
               validationAccuracy: r.validationAccuracy,
@@ -541,7 +589,7 @@ export function createServices(options: ServiceOptions = {}): Services {
           categoriesWithoutLabels: result.fineTune.categoriesWithoutLabels,
           ...result.comparison,
         };
-        return { candidate, phase: 'ready', etaSeconds: 0 };
+        return { candidate, phase: 'ready', etaSeconds: 0, progress: null };
       });
     },
     improveStatus: async () => jobs.snapshot('improve'),
@@ -549,10 +597,7 @@ export function createServices(options: ServiceOptions = {}): Services {
     async modelVersions(): Promise<ModelVersion[]> {
       const rows = (await openCatalog()).models.all();
       return rows.map((row) => {
-        const card = row.card as {
-          accuracy?: number;
-          fineTune?: { labels?: { train: unknown[]; validation: unknown[]; heldOut: unknown[] } };
-        };
+        const card = row.card as Partial<ModelCard>;
         const labels = card.fineTune?.labels;
         return {
           id: row.id,
@@ -568,10 +613,11 @@ export function createServices(options: ServiceOptions = {}): Services {
     async activateModel(id) {
       return startImproveJob('activating', async (run) => {
         const { wait } = waitingStatus(run);
+        const pace = pacer();
         const result = await operations.activate(id, {
           signal: run.signal,
           catalogWait: wait,
-          onProgress: (p) => run.progress({ repredicted: p }),
+          onProgress: (p) => run.progress({ repredicted: p, ...pace(p.done, p.total) }),
         });
         return { phase: result.status === 'done' ? 'activated' : 'cancelled' };
       });

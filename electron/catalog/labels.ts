@@ -30,29 +30,50 @@ export class Labels {
     )();
   }
 
-  /** Every reviewed photo's 28×28 input and current human label, by photo id: what fine-tuning learns from (removed photos left out). */
-  labeledInputs(): { photoIds: number[]; pixels: Uint8Array; labels: Uint8Array } {
-    const rows = this.db
-      .prepare(
-        `SELECT p.id, p.label, i.pixels FROM photos p JOIN photo_inputs i ON i.photo_id = p.id
+  /**
+   * Every reviewed photo's 28×28 input and current human label, by photo id: what fine-tuning learns from (removed photos left out); and
+   * `logId`, the label log's last entry they include (read together, so later reviews are told apart).
+   */
+  labeledInputs(): { photoIds: number[]; pixels: Uint8Array; labels: Uint8Array; logId: number } {
+    const { rows, logId } = this.db.transaction(() => ({
+      rows: this.db
+        .prepare(
+          `SELECT p.id, p.label, i.pixels FROM photos p JOIN photo_inputs i ON i.photo_id = p.id
       WHERE p.label IS NOT NULL AND p.removal_id IS NULL ORDER BY p.id`,
-      )
-      .raw()
-      .all() as [number, number, Buffer][];
+        )
+        .raw()
+        .all() as [number, number, Buffer][],
+      logId: this.lastLogId(),
+    }))();
     const pixels = new Uint8Array(rows.length * PIXELS);
     rows.forEach(([, , input], i) => pixels.set(input, i * PIXELS));
-    return { photoIds: rows.map(([id]) => id), pixels, labels: Uint8Array.from(rows, ([, label]) => label) };
+    return { photoIds: rows.map(([id]) => id), pixels, labels: Uint8Array.from(rows, ([, label]) => label), logId };
   }
 
-  /** Per predicted class: how many predictions reviewers have labeled, and how many they kept. */
-  agreement(): { reviewed: number; agreed: number }[] {
+  /** The id of the label log's last entry (0 for an empty log): a mark that later reviews come after. */
+  lastLogId(): number {
+    return this.db.prepare('SELECT coalesce(max(id), 0) FROM labels').pluck().get() as number;
+  }
+
+  /** How many photos had their label set, changed or cleared after log entry `logId`. */
+  photosReviewedSince(logId: number): number {
+    return this.db.prepare('SELECT count(DISTINCT photo_id) FROM labels WHERE id > ?').pluck().get(logId) as number;
+  }
+
+  /**
+   * Per category the model `modelId` predicted: how many of those photos reviewers labeled, and how many of
+   * them it got right (the reviewer's label is its prediction). Photos in `exclude` (the ones a fine-tuned
+   * version learned from) are left out.
+   */
+  agreement(modelId: number, exclude: readonly number[] = []): { reviewed: number; agreed: number }[] {
     const out = Array.from({ length: NUM_CLASSES }, () => ({ reviewed: 0, agreed: 0 }));
     for (const row of this.db
       .prepare(
-        `SELECT predicted_label AS k, count(*) AS reviewed, sum(label = predicted_label) AS agreed FROM photos
-      WHERE label IS NOT NULL AND predicted_label IS NOT NULL AND removal_id IS NULL GROUP BY predicted_label`,
+        `SELECT r.label AS k, count(*) AS reviewed, sum(p.label = r.label) AS agreed
+      FROM photos p JOIN predictions r ON r.photo_id = p.id AND r.model_id = ?
+      WHERE p.label IS NOT NULL AND p.removal_id IS NULL AND p.id NOT IN (SELECT value FROM json_each(?)) GROUP BY r.label`,
       )
-      .all() as { k: number; reviewed: number; agreed: number }[]) {
+      .all(modelId, JSON.stringify(exclude)) as { k: number; reviewed: number; agreed: number }[]) {
       out[row.k] = { reviewed: row.reviewed, agreed: row.agreed };
     }
     return out;

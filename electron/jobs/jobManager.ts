@@ -49,6 +49,29 @@ interface Running<S extends JobState> {
 export const PUSH_INTERVAL_MS = 250;
 
 /**
+ * A progress reporter for one phase of a job: called with units `done` of `total`, it gives them back with the
+ * seconds left at the pace since its first call (null until some work is done: no pace yet). A new phase
+ * takes a new one.
+ */
+export function pacer(now = () => performance.now()): (
+  done: number,
+  total: number,
+) => {
+  progress: { done: number; total: number };
+  etaSeconds: number | null;
+} {
+  let start: { at: number; done: number } | undefined;
+  return (done, total) => {
+    start ??= { at: now(), done };
+    const rate = (done - start.done) / ((now() - start.at) / 1000);
+    return {
+      progress: { done, total },
+      etaSeconds: done >= total ? 0 : rate > 0 && Number.isFinite(rate) ? (total - done) / rate : null,
+    };
+  };
+}
+
+/**
  * The jobs of the kinds in M (kind → status type). `busy` says, for each kind, why another job cannot start
  * while one of that kind runs ('an import is running; …').
  */

@@ -23,7 +23,7 @@ import {
   type FineTuneResult,
 } from '../ml/fineTune.ts';
 import { startPredictor, type Predictor } from '../ml/inference.ts';
-import { calibrateNovelty, NOVELTY_FILE, readNovelty, writeNovelty } from '../ml/novelty.ts';
+import { calibrateNovelty, NOVELTY_FILE, NOVELTY_SAMPLE, readNovelty, writeNovelty } from '../ml/novelty.ts';
 import { evaluatePredictions, type Evaluation } from '../ml/metrics.ts';
 import { MODEL_CARD, readModelCard, writeModelCard } from '../ml/modelCard.ts';
 import { hasModel, PROTOTYPES_JSON, publishModel } from '../ml/modelFiles.ts';
@@ -71,6 +71,8 @@ export type ImprovePhase = 'fine-tuning' | 'saving' | 'comparing';
 
 export interface ImproveHooks extends FineTuneHooks {
   onPhase?: (phase: ImprovePhase) => void;
+  /** While comparing: images scored so far (by either model, the catalog's photos included) of the total. */
+  onComparing?: (done: number, total: number) => void;
   /** A predictor already running the active model (the importer's), used instead of starting another worker. */
   activePredictor?: Predictor;
   /** How long each write waits for a catalog another program is writing to, and whom it tells (see Catalog.writeWhenFree). */
@@ -89,15 +91,31 @@ const subset = (set: ImageSet, indices: Int32Array): ImageSet => {
   return { images, labels: Uint8Array.from(indices, (i) => set.labels[i]!), count: indices.length };
 };
 
-async function evaluateOn(predictor: Predictor, set: ImageSet): Promise<Evaluation> {
-  return evaluatePredictions(await predictor.predict(set.images, set.count), set.labels);
+/** Images per predictor call while comparing: small enough for the progress bar to move every second or so. */
+const EVALUATION_CHUNK = 1000;
+
+/** Scores `predictor` on `set`, a chunk at a time, telling `onImages` how many images each chunk held. */
+async function evaluateOn(
+  predictor: Predictor,
+  set: ImageSet,
+  onImages: (n: number) => void = () => undefined,
+): Promise<Evaluation> {
+  const probabilities = new Float32Array(set.count * NUM_CLASSES);
+  for (let from = 0; from < set.count; from += EVALUATION_CHUNK) {
+    const n = Math.min(EVALUATION_CHUNK, set.count - from);
+    probabilities.set(
+      await predictor.predict(set.images.subarray(from * PIXELS, (from + n) * PIXELS), n),
+      from * NUM_CLASSES,
+    );
+    onImages(n);
+  }
+  return evaluatePredictions(probabilities, set.labels);
 }
 
-/** The active model's test-set scores: from its card when the card has them, else measured now. */
-async function testScores(predictor: Predictor, test: ImageSet): Promise<Scores> {
+/** The active model's test-set scores from its card, when the card has them for this test set. */
+function cardTestScores(predictor: Predictor, test: ImageSet): Scores | undefined {
   const card = predictor.card;
-  if (card?.confusion && card.count === test.count && !card.flipAverage) return scores(card);
-  return scores(await evaluateOn(predictor, test));
+  return card?.confusion && card.count === test.count && !card.flipAverage ? scores(card) : undefined;
 }
 
 /** Every photo without a human label, a page at a time (with this model's stored probabilities, if any). */
@@ -120,6 +138,7 @@ async function predictCatalog(
   modelId: number,
   signal: AbortSignal | undefined,
   wait: CatalogWait,
+  onPhotos: (n: number) => void,
 ): Promise<ModelComparison['changes']> {
   const matrix = Array.from({ length: NUM_CLASSES }, () => new Array<number>(NUM_CLASSES).fill(0));
   let photos = 0;
@@ -139,6 +158,7 @@ async function predictCatalog(
       matrix[before]![after]!++;
       if (before !== after) changed++;
     }
+    onPhotos(predictions.length);
   }
   return { photos, changed, matrix };
 }
@@ -216,6 +236,8 @@ export async function improveModel(
     bestEpoch: tuned.bestEpoch,
     seconds,
     backend: tuned.training.backend,
+    // The label log's last entry it learned from: reviews after it are new to this version.
+    labelLogId: labeled.logId,
   };
   // The card starts as the parent's with the fine-tuning record; its test scores replace the parent's below.
   const card = { ...parentCard, name, createdAt: new Date().toISOString(), fineTune: provenance };
@@ -260,17 +282,27 @@ export async function improveModel(
       const heldOut = subset(labels, tuned.split.heldOut);
       // Its own feature statistics, so that photos unlike its training images go to review under it too.
       const stored = dir === known?.dir ? readNovelty(dir) : undefined;
-      if (stored) await candidate.useNovelty(stored);
-      const novelty = stored ?? (await calibrateNovelty(candidate, data.train));
       const validation = subset(labels, tuned.split.validation);
+      const currentTestFromCard = cardTestScores(current, data.test);
+      // The work to do, in images through a model: what the progress bar and its estimate count.
+      const total =
+        (stored ? 0 : 2 * NOVELTY_SAMPLE) +
+        2 * (heldOut.count + validation.count) +
+        data.test.count * (currentTestFromCard ? 1 : 2) +
+        catalog.predictions.unlabeledCount();
+      let done = 0;
+      const scored = (n: number) => hooks.onComparing?.((done += n), Math.max(total, done));
+      hooks.onComparing?.(0, total);
+      if (stored) await candidate.useNovelty(stored);
+      const novelty = stored ?? (await calibrateNovelty(candidate, data.train, undefined, scored));
       const [currentHeldOut, candidateHeldOut, currentValidation, candidateValidation, currentTest, candidateTest] =
         await Promise.all([
-          evaluateOn(current, heldOut),
-          evaluateOn(candidate, heldOut),
-          evaluateOn(current, validation),
-          evaluateOn(candidate, validation),
-          testScores(current, data.test),
-          evaluateOn(candidate, data.test),
+          evaluateOn(current, heldOut, scored),
+          evaluateOn(candidate, heldOut, scored),
+          evaluateOn(current, validation, scored),
+          evaluateOn(candidate, validation, scored),
+          currentTestFromCard ?? evaluateOn(current, data.test, scored).then(scores),
+          evaluateOn(candidate, data.test, scored),
         ]);
       // On how many of the user's own photos each number rests, kept with the version.
       const yourPhotos = {
@@ -311,11 +343,18 @@ export async function improveModel(
           card: { ...candidateTest, fineTune: record },
         });
       }, wait);
-      const changes = await predictCatalog(catalog, candidate, model.id, hooks.signal, {
-        ...wait,
-        soFar: () =>
-          `The new version ${name} was saved (not active) and nothing else changed; improve the model again to compare it`,
-      });
+      const changes = await predictCatalog(
+        catalog,
+        candidate,
+        model.id,
+        hooks.signal,
+        {
+          ...wait,
+          soFar: () =>
+            `The new version ${name} was saved (not active) and nothing else changed; improve the model again to compare it`,
+        },
+        scored,
+      );
       return {
         model,
         parent,

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { FashionMnist } from '../dataset/fashionMnist.ts';
 import type { Evaluation } from './metrics.ts';
 import { writeFileAtomic } from './modelFiles.ts';
-import type { TrainResult } from './train.ts';
+import type { EpochRecord, TrainResult } from './train.ts';
 
 export const MODEL_CARD = 'metrics.json';
 
@@ -24,7 +24,24 @@ export interface ModelCard extends EvaluationReport {
   training: Omit<TrainResult, 'weights'> & { command: string; node: string; cpus: string; from?: string };
   data: { source: string; official: boolean; checksums: Record<string, string> };
   /** A fine-tuned version's parent, the labels and replay sample it learned from, and how (`training` stays the parent's). */
-  fineTune?: object;
+  fineTune?: FineTuneRecord;
+}
+
+/** What fine-tuning records in a version's card (learning/improveModel.ts writes it). */
+export interface FineTuneRecord {
+  parent: { name: string; version: string };
+  /** The reviewed photos' catalog ids, by the part they played. */
+  labels: { train: number[]; validation: number[]; heldOut: number[] };
+  /** Fashion-MNIST training images replayed for training and for validation, and the seed that drew them. */
+  replay: { train: number; validation: number; seed: number };
+  history: EpochRecord[];
+  bestEpoch: number;
+  seconds: number;
+  backend: string;
+  /** The label log's last entry it learned from; absent in versions made before it was recorded. */
+  labelLogId?: number;
+  /** The new version's accuracy (0–1) on the held-out and validation photos, with their counts. */
+  yourPhotos?: { heldOut: { count: number; accuracy: number }; validation: { count: number; accuracy: number } };
 }
 
 export function writeModelCard(dir: string, card: ModelCard): void {

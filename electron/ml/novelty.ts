@@ -210,9 +210,15 @@ export const NOVELTY_SAMPLE = 4000;
 /**
  * Fits a model's novelty statistics on Fashion-MNIST's training images (`train`, 60,000) split as the model was
  * trained (its card's validation share and seed: the threshold is set on images it did not learn from), writes
- * them beside its weights and has `predictor` (running that model) score with them from now on.
+ * them beside its weights and has `predictor` (running that model) score with them from now on. `onImages`
+ * hears how many images each of its two passes scored (for a progress bar).
  */
-export async function calibrateNovelty(predictor: Predictor, train: ImageSet, seed = 1): Promise<NoveltyStats> {
+export async function calibrateNovelty(
+  predictor: Predictor,
+  train: ImageSet,
+  seed = 1,
+  onImages: (n: number) => void = () => undefined,
+): Promise<NoveltyStats> {
   const options = predictor.card?.training?.options ?? DEFAULT_TRAIN_OPTIONS;
   const split = splitTrainValidation(train.count, options.validationFraction, options.seed);
   const random = seededRandom(seed);
@@ -228,12 +234,14 @@ export async function calibrateNovelty(predictor: Predictor, train: ImageSet, se
   const fit = sample(split.train);
   const check = sample(split.validation);
   const features = await predictor.features(fit.images, fit.count);
+  onImages(fit.count);
   const stats = fitNovelty(
     { features, labels: fit.labels },
     await predictor.features(check.images, check.count),
     features.length / fit.count,
     { train: fit.count, validation: check.count, seed },
   );
+  onImages(check.count);
   writeNovelty(predictor.modelDir, stats);
   await predictor.useNovelty(stats);
   return stats;

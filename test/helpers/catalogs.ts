@@ -3,7 +3,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
+import { createServices, type Services } from '../../electron/app/services.ts';
+import { defaultModelDir } from '../../electron/appPaths.ts';
 import { Catalog } from '../../electron/catalog/catalog.ts';
+import type { ModelRow } from '../../electron/catalog/models.ts';
+import { DEFAULT_FINETUNE_OPTIONS, type FineTuneOptions } from '../../electron/ml/fineTune.ts';
+import { startPredictor } from '../../electron/ml/inference.ts';
 import { MIGRATIONS } from '../../electron/catalog/migrations.ts';
 import { loadFashionMnist } from '../../electron/dataset/fashionMnist.ts';
 import { DEFAULT_FOLDER_NAMES } from '../../electron/export/fileNames.ts';
@@ -42,6 +47,42 @@ export function filesByHash(dir: string): Map<string, string[]> {
     out.set(sha256(file), [...(out.get(sha256(file)) ?? []), file]);
   }
   return out;
+}
+
+/**
+ * Imports the photos under `photos` into `catalog` classified by the shipped model, registered and made active
+ * first (as the app does on its first import); returns the model's row.
+ */
+export async function importPredicted(catalog: Catalog, photos: string, thumbnailsDir: string): Promise<ModelRow> {
+  const predictor = await startPredictor(defaultModelDir());
+  try {
+    const model = catalog.models.registerModel({
+      name: predictor.name,
+      version: predictor.version,
+      dir: predictor.modelDir,
+      card: predictor.card ?? {},
+    });
+    catalog.models.activateModel(model.id);
+    await importPhotos([photos], { catalog, thumbnailsDir, predictor: { predictor, modelId: model.id } });
+    return model;
+  } finally {
+    await predictor.close();
+  }
+}
+
+/**
+ * The services over `<dir>/catalog.sqlite` as the window's tests use them: thumbnails in `<dir>/thumbs`, new
+ * model versions in `<dir>/models`, photos served by the test server's paths, fine-tuning with `fineTune`.
+ */
+export function catalogServices(dir: string, fineTune: FineTuneOptions = DEFAULT_FINETUNE_OPTIONS): Services {
+  return createServices({
+    catalogFile: path.join(dir, 'catalog.sqlite'),
+    thumbnailsDir: path.join(dir, 'thumbs'),
+    thumbnailBase: '/thumb/',
+    photoBase: '/photo/',
+    modelsDir: path.join(dir, 'models'),
+    fineTune,
+  });
 }
 
 /**
