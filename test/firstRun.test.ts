@@ -49,9 +49,13 @@ after(async () => {
 
 /** The page's background colour as Chromium computed it. */
 const pageBackground = () =>
-  ui.page.evaluate(
-    () => getComputedStyle((globalThis as unknown as { document: Document }).document.documentElement).backgroundColor,
-  );
+  ui.page.evaluate(() => {
+    const page = globalThis as unknown as {
+      getComputedStyle(element: unknown): { backgroundColor: string };
+      document: { documentElement: unknown };
+    };
+    return page.getComputedStyle(page.document.documentElement).backgroundColor;
+  });
 
 test(
   'a new catalog opens on a welcome that says what the app does and how to begin, accessible in both themes',
