@@ -429,7 +429,8 @@ test(
       );
       await assert.rejects(app.invoke(CHANNELS.retryImport, [path.join(photos, 'x.jpg')]), /is not in the Errors list/);
       assert.ok((await call<ImportStatus>(CHANNELS.retryImport, broken)).running);
-      assert.equal((await untilIdle<ImportStatus>(app, CHANNELS.importStatus)).failed, 1);
+      const retried = await untilIdle<ImportStatus>(app, CHANNELS.importStatus);
+      assert.equal(retried.failed, 1);
       assert.equal(await call(CHANNELS.clearResolvedErrors), 1);
       assert.deepEqual(
         (await call<{ rows: { path: string }[] }>(CHANNELS.importErrors, 0, 10)).rows.map((r) => r.path),
@@ -469,7 +470,7 @@ test(
       });
       // None of them reached a service: no dialog opened, no import started, the catalog as it was.
       assert.equal((await app.record()).dialogs.length, dialogsBefore + 1);
-      assert.equal((await call<ImportStatus>(CHANNELS.importStatus)).jobId, imported.jobId);
+      assert.equal((await call<ImportStatus>(CHANNELS.importStatus)).jobId, retried.jobId);
       assert.equal((await call<{ total: number }>(CHANNELS.counts, DEFAULT_REVIEW_RULE)).total, 24);
     } finally {
       await app.kill();
