@@ -181,6 +181,11 @@ export interface FileErrorRow {
   reason: string;
 }
 
+/** A file in the Errors list; resolved once a later import (a retry) has read it. */
+export interface ImportErrorRow extends FileErrorRow {
+  resolved: boolean;
+}
+
 export interface ClassMetrics {
   name: string;
   precision: number;
@@ -439,7 +444,14 @@ export interface FashionSorterApi {
   /** The import's latest status (null before the first this session); the window hears of changes through onJobUpdate. */
   importStatus(): Promise<ImportStatus | null>;
   cancelImport(): Promise<void>;
-  importErrors(offset: number, limit: number): Promise<{ total: number; rows: FileErrorRow[] }>;
+  /** A page of the Errors list, newest import first, each file once. */
+  importErrors(offset: number, limit: number): Promise<{ total: number; rows: ImportErrorRow[] }>;
+  /** Imports again one file the Errors list holds (refused for any other path); its progress comes as 'import' job updates. */
+  retryImport(path: string): Promise<ImportStatus>;
+  /** Takes out of the Errors list the files a later import has read; resolves to how many records it forgot. */
+  clearResolvedErrors(): Promise<number>;
+  /** Shows a file an import found (refused for any other path) in the system's file manager. */
+  revealFile(path: string): Promise<void>;
   /** The catalog's counts by `rule`; `perCategory` counts within `queue` (default 'all'). */
   counts(rule: ReviewRule, queue?: PageQuery['queue']): Promise<CatalogCounts>;
   /** Photos, files and CSV rows per queue within a category and name filter (the queue itself is not needed): for the Export dialog. */
@@ -526,6 +538,9 @@ export const ARGUMENTS = {
   importStatus: z.tuple([]),
   cancelImport: z.tuple([]),
   importErrors: z.tuple([z.number().int().min(0), z.number().int().min(1).max(1000)]),
+  retryImport: z.tuple([absolutePath]),
+  clearResolvedErrors: z.tuple([]),
+  revealFile: z.tuple([absolutePath]),
   counts: z.tuple([reviewRuleSchema, pageQuerySchema.shape.queue.optional()]),
   selectionCounts: z.tuple([photoSelectionSchema.omit({ queue: true })]),
   catalogWait: z.tuple([]),
@@ -562,6 +577,9 @@ export const CHANNELS = {
   importStatus: 'import:status',
   cancelImport: 'import:cancel',
   importErrors: 'import:errors',
+  retryImport: 'import:retry',
+  clearResolvedErrors: 'import:clear-resolved',
+  revealFile: 'import:reveal',
   counts: 'catalog:counts',
   selectionCounts: 'catalog:selection-counts',
   catalogWait: 'catalog:wait',

@@ -164,6 +164,8 @@ function serviceOptions(userData: string, catalogFile: string): ServiceOptions {
       const result = await showOpenDialog({ title: 'Add photos', properties: ['openDirectory', 'multiSelections'] });
       return result.canceled ? [] : result.filePaths;
     },
+    // Only for a path the services found among the catalog's imports (revealFile checks it first).
+    showItemInFolder: (file) => shell.showItemInFolder(file),
     chooseSaveFile: async (suggestedName) => {
       const result = await showSaveDialog({
         title: 'Export CSV',

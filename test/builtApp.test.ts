@@ -418,6 +418,25 @@ test(
       );
       assert.equal(await call(CHANNELS.restoreRemoval, whole.id), 24);
 
+      // The Errors list's actions: the broken file shown in the file manager, imported again (and failing again,
+      // so the first failure is superseded and cleared); a path no import found is refused.
+      const broken = path.join(photos, 'broken.jpg');
+      await call(CHANNELS.revealFile, broken);
+      assert.deepEqual((await app.record()).revealed, [broken]);
+      await assert.rejects(
+        app.invoke(CHANNELS.revealFile, [path.join(dir, 'elsewhere.jpg')]),
+        /not a file an import found/,
+      );
+      await assert.rejects(app.invoke(CHANNELS.retryImport, [path.join(photos, 'x.jpg')]), /is not in the Errors list/);
+      assert.ok((await call<ImportStatus>(CHANNELS.retryImport, broken)).running);
+      const retried = await untilIdle<ImportStatus>(app, CHANNELS.importStatus);
+      assert.equal(retried.failed, 1);
+      assert.equal(await call(CHANNELS.clearResolvedErrors), 1);
+      assert.deepEqual(
+        (await call<{ rows: { path: string }[] }>(CHANNELS.importErrors, 0, 10)).rows.map((r) => r.path),
+        [broken],
+      );
+
       assert.deepEqual([...answered].sort(), Object.values(CHANNELS).sort(), 'every channel answered a valid call');
 
       // Every channel refuses other frames and malformed payloads, with a message saying which and why.
@@ -451,7 +470,7 @@ test(
       });
       // None of them reached a service: no dialog opened, no import started, the catalog as it was.
       assert.equal((await app.record()).dialogs.length, dialogsBefore + 1);
-      assert.equal((await call<ImportStatus>(CHANNELS.importStatus)).jobId, imported.jobId);
+      assert.equal((await call<ImportStatus>(CHANNELS.importStatus)).jobId, retried.jobId);
       assert.equal((await call<{ total: number }>(CHANNELS.counts, DEFAULT_REVIEW_RULE)).total, 24);
     } finally {
       await app.kill();

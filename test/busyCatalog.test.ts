@@ -62,11 +62,11 @@ async function reviewedCatalog(dir: string, n: number) {
   return { ...made, shipped: shipped.id };
 }
 
-/** Makes `db` a catalog as the version before the last migration left it (no novelty, no outlines): opening it migrates. */
+/** Makes `db` a catalog as the version before the last migration left it (no index of import files by path): opening it migrates. */
 function olderCatalog(db: string): void {
   const old = new Database(db);
-  // The last migration undone: the novelty columns and the outlines.
-  old.exec(`DROP INDEX photos_label_novelty; ALTER TABLE photos DROP COLUMN novelty; ALTER TABLE predictions DROP COLUMN novelty; DROP TABLE photo_outlines;
+  // The last migration undone.
+  old.exec(`DROP INDEX import_files_path;
     PRAGMA user_version = ${MIGRATIONS.length - 1}`);
   old.close();
 }

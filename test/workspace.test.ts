@@ -249,24 +249,36 @@ test('folders dropped on the window are imported; the menu switches views', { sk
 });
 
 test(
-  'accessibility: axe-core finds no serious or critical violations in any view',
-  { skip, timeout: 120_000 },
+  'accessibility: axe-core finds no serious or critical violations in any view, in the light and the dark theme',
+  { skip, timeout: 180_000 },
   async (t) => {
     const { page } = ui;
-    const audit = (view: string) => seriousAccessibilityViolations(page, (m) => t.diagnostic(m), view);
-    await ui.menu('show-catalog');
-    await page.getByRole('button', { name: /^All photos/ }).click();
-    await page.getByTestId('tile').first().waitFor();
-    assert.deepEqual(await audit('catalog'), []);
-    await ui.menu('show-review');
-    await page.getByTestId('review-photo').waitFor();
-    assert.deepEqual(await audit('review'), []);
-    await ui.menu('show-model');
-    await page.getByRole('heading', { name: /^Model / }).waitFor();
-    assert.deepEqual(await audit('model'), []);
-    await ui.menu('show-catalog');
-    await page.getByRole('button', { name: /^Errors/ }).click();
-    await page.getByRole('heading', { name: /could not be imported/ }).waitFor();
-    assert.deepEqual(await audit('errors'), []);
+    for (const colorScheme of ['light', 'dark'] as const) {
+      // The Theme setting is System: the emulated system theme decides.
+      await page.emulateMedia({ colorScheme });
+      const audit = async (view: string) => {
+        await page.screenshot({ path: path.join(ARTIFACTS, `${view}-${colorScheme}.png`) });
+        return seriousAccessibilityViolations(page, (m) => t.diagnostic(m), `${view} (${colorScheme})`);
+      };
+      await ui.menu('show-catalog');
+      await page.getByRole('button', { name: /^All photos/ }).click();
+      await page.getByTestId('tile').first().waitFor();
+      assert.deepEqual(await audit('catalog'), []);
+      await ui.menu('show-review');
+      await page.getByTestId('review-photo').waitFor();
+      assert.deepEqual(await audit('review'), []);
+      await ui.menu('show-model');
+      await page.getByRole('heading', { name: /^Model / }).waitFor();
+      assert.deepEqual(await audit('model'), []);
+      await ui.menu('show-catalog');
+      await page.getByRole('button', { name: /^Errors/ }).click();
+      await page.getByRole('heading', { name: /could not be imported/ }).waitFor();
+      assert.deepEqual(await audit('errors'), []);
+      await ui.menu('export');
+      await page.getByRole('dialog').waitFor();
+      assert.deepEqual(await audit('export'), []);
+      await page.keyboard.press('Escape');
+    }
+    await page.emulateMedia({ colorScheme: null });
   },
 );

@@ -75,6 +75,8 @@ export interface ServiceOptions {
   photoBase?: string;
   /** The system's folder picker (Electron's dialog in the app); resolves to [] when the user cancels. */
   chooseFolders?: () => Promise<string[]>;
+  /** The system's file manager, showing this file selected (Electron's shell.showItemInFolder in the app). */
+  showItemInFolder?: (file: string) => void;
   /** The system's save dialog, suggesting a file name; undefined when the user cancels. */
   chooseSaveFile?: (suggestedName: string) => Promise<string | undefined>;
   /** The system's picker for one folder to sort into (it may create one); undefined when the user cancels. */
@@ -478,6 +480,16 @@ export function createServices(options: ServiceOptions = {}): Services {
     importStatus: async () => jobs.snapshot('import'),
     cancelImport: () => jobs.cancel('import'),
     importErrors: async (offset, limit) => (await openCatalog()).imports.fileErrors(offset, limit),
+    async retryImport(file) {
+      if (!(await openCatalog()).imports.hasFailed(file)) throw new Error(`${file} is not in the Errors list`);
+      return startImport([file]);
+    },
+    clearResolvedErrors: () => quickWrite((cat) => cat.imports.clearResolved()),
+    async revealFile(file) {
+      if (!options.showItemInFolder) throw new Error('no file manager is available here');
+      if (!(await openCatalog()).imports.hasFound(file)) throw new Error(`${file} is not a file an import found`);
+      options.showItemInFolder(file);
+    },
     async counts(rule, queue) {
       const cat = await openCatalog();
       return {

@@ -34,6 +34,15 @@ export interface FileError {
   reason: string;
 }
 
+/** A failed file in the Errors list; resolved when a later import has read it. */
+export interface ImportError extends FileError {
+  resolved: boolean;
+}
+
+/** A later job's row for the same path as `f` (an import_files row), in the given states. */
+const laterRow = (states: string) =>
+  `EXISTS (SELECT 1 FROM import_files l WHERE l.path = f.path AND l.job_id > f.job_id AND l.state IN (${states}))`;
+
 const now = () => new Date().toISOString();
 
 /**
@@ -192,17 +201,43 @@ export class ImportJobs {
       .all(jobId) as FileError[];
   }
 
-  /** A page of the files imports could not read, newest job first. */
-  fileErrors(offset: number, limit: number): { total: number; rows: FileError[] } {
+  /**
+   * A page of the files imports could not read, newest job first: each path once (a failure a later import
+   * hit again is left out for the newer one), resolved where a later import read it.
+   */
+  fileErrors(offset: number, limit: number): { total: number; rows: ImportError[] } {
+    const listed = `FROM import_files f WHERE f.state = 'failed' AND NOT ${laterRow(`'failed'`)}`;
     const rows = this.db
       .prepare(
-        `SELECT path, error AS reason FROM import_files WHERE state = 'failed' ORDER BY job_id DESC, path LIMIT ? OFFSET ?`,
+        `SELECT f.path, f.error AS reason, ${laterRow(`'done'`)} AS resolved ${listed} ORDER BY f.job_id DESC, f.path LIMIT ? OFFSET ?`,
       )
-      .all(limit, offset) as FileError[];
+      .all(limit, offset) as (FileError & { resolved: number })[];
     return {
-      total: this.db.prepare(`SELECT count(*) FROM import_files WHERE state = 'failed'`).pluck().get() as number,
-      rows,
+      total: this.db.prepare(`SELECT count(*) ${listed}`).pluck().get() as number,
+      rows: rows.map((r) => ({ ...r, resolved: r.resolved === 1 })),
     };
+  }
+
+  /** Whether an import has failed on this path: only such a file is imported again from the Errors list. */
+  hasFailed(filePath: string): boolean {
+    return (
+      this.db.prepare(`SELECT 1 FROM import_files WHERE path = ? AND state = 'failed'`).get(filePath) !== undefined
+    );
+  }
+
+  /** Whether an import found this path (read or failed): only such a file is shown in the file manager. */
+  hasFound(filePath: string): boolean {
+    return this.db.prepare('SELECT 1 FROM import_files WHERE path = ?').get(filePath) !== undefined;
+  }
+
+  /**
+   * Forgets the failures a later import has since resolved or failed on again, so the Errors list keeps only
+   * what is still wrong; their jobs' failed counts drop with them. Returns how many records it forgot.
+   */
+  clearResolved(): number {
+    return this.db
+      .prepare(`DELETE FROM import_files AS f WHERE f.state = 'failed' AND ${laterRow(`'done', 'failed'`)}`)
+      .run().changes;
   }
 
   /** Per-category counts, the number needing review, for the photos a job imported. */

@@ -354,6 +354,13 @@ export const MIGRATIONS: string[] = [
       - ((SELECT removal_id FROM photos WHERE id = OLD.photo_id) IS NULL) WHERE id = 0;
   END;
   `,
+
+  /*
+   * 9: the Errors list finds, for each failed file, whether a later import read it (resolved) or failed on it
+   * again (the newer failure stands for it): a lookup by path.
+   */ `
+  CREATE INDEX import_files_path ON import_files(path, job_id);
+  `,
 ];
 
 /**

@@ -17,6 +17,7 @@ export interface StandInRecord {
     detail?: string;
   }[];
   externalLinks: string[];
+  revealed: string[];
   quitEvents: string[];
   earlyCall: { channel: string; resolvedAtCall: string[]; value?: unknown; error?: string } | null;
   ready: boolean;

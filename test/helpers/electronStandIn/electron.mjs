@@ -39,6 +39,8 @@ const record = {
   firstWindow: null,
   dialogs: [],
   externalLinks: [],
+  /** The files shell.showItemInFolder was asked to show. */
+  revealed: [],
   /** STANDIN_EARLY_CALL's call: the packages resolved when it was made, and its answer or error. */
   earlyCall: null,
   /** The quit sequence as it happened, e.g. ['before-quit prevented', 'before-quit', 'will-quit', 'quit']. */
@@ -322,6 +324,7 @@ export const dialog = {
 
 export const shell = {
   openExternal: async (url) => void record.externalLinks.push(url),
+  showItemInFolder: (file) => void record.revealed.push(file),
 };
 
 export const screen = {
