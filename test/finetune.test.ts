@@ -4,21 +4,21 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { before, test } from 'node:test';
-import { defaultModelDir, projectRoot } from '../electron/appPaths.ts';
+import { projectRoot } from '../electron/appPaths.ts';
 import { Catalog } from '../electron/catalog/catalog.ts';
 import { loadFashionMnist, type FashionMnist } from '../electron/dataset/fashionMnist.ts';
 import { activateModel, improveModel } from '../electron/learning/improveModel.ts';
 import { DEFAULT_FINETUNE_OPTIONS, MIN_LABELS, NotEnoughLabels, splitLabels } from '../electron/ml/fineTune.ts';
 import { TrainingDiverged } from '../electron/ml/train.ts';
 import { createServices } from '../electron/app/services.ts';
-import { modelVersion, startPredictor } from '../electron/ml/inference.ts';
+import { modelVersion } from '../electron/ml/inference.ts';
 import { readModelCard } from '../electron/ml/modelCard.ts';
 import { hasModel, readPrototypes, readWeights } from '../electron/ml/modelFiles.ts';
-import { importPhotos } from '../electron/photos/importJob.ts';
 import { writeShiftedPhotos } from './fixtures/samplePhotos.ts';
 import { withSmallDrive } from './helpers/drives.ts';
 import { tempDir } from './helpers/photos.ts';
 import { rawDb } from './helpers/rawSql.ts';
+import { importPredicted } from './helpers/catalogs.ts';
 
 const PHOTOS = 240;
 const QUICK = { ...DEFAULT_FINETUNE_OPTIONS, epochs: 2 };
@@ -76,22 +76,9 @@ before(async () => {
   // the unreviewed photos right, and fine-tuning had nothing left to learn).
   await writeShiftedPhotos(data.test.images, PHOTOS, photos, 9, 90);
   const catalog = new Catalog(template);
-  const predictor = await startPredictor(defaultModelDir());
   try {
-    const model = catalog.models.registerModel({
-      name: predictor.name,
-      version: predictor.version,
-      dir: predictor.modelDir,
-      card: {},
-    });
-    catalog.models.activateModel(model.id);
-    await importPhotos([photos], {
-      catalog,
-      thumbnailsDir: path.join(dir, 'thumbs'),
-      predictor: { predictor, modelId: model.id },
-    });
+    await importPredicted(catalog, photos, path.join(dir, 'thumbs'), { withCard: false });
   } finally {
-    await predictor.close();
     catalog.close();
   }
 });

@@ -4,7 +4,6 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { test } from 'node:test';
 import sharp from 'sharp';
-import { defaultModelDir } from '../electron/appPaths.ts';
 import { Catalog } from '../electron/catalog/catalog.ts';
 import {
   DatasetError,
@@ -14,12 +13,11 @@ import {
   PIXELS,
 } from '../electron/dataset/fashionMnist.ts';
 import { seededRandom } from '../electron/ml/augment.ts';
-import { startPredictor } from '../electron/ml/inference.ts';
-import { importPhotos } from '../electron/photos/importJob.ts';
 import { writePackshots } from './fixtures/samplePhotos.ts';
 import { idxFiles } from './helpers/dataset.ts';
 import { tempDir } from './helpers/photos.ts';
 import { rawDb } from './helpers/rawSql.ts';
+import { importPredicted } from './helpers/catalogs.ts';
 
 const data = await loadFashionMnist({ allowDownload: false });
 const random = seededRandom(20261122);
@@ -84,19 +82,8 @@ test(
       }
     }
     const catalog = new Catalog(path.join(dir, 'catalog.sqlite'));
-    const predictor = await startPredictor(defaultModelDir());
     try {
-      const model = catalog.models.registerModel({
-        name: predictor.name,
-        version: predictor.version,
-        dir: predictor.modelDir,
-        card: {},
-      });
-      const result = await importPhotos([photos], {
-        catalog,
-        thumbnailsDir: path.join(dir, 'thumbs'),
-        predictor: { predictor, modelId: model.id },
-      });
+      const { result } = await importPredicted(catalog, photos, path.join(dir, 'thumbs'), { withCard: false });
       t.diagnostic(`${written} mutated files: ${result.counts.done} imported, ${result.counts.failed} recorded errors`);
       assert.equal(result.status, 'done');
       assert.equal(result.counts.found, written);
@@ -115,7 +102,6 @@ test(
       assert.equal(rawDb(catalog).pragma('integrity_check', { simple: true }), 'ok');
       assert.deepEqual(rawDb(catalog).pragma('foreign_key_check'), []);
     } finally {
-      await predictor.close();
       catalog.close();
     }
   },

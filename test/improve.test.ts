@@ -24,7 +24,7 @@ test(
     const data = await loadFashionMnist({ allowDownload: false });
     await writeShiftedPhotos(data.test.images, 100, path.join(dir, 'photos'), 3);
     const catalog = new Catalog(catalogFile);
-    const model = await importPredicted(catalog, path.join(dir, 'photos'), path.join(dir, 'thumbs'));
+    const { model } = await importPredicted(catalog, path.join(dir, 'photos'), path.join(dir, 'thumbs'));
     // Reviewers label the first photos with their true categories (the file name holds the test-set index).
     const photos = rawDb(catalog)
       .prepare('SELECT p.id, pp.path FROM photos p JOIN photo_paths pp ON pp.photo_id = p.id ORDER BY pp.path')

@@ -12,7 +12,7 @@ import { startPredictor } from '../../electron/ml/inference.ts';
 import { MIGRATIONS } from '../../electron/catalog/migrations.ts';
 import { loadFashionMnist } from '../../electron/dataset/fashionMnist.ts';
 import { DEFAULT_FOLDER_NAMES } from '../../electron/export/fileNames.ts';
-import { importPhotos } from '../../electron/photos/importJob.ts';
+import { importPhotos, type ImportResult } from '../../electron/photos/importJob.ts';
 import { writePackshots } from '../fixtures/samplePhotos.ts';
 
 /** Fashion-MNIST, from the local cache (tests never download). */
@@ -51,20 +51,30 @@ export function filesByHash(dir: string): Map<string, string[]> {
 
 /**
  * Imports the photos under `photos` into `catalog` classified by the shipped model, registered and made active
- * first (as the app does on its first import); returns the model's row.
+ * first (as the app does on its first import); returns the model's row and the import's result. `withCard:
+ * false` registers the model without its card, so that what needs its test-set scores measures them.
  */
-export async function importPredicted(catalog: Catalog, photos: string, thumbnailsDir: string): Promise<ModelRow> {
+export async function importPredicted(
+  catalog: Catalog,
+  photos: string,
+  thumbnailsDir: string,
+  options: { withCard?: boolean } = {},
+): Promise<{ model: ModelRow; result: ImportResult }> {
   const predictor = await startPredictor(defaultModelDir());
   try {
     const model = catalog.models.registerModel({
       name: predictor.name,
       version: predictor.version,
       dir: predictor.modelDir,
-      card: predictor.card ?? {},
+      card: options.withCard === false ? {} : (predictor.card ?? {}),
     });
     catalog.models.activateModel(model.id);
-    await importPhotos([photos], { catalog, thumbnailsDir, predictor: { predictor, modelId: model.id } });
-    return model;
+    const result = await importPhotos([photos], {
+      catalog,
+      thumbnailsDir,
+      predictor: { predictor, modelId: model.id },
+    });
+    return { model, result };
   } finally {
     await predictor.close();
   }
