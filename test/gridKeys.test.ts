@@ -86,8 +86,16 @@ const reviewShows = (id: number) =>
   until(`document.querySelector('[data-testid="review-photo"]')?.getAttribute('data-photo-id') === '${id}'`);
 /** Waits until the grid has rendered `n` tiles. */
 const rendered = (n: number) => until(`${tilesJs}.length === ${n}`);
-/** Sets the thumbnail size slider. */
-const setSize = (px: number) => ui.page.getByLabel('Thumbnail size').fill(String(px));
+/** The thumbnail size slider's thumb (role="slider"). */
+const sizeSlider = () => ui.page.getByRole('slider', { name: 'Thumbnail size' });
+/** Sets the thumbnail size slider (96–320 px in steps of 8) from the keyboard: Home, then one arrow press per step. */
+async function setSize(px: number) {
+  const slider = sizeSlider();
+  await slider.focus();
+  await ui.page.keyboard.press('Home');
+  for (let size = 96; size < px; size += 8) await ui.page.keyboard.press('ArrowRight');
+  assert.equal(await slider.getAttribute('aria-valuenow'), String(px));
+}
 
 test('the columns fill the grid at two window widths, and the slider sets the tile size', { skip }, async () => {
   const { page } = ui;
@@ -117,7 +125,7 @@ test('the columns fill the grid at two window widths, and the slider sets the ti
   // The size is kept for the next start.
   await page.reload();
   await tiles().first().waitFor();
-  assert.equal(await page.getByLabel('Thumbnail size').inputValue(), '96');
+  assert.equal(await sizeSlider().getAttribute('aria-valuenow'), '96');
   assert.equal((await layout()).tileWidth, small.tileWidth);
   await setSize(160);
 });
