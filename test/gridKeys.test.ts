@@ -128,6 +128,8 @@ test('the columns fill the grid at two window widths, and the slider sets the ti
   assert.equal(await sizeSlider().getAttribute('aria-valuenow'), '96');
   assert.equal((await layout()).tileWidth, small.tileWidth);
   await setSize(160);
+  // The slider positions its thumb under the strict CSP (style-src 'self') without a violation.
+  assert.deepEqual(ui.problems, []);
 });
 
 test('hovering a tile shows its file name and confidence, and marks the tile', { skip }, async () => {
