@@ -83,10 +83,17 @@ test(
       /** app.css's --text-muted as the page resolves it now, through an element of its own. */
       const mutedText = () =>
         page.evaluate(() => {
-          const doc = (globalThis as unknown as { document: Document }).document;
-          const probe = doc.body.appendChild(doc.createElement('span'));
+          interface Probe {
+            style: { color: string };
+            remove(): void;
+          }
+          const g = globalThis as unknown as {
+            document: { body: { appendChild(e: Probe): Probe }; createElement(tag: string): Probe };
+            getComputedStyle(e: Probe): { color: string };
+          };
+          const probe = g.document.body.appendChild(g.document.createElement('span'));
           probe.style.color = 'var(--text-muted)';
-          const colour = getComputedStyle(probe).color;
+          const colour = g.getComputedStyle(probe).color;
           probe.remove();
           return colour;
         });
