@@ -70,3 +70,59 @@ test('without a model the window says why instead of failing', { skip, timeout: 
     await services.close();
   }
 });
+
+test(
+  'the training curves take their text colour from the theme, in dark and light',
+  { skip, timeout: 120_000 },
+  async () => {
+    const services = createServices({ catalogFile: path.join(tmp, 'catalog3.sqlite') });
+    const ui = await openRenderer(services);
+    try {
+      const { page } = ui;
+      const curves = page.locator('canvas[aria-label^="Training curves"]');
+      /** app.css's --text-muted as the page resolves it now, through an element of its own. */
+      const mutedText = () =>
+        page.evaluate(() => {
+          interface Probe {
+            style: { color: string };
+            remove(): void;
+          }
+          const g = globalThis as unknown as {
+            document: { body: { appendChild(e: Probe): Probe }; createElement(tag: string): Probe };
+            getComputedStyle(e: Probe): { color: string };
+          };
+          const probe = g.document.body.appendChild(g.document.createElement('span'));
+          probe.style.color = 'var(--text-muted)';
+          const colour = g.getComputedStyle(probe).color;
+          probe.remove();
+          return colour;
+        });
+      /** Waits until the chart's ticks and legend are drawn in `colour`. */
+      const drawnIn = async (colour: string) => {
+        await page.locator(`canvas[data-tick-color="${colour}"][data-legend-color="${colour}"]`).waitFor();
+      };
+      await page.emulateMedia({ colorScheme: 'dark' });
+      await page.getByRole('tab', { name: 'Model' }).click();
+      await curves.waitFor();
+      const dark = await mutedText();
+      await drawnIn(dark);
+      // Not Chart.js's default grey, which is unreadable on the dark background.
+      assert.notEqual(dark, 'rgb(102, 102, 102)');
+
+      // The system turns light: the chart is drawn again in the light token.
+      await page.emulateMedia({ colorScheme: 'light' });
+      const light = await mutedText();
+      assert.notEqual(light, dark);
+      await drawnIn(light);
+      // The Theme setting pins dark under the light system.
+      await page.getByLabel('Theme').selectOption('dark');
+      await drawnIn(dark);
+      await page.getByLabel('Theme').selectOption('system');
+      assert.deepEqual(ui.problems, []);
+    } finally {
+      await ui.page.emulateMedia({ colorScheme: null });
+      await ui.close();
+      await services.close();
+    }
+  },
+);

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
+import type { Page } from 'playwright-core';
 import { createServices } from '../electron/app/services.ts';
 import { projectRoot } from '../electron/appPaths.ts';
 import { Catalog } from '../electron/catalog/catalog.ts';
@@ -16,6 +17,36 @@ import { DEFAULT_REVIEW_RULE } from '../contract/review.ts';
 const skip = SKIP_WITHOUT_CHROMIUM;
 const PHOTOS = 100_000;
 const THUMBNAILS = 4000;
+
+/**
+ * Scrolls the grid for three seconds, 240 px a frame (a screenful every few frames), timing every frame:
+ * frames per second, the 95th percentile frame in ms, and how far it scrolled in px.
+ */
+async function scrollFrames(page: Page) {
+  return page.evaluate(async () => {
+    const g = globalThis as unknown as {
+      document: { querySelector(s: string): { scrollTop: number; scrollHeight: number; clientHeight: number } };
+      requestAnimationFrame(f: (t: number) => void): void;
+    };
+    const grid = g.document.querySelector('[aria-label="Photos"]');
+    const frames: number[] = [];
+    let last = await new Promise<number>((r) => g.requestAnimationFrame(r));
+    const end = last + 3000;
+    while (last < end) {
+      grid.scrollTop += 240;
+      const now = await new Promise<number>((r) => g.requestAnimationFrame(r));
+      frames.push(now - last);
+      last = now;
+    }
+    const sorted = [...frames].sort((a, b) => a - b);
+    return {
+      frames: frames.length,
+      fps: frames.length / 3,
+      p95FrameMs: sorted[Math.floor(0.95 * sorted.length)]!,
+      scrolledPx: grid.scrollTop,
+    };
+  });
+}
 
 test(
   'a 100,000-photo catalog: the grid shows its first thumbnails at once and scrolls to the last photo',
@@ -82,30 +113,7 @@ test(
       ).jsonValue()) as number;
       assert.equal(await page.getByTestId('grid-total').textContent(), `${PHOTOS} photos`);
 
-      // Scroll through the grid for three seconds, a screenful every few frames, and time every frame.
-      const scroll = await page.evaluate(async () => {
-        const g = globalThis as unknown as {
-          document: { querySelector(s: string): { scrollTop: number; scrollHeight: number; clientHeight: number } };
-          requestAnimationFrame(f: (t: number) => void): void;
-        };
-        const grid = g.document.querySelector('[aria-label="Photos"]');
-        const frames: number[] = [];
-        let last = await new Promise<number>((r) => g.requestAnimationFrame(r));
-        const end = last + 3000;
-        while (last < end) {
-          grid.scrollTop += 240;
-          const now = await new Promise<number>((r) => g.requestAnimationFrame(r));
-          frames.push(now - last);
-          last = now;
-        }
-        const sorted = [...frames].sort((a, b) => a - b);
-        return {
-          frames: frames.length,
-          fps: frames.length / 3,
-          p95FrameMs: sorted[Math.floor(0.95 * sorted.length)]!,
-          scrolledPx: grid.scrollTop,
-        };
-      });
+      const scroll = await scrollFrames(page);
       // Tiles that flew past show their thumbnails as soon as the scrolling stops.
       const settledThumbnailMs = await page.evaluate(async () => {
         const g = globalThis as unknown as {
@@ -127,9 +135,6 @@ test(
         Number.isFinite(settledThumbnailMs),
         'the thumbnails of the tiles in view appear once the scrolling stops',
       );
-      const report = { photos: PHOTOS, firstThumbnailMs, ...scroll, settledThumbnailMs };
-      fs.mkdirSync(path.join(projectRoot, 'test-artifacts'), { recursive: true });
-      fs.writeFileSync(path.join(projectRoot, 'test-artifacts', 'grid-100k.json'), JSON.stringify(report, null, 1));
       t.diagnostic(
         `100,000 photos: first thumbnail ${firstThumbnailMs.toFixed(0)} ms after navigation; scrolling ${scroll.fps.toFixed(1)} frames/s, 95th percentile frame ${scroll.p95FrameMs.toFixed(1)} ms; thumbnails in view ${settledThumbnailMs.toFixed(0)} ms after it stops`,
       );
@@ -153,7 +158,20 @@ test(
       });
       const lastName = (await lastTile).tiles[0]!.name;
       await page.getByRole('button', { name: new RegExp(`^${lastName.replace('.', '\\.')}:`) }).waitFor();
+      fs.mkdirSync(path.join(projectRoot, 'test-artifacts'), { recursive: true });
       await page.screenshot({ path: path.join(projectRoot, 'test-artifacts', 'grid-100k-end.png') });
+
+      // The thumbnail size at its smallest (as the slider keeps it): about 3.5 times the tiles in view.
+      await page.evaluate(() => localStorage.setItem('grid.tileSize', '96'));
+      await page.reload();
+      await page.locator('[data-testid="tile"] img').first().waitFor();
+      const smallest = await scrollFrames(page);
+      t.diagnostic(
+        `96-px tiles: scrolling ${smallest.fps.toFixed(1)} frames/s, 95th percentile frame ${smallest.p95FrameMs.toFixed(1)} ms`,
+      );
+      assert.equal(smallest.scrolledPx, 240 * smallest.frames, 'the grid of the smallest tiles scrolled every frame');
+      const report = { photos: PHOTOS, firstThumbnailMs, ...scroll, settledThumbnailMs, smallestTiles: smallest };
+      fs.writeFileSync(path.join(projectRoot, 'test-artifacts', 'grid-100k.json'), JSON.stringify(report, null, 1));
     } finally {
       await ui.close();
       await services.close();
