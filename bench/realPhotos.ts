@@ -96,7 +96,7 @@ export interface RealPhotosFineTune {
    */
   adaptedFirst: { alpha: number; zeroShotCorrect: number; correct: number };
   /** The fine-tuning's own numbers: its validation photos (from the trained half) and the replay guard, at the best epoch. */
-  validation: { count: number; accuracy: number };
+  validation: { count: number; accuracy: number | null };
   replay: { count: number; accuracy: number | null };
   seconds: number;
 }
@@ -412,7 +412,7 @@ function describeFineTune(f: RealPhotosFineTune): string[] {
     `  fine-tuned on ${f.trained} of the photos (seed ${f.seed}, products kept together) in ${f.seconds.toFixed(0)} s, tested on the other ${f.tested}:`,
     `    zero-shot ${of(f.zeroShotCorrect)}, fine-tuned ${of(f.correct)} (without its prototypes ${of(f.correctWithoutPrototypes)})`,
     `    batch norm adapted to all ${f.trained + f.tested} photos first (alpha ${f.adaptedFirst.alpha}, no labels): zero-shot ${of(f.adaptedFirst.zeroShotCorrect)}, fine-tuned ${of(f.adaptedFirst.correct)}`,
-    `    its validation: ${(100 * f.validation.accuracy).toFixed(0)}% of ${f.validation.count} trained-half photos; Fashion-MNIST replay ${f.replay.accuracy === null ? '–' : `${(100 * f.replay.accuracy).toFixed(0)}%`} of ${f.replay.count}`,
+    `    its validation: ${f.validation.accuracy === null ? '–' : `${(100 * f.validation.accuracy).toFixed(0)}%`} of ${f.validation.count} trained-half photos; Fashion-MNIST replay ${f.replay.accuracy === null ? '–' : `${(100 * f.replay.accuracy).toFixed(0)}%`} of ${f.replay.count}`,
   ];
 }
 

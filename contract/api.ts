@@ -198,8 +198,9 @@ export interface EpochPoint {
   epoch: number;
   trainLoss: number;
   trainAccuracy: number;
-  validationLoss: number;
-  validationAccuracy: number;
+  /** Null for a model trained on all the training images (none kept to validate). */
+  validationLoss: number | null;
+  validationAccuracy: number | null;
 }
 
 export interface ModelReport {

@@ -25,9 +25,10 @@ const USAGE = `Usage: npm run cli -- <command> [options]
 
 Commands:
   train     [--data DIR] [--epochs N] [--out DIR] [--resume] [--workers N] [--batch-size N] [--width N] [--limit N]
-            [--depth A,B,C] [--ema DECAY] [--lr X] [--augment KEY=VALUE,…] [--from DIR]   (depth: residual blocks at 28, 14, 7 px;
+            [--depth A,B,C] [--ema DECAY] [--validation-fraction F] [--lr X] [--augment KEY=VALUE,…] [--from DIR]   (depth: residual blocks at 28, 14, 7 px;
             augment keys: shift, flip, erase, scale, tone, edge, residue, pair;
-            --from: start from that model's weights, on its split; --limit then takes the first N of its training images)
+            --from: start from that model's weights, on its split; --limit then takes the first N of its training images;
+            --validation-fraction: the share kept to validate, 0.2; 0 trains on all of them)
   evaluate  [--model DIR] [--data DIR] [--json] [--flip]
   novelty   [--model DIR] [--data DIR]   (fits the model's novelty statistics: which photos are unlike its training images)
   classify  <folder…> [--db FILE] [--model DIR] [--out FILE.csv] [--json]
@@ -62,6 +63,7 @@ const COMMANDS: Record<
       width: { type: 'string' },
       depth: { type: 'string' },
       ema: { type: 'string' },
+      'validation-fraction': { type: 'string' },
       lr: { type: 'string' },
       augment: { type: 'string' },
       from: { type: 'string' },

@@ -354,6 +354,15 @@ describe('the unpacked Linux app', { skip }, () => {
     const models = config.extraResources.find((r: { from: string }) => r.from === 'models');
     assert.deepEqual([models.from, models.to], ['models', 'models']);
     const shipped = path.join(resources, 'models', SHIPPED_MODEL);
+    // The shipped model alone: no checkpoint, no model still in training.
+    assert.deepEqual(fs.readdirSync(path.join(resources, 'models')), [SHIPPED_MODEL]);
+    assert.deepEqual(
+      fs.readdirSync(shipped).sort(),
+      fs
+        .readdirSync(path.join(projectRoot, 'models', SHIPPED_MODEL))
+        .filter((f) => f !== 'checkpoint')
+        .sort(),
+    );
     for (const file of ['model.json', 'weights.bin', 'metrics.json']) {
       assert.deepEqual(
         fs.readFileSync(path.join(shipped, file)),

@@ -76,11 +76,27 @@ test(
     const final = resumed.history.at(-1)!;
     assert.equal(resumed.validationCount, 500);
     assert.ok(
-      final.validationAccuracy > 0.5,
+      final.validationAccuracy! > 0.5,
       `validation accuracy ${final.validationAccuracy} should be far above chance (0.1)`,
     );
     assert.ok(final.trainLoss < resumed.history[0]!.trainLoss, 'training loss should fall');
     assert.deepEqual(fs.readdirSync(checkpointDir).sort(), ['optimizer-3.bin', 'state.json', 'weights-3.bin']);
+    // Each stretch that finished an epoch is kept (the failed one finished none), with its wall and CPU time.
+    assert.deepEqual(
+      resumed.stretches.map((s) => [s.fromEpoch, s.toEpoch]),
+      [
+        [0, 1],
+        [1, 3],
+      ],
+    );
+    assert.equal(resumed.stretches[0]!.seconds, first.trainSeconds);
+    const total = resumed.stretches.reduce((sum, s) => sum + s.seconds, 0);
+    assert.ok(Math.abs(total - resumed.trainSeconds) < 1e-6, `stretches ${total} s, run ${resumed.trainSeconds} s`);
+    for (const s of resumed.stretches)
+      assert.ok(
+        s.cpuSeconds > 0 && s.cpuSeconds <= s.seconds * os.availableParallelism() + 1,
+        `CPU ${s.cpuSeconds} s in ${s.seconds} s`,
+      );
   },
 );
 
@@ -152,6 +168,33 @@ test(
       2,
       '--from with --resume is a usage error',
     );
+
+    // On every training image (none kept to validate): the card says so, its epochs have no validation figures,
+    // and the novelty threshold is still fitted (on training images).
+    const all = path.join(out, 'all');
+    const onAll = cli([
+      'train',
+      '--epochs',
+      '1',
+      '--limit',
+      '300',
+      '--width',
+      '8',
+      '--workers',
+      '1',
+      '--validation-fraction',
+      '0',
+      '--out',
+      all,
+    ]);
+    assert.equal(onAll.code, 0, onAll.stderr);
+    assert.match(onAll.stdout, /no validation images/);
+    const allCard = JSON.parse(fs.readFileSync(path.join(all, 'metrics.json'), 'utf8'));
+    assert.deepEqual([allCard.training.trainCount, allCard.training.validationCount], [300, 0]);
+    assert.equal(allCard.training.history[0].validationAccuracy, null);
+    assert.match(allCard.training.command, / --validation-fraction 0( |$)/);
+    assert.ok(JSON.parse(fs.readFileSync(path.join(all, 'novelty.json'), 'utf8')).threshold > 0);
+    assert.equal(cli(['train', '--validation-fraction', '1', '--out', all]).code, 2);
   },
 );
 
@@ -200,7 +243,7 @@ test(
     ]);
     const last = resumed.history.at(-1)!;
     // Chance is 0.1; 0.2 on 200 validation images is far above it.
-    assert.ok(last.validationAccuracy > 0.2, `the averaged weights learned: ${last.validationAccuracy}`);
+    assert.ok(last.validationAccuracy! > 0.2, `the averaged weights learned: ${last.validationAccuracy}`);
     // The run returns the average, not the weights as trained (the checkpoint's weights file).
     const trained = fs.readFileSync(path.join(checkpointDir, 'weights-2.bin'));
     const returned = Buffer.concat(resumed.weights.map((w) => Buffer.from(w.buffer, w.byteOffset, w.byteLength)));

@@ -5,7 +5,7 @@ import type { Candidate } from '../learning/improveModel.ts';
 import { DEFAULT_FINETUNE_OPTIONS } from '../ml/fineTune.ts';
 import { duration, intOption, pathOption, waitingForCatalog, withServices, type Values } from './args.ts';
 
-const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
+const pct = (x: number | null) => (x === null ? '—' : `${(100 * x).toFixed(2)}%`);
 
 function printComparison(c: Candidate): void {
   const { heldOut, validation, replay, testSet, changes } = c.comparison;

@@ -23,7 +23,11 @@ import { duration, intOption, pathOption, UsageError, type Values } from './args
 import { evaluateOnTestSet, formatEvaluation } from './evaluate.ts';
 
 function epochLine(r: EpochRecord): string {
-  return `epoch ${r.epoch}: train loss ${r.trainLoss.toFixed(4)} acc ${(100 * r.trainAccuracy).toFixed(2)}%  validation loss ${r.validationLoss.toFixed(4)} acc ${(100 * r.validationAccuracy).toFixed(2)}%${r.rawValidationAccuracy === undefined ? '' : ` (weights as trained ${(100 * r.rawValidationAccuracy).toFixed(2)}%)`}  (${duration(r.seconds)})`;
+  const validation =
+    r.validationAccuracy === null
+      ? 'no validation images'
+      : `validation loss ${r.validationLoss!.toFixed(4)} acc ${(100 * r.validationAccuracy).toFixed(2)}%${r.rawValidationAccuracy === undefined ? '' : ` (weights as trained ${(100 * r.rawValidationAccuracy).toFixed(2)}%)`}`;
+  return `epoch ${r.epoch}: train loss ${r.trainLoss.toFixed(4)} acc ${(100 * r.trainAccuracy).toFixed(2)}%  ${validation}  (${duration(r.seconds)})`;
 }
 
 /** A positive number option (a learning rate), or a usage error naming it. */
@@ -77,6 +81,18 @@ const RECIPE_FLAGS: {
       if (!(decay >= 0 && decay < 1))
         throw new UsageError(`--ema is a decay per step from 0 to below 1, got "${v.ema}"`);
       return { ...o, ema: decay };
+    },
+  },
+  {
+    name: 'validation-fraction',
+    read: (o) => (o.validationFraction === DEFAULT_TRAIN_OPTIONS.validationFraction ? undefined : o.validationFraction),
+    apply: (o, v) => {
+      const fraction = Number(v['validation-fraction']);
+      if (!(fraction >= 0 && fraction < 1))
+        throw new UsageError(
+          `--validation-fraction is the share of training images kept to validate, from 0 (train on all) to below 1; got "${v['validation-fraction']}"`,
+        );
+      return { ...o, validationFraction: fraction };
     },
   },
   { name: 'limit', read: (o) => o.limit, apply: (o, v) => ({ ...o, limit: intOption(v, 'limit', 0) }) },

@@ -232,7 +232,9 @@ export async function calibrateNovelty(
     return { images, labels: Uint8Array.from(picked, (i) => train.labels[i]!), count: picked.length };
   };
   const fit = sample(split.train);
-  const check = sample(split.validation);
+  // A model trained on every training image leaves none unseen: its threshold is set on (other) training images,
+  // on which its features sit closer to the means, so it flags somewhat more than FLAGGED_SHARE of unseen ones.
+  const check = sample(split.validation.length > 0 ? split.validation : split.train);
   const features = await predictor.features(fit.images, fit.count);
   onImages(fit.count);
   const stats = fitNovelty(

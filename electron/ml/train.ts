@@ -56,8 +56,9 @@ export interface EpochRecord {
   epoch: number;
   trainLoss: number;
   trainAccuracy: number;
-  validationLoss: number;
-  validationAccuracy: number;
+  /** Null when the run keeps no validation images (TrainOptions.validationFraction 0: trained on all of them). */
+  validationLoss: number | null;
+  validationAccuracy: number | null;
   /** With a weight average (TrainOptions.ema): validation accuracy of the weights as trained, before averaging. */
   rawValidationAccuracy?: number;
   /** Accuracy on the plan's guard images, when it has some (fine-tuning: the Fashion-MNIST replay sample). */
@@ -87,8 +88,22 @@ export interface TrainResult {
   trainCount: number;
   validationCount: number;
   resumedFromEpoch: number;
+  /**
+   * Each stretch of the run, from a start or a --resume to the last epoch it finished: when it started, its
+   * epochs, wall seconds, and CPU seconds of the whole process (worker threads included; a 2-core machine
+   * gives at most 2 per wall second). Absent from checkpoints written before stretches were kept.
+   */
+  stretches: TrainStretch[];
   /** With early stopping: the epoch whose weights were kept (the best validation accuracy). */
   bestEpoch: number;
+}
+
+export interface TrainStretch {
+  startedAt: string;
+  fromEpoch: number;
+  toEpoch: number;
+  seconds: number;
+  cpuSeconds: number;
 }
 
 /** What a run trains on and from, when it is not a fresh training on the seeded split (fine-tuning). */
@@ -130,6 +145,7 @@ interface CheckpointState {
   history: EpochRecord[];
   options: TrainOptions;
   trainSeconds: number;
+  stretches?: TrainStretch[];
   /** The checkpoint's weight and optimizer files (absent in checkpoints from before they were named per epoch), and its weight average's. */
   files?: { weights: string; optimizer: string; ema?: string };
 }
@@ -317,6 +333,8 @@ export class Trainer {
     const split = this.plan.split ?? splitTrainValidation(count, options.validationFraction, options.seed);
     const { validation } = split;
     const train = this.plan.split && options.limit ? split.train.subarray(0, options.limit) : split.train;
+    if (validation.length === 0 && this.plan.patience !== undefined)
+      throw new Error('internal: early stopping needs validation images');
     const validationLabels = Array.from(validation, (i) => this.data.labels[i]!);
     const images = toShared(this.data.images.subarray(0, count * PIXELS));
     const labels = toShared(this.data.labels.subarray(0, count));
@@ -354,6 +372,15 @@ export class Trainer {
       const history = checkpoint?.state.history ?? [];
       let trainSeconds = checkpoint?.state.trainSeconds ?? 0;
       const firstEpoch = checkpoint?.state.completedEpochs ?? 0;
+      const stretch: TrainStretch = {
+        startedAt: new Date().toISOString(),
+        fromEpoch: firstEpoch,
+        toEpoch: firstEpoch,
+        seconds: 0,
+        cpuSeconds: 0,
+      };
+      const stretches = [...(checkpoint?.state.stretches ?? []), stretch];
+      const cpuAtStart = process.cpuUsage();
       const stepsPerEpoch = Math.ceil(train.length / options.batchSize);
       const totalSteps = stepsPerEpoch * options.epochs;
       const runStarted = performance.now();
@@ -431,9 +458,11 @@ export class Trainer {
           }
         }
         const state = await this.synchronize();
-        const rawMetrics = ema ? evaluatePredictions(await this.predict(validation), validationLabels) : undefined;
+        const validate = async () =>
+          validation.length > 0 ? evaluatePredictions(await this.predict(validation), validationLabels) : undefined;
+        const rawMetrics = ema ? await validate() : undefined;
         if (ema) await this.writeAll(ema);
-        const validationMetrics = evaluatePredictions(await this.predict(validation), validationLabels);
+        const validationMetrics = await validate();
         const guard = this.plan.guard;
         const guardAccuracy = guard
           ? evaluatePredictions(
@@ -444,12 +473,18 @@ export class Trainer {
         if (ema) await this.writeAll(state.weights);
         const seconds = (performance.now() - epochStarted) / 1000;
         trainSeconds += seconds;
+        const cpu = process.cpuUsage(cpuAtStart);
+        Object.assign(stretch, {
+          toEpoch: epoch + 1,
+          seconds: stretch.seconds + seconds,
+          cpuSeconds: (cpu.user + cpu.system) / 1e6,
+        });
         const record: EpochRecord = {
           epoch: epoch + 1,
           trainLoss: lossSum / seen,
           trainAccuracy: correct / seen,
-          validationLoss: validationMetrics.loss,
-          validationAccuracy: validationMetrics.accuracy,
+          validationLoss: validationMetrics?.loss ?? null,
+          validationAccuracy: validationMetrics?.accuracy ?? null,
           ...(rawMetrics ? { rawValidationAccuracy: rawMetrics.accuracy } : {}),
           ...(guard ? { guardAccuracy } : {}),
           learningRate,
@@ -458,21 +493,22 @@ export class Trainer {
         history.push(record);
         if (this.outDir)
           await this.saveCheckpoint(
-            { completedEpochs: epoch + 1, history, options, trainSeconds },
+            { completedEpochs: epoch + 1, history, options, trainSeconds, stretches },
             state.weights,
             state.optimizer,
             ema,
           );
         onEpoch?.(record);
         if (this.plan.patience !== undefined) {
+          const accuracy = record.validationAccuracy!;
           if (
             !best ||
-            record.validationAccuracy > best.accuracy ||
-            (record.validationAccuracy === best.accuracy && (record.guardAccuracy ?? 0) > (best.guardAccuracy ?? 0))
+            accuracy > best.accuracy ||
+            (accuracy === best.accuracy && (record.guardAccuracy ?? 0) > (best.guardAccuracy ?? 0))
           ) {
             best = {
               epoch: epoch + 1,
-              accuracy: record.validationAccuracy,
+              accuracy,
               guardAccuracy: record.guardAccuracy,
               weights: ema ? ema.map((w) => w.slice()) : state.weights,
             };
@@ -490,6 +526,7 @@ export class Trainer {
         history,
         options,
         trainSeconds,
+        stretches: stretches.filter((s) => s.toEpoch > s.fromEpoch),
         weights: final.weights,
         bestEpoch: best?.epoch ?? history.length,
         backend: ready[0]!.backend,
