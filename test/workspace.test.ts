@@ -282,3 +282,39 @@ test(
     await page.emulateMedia({ colorScheme: null });
   },
 );
+
+test(
+  "Review: the file name's tooltip shows on hover and on keyboard focus, and the audit passes while it is shown",
+  { skip, timeout: 60_000 },
+  async (t) => {
+    const { page } = ui;
+    await ui.menu('show-catalog');
+    await page.getByRole('button', { name: /^All photos/ }).click();
+    await ui.menu('show-review');
+    const name = page.getByTestId('review-name');
+    await name.waitFor();
+    const tooltip = page.getByRole('tooltip');
+    await page.mouse.move(1, 1);
+    assert.equal(await tooltip.count(), 0, 'no tooltip before the pointer comes');
+    await name.hover();
+    await tooltip.waitFor();
+    assert.equal(await tooltip.textContent(), await name.textContent());
+    assert.equal(
+      await name.getAttribute('aria-describedby'),
+      await tooltip.getAttribute('id'),
+      'it describes the name',
+    );
+    assert.deepEqual(await seriousAccessibilityViolations(page, (m) => t.diagnostic(m), 'review tooltip'), []);
+    await page.mouse.move(1, 1);
+    await tooltip.waitFor({ state: 'detached' });
+    // The keyboard reaches the name, and focus alone shows the tooltip.
+    await name.focus();
+    await page.keyboard.press('Shift+Tab');
+    await page.keyboard.press('Tab');
+    assert.equal(await name.evaluate((e) => e === document.activeElement), true);
+    await tooltip.waitFor();
+    assert.equal(await tooltip.textContent(), await name.textContent());
+    await page.keyboard.press('Escape');
+    await tooltip.waitFor({ state: 'detached' });
+  },
+);
