@@ -311,7 +311,12 @@ test(
     await name.focus();
     await page.keyboard.press('Shift+Tab');
     await page.keyboard.press('Tab');
-    assert.equal(await name.evaluate((e) => e === document.activeElement), true);
+    assert.equal(
+      await name.evaluate(
+        (e) => e === (globalThis as unknown as { document: { activeElement: unknown } }).document.activeElement,
+      ),
+      true,
+    );
     await tooltip.waitFor();
     assert.equal(await tooltip.textContent(), await name.textContent());
     await page.keyboard.press('Escape');
