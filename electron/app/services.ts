@@ -278,7 +278,7 @@ export function createServices(options: ServiceOptions = {}): Services {
     try {
       const photo = await convertPhotoFile(await fs.promises.readFile(source));
       if (photo.hash !== hash) return undefined;
-      await writeThumbnail(file, photo.thumbnail);
+      writeThumbnail(file, photo.thumbnail);
       return file;
     } catch {
       return undefined; // the photo cannot be read now: the grid shows its placeholder

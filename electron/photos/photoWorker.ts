@@ -65,7 +65,7 @@ async function convert(request: PhotoRequest): Promise<PhotoReply> {
     const photo = await convertPhotoFile(bytes);
     // Written even when a photo seen before has one: checking it first costs more file operations than
     // writing the 10 kB again, and a damaged one is replaced on the way.
-    await writeThumbnail(thumbnailPath(request.thumbnailsDir, photo.hash), photo.thumbnail);
+    writeThumbnail(thumbnailPath(request.thumbnailsDir, photo.hash), photo.thumbnail);
     return {
       type: 'photo',
       hash: photo.hash,
