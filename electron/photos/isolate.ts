@@ -140,10 +140,12 @@ function fitBackground(image: RawImage, border: Int32Array): { coef: number[][];
       for (let i = 0; i < 6; i++) {
         const ti = terms[t + i]!;
         const row = ata[i]!;
-        for (let j = 0; j < 6; j++) row[j]! += ti * terms[t + j]!;
+        for (let j = i; j < 6; j++) row[j]! += ti * terms[t + j]!;
         for (let c = 0; c < 3; c++) atb[c]![i]! += ti * colours[3 * k + c]!;
       }
     }
+    // Symmetric: the lower triangle is the upper one's (the same products, summed in the same order).
+    for (let i = 1; i < 6; i++) for (let j = 0; j < i; j++) ata[i]![j] = ata[j]![i]!;
     return atb.map((rhs) => solve(ata, rhs));
   };
   // The border pixels whose summed absolute residual from `model` (3 channel values) is within the limit.
@@ -161,12 +163,11 @@ function fitBackground(image: RawImage, border: Int32Array): { coef: number[][];
       }
     return { kept, count: n };
   };
-  const median = [0, 1, 2].map((c) =>
-    quantile(
-      Float32Array.from({ length: count }, (_, k) => colours[3 * k + c]!),
-      0.5,
-    ),
-  );
+  const channel = new Float32Array(count);
+  const median = [0, 1, 2].map((c) => {
+    for (let k = 0; k < count; k++) channel[k] = colours[3 * k + c]!;
+    return quantile(channel, 0.5);
+  });
   const aroundMedian = near((_, c) => median[c]!);
   if (aroundMedian.count < 12) return { coef: fit(undefined), inliers: border };
   const first = fit(aroundMedian.kept);
@@ -524,10 +525,12 @@ function grid(image: RawImage, factor: number): { cells: RawImage; range: Float3
   const lum = new Float32Array(width * height);
   const g = Math.min(1, channels - 1);
   const b = Math.min(2, channels - 1);
+  // Each column's cell, once rather than a division per pixel.
+  const column = Int32Array.from({ length: width }, (_, x) => Math.floor(x / factor));
   for (let y = 0; y < height; y++) {
     const row = Math.floor(y / factor) * w;
     for (let x = 0; x < width; x++) {
-      const cell = row + Math.floor(x / factor);
+      const cell = row + column[x]!;
       const at = (y * width + x) * channels;
       const r = data[at]!,
         gr = data[at + g]!,
