@@ -49,7 +49,7 @@ export interface ImportOptions {
   predictor?: { predictor: Predictor; modelId: number };
   signal?: AbortSignal;
   onProgress?: (progress: ImportProgress) => void;
-  /** Photos being converted at once (default 8). */
+  /** Photos being converted at once. */
   inFlight?: number;
   /** How long each write waits for a catalog another program is writing to, and whom it tells (see Catalog.writeWhenFree). */
   catalogWait?: CatalogWait;
@@ -271,9 +271,8 @@ export async function importPhotos(roots: string[], options: ImportOptions): Pro
       }
     };
 
-    // A fixed number of photos in flight keeps both the worker and the thread pool busy. Eight, not four: with
-    // the model predicting alongside, four left the cores idle between a photo's steps (see docs/benchmarks.md).
-    const inFlight = options.inFlight ?? 8;
+    // A fixed number of photos in flight keeps both the worker and the thread pool busy.
+    const inFlight = options.inFlight ?? 4;
     let cursor = 0;
     let files = catalog.imports.pendingFiles(job, cursor, 1000);
     const next = () => {

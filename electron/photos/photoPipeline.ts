@@ -20,7 +20,7 @@ export const THUMBNAIL_SIZE = 256;
 export const MAX_INPUT_PIXELS = 0x3fff * 0x3fff;
 /**
  * Larger files are refused before they are read: no product photo comes near it (an uncompressed 50-megapixel
- * TIFF is 150 MB), and eight of them in flight at once (the import's default) would already hold 4 GB of memory.
+ * TIFF is 150 MB), and four of them in flight at once would already hold 2 GB of memory.
  */
 export const MAX_PHOTO_BYTES = 512 * 2 ** 20;
 /** Trim what is within 5 % of the maximum intensity of the corner colour. */
