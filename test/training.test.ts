@@ -7,7 +7,7 @@ import { loadFashionMnist } from '../electron/dataset/fashionMnist.ts';
 import { oneCycleLearningRate, splitTrainValidation, Trainer, DEFAULT_TRAIN_OPTIONS } from '../electron/ml/train.ts';
 import { cli } from './helpers/cli.ts';
 import { initBackend } from '../electron/ml/backend.ts';
-import { buildModel, DEFAULT_ARCHITECTURE, multiplyAddsPerImage } from '../electron/ml/model.ts';
+import { buildModel, DEFAULT_ARCHITECTURE, fullResolutionLayers, multiplyAddsPerImage } from '../electron/ml/model.ts';
 
 const out = fs.mkdtempSync(path.join(os.tmpdir(), 'fs-train-'));
 after(() => fs.rmSync(out, { recursive: true, force: true }));
@@ -249,5 +249,39 @@ test(
     const returned = Buffer.concat(resumed.weights.map((w) => Buffer.from(w.buffer, w.byteOffset, w.byteLength)));
     assert.ok(!trained.subarray(trained.length - returned.length).equals(returned));
     assert.ok(fs.readFileSync(path.join(checkpointDir, 'ema-2.bin')).subarray(-returned.length).equals(returned));
+  },
+);
+
+test(
+  'freezing the full-resolution layers keeps the stem and the 28-px block as they were and trains the layers after them',
+  { timeout: 300_000 },
+  async () => {
+    await initBackend('wasm');
+    const data = await loadFashionMnist({ allowDownload: false });
+    const architecture = { ...DEFAULT_ARCHITECTURE, width: 8, depth: [1, 1, 1] as [number, number, number] };
+    const model = buildModel(architecture);
+    const start = model.getWeights().map((w) => w.dataSync() as Float32Array);
+    // With batch norm frozen, exactly the trainable weights outside the full-resolution layers change.
+    const frozenLayers = new Set(fullResolutionLayers(model).flatMap((l) => l.weights));
+    const learning = new Set(
+      model.trainableWeights.filter((w) => !frozenLayers.has(w)).map((w) => model.weights.indexOf(w)),
+    );
+    assert.deepEqual(
+      fullResolutionLayers(model).map((l) => l.name),
+      ['stem_conv', 'stem_bn', 'res0a_conv', 'res0a_bn', 'res0b_conv', 'res0b_bn'],
+    );
+    model.dispose();
+    const options = { ...DEFAULT_TRAIN_OPTIONS, epochs: 1, batchSize: 64, workers: 1, architecture };
+    const split = { train: Int32Array.from({ length: 320 }, (_, i) => i), validation: Int32Array.from([320, 321]) };
+    const { weights } = await new Trainer(data.train, undefined, options, {
+      initialWeights: start,
+      split,
+      freezeBatchNorm: true,
+      freezeFullResolution: true,
+    }).run(false);
+    weights.forEach((w, i) => {
+      const same = Buffer.from(w.buffer, w.byteOffset, w.byteLength).equals(Buffer.from(start[i]!.buffer));
+      assert.equal(same, !learning.has(i), `weight ${i} ${learning.has(i) ? 'trained' : 'kept'}`);
+    });
   },
 );

@@ -45,6 +45,8 @@ export interface FineTuneOptions {
    * nearest-class-mean probabilities in the blend and its temperature; null for none.
    */
   prototypes: { weight: number; temperature: number } | null;
+  /** Train only the layers after the first pooling (TrainPlan.freezeFullResolution). */
+  freezeFullResolution: boolean;
   seed: number;
   workers: number;
   backend?: string;
@@ -70,6 +72,7 @@ export const DEFAULT_FINETUNE_OPTIONS: FineTuneOptions = {
   patience: 2,
   keepOld: 0.25,
   prototypes: { weight: 0.25, temperature: 0.1 },
+  freezeFullResolution: false,
   seed: 1,
   workers: Math.min(2, os.availableParallelism()),
 };
@@ -258,6 +261,7 @@ export async function fineTune(
     patience: options.patience,
     signal: hooks.signal,
     freezeBatchNorm: true,
+    freezeFullResolution: options.freezeFullResolution,
   });
   const counts = { validation: split.validation.length, replay: replayValidation };
   const { weights: trained, ...training } = await trainer.run(false, hooks.onProgress, (r) =>

@@ -93,6 +93,11 @@ export function logitsModel(model: tfl.LayersModel): tfl.LayersModel {
   return tfl.model({ inputs: model.inputs, outputs: model.getLayer('logits').output as tfl.SymbolicTensor });
 }
 
+/** The layers with weights that work at the input's full resolution (before the first pooling). */
+export function fullResolutionLayers(model: tfl.LayersModel): tfl.layers.Layer[] {
+  return model.layers.filter((l) => l.weights.length > 0 && (l.outputShape as number[])[1] === IMAGE_SIZE);
+}
+
 /** Multiply-adds of one forward pass per image (convolutions and dense layers). */
 export function multiplyAddsPerImage(model: tfl.LayersModel): number {
   let total = 0;

@@ -124,6 +124,12 @@ export interface TrainPlan {
    * would shift what the model knew); its scale and offset still learn.
    */
   freezeBatchNorm?: boolean;
+  /**
+   * The layers that work at full resolution (28×28: the stem and any residual blocks before the first pooling)
+   * keep their weights, and the backward pass stops before them (fine-tuning: they detect edges and strokes,
+   * which a few hundred photos need not change, and they cost most per image).
+   */
+  freezeFullResolution?: boolean;
   signal?: AbortSignal;
 }
 
@@ -353,6 +359,7 @@ export class Trainer {
             labelSmoothing: options.labelSmoothing,
             momentum: options.momentum,
             freezeBatchNorm: this.plan.freezeBatchNorm ?? false,
+            freezeFullResolution: this.plan.freezeFullResolution ?? false,
           }),
         ),
       );

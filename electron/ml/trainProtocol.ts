@@ -13,6 +13,7 @@ export type WorkerRequest =
       labelSmoothing: number;
       momentum: number;
       freezeBatchNorm: boolean;
+      freezeFullResolution: boolean;
     }
   | { type: 'grads'; indices: Int32Array; seed: number }
   | { type: 'apply'; grads: Float32Array; learningRate: number; weightDecay: number }

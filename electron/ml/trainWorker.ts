@@ -10,7 +10,7 @@ import { PIXELS, IMAGE_SIZE } from '../dataset/fashionMnist.ts';
 import { augmentBatch, type AugmentOptions } from './augment.ts';
 import { predictProbabilities } from './classifier.ts';
 import { initBackend } from './backend.ts';
-import { buildModel, logitsModel, type ArchitectureSpec } from './model.ts';
+import { buildModel, fullResolutionLayers, logitsModel, type ArchitectureSpec } from './model.ts';
 import type { WorkerRequest, WorkerReply } from './trainProtocol.ts';
 import { serveRequests } from '../workerThreads.ts';
 import { NUM_CLASSES } from '../../contract/categories.ts';
@@ -55,7 +55,13 @@ async function init(msg: Extract<WorkerRequest, { type: 'init' }>): Promise<Work
   const backend = await initBackend(msg.backend);
   const model = buildModel(msg.spec as ArchitectureSpec);
   const logits = logitsModel(model);
-  const variables = model.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val);
+  // Gradients are taken only for these; tfjs prunes the backward pass of layers none of them depends on.
+  const frozen = new Set(
+    msg.freezeFullResolution ? fullResolutionLayers(model).flatMap((l) => l.trainableWeights) : [],
+  );
+  const variables = model.trainableWeights
+    .filter((w) => !frozen.has(w))
+    .map((w) => (w as unknown as { val: tf.Variable }).val);
   replica = {
     model,
     logits,
