@@ -312,6 +312,17 @@ test("a white garment floating above its soft shadow on white: the shadow is lef
   }
 });
 
+test("a white garment on plain white, without a shadow: its tones are lifted as a floating one's are", async () => {
+  for (const index of SOLID) {
+    const png = (await scene(index, 'white')).png;
+    const now = garmentMedian((await convertPhoto(png, ISOLATED)).pixels);
+    const untoned = garmentMedian((await convertPhoto(png, { ...ISOLATED, tones: false })).pixels);
+    // Negated, a white garment on white is nearly black: only its seams show.
+    assert.ok(untoned < TONE_FLOOR - 10, `${index}: garment median ${untoned} without the lift`);
+    assert.ok(now >= TONE_FLOOR - 3, `${index}: garment median ${now} (${untoned} without the lift)`);
+  }
+});
+
 test('a garment reaching across the bottom edge does not pull the background model to its colour: mask IoU >= 0.9', async () => {
   // The frame cuts the garment off at the bottom: a third of the bottom edge, a tenth of the border band, is garment.
   for (const index of [1, 4, 10]) {
