@@ -399,22 +399,19 @@ function convertIsolated(image: RawImage, options: ConversionOptions, isolation:
   const small = reduce((p) => Math.fround(gray(p)), image.width, box, width, height, mode);
   const sharpened = sharpen(small, width, height);
   const values = Float32Array.from(sharpened, (v) => 255 - Math.min(255, Math.max(0, v)));
-  if (options.tones !== false && keep)
+  if (options.tones !== false)
     liftTones(
       values,
-      reduce((p) => isolation!.mask[p]!, image.width, box, width, height, mode),
-    );
-  // Without a mask, the garment is what the trim keeps at 28 px, filled inside its outline (a white garment on white).
-  else if (options.tones !== false)
-    liftTones(
-      values,
-      Float32Array.from(
-        fillHoles(
-          Uint8Array.from(values, (v) => (v > TRIM_THRESHOLD ? 1 : 0)),
-          width,
-          height,
-        ),
-      ),
+      keep
+        ? reduce((p) => isolation!.mask[p]!, image.width, box, width, height, mode)
+        : // Without a mask, the garment is what the trim keeps at 28 px, filled inside its outline (a white garment on white).
+          Float32Array.from(
+            fillHoles(
+              Uint8Array.from(values, (v) => (v > TRIM_THRESHOLD ? 1 : 0)),
+              width,
+              height,
+            ),
+          ),
     );
   const pixels = new Uint8Array(PIXELS);
   const left = (IMAGE_SIZE - width) >> 1;
