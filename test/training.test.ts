@@ -3,11 +3,22 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { loadFashionMnist } from '../electron/dataset/fashionMnist.ts';
+import { IMAGE_SIZE, loadFashionMnist, PIXELS } from '../electron/dataset/fashionMnist.ts';
 import { oneCycleLearningRate, splitTrainValidation, Trainer, DEFAULT_TRAIN_OPTIONS } from '../electron/ml/train.ts';
 import { cli } from './helpers/cli.ts';
 import { initBackend } from '../electron/ml/backend.ts';
-import { buildModel, DEFAULT_ARCHITECTURE, fullResolutionLayers, multiplyAddsPerImage } from '../electron/ml/model.ts';
+import * as tfl from '@tensorflow/tfjs-layers';
+import {
+  buildModel,
+  DEFAULT_ARCHITECTURE,
+  fullResolutionLayers,
+  multiplyAddsPerImage,
+  type ArchitectureSpec,
+} from '../electron/ml/model.ts';
+import { DEFAULT_FINETUNE_OPTIONS, fineTune } from '../electron/ml/fineTune.ts';
+import { readModelCard } from '../electron/ml/modelCard.ts';
+import { readArchitecture, readWeights, saveModel } from '../electron/ml/modelFiles.ts';
+import { NUM_CLASSES } from '../contract/categories.ts';
 
 const out = fs.mkdtempSync(path.join(os.tmpdir(), 'fs-train-'));
 after(() => fs.rmSync(out, { recursive: true, force: true }));
@@ -283,5 +294,58 @@ test(
       const same = Buffer.from(w.buffer, w.byteOffset, w.byteLength).equals(Buffer.from(start[i]!.buffer));
       assert.equal(same, !learning.has(i), `weight ${i} ${learning.has(i) ? 'trained' : 'kept'}`);
     });
+  },
+);
+
+test(
+  "a model's architecture is read from its model.json: a folder without a card fine-tunes as the network it is",
+  { timeout: 300_000 },
+  async () => {
+    await initBackend('wasm');
+    const narrow = { ...DEFAULT_ARCHITECTURE, width: 8 };
+    const specs: ArchitectureSpec[] = [
+      DEFAULT_ARCHITECTURE,
+      { ...narrow, depth: [1, 1, 1] },
+      { ...narrow, batchNormMomentum: 0.99, depth: [2, 0, 3] },
+    ];
+    const dirs = specs.map((_, i) => path.join(out, `architecture-${i}`));
+    for (const [i, spec] of specs.entries()) {
+      const model = buildModel(spec);
+      await saveModel(model, dirs[i]!);
+      model.dispose();
+      assert.deepEqual(readArchitecture(dirs[i]!), { depth: [0, 1, 1], ...spec });
+    }
+
+    // A deeper model's copy without its card (as a bench or a user may make): fine-tuning rebuilds it from
+    // model.json, where it once took the default network and failed on the first mismatched weight.
+    const deeper = dirs[1]!;
+    assert.equal(readModelCard(deeper), undefined);
+    const data = await loadFashionMnist({ allowDownload: false });
+    const count = 60;
+    const labeled = {
+      images: data.test.images.subarray(0, count * PIXELS),
+      labels: data.test.labels.subarray(0, count),
+      count,
+    };
+    const result = await fineTune(deeper, labeled, data.train, {
+      ...DEFAULT_FINETUNE_OPTIONS,
+      epochs: 1,
+      workers: 1,
+      heldOutFraction: 0,
+      prototypes: null,
+    });
+    assert.deepEqual(
+      result.weights.map((w) => w.length),
+      readWeights(deeper).map((w) => w.length),
+    );
+
+    // Another network's model.json is a damaged model, said so.
+    const other = path.join(out, 'architecture-other');
+    const input = tfl.input({ shape: [IMAGE_SIZE, IMAGE_SIZE, 1] });
+    const dense = tfl.layers
+      .dense({ units: NUM_CLASSES })
+      .apply(tfl.layers.flatten().apply(input)) as tfl.SymbolicTensor;
+    await saveModel(tfl.model({ inputs: input, outputs: dense }), other);
+    assert.throws(() => readArchitecture(other), /is damaged: model\.json does not describe a resnet9-mini network/);
   },
 );

@@ -7,7 +7,7 @@ import { initBackend } from '../ml/backend.ts';
 import { buildModel, multiplyAddsPerImage } from '../ml/model.ts';
 import { dataProvenance, readModelCard, writeModelCard } from '../ml/modelCard.ts';
 import { writeModelNovelty } from './novelty.ts';
-import { hasModel, readWeights, saveModel } from '../ml/modelFiles.ts';
+import { hasModel, readArchitecture, readWeights, saveModel } from '../ml/modelFiles.ts';
 import {
   checkpointOptions,
   DEFAULT_TRAIN_OPTIONS,
@@ -125,7 +125,8 @@ function reproducingCommand(options: TrainOptions, from?: string): string {
 
 /**
  * What continuing from the model in `from` trains on: its weights, and its own seeded split of the training images
- * (from its card), so that the validation images are ones it never trained on; its architecture and seed.
+ * (from its card), so that the validation images are ones it never trained on; its seed; its architecture (from
+ * its model.json, which a folder without a card has too).
  */
 function continueFrom(from: string, options: TrainOptions, data: ImageSet): { options: TrainOptions; plan: TrainPlan } {
   if (!hasModel(from)) throw new UsageError(`--from: no model in ${from}`);
@@ -134,7 +135,7 @@ function continueFrom(from: string, options: TrainOptions, data: ImageSet): { op
   return {
     options: {
       ...options,
-      architecture: trained.architecture,
+      architecture: readArchitecture(from),
       seed: trained.seed,
       validationFraction: trained.validationFraction,
     },

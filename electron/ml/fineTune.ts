@@ -9,11 +9,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { PIXELS, type ImageSet } from '../dataset/fashionMnist.ts';
 import { seededRandom, shuffledIndices } from './augment.ts';
-import { DEFAULT_ARCHITECTURE } from './model.ts';
-import { readModelCard } from './modelCard.ts';
 import type { Prototypes } from './classifier.ts';
 import { startPredictor } from './inference.ts';
-import { publishModel, PROTOTYPES_JSON, readWeights } from './modelFiles.ts';
+import { publishModel, PROTOTYPES_JSON, readArchitecture, readWeights } from './modelFiles.ts';
 import {
   DEFAULT_TRAIN_OPTIONS,
   Trainer,
@@ -242,7 +240,6 @@ export async function fineTune(
     validation: split.validation,
   };
 
-  const card = readModelCard(baseDir);
   const trainOptions: TrainOptions = {
     ...DEFAULT_TRAIN_OPTIONS,
     epochs: options.epochs,
@@ -251,7 +248,7 @@ export async function fineTune(
     workers: options.workers,
     seed: options.seed,
     backend: options.backend,
-    architecture: card?.training?.options.architecture ?? DEFAULT_ARCHITECTURE,
+    architecture: readArchitecture(baseDir),
   };
   const oldWeights = readWeights(baseDir);
   const trainer = new Trainer({ images, labels, count }, undefined, trainOptions, {

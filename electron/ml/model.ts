@@ -88,6 +88,25 @@ export function buildModel(spec: ArchitectureSpec = DEFAULT_ARCHITECTURE): tfl.L
   return tfl.model({ inputs: input, outputs: probabilities, name: spec.name });
 }
 
+/**
+ * The spec that `buildModel` would need to make the network a saved model.json describes, read from its layers
+ * (`modelTopology.config.layers`, each `{ name, config }`): the stem's filters, its batch norm's momentum and
+ * the residual blocks per resolution (res0…, res1…, res2…). Fine-tuning and continued training rebuild the
+ * network from it, so a model folder without a card (or with another card) still trains as what it is.
+ * Returns undefined when the layers are not this architecture's.
+ */
+export function architectureOfLayers(
+  layers: readonly { name?: string; config?: { name?: string; filters?: number; momentum?: number } }[],
+): ArchitectureSpec | undefined {
+  const named = new Map(layers.map((l) => [l.config?.name ?? l.name, l.config]));
+  const width = named.get('stem_conv')?.filters;
+  const batchNormMomentum = named.get('stem_bn')?.momentum;
+  if (typeof width !== 'number' || typeof batchNormMomentum !== 'number') return undefined;
+  const blocks = (prefix: string) =>
+    [...named.keys()].filter((n) => new RegExp(`^${prefix}(_\\d+)?_add$`).test(n ?? '')).length;
+  return { name: 'resnet9-mini', width, batchNormMomentum, depth: [blocks('res0'), blocks('res1'), blocks('res2')] };
+}
+
 /** The same network up to the logits (shares the weights): training uses it for a stable loss. */
 export function logitsModel(model: tfl.LayersModel): tfl.LayersModel {
   return tfl.model({ inputs: model.inputs, outputs: model.getLayer('logits').output as tfl.SymbolicTensor });

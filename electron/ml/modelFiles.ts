@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { removeStaleTemporaries } from '../staleFiles.ts';
 import type { Prototypes } from './classifier.ts';
+import { architectureOfLayers, type ArchitectureSpec } from './model.ts';
 
 const MODEL_JSON = 'model.json';
 const WEIGHTS_BIN = 'weights.bin';
@@ -126,6 +127,19 @@ export function readWeights(dir: string): Float32Array[] {
     }
   }
   return arrays;
+}
+
+/**
+ * The architecture of the model in `dir`, read from its model.json's layers (model.ts, architectureOfLayers):
+ * what fine-tuning and `train --from` rebuild before loading its weights.
+ * @throws when model.json is missing or damaged, or describes another network.
+ */
+export function readArchitecture(dir: string): ArchitectureSpec {
+  const topology = readModelJson(dir).modelTopology as { config?: { layers?: unknown } } | null;
+  const layers = topology?.config?.layers;
+  const spec = Array.isArray(layers) ? architectureOfLayers(layers) : undefined;
+  if (!spec) throw damaged(dir, `${MODEL_JSON} does not describe a resnet9-mini network`);
+  return spec;
 }
 
 /**
