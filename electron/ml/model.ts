@@ -104,7 +104,10 @@ export function architectureOfLayers(
   if (typeof width !== 'number' || typeof batchNormMomentum !== 'number') return undefined;
   const blocks = (prefix: string) =>
     [...named.keys()].filter((n) => new RegExp(`^${prefix}(_\\d+)?_add$`).test(n ?? '')).length;
-  return { name: 'resnet9-mini', width, batchNormMomentum, depth: [blocks('res0'), blocks('res1'), blocks('res2')] };
+  const depth: [number, number, number] = [blocks('res0'), blocks('res1'), blocks('res2')];
+  // The default depth stays unsaid, as in the spec the model was trained from (and its reproducing command).
+  const isDefault = depth.every((n, i) => n === DEFAULT_DEPTH[i]);
+  return { name: 'resnet9-mini', width, batchNormMomentum, ...(isDefault ? {} : { depth }) };
 }
 
 /** The same network up to the logits (shares the weights): training uses it for a stable loss. */
