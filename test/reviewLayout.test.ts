@@ -31,7 +31,7 @@ before(async () => {
   const photos = path.join(dir, 'photos');
   const files = await writePackshots(testSet.images, 8, photos, { seed: 5, format: 'jpeg', size: PHOTO });
   fs.renameSync(files[7]!, path.join(photos, LONG_NAME));
-  await writeShiftedPhotos(testSet.images.subarray(784 * 8), 6, photos, 3);
+  await writeShiftedPhotos(testSet.images.subarray(784 * 8), 6, photos, 3, 90);
   services = await servicesWithImport(dir, photos);
   counts = await services.api.counts(DEFAULT_REVIEW_RULE);
   db = new Database(path.join(dir, 'catalog.sqlite'), { readonly: true });
