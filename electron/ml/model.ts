@@ -102,9 +102,12 @@ export function architectureOfLayers(
   const width = named.get('stem_conv')?.filters;
   const batchNormMomentum = named.get('stem_bn')?.momentum;
   if (typeof width !== 'number' || typeof batchNormMomentum !== 'number') return undefined;
-  const blocks = (prefix: string) =>
-    [...named.keys()].filter((n) => new RegExp(`^${prefix}(_\\d+)?_add$`).test(n ?? '')).length;
-  const depth: [number, number, number] = [blocks('res0'), blocks('res1'), blocks('res2')];
+  // Each residual block ends in an add named res0_add, res0_2_add, … (buildModel's names); the digit is its resolution.
+  const depth: [number, number, number] = [0, 0, 0];
+  for (const name of named.keys()) {
+    const block = /^res([012])(?:_\d+)?_add$/.exec(name ?? '');
+    if (block) depth[Number(block[1])]!++;
+  }
   // The default depth stays unsaid, as in the spec the model was trained from (and its reproducing command).
   const isDefault = depth.every((n, i) => n === DEFAULT_DEPTH[i]);
   return { name: 'resnet9-mini', width, batchNormMomentum, ...(isDefault ? {} : { depth }) };
