@@ -51,8 +51,16 @@ function ended<K extends JobKind>(services: Services, kind: K): Promise<JobStatu
   });
 }
 
-/** Runs `cycles` working cycles of `photosPerCycle` new photos each; returns the measurements after each. */
-export async function soak(test: ImageSet, cycles: number, photosPerCycle = 60): Promise<SoakCycle[]> {
+/**
+ * Runs `cycles` working cycles of `photosPerCycle` new photos each; returns the measurements after each.
+ * `dataDir`: the Fashion-MNIST folder fine-tuning replays and compares on (loadFashionMnist's search by default).
+ */
+export async function soak(
+  test: ImageSet,
+  cycles: number,
+  photosPerCycle = 60,
+  dataDir?: string,
+): Promise<SoakCycle[]> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fs-soak-'));
   const csv = path.join(dir, 'catalog.csv');
   const sorted = path.join(dir, 'sorted');
@@ -61,6 +69,7 @@ export async function soak(test: ImageSet, cycles: number, photosPerCycle = 60):
     thumbnailsDir: path.join(dir, 'thumbs'),
     modelsDir: path.join(dir, 'models'),
     fineTune: { ...DEFAULT_FINETUNE_OPTIONS, epochs: 1 },
+    dataDir,
     chooseSaveFile: async () => csv,
     chooseDestination: async () => sorted,
   });

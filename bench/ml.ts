@@ -5,8 +5,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { IMAGE_SIZE, PIXELS, type ImageSet } from '../electron/dataset/fashionMnist.ts';
 import { initBackend } from '../electron/ml/backend.ts';
 import { inferenceNetwork } from '../electron/ml/classifier.ts';
+import { APP_FLIP_AVERAGING, rowsToMirror, type FlipAveraging } from '../electron/ml/flipAveraging.ts';
+import { loadModel } from '../electron/ml/modelFiles.ts';
 import { buildModel, logitsModel, DEFAULT_ARCHITECTURE, type ArchitectureSpec } from '../electron/ml/model.ts';
-import { noveltyScores } from '../electron/ml/novelty.ts';
+import { noveltyScores, readNovelty } from '../electron/ml/novelty.ts';
 import { DEFAULT_TRAIN_OPTIONS, Trainer } from '../electron/ml/train.ts';
 import { NUM_CLASSES } from '../contract/categories.ts';
 
@@ -36,7 +38,14 @@ export interface DataParallelBench {
 export interface InferenceBench {
   backend: string;
   batchSize: number;
+  /** Test images classified per run. */
+  images: number;
+  /** As the app classifies: the unsure images mirrored too. */
   imagesPerSecond: number;
+  /** Each image classified once. */
+  onceEachImagesPerSecond: number;
+  /** Share of the images the app mirrors, 0..1. */
+  mirroredShare: number;
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
@@ -137,40 +146,56 @@ export async function benchTraining(
 }
 
 /**
- * Inference throughput of the shipped architecture on the best backend here, as the app predicts: one forward
- * pass giving probabilities and features, and the novelty scored on the features (statistics of the same size
- * as a fitted model's; their values do not change the cost).
+ * Inference throughput of a model (the shipped one by default) on the best backend here, as the app predicts:
+ * Fashion-MNIST test images through one forward pass giving probabilities and features, the unsure ones
+ * mirrored too (APP_FLIP_AVERAGING), and the novelty scored on the features; side by side with the same
+ * images classified once each. Images/s, median of `runs` after one warm-up.
  */
 export async function benchInference(
-  options: { batchSize?: number; runs?: number; spec?: ArchitectureSpec } = {},
+  test: ImageSet,
+  modelDir: string,
+  options: { batchSize?: number; runs?: number } = {},
 ): Promise<InferenceBench> {
   const backend = await initBackend();
   const batchSize = options.batchSize ?? 256;
-  const model = buildModel(options.spec ?? DEFAULT_ARCHITECTURE);
-  const images = Uint8Array.from({ length: batchSize * PIXELS }, (_, i) => (i * 2654435761) >>> 24);
+  const count = Math.min(test.count, 4 * batchSize);
+  const images = test.images.subarray(0, count * PIXELS);
+  const model = await loadModel(modelDir);
   const network = inferenceNetwork(model);
   const d = network.featureSize;
-  const stats = {
+  // A model without fitted statistics is timed with identity ones of the same size: their values do not change the cost.
+  const stats = readNovelty(modelDir) ?? {
     featureSize: d,
     whitening: Array.from({ length: d * d }, (_, i) => (i % (d + 1) === 0 ? 1 : 0)),
     means: Array.from({ length: NUM_CLASSES }, () => new Array<number>(d).fill(0)),
     threshold: 1,
     fitted: { train: 0, validation: 0, seed: 0 },
   };
-  const ms = timeMs(
-    () =>
-      noveltyScores(
-        stats,
-        network.classify(images, batchSize, { batchSize, features: true }).features!,
-        images,
-        batchSize,
-      ),
-    1,
-    options.runs ?? 5,
-  );
+  const imagesPerSecond = (flipAverage: FlipAveraging) =>
+    (1000 * count) /
+    timeMs(
+      () =>
+        noveltyScores(
+          stats,
+          network.classify(images, count, { batchSize, features: true, flipAverage }).features!,
+          images,
+          count,
+        ),
+      1,
+      options.runs ?? 5,
+    );
+  const probabilities = network.probabilities(images, count);
+  const result = {
+    backend: backend.name,
+    batchSize,
+    images: count,
+    imagesPerSecond: imagesPerSecond(APP_FLIP_AVERAGING),
+    onceEachImagesPerSecond: imagesPerSecond(false),
+    mirroredShare: rowsToMirror(probabilities, count, APP_FLIP_AVERAGING).length / count,
+  };
   network.dispose();
   model.dispose();
-  return { backend: backend.name, batchSize, imagesPerSecond: (1000 * batchSize) / ms };
+  return result;
 }
 
 /** Does training on both cores pay? One short epoch with one worker thread, then with two. */

@@ -13,6 +13,7 @@ import { adaptBatchNorm } from './adaptBatchNorm.ts';
 import { seededRandom, shuffledIndices } from '../electron/ml/augment.ts';
 import { initBackend } from '../electron/ml/backend.ts';
 import { inferenceNetwork } from '../electron/ml/classifier.ts';
+import { APP_FLIP_AVERAGING } from '../electron/ml/flipAveraging.ts';
 import { DEFAULT_FINETUNE_OPTIONS, fineTune, fineTunedFiles } from '../electron/ml/fineTune.ts';
 import { startPredictor, type Predictor } from '../electron/ml/inference.ts';
 import { loadModel, publishModel } from '../electron/ml/modelFiles.ts';
@@ -149,7 +150,10 @@ async function adaptToPhotos(
     const weights = adaptBatchNorm(model, images, inputs.length, alpha);
     const network = inferenceNetwork(model);
     try {
-      return { weights, probabilities: network.probabilities(images, inputs.length) };
+      return {
+        weights,
+        probabilities: network.probabilities(images, inputs.length, { flipAverage: APP_FLIP_AVERAGING }),
+      };
     } finally {
       network.dispose();
     }

@@ -57,12 +57,12 @@ const SECTIONS = {
       ],
     };
   },
-  async inference(quick: boolean) {
-    const inference = await benchInference(quick ? { batchSize: 64, runs: 2 } : {});
+  async inference(quick: boolean, data: FashionMnist, model: string) {
+    const inference = await benchInference(data.test, model, quick ? { batchSize: 64, runs: 2 } : {});
     return {
       result: inference,
       lines: [
-        `inference (${inference.backend}, batch ${inference.batchSize}): ${inference.imagesPerSecond.toFixed(0)} img/s`,
+        `inference (${inference.backend}, batch ${inference.batchSize}, ${inference.images} test images): ${inference.imagesPerSecond.toFixed(0)} img/s as the app classifies (${(100 * inference.mirroredShare).toFixed(0)} % also mirrored); ${inference.onceEachImagesPerSecond.toFixed(0)} img/s classifying each once`,
       ],
     };
   },
@@ -171,7 +171,7 @@ const ON_REQUEST: Section[] = ['million', 'scale', 'soak'];
 
 const USAGE = `Usage: npm run bench -- [--json] [--quick] [--only SECTION,…] [--model DIR]
   sections: ${Object.keys(SECTIONS).join(', ')} (without --only, all but ${ON_REQUEST.join(', ')})
-  --model DIR: the model the pipeline, realPhotos and fineTuning sections classify with; default the shipped one`;
+  --model DIR: the model the inference, pipeline, realPhotos and fineTuning sections classify with; default the shipped one`;
 
 /**
  * `bench [--json] [--quick] [--only SECTION,…] [--model DIR]`: speeds measured side by side in one run; the ratios are

@@ -29,7 +29,8 @@ Commands:
             augment keys: shift, flip, erase, scale, tone, edge, residue, pair;
             --from: start from that model's weights, on its split; --limit then takes the first N of its training images;
             --validation-fraction: the share kept to validate, 0.2; 0 trains on all of them)
-  evaluate  [--model DIR] [--data DIR] [--json] [--flip]
+  evaluate  [--model DIR] [--data DIR] [--json] [--flip all|none|unsure]   (--flip: which test images are also classified
+            mirrored; unsure, as the app classifies, by default)
   novelty   [--model DIR] [--data DIR]   (fits the model's novelty statistics: which photos are unlike its training images)
   classify  <folder…> [--db FILE] [--model DIR] [--out FILE.csv] [--json]
   label     --db FILE --csv FILE   (columns path,label; label a number 0–9 or a category name)
@@ -39,7 +40,7 @@ Commands:
   sort      --db FILE --dest DIR [--move] [--dry-run] [--json] [--reviewed-only | --needs-review]
             [--category C] [--folder-name CATEGORY=NAME]…   (copies unless --move)
   bench     [--json] [--quick] [--only training,inference,pipeline,realPhotos,catalog,million,export,scale,soak,fineTuning]
-            [--model DIR]   (the model the pipeline, realPhotos and fineTuning sections classify with; default the shipped one)
+            [--model DIR]   (the model the inference, pipeline, realPhotos and fineTuning sections classify with; default the shipped one)
 
 Environment: FASHION_SORTER_BACKEND=auto|tensorflow-gpu|tensorflow|wasm|cpu picks the first backend to try;
 FASHION_SORTER_CATALOG_WAIT_S=60 is how long a command waits for a catalog another program is writing to.`;
@@ -75,7 +76,7 @@ const COMMANDS: Record<
       model: { type: 'string' },
       data: { type: 'string' },
       json: { type: 'boolean' },
-      flip: { type: 'boolean' },
+      flip: { type: 'string' },
     },
     run: (v) => runEvaluate(v),
   },

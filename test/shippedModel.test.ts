@@ -7,6 +7,8 @@ import { evaluateOnTestSet } from '../electron/commands/evaluate.ts';
 import { IMAGE_SIZE, loadFashionMnist, PIXELS } from '../electron/dataset/fashionMnist.ts';
 import { initBackend } from '../electron/ml/backend.ts';
 import { inferenceNetwork, predictProbabilities } from '../electron/ml/classifier.ts';
+import { APP_FLIP_AVERAGING } from '../electron/ml/flipAveraging.ts';
+import { startPredictor } from '../electron/ml/inference.ts';
 import { readModelCard } from '../electron/ml/modelCard.ts';
 import { loadModel } from '../electron/ml/modelFiles.ts';
 import { NUM_CLASSES } from '../contract/categories.ts';
@@ -89,6 +91,48 @@ test("inference with each batch norm folded into its convolution gives the layer
       Array.from(predictProbabilities(plain, images.subarray(0, 10 * PIXELS), 10)),
       Array.from(expected),
     );
+  }
+});
+
+test('the app averages only the images the model is unsure of with their mirror image, in the worker as in the card', async () => {
+  await initBackend();
+  const data = await loadFashionMnist({ allowDownload: false });
+  const model = await loadModel(defaultModelDir());
+  const count = 300;
+  const images = data.test.images.subarray(0, count * PIXELS);
+  const network = inferenceNetwork(model);
+  const plain = network.classify(images, count, { features: true });
+  const all = network.classify(images, count, { features: true, flipAverage: true });
+  const app = network.classify(images, count, { features: true, flipAverage: APP_FLIP_AVERAGING, batchSize: 64 });
+  network.dispose();
+  assert.deepEqual(
+    APP_FLIP_AVERAGING,
+    readModelCard(defaultModelDir())!.flipAverage,
+    'the card is measured as the app classifies',
+  );
+  const { belowConfidence } = APP_FLIP_AVERAGING as { belowConfidence: number };
+  const width = plain.features!.length / count;
+  const row = (a: Float32Array, i: number, n: number) => Array.from(a.subarray(i * n, (i + 1) * n));
+  let mirrored = 0;
+  for (let i = 0; i < count; i++) {
+    const unsure = Math.max(...row(plain.probabilities, i, NUM_CLASSES)) < belowConfidence;
+    const expected = unsure ? all : plain;
+    mirrored += unsure ? 1 : 0;
+    for (const [got, want, n] of [
+      [app.probabilities, expected.probabilities, NUM_CLASSES],
+      [app.features!, expected.features!, width],
+    ] as const)
+      row(got, i, n).forEach((v, k) =>
+        assert.ok(Math.abs(v - want[i * n + k]!) < 1e-5, `image ${i} (${unsure ? 'unsure' : 'sure'}), value ${k}`),
+      );
+  }
+  assert.ok(mirrored > 0 && mirrored < count, `${mirrored} of ${count} test images are below ${belowConfidence}`);
+  const predictor = await startPredictor(defaultModelDir());
+  try {
+    const fromWorker = await predictor.predict(new Uint8Array(images), count);
+    fromWorker.forEach((p, i) => assert.ok(Math.abs(p - app.probabilities[i]!) < 1e-5, `worker value ${i}`));
+  } finally {
+    await predictor.close();
   }
 });
 

@@ -8,6 +8,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { makePrivateDir } from '../appPaths.ts';
 import type { Catalog, CatalogWait } from '../catalog/catalog.ts';
 import type { ModelRow } from '../catalog/models.ts';
@@ -22,6 +23,7 @@ import {
   type FineTuneOptions,
   type FineTuneResult,
 } from '../ml/fineTune.ts';
+import { APP_FLIP_AVERAGING } from '../ml/flipAveraging.ts';
 import { startPredictor, type Predictor } from '../ml/inference.ts';
 import { calibrateNovelty, NOVELTY_FILE, NOVELTY_SAMPLE, readNovelty, writeNovelty } from '../ml/novelty.ts';
 import { evaluatePredictions, type Evaluation } from '../ml/metrics.ts';
@@ -112,10 +114,12 @@ async function evaluateOn(
   return evaluatePredictions(probabilities, set.labels);
 }
 
-/** The active model's test-set scores from its card, when the card has them for this test set. */
+/** The active model's test-set scores from its card, when the card has them for this test set, classified as the app does. */
 function cardTestScores(predictor: Predictor, test: ImageSet): Scores | undefined {
   const card = predictor.card;
-  return card?.confusion && card.count === test.count && !card.flipAverage ? scores(card) : undefined;
+  return card?.confusion && card.count === test.count && isDeepStrictEqual(card.flipAverage, APP_FLIP_AVERAGING)
+    ? scores(card)
+    : undefined;
 }
 
 /** Every photo without a human label, a page at a time (with this model's stored probabilities, if any). */
@@ -324,7 +328,7 @@ export async function improveModel(
             ...candidateTest,
             backend: candidate.backend,
             model: dir,
-            flipAverage: false,
+            flipAverage: APP_FLIP_AVERAGING,
             fineTune: record,
           }
         : card;

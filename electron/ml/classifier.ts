@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { IMAGE_SIZE, PIXELS } from '../dataset/fashionMnist.ts';
 import { NUM_CLASSES } from '../../contract/categories.ts';
+import { rowsToMirror, type FlipAveraging } from './flipAveraging.ts';
 
 /** One forward pass: the class probabilities and the penultimate features (what the last dense layer reads). */
 type Forward = (x: tf.Tensor4D) => { probabilities: tf.Tensor2D; features: tf.Tensor2D };
@@ -191,8 +192,8 @@ export interface NetworkOutputs {
 
 export interface ClassifyOptions {
   batchSize?: number;
-  /** Also classify each image mirrored and average the two results (probabilities and features alike). */
-  flipAverage?: boolean;
+  /** Which images are also classified mirrored (default none). */
+  flipAverage?: FlipAveraging;
   /** Return the penultimate features too (the global average pool's output, featureSize per image). */
   features?: boolean;
 }
@@ -261,16 +262,25 @@ export function inferenceNetwork(model: tfl.LayersModel, prototypes?: Prototypes
       tf.tidy(() => {
         const bytes = images.subarray(start * PIXELS, (start + n) * PIXELS);
         const x = tf.div(tf.tensor4d(Float32Array.from(bytes), [n, IMAGE_SIZE, IMAGE_SIZE, 1]), 255) as tf.Tensor4D;
-        let out = forward(x);
-        if (options.flipAverage) {
-          const mirrored = forward(tf.reverse(x, 2));
-          out = {
-            probabilities: tf.div(tf.add(out.probabilities, mirrored.probabilities), 2) as tf.Tensor2D,
-            features: tf.div(tf.add(out.features, mirrored.features), 2) as tf.Tensor2D,
-          };
+        const out = forward(x);
+        const p = out.probabilities.dataSync() as Float32Array;
+        const f = feats && (out.features.dataSync() as Float32Array);
+        const rows = rowsToMirror(p, n, options.flipAverage ?? false);
+        if (rows.length > 0) {
+          const picked = rows.length === n ? x : tf.gather(x, tf.tensor1d(rows, 'int32'));
+          const mirrored = forward(tf.reverse(picked, 2));
+          const mp = mirrored.probabilities.dataSync() as Float32Array;
+          const mf = f && (mirrored.features.dataSync() as Float32Array);
+          rows.forEach((row, j) => {
+            for (let k = 0; k < NUM_CLASSES; k++)
+              p[row * NUM_CLASSES + k] = (p[row * NUM_CLASSES + k]! + mp[j * NUM_CLASSES + k]!) / 2;
+            if (f)
+              for (let k = 0; k < featureSize; k++)
+                f[row * featureSize + k] = (f[row * featureSize + k]! + mf![j * featureSize + k]!) / 2;
+          });
         }
-        probs.set(out.probabilities.dataSync() as Float32Array, start * NUM_CLASSES);
-        feats?.set(out.features.dataSync() as Float32Array, start * featureSize);
+        probs.set(p, start * NUM_CLASSES);
+        if (f) feats!.set(f, start * featureSize);
       });
     }
     return { probabilities: probs, features: feats };
@@ -291,7 +301,7 @@ export function predictProbabilities(
   model: tfl.LayersModel,
   images: Uint8Array,
   count: number,
-  options: { batchSize?: number; flipAverage?: boolean } = {},
+  options: { batchSize?: number; flipAverage?: FlipAveraging } = {},
 ): Float32Array {
   const network = inferenceNetwork(model);
   try {

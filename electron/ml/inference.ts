@@ -4,6 +4,7 @@ import path from 'node:path';
 import { PIXELS } from '../dataset/fashionMnist.ts';
 import { WorkerClient } from '../workerThreads.ts';
 import type { InferenceReply, InferenceRequest } from './inferenceProtocol.ts';
+import { APP_FLIP_AVERAGING, type FlipAveraging } from './flipAveraging.ts';
 import { hasModel, PROTOTYPES_JSON } from './modelFiles.ts';
 import { readModelCard, type ModelCard } from './modelCard.ts';
 import type { NoveltyStats } from './novelty.ts';
@@ -65,7 +66,7 @@ export function modelVersion(modelDir: string): string {
 /** Loads the model in `modelDir` into an inference worker on the best backend (or `backend`). */
 export async function startPredictor(
   modelDir: string,
-  options: { backend?: string; flipAverage?: boolean } = {},
+  options: { backend?: string; flipAverage?: FlipAveraging } = {},
 ): Promise<Predictor> {
   if (!hasModel(modelDir))
     throw new Error(
@@ -82,7 +83,7 @@ export async function startPredictor(
       type: 'load',
       modelDir,
       backend: options.backend,
-      flipAverage: options.flipAverage ?? false,
+      flipAverage: options.flipAverage ?? APP_FLIP_AVERAGING,
     });
     /** Everything the worker answers for `count` inputs, a message of IMAGES_PER_MESSAGE at a time, put back together. */
     const run = async (pixels: Uint8Array, count: number, withFeatures = false) => {

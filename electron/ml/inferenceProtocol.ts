@@ -1,8 +1,9 @@
 /** Messages between the app and the inference worker (inferenceWorker.ts). */
+import type { FlipAveraging } from './flipAveraging.ts';
 import type { NoveltyStats } from './novelty.ts';
 
 export type InferenceRequest =
-  | { type: 'load'; modelDir: string; backend?: string; flipAverage: boolean }
+  | { type: 'load'; modelDir: string; backend?: string; flipAverage: FlipAveraging }
   /** With `features`, the penultimate features come back too (for fitting novelty statistics). */
   | { type: 'predict'; pixels: Uint8Array; count: number; features?: boolean }
   | { type: 'useNovelty'; stats: NoveltyStats };

@@ -3,13 +3,14 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { serveRequests } from '../workerThreads.ts';
 import { initBackend } from './backend.ts';
 import { inferenceNetwork, type InferenceNetwork } from './classifier.ts';
+import type { FlipAveraging } from './flipAveraging.ts';
 import type { InferenceReply, InferenceRequest } from './inferenceProtocol.ts';
 import { loadModel, readPrototypes } from './modelFiles.ts';
 import { noveltyScores, readNovelty, type NoveltyStats } from './novelty.ts';
 
 // The weights never change here, so the batch norms are folded once per model, not once per batch.
 let loaded:
-  | { model: tfl.LayersModel; network: InferenceNetwork; flipAverage: boolean; novelty: NoveltyStats | undefined }
+  | { model: tfl.LayersModel; network: InferenceNetwork; flipAverage: FlipAveraging; novelty: NoveltyStats | undefined }
   | undefined;
 
 serveRequests<InferenceRequest, InferenceReply>(

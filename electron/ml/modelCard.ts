@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { FashionMnist } from '../dataset/fashionMnist.ts';
+import type { FlipAveraging } from './flipAveraging.ts';
 import type { Evaluation } from './metrics.ts';
 import { writeFileAtomic } from './modelFiles.ts';
 import type { EpochRecord, TrainResult } from './train.ts';
@@ -11,7 +12,8 @@ export const MODEL_CARD = 'metrics.json';
 export interface EvaluationReport extends Evaluation {
   backend: string;
   model: string;
-  flipAverage: boolean;
+  /** Which test images were also classified mirrored (classifier.ts's FlipAveraging). */
+  flipAverage: FlipAveraging;
 }
 
 export interface ModelCard extends EvaluationReport {
