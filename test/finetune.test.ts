@@ -15,6 +15,7 @@ import { modelVersion } from '../electron/ml/inference.ts';
 import { readModelCard } from '../electron/ml/modelCard.ts';
 import { hasModel, readPrototypes, readWeights } from '../electron/ml/modelFiles.ts';
 import { writeShiftedPhotos } from './fixtures/samplePhotos.ts';
+import { smallFashionMnist } from './helpers/dataset.ts';
 import { withSmallDrive } from './helpers/drives.ts';
 import { tempDir } from './helpers/photos.ts';
 import { rawDb } from './helpers/rawSql.ts';
@@ -23,7 +24,10 @@ import { importPredicted } from './helpers/catalogs.ts';
 const PHOTOS = 240;
 const QUICK = { ...DEFAULT_FINETUNE_OPTIONS, epochs: 2 };
 let data: FashionMnist;
+/** The first images of Fashion-MNIST, which fine-tuning here replays and compares on (test/helpers/dataset.ts). */
+let smallData: FashionMnist;
 const templateDir = tempDir('finetune-template');
+const smallDataDir = path.join(templateDir, 'fashion-mnist');
 const template = path.join(templateDir, 'template.sqlite');
 
 /** sha256 of every file directly in a folder, by name. */
@@ -70,6 +74,7 @@ function catalogWithLabels(name: string, labeled: number): { catalog: Catalog; f
 
 before(async () => {
   data = await loadFashionMnist({ allowDownload: false });
+  smallData = await smallFashionMnist(data, smallDataDir);
   const dir = templateDir;
   const photos = path.join(dir, 'photos');
   // Sideways: with garment isolation the conversion undoes the rest of the shift (the parent then got 94 % of
@@ -108,7 +113,7 @@ test('labels are split per category: every category with 3 or more labels is in 
 test('too few reviewed photos: a clear refusal, and nothing changes', async () => {
   const { catalog, dir } = catalogWithLabels('finetune-few', MIN_LABELS - 1);
   const before = catalog.models.all();
-  await assert.rejects(improveModel(catalog, data, path.join(dir, 'models'), QUICK), (err: Error) => {
+  await assert.rejects(improveModel(catalog, smallData, path.join(dir, 'models'), QUICK), (err: Error) => {
     assert.ok(err instanceof NotEnoughLabels);
     assert.match(err.message, new RegExp(`at least ${MIN_LABELS} reviewed photos; the catalog has ${MIN_LABELS - 1}`));
     return true;
@@ -132,7 +137,7 @@ test(
       .raw()
       .all() as [number, number, number][];
 
-    const candidate = await improveModel(catalog, data, path.join(dir, 'models'));
+    const candidate = await improveModel(catalog, smallData, path.join(dir, 'models'));
 
     // A new version, inactive, with its parent and what it was trained on.
     assert.equal(catalog.models.activeModel()!.id, parent.id, 'nothing is activated by fine-tuning');
@@ -162,7 +167,7 @@ test(
     // The comparison: both models on the same held-out labels and test set; the catalog changes counted.
     const { comparison } = candidate;
     assert.equal(comparison.heldOut.count, heldOut.length);
-    assert.equal(comparison.testSet.count, data.test.count);
+    assert.equal(comparison.testSet.count, smallData.test.count);
     for (const scores of [
       comparison.heldOut.current,
       comparison.heldOut.candidate,
@@ -289,7 +294,7 @@ test(
     );
 
     // The same labels again give the same weights: the same version, its folder reused, none left over.
-    const again = await improveModel(catalog, data, path.join(dir, 'models'));
+    const again = await improveModel(catalog, smallData, path.join(dir, 'models'));
     assert.equal(again.model.id, candidate.model.id);
     assert.equal(again.model.dir, row.dir);
     assert.deepEqual(fs.readdirSync(path.join(dir, 'models')), [path.basename(row.dir)]);
@@ -303,7 +308,10 @@ function killFinetuneAt(dbFile: string, modelsDir: string, marker: RegExp): Prom
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', 'electron/cli.ts', 'finetune', '--db', dbFile, '--models', modelsDir, '--epochs', '2'],
+      [
+        ...['--import', 'tsx', 'electron/cli.ts', 'finetune', '--db', dbFile, '--models', modelsDir],
+        ...['--epochs', '2', '--data', smallDataDir],
+      ],
       { cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let stderr = '';
@@ -356,7 +364,7 @@ for (const [moment, marker] of [
           );
       }
       // And the next run works.
-      const candidate = await improveModel(reopened, data, modelsDir, { ...QUICK, epochs: 1 });
+      const candidate = await improveModel(reopened, smallData, modelsDir, { ...QUICK, epochs: 1 });
       assert.equal(reopened.models.model(candidate.model.id)!.active, false);
       reopened.close();
     },
@@ -370,7 +378,7 @@ test(
     const { catalog, dir } = catalogWithLabels('finetune-diverge', 80);
     const models = catalog.models.all();
     await assert.rejects(
-      improveModel(catalog, data, path.join(dir, 'models'), { ...QUICK, peakLearningRate: 1e6 }),
+      improveModel(catalog, smallData, path.join(dir, 'models'), { ...QUICK, peakLearningRate: 1e6 }),
       (err: Error) => {
         assert.ok(err instanceof TrainingDiverged, err.message);
         assert.match(
@@ -396,7 +404,7 @@ test(
       await withSmallDrive(t, path.join(dir, 'small'), 'size=256k', async (small) => {
         const models = catalog.models.all();
         await assert.rejects(
-          improveModel(catalog, data, small, { ...QUICK, epochs: 1 }),
+          improveModel(catalog, smallData, small, { ...QUICK, epochs: 1 }),
           /the new model version could not be saved in .+ \(the disk is full; free some space\) and was dropped; the active model is unchanged/,
         );
         assert.deepEqual(catalog.models.all(), models);
@@ -416,7 +424,12 @@ test(
     const models = catalog.models.all();
     catalog.close();
     const modelsDir = path.join(dir, 'models');
-    const services = createServices({ catalogFile: file, thumbnailsDir: path.join(dir, 'thumbs'), modelsDir });
+    const services = createServices({
+      catalogFile: file,
+      thumbnailsDir: path.join(dir, 'thumbs'),
+      modelsDir,
+      dataDir: smallDataDir,
+    });
     await services.api.improveModel();
     // Wait until training is under way (a step has reported progress).
     for (let s = await services.api.improveStatus(); !(s && s.epoch >= 1); s = await services.api.improveStatus())

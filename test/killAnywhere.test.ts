@@ -17,7 +17,7 @@ import { hasModel, readWeights } from '../electron/ml/modelFiles.ts';
 import { writePackshots } from './fixtures/samplePhotos.ts';
 import { fashionMnist, filesByHash, sha256, testSet } from './helpers/catalogs.ts';
 import { CLI } from './helpers/cli.ts';
-import { idxFiles } from './helpers/dataset.ts';
+import { smallFashionMnist } from './helpers/dataset.ts';
 import { tempDir } from './helpers/photos.ts';
 
 const PHOTOS = 200;
@@ -525,9 +525,7 @@ test(
       recursive: true,
       filter: (src) => src === defaultModelDir() || fs.statSync(src).isFile(),
     });
-    fs.mkdirSync(smallDataDir);
-    for (const [name, bytes] of Object.entries(idxFiles(fashionMnist, { train: 1000, test: 200 })))
-      fs.writeFileSync(path.join(smallDataDir, name), bytes);
+    await smallFashionMnist(fashionMnist, smallDataDir, { train: 1000, test: 200 });
     const files = await writePackshots(testSet.images, PHOTOS, photosDir, {
       seed: 5,
       size: { width: 120, height: 150 },

@@ -14,6 +14,7 @@ import { loadFashionMnist } from '../../electron/dataset/fashionMnist.ts';
 import { DEFAULT_FOLDER_NAMES } from '../../electron/export/fileNames.ts';
 import { importPhotos, type ImportResult } from '../../electron/photos/importJob.ts';
 import { writePackshots } from '../fixtures/samplePhotos.ts';
+import { writeSmallFashionMnist } from './dataset.ts';
 
 /** Fashion-MNIST, from the local cache (tests never download). */
 export const fashionMnist = await loadFashionMnist({ allowDownload: false });
@@ -82,10 +83,12 @@ export async function importPredicted(
 
 /**
  * The services over `<dir>/catalog.sqlite` as the window's tests use them: thumbnails in `<dir>/thumbs`, new
- * model versions in `<dir>/models`, photos served by the test server's paths, fine-tuning with `fineTune`.
+ * model versions in `<dir>/models`, photos served by the test server's paths, fine-tuning with `fineTune` on
+ * the first 2,000 training and 1,000 test images of Fashion-MNIST (`<dir>/fashion-mnist`).
  */
 export function catalogServices(dir: string, fineTune: FineTuneOptions = DEFAULT_FINETUNE_OPTIONS): Services {
   return createServices({
+    dataDir: writeSmallFashionMnist(fashionMnist, path.join(dir, 'fashion-mnist')),
     catalogFile: path.join(dir, 'catalog.sqlite'),
     thumbnailsDir: path.join(dir, 'thumbs'),
     thumbnailBase: '/thumb/',
