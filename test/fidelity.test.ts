@@ -6,15 +6,16 @@ import { startPredictor } from '../electron/ml/inference.ts';
 import { measureFidelity } from '../bench/pipeline.ts';
 
 test(
-  'fidelity: the 10,000 test images imported as photos are classified within 1.5 points of the same images as tensors',
+  'fidelity: the first 5,000 test images imported as photos are classified within 1.5 points of the same images as tensors',
   { timeout: 900_000 },
   async (t) => {
     const data = await loadFashionMnist({ allowDownload: false });
     const predictor = await startPredictor(defaultModelDir());
     try {
-      // All of them, as the target is stated: on the first 1,000 alone the gap swings by a point between models.
-      const f = await measureFidelity(data.test, predictor);
-      assert.equal(f.images, 10_000);
+      // Half of them: on the first 1,000 alone the gap swings by a point between models; the benchmark
+      // (`npm run bench -- --only pipeline`) measures all 10,000, as the target is stated.
+      const f = await measureFidelity(data.test, predictor, 5_000);
+      assert.equal(f.images, 5_000);
       t.diagnostic(
         `through the photo pipeline ${(100 * f.pipelineAccuracy).toFixed(2)}%, as tensors ${(100 * f.tensorAccuracy).toFixed(2)}%, gap ${f.gapPoints.toFixed(2)} points`,
       );

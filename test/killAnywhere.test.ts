@@ -17,7 +17,7 @@ import { hasModel, readWeights } from '../electron/ml/modelFiles.ts';
 import { writePackshots } from './fixtures/samplePhotos.ts';
 import { fashionMnist, filesByHash, sha256, testSet } from './helpers/catalogs.ts';
 import { CLI } from './helpers/cli.ts';
-import { smallFashionMnist } from './helpers/dataset.ts';
+import { writeSmallFashionMnist } from './helpers/dataset.ts';
 import { tempDir } from './helpers/photos.ts';
 
 const PHOTOS = 200;
@@ -388,7 +388,7 @@ const fineTuning: Operation<number> = {
   name: 'fine-tuning',
   start: 'reviewed',
   args: ['finetune', '--db', catalogFile, '--epochs', '1', '--models', modelsDir, '--data', smallDataDir],
-  kills: 3, // the slowest run of all, and each kill costs a whole run more
+  kills: 2, // the slowest run of all (about 20 s), and each kill costs a whole run more
   // Saving takes a few hundredths of the run: random moments almost never catch it.
   critical: {
     moment: 'while it saves the new version',
@@ -525,7 +525,7 @@ test(
       recursive: true,
       filter: (src) => src === defaultModelDir() || fs.statSync(src).isFile(),
     });
-    await smallFashionMnist(fashionMnist, smallDataDir, { train: 1000, test: 200 });
+    writeSmallFashionMnist(fashionMnist, smallDataDir);
     const files = await writePackshots(testSet.images, PHOTOS, photosDir, {
       seed: 5,
       size: { width: 120, height: 150 },

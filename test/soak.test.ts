@@ -3,7 +3,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { soak } from '../bench/app.ts';
 import { fashionMnist, testSet } from './helpers/catalogs.ts';
-import { smallFashionMnist } from './helpers/dataset.ts';
+import { writeSmallFashionMnist } from './helpers/dataset.ts';
 import { tempDir } from './helpers/photos.ts';
 
 test(
@@ -11,7 +11,7 @@ test(
   { timeout: 900_000 },
   async (t) => {
     const dataDir = path.join(tempDir('soak'), 'fashion-mnist');
-    await smallFashionMnist(fashionMnist, dataDir);
+    writeSmallFashionMnist(fashionMnist, dataDir);
     const cycles = await soak(testSet, 3, 60, dataDir);
     t.diagnostic(JSON.stringify(cycles));
     const [, second, third] = cycles;

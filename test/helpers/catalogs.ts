@@ -84,7 +84,7 @@ export async function importPredicted(
 /**
  * The services over `<dir>/catalog.sqlite` as the window's tests use them: thumbnails in `<dir>/thumbs`, new
  * model versions in `<dir>/models`, photos served by the test server's paths, fine-tuning with `fineTune` on
- * the first 2,000 training and 1,000 test images of Fashion-MNIST (`<dir>/fashion-mnist`).
+ * the first 1,000 training and 200 test images of Fashion-MNIST (`<dir>/fashion-mnist`).
  */
 export function catalogServices(dir: string, fineTune: FineTuneOptions = DEFAULT_FINETUNE_OPTIONS): Services {
   return createServices({

@@ -30,7 +30,7 @@ export function idxFiles(data: FashionMnist, count: { train: number; test: numbe
 export function writeSmallFashionMnist(
   data: FashionMnist,
   dir: string,
-  count: { train: number; test: number } = { train: 2000, test: 1000 },
+  count: { train: number; test: number } = { train: 1000, test: 200 },
 ): string {
   fs.mkdirSync(dir, { recursive: true });
   for (const [name, bytes] of Object.entries(idxFiles(data, count))) fs.writeFileSync(path.join(dir, name), bytes);
