@@ -264,23 +264,22 @@ export function inferenceNetwork(model: tfl.LayersModel, prototypes?: Prototypes
         const x = tf.div(tf.tensor4d(Float32Array.from(bytes), [n, IMAGE_SIZE, IMAGE_SIZE, 1]), 255) as tf.Tensor4D;
         const out = forward(x);
         const p = out.probabilities.dataSync() as Float32Array;
-        const f = feats && (out.features.dataSync() as Float32Array);
-        const rows = rowsToMirror(p, n, options.flipAverage ?? false);
-        if (rows.length > 0) {
-          const picked = rows.length === n ? x : tf.gather(x, tf.tensor1d(rows, 'int32'));
-          const mirrored = forward(tf.reverse(picked, 2));
-          const mp = mirrored.probabilities.dataSync() as Float32Array;
-          const mf = f && (mirrored.features.dataSync() as Float32Array);
-          rows.forEach((row, j) => {
-            for (let k = 0; k < NUM_CLASSES; k++)
-              p[row * NUM_CLASSES + k] = (p[row * NUM_CLASSES + k]! + mp[j * NUM_CLASSES + k]!) / 2;
-            if (f)
-              for (let k = 0; k < featureSize; k++)
-                f[row * featureSize + k] = (f[row * featureSize + k]! + mf![j * featureSize + k]!) / 2;
-          });
-        }
         probs.set(p, start * NUM_CLASSES);
-        if (f) feats!.set(f, start * featureSize);
+        if (feats) feats.set(out.features.dataSync() as Float32Array, start * featureSize);
+        const rows = rowsToMirror(p, n, options.flipAverage ?? false);
+        if (rows.length === 0) return;
+        // Averaged into our own arrays: dataSync may hand back the backend's buffer, which is not ours to change.
+        const picked = rows.length === n ? x : tf.gather(x, tf.tensor1d(rows, 'int32'));
+        const mirrored = forward(tf.reverse(picked, 2));
+        const average = (into: Float32Array, from: Float32Array, width: number) =>
+          rows.forEach((row, j) => {
+            for (let k = 0; k < width; k++) {
+              const at = (start + row) * width + k;
+              into[at] = (into[at]! + from[j * width + k]!) / 2;
+            }
+          });
+        average(probs, mirrored.probabilities.dataSync() as Float32Array, NUM_CLASSES);
+        if (feats) average(feats, mirrored.features.dataSync() as Float32Array, featureSize);
       });
     }
     return { probabilities: probs, features: feats };
