@@ -5,10 +5,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { IMAGE_SIZE, PIXELS, type ImageSet } from '../electron/dataset/fashionMnist.ts';
 import { initBackend } from '../electron/ml/backend.ts';
 import { inferenceNetwork } from '../electron/ml/classifier.ts';
-import { APP_FLIP_AVERAGING, rowsToMirror, type FlipAveraging } from '../electron/ml/flipAveraging.ts';
+import { APP_FLIP_AVERAGING, rowsToMirror } from '../electron/ml/flipAveraging.ts';
 import { loadModel } from '../electron/ml/modelFiles.ts';
+import { startPredictor, type Predictor } from '../electron/ml/inference.ts';
 import { buildModel, logitsModel, DEFAULT_ARCHITECTURE, type ArchitectureSpec } from '../electron/ml/model.ts';
-import { noveltyScores, readNovelty } from '../electron/ml/novelty.ts';
 import { DEFAULT_TRAIN_OPTIONS, Trainer } from '../electron/ml/train.ts';
 import { NUM_CLASSES } from '../contract/categories.ts';
 
@@ -37,12 +37,17 @@ export interface DataParallelBench {
 
 export interface InferenceBench {
   backend: string;
+  /** Images per call, as the import sends them (its prediction batch). */
   batchSize: number;
   /** Test images classified per run. */
   images: number;
-  /** As the app classifies: the unsure images mirrored too. */
+  /** Worker threads the app's predictor starts on this machine. */
+  workers: number;
+  /** As the app classifies (the unsure images mirrored too, novelty scored), through its predictor. */
   imagesPerSecond: number;
-  /** Each image classified once. */
+  /** The same with one worker thread. */
+  oneWorkerImagesPerSecond: number;
+  /** One worker thread, each image classified once. */
   onceEachImagesPerSecond: number;
   /** Share of the images the app mirrors, 0..1. */
   mirroredShare: number;
@@ -54,12 +59,6 @@ function elapsedMs(f: () => void): number {
   const start = performance.now();
   f();
   return performance.now() - start;
-}
-
-/** Median wall time of `runs` calls after `warmup` calls. */
-function timeMs(f: () => void, warmup: number, runs: number): number {
-  for (let i = 0; i < warmup; i++) f();
-  return median(Array.from({ length: runs }, () => elapsedMs(f)));
 }
 
 /** Times one SGD step and one forward pass of the same model and batch on the current backend. */
@@ -154,48 +153,52 @@ export async function benchTraining(
 export async function benchInference(
   test: ImageSet,
   modelDir: string,
-  options: { batchSize?: number; runs?: number } = {},
+  options: { batchSize?: number; images?: number; runs?: number } = {},
 ): Promise<InferenceBench> {
-  const backend = await initBackend();
   const batchSize = options.batchSize ?? 256;
-  const count = Math.min(test.count, 4 * batchSize);
-  const images = test.images.subarray(0, count * PIXELS);
+  const count = Math.min(test.count, options.images ?? 8 * batchSize);
+  const inputs = Array.from({ length: count }, (_, i) => test.images.subarray(i * PIXELS, (i + 1) * PIXELS));
+  /** Median images/s of calls of `batchSize` images, one after another as the import makes them, after one warm-up run. */
+  const imagesPerSecond = async (predictor: Predictor) => {
+    const seconds: number[] = [];
+    for (let run = -1; run < (options.runs ?? 3); run++) {
+      const start = performance.now();
+      for (let at = 0; at < count; at += batchSize) await predictor.assess(inputs.slice(at, at + batchSize));
+      if (run >= 0) seconds.push((performance.now() - start) / 1000);
+    }
+    return count / median(seconds);
+  };
+  const timed = async (options: Parameters<typeof startPredictor>[1]) => {
+    const predictor = await startPredictor(modelDir, options);
+    try {
+      return {
+        predictor: { backend: predictor.backend, workers: predictor.workers },
+        rate: await imagesPerSecond(predictor),
+      };
+    } finally {
+      await predictor.close();
+    }
+  };
+  // Side by side: the app's predictor, then one worker as the app classifies, then one worker classifying once.
+  const app = await timed({});
+  const oneWorker = await timed({ workers: 1 });
+  const onceEach = await timed({ workers: 1, flipAverage: false });
+  await initBackend();
   const model = await loadModel(modelDir);
   const network = inferenceNetwork(model);
-  const d = network.featureSize;
-  // A model without fitted statistics is timed with identity ones of the same size: their values do not change the cost.
-  const stats = readNovelty(modelDir) ?? {
-    featureSize: d,
-    whitening: Array.from({ length: d * d }, (_, i) => (i % (d + 1) === 0 ? 1 : 0)),
-    means: Array.from({ length: NUM_CLASSES }, () => new Array<number>(d).fill(0)),
-    threshold: 1,
-    fitted: { train: 0, validation: 0, seed: 0 },
-  };
-  const imagesPerSecond = (flipAverage: FlipAveraging) =>
-    (1000 * count) /
-    timeMs(
-      () =>
-        noveltyScores(
-          stats,
-          network.classify(images, count, { batchSize, features: true, flipAverage }).features!,
-          images,
-          count,
-        ),
-      1,
-      options.runs ?? 5,
-    );
-  const probabilities = network.probabilities(images, count);
-  const result = {
-    backend: backend.name,
-    batchSize,
-    images: count,
-    imagesPerSecond: imagesPerSecond(APP_FLIP_AVERAGING),
-    onceEachImagesPerSecond: imagesPerSecond(false),
-    mirroredShare: rowsToMirror(probabilities, count, APP_FLIP_AVERAGING).length / count,
-  };
+  const probabilities = network.probabilities(test.images.subarray(0, count * PIXELS), count);
   network.dispose();
   model.dispose();
-  return result;
+  return {
+    backend: app.predictor.backend,
+    batchSize,
+    images: count,
+    workers: app.predictor.workers,
+    imagesPerSecond: app.rate,
+    oneWorkerImagesPerSecond: oneWorker.rate,
+    onceEachImagesPerSecond: onceEach.rate,
+    mirroredShare: rowsToMirror(probabilities, count, APP_FLIP_AVERAGING).length / count,
+  };
 }
 
 /** Does training on both cores pay? One short epoch with one worker thread, then with two. */

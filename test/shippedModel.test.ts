@@ -94,7 +94,7 @@ test("inference with each batch norm folded into its convolution gives the layer
   }
 });
 
-test('the app averages only the images the model is unsure of with their mirror image, in the worker as in the card', async () => {
+test('the app averages only the images the model is unsure of with their mirror image, in its workers as in the card', async () => {
   await initBackend();
   const data = await loadFashionMnist({ allowDownload: false });
   const model = await loadModel(defaultModelDir());
@@ -127,10 +127,15 @@ test('the app averages only the images the model is unsure of with their mirror 
       );
   }
   assert.ok(mirrored > 0 && mirrored < count, `${mirrored} of ${count} test images are below ${belowConfidence}`);
-  const predictor = await startPredictor(defaultModelDir());
+  // Two workers share the 300 images (150 each): each part's results come back in its images' places.
+  const predictor = await startPredictor(defaultModelDir(), { workers: 2 });
   try {
-    const fromWorker = await predictor.predict(new Uint8Array(images), count);
-    fromWorker.forEach((p, i) => assert.ok(Math.abs(p - app.probabilities[i]!) < 1e-5, `worker value ${i}`));
+    assert.equal(predictor.workers, 2);
+    const fromWorkers = await predictor.predict(new Uint8Array(images), count);
+    fromWorkers.forEach((p, i) => assert.ok(Math.abs(p - app.probabilities[i]!) < 1e-5, `workers' value ${i}`));
+    const features = await predictor.features(new Uint8Array(images), count);
+    assert.equal(features.length, app.features!.length);
+    features.forEach((f, i) => assert.ok(Math.abs(f - app.features![i]!) < 1e-5, `workers' feature ${i}`));
   } finally {
     await predictor.close();
   }

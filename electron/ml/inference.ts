@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { PIXELS } from '../dataset/fashionMnist.ts';
 import { WorkerClient } from '../workerThreads.ts';
@@ -16,7 +17,7 @@ export interface Assessment {
   novelty: Float32Array | null;
 }
 
-/** A model ready to classify, running in its own worker thread. */
+/** A model ready to classify, running in worker threads of its own. */
 export interface Predictor {
   readonly modelDir: string;
   readonly name: string;
@@ -24,6 +25,8 @@ export interface Predictor {
   readonly version: string;
   readonly card: ModelCard | undefined;
   readonly backend: string;
+  /** Worker threads classifying in parallel. */
+  readonly workers: number;
   /** Probabilities (count × 10) for `count` 28×28 inputs back to back. */
   predict(pixels: Uint8Array, count: number): Promise<Float32Array>;
   /** Probabilities (inputs.length × 10) for some photos' 28×28 inputs, one array each. */
@@ -63,55 +66,105 @@ export function modelVersion(modelDir: string): string {
   return hash.digest('hex');
 }
 
-/** Loads the model in `modelDir` into an inference worker on the best backend (or `backend`). */
+/**
+ * Inference worker threads a predictor starts unless told: two where there are two cores. wasm runs one thread
+ * per worker in Node, so two workers classify 1.97× as fast as one on two idle cores (bench `inference`,
+ * 2026-12-01). Each holds about 270 MB once it has classified batches of 256 (its wasm heap does not shrink;
+ * scratch measurement of the process's RSS with 1, 2 and 4 workers: +281, +536, +1,095 MB), so more than two
+ * would cost a laptop more memory than the speed is worth while the import's conversion wants cores too.
+ */
+function defaultInferenceWorkers(): number {
+  return Math.max(1, Math.min(2, os.availableParallelism()));
+}
+
+/**
+ * Fewest images one worker is given of a call's images: smaller batches cost more per image on wasm
+ * (64 at a time ran at 0.8× the speed of 128; bench/ml.ts's batch sizes), so a short call uses fewer workers.
+ */
+const MIN_IMAGES_PER_WORKER = 128;
+
+/**
+ * Loads the model in `modelDir` into `workers` inference worker threads (default `defaultInferenceWorkers()`)
+ * on the best backend (or `backend`). A call's images are split among the workers, each classifying its part
+ * in batches; every image is classified alone, so the split never changes a result.
+ */
 export async function startPredictor(
   modelDir: string,
-  options: { backend?: string; flipAverage?: FlipAveraging } = {},
+  options: { backend?: string; flipAverage?: FlipAveraging; workers?: number } = {},
 ): Promise<Predictor> {
   if (!hasModel(modelDir))
     throw new Error(
       `no model at ${modelDir} (model.json and weights.bin are needed); pass --model DIR or reinstall the app`,
     );
   const card = readModelCard(modelDir);
-  const worker = new WorkerClient<InferenceRequest, InferenceReply>(
-    import.meta.url,
-    'inferenceWorker',
-    'inference worker',
+  const workers = Array.from(
+    { length: Math.max(1, options.workers ?? defaultInferenceWorkers()) },
+    () => new WorkerClient<InferenceRequest, InferenceReply>(import.meta.url, 'inferenceWorker', 'inference worker'),
   );
+  const terminate = async () => {
+    await Promise.all(workers.map((worker) => worker.terminate()));
+  };
   try {
-    const loaded = await worker.call<'loaded'>({
-      type: 'load',
-      modelDir,
-      backend: options.backend,
-      flipAverage: options.flipAverage ?? APP_FLIP_AVERAGING,
-    });
-    /** Everything the worker answers for `count` inputs, a message of IMAGES_PER_MESSAGE at a time, put back together. */
+    const [loaded] = await Promise.all(
+      workers.map((worker) =>
+        worker.call<'loaded'>({
+          type: 'load',
+          modelDir,
+          backend: options.backend,
+          flipAverage: options.flipAverage ?? APP_FLIP_AVERAGING,
+        }),
+      ),
+    );
+    /**
+     * Everything the workers answer for `count` inputs, put back together: the inputs go out in parts of at most
+     * IMAGES_PER_MESSAGE, shared so that each worker gets about as many, and each worker takes the next part when
+     * it is free.
+     */
     const run = async (pixels: Uint8Array, count: number, withFeatures = false) => {
       if (pixels.length !== count * PIXELS) throw new Error(`internal: ${pixels.length} bytes for ${count} images`);
       const probabilities = new Float32Array(count * NUM_CLASSES);
-      let novelty: Float32Array | null = new Float32Array(count);
+      const novelty = new Float32Array(count);
+      let hasNovelty = true;
       const features: Float32Array[] = [];
-      for (let start = 0; start < count; start += IMAGES_PER_MESSAGE) {
-        const n = Math.min(IMAGES_PER_MESSAGE, count - start);
-        // A copy of just this slice (a view would send its whole buffer; Buffer#slice is a view), transferred.
-        const slice = new Uint8Array(pixels.subarray(start * PIXELS, (start + n) * PIXELS));
-        const reply = await worker.call<'probabilities'>(
-          { type: 'predict', pixels: slice, count: n, features: withFeatures },
-          [slice.buffer],
-        );
-        if (reply.probabilities.length !== n * NUM_CLASSES) throw new Error('internal: wrong number of probabilities');
-        probabilities.set(reply.probabilities, start * NUM_CLASSES);
-        if (reply.novelty) novelty?.set(reply.novelty, start);
-        else novelty = null;
-        if (reply.features) features.push(reply.features);
-      }
-      return { probabilities, novelty, features };
+      const part = Math.min(IMAGES_PER_MESSAGE, Math.max(MIN_IMAGES_PER_WORKER, Math.ceil(count / workers.length)));
+      const starts = Array.from({ length: Math.ceil(count / part) }, (_, i) => i * part);
+      let next = 0;
+      const serve = async (worker: (typeof workers)[number]) => {
+        while (next < starts.length) {
+          const index = next++;
+          const start = starts[index]!;
+          const n = Math.min(part, count - start);
+          // A copy of just this slice (a view would send its whole buffer; Buffer#slice is a view), transferred.
+          const slice = new Uint8Array(pixels.subarray(start * PIXELS, (start + n) * PIXELS));
+          const reply = await worker.call<'probabilities'>(
+            { type: 'predict', pixels: slice, count: n, features: withFeatures },
+            [slice.buffer],
+          );
+          if (reply.probabilities.length !== n * NUM_CLASSES)
+            throw new Error('internal: wrong number of probabilities');
+          probabilities.set(reply.probabilities, start * NUM_CLASSES);
+          if (reply.novelty) novelty.set(reply.novelty, start);
+          else hasNovelty = false;
+          if (reply.features) features[index] = reply.features;
+        }
+      };
+      // A failed part stops the others taking more: the call fails as a whole.
+      await Promise.all(
+        workers.map((worker) =>
+          serve(worker).catch((err: unknown) => {
+            next = starts.length;
+            throw err;
+          }),
+        ),
+      );
+      return { probabilities, novelty: hasNovelty ? novelty : null, features };
     };
     const predict = async (pixels: Uint8Array, count: number) => (await run(pixels, count)).probabilities;
     return {
       modelDir,
       card,
-      backend: loaded.backend,
+      backend: loaded!.backend,
+      workers: workers.length,
       name: card?.name ?? path.basename(modelDir),
       version: modelVersion(modelDir),
       predict,
@@ -131,12 +184,12 @@ export async function startPredictor(
         return all;
       },
       useNovelty: async (stats) => {
-        await worker.call<'usingNovelty'>({ type: 'useNovelty', stats });
+        await Promise.all(workers.map((worker) => worker.call<'usingNovelty'>({ type: 'useNovelty', stats })));
       },
-      close: () => worker.terminate(),
+      close: terminate,
     };
   } catch (err) {
-    await worker.terminate();
+    await terminate();
     throw err;
   }
 }
