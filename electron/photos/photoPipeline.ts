@@ -271,33 +271,47 @@ function reduce(
     return out;
   }
   // Separable: rows first, then columns; weights are the overlap of [i, i+1) with each output pixel's span.
-  const spans = (n: number, from: number, to: number) =>
-    Array.from({ length: to }, (_, i) => {
-      const a = (i * n) / to;
-      const b = ((i + 1) * n) / to;
-      const weights: [number, number][] = [];
-      for (let j = Math.floor(a); j < Math.min(n, Math.ceil(b)); j++)
-        weights.push([from + j, (Math.min(b, j + 1) - Math.max(a, j)) / (b - a)]);
-      return weights;
-    });
   const xs = spans(box.width, box.left, width);
   const ys = spans(box.height, box.top, height);
   const rows = new Float32Array(box.height * width);
   for (let y = 0; y < box.height; y++) {
+    const base = (box.top + y) * srcWidth;
     for (let x = 0; x < width; x++) {
       let sum = 0;
-      for (const [sx, w] of xs[x]!) sum += w * src((box.top + y) * srcWidth + sx);
+      for (let k = xs.start[x]!; k < xs.start[x + 1]!; k++) sum += xs.weight[k]! * src(base + xs.source[k]!);
       rows[y * width + x] = sum;
     }
   }
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
       let sum = 0;
-      for (const [sy, w] of ys[y]!) sum += w * rows[(sy - box.top) * width + x]!;
+      for (let k = ys.start[y]!; k < ys.start[y + 1]!; k++)
+        sum += ys.weight[k]! * rows[(ys.source[k]! - box.top) * width + x]!;
       out[y * width + x] = sum;
     }
   }
   return out;
+}
+
+/**
+ * Area resampling's taps along one axis, from `n` source pixels starting at `from` to `to` output pixels: output
+ * pixel i reads source pixels source[k] with weights weight[k] for k from start[i] to start[i + 1] (flat arrays:
+ * the reduction's inner loop over them ran 2× as fast as over arrays of pairs; scratch profile, 2026-12-01).
+ */
+function spans(n: number, from: number, to: number): { start: Int32Array; source: Int32Array; weight: Float64Array } {
+  const start = new Int32Array(to + 1);
+  const source: number[] = [];
+  const weight: number[] = [];
+  for (let i = 0; i < to; i++) {
+    const a = (i * n) / to;
+    const b = ((i + 1) * n) / to;
+    for (let j = Math.floor(a); j < Math.min(n, Math.ceil(b)); j++) {
+      source.push(from + j);
+      weight.push((Math.min(b, j + 1) - Math.max(a, j)) / (b - a));
+    }
+    start[i + 1] = source.length;
+  }
+  return { start, source: Int32Array.from(source), weight: Float64Array.from(weight) };
 }
 
 type Box = { left: number; top: number; width: number; height: number };
