@@ -25,8 +25,12 @@ test("npm run bench -- --only SECTION --json measures that section alone; the CL
     assert.equal(r.code, 0, r.stderr);
     const result = JSON.parse(r.stdout);
     assert.deepEqual(Object.keys(result), ['inference']);
-    assert.equal(result.inference.batchSize, 64);
-    assert.ok(result.inference.imagesPerSecond > 0, r.stdout);
+    // --quick times 512 images instead of 2,048, in the import's calls of 256, through one and two workers.
+    assert.equal(result.inference.images, 512);
+    assert.equal(result.inference.batchSize, 256);
+    assert.ok(result.inference.workers >= 1, r.stdout);
+    for (const rate of ['imagesPerSecond', 'oneWorkerImagesPerSecond', 'onceEachImagesPerSecond'])
+      assert.ok(result.inference[rate] > 0, `${rate}: ${r.stdout}`);
   }
 });
 
