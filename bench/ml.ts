@@ -4,9 +4,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { IMAGE_SIZE, PIXELS, type ImageSet } from '../electron/dataset/fashionMnist.ts';
 import { initBackend } from '../electron/ml/backend.ts';
-import { inferenceNetwork } from '../electron/ml/classifier.ts';
 import { APP_FLIP_AVERAGING, rowsToMirror } from '../electron/ml/flipAveraging.ts';
-import { loadModel } from '../electron/ml/modelFiles.ts';
 import { startPredictor, type Predictor } from '../electron/ml/inference.ts';
 import { buildModel, logitsModel, DEFAULT_ARCHITECTURE, type ArchitectureSpec } from '../electron/ml/model.ts';
 import { DEFAULT_TRAIN_OPTIONS, Trainer } from '../electron/ml/train.ts';
@@ -168,27 +166,24 @@ export async function benchInference(
     }
     return count / median(seconds);
   };
-  const timed = async (options: Parameters<typeof startPredictor>[1]) => {
+  /** The rate of a predictor started with `options`; with `probabilities`, also what it says of the images. */
+  const timed = async (options: Parameters<typeof startPredictor>[1], probabilities = false) => {
     const predictor = await startPredictor(modelDir, options);
     try {
       return {
         predictor: { backend: predictor.backend, workers: predictor.workers },
         rate: await imagesPerSecond(predictor),
+        probabilities: probabilities ? await predictor.predictEach(inputs) : undefined,
       };
     } finally {
       await predictor.close();
     }
   };
-  // Side by side: the app's predictor, then one worker as the app classifies, then one worker classifying once.
+  // Side by side: the app's predictor, then one worker as the app classifies, then one worker classifying once,
+  // whose probabilities say which images the app mirrors.
   const app = await timed({});
   const oneWorker = await timed({ workers: 1 });
-  const onceEach = await timed({ workers: 1, flipAverage: false });
-  await initBackend();
-  const model = await loadModel(modelDir);
-  const network = inferenceNetwork(model);
-  const probabilities = network.probabilities(test.images.subarray(0, count * PIXELS), count);
-  network.dispose();
-  model.dispose();
+  const onceEach = await timed({ workers: 1, flipAverage: false }, true);
   return {
     backend: app.predictor.backend,
     batchSize,
@@ -197,7 +192,7 @@ export async function benchInference(
     imagesPerSecond: app.rate,
     oneWorkerImagesPerSecond: oneWorker.rate,
     onceEachImagesPerSecond: onceEach.rate,
-    mirroredShare: rowsToMirror(probabilities, count, APP_FLIP_AVERAGING).length / count,
+    mirroredShare: rowsToMirror(onceEach.probabilities!, count, APP_FLIP_AVERAGING).length / count,
   };
 }
 
