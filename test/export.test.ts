@@ -126,6 +126,13 @@ test('bad requests: unknown format or category is a usage error; a missing catal
   assert.equal(noCatalog.code, 1);
   assert.match(noCatalog.stderr, /no catalog at .*none\.sqlite; run classify first/);
   assert.ok(!fs.existsSync(path.join(dir, 'none.sqlite')));
+  // An empty file is no catalog either (SQLite would take it for a new one and write a schema into it).
+  const empty = path.join(dir, 'empty.sqlite');
+  fs.writeFileSync(empty, '');
+  const emptyFile = cli(['export', '--db', empty, '--out', path.join(dir, 'x.csv')]);
+  assert.equal(emptyFile.code, 1);
+  assert.match(emptyFile.stderr, /no catalog at .*empty\.sqlite \(the file is empty\); run classify first/);
+  assert.equal(fs.statSync(empty).size, 0);
   const noFolder = cli(['export', '--db', db, '--out', path.join(dir, 'missing', 'x.csv')]);
   assert.equal(noFolder.code, 1);
   assert.match(noFolder.stderr, /cannot write .*missing\/x\.csv: the folder .*missing does not exist/);

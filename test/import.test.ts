@@ -6,7 +6,9 @@ import { after, before, describe, test } from 'node:test';
 import { parse } from 'csv-parse/sync';
 import { Catalog } from '../electron/catalog/catalog.ts';
 import { fillSyntheticCatalog } from './fixtures/syntheticCatalog.ts';
-import { MIGRATIONS } from '../electron/catalog/migrations.ts';
+import { APPLICATION_ID, MIGRATIONS } from '../electron/catalog/migrations.ts';
+import Database from 'better-sqlite3';
+import crypto from 'node:crypto';
 import { defaultModelDir } from '../electron/appPaths.ts';
 import { loadFashionMnist, PIXELS } from '../electron/dataset/fashionMnist.ts';
 import { seededRandom } from '../electron/ml/augment.ts';
@@ -394,6 +396,45 @@ describe('the catalog', () => {
     rawDb(catalog).pragma('user_version = 99');
     catalog.close();
     assert.throws(() => new Catalog(file), /newer Fashion Sorter \(schema 99/);
+  });
+  test("refuses another program's database, or a file that is not one, and leaves its bytes as they were", () => {
+    const dir = tempDir('foreign');
+    const sha = (file: string) => crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+    const other = path.join(dir, 'photos-manager.sqlite');
+    const theirs = new Database(other);
+    theirs.exec(`CREATE TABLE albums (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO albums (name) VALUES ('x')`);
+    theirs.close();
+    const stamped = path.join(dir, 'stamped.sqlite');
+    const app = new Database(stamped);
+    app.pragma('application_id = 1234');
+    app.close();
+    const image = path.join(dir, 'not-a-db.sqlite');
+    fs.writeFileSync(image, Buffer.alloc(4096, 7));
+    for (const [file, reason] of [
+      [other, /cannot be used as a catalog: it is a SQLite database with other tables \(albums\).*left as it was/],
+      [stamped, /cannot be used as a catalog: it is another program's SQLite database \(application id 1234\)/],
+      [image, /not a SQLite database \(not a Fashion Sorter catalog\); it was left as it was/],
+    ] as const) {
+      const before = sha(file);
+      assert.throws(() => new Catalog(file), reason);
+      assert.equal(sha(file), before, `${file} unchanged`);
+      assert.ok(!fs.existsSync(`${file}-wal`), `${file}: no journal beside it`);
+    }
+    assert.throws(() => new Catalog(dir), /it is a folder/);
+  });
+  test('a new catalog carries its application id, and one made before the id existed is known by its schema', () => {
+    const dir = tempDir('appid');
+    const { catalog } = openCatalog(dir);
+    const file = path.join(dir, 'catalog.sqlite');
+    assert.equal(rawDb(catalog).pragma('application_id', { simple: true }), APPLICATION_ID);
+    rawDb(catalog).pragma('application_id = 0');
+    catalog.close();
+    const reopened = new Catalog(file);
+    try {
+      assert.equal(reopened.models.activeModel()?.version, predictor.version);
+    } finally {
+      reopened.close();
+    }
   });
 });
 

@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import { makePrivateDir } from '../appPaths.ts';
 import { ImportJobs } from './imports.ts';
 import { Labels } from './labels.ts';
-import { migrate, migrationsDue } from './migrations.ts';
+import { migrate, migrationsDue, notACatalog } from './migrations.ts';
 import { ModelVersions } from './models.ts';
 import { Predictions } from './predictions.ts';
 import { WindowQueries } from './queries.ts';
@@ -13,6 +13,10 @@ import { SortJournal } from './sortJournal.ts';
 
 /** Why SQLite could not open a catalog, in words that say what to do. */
 function whyCannotOpen(file: string, err: Error): string {
+  if (fs.statSync(file, { throwIfNoEntry: false })?.isDirectory())
+    return 'it is a folder; give the path of a catalog file';
+  if ((err as { code?: string }).code === 'SQLITE_NOTADB')
+    return 'the file is not a SQLite database (not a Fashion Sorter catalog); it was left as it was';
   const dir = path.dirname(file);
   try {
     fs.accessSync(dir, fs.constants.W_OK);
@@ -106,14 +110,26 @@ export class Catalog {
   ) {
     makePrivateDir(path.dirname(file));
     const created = !fs.existsSync(file);
+    let db: Database.Database | undefined;
+    let foreign: string | undefined;
     try {
-      this.db = new Database(file);
-      // Readable by the user alone; SQLite gives its -wal and -shm files the same permissions.
-      if (created) fs.chmodSync(file, 0o600);
-      this.db.pragma('journal_mode = WAL');
+      db = new Database(file);
+      // Before anything is written (even the journal mode): another program's database is left as it was.
+      foreign = notACatalog(db);
+      if (!foreign) {
+        // Readable by the user alone; SQLite gives its -wal and -shm files the same permissions.
+        if (created) fs.chmodSync(file, 0o600);
+        db.pragma('journal_mode = WAL');
+      }
     } catch (err) {
+      db?.close();
       throw new Error(`cannot open the catalog ${file}: ${whyCannotOpen(file, err as Error)}`, { cause: err });
     }
+    if (foreign) {
+      db.close();
+      throw new Error(`${file} cannot be used as a catalog: ${foreign}; it was left as it was. Give another file name`);
+    }
+    this.db = db;
     this.models = new ModelVersions(this.db);
     this.imports = new ImportJobs(this.db);
     this.predictions = new Predictions(this.db);

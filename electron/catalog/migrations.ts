@@ -370,6 +370,29 @@ export const MIGRATIONS: string[] = [
 export const comparable = (text: string): string => text.normalize('NFC');
 
 /**
+ * SQLite's application id of a Fashion Sorter catalog ("FSrt"; https://www.sqlite.org/pragma.html#pragma_application_id),
+ * set with every migration, so that another program's database is told apart from a catalog.
+ */
+export const APPLICATION_ID = 0x46537274;
+
+/**
+ * Why the open database `db` is not a Fashion Sorter catalog, or undefined when it is one or holds no tables
+ * yet (a new catalog). A catalog made before its application id was set is told by its schema version and its
+ * photos and models tables. Reads only.
+ */
+export function notACatalog(db: Database.Database): string | undefined {
+  const id = db.pragma('application_id', { simple: true }) as number;
+  if (id === APPLICATION_ID) return undefined;
+  if (id !== 0) return `it is another program's SQLite database (application id ${id}), not a Fashion Sorter catalog`;
+  const tables = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table'").pluck().all() as string[];
+  if (tables.length === 0) return undefined;
+  const version = db.pragma('user_version', { simple: true }) as number;
+  if (version >= 1 && tables.includes('photos') && tables.includes('models')) return undefined;
+  const some = tables.slice(0, 3).join(', ') + (tables.length > 3 ? ', …' : '');
+  return `it is a SQLite database with other tables (${some}), not a Fashion Sorter catalog`;
+}
+
+/**
  * How many migrations a catalog needs to reach this version's schema (0 for an up-to-date one); throws for a
  * catalog a newer Fashion Sorter wrote. Reads only, so it runs while another program holds the write lock.
  */
@@ -396,6 +419,7 @@ export function migrate(db: Database.Database): void {
     db.transaction(() => {
       db.exec(MIGRATIONS[version]!);
       db.pragma(`user_version = ${version + 1}`);
+      db.pragma(`application_id = ${APPLICATION_ID}`);
     })();
   }
 }

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { createServices, type ServiceOptions, type Services } from '../app/services.ts';
 import { CATALOG_WAIT_MS, type CatalogWait } from '../catalog/catalog.ts';
@@ -92,4 +93,26 @@ export async function withServices<T>(
   } finally {
     await services.close();
   }
+}
+
+/**
+ * The --db catalog, which must already exist (export and sort never create one; the services bring an older
+ * one up to this version's schema once the catalog accepts writes).
+ */
+export function existingCatalogFile(values: Values): string {
+  const dbFile = pathOption(values, 'db');
+  if (!dbFile) throw new UsageError('--db FILE is required');
+  return existingCatalog(dbFile);
+}
+
+/**
+ * `dbFile` when a catalog may be there: throws when nothing is, or an empty file (which SQLite would take for a
+ * new database). What is there is checked when it is opened (Catalog: another program's database is refused).
+ */
+export function existingCatalog(dbFile: string): string {
+  const stat = fs.statSync(dbFile, { throwIfNoEntry: false });
+  if (!stat) throw new Error(`no catalog at ${dbFile}; run classify first`);
+  if (stat.isFile() && stat.size === 0)
+    throw new Error(`no catalog at ${dbFile} (the file is empty); run classify first`);
+  return dbFile;
 }

@@ -1,9 +1,8 @@
-import fs from 'node:fs';
 import type { PhotoSelection } from '../../contract/api.ts';
 import { DEFAULT_REVIEW_RULE } from '../../contract/review.ts';
 import { categoryFromText } from '../dataset/fashionMnist.ts';
 import type { ExportFormat } from '../export/catalogExport.ts';
-import { pathOption, UsageError, withServices, type Values } from './args.ts';
+import { existingCatalogFile, pathOption, UsageError, withServices, type Values } from './args.ts';
 import { CLASS_NAMES } from '../../contract/categories.ts';
 
 /** The photos --reviewed-only / --needs-review / --category choose (all of them by default). */
@@ -16,17 +15,6 @@ export function selectionOption(values: Values): PhotoSelection {
   if (typeof raw === 'string' && category === undefined)
     throw new UsageError(`--category must be 0–9 or one of ${CLASS_NAMES.join(', ')}; got "${raw}"`);
   return { queue, category, rule: DEFAULT_REVIEW_RULE };
-}
-
-/**
- * The --db catalog, which must already exist (export and sort never create one; the services bring an older
- * one up to this version's schema once the catalog accepts writes).
- */
-export function existingCatalogFile(values: Values): string {
-  const dbFile = pathOption(values, 'db');
-  if (!dbFile) throw new UsageError('--db FILE is required');
-  if (!fs.existsSync(dbFile)) throw new Error(`no catalog at ${dbFile}; run classify first`);
-  return dbFile;
 }
 
 /** `export --db FILE --out FILE [--format catalog|fashion-mnist] [--reviewed-only|--needs-review] [--category C] [--bom]` */

@@ -1,9 +1,16 @@
-import fs from 'node:fs';
 import { CLASS_NAMES } from '../../contract/categories.ts';
 import { defaultCatalogFile } from '../appPaths.ts';
 import type { Candidate } from '../learning/improveModel.ts';
 import { DEFAULT_FINETUNE_OPTIONS } from '../ml/fineTune.ts';
-import { duration, intOption, pathOption, waitingForCatalog, withServices, type Values } from './args.ts';
+import {
+  duration,
+  existingCatalog,
+  intOption,
+  pathOption,
+  waitingForCatalog,
+  withServices,
+  type Values,
+} from './args.ts';
 
 const pct = (x: number | null) => (x === null ? '—' : `${(100 * x).toFixed(2)}%`);
 
@@ -45,9 +52,8 @@ function printComparison(c: Candidate): void {
  * write waits for a catalog another program is writing to (saying so), and the first is tried before training.
  */
 export async function runFinetune(values: Values): Promise<void> {
-  const dbFile = pathOption(values, 'db') ?? defaultCatalogFile();
   // Fine-tuning learns from a catalog's reviews: it never makes an empty one.
-  if (!fs.existsSync(dbFile)) throw new Error(`no catalog at ${dbFile}; run classify first`);
+  const dbFile = existingCatalog(pathOption(values, 'db') ?? defaultCatalogFile());
   const fineTune = {
     ...DEFAULT_FINETUNE_OPTIONS,
     epochs: intOption(values, 'epochs', DEFAULT_FINETUNE_OPTIONS.epochs),

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import type { LabelChange } from '../../contract/api.ts';
 import { categoryFromText } from '../dataset/fashionMnist.ts';
-import { pathOption, UsageError, withServices, type Values } from './args.ts';
+import { existingCatalog, pathOption, UsageError, withServices, type Values } from './args.ts';
 import { CLASS_NAMES } from '../../contract/categories.ts';
 
 /**
@@ -102,7 +102,7 @@ export async function runLabel(values: Values): Promise<void> {
   const dbFile = pathOption(values, 'db');
   const csvFile = pathOption(values, 'csv');
   if (!dbFile || !csvFile) throw new UsageError('label needs --db FILE and --csv FILE');
-  if (!fs.existsSync(dbFile)) throw new Error(`no catalog at ${dbFile}; run classify first`);
+  existingCatalog(dbFile);
   const { rows, problems } = readLabelRows(csvFile);
   await withServices(dbFile, {}, async ({ api, operations }) => {
     const changes: LabelChange[] = [];

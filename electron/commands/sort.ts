@@ -2,9 +2,10 @@ import cliProgress from 'cli-progress';
 import { categoryFromText } from '../dataset/fashionMnist.ts';
 import { DEFAULT_FOLDER_NAMES } from '../export/fileNames.ts';
 import { formatBytes, type SortPlan, type SortRequest } from '../export/sortIntoFolders.ts';
-import { existingCatalogFile, selectionOption } from './export.ts';
+import { selectionOption } from './export.ts';
 import {
   duration,
+  existingCatalogFile,
   filesAndPhotos,
   pathOption,
   UsageError,
