@@ -9,16 +9,23 @@ export function cacheDir(): string {
   return path.join(base, 'fashion-sorter');
 }
 
+/** The app's name, package.json's productName: Electron names the per-user data folder after it. */
+export const PRODUCT_NAME = 'Fashion Sorter';
+
 /**
- * The per-user data folder (catalog, fine-tuned models): Electron's `userData` when the shell sets
- * FASHION_SORTER_DATA, otherwise the platform's usual place.
+ * The per-user data folder (catalog, fine-tuned models): FASHION_SORTER_DATA when set, otherwise the folder
+ * Electron's `app.getPath('userData')` gives the app (its appData folder and PRODUCT_NAME), so that the
+ * command line and the window open the same default catalog and models.
  */
 export function userDataDir(): string {
   if (process.env.FASHION_SORTER_DATA) return process.env.FASHION_SORTER_DATA;
-  if (process.platform === 'win32')
-    return path.join(process.env.APPDATA || path.join(os.homedir(), 'AppData', 'Roaming'), 'Fashion Sorter');
-  if (process.platform === 'darwin') return path.join(os.homedir(), 'Library', 'Application Support', 'Fashion Sorter');
-  return path.join(process.env.XDG_DATA_HOME || path.join(os.homedir(), '.local', 'share'), 'fashion-sorter');
+  const appData =
+    process.platform === 'win32'
+      ? process.env.APPDATA || path.join(os.homedir(), 'AppData', 'Roaming')
+      : process.platform === 'darwin'
+        ? path.join(os.homedir(), 'Library', 'Application Support')
+        : process.env.XDG_CONFIG_HOME || path.join(os.homedir(), '.config');
+  return path.join(appData, PRODUCT_NAME);
 }
 
 /**

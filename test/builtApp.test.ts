@@ -55,7 +55,7 @@ function profile(name: string) {
   const documents = path.join(dir, 'Documents');
   fs.mkdirSync(userData);
   fs.mkdirSync(documents);
-  return { dir, userData, documents, xdgData: path.join(dir, 'xdg-data') };
+  return { dir, userData, documents, xdgConfig: path.join(dir, 'xdg-config') };
 }
 
 function launch(
@@ -69,7 +69,7 @@ function launch(
     userData: p.userData,
     documents: p.documents,
     ...options,
-    env: { XDG_DATA_HOME: p.xdgData, FASHION_SORTER_DATA: '' },
+    env: { XDG_CONFIG_HOME: p.xdgConfig, FASHION_SORTER_DATA: '' },
   });
   return { ...p, app };
 }
@@ -206,7 +206,7 @@ test(
   'one folder of photos through the built services and their worker threads: imported, classified, served by hash, exported to CSV and sorted; every IPC channel answers the app and refuses others',
   { timeout: 300_000 },
   async () => {
-    const { app, dir, userData, xdgData } = launch('flow');
+    const { app, dir, userData, xdgConfig } = launch('flow');
     const photos = path.join(dir, 'photos');
     const files = await writePackshots(data.test.images, 24, path.join(photos, 'shoot 1'), { seed: 5 });
     fs.writeFileSync(path.join(photos, 'broken.jpg'), 'not a photo');
@@ -375,7 +375,7 @@ test(
       // Fine-tuned versions live beside the catalog in userData/models: a version published there is deleted with
       // its files when discarded; one anywhere else (here: the platform's default data folder) keeps its files.
       const inUserData = path.join(userData, 'models', 'resnet9-mini-ft1');
-      const elsewhere = path.join(xdgData, 'fashion-sorter', 'models', 'resnet9-mini-ft2');
+      const elsewhere = path.join(xdgConfig, 'Fashion Sorter', 'models', 'resnet9-mini-ft2');
       const catalog = new Catalog(path.join(userData, 'catalog.sqlite'));
       const published = [inUserData, elsewhere].map((modelDir, i) => {
         fs.mkdirSync(modelDir, { recursive: true });

@@ -33,7 +33,7 @@ test(
     fs.mkdirSync(userData);
     fs.mkdirSync(documents);
     const launch = () =>
-      launchBuiltApp({ userData, documents, env: { XDG_DATA_HOME: path.join(dir, 'xdg'), FASHION_SORTER_DATA: '' } });
+      launchBuiltApp({ userData, documents, env: { XDG_CONFIG_HOME: path.join(dir, 'xdg'), FASHION_SORTER_DATA: '' } });
     const fresh = path.join(userData, 'catalog.sqlite');
     const app = launch();
     try {

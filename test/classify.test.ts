@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { parse } from 'csv-parse/sync';
-import { projectRoot } from '../electron/appPaths.ts';
+import { PRODUCT_NAME, projectRoot } from '../electron/appPaths.ts';
 import { Catalog } from '../electron/catalog/catalog.ts';
 import { loadFashionMnist } from '../electron/dataset/fashionMnist.ts';
 import { writePackshots } from './fixtures/samplePhotos.ts';
@@ -31,6 +31,25 @@ test('classify without a folder is a usage error; a folder that does not exist f
   assert.equal(toFolder.code, 1);
   assert.match(toFolder.stderr, /cannot write .*: it is a folder; give a file name in it/);
   assert.ok(!fs.existsSync(path.join(dir, 'd.sqlite')), 'no catalog was made');
+});
+
+test("without --db the command line imports into the window's default catalog: Electron's userData (its appData folder and the product's name)", async () => {
+  const dir = tempDir('cli-default');
+  await writePackshots(data.test.images, 2, path.join(dir, 'photos'));
+  const pkg = JSON.parse(fs.readFileSync(path.join(projectRoot, 'package.json'), 'utf8')) as { productName: string };
+  assert.equal(PRODUCT_NAME, pkg.productName, 'Electron names userData after package.json productName');
+  // On Linux Electron's appData is XDG_CONFIG_HOME (~/.config); the window opens userData/catalog.sqlite first.
+  const config = path.join(dir, 'config');
+  const r = cli(['classify', path.join(dir, 'photos'), '--json'], {
+    FASHION_SORTER_CACHE: dir,
+    FASHION_SORTER_DATA: '',
+    XDG_CONFIG_HOME: config,
+    XDG_DATA_HOME: path.join(dir, 'data'),
+  });
+  assert.equal(r.code, 0, r.stderr);
+  const catalog = path.join(config, pkg.productName, 'catalog.sqlite');
+  assert.equal(count(catalog, 'SELECT count(*) FROM photos'), 2);
+  assert.ok(!fs.existsSync(path.join(dir, 'data')), 'nothing in XDG_DATA_HOME');
 });
 
 test(
