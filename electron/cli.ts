@@ -183,4 +183,9 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+// A reader that stops reading (`| head -1`) closes the pipe: the command's work goes on to its end, its printing
+// stops, and the exit code is the work's, not a crash's.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') throw err;
+});
 process.exitCode = await main(process.argv.slice(2));

@@ -52,6 +52,26 @@ test("without --db the command line imports into the window's default catalog: E
   assert.ok(!fs.existsSync(path.join(dir, 'data')), 'nothing in XDG_DATA_HOME');
 });
 
+test('a reader that stops reading (`| head -1`) ends only the printing: the command finishes its work and exits 0', async () => {
+  const dir = tempDir('cli-pipe');
+  await writePackshots(data.test.images, 3, path.join(dir, 'photos'));
+  const out = path.join(dir, 'labels.csv');
+  const args = ['classify', path.join(dir, 'photos'), '--db', path.join(dir, 'c.sqlite'), '--out', out];
+  const child = spawn(process.execPath, [...CLI, ...args], {
+    cwd: projectRoot,
+    env: { ...process.env, FASHION_SORTER_CACHE: dir },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  // As `head -1` does: read the first line, then close the pipe.
+  child.stdout.once('data', () => child.stdout.destroy());
+  const code = await new Promise((resolve) => child.on('exit', resolve));
+  assert.equal(code, 0, stderr);
+  assert.doesNotMatch(stderr, /EPIPE/);
+  assert.equal(parse(fs.readFileSync(out, 'utf8'), { columns: true }).length, 3);
+});
+
 test(
   'SIGKILL in the middle of an import, then the same command again: the job completes with every photo exactly once',
   { timeout: 600_000 },
