@@ -204,6 +204,25 @@ test(
       [CLASS_NAMES.indexOf('Shirt'), 3, CLASS_NAMES.indexOf('Ankle boot')],
     );
     assert.equal(count(db, 'SELECT count(*) FROM labels'), 3);
+    // classify --out again: the reviewers' categories, not the model's guesses, and which is which.
+    const again = path.join(dir, 'again.csv');
+    assert.equal(cli(['classify', photos, '--db', db, '--out', again], { FASHION_SORTER_CACHE: dir }).code, 0);
+    const written = parse(fs.readFileSync(again), { columns: true }) as Record<string, string>[];
+    const rowOf = (file: string) => written.find((row) => row.path === file)!;
+    assert.deepEqual(
+      [files[0]!, files[1]!, odd].map((file) => [
+        rowOf(file).category_name,
+        rowOf(file).source,
+        rowOf(file).confidence,
+      ]),
+      [
+        ['Shirt', 'reviewer', ''],
+        ['Dress', 'reviewer', ''],
+        ['Ankle boot', 'reviewer', ''],
+      ],
+    );
+    assert.equal(rowOf(files[2]!).source, 'model');
+    assert.ok(Number(rowOf(files[2]!).confidence) > 0, 'the model row keeps its probability');
 
     // As a spreadsheet in a European locale saves it (a byte order mark, semicolons, capitalised headings),
     // with categories as people type them: plurals, short forms, the sorted folders' names.

@@ -18,6 +18,7 @@ import {
   type CatalogWait,
 } from '../catalog/catalog.ts';
 import type { ModelRow } from '../catalog/models.ts';
+import type { JobCategory } from '../catalog/imports.ts';
 import { loadFashionMnist } from '../dataset/fashionMnist.ts';
 import {
   activateModel,
@@ -116,8 +117,8 @@ export interface Operations {
   classify(roots: string[], run?: Foreground<ImportProgress>): Promise<Classified>;
   /** Photos, per-category counts and photos needing review (the default rule) among an import's photos. */
   jobSummary(jobId: number): Promise<{ photos: number; perCategory: number[]; needsReview: number }>;
-  /** Each file an import predicted, with its category and confidence (0–1). */
-  jobPredictions(jobId: number): Promise<{ path: string; label: number; confidence: number }[]>;
+  /** Each file of an import with its category: the reviewer's where there is one, else the model's with its probability (0–1). */
+  jobCategories(jobId: number): Promise<JobCategory[]>;
   /**
    * The photo at a path (absolute, or relative to `baseDir`), else the one photo imported under a bare file name;
    * `named`: how many photos were imported under that bare name (more than one: the name alone cannot say which).
@@ -317,7 +318,7 @@ export function createServices(options: ServiceOptions = {}): Services {
       return { ...result, model: { name: model.name, version: model.version, backend: model.backend } };
     },
     jobSummary: async (jobId) => (await openCatalog()).imports.jobSummary(jobId),
-    jobPredictions: async (jobId) => (await openCatalog()).imports.jobPredictions(jobId),
+    jobCategories: async (jobId) => (await openCatalog()).imports.jobCategories(jobId),
     async findPhoto(file, baseDir) {
       const cat = await openCatalog();
       const photoId = cat.queries.photoAtPath(path.resolve(baseDir, file));

@@ -8,6 +8,14 @@ import { comparable } from './migrations.ts';
 import { needsReviewSql, reviewParams } from './queries.ts';
 
 /** A converted photo, ready to be stored. */
+/** One file of an import and its photo's category (ImportJobs.jobCategories). */
+export interface JobCategory {
+  path: string;
+  category: number;
+  source: 'reviewer' | 'model';
+  confidence: number | null;
+}
+
 export interface ImportedPhoto {
   fileId: number;
   path: string;
@@ -262,13 +270,19 @@ export class ImportJobs {
     return { photos: total, perCategory, needsReview: n };
   }
 
-  /** Every imported file of a job with its photo's prediction, in path order. */
-  jobPredictions(jobId: number): { path: string; label: number; confidence: number }[] {
+  /**
+   * Every imported file of a job with its photo's category, in path order: the reviewer's where there is one
+   * (`source` 'reviewer', `confidence` null: the model's certainty was about its own guess), else the model's
+   * (`source` 'model', its probability 0–1). Files whose photo has neither are left out.
+   */
+  jobCategories(jobId: number): JobCategory[] {
     return this.db
       .prepare(
-        `SELECT f.path, p.predicted_label AS label, p.confidence FROM import_files f JOIN photos p ON p.id = f.photo_id
-      WHERE f.job_id = ? AND f.state = 'done' AND p.predicted_label IS NOT NULL ORDER BY f.path`,
+        `SELECT f.path, p.category, CASE WHEN p.label IS NULL THEN 'model' ELSE 'reviewer' END AS source,
+        CASE WHEN p.label IS NULL THEN p.confidence END AS confidence
+      FROM import_files f JOIN photos p ON p.id = f.photo_id
+      WHERE f.job_id = ? AND f.state = 'done' AND p.category IS NOT NULL ORDER BY f.path`,
       )
-      .all(jobId) as { path: string; label: number; confidence: number }[];
+      .all(jobId) as JobCategory[];
   }
 }

@@ -92,12 +92,13 @@ export async function runClassify(values: Values, folders: string[]): Promise<vo
       if (outFile) {
         await writeCsvFile(
           outFile,
-          ['path', 'category_id', 'category_name', 'confidence'],
-          (await operations.jobPredictions(result.jobId)).map((r) => [
+          ['path', 'category_id', 'category_name', 'source', 'confidence'],
+          (await operations.jobCategories(result.jobId)).map((r) => [
             r.path,
-            r.label,
-            CLASS_NAMES[r.label],
-            r.confidence.toFixed(4),
+            r.category,
+            CLASS_NAMES[r.category],
+            r.source,
+            r.confidence === null ? '' : r.confidence.toFixed(4),
           ]),
         );
       }
