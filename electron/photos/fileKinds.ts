@@ -30,11 +30,15 @@ function isText(head: Buffer): boolean {
   return !text.slice(0, text.length - 3).includes('\uFFFD');
 }
 
+/** A file name whose extension says photo. */
+const PHOTO_NAME = /\.(jpe?g|jfif|png|gif|webp|tiff?|hei[cf]|avif|bmp)$/i;
+
 /**
  * What the file that begins with `head` (its first `SNIFF_BYTES` bytes, or all of a shorter file) is:
- * a raster image and its format, or something else and what.
+ * a raster image and its format, or something else and what. `name` (the file's name, when known) only
+ * words the reason: a text file named as a photo is told apart from notes or a labels list beside the photos.
  */
-export function contentKind(head: Buffer): ContentKind {
+export function contentKind(head: Buffer, name?: string): ContentKind {
   if (startsWith(head, [0xff, 0xd8, 0xff])) return { type: 'raster', format: 'jpeg' };
   if (startsWith(head, [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])) return { type: 'raster', format: 'png' };
   if (startsWith(head, 'GIF87a') || startsWith(head, 'GIF89a')) return { type: 'raster', format: 'gif' };
@@ -83,7 +87,13 @@ export function contentKind(head: Buffer): ContentKind {
         type: 'other',
         what: 'not an image: a web page (HTML), as a download saves when it got the page instead of the picture',
       };
-    return { type: 'other', what: 'not an image: the file holds text (its name says photo, its content does not)' };
+    return {
+      type: 'other',
+      what:
+        name !== undefined && PHOTO_NAME.test(name)
+          ? 'not an image: the file holds text (its name says photo, its content does not)'
+          : 'not an image: the file holds text',
+    };
   }
   return {
     type: 'other',

@@ -4,6 +4,7 @@
  */
 import { constants } from 'node:fs';
 import fs from 'node:fs/promises';
+import path from 'node:path';
 import sharp from 'sharp';
 import { serveRequests } from '../workerThreads.ts';
 import { convertPhotoFile } from './bmp.ts';
@@ -37,7 +38,7 @@ async function readPhotoFile(file: string): Promise<{ bytes: Buffer; mtimeMs: nu
     }
     const bytes = Buffer.allocUnsafe(stat.size);
     let read = (await handle.read(bytes, 0, Math.min(SNIFF_BYTES, stat.size), 0)).bytesRead;
-    const kind = contentKind(bytes.subarray(0, read));
+    const kind = contentKind(bytes.subarray(0, read), path.basename(file));
     if (read > 0 && kind.type === 'other') throw new PhotoError(kind.what);
     while (read < stat.size) {
       const { bytesRead } = await handle.read(bytes, read, stat.size - read, read);
