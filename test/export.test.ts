@@ -55,6 +55,16 @@ test('the catalog CSV, read back by Python, has every field equal to the catalog
   const r = cli(['export', '--db', db, '--out', out, '--bom']);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /wrote 24 rows/);
+  // As the window's Export dialog does, it says how many rows carry the model's guess for a photo still in review:
+  // as many as the review queue's own export has.
+  const unsure = Number(
+    /(\d+) of these photos still need review: their category is the model's guess/.exec(r.stdout)?.[1],
+  );
+  const queue = cli(['export', '--db', db, '--out', path.join(dir, 'queue.csv'), '--needs-review']);
+  assert.equal(queue.code, 0, queue.stderr);
+  assert.ok(unsure > 0, r.stdout);
+  assert.match(queue.stdout, new RegExp(`wrote ${unsure} rows`));
+  assert.doesNotMatch(queue.stdout, /still need review/, 'the review queue chosen as such needs no warning');
   assert.deepEqual([...fs.readFileSync(out).subarray(0, 3)], [0xef, 0xbb, 0xbf], 'UTF-8 byte order mark for Excel');
   const [header, ...rows] = pythonRows(out);
   assert.deepEqual(header, CATALOG_COLUMNS);

@@ -1,4 +1,4 @@
-import type { PhotoSelection } from '../../contract/api.ts';
+import type { FashionSorterApi, PhotoSelection } from '../../contract/api.ts';
 import { DEFAULT_REVIEW_RULE } from '../../contract/review.ts';
 import { categoryFromText } from '../dataset/fashionMnist.ts';
 import type { ExportFormat } from '../export/catalogExport.ts';
@@ -17,6 +17,25 @@ export function selectionOption(values: Values): PhotoSelection {
   return { queue, category, rule: DEFAULT_REVIEW_RULE };
 }
 
+/**
+ * How many of `selection`'s photos still need review (their category is the model's guess), for saying so beside
+ * an export or a sort of them: 0 for a selection of reviewed photos alone, or of the review queue itself (chosen
+ * as such). The window's Export dialog says the same and leaves them out by default; here --reviewed-only does.
+ */
+export async function unsureIn(api: FashionSorterApi, selection: PhotoSelection): Promise<number> {
+  if (selection.queue !== 'all') return 0;
+  const { category, search, rule } = selection;
+  return (await api.selectionCounts({ category, search, rule })).needsReview.photos;
+}
+
+/** The line that says so, or nothing when no photo of the selection needs review. */
+export const unsureLine = (n: number): string[] =>
+  n === 0
+    ? []
+    : [
+        `${n} of these photos still ${n === 1 ? 'needs' : 'need'} review: their category is the model's guess (--reviewed-only leaves them out)`,
+      ];
+
 /** `export --db FILE --out FILE [--format catalog|fashion-mnist] [--reviewed-only|--needs-review] [--category C] [--bom]` */
 export async function runExport(values: Values): Promise<void> {
   const out = pathOption(values, 'out');
@@ -25,11 +44,13 @@ export async function runExport(values: Values): Promise<void> {
   if (format !== 'catalog' && format !== 'fashion-mnist')
     throw new UsageError(`--format must be catalog or fashion-mnist; got "${String(values.format)}"`);
   const selection = selectionOption(values);
-  await withServices(existingCatalogFile(values), {}, async ({ operations }) => {
+  await withServices(existingCatalogFile(values), {}, async ({ api, operations }) => {
+    const unsure = await unsureIn(api, selection);
     const { rows, photos, seconds } = await operations.exportCsv(out, { format, selection, bom: values.bom === true });
     // The catalog layout has a row per file: say so where files share a photo, so that fewer photos than rows is no surprise.
     const shared =
       photos === rows ? '' : `, ${photos} distinct photos: rows with the same hash are files with the same image`;
     console.log(`wrote ${rows} rows to ${out} (${format} layout${shared}) in ${seconds.toFixed(1)} s`);
+    for (const line of unsureLine(unsure)) console.log(line);
   });
 }

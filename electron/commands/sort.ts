@@ -2,7 +2,7 @@ import cliProgress from 'cli-progress';
 import { categoryFromText } from '../dataset/fashionMnist.ts';
 import { DEFAULT_FOLDER_NAMES } from '../export/fileNames.ts';
 import { formatBytes, type SortPlan, type SortRequest } from '../export/sortIntoFolders.ts';
-import { selectionOption } from './export.ts';
+import { selectionOption, unsureIn, unsureLine } from './export.ts';
 import {
   duration,
   existingCatalogFile,
@@ -28,7 +28,7 @@ function folderNames(values: Values): string[] {
   return folders;
 }
 
-function printPlan(plan: SortPlan): void {
+function printPlan(plan: SortPlan, unsure: number): void {
   const verb = plan.mode === 'move' ? 'move' : 'copy';
   console.log(
     `dry run: would ${verb} ${filesAndPhotos(plan.photos, plan.distinctPhotos)} (${formatBytes(plan.bytes)}) into ${plan.dest}${plan.resumes ? `, continuing job ${plan.resumes.jobId} (${plan.resumes.done} already sorted)` : ''}`,
@@ -45,6 +45,7 @@ function printPlan(plan: SortPlan): void {
   );
   for (const s of plan.sample.slice(0, 5)) console.log(`  ${s.source} → ${s.target}`);
   for (const u of plan.unavailable) console.log(`  cannot sort ${u.path}: ${u.reason}`);
+  for (const line of unsureLine(unsure)) console.log(line);
 }
 
 /** `sort --db FILE --dest DIR [--move] [--dry-run]`: one folder per category, copies by default. */
@@ -73,11 +74,12 @@ export async function runSort(values: Values): Promise<void> {
         )
       : undefined;
   try {
-    await withServices(dbFile, { signal: cancel.signal }, async ({ operations }) => {
+    await withServices(dbFile, { signal: cancel.signal }, async ({ api, operations }) => {
+      const needsReview = await unsureIn(api, request.selection);
       if (values['dry-run']) {
         const plan = await operations.planSort(request);
-        if (values.json) console.log(JSON.stringify(plan, null, 1));
-        else printPlan(plan);
+        if (values.json) console.log(JSON.stringify({ ...plan, needsReview }, null, 1));
+        else printPlan(plan, needsReview);
         return;
       }
       const started = performance.now();
@@ -92,7 +94,7 @@ export async function runSort(values: Values): Promise<void> {
       });
       bar?.stop();
       const seconds = (performance.now() - started) / 1000;
-      if (values.json) console.log(JSON.stringify({ ...result, seconds }, null, 1));
+      if (values.json) console.log(JSON.stringify({ ...result, seconds, needsReview }, null, 1));
       else {
         const verb = result.mode === 'move' ? 'moved' : 'copied';
         console.log(
@@ -100,6 +102,7 @@ export async function runSort(values: Values): Promise<void> {
         );
         for (const f of result.failed.slice(0, 50)) console.log(`  ${f.path}: ${f.reason}`);
         if (result.failed.length > 50) console.log(`  … and ${result.failed.length - 50} more (--json lists all)`);
+        for (const line of unsureLine(needsReview)) console.log(line);
       }
       if (result.problem) throw new Error(result.problem);
     });
