@@ -11,6 +11,7 @@ import { runEvaluate } from './commands/evaluate.ts';
 import { runExport } from './commands/export.ts';
 import { runFinetune } from './commands/finetune.ts';
 import { runLabel } from './commands/label.ts';
+import { runModels } from './commands/models.ts';
 import { runNovelty } from './commands/novelty.ts';
 import { runSort } from './commands/sort.ts';
 import { runTrain } from './commands/train.ts';
@@ -35,6 +36,8 @@ Commands:
   classify  <folder…> [--db FILE] [--model DIR] [--out FILE.csv] [--json]
   label     --db FILE --csv FILE   (columns path,label; label a number 0–9 or a category name)
   finetune  --db FILE [--epochs N] [--activate] [--json] [--models DIR] [--data DIR]
+  models    [--db FILE] [--activate VERSION] [--json]   (lists the catalog's model versions; --activate makes one,
+            by number or name, the catalog's model, an earlier one too, and re-predicts the photos without a label)
   export    --db FILE --out FILE [--format catalog|fashion-mnist] [--reviewed-only | --needs-review]
             [--category C] [--bom]   (--bom: a UTF-8 byte order mark for Excel)
   sort      --db FILE --dest DIR [--move] [--dry-run] [--json] [--reviewed-only | --needs-review]
@@ -102,6 +105,14 @@ const COMMANDS: Record<
       data: { type: 'string' },
     },
     run: (v) => runFinetune(v),
+  },
+  models: {
+    options: {
+      db: { type: 'string' },
+      activate: { type: 'string' },
+      json: { type: 'boolean' },
+    },
+    run: (v) => runModels(v),
   },
   export: {
     options: {

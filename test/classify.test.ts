@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { parse } from 'csv-parse/sync';
-import { PRODUCT_NAME, projectRoot } from '../electron/appPaths.ts';
+import { defaultModelDir, PRODUCT_NAME, projectRoot } from '../electron/appPaths.ts';
 import { Catalog } from '../electron/catalog/catalog.ts';
 import { loadFashionMnist } from '../electron/dataset/fashionMnist.ts';
 import { writePackshots } from './fixtures/samplePhotos.ts';
@@ -70,6 +70,50 @@ test('a reader that stops reading (`| head -1`) ends only the printing: the comm
   assert.equal(code, 0, stderr);
   assert.doesNotMatch(stderr, /EPIPE/);
   assert.equal(parse(fs.readFileSync(out, 'utf8'), { columns: true }).length, 3);
+});
+
+test("models lists the catalog's versions and --activate makes one the catalog's model, an earlier one too, re-predicting what has no label", async () => {
+  const dir = tempDir('cli-models');
+  await writePackshots(data.test.images, 4, path.join(dir, 'photos'));
+  const db = path.join(dir, 'catalog.sqlite');
+  assert.equal(cli(['classify', path.join(dir, 'photos'), '--db', db], { FASHION_SORTER_CACHE: dir }).code, 0);
+  // A second version, as a fine-tune publishes one (here the shipped weights in a folder of their own).
+  const copy = path.join(dir, 'models', 'resnet9-mini-ft1');
+  fs.cpSync(defaultModelDir(), copy, { recursive: true });
+  const catalog = new Catalog(db);
+  const shipped = catalog.models.activeModel()!;
+  const second = catalog.models.registerModel({
+    name: 'resnet9-mini-ft1',
+    version: 'ft1',
+    dir: copy,
+    card: {},
+    parentId: shipped.id,
+  });
+  catalog.close();
+  const listed = cli(['models', '--db', db]);
+  assert.equal(listed.code, 0, listed.stderr);
+  assert.match(listed.stdout, new RegExp(`^\\* +${shipped.id} resnet9-mini `, 'm'));
+  assert.match(listed.stdout, new RegExp(`^  +${second.id} resnet9-mini-ft1 .*from resnet9-mini`, 'm'));
+  const predictedBy = (id: number) =>
+    count(db, 'SELECT count(*) FROM photos p JOIN predictions r ON r.id = p.prediction_id WHERE r.model_id = ?', id);
+
+  const activated = cli(['models', '--db', db, '--activate', 'resnet9-mini-ft1', '--json']);
+  assert.equal(activated.code, 0, activated.stderr);
+  const report = JSON.parse(activated.stdout);
+  assert.deepEqual(report.activated, { name: 'resnet9-mini-ft1', repredicted: 4, status: 'done' });
+  assert.equal(report.versions.find((v: { active: boolean }) => v.active).id, second.id);
+  assert.equal(predictedBy(second.id), 4);
+
+  // Back to the first by its number: a rollback.
+  const back = cli(['models', '--db', db, '--activate', String(shipped.id)]);
+  assert.equal(back.code, 0, back.stderr);
+  assert.match(back.stdout, /activated resnet9-mini; re-predicted 4 photos without a human label/);
+  assert.equal(predictedBy(shipped.id), 4);
+
+  const unknown = cli(['models', '--db', db, '--activate', 'resnet9-maxi']);
+  assert.equal(unknown.code, 1);
+  assert.match(unknown.stderr, /^error: no model version "resnet9-maxi" in the catalog; it has .*\d+ resnet9-mini-ft1/);
+  assert.ok(unknown.stderr.includes(`${shipped.id} resnet9-mini`), unknown.stderr);
 });
 
 test(

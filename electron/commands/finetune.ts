@@ -95,7 +95,7 @@ export async function runFinetune(values: Values): Promise<void> {
           console.log(
             activation
               ? `activated ${candidate.model.name}; re-predicted ${activation.repredicted} photos (${activation.status})`
-              : `saved ${candidate.model.dir} (not active; run again with --activate, or activate it in the app)`,
+              : `saved ${candidate.model.dir} (not active; \`models --db ${dbFile} --activate ${candidate.model.name}\` activates it, as the window's Activate does)`,
           );
         }
       },
