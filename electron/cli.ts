@@ -161,6 +161,26 @@ async function runBench(argv: string[]): Promise<number> {
   return benchMain(argv);
 }
 
+/** The usage lines of one command (its line in USAGE and those continuing it), or all of USAGE for none. */
+function usageOf(command: string | undefined): string {
+  const lines = USAGE.split('\n');
+  const start = lines.findIndex((line) => command !== undefined && line.startsWith(`  ${command.padEnd(9)} `));
+  if (start < 0) return USAGE;
+  let end = start + 1;
+  while (end < lines.length && lines[end]!.startsWith(' '.repeat(12))) end++;
+  const [first, ...rest] = lines.slice(start, end);
+  return `Usage: npm run cli -- ${first!.trimStart().replace(/^(\S+)\s+/, '$1 ')}\n${rest.join('\n')}${rest.length > 0 ? '\n' : ''}(npm run cli -- help lists every command)`;
+}
+
+/** A usage error in words: what was wrong with which option (node:util's parseArgs words them for programmers). */
+function usageProblem(err: Error & { code?: string }): string {
+  const option = /'(--?[^' <=]+)/.exec(err.message)?.[1];
+  if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return `there is no option ${option} for this command`;
+  if (err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE')
+    return /does not take an argument/.test(err.message) ? `${option} takes no value` : `${option} needs a value`;
+  return err.message;
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (!command || command === '--help' || command === 'help') {
@@ -181,7 +201,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (err) {
     if (err instanceof UsageError || (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {
-      console.error(`${(err as Error).message}\n\n${USAGE}`);
+      console.error(`${usageProblem(err as Error)}\n\n${usageOf(command)}`);
       return 2;
     }
     // A catalog another program took while a command was writing (past SQLite's own short wait, where a write did

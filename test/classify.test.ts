@@ -219,6 +219,10 @@ test(
     const db = path.join(dir, 'catalog.sqlite');
     assert.equal(cli(['classify', photos, '--db', db], { FASHION_SORTER_CACHE: dir }).code, 0);
 
+    const absent = cli(['label', '--db', db, '--csv', path.join(dir, 'nope.csv')]);
+    assert.equal(absent.code, 1);
+    assert.match(absent.stderr, /^error: cannot read .*nope\.csv: there is no such file; check its path\n$/);
+
     const bad = path.join(dir, 'bad.csv');
     fs.writeFileSync(bad, `path,label\n${files[0]},Shirt\n${path.join(photos, 'missing.jpg')},1\n${files[1]},Jumper\n`);
     const refused = cli(['label', '--db', db, '--csv', bad]);

@@ -132,6 +132,17 @@ test('the Fashion-MNIST CSV is the Kaggle layout and reads back through the proj
 test('bad requests: unknown format or category is a usage error; a missing catalog or folder says so and leaves nothing', () => {
   assert.equal(cli(['export', '--db', db, '--out', path.join(dir, 'x.csv'), '--format', 'xlsx']).code, 2);
   assert.equal(cli(['export', '--db', db, '--out', path.join(dir, 'x.csv'), '--category', 'Jumper']).code, 2);
+  // Usage errors in words, with the command's own usage (not every command's).
+  for (const [args, problem] of [
+    [['export', '--db', '--out', 'x.csv'], '--db needs a value'],
+    [['export', '--frobnicate'], 'there is no option --frobnicate for this command'],
+    [['export', '--bom=yes'], '--bom takes no value'],
+  ] as const) {
+    const r = cli([...args]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.ok(r.stderr.startsWith(`${problem}\n\nUsage: npm run cli -- export --db FILE --out FILE`), r.stderr);
+    assert.doesNotMatch(r.stderr, /sort --db|Did you forget|positional/);
+  }
   const noCatalog = cli(['export', '--db', path.join(dir, 'none.sqlite'), '--out', path.join(dir, 'x.csv')]);
   assert.equal(noCatalog.code, 1);
   assert.match(noCatalog.stderr, /no catalog at .*none\.sqlite; run classify first/);

@@ -124,6 +124,8 @@ test(
     const clash = cli(['sort', '--db', db, '--dest', dest, '--folder-name', '0=Tops', '--folder-name', '6=tops']);
     assert.match(clash.stderr, /T-shirt\/top and Shirt would share the folder "tops"/);
     assert.equal(cli(['sort', '--db', db, '--dest', dest, '--folder-name', 'Jumper=X']).code, 2);
+    const empty = cli(['sort', '--db', db, '--dest', dest, '--folder-name', 'Bag=']);
+    assert.equal(empty.stderr.trim(), 'error: the folder name for Bag is empty; give it a name');
     // An empty destination would be the current folder; a file is no destination, nor anything under it.
     assert.equal(cli(['sort', '--db', db, '--dest', '']).code, 2);
     const file = path.join(dir, 'a-file');

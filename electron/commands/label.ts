@@ -3,6 +3,7 @@ import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import type { LabelChange } from '../../contract/api.ts';
 import { categoryFromText } from '../dataset/fashionMnist.ts';
+import { explainReadError } from '../photos/photoPipeline.ts';
 import { existingCatalog, pathOption, UsageError, withServices, type Values } from './args.ts';
 import { CLASS_NAMES } from '../../contract/categories.ts';
 
@@ -71,14 +72,21 @@ function readLabelRows(csvFile: string): { rows: LabelRow[]; problems: Problem[]
       info: true,
     }) as unknown as typeof records;
   } catch (err) {
-    throw new Error(`${csvFile} is not a readable CSV: ${(err as Error).message}`, { cause: err });
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new Error(
+      code?.startsWith('E') && !code.startsWith('ERR_')
+        ? `cannot read ${csvFile}: ${code === 'ENOENT' ? 'there is no such file; check its path' : explainReadError(err as NodeJS.ErrnoException)}`
+        : `${csvFile} is not a readable CSV: ${(err as Error).message}`,
+      { cause: err },
+    );
   }
   const filled = records.filter(({ record }) => record.some((cell) => trimmed(cell) !== ''));
   if (filled.length === 0) return { rows: [], problems: [] };
-  const header = filled[0]!.record.map((name) => trimmed(name).toLowerCase());
+  const written = filled[0]!.record.map(trimmed);
+  const header = written.map((name) => name.toLowerCase());
   const [pathColumn, labelColumn] = [header.indexOf('path'), header.indexOf('label')];
   if (pathColumn < 0 || labelColumn < 0)
-    throw new Error(`${csvFile} needs the columns path,label (it has ${header.filter(Boolean).join(',')})`);
+    throw new Error(`${csvFile} needs the columns path,label (it has ${written.filter(Boolean).join(',')})`);
   const problems: Problem[] = [];
   const rows = filled.slice(1).map(({ record, info }) => {
     const extra = record.slice(header.length).filter((cell) => trimmed(cell) !== '');

@@ -31,9 +31,10 @@ export function checkFolderNames(names: readonly string[]): void {
     throw new Error(`there must be ${NUM_CLASSES} folder names, one per category; got ${names.length}`);
   const seen = new Map<string, number>();
   names.forEach((name, k) => {
-    if (name.trim() === '' || portableName(name) !== name) {
+    if (name.trim() === '') throw new Error(`the folder name for ${CLASS_NAMES[k]} is empty; give it a name`);
+    if (portableName(name) !== name) {
       throw new Error(
-        `the folder name "${name}" for ${CLASS_NAMES[k]} cannot be used on every system (no < > : " / \\ | ? *, no trailing dot or space, not a device name like CON); try "${portableName(name.trim()) || 'Other'}"`,
+        `the folder name "${name}" for ${CLASS_NAMES[k]} cannot be used on every system (no < > : " / \\ | ? *, no trailing dot or space, not a device name like CON); try "${portableName(name.trim())}"`,
       );
     }
     const other = seen.get(name.toLowerCase());
