@@ -302,7 +302,9 @@ test(
     assert.equal(cli(['classify', other, '--db', db], { FASHION_SORTER_CACHE: dir }).code, 0);
     const bare = path.join(dir, 'bare.csv');
     fs.writeFileSync(bare, `path,label\n${path.basename(files[1]!)},Bag\n`);
-    assert.equal(cli(['label', '--db', db, '--csv', bare]).code, 0);
+    const one = cli(['label', '--db', db, '--csv', bare]);
+    assert.equal(one.code, 0);
+    assert.match(one.stdout, /^applied 1 label from /);
     assert.equal(labelOf(files[1]!), CLASS_NAMES.indexOf('Bag'));
     fs.writeFileSync(bare, `path,label\n${path.basename(files[0]!)},Bag\n`);
     const shared = cli(['label', '--db', db, '--csv', bare]);

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createServices, type ServiceOptions, type Services } from '../app/services.ts';
 import { CATALOG_WAIT_MS, type CatalogWait } from '../catalog/catalog.ts';
+import { plural } from '../../contract/plural.ts';
 
 /** A mistake in how a command was called (exit code 2). */
 export class UsageError extends Error {}
@@ -44,7 +45,6 @@ export const duration = (s: number) =>
 
 /** "3 photos", or "3 files (2 distinct photos)" where some files hold the same photo. */
 export function filesAndPhotos(files: number, photos: number): string {
-  const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
   return files === photos ? plural(files, 'photo') : `${plural(files, 'file')} (${plural(photos, 'distinct photo')})`;
 }
 

@@ -5,6 +5,7 @@ import { defaultCatalogFile } from '../appPaths.ts';
 import { checkCsvTarget, writeCsvFile } from '../export/csvFile.ts';
 import type { ImportProgress } from '../photos/importJob.ts';
 import { duration, pathOption, UsageError, userPath, waitingForCatalog, withServices, type Values } from './args.ts';
+import { plural } from '../../contract/plural.ts';
 
 function progressReporter(): { update: (p: ImportProgress) => void; stop: () => void } {
   if (process.stderr.isTTY) {
@@ -148,7 +149,6 @@ function printSummary(r: {
   db: string;
 }) {
   const rate = r.seconds > 0 ? r.photos / r.seconds : 0;
-  const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
   console.log(
     `${r.resumed ? 'resumed and finished' : 'imported'}: ${plural(r.photos, 'photo')} from ${plural(r.found, 'file')}, ${r.failed} failed, in ${duration(r.seconds)} (${rate.toFixed(0)} photos/s)`,
   );

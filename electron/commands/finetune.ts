@@ -11,13 +11,14 @@ import {
   withServices,
   type Values,
 } from './args.ts';
+import { plural } from '../../contract/plural.ts';
 
 const pct = (x: number | null) => (x === null ? '—' : `${(100 * x).toFixed(2)}%`);
 
 function printComparison(c: Candidate): void {
   const { heldOut, validation, replay, testSet, changes } = c.comparison;
   console.log(
-    `fine-tuned ${c.model.name} from ${c.parent.name} on ${c.fineTune.labels} reviewed photos: ${c.fineTune.epochs.length} epochs (best ${c.fineTune.bestEpoch}) in ${duration(c.fineTune.seconds)} on ${c.fineTune.backend}`,
+    `fine-tuned ${c.model.name} from ${c.parent.name} on ${c.fineTune.labels} reviewed photos: ${plural(c.fineTune.epochs.length, 'epoch')} (best ${c.fineTune.bestEpoch}) in ${duration(c.fineTune.seconds)} on ${c.fineTune.backend}`,
   );
   console.log(`${''.padEnd(34)}${'current'.padStart(10)}${'new'.padStart(10)}`);
   const row = (label: string, current: number, candidate: number) =>
@@ -94,7 +95,7 @@ export async function runFinetune(values: Values): Promise<void> {
           printComparison(candidate);
           console.log(
             activation
-              ? `activated ${candidate.model.name}; re-predicted ${activation.repredicted} photos (${activation.status})`
+              ? `activated ${candidate.model.name}; re-predicted ${plural(activation.repredicted, 'photo')} (${activation.status})`
               : `saved ${candidate.model.dir} (not active; \`models --db ${dbFile} --activate ${candidate.model.name}\` activates it, as the window's Activate does)`,
           );
         }

@@ -6,6 +6,7 @@ import { categoryFromText } from '../dataset/fashionMnist.ts';
 import { explainReadError } from '../photos/photoPipeline.ts';
 import { existingCatalog, pathOption, UsageError, withServices, type Values } from './args.ts';
 import { CLASS_NAMES } from '../../contract/categories.ts';
+import { plural } from '../../contract/plural.ts';
 
 /**
  * The delimiter of a labels file, from its header line: spreadsheets in many European locales save CSV with
@@ -140,14 +141,14 @@ export async function runLabel(values: Values): Promise<void> {
         .slice(0, 10)
         .map((p) => `line ${p.line}: ${p.text}`);
       throw new Error(
-        `no labels were applied; fix these ${problems.length} rows of ${csvFile}: ${listed.join('; ')}${problems.length > 10 ? '; …' : ''}`,
+        `no labels were applied; fix these ${plural(problems.length, 'row')} of ${csvFile}: ${listed.join('; ')}${problems.length > 10 ? '; …' : ''}`,
       );
     }
     // Saved as the window saves a review: in one transaction, once the catalog accepts writes, under the user's name.
     const previous = await api.setLabels(changes);
     const changed = previous.filter((p, i) => p.label !== changes[i]!.label).length;
     console.log(
-      `applied ${changes.length} labels from ${csvFile} (${changed} changed, ${changes.length - changed} already so)`,
+      `applied ${plural(changes.length, 'label')} from ${csvFile} (${changed} changed, ${changes.length - changed} already so)`,
     );
   });
 }

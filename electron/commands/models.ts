@@ -1,6 +1,7 @@
 import type { ModelVersion } from '../../contract/api.ts';
 import { defaultCatalogFile } from '../appPaths.ts';
 import { existingCatalog, pathOption, UsageError, waitingForCatalog, withServices, type Values } from './args.ts';
+import { plural } from '../../contract/plural.ts';
 
 /** The version `wanted` names: its number in the list, or its name. */
 function versionNamed(versions: ModelVersion[], wanted: string): ModelVersion {
@@ -48,10 +49,12 @@ export async function runModels(values: Values): Promise<void> {
           `${v.active ? '*' : ' '} ${String(v.id).padStart(3)} ${v.name}  test ${pct(v.testAccuracy)}${v.labels === null ? '' : `, fine-tuned on ${v.labels} reviewed photos`}${v.parentName ? ` from ${v.parentName}` : ''}  ${v.createdAt}`,
         );
       if (activated?.status === 'done')
-        console.log(`activated ${activated.name}; re-predicted ${activated.repredicted} photos without a human label`);
+        console.log(
+          `activated ${activated.name}; re-predicted ${plural(activated.repredicted, 'photo')} without a human label`,
+        );
       else if (activated)
         console.log(
-          `activated ${activated.name}; re-predicting was cancelled after ${activated.repredicted} photos: run the same command again to finish`,
+          `activated ${activated.name}; re-predicting was cancelled after ${plural(activated.repredicted, 'photo')}: run the same command again to finish`,
         );
     });
   } finally {

@@ -13,6 +13,7 @@ import {
   withServices,
   type Values,
 } from './args.ts';
+import { plural } from '../../contract/plural.ts';
 
 /** --folder-name 6=Shirts (repeatable; the category a number or a name) over the default folder names. */
 function folderNames(values: Values): string[] {
@@ -98,7 +99,7 @@ export async function runSort(values: Values): Promise<void> {
       else {
         const verb = result.mode === 'move' ? 'moved' : 'copied';
         console.log(
-          `${result.resumed ? 'continued and ' : ''}${result.status === 'done' ? 'finished' : 'stopped'}: ${result.sorted - result.alreadyThere} ${result.sorted === result.distinctPhotos ? 'photos' : 'files'} ${verb} into ${result.dest}, ${result.alreadyThere} already there${result.sorted === result.distinctPhotos ? '' : ` (${filesAndPhotos(result.sorted, result.distinctPhotos)} sorted)`}, ${result.failed.length} could not be sorted; ${duration(seconds)}`,
+          `${result.resumed ? 'continued and ' : ''}${result.status === 'done' ? 'finished' : 'stopped'}: ${plural(result.sorted - result.alreadyThere, result.sorted === result.distinctPhotos ? 'photo' : 'file')} ${verb} into ${result.dest}, ${result.alreadyThere} already there${result.sorted === result.distinctPhotos ? '' : ` (${filesAndPhotos(result.sorted, result.distinctPhotos)} sorted)`}, ${result.failed.length} could not be sorted; ${duration(seconds)}`,
         );
         for (const f of result.failed.slice(0, 50)) console.log(`  ${f.path}: ${f.reason}`);
         if (result.failed.length > 50) console.log(`  … and ${result.failed.length - 50} more (--json lists all)`);

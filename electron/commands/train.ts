@@ -21,6 +21,7 @@ import {
 import { formatAugment, parseAugment } from '../ml/augment.ts';
 import { duration, intOption, pathOption, UsageError, type Values } from './args.ts';
 import { evaluateOnTestSet, formatEvaluation } from './evaluate.ts';
+import { plural } from '../../contract/plural.ts';
 
 function epochLine(r: EpochRecord): string {
   const validation =
@@ -198,7 +199,7 @@ export async function runTrain(values: Values): Promise<void> {
   const trainer = new Trainer(data.train, outDir, options, plan);
   const result = await trainer.run(values.resume === true, onProgress, (r) => console.log(epochLine(r)));
   console.log(
-    `trained ${result.history.length} epochs in ${duration(result.trainSeconds)} on ${result.backend} with ${options.workers} worker(s)`,
+    `trained ${plural(result.history.length, 'epoch')} in ${duration(result.trainSeconds)} on ${result.backend} with ${options.workers} worker(s)`,
   );
 
   // Assemble the final model here, save it, and evaluate it once on the test set for the model card.
