@@ -141,7 +141,7 @@ export async function runLabel(values: Values): Promise<void> {
         .slice(0, 10)
         .map((p) => `line ${p.line}: ${p.text}`);
       throw new Error(
-        `no labels were applied; fix these ${plural(problems.length, 'row')} of ${csvFile}: ${listed.join('; ')}${problems.length > 10 ? '; …' : ''}`,
+        `no labels were applied; fix ${problems.length === 1 ? 'this row' : `these ${problems.length} rows`} of ${csvFile}: ${listed.join('; ')}${problems.length > 10 ? '; …' : ''}`,
       );
     }
     // Saved as the window saves a review: in one transaction, once the catalog accepts writes, under the user's name.
