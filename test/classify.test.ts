@@ -296,6 +296,17 @@ test(
     assert.equal(utf16.code, 0, utf16.stderr);
     assert.equal(labelOf(files[2]!), CLASS_NAMES.indexOf('Coat'));
 
+    // Numbers as spreadsheets write them; a number that is no category is still refused.
+    const numbers = path.join(dir, 'numbers.csv');
+    fs.writeFileSync(numbers, `path,label\n${files[3]},4.0\n${files[4]},07\n`);
+    assert.equal(cli(['label', '--db', db, '--csv', numbers]).code, 0);
+    assert.deepEqual([labelOf(files[3]!), labelOf(files[4]!)], [4, 7]);
+    fs.writeFileSync(numbers, `path,label\n${files[3]},10\n${files[4]},4.5\n`);
+    assert.match(
+      cli(['label', '--db', db, '--csv', numbers]).stderr,
+      /line 2: "10" is not a category .*; line 3: "4.5" is not a category/,
+    );
+
     // A bare file name names the one photo imported under it; a name two photos share needs its folder.
     const other = path.join(dir, 'other');
     await writePackshots(data.test.images, 1, other, { seed: 99 });

@@ -19,12 +19,13 @@ const CATEGORY_WORDS = new Map<string, number>([
 ]);
 
 /**
- * A category written as a number (0–9) or a name, or undefined. Names are read as people type them: any
- * case and punctuation (T-shirt/top, t-shirt top, T-shirt_top), the short forms T-shirt and Boot, and plurals.
+ * A category written as a number (0–9, also as spreadsheets write numbers: 07, 4.0) or a name, or undefined.
+ * Names are read as people type them: any case and punctuation (T-shirt/top, t-shirt top, T-shirt_top), the
+ * short forms T-shirt and Boot, and plurals.
  */
 export function categoryFromText(text: string): number | undefined {
   const trimmed = text.trim();
-  if (/^\d$/.test(trimmed)) return Number(trimmed);
+  if (/^0*\d(\.0+)?$/.test(trimmed)) return Number(trimmed);
   const word = letters(trimmed);
   return (
     CATEGORY_WORDS.get(word) ??
