@@ -22,6 +22,7 @@ test('classify without a folder is a usage error; a folder that does not exist f
   });
   assert.equal(r.code, 1);
   assert.match(r.stderr, /nothing was imported: .*nope: this path does not exist/);
+  assert.ok(!fs.existsSync(path.join(dir, 'c.sqlite')), 'a mistyped folder makes no catalog');
   // A CSV that cannot be written is found out before the import, not after it.
   const photos = path.join(dir, 'photos');
   fs.mkdirSync(photos);
@@ -254,7 +255,12 @@ test(
     assert.equal(count(db, 'SELECT count(*) FROM labels'), 3);
     // classify --out again: the reviewers' categories, not the model's guesses, and which is which.
     const again = path.join(dir, 'again.csv');
-    assert.equal(cli(['classify', photos, '--db', db, '--out', again], { FASHION_SORTER_CACHE: dir }).code, 0);
+    const rerun = cli(['classify', photos, '--db', db, '--out', again], { FASHION_SORTER_CACHE: dir });
+    assert.equal(rerun.code, 0, rerun.stderr);
+    assert.match(
+      rerun.stdout,
+      /^imported: 6 photos from 6 files \(all unchanged since an earlier import: not read again\), 0 failed, in \S+\n/,
+    );
     const written = parse(fs.readFileSync(again), { columns: true }) as Record<string, string>[];
     const rowOf = (file: string) => written.find((row) => row.path === file)!;
     assert.deepEqual(

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import cliProgress from 'cli-progress';
 import { CLASS_NAMES, HARD_GROUP } from '../../contract/categories.ts';
 import { DEFAULT_REVIEW_RULE } from '../../contract/review.ts';
@@ -54,6 +55,12 @@ export async function runClassify(values: Values, folders: string[]): Promise<vo
   const outFile = pathOption(values, 'out');
   // Before the import, not after it: a CSV that cannot be written should not cost an import to find out.
   if (outFile) checkCsvTarget(outFile);
+  // Nor should a mistyped folder make a catalog (the import reports a missing one beside folders that exist).
+  const paths = folders.map(userPath);
+  if (paths.every((p) => !fs.existsSync(p)))
+    throw new Error(
+      `nothing was imported: ${paths[0]}: this path does not exist; check the spelling or whether the drive is connected`,
+    );
   const cancel = new AbortController();
   const onSigint = () => {
     console.error('\ncancelling: finishing the photos in flight…');
@@ -82,7 +89,7 @@ export async function runClassify(values: Values, folders: string[]): Promise<vo
   try {
     await withServices(dbFile, services, async ({ operations }) => {
       const result = await cancellable(
-        operations.classify(folders.map(userPath), {
+        operations.classify(paths, {
           signal: cancel.signal,
           catalogWait: { ...waitingForCatalog(dbFile), signal: cancel.signal },
           onProgress: progress.update,
@@ -111,6 +118,7 @@ export async function runClassify(values: Values, folders: string[]): Promise<vo
         model: result.model,
         found: result.counts.found,
         photos: summary.photos,
+        unchanged: result.unchanged,
         failed: result.counts.failed,
         predicted: result.predicted,
         perCategory: summary.perCategory.map((count, label) => ({ label, name: CLASS_NAMES[label]!, count })),
@@ -137,6 +145,7 @@ export async function runClassify(values: Values, folders: string[]): Promise<vo
 
 function printSummary(r: {
   photos: number;
+  unchanged: number;
   found: number;
   failed: number;
   seconds: number;
@@ -148,9 +157,15 @@ function printSummary(r: {
   out: string | null;
   db: string;
 }) {
-  const rate = r.seconds > 0 ? r.photos / r.seconds : 0;
+  // The rate of the files read: those unchanged since an earlier import are only looked up.
+  const read = r.found - r.unchanged;
+  const rate = read > 0 && r.seconds > 0 ? `, ${(read / r.seconds).toFixed(0)} files/s` : '';
+  const unchanged =
+    r.unchanged === 0
+      ? ''
+      : ` (${r.unchanged === r.found ? 'all' : r.unchanged} unchanged since an earlier import: not read again)`;
   console.log(
-    `${r.resumed ? 'resumed and finished' : 'imported'}: ${plural(r.photos, 'photo')} from ${plural(r.found, 'file')}, ${r.failed} failed, in ${duration(r.seconds)} (${rate.toFixed(0)} photos/s)`,
+    `${r.resumed ? 'resumed and finished' : 'imported'}: ${plural(r.photos, 'photo')} from ${plural(r.found, 'file')}${unchanged}, ${r.failed} failed, in ${duration(r.seconds)}${rate}`,
   );
   console.log(`model ${r.model.name} on ${r.model.backend}; catalog ${r.db}`);
   // With nothing imported, the table would be ten zeros: the errors below say what happened.

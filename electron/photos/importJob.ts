@@ -37,6 +37,8 @@ export interface ImportResult {
   counts: JobCounts;
   /** Distinct photos among the imported files (fewer than counts.done where files share their bytes). */
   photos: number;
+  /** Files of this run found unchanged since an earlier import (same path, size and time): not read again. */
+  unchanged: number;
   predicted: number;
   errors: FileError[];
   seconds: number;
@@ -188,6 +190,7 @@ export async function importPhotos(roots: string[], options: ImportOptions): Pro
   const predictions = options.predictor && new PredictionQueue(catalog, options.predictor, write);
   const pending = new PendingWrites(catalog, job, write, (ids) => predictions?.push(ids));
   let doneThisRun = 0;
+  let unchanged = 0;
 
   const report = (phase: ImportProgress['phase']) => {
     if (!options.onProgress) return;
@@ -248,6 +251,7 @@ export async function importPhotos(roots: string[], options: ImportOptions): Pro
         const known = stat && catalog.imports.unchangedPhoto(file.path, stat.size, stat.mtimeMs);
         if (known !== undefined) {
           pending.known.push({ fileId: file.id, photoId: known });
+          unchanged++;
         } else {
           const reply = await photoWorker.call({
             type: 'convert',
@@ -306,6 +310,7 @@ export async function importPhotos(roots: string[], options: ImportOptions): Pro
       resumed: existing !== undefined,
       counts: catalog.imports.jobCounts(job),
       photos: catalog.imports.jobPhotoCount(job),
+      unchanged,
       predicted: predictions?.predicted ?? 0,
       errors: catalog.imports.jobErrors(job),
       seconds: (performance.now() - started) / 1000,
