@@ -327,6 +327,13 @@ test(
     const shared = cli(['label', '--db', db, '--csv', bare]);
     assert.equal(shared.code, 1);
     assert.match(shared.stderr, /line 2: 2 photos in the catalog are named photo-00000\.jpg; give its folder too/);
+
+    // A symbolic link is imported as the file it points to; its own name finds that photo too.
+    fs.symlinkSync(files[0]!, path.join(dir, 'link.jpg'));
+    fs.writeFileSync(bare, `path,label\nlink.jpg,Trouser\n`);
+    const linked = cli(['label', '--db', db, '--csv', bare]);
+    assert.equal(linked.code, 0, linked.stderr);
+    assert.equal(labelOf(files[0]!), CLASS_NAMES.indexOf('Trouser'));
   },
 );
 

@@ -120,7 +120,7 @@ export interface Operations {
   /** Each file of an import with its category: the reviewer's where there is one, else the model's with its probability (0–1). */
   jobCategories(jobId: number): Promise<JobCategory[]>;
   /**
-   * The photo at a path (absolute, or relative to `baseDir`), else the one photo imported under a bare file name;
+   * The photo at a path (absolute, or relative to `baseDir`; a symbolic link names the file it points to), else the one photo imported under a bare file name;
    * `named`: how many photos were imported under that bare name (more than one: the name alone cannot say which).
    */
   findPhoto(file: string, baseDir: string): Promise<{ photoId: number | undefined; named: number }>;
@@ -321,7 +321,16 @@ export function createServices(options: ServiceOptions = {}): Services {
     jobCategories: async (jobId) => (await openCatalog()).imports.jobCategories(jobId),
     async findPhoto(file, baseDir) {
       const cat = await openCatalog();
-      const photoId = cat.queries.photoAtPath(path.resolve(baseDir, file));
+      const full = path.resolve(baseDir, file);
+      // A symbolic link was imported as the file it points to (the walk yields real paths): its own name finds that.
+      const real = () => {
+        try {
+          return cat.queries.photoAtPath(fs.realpathSync(full));
+        } catch {
+          return undefined;
+        }
+      };
+      const photoId = cat.queries.photoAtPath(full) ?? real();
       // A bare file name (what a shop system or a reviewer's list often has) names the one photo imported under it.
       const named = photoId === undefined && !/[\\/]/.test(file) ? cat.queries.photosNamed(file) : [];
       return { photoId: photoId ?? (named.length === 1 ? named[0] : undefined), named: named.length };
