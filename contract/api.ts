@@ -350,6 +350,12 @@ export interface SortPlan {
   alreadyThere: number;
   /** Photos with no category yet (not predicted, not reviewed): left where they are. */
   uncategorized: number;
+  /**
+   * Copies an earlier copy into this destination made, now in another category's folder (the photo's category
+   * changed since): removed once the photo's copy in its new folder is in place. Only a copy still identical
+   * to the photo is counted (and removed); one edited since stays.
+   */
+  outdated: string[];
   /** Photos that cannot be sorted (missing or changed since import), with the reason. */
   unavailable: FileErrorRow[];
   /** The unfinished job this continues, and how many files it already sorted. */
@@ -372,6 +378,8 @@ export interface SortResult {
   sorted: number;
   distinctPhotos: number;
   alreadyThere: number;
+  /** Outdated copies removed (SortPlan.outdated): a copy's earlier place in another category's folder. */
+  removedOutdated: number;
   failed: FileErrorRow[];
   /** Why the job stopped, when it did. */
   problem: string | null;

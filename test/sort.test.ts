@@ -108,6 +108,33 @@ test(
     const again = JSON.parse(cli(['sort', '--db', db, '--dest', dest, '--json']).stdout);
     assert.equal(again.alreadyThere, 40);
     assert.equal([...filesByHash(dest).values()].flat().length, 40, 'sorting again adds no file');
+
+    // A reviewer moves two photos to another category; the next copy sort keeps one folder per category: the
+    // earlier copies go once the new ones are in place, but one edited since in the sorted folder stays.
+    const copyOf = (i: number) => sorted.get(hashes[i]!)![0]!;
+    const [kept, edited] = [0, 1].map(copyOf);
+    const newLabel = (i: number) => (testSet.labels[i]! + 1) % 10;
+    const catalog = new Catalog(db);
+    catalog.labels.setLabels(
+      [0, 1, 2].map((i) => ({ photoId: catalog.queries.photoAtPath(paths[i]!)!, label: newLabel(i) })),
+      'ana',
+    );
+    catalog.close();
+    fs.appendFileSync(copyOf(2), 'edited in the sorted folder');
+    const preview2 = JSON.parse(cli(['sort', '--db', db, '--dest', dest, '--dry-run', '--json']).stdout);
+    assert.deepEqual(preview2.outdated.sort(), [kept, edited].sort());
+    assert.equal(preview2.photos, 3);
+    const resorted = JSON.parse(cli(['sort', '--db', db, '--dest', dest, '--json']).stdout);
+    assert.equal(resorted.removedOutdated, 2);
+    const now = filesByHash(dest);
+    for (const i of [0, 1]) {
+      const [only, ...more] = now.get(hashes[i]!) ?? [];
+      assert.ok(only && more.length === 0, `${paths[i]} has one copy`);
+      assert.equal(path.basename(path.dirname(only)), DEFAULT_FOLDER_NAMES[newLabel(i)]);
+    }
+    assert.ok(fs.existsSync(copyOf(2)), 'an edited earlier copy is not removed');
+    assert.equal(now.get(hashes[2]!)?.length, 1, 'and the photo has its new copy');
+    assert.equal(JSON.parse(cli(['sort', '--db', db, '--dest', dest, '--json']).stdout).removedOutdated, 0);
   },
 );
 

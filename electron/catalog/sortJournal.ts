@@ -130,6 +130,24 @@ export class SortJournal {
       .get(jobId) as number;
   }
 
+  /**
+   * The copies earlier copy jobs into `dest` (a real path, as jobs record it) made and recorded as done, by the
+   * source path they were copied from: where a photo's copy went before its category changed.
+   */
+  earlierCopies(dest: string): Map<string, string[]> {
+    const rows = this.db
+      .prepare(
+        // DISTINCT: a later sort that found a copy already there records the same target again.
+        `SELECT DISTINCT f.source, f.target FROM sort_files f JOIN sort_jobs j ON j.id = f.job_id
+        WHERE j.dest = ? AND j.mode = 'copy' AND j.status != 'running' AND f.state = 'done'`,
+      )
+      .raw()
+      .all(dest) as [string, string][];
+    const copies = new Map<string, string[]>();
+    for (const [source, target] of rows) copies.set(source, [...(copies.get(source) ?? []), target]);
+    return copies;
+  }
+
   /** Targets the job has written, so that a new plan for the rest does not take them again. */
   claimedTargets(jobId: number): string[] {
     return this.db

@@ -44,6 +44,11 @@ function printPlan(plan: SortPlan, unsure: number): void {
   console.log(
     `space needed ${formatBytes(plan.bytesNeeded)}, free ${formatBytes(plan.bytesFree)}${plan.bytesNeeded > plan.bytesFree ? ' (NOT ENOUGH)' : ''}`,
   );
+  if (plan.outdated.length > 0)
+    console.log(
+      `earlier copies to remove once the new ones are in place (their photo's category changed): ${plan.outdated.length}`,
+    );
+  for (const file of plan.outdated.slice(0, 5)) console.log(`  remove ${file}`);
   for (const s of plan.sample.slice(0, 5)) console.log(`  ${s.source} → ${s.target}`);
   for (const u of plan.unavailable) console.log(`  cannot sort ${u.path}: ${u.reason}`);
   for (const line of unsureLine(unsure)) console.log(line);
@@ -99,7 +104,7 @@ export async function runSort(values: Values): Promise<void> {
       else {
         const verb = result.mode === 'move' ? 'moved' : 'copied';
         console.log(
-          `${result.resumed ? 'continued and ' : ''}${result.status === 'done' ? 'finished' : 'stopped'}: ${plural(result.sorted - result.alreadyThere, result.sorted === result.distinctPhotos ? 'photo' : 'file')} ${verb} into ${result.dest}, ${result.alreadyThere} already there${result.sorted === result.distinctPhotos ? '' : ` (${filesAndPhotos(result.sorted, result.distinctPhotos)} sorted)`}, ${result.failed.length} could not be sorted; ${duration(seconds)}`,
+          `${result.resumed ? 'continued and ' : ''}${result.status === 'done' ? 'finished' : 'stopped'}: ${plural(result.sorted - result.alreadyThere, result.sorted === result.distinctPhotos ? 'photo' : 'file')} ${verb} into ${result.dest}${result.sorted === result.distinctPhotos ? '' : ` (${plural(result.distinctPhotos, 'distinct photo')})`}, ${result.alreadyThere} already there${result.removedOutdated > 0 ? `, ${result.removedOutdated} earlier ${result.removedOutdated === 1 ? 'copy' : 'copies'} removed from another category's folder` : ''}, ${result.failed.length} could not be sorted; ${duration(seconds)}`,
         );
         for (const f of result.failed.slice(0, 50)) console.log(`  ${f.path}: ${f.reason}`);
         if (result.failed.length > 50) console.log(`  … and ${result.failed.length - 50} more (--json lists all)`);

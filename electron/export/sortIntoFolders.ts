@@ -116,7 +116,7 @@ async function makePlan(
   catalog: Catalog,
   journal: SortJournal,
   request: SortRequest,
-): Promise<{ plan: SortPlan; files: PlannedFile[]; job: SortJob | undefined }> {
+): Promise<{ plan: SortPlan; files: PlannedFile[]; job: SortJob | undefined; outdated: OutdatedCopy[] }> {
   const folders = [...(request.folders ?? DEFAULT_FOLDER_NAMES)];
   checkFolderNames(folders);
   const dest = realPathAllowingMissing(request.dest);
@@ -183,6 +183,7 @@ async function makePlan(
     renamed: 0,
     alreadyThere: 0,
     uncategorized: selected.length - sources.length,
+    outdated: [],
     unavailable: replaced,
     resumes: job ? { jobId: job.id, done: journal.handledCount(job.id) } : null,
     sample: [],
@@ -240,7 +241,58 @@ async function makePlan(
   }
   plan.distinctPhotos = distinct.size;
   plan.bytesFree = destDrive.bavail * destDrive.bsize;
-  return { plan, files, job };
+  const outdated = request.mode === 'copy' ? await outdatedCopies(journal, dest, folders, files) : [];
+  plan.outdated = outdated.map((copy) => copy.path);
+  return { plan, files, job, outdated };
+}
+
+/** An earlier copy to remove once `replacement` (the photo's copy in its new folder) holds `hash` too. */
+interface OutdatedCopy {
+  path: string;
+  hash: string;
+  replacement: string;
+}
+
+/**
+ * The copies earlier copy jobs into `dest` made of the planned files' sources that now sit in another category's
+ * folder (the photo's category changed since) and are still identical to the photo: a copy sort keeps the
+ * destination one folder per category, so they go once the new copies are in place. A copy edited since, or
+ * in a folder that is no longer a category's, stays.
+ */
+async function outdatedCopies(
+  journal: SortJournal,
+  dest: string,
+  folders: string[],
+  files: PlannedFile[],
+): Promise<OutdatedCopy[]> {
+  const earlier = journal.earlierCopies(dest);
+  const categoryFolders = new Set(folders.map((folder) => sameFile(path.join(dest, folder))));
+  const outdated: OutdatedCopy[] = [];
+  for (const file of files) {
+    for (const copy of earlier.get(file.source.path) ?? []) {
+      const folder = sameFile(path.dirname(copy));
+      if (folder === sameFile(path.dirname(file.target)) || !categoryFolders.has(folder)) continue;
+      const stat = fs.statSync(copy, { throwIfNoEntry: false });
+      if (stat?.isFile() && stat.size === file.source.size && (await sha256OfFile(copy)) === file.source.hash)
+        outdated.push({ path: copy, hash: file.source.hash, replacement: file.target });
+    }
+  }
+  return outdated;
+}
+
+/** Removes the outdated copies whose replacement is in place with the same content; returns how many went. */
+async function removeOutdated(outdated: OutdatedCopy[]): Promise<number> {
+  let removed = 0;
+  for (const copy of outdated) {
+    const same = async (file: string) => fs.existsSync(file) && (await sha256OfFile(file)) === copy.hash;
+    if (!(await same(copy.replacement)) || !(await same(copy.path))) continue;
+    // One that cannot be removed (its folder made read-only since) stays, as it was before this sort.
+    await fs.promises.rm(copy.path).then(
+      () => removed++,
+      () => undefined,
+    );
+  }
+  return removed;
 }
 
 /** The dry run: what sorting would do, with counts, and nothing written. */
@@ -404,6 +456,8 @@ async function forEachLimited<T>(
 /**
  * Sorts the selected photos into one folder per category under `dest`: copies by default; a move copies,
  * flushes, verifies the content hash and only then deletes the original, and the catalog's path follows.
+ * A copy made by an earlier copy sort that now sits in another category's folder goes once the new copy is
+ * in place (SortPlan.outdated).
  * Every step is journaled in the catalog, so after a crash, a full disk or a cancel, running the same sort
  * again finishes what was started and plans the rest afresh. Nothing is ever overwritten.
  */
@@ -447,7 +501,7 @@ export async function sortPhotos(
       });
     }
   }
-  const { plan, files, job: resumedJob } = await makePlan(catalog, journal, request);
+  const { plan, files, job: resumedJob, outdated } = await makePlan(catalog, journal, request);
   if (plan.bytesNeeded > plan.bytesFree) {
     throw new Error(
       `the photos need ${formatBytes(plan.bytesNeeded)} at ${plan.dest} and the drive has ${formatBytes(plan.bytesFree)} free; free some space or choose another drive`,
@@ -518,6 +572,8 @@ export async function sortPhotos(
   const counts = journal.counts(job);
   const finished = counts.planned === 0 && counts.copied === 0;
   await write(() => journal.finishJob(job, finished ? 'done' : 'stopped'));
+  // After a stop they stay: the same sort again plans them again.
+  const removedOutdated = finished ? await removeOutdated(outdated) : 0;
   if (!finished && problem === null) problem = 'cancelled; run the same sort again to continue';
   return {
     jobId: job,
@@ -528,6 +584,7 @@ export async function sortPhotos(
     sorted: counts.done,
     distinctPhotos: journal.donePhotos(job),
     alreadyThere: files.filter((f) => f.alreadyThere).length,
+    removedOutdated,
     failed: [...plan.unavailable, ...journal.failures(job)],
     problem,
   };
