@@ -42,13 +42,14 @@ function printPlan(plan: SortPlan, unsure: number): void {
     `renamed to avoid a clash or a name some systems refuse: ${plan.renamed}; already there: ${plan.alreadyThere}; without a category yet: ${plan.uncategorized}`,
   );
   console.log(
-    `space needed ${formatBytes(plan.bytesNeeded)}, free ${formatBytes(plan.bytesFree)}${plan.bytesNeeded > plan.bytesFree ? ' (NOT ENOUGH)' : ''}`,
+    `space needed on the drive ${formatBytes(plan.bytesNeeded)} (files take whole blocks), free ${formatBytes(plan.bytesFree)}${plan.bytesNeeded > plan.bytesFree ? ' (NOT ENOUGH)' : ''}`,
   );
   if (plan.outdated.length > 0)
     console.log(
       `earlier copies to remove once the new ones are in place (their photo's category changed): ${plan.outdated.length}`,
     );
   for (const file of plan.outdated.slice(0, 5)) console.log(`  remove ${file}`);
+  if (plan.sample.length > 0) console.log(`the first ${Math.min(5, plan.sample.length)} of the plan:`);
   for (const s of plan.sample.slice(0, 5)) console.log(`  ${s.source} → ${s.target}`);
   for (const u of plan.unavailable) console.log(`  cannot sort ${u.path}: ${u.reason}`);
   for (const line of unsureLine(unsure)) console.log(line);
