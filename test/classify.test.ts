@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import { parse } from 'csv-parse/sync';
 import { defaultModelDir, PRODUCT_NAME, projectRoot } from '../electron/appPaths.ts';
 import { Catalog } from '../electron/catalog/catalog.ts';
+import { modelVersion } from '../electron/ml/inference.ts';
 import { loadFashionMnist } from '../electron/dataset/fashionMnist.ts';
 import { writePackshots } from './fixtures/samplePhotos.ts';
 import { cli, CLI, count } from './helpers/cli.ts';
@@ -409,6 +410,22 @@ test(
       tuned.stderr,
       /^error: the active model resnet9-mini-ft3 has no files at .*deleted-model \(moved or deleted\); make another version active/,
     );
+
+    // The shipped model's own weights, recorded at a folder that is gone (a checkout that moved, another
+    // install): the same model, found where this one keeps it, without a warning.
+    const moved = new Catalog(db);
+    moved.models.activateModel(
+      moved.models.registerModel({
+        name: 'resnet9-mini',
+        version: modelVersion(defaultModelDir()),
+        dir: path.join(dir, 'old-checkout', 'models', 'resnet9-mini'),
+        card: {},
+      }).id,
+    );
+    moved.close();
+    const again = cli(['classify', photos, '--db', db], { FASHION_SORTER_CACHE: dir });
+    assert.equal(again.code, 0, again.stderr);
+    assert.doesNotMatch(again.stderr, /warning/);
   },
 );
 

@@ -24,7 +24,7 @@ import {
   type FineTuneResult,
 } from '../ml/fineTune.ts';
 import { APP_FLIP_AVERAGING } from '../ml/flipAveraging.ts';
-import { startPredictor, type Predictor } from '../ml/inference.ts';
+import { modelVersion, startPredictor, type Predictor } from '../ml/inference.ts';
 import { calibrateNovelty, NOVELTY_FILE, NOVELTY_SAMPLE, readNovelty, writeNovelty } from '../ml/novelty.ts';
 import { evaluatePredictions, type Evaluation } from '../ml/metrics.ts';
 import { MODEL_CARD, readModelCard, writeModelCard } from '../ml/modelCard.ts';
@@ -169,7 +169,9 @@ async function predictCatalog(
 
 /**
  * The folder of the model that classifies for a catalog: its active version while that version has its
- * files, else `fallback` (the shipped model). `onMissing` hears of an active version whose files are gone.
+ * files, else `fallback` (the shipped model). `onMissing` hears of an active version whose files are gone,
+ * unless `fallback` holds the same weights (the shipped model of a checkout that moved, or of the installed
+ * app, for a catalog another one made): that is the same model, found elsewhere.
  */
 export function classifyingModelDir(
   catalog: Catalog,
@@ -178,7 +180,7 @@ export function classifyingModelDir(
 ): string {
   const active = catalog.models.activeModel();
   if (active && hasModel(active.dir)) return active.dir;
-  if (active) onMissing?.(active);
+  if (active && !(hasModel(fallback) && modelVersion(fallback) === active.version)) onMissing?.(active);
   return fallback;
 }
 
