@@ -309,7 +309,7 @@ const importPhotos: Operation<string[]> = {
   start: 'photos',
   args: ['classify', photosDir, '--db', catalogFile, '--model', baseModelDir],
   kills: 4,
-  finished: /^(imported|resumed and finished): 200 photos from 200 files, 0 failed/m,
+  finished: /^(imported|resumed and finished): 200 photos from 200 files( \([^)]*\))?, 0 failed/m,
   observe() {
     saveSnapshot('imported'); // the catalog the other operations start from
     return catalogRows<{ hash: string }>('SELECT hash FROM photos ORDER BY hash').map((r) => r.hash);
@@ -394,7 +394,7 @@ const fineTuning: Operation<number> = {
     moment: 'while it saves the new version',
     when: () => fs.existsSync(modelsDir) && fs.readdirSync(modelsDir).some((f) => f.endsWith('.incoming')),
   },
-  finished: /^saved .* \(not active; run again with --activate/m,
+  finished: /^saved .* \(not active; `models --db .* --activate resnet9-mini-ft\d+` activates it/m,
   observe: () => modelRows().length,
   check(reference, recovered) {
     assert.equal(integrity(), 'ok');
