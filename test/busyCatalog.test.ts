@@ -161,7 +161,7 @@ test(
       stderr,
       /waiting for the catalog .*: another program is writing to it \(0 s of 60 s\)…\n(.*\n)*the catalog .* is free again; going on\n/,
     );
-    assert.match(stdout, /applied 1 labels/);
+    assert.match(stdout, /applied 1 label from/);
   },
 );
 

@@ -136,12 +136,14 @@ export async function runLabel(values: Values): Promise<void> {
       if (found.photoId !== undefined && label !== undefined) changes.push({ photoId: found.photoId, label });
     }
     if (problems.length > 0) {
+      // A row may have two problems (an unknown photo and an unknown category): rows are what the user fixes.
+      const rowsWithProblems = new Set(problems.map((p) => p.line)).size;
       const listed = problems
         .sort((a, b) => a.line - b.line)
         .slice(0, 10)
         .map((p) => `line ${p.line}: ${p.text}`);
       throw new Error(
-        `no labels were applied; fix ${problems.length === 1 ? 'this row' : `these ${problems.length} rows`} of ${csvFile}: ${listed.join('; ')}${problems.length > 10 ? '; …' : ''}`,
+        `no labels were applied; fix ${rowsWithProblems === 1 ? 'this row' : `these ${rowsWithProblems} rows`} of ${csvFile}: ${listed.join('; ')}${problems.length > 10 ? '; …' : ''}`,
       );
     }
     // Saved as the window saves a review: in one transaction, once the catalog accepts writes, under the user's name.
