@@ -7,6 +7,7 @@ import { checkCsvTarget, writeCsvFile } from '../export/csvFile.ts';
 import type { ImportProgress } from '../photos/importJob.ts';
 import { duration, pathOption, UsageError, userPath, waitingForCatalog, withServices, type Values } from './args.ts';
 import { plural } from '../../contract/plural.ts';
+import { MISSING_ROOT } from '../photos/walk.ts';
 
 function progressReporter(): { update: (p: ImportProgress) => void; stop: () => void } {
   if (process.stderr.isTTY) {
@@ -57,10 +58,7 @@ export async function runClassify(values: Values, folders: string[]): Promise<vo
   if (outFile) checkCsvTarget(outFile);
   // Nor should a mistyped folder make a catalog (the import reports a missing one beside folders that exist).
   const paths = folders.map(userPath);
-  if (paths.every((p) => !fs.existsSync(p)))
-    throw new Error(
-      `nothing was imported: ${paths[0]}: this path does not exist; check the spelling or whether the drive is connected`,
-    );
+  if (paths.every((p) => !fs.existsSync(p))) throw new Error(`nothing was imported: ${paths[0]}: ${MISSING_ROOT}`);
   const cancel = new AbortController();
   const onSigint = () => {
     console.error('\ncancelling: finishing the photos in flight…');

@@ -12,6 +12,9 @@ const SYSTEM_NAMES = new Set([
   'lost+found',
 ]);
 
+/** Why a folder or file given to import is not there. */
+export const MISSING_ROOT = 'this path does not exist; check the spelling or whether the drive is connected';
+
 /** A file to import (whether it is a photo, its content decides), or a path the walk could not follow, and why. */
 export type WalkEntry = { type: 'file'; path: string } | { type: 'problem'; path: string; reason: string };
 
@@ -42,10 +45,7 @@ export async function* walkPhotos(
       yield {
         type: 'problem',
         path: root,
-        reason:
-          code === 'ENOENT'
-            ? 'this path does not exist; check the spelling or whether the drive is connected'
-            : explainReadError(err as NodeJS.ErrnoException),
+        reason: code === 'ENOENT' ? MISSING_ROOT : explainReadError(err as NodeJS.ErrnoException),
       };
       continue;
     }
