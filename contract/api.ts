@@ -348,6 +348,11 @@ export interface SortPlan {
   renamed: number;
   /** Photos whose content is already at their place in the destination: nothing to write. */
   alreadyThere: number;
+  /**
+   * In a move, those of `alreadyThere` whose original is another file (an earlier copy sort put the copy there):
+   * the move removes the original once it has verified the copy, as it does for every photo it moves.
+   */
+  originalsToRemove: number;
   /** Photos with no category yet (not predicted, not reviewed): left where they are. */
   uncategorized: number;
   /**
@@ -378,6 +383,8 @@ export interface SortResult {
   sorted: number;
   distinctPhotos: number;
   alreadyThere: number;
+  /** In a move, originals removed because their copy was already there (SortPlan.originalsToRemove). */
+  originalsRemoved: number;
   /** Outdated copies removed (SortPlan.outdated): a copy's earlier place in another category's folder. */
   removedOutdated: number;
   failed: FileErrorRow[];

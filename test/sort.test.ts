@@ -107,6 +107,7 @@ test(
 
     const again = JSON.parse(cli(['sort', '--db', db, '--dest', dest, '--json']).stdout);
     assert.equal(again.alreadyThere, 40);
+    assert.equal(again.originalsRemoved, 0, 'a copy removes nothing');
     assert.equal([...filesByHash(dest).values()].flat().length, 40, 'sorting again adds no file');
 
     // A reviewer moves two photos to another category; the next copy sort keeps one folder per category: the
@@ -222,6 +223,30 @@ test(
     // The photos can be found again where they are now: the same sort again finds all of them in place.
     const again = JSON.parse(cli(['sort', '--db', db, '--dest', dest, '--move', '--json']).stdout);
     assert.equal(again.alreadyThere, 30);
+    assert.equal(again.originalsRemoved, 0, 'the photos already there are their own originals');
+    assertEveryPhotoOnce(photos, dest, db, hashes, 'move');
+  },
+);
+
+test(
+  'a move after a copy sort: the copies are already there, and the plan and the result say the originals go',
+  { timeout: 300_000 },
+  async () => {
+    const dir = tempDir('sort-copy-then-move');
+    const { photos, db, paths, hashes } = await labeledCatalog(dir, 12);
+    const dest = path.join(dir, 'sorted');
+    assert.equal(cli(['sort', '--db', db, '--dest', dest]).code, 0);
+    const plan = JSON.parse(cli(['sort', '--db', db, '--dest', dest, '--move', '--dry-run', '--json']).stdout);
+    assert.deepEqual([plan.photos, plan.alreadyThere, plan.originalsToRemove], [0, 12, 12]);
+    const words = cli(['sort', '--db', db, '--dest', dest, '--move', '--dry-run']).stdout;
+    assert.match(words, /already there: 12 \(the move removes the 12 originals of these, elsewhere\)/);
+    const r = cli(['sort', '--db', db, '--dest', dest, '--move']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /12 already there \(12 originals elsewhere removed\)/);
+    assert.ok(
+      paths.every((p) => !fs.existsSync(p)),
+      'the originals are gone',
+    );
     assertEveryPhotoOnce(photos, dest, db, hashes, 'move');
   },
 );

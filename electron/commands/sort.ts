@@ -39,7 +39,7 @@ function printPlan(plan: SortPlan, unsure: number): void {
     console.log(`  ${folder.padEnd(width)} ${String(plan.perCategory[k]).padStart(7)}`),
   );
   console.log(
-    `renamed to avoid a clash or a name some systems refuse: ${plan.renamed}; already there: ${plan.alreadyThere}; without a category yet: ${plan.uncategorized}`,
+    `renamed to avoid a clash or a name some systems refuse: ${plan.renamed}; already there: ${plan.alreadyThere}${plan.originalsToRemove > 0 ? ` (the move removes the ${plan.originalsToRemove === 1 ? 'original' : `${plan.originalsToRemove} originals`} of these, elsewhere)` : ''}; without a category yet: ${plan.uncategorized}`,
   );
   console.log(
     `space needed on the drive ${formatBytes(plan.bytesNeeded)} (files take whole blocks), free ${formatBytes(plan.bytesFree)}${plan.bytesNeeded > plan.bytesFree ? ' (NOT ENOUGH)' : ''}`,
@@ -105,7 +105,7 @@ export async function runSort(values: Values): Promise<void> {
       else {
         const verb = result.mode === 'move' ? 'moved' : 'copied';
         console.log(
-          `${result.resumed ? 'continued and ' : ''}${result.status === 'done' ? 'finished' : 'stopped'}: ${plural(result.sorted - result.alreadyThere, result.sorted === result.distinctPhotos ? 'photo' : 'file')} ${verb} into ${result.dest}${result.sorted === result.distinctPhotos ? '' : ` (${plural(result.distinctPhotos, 'distinct photo')})`}, ${result.alreadyThere} already there${result.removedOutdated > 0 ? `, ${result.removedOutdated} earlier ${result.removedOutdated === 1 ? 'copy' : 'copies'} removed from another category's folder` : ''}, ${result.failed.length} could not be sorted; ${duration(seconds)}`,
+          `${result.resumed ? 'continued and ' : ''}${result.status === 'done' ? 'finished' : 'stopped'}: ${plural(result.sorted - result.alreadyThere, result.sorted === result.distinctPhotos ? 'photo' : 'file')} ${verb} into ${result.dest}${result.sorted === result.distinctPhotos ? '' : ` (${plural(result.distinctPhotos, 'distinct photo')})`}, ${result.alreadyThere} already there${result.originalsRemoved > 0 ? ` (${plural(result.originalsRemoved, 'original')} elsewhere removed)` : ''}${result.removedOutdated > 0 ? `, ${result.removedOutdated} earlier ${result.removedOutdated === 1 ? 'copy' : 'copies'} removed from another category's folder` : ''}, ${result.failed.length} could not be sorted; ${duration(seconds)}`,
         );
         for (const f of result.failed.slice(0, 50)) console.log(`  ${f.path}: ${f.reason}`);
         if (result.failed.length > 50) console.log(`  … and ${result.failed.length - 50} more (--json lists all)`);

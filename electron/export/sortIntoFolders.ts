@@ -182,6 +182,7 @@ async function makePlan(
     bytesFree: 0,
     renamed: 0,
     alreadyThere: 0,
+    originalsToRemove: 0,
     uncategorized: selected.length - sources.length,
     outdated: [],
     unavailable: replaced,
@@ -227,6 +228,7 @@ async function makePlan(
     files.push({ source, target, alreadyThere });
     if (alreadyThere) {
       plan.alreadyThere++;
+      if (request.mode === 'move' && sameFile(target) !== sameFile(source.path)) plan.originalsToRemove++;
       continue;
     }
     if (name !== path.basename(source.path)) plan.renamed++;
@@ -584,6 +586,12 @@ export async function sortPhotos(
     sorted: counts.done,
     distinctPhotos: journal.donePhotos(job),
     alreadyThere: files.filter((f) => f.alreadyThere).length,
+    originalsRemoved:
+      request.mode === 'move'
+        ? files.filter(
+            (f) => f.alreadyThere && sameFile(f.target) !== sameFile(f.source.path) && !fs.existsSync(f.source.path),
+          ).length
+        : 0,
     removedOutdated,
     failed: [...plan.unavailable, ...journal.failures(job)],
     problem,
