@@ -397,6 +397,30 @@ test(
 );
 
 test(
+  'cancelled while comparing (Ctrl-C during "comparing…"): the message says nothing was changed, and nothing was',
+  { timeout: 300_000 },
+  async () => {
+    const { catalog, dir } = catalogWithLabels('finetune-cancel-comparing', 80);
+    const models = catalog.models.all();
+    const cancel = new AbortController();
+    await assert.rejects(
+      improveModel(
+        catalog,
+        smallData,
+        path.join(dir, 'models'),
+        { ...QUICK, epochs: 1 },
+        // Once some images are scored: the comparison is under way, the candidate not yet kept.
+        { signal: cancel.signal, onComparing: (done) => done > 0 && cancel.abort() },
+      ),
+      /^Error: cancelled; nothing was changed$/,
+    );
+    assert.deepEqual(catalog.models.all(), models, 'no version registered');
+    assert.equal(fs.existsSync(path.join(dir, 'models')), false, 'no version published');
+    catalog.close();
+  },
+);
+
+test(
   'the disk filling up while the new version is saved: a clear message, no partial folder, nothing changed',
   { timeout: 300_000 },
   async (t) => {

@@ -148,7 +148,8 @@ async function predictCatalog(
   let photos = 0;
   let changed = 0;
   for (const rows of unlabeledPages(catalog, modelId)) {
-    if (signal?.aborted) throw new Error('cancelled; nothing was changed');
+    // The candidate is registered by now: the message says it was kept (wait.soFar words it).
+    if (signal?.aborted) throw new Error(`cancelled. ${wait.soFar?.() ?? ''}`.trimEnd());
     const predictions = predictionRows(
       rows.map((row) => row.id),
       await candidate.assess(rows.map((row) => row.pixels)),
@@ -334,6 +335,8 @@ export async function improveModel(
             fineTune: record,
           }
         : card;
+      // Cancelled while comparing: nothing is registered or published yet.
+      if (hooks.signal?.aborted) throw new Error('cancelled; nothing was changed');
       const model = await catalog.writeWhenFree(() => {
         makePrivateDir(modelsRoot);
         if (dir !== known?.dir) publish(dir, finalCard, { [NOVELTY_FILE]: JSON.stringify(novelty) });
