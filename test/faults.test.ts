@@ -15,7 +15,7 @@ import { importPhotos } from '../electron/photos/importJob.ts';
 import { thumbnailPath } from '../electron/photos/photoPipeline.ts';
 import { writePackshots } from './fixtures/samplePhotos.ts';
 import { testSet } from './helpers/catalogs.ts';
-import { cli, CLI, count } from './helpers/cli.ts';
+import { cli, CLI, count, withoutNodeWarnings } from './helpers/cli.ts';
 import { withSmallDrive } from './helpers/drives.ts';
 import { tempDir } from './helpers/photos.ts';
 import { DEFAULT_REVIEW_RULE } from '../contract/review.ts';
@@ -173,7 +173,7 @@ test('a damaged model (weights cut short, model.json not JSON or not a model): o
     const r = cli(args, { FASHION_SORTER_CACHE: dir });
     assert.equal(r.code, 1);
     assert.match(
-      r.stderr,
+      withoutNodeWarnings(r.stderr),
       new RegExp(
         `^error: (inference worker failed: )?the model at .*resnet9-mini is damaged: its weights are 1,000 bytes where model\\.json describes ${weights.length.toLocaleString('en-US')}; ${remedy}\n$`,
       ),
