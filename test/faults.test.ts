@@ -130,6 +130,33 @@ test(
   },
 );
 
+test('a catalog file the account may not write: refused before anything, with what to do, and nothing written', () => {
+  const dir = tempDir('faults-readonly-file');
+  const file = path.join(dir, 'catalog.sqlite');
+  new Catalog(file).close();
+  fs.chmodSync(file, 0o444);
+  fs.chmodSync(dir, 0o777);
+  const before = sha256(file);
+  // root writes every file; run as an ordinary user to see what a user sees.
+  const asUser = process.getuid?.() === 0 ? ['setpriv', '--reuid=nobody', '--regid=nogroup', '--clear-groups'] : [];
+  const dest = path.join(dir, 'sorted');
+  for (const args of [
+    ['sort', '--db', file, '--dest', dest],
+    ['label', '--db', file, '--csv', path.join(dir, 'labels.csv')],
+    ['export', '--db', file, '--out', path.join(dir, 'out.csv')],
+  ]) {
+    fs.writeFileSync(path.join(dir, 'labels.csv'), 'path,label\n');
+    const r = cli(args, { HOME: dir }, asUser);
+    assert.equal(r.code, 1, `${args[0]}: ${r.stderr}`);
+    assert.equal(
+      r.stderr,
+      `error: cannot open the catalog ${file}: the file is read-only for your account (its permissions); make it writable, or copy it to a folder of yours and use the copy\n`,
+    );
+  }
+  assert.equal(fs.existsSync(dest), false, 'no folder was made');
+  assert.equal(sha256(file), before);
+});
+
 test('a missing model file: the window and the command line say which and what to do', async () => {
   const dir = tempDir('faults-model');
   const broken = path.join(dir, 'resnet9-mini');

@@ -31,6 +31,17 @@ function whyCannotOpen(file: string, err: Error): string {
   return err.message;
 }
 
+/** True when this account may not write the existing file `file` because of its permissions (a read-only drive is told apart, by whyCannotOpen). */
+function readOnlyForUs(file: string): boolean {
+  try {
+    fs.accessSync(file, fs.constants.W_OK);
+    return false;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'EACCES' || code === 'EPERM';
+  }
+}
+
 /**
  * How long a write waits, by default, for another program that holds the catalog's write lock (a database
  * browser with unsaved edits, another Fashion Sorter): long enough for one to finish what it is doing.
@@ -110,6 +121,12 @@ export class Catalog {
   ) {
     makePrivateDir(path.dirname(file));
     const created = !fs.existsSync(file);
+    // SQLite opens a file it may not write read-only without a word, and the first write then fails midway
+    // (a sort had made its folders by then): refused here, before anything.
+    if (!created && readOnlyForUs(file))
+      throw new Error(
+        `cannot open the catalog ${file}: the file is read-only for your account (its permissions); make it writable, or copy it to a folder of yours and use the copy`,
+      );
     let db: Database.Database | undefined;
     let foreign: string | undefined;
     try {
