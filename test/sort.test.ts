@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { projectRoot } from '../electron/appPaths.ts';
 import { Catalog } from '../electron/catalog/catalog.ts';
 import { DEFAULT_FOLDER_NAMES } from '../electron/export/fileNames.ts';
 import { sortPhotos } from '../electron/export/sortIntoFolders.ts';
+import type { SortResult } from '../contract/api.ts';
 import { filesByHash, labeledCatalog, sha256, testSet } from './helpers/catalogs.ts';
 import { cli, CLI, count } from './helpers/cli.ts';
 import { withSmallDrive } from './helpers/drives.ts';
@@ -225,6 +227,51 @@ test(
     assert.equal(again.alreadyThere, 30);
     assert.equal(again.originalsRemoved, 0, 'the photos already there are their own originals');
     assertEveryPhotoOnce(photos, dest, db, hashes, 'move');
+  },
+);
+
+test(
+  'one sort at a time on a catalog: a second, started meanwhile, is refused before it touches anything; a dead holder is taken over',
+  { timeout: 300_000 },
+  async () => {
+    const dir = tempDir('sort-one-at-a-time');
+    const { photos, db, hashes } = await labeledCatalog(dir, 30);
+    const dest = path.join(dir, 'sorted');
+    const first = new Catalog(db);
+    const second = new Catalog(db);
+    let refused: Promise<SortResult> | undefined;
+    // From the first sort's first progress report: it is moving files now.
+    const result = await sortPhotos(
+      first,
+      { dest, mode: 'move', selection: ALL },
+      {
+        onProgress: () => {
+          refused ??= sortPhotos(second, { dest: path.join(dir, 'elsewhere'), mode: 'move', selection: ALL });
+          refused.catch(() => undefined);
+        },
+      },
+    );
+    assert.equal(result.status, 'done');
+    await assert.rejects(
+      refused!,
+      new RegExp(
+        `^Error: another sort is running on this catalog \\(process ${process.pid}\\); nothing was changed\\. Let it finish or stop it, then sort again$`,
+      ),
+    );
+    assert.equal(fs.existsSync(path.join(dir, 'elsewhere')), false, 'the refused sort made no folder');
+    assertEveryPhotoOnce(photos, dest, db, hashes, 'move');
+    assert.equal(count(db, 'SELECT count(*) FROM sort_lease'), 0, 'the lease is given up at the end');
+
+    // A sort killed outright leaves its lease; its process is gone, so the next sort takes it over.
+    const gone = spawn(process.execPath, ['-e', '']);
+    await new Promise((r) => gone.on('exit', r));
+    rawDb(first)
+      .prepare('INSERT INTO sort_lease (id, host, pid, token, renewed_at) VALUES (1, ?, ?, ?, ?)')
+      .run(os.hostname(), gone.pid, 'killed', Date.now());
+    const again = await sortPhotos(second, { dest, mode: 'move', selection: ALL });
+    assert.equal(again.alreadyThere, 30);
+    first.close();
+    second.close();
   },
 );
 

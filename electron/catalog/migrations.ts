@@ -361,6 +361,21 @@ export const MIGRATIONS: string[] = [
    */ `
   CREATE INDEX import_files_path ON import_files(path, job_id);
   `,
+
+  /*
+   * 10: one sort at a time on a catalog: the process that runs it (two moves of the same photos, from a window
+   * and a command, took each other's journaled files for an interrupted job's and interleaved).
+   */ `
+  CREATE TABLE sort_lease (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    -- one per sort run, so that two sorts in one process are told apart
+    token TEXT NOT NULL,
+    -- milliseconds since 1970: a holder on another machine is gone once it stops renewing
+    renewed_at INTEGER NOT NULL
+  );
+  `,
 ];
 
 /**

@@ -1,10 +1,11 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { PhotoSelection, SortPlan, SortResult } from '../../contract/api.ts';
 import type { Catalog, CatalogWait } from '../catalog/catalog.ts';
 import { comparable } from '../catalog/migrations.ts';
-import type { PhotoSource, SortFile, SortJob, SortJournal, SortMode } from '../catalog/sortJournal.ts';
+import type { PhotoSource, SortFile, SortHolder, SortJob, SortJournal, SortMode } from '../catalog/sortJournal.ts';
 import { explainWriteError } from './csvFile.ts';
 import { checkFolderNames, DEFAULT_FOLDER_NAMES, numberedName, portableName } from './fileNames.ts';
 import { NUM_CLASSES } from '../../contract/categories.ts';
@@ -455,13 +456,32 @@ async function forEachLimited<T>(
   if (failure !== undefined) throw failure;
 }
 
+/** A holder on another machine that has not renewed its sort lease for this long is gone (a crash there). */
+const SORT_LEASE_STALE_MS = 5 * 60_000;
+/** The sorts this process runs now, by lease token: one whose lease could not be given up (a busy catalog) is over all the same. */
+const sortsHere = new Set<string>();
+
+/** Does the sort that holds a catalog's lease still run? This process's, while it runs; another one here, while the process lives; one elsewhere, while it renews. */
+function stillSorting(holder: SortHolder, renewedAt: number): boolean {
+  if (holder.host !== os.hostname()) return Date.now() - renewedAt < SORT_LEASE_STALE_MS;
+  if (holder.pid === process.pid) return sortsHere.has(holder.token);
+  try {
+    // Signal 0 only checks; EPERM means the process exists under another account.
+    process.kill(holder.pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /**
  * Sorts the selected photos into one folder per category under `dest`: copies by default; a move copies,
  * flushes, verifies the content hash and only then deletes the original, and the catalog's path follows.
  * A copy made by an earlier copy sort that now sits in another category's folder goes once the new copy is
  * in place (SortPlan.outdated).
  * Every step is journaled in the catalog, so after a crash, a full disk or a cancel, running the same sort
- * again finishes what was started and plans the rest afresh. Nothing is ever overwritten.
+ * again finishes what was started and plans the rest afresh. Nothing is ever overwritten. One sort runs on a
+ * catalog at a time: while another (a window, a command) runs, this one is refused before it touches anything.
  */
 export async function sortPhotos(
   catalog: Catalog,
@@ -469,9 +489,38 @@ export async function sortPhotos(
   options: SortOptions = {},
 ): Promise<SortResult> {
   const journal = catalog.sortJournal;
-  const dest = realPathAllowingMissing(request.dest);
+  const me = { host: os.hostname(), pid: process.pid, token: crypto.randomUUID() };
   // While another program holds the catalog, the wait is here, before anything on disk is touched.
-  await catalog.writeWhenFree(() => undefined, { ...options.catalogWait, signal: options.signal });
+  const other = await catalog.writeWhenFree(() => journal.takeLease(me, stillSorting), {
+    ...options.catalogWait,
+    signal: options.signal,
+  });
+  if (other)
+    throw new Error(
+      `another sort is running on this catalog (process ${other.pid}${other.host === me.host ? '' : ` on ${other.host}`}); nothing was changed. Let it finish or stop it, then sort again`,
+    );
+  // A holder on another machine is taken for gone once it stops renewing.
+  const renewal = setInterval(() => {
+    catalog.writeWhenFree(() => journal.renewLease(me.token), { waitMs: 0 }).catch(() => undefined);
+  }, SORT_LEASE_STALE_MS / 5);
+  renewal.unref();
+  sortsHere.add(me.token);
+  try {
+    return await sortHoldingLease(catalog, request, options);
+  } finally {
+    sortsHere.delete(me.token);
+    clearInterval(renewal);
+    // As long as the job's own writes would wait; a lease left behind is over once this process ends or sorts again.
+    await catalog
+      .writeWhenFree(() => journal.releaseLease(me.token), { ...options.catalogWait, signal: undefined })
+      .catch(() => undefined);
+  }
+}
+
+/** sortPhotos, with the catalog's sort lease held. */
+async function sortHoldingLease(catalog: Catalog, request: SortRequest, options: SortOptions): Promise<SortResult> {
+  const journal = catalog.sortJournal;
+  const dest = realPathAllowingMissing(request.dest);
   /**
    * Every later write waits for the catalog too (without the cancel: a file copied or moved is recorded before
    * the job stops); if the wait runs out, the message says what is sorted and that the same sort goes on.
