@@ -173,12 +173,16 @@ function usageOf(command: string | undefined): string {
 }
 
 /** A usage error in words: what was wrong with which option (node:util's parseArgs words them for programmers). */
-function usageProblem(err: Error & { code?: string }): string {
+function usageProblem(err: Error & { code?: string }, args: string[]): string {
   const option = /'(--?[^' <=]+)/.exec(err.message)?.[1];
   if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return `there is no option ${option} for this command`;
-  if (err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE')
-    return /does not take an argument/.test(err.message) ? `${option} takes no value` : `${option} needs a value`;
-  return err.message;
+  if (err.code !== 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') return err.message;
+  if (/does not take an argument/.test(err.message)) return `${option} takes no value`;
+  // `--epochs -1`: parseArgs takes a negative number for another option.
+  const next = args[args.indexOf(option!) + 1];
+  return next !== undefined && /^-\d/.test(next)
+    ? `${option} needs a value; a negative one is written ${option}=${next}`
+    : `${option} needs a value`;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -201,7 +205,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (err) {
     if (err instanceof UsageError || (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {
-      console.error(`${usageProblem(err as Error)}\n\n${usageOf(command)}`);
+      console.error(`${usageProblem(err as Error, rest)}\n\n${usageOf(command)}`);
       return 2;
     }
     // A catalog another program took while a command was writing (past SQLite's own short wait, where a write did

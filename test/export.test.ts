@@ -143,6 +143,16 @@ test('bad requests: unknown format or category is a usage error; a missing catal
     assert.ok(r.stderr.startsWith(`${problem}\n\nUsage: npm run cli -- export --db FILE --out FILE`), r.stderr);
     assert.doesNotMatch(r.stderr, /sort --db|Did you forget|positional/);
   }
+  // A negative number after an option is taken for an option by Node's parser: the message says how to write it.
+  const negative = cli(['finetune', '--db', db, '--epochs', '-1']);
+  assert.equal(negative.code, 2);
+  assert.ok(
+    negative.stderr.startsWith('--epochs needs a value; a negative one is written --epochs=-1\n'),
+    negative.stderr,
+  );
+  const written = cli(['finetune', '--db', db, '--epochs=-1']);
+  assert.equal(written.code, 2);
+  assert.match(written.stderr, /--epochs/);
   const noCatalog = cli(['export', '--db', path.join(dir, 'none.sqlite'), '--out', path.join(dir, 'x.csv')]);
   assert.equal(noCatalog.code, 1);
   assert.match(noCatalog.stderr, /no catalog at .*none\.sqlite; run classify first/);
