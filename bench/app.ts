@@ -68,7 +68,7 @@ export async function soak(
     catalogFile: path.join(dir, 'catalog.sqlite'),
     thumbnailsDir: path.join(dir, 'thumbs'),
     modelsDir: path.join(dir, 'models'),
-    fineTune: { ...DEFAULT_FINETUNE_OPTIONS, epochs: 1 },
+    fineTune: { ...DEFAULT_FINETUNE_OPTIONS, epochs: 1, minSteps: 0 },
     dataDir,
     chooseSaveFile: async () => csv,
     chooseDestination: async () => sorted,

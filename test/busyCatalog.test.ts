@@ -307,7 +307,7 @@ test(
       thumbnailsDir: path.join(dir, 'thumbnails'),
       modelsDir: models,
       catalogWaitMs: 1000,
-      fineTune: { ...DEFAULT_FINETUNE_OPTIONS, epochs: 1 },
+      fineTune: { ...DEFAULT_FINETUNE_OPTIONS, epochs: 1, minSteps: 0 },
     };
     /** What catalogWait says while `action` runs: the window's line for a quick action that waits. */
     const waitsSeen = async (services: ReturnType<typeof createServices>, action: Promise<unknown>) => {

@@ -4,11 +4,17 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { before, test } from 'node:test';
-import { projectRoot } from '../electron/appPaths.ts';
+import { defaultModelDir, projectRoot } from '../electron/appPaths.ts';
 import { Catalog } from '../electron/catalog/catalog.ts';
-import { loadFashionMnist, type FashionMnist } from '../electron/dataset/fashionMnist.ts';
+import { loadFashionMnist, PIXELS, type FashionMnist } from '../electron/dataset/fashionMnist.ts';
 import { activateModel, improveModel } from '../electron/learning/improveModel.ts';
-import { DEFAULT_FINETUNE_OPTIONS, MIN_LABELS, NotEnoughLabels, splitLabels } from '../electron/ml/fineTune.ts';
+import {
+  DEFAULT_FINETUNE_OPTIONS,
+  fineTune,
+  MIN_LABELS,
+  NotEnoughLabels,
+  splitLabels,
+} from '../electron/ml/fineTune.ts';
 import { TrainingDiverged } from '../electron/ml/train.ts';
 import { createServices } from '../electron/app/services.ts';
 import { modelVersion } from '../electron/ml/inference.ts';
@@ -22,7 +28,7 @@ import { rawDb } from './helpers/rawSql.ts';
 import { importPredicted } from './helpers/catalogs.ts';
 
 const PHOTOS = 240;
-const QUICK = { ...DEFAULT_FINETUNE_OPTIONS, epochs: 2 };
+const QUICK = { ...DEFAULT_FINETUNE_OPTIONS, epochs: 2, minSteps: 0 };
 let data: FashionMnist;
 /** The first images of Fashion-MNIST, which fine-tuning here replays and compares on (test/helpers/dataset.ts). */
 let smallData: FashionMnist;
@@ -109,6 +115,29 @@ test('labels are split per category: every category with 3 or more labels is in 
   assert.equal(none.heldOut.length, 0, 'a fraction of 0 holds nothing out');
   assert.equal(none.train.length + none.validation.length, labels.length);
 });
+
+test(
+  'a few dozen labels: the epochs are raised to the minimum of steps, at least the minimum of replay images is trained on, and the kept epoch is the one with the lowest validation loss',
+  { timeout: 300_000 },
+  async () => {
+    const count = 40;
+    const labeled = {
+      images: data.test.images.subarray(0, count * PIXELS),
+      labels: data.test.labels.subarray(0, count),
+      count,
+    };
+    const options = { ...DEFAULT_FINETUNE_OPTIONS, heldOutFraction: 0, patience: 100, prototypes: null };
+    const result = await fineTune(defaultModelDir(), labeled, data.train, options);
+    const train = result.split.train.length;
+    assert.equal(result.replay.train, Math.max(options.minReplay, options.replayRatio * train));
+    const stepsPerEpoch = Math.ceil((train + result.replay.train) / options.batchSize);
+    const epochs = Math.min(options.maxEpochs, Math.ceil(options.minSteps / stepsPerEpoch));
+    assert.ok(epochs > options.epochs, `${epochs} epochs of ${stepsPerEpoch} steps`);
+    assert.equal(result.history.length, epochs, 'every epoch ran (patience outlasts them)');
+    const losses = result.history.map((r) => r.validationLoss!);
+    assert.equal(result.bestEpoch, losses.indexOf(Math.min(...losses)) + 1);
+  },
+);
 
 test('too few reviewed photos: a clear refusal, and nothing changes', async () => {
   const { catalog, dir } = catalogWithLabels('finetune-few', MIN_LABELS - 1);

@@ -37,7 +37,7 @@ test(
     );
     catalog.close();
 
-    const services = catalogServices(dir, { ...DEFAULT_FINETUNE_OPTIONS, epochs: 1 });
+    const services = catalogServices(dir, { ...DEFAULT_FINETUNE_OPTIONS, epochs: 1, minSteps: 0 });
     const ui = await openRenderer(services, { initScripts: [axeScript()] });
     try {
       const { page } = ui;

@@ -122,6 +122,7 @@ test(
     const { services, ids, catalogFile } = await predictedCatalog('card-finetuned', labeled, {
       ...DEFAULT_FINETUNE_OPTIONS,
       epochs: 2,
+      minSteps: 0,
       patience: 5,
     });
     const updates: ImproveStatus[] = [];

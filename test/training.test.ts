@@ -330,6 +330,7 @@ test(
     const result = await fineTune(deeper, labeled, data.train, {
       ...DEFAULT_FINETUNE_OPTIONS,
       epochs: 1,
+      minSteps: 0,
       workers: 1,
       heldOutFraction: 0,
       prototypes: null,

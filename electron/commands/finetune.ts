@@ -61,7 +61,10 @@ export async function runFinetune(values: Values): Promise<void> {
   const dbFile = existingCatalog(pathOption(values, 'db') ?? defaultCatalogFile());
   const fineTune = {
     ...DEFAULT_FINETUNE_OPTIONS,
-    epochs: intOption(values, 'epochs', DEFAULT_FINETUNE_OPTIONS.epochs),
+    // --epochs N is the most it runs: no epochs are added to reach the default minimum of steps.
+    ...(values.epochs === undefined
+      ? {}
+      : { epochs: intOption(values, 'epochs', DEFAULT_FINETUNE_OPTIONS.epochs), minSteps: 0 }),
   };
   const cancel = new AbortController();
   const onSigint = () => cancel.abort();

@@ -112,12 +112,9 @@ export interface TrainPlan {
   initialWeights?: Float32Array[];
   /** Indices into the data to train and validate on, instead of the seeded split. */
   split?: { train: Int32Array; validation: Int32Array };
-  /**
-   * Images scored apart from the validation ones after every epoch (fine-tuning: Fashion-MNIST replay, which
-   * shows forgetting); with `patience`, the better guard accuracy breaks a tie in validation accuracy.
-   */
+  /** Images scored apart from the validation ones after every epoch (fine-tuning: Fashion-MNIST replay, which shows forgetting). */
   guard?: Int32Array;
-  /** Stop once validation accuracy has not improved for this many epochs, keeping the best epoch's weights. */
+  /** Stop once validation loss has not fallen for this many epochs, keeping the weights of the epoch with the lowest. */
   patience?: number;
   /**
    * Keep batch norm's running statistics (fine-tuning on a few hundred images: a mixed batch's statistics
@@ -392,7 +389,7 @@ export class Trainer {
       const totalSteps = stepsPerEpoch * options.epochs;
       const runStarted = performance.now();
       let imagesThisRun = 0;
-      let best: { epoch: number; accuracy: number; guardAccuracy?: number; weights: Float32Array[] } | undefined;
+      let best: { epoch: number; loss: number; weights: Float32Array[] } | undefined;
 
       for (let epoch = firstEpoch; epoch < options.epochs; epoch++) {
         const epochStarted = performance.now();
@@ -507,18 +504,12 @@ export class Trainer {
           );
         onEpoch?.(record);
         if (this.plan.patience !== undefined) {
-          const accuracy = record.validationAccuracy!;
-          if (
-            !best ||
-            accuracy > best.accuracy ||
-            (accuracy === best.accuracy && (record.guardAccuracy ?? 0) > (best.guardAccuracy ?? 0))
-          ) {
-            best = {
-              epoch: epoch + 1,
-              accuracy,
-              guardAccuracy: record.guardAccuracy,
-              weights: ema ? ema.map((w) => w.slice()) : state.weights,
-            };
+          // The lowest validation loss, not the best accuracy: on a few dozen of the user's photos accuracy
+          // moves in steps of several points and ties for epochs on end, and a tie kept the earliest, least
+          // changed epoch (docs/model.md, "Learning from corrections, measured").
+          const loss = record.validationLoss!;
+          if (!best || loss < best.loss) {
+            best = { epoch: epoch + 1, loss, weights: ema ? ema.map((w) => w.slice()) : state.weights };
           } else if (epoch + 1 - best.epoch >= this.plan.patience) break;
         }
       }
