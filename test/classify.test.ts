@@ -24,6 +24,15 @@ test('classify without a folder is a usage error; a folder that does not exist f
   assert.equal(r.code, 1);
   assert.match(r.stderr, /nothing was imported: .*nope: this path does not exist/);
   assert.ok(!fs.existsSync(path.join(dir, 'c.sqlite')), 'a mistyped folder makes no catalog');
+  const empty = path.join(dir, 'empty');
+  fs.mkdirSync(path.join(empty, 'sub'), { recursive: true });
+  const none = cli(['classify', empty, '--db', path.join(dir, 'c.sqlite')], { FASHION_SORTER_CACHE: dir });
+  assert.equal(none.code, 1);
+  assert.equal(
+    none.stderr,
+    `error: nothing was imported: ${empty}: this folder (and its subfolders) holds no photos\n`,
+  );
+  assert.ok(!fs.existsSync(path.join(dir, 'c.sqlite')), 'nor does an empty one');
   // A CSV that cannot be written is found out before the import, not after it.
   const photos = path.join(dir, 'photos');
   fs.mkdirSync(photos);

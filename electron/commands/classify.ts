@@ -1,4 +1,3 @@
-import fs from 'node:fs';
 import cliProgress from 'cli-progress';
 import { CLASS_NAMES, HARD_GROUP } from '../../contract/categories.ts';
 import { DEFAULT_REVIEW_RULE } from '../../contract/review.ts';
@@ -7,7 +6,7 @@ import { checkCsvTarget, writeCsvFile } from '../export/csvFile.ts';
 import type { ImportProgress } from '../photos/importJob.ts';
 import { duration, pathOption, UsageError, userPath, waitingForCatalog, withServices, type Values } from './args.ts';
 import { plural } from '../../contract/plural.ts';
-import { MISSING_ROOT } from '../photos/walk.ts';
+import { noPhotoFileIn } from '../photos/walk.ts';
 
 function progressReporter(): { update: (p: ImportProgress) => void; stop: () => void } {
   if (process.stderr.isTTY) {
@@ -56,9 +55,10 @@ export async function runClassify(values: Values, folders: string[]): Promise<vo
   const outFile = pathOption(values, 'out');
   // Before the import, not after it: a CSV that cannot be written should not cost an import to find out.
   if (outFile) checkCsvTarget(outFile);
-  // Nor should a mistyped folder make a catalog (the import reports a missing one beside folders that exist).
+  // Nor should a mistyped or empty folder make a catalog (the import reports one beside folders of photos).
   const paths = folders.map(userPath);
-  if (paths.every((p) => !fs.existsSync(p))) throw new Error(`nothing was imported: ${paths[0]}: ${MISSING_ROOT}`);
+  const nothing = await noPhotoFileIn(paths);
+  if (nothing) throw new Error(`nothing was imported: ${nothing.path}: ${nothing.reason}`);
   const cancel = new AbortController();
   const onSigint = () => {
     console.error('\ncancelling: finishing the photos in flight…');

@@ -13,7 +13,7 @@ const SYSTEM_NAMES = new Set([
 ]);
 
 /** Why a folder or file given to import is not there. */
-export const MISSING_ROOT = 'this path does not exist; check the spelling or whether the drive is connected';
+const MISSING_ROOT = 'this path does not exist; check the spelling or whether the drive is connected';
 
 /** A file to import (whether it is a photo, its content decides), or a path the walk could not follow, and why. */
 export type WalkEntry = { type: 'file'; path: string } | { type: 'problem'; path: string; reason: string };
@@ -64,6 +64,20 @@ export async function* walkPhotos(
     }
     if (files === 0) yield { type: 'problem', path: root, reason: 'this folder (and its subfolders) holds no photos' };
   }
+}
+
+/**
+ * Why none of `roots` gives the import a photo file, when none does: the first problem the walk met (a missing
+ * path, a folder of no photos); undefined as soon as it finds a file. Stops at the first file, so a folder of
+ * photos costs a directory read or two.
+ */
+export async function noPhotoFileIn(roots: string[]): Promise<{ path: string; reason: string } | undefined> {
+  let first: { path: string; reason: string } | undefined;
+  for await (const entry of walkPhotos(roots)) {
+    if (entry.type === 'file') return undefined;
+    first ??= entry;
+  }
+  return first;
 }
 
 /** A folder the walk cannot enter (too long a path, no permission, vanished, a read error): its own problem, and the walk goes on. */
