@@ -13,7 +13,7 @@ import {
   withServices,
   type Values,
 } from './args.ts';
-import { plural } from '../../contract/plural.ts';
+import { sortResultParts } from '../../contract/sortResult.ts';
 
 /** --folder-name 6=Shirts (repeatable; the category a number or a name) over the default folder names. */
 function folderNames(values: Values): string[] {
@@ -104,8 +104,9 @@ export async function runSort(values: Values): Promise<void> {
       if (values.json) console.log(JSON.stringify({ ...result, seconds, needsReview }, null, 1));
       else {
         const verb = result.mode === 'move' ? 'moved' : 'copied';
+        const { placed, distinct, there } = sortResultParts(result);
         console.log(
-          `${result.resumed ? 'continued and ' : ''}${result.status === 'done' ? 'finished' : 'stopped'}: ${plural(result.sorted - result.alreadyThere, result.sorted === result.distinctPhotos ? 'photo' : 'file')} ${verb} into ${result.dest}${result.sorted === result.distinctPhotos ? '' : ` (${plural(result.distinctPhotos, 'distinct photo')})`}, ${result.alreadyThere} already there${result.originalsRemoved > 0 ? ` (${plural(result.originalsRemoved, 'original')} elsewhere removed)` : ''}${result.removedOutdated > 0 ? `, ${result.removedOutdated} earlier ${result.removedOutdated === 1 ? 'copy' : 'copies'} removed from another category's folder` : ''}, ${result.failed.length} could not be sorted; ${duration(seconds)}`,
+          `${result.resumed ? 'continued and ' : ''}${result.status === 'done' ? 'finished' : 'stopped'}: ${placed} ${verb} into ${result.dest}${distinct}, ${result.alreadyThere} already there${there}${result.removedOutdated > 0 ? `, ${result.removedOutdated} earlier ${result.removedOutdated === 1 ? 'copy' : 'copies'} removed from another category's folder` : ''}, ${result.failed.length} could not be sorted; ${duration(seconds)}`,
         );
         for (const f of result.failed.slice(0, 50)) console.log(`  ${f.path}: ${f.reason}`);
         if (result.failed.length > 50) console.log(`  … and ${result.failed.length - 50} more (--json lists all)`);
