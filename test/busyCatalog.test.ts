@@ -62,11 +62,11 @@ async function reviewedCatalog(dir: string, n: number) {
   return { ...made, shipped: shipped.id };
 }
 
-/** Makes `db` a catalog as the version before the last migration left it (no sort lease table): opening it migrates. */
+/** Makes `db` a catalog as the version before the last migration left it (no sort holder table): opening it migrates. */
 function olderCatalog(db: string): void {
   const old = new Database(db);
   // The last migration undone.
-  old.exec(`DROP TABLE sort_lease;
+  old.exec(`DROP TABLE sort_holder;
     PRAGMA user_version = ${MIGRATIONS.length - 1}`);
   old.close();
 }

@@ -473,7 +473,7 @@ const sortMove: Operation<Map<string, string>> = {
   args: ['sort', '--db', catalogFile, '--dest', sortedDir, '--move'],
   kills: 5,
   finished: new RegExp(
-    `^(continued and )?finished: \\d+ photos moved into .*, \\d+ already there, 0 could not be sorted`,
+    `^(continued and )?finished: \\d+ photos moved into .*, \\d+ already there( \\(\\d+ originals? elsewhere removed\\))?, 0 could not be sorted`,
     'm',
   ),
   /** Where each photo ended up, by content hash. */

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { projectRoot } from '../electron/appPaths.ts';
@@ -231,7 +230,7 @@ test(
 );
 
 test(
-  'one sort at a time on a catalog: a second, started meanwhile, is refused before it touches anything; a dead holder is taken over',
+  'one sort at a time on a catalog: a second, started meanwhile, is refused before it touches anything, naming the process that sorts; the next one after it runs',
   { timeout: 300_000 },
   async () => {
     const dir = tempDir('sort-one-at-a-time');
@@ -260,14 +259,8 @@ test(
     );
     assert.equal(fs.existsSync(path.join(dir, 'elsewhere')), false, 'the refused sort made no folder');
     assertEveryPhotoOnce(photos, dest, db, hashes, 'move');
-    assert.equal(count(db, 'SELECT count(*) FROM sort_lease'), 0, 'the lease is given up at the end');
 
-    // A sort killed outright leaves its lease; its process is gone, so the next sort takes it over.
-    const gone = spawn(process.execPath, ['-e', '']);
-    await new Promise((r) => gone.on('exit', r));
-    rawDb(first)
-      .prepare('INSERT INTO sort_lease (id, host, pid, token, renewed_at) VALUES (1, ?, ?, ?, ?)')
-      .run(os.hostname(), gone.pid, 'killed', Date.now());
+    // The lock goes with the sort: the next one runs (it finds every photo in place).
     const again = await sortPhotos(second, { dest, mode: 'move', selection: ALL });
     assert.equal(again.alreadyThere, 30);
     first.close();
@@ -276,24 +269,88 @@ test(
 );
 
 test(
-  'a move after a copy sort: the copies are already there, and the plan and the result say the originals go',
+  'a move whose originals cannot be removed: refused in the plan where the folder is read-only, and where it turns read-only midway each copy is taken back; nothing is in two places, and the same sort finishes once it can',
+  { timeout: 300_000 },
+  async (t) => {
+    const dir = tempDir('sort-readonly-source');
+    const { photos, db, hashes } = await labeledCatalog(dir, 30);
+    const dest = path.join(dir, 'sorted');
+    // The photos on a drive of their own (same paths and times), which can turn read-only.
+    const saved = path.join(dir, 'saved');
+    fs.cpSync(photos, saved, { recursive: true, preserveTimestamps: true });
+    await withSmallDrive(t, photos, 'size=64m', async () => {
+      fs.cpSync(saved, photos, { recursive: true, preserveTimestamps: true });
+      const remount = (mode: 'ro' | 'rw') =>
+        assert.equal(spawnSync('mount', ['-o', `remount,${mode}`, photos]).status, 0);
+      remount('ro');
+      const plan = JSON.parse(cli(['sort', '--db', db, '--dest', dest, '--move', '--dry-run', '--json']).stdout);
+      assert.equal(plan.photos, 0);
+      assert.equal(plan.unavailable.length, 30);
+      assert.match(plan.unavailable[0].reason, /^its folder is read-only for your account, so a move could not remove/);
+
+      remount('rw');
+      const catalog = new Catalog(db);
+      let turned = false;
+      const result = await sortPhotos(
+        catalog,
+        { dest, mode: 'move', selection: ALL },
+        {
+          onProgress: () => {
+            if (!turned) remount('ro');
+            turned = true;
+          },
+        },
+      );
+      const stuck = result.failed.filter((f) => /^the original could not be removed \(/.test(f.reason));
+      assert.ok(stuck.length > 0, `some originals could not be removed: ${JSON.stringify(result.failed.slice(0, 2))}`);
+      assert.match(
+        stuck[0]!.reason,
+        /so it stays where it was and its copy was taken back; sort it as a copy instead$/,
+      );
+      catalog.close();
+      assertEveryPhotoOnce(photos, dest, db, hashes, 'move');
+
+      remount('rw');
+      const again = JSON.parse(cli(['sort', '--db', db, '--dest', dest, '--move', '--json']).stdout);
+      assert.equal(again.status, 'done');
+      assert.equal(again.failed.length, 0);
+      assert.deepEqual(filesByHash(photos).size, 0, 'every original moved');
+      assertEveryPhotoOnce(photos, dest, db, hashes, 'move');
+    });
+  },
+);
+
+test(
+  'a move after a copy sort: the copies are already there, the plan and the result say the originals go, and a photo relabelled in between leaves its old folder',
   { timeout: 300_000 },
   async () => {
     const dir = tempDir('sort-copy-then-move');
     const { photos, db, paths, hashes } = await labeledCatalog(dir, 12);
     const dest = path.join(dir, 'sorted');
     assert.equal(cli(['sort', '--db', db, '--dest', dest]).code, 0);
+    const [earlier] = filesByHash(dest).get(hashes[0]!)!;
+    const catalog = new Catalog(db);
+    catalog.labels.setLabels(
+      [{ photoId: catalog.queries.photoAtPath(paths[0]!)!, label: (testSet.labels[0]! + 1) % 10 }],
+      'ana',
+    );
+    catalog.close();
     const plan = JSON.parse(cli(['sort', '--db', db, '--dest', dest, '--move', '--dry-run', '--json']).stdout);
-    assert.deepEqual([plan.photos, plan.alreadyThere, plan.originalsToRemove], [0, 12, 12]);
+    assert.deepEqual([plan.photos, plan.alreadyThere, plan.originalsToRemove], [1, 11, 11]);
+    assert.deepEqual(plan.outdated, [earlier]);
     const words = cli(['sort', '--db', db, '--dest', dest, '--move', '--dry-run']).stdout;
-    assert.match(words, /already there: 12 \(the move removes the 12 originals of these, elsewhere\)/);
+    assert.match(words, /already there: 11 \(the move removes the 11 originals of these, elsewhere\)/);
     const r = cli(['sort', '--db', db, '--dest', dest, '--move']);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /12 already there \(12 originals elsewhere removed\)/);
+    assert.match(
+      r.stdout,
+      /1 photo moved into .*, 11 already there \(11 originals elsewhere removed\), 1 earlier copy removed from another category's folder/,
+    );
     assert.ok(
       paths.every((p) => !fs.existsSync(p)),
       'the originals are gone',
     );
+    assert.equal(fs.existsSync(earlier!), false, "the relabelled photo's earlier copy is gone");
     assertEveryPhotoOnce(photos, dest, db, hashes, 'move');
   },
 );

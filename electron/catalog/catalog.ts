@@ -31,6 +31,9 @@ function whyCannotOpen(file: string, err: Error): string {
   return err.message;
 }
 
+/** The file beside a catalog whose lock says a sort is running on it (sortIntoFolders); like SQLite's own -wal and -shm, it is the catalog's. */
+export const sortLockFile = (catalogFile: string) => `${catalogFile}-sorting`;
+
 /** True when this account may not write the existing file `file` because of its permissions (a read-only drive is told apart, by whyCannotOpen). */
 function readOnlyForUs(file: string): boolean {
   try {

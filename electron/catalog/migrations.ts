@@ -363,17 +363,15 @@ export const MIGRATIONS: string[] = [
   `,
 
   /*
-   * 10: one sort at a time on a catalog: the process that runs it (two moves of the same photos, from a window
-   * and a command, took each other's journaled files for an interrupted job's and interleaved).
+   * 10: one sort at a time on a catalog (two moves of the same photos, from a window and a command, took each
+   * other's journaled files for an interrupted job's and interleaved): which process sorts, for the message a
+   * second one gets. The lock itself is a file lock the system lets go when that process ends (sortIntoFolders).
    */ `
-  CREATE TABLE sort_lease (
+  CREATE TABLE sort_holder (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     host TEXT NOT NULL,
     pid INTEGER NOT NULL,
-    -- one per sort run, so that two sorts in one process are told apart
-    token TEXT NOT NULL,
-    -- milliseconds since 1970: a holder on another machine is gone once it stops renewing
-    renewed_at INTEGER NOT NULL
+    started_at TEXT NOT NULL
   );
   `,
 ];

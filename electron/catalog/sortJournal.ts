@@ -44,11 +44,10 @@ export interface SortCounts {
 
 const now = () => new Date().toISOString();
 
-/** The sort running on a catalog: its machine, process and run (SortJournal.takeLease). */
+/** The process that sorts a catalog's photos: its machine and process id. */
 export interface SortHolder {
   host: string;
   pid: number;
-  token: string;
 }
 
 /**
@@ -237,32 +236,16 @@ export class SortJournal {
       .get(jobId) as number;
   }
 
-  /**
-   * Takes the catalog's sort lease for `me` in one transaction, unless another holder has it that `running`
-   * says still runs (given when it last renewed, in ms since 1970). Returns that holder when refused, undefined
-   * when `me` holds it now (a crashed holder's lease is taken over).
-   */
-  takeLease(me: SortHolder, running: (holder: SortHolder, renewedAt: number) => boolean): SortHolder | undefined {
-    return this.db.transaction(() => {
-      const held = this.db.prepare('SELECT host, pid, token, renewed_at AS renewedAt FROM sort_lease').get() as
-        (SortHolder & { renewedAt: number }) | undefined;
-      const holder = held && { host: held.host, pid: held.pid, token: held.token };
-      if (holder && holder.token !== me.token && running(holder, held.renewedAt)) return holder;
-      this.db
-        .prepare('INSERT OR REPLACE INTO sort_lease (id, host, pid, token, renewed_at) VALUES (1, ?, ?, ?, ?)')
-        .run(me.host, me.pid, me.token, Date.now());
-      return undefined;
-    })();
+  /** Records `holder` as the process that sorts now (sortIntoFolders holds the lock). */
+  recordSortHolder(holder: SortHolder): void {
+    this.db
+      .prepare('INSERT OR REPLACE INTO sort_holder (id, host, pid, started_at) VALUES (1, ?, ?, ?)')
+      .run(holder.host, holder.pid, now());
   }
 
-  /** Renews `token`'s lease (a no-op when it no longer holds it). */
-  renewLease(token: string): void {
-    this.db.prepare('UPDATE sort_lease SET renewed_at = ? WHERE token = ?').run(Date.now(), token);
-  }
-
-  /** Gives up `token`'s lease, if it holds it. */
-  releaseLease(token: string): void {
-    this.db.prepare('DELETE FROM sort_lease WHERE token = ?').run(token);
+  /** The process recorded as sorting, if any (it may have ended without clearing it). */
+  sortHolder(): SortHolder | undefined {
+    return this.db.prepare('SELECT host, pid FROM sort_holder').get() as SortHolder | undefined;
   }
 
   failures(jobId: number): { path: string; reason: string }[] {

@@ -3,9 +3,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { PhotoSelection, SortPlan, SortResult } from '../../contract/api.ts';
-import type { Catalog, CatalogWait } from '../catalog/catalog.ts';
+import Database from 'better-sqlite3';
+import { sortLockFile, type Catalog, type CatalogWait } from '../catalog/catalog.ts';
 import { comparable } from '../catalog/migrations.ts';
-import type { PhotoSource, SortFile, SortHolder, SortJob, SortJournal, SortMode } from '../catalog/sortJournal.ts';
+import type { PhotoSource, SortFile, SortJob, SortJournal, SortMode } from '../catalog/sortJournal.ts';
 import { explainWriteError } from './csvFile.ts';
 import { checkFolderNames, DEFAULT_FOLDER_NAMES, numberedName, portableName } from './fileNames.ts';
 import { NUM_CLASSES } from '../../contract/categories.ts';
@@ -109,6 +110,18 @@ async function unchangedSince(
 const MISSING =
   'no longer at this path (moved, renamed or deleted since it was imported); import its folder again to find it';
 const CHANGED = 'the file changed since it was imported, so its category may be wrong; import it again, then sort';
+const READ_ONLY_FOLDER =
+  "its folder is read-only for your account, so a move could not remove the original; sort it as a copy, or change the folder's permissions";
+
+/** May this account remove files from `folder`? (Writing to a folder is what removing one of its files needs.) */
+function removableIn(folder: string): boolean {
+  try {
+    fs.accessSync(folder, fs.constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
 const REPLACED =
   'no file: every path it had now holds other content (edited or replaced), which was imported as a photo of its own';
 
@@ -206,6 +219,10 @@ async function makePlan(
       plan.unavailable.push({ path: source.path, reason: check.state === 'missing' ? MISSING : CHANGED });
       continue;
     }
+    if (request.mode === 'move' && !removableIn(path.dirname(source.path))) {
+      plan.unavailable.push({ path: source.path, reason: READ_ONLY_FOLDER });
+      continue;
+    }
     const folder = path.join(dest, folders[source.category!]!);
     const names = namesIn(folder);
     const wanted = portableName(path.basename(source.path));
@@ -244,7 +261,7 @@ async function makePlan(
   }
   plan.distinctPhotos = distinct.size;
   plan.bytesFree = destDrive.bavail * destDrive.bsize;
-  const outdated = request.mode === 'copy' ? await outdatedCopies(journal, dest, folders, files) : [];
+  const outdated = await outdatedCopies(journal, dest, folders, files);
   plan.outdated = outdated.map((copy) => copy.path);
   return { plan, files, job, outdated };
 }
@@ -355,11 +372,23 @@ async function copyIntoPlace(file: SortFile, mode: SortMode, stat: fs.Stats): Pr
 type Write = <T>(work: () => T) => Promise<T>;
 
 /** The last step of a move: the verified copy is in place, so the original goes and the catalog follows. */
-async function finishMove(journal: SortJournal, write: Write, file: SortFile): Promise<void> {
+async function finishMove(journal: SortJournal, write: Write, outcomes: Outcomes, file: SortFile): Promise<void> {
   const stat = await fs.promises.stat(file.target);
   const original = await fs.promises.stat(file.source).catch(() => undefined);
   // Already in its place (sorted before, or the same file under another case of its name): nothing to delete.
-  if (original && !(original.dev === stat.dev && original.ino === stat.ino)) await fs.promises.rm(file.source);
+  if (original && !(original.dev === stat.dev && original.ino === stat.ino)) {
+    try {
+      await fs.promises.rm(file.source);
+    } catch (err) {
+      // The original stays (its folder turned read-only since the plan, say): the copy is taken back, so the photo
+      // is in one place, and the journal no longer holds a move it cannot finish.
+      await fs.promises.rm(file.target, { force: true });
+      return outcomes.fail(
+        file.id,
+        `the original could not be removed (${explainWriteError(err as NodeJS.ErrnoException)}), so it stays where it was and its copy was taken back; sort it as a copy instead`,
+      );
+    }
+  }
   // Should the catalog stay busy past the wait, the journal still says "copied": the same sort again finishes this move.
   await write(() => journal.markMoved(file, { size: stat.size, mtimeMs: stat.mtimeMs }));
 }
@@ -430,7 +459,7 @@ async function sortFile(
   }
   if (mode === 'copy') return outcomes.copied(file.id);
   await write(() => journal.markCopied(file.id));
-  await finishMove(journal, write, file);
+  await finishMove(journal, write, outcomes, file);
 }
 
 /** Runs `work` over the items with at most `limit` at a time; the first thrown error stops new work and is rethrown. */
@@ -456,22 +485,22 @@ async function forEachLimited<T>(
   if (failure !== undefined) throw failure;
 }
 
-/** A holder on another machine that has not renewed its sort lease for this long is gone (a crash there). */
-const SORT_LEASE_STALE_MS = 5 * 60_000;
-/** The sorts this process runs now, by lease token: one whose lease could not be given up (a busy catalog) is over all the same. */
-const sortsHere = new Set<string>();
-
-/** Does the sort that holds a catalog's lease still run? This process's, while it runs; another one here, while the process lives; one elsewhere, while it renews. */
-function stillSorting(holder: SortHolder, renewedAt: number): boolean {
-  if (holder.host !== os.hostname()) return Date.now() - renewedAt < SORT_LEASE_STALE_MS;
-  if (holder.pid === process.pid) return sortsHere.has(holder.token);
+/**
+ * Takes the catalog's sort lock: an exclusive transaction on a small SQLite file beside the catalog
+ * (sortLockFile), held by its own connection until `release`. The system lets go of the file lock the moment
+ * the process ends, a SIGKILL included, so a crashed sort never blocks the next; a second connection, in this
+ * process or another, is refused at once. Undefined when another sort holds it.
+ */
+function takeSortLock(catalogFile: string): { release: () => void } | undefined {
+  const lock = new Database(sortLockFile(catalogFile), { timeout: 0 });
   try {
-    // Signal 0 only checks; EPERM means the process exists under another account.
-    process.kill(holder.pid, 0);
-    return true;
+    lock.exec('BEGIN EXCLUSIVE');
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    lock.close();
+    if ((err as { code?: string }).code === 'SQLITE_BUSY') return undefined;
+    throw err;
   }
+  return { release: () => lock.close() };
 }
 
 /**
@@ -489,36 +518,29 @@ export async function sortPhotos(
   options: SortOptions = {},
 ): Promise<SortResult> {
   const journal = catalog.sortJournal;
-  const me = { host: os.hostname(), pid: process.pid, token: crypto.randomUUID() };
   // While another program holds the catalog, the wait is here, before anything on disk is touched.
-  const other = await catalog.writeWhenFree(() => journal.takeLease(me, stillSorting), {
-    ...options.catalogWait,
-    signal: options.signal,
-  });
-  if (other)
+  await catalog.writeWhenFree(() => undefined, { ...options.catalogWait, signal: options.signal });
+  const lock = takeSortLock(catalog.file);
+  if (!lock) {
+    const other = journal.sortHolder();
+    const who = other ? ` (process ${other.pid}${other.host === os.hostname() ? '' : ` on ${other.host}`})` : '';
     throw new Error(
-      `another sort is running on this catalog (process ${other.pid}${other.host === me.host ? '' : ` on ${other.host}`}); nothing was changed. Let it finish or stop it, then sort again`,
+      `another sort is running on this catalog${who}; nothing was changed. Let it finish or stop it, then sort again`,
     );
-  // A holder on another machine is taken for gone once it stops renewing.
-  const renewal = setInterval(() => {
-    catalog.writeWhenFree(() => journal.renewLease(me.token), { waitMs: 0 }).catch(() => undefined);
-  }, SORT_LEASE_STALE_MS / 5);
-  renewal.unref();
-  sortsHere.add(me.token);
+  }
   try {
-    return await sortHoldingLease(catalog, request, options);
+    await catalog.writeWhenFree(() => journal.recordSortHolder({ host: os.hostname(), pid: process.pid }), {
+      ...options.catalogWait,
+      signal: options.signal,
+    });
+    return await sortHoldingLock(catalog, request, options);
   } finally {
-    sortsHere.delete(me.token);
-    clearInterval(renewal);
-    // As long as the job's own writes would wait; a lease left behind is over once this process ends or sorts again.
-    await catalog
-      .writeWhenFree(() => journal.releaseLease(me.token), { ...options.catalogWait, signal: undefined })
-      .catch(() => undefined);
+    lock.release();
   }
 }
 
-/** sortPhotos, with the catalog's sort lease held. */
-async function sortHoldingLease(catalog: Catalog, request: SortRequest, options: SortOptions): Promise<SortResult> {
+/** sortPhotos, with the catalog's sort lock held. */
+async function sortHoldingLock(catalog: Catalog, request: SortRequest, options: SortOptions): Promise<SortResult> {
   const journal = catalog.sortJournal;
   const dest = realPathAllowingMissing(request.dest);
   /**

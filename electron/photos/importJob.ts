@@ -7,7 +7,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { setImmediate } from 'node:timers/promises';
-import type { Catalog, CatalogWait } from '../catalog/catalog.ts';
+import { sortLockFile, type Catalog, type CatalogWait } from '../catalog/catalog.ts';
 import type { FileError, ImportedPhoto, JobCounts } from '../catalog/imports.ts';
 import { predictionRows } from '../catalog/predictions.ts';
 import type { Predictor } from '../ml/inference.ts';
@@ -217,6 +217,7 @@ export async function importPhotos(roots: string[], options: ImportOptions): Pro
       `${catalog.file}-wal`,
       `${catalog.file}-shm`,
       `${catalog.file}-journal`,
+      sortLockFile(catalog.file),
       options.thumbnailsDir,
     ];
     for await (const entry of walkPhotos(absoluteRoots, { ignore: own })) {
