@@ -33,6 +33,16 @@ test('classify without a folder is a usage error; a folder that does not exist f
     `error: nothing was imported: ${empty}: this folder (and its subfolders) holds no photos\n`,
   );
   assert.ok(!fs.existsSync(path.join(dir, 'c.sqlite')), 'nor does an empty one');
+  // Files that are not photos, whatever their names: found by their first bytes, before any catalog is made.
+  fs.writeFileSync(path.join(empty, 'sub', 'notes.txt'), 'not a photo\n');
+  fs.writeFileSync(path.join(empty, 'fake.jpg'), 'not a photo either\n');
+  const documents = cli(['classify', empty, '--db', path.join(dir, 'c.sqlite')], { FASHION_SORTER_CACHE: dir });
+  assert.equal(documents.code, 1);
+  assert.match(
+    documents.stderr,
+    /^error: nothing was imported: .*(notes\.txt|fake\.jpg): .*\(nor is any of the other file\)\n$/,
+  );
+  assert.ok(!fs.existsSync(path.join(dir, 'c.sqlite')), 'nor does a folder of documents');
   // A CSV that cannot be written is found out before the import, not after it.
   const photos = path.join(dir, 'photos');
   fs.mkdirSync(photos);

@@ -1,5 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { contentKind, SNIFF_BYTES } from './fileKinds.ts';
 import { explainReadError } from './photoPipeline.ts';
 
 /** Operating-system clutter that is never a product photo. */
@@ -67,17 +68,41 @@ export async function* walkPhotos(
 }
 
 /**
- * Why none of `roots` gives the import a photo file, when none does: the first problem the walk met (a missing
- * path, a folder of no photos); undefined as soon as it finds a file. Stops at the first file, so a folder of
- * photos costs a directory read or two.
+ * Why none of `roots` gives the import a photo, when none does: the first problem the walk met (a missing path,
+ * a folder of no photos), or why its first file is not one (a folder of documents); undefined as soon as a file's
+ * first bytes are an image's. A folder of photos costs a directory read and a few kilobytes.
  */
 export async function noPhotoFileIn(roots: string[]): Promise<{ path: string; reason: string } | undefined> {
   let first: { path: string; reason: string } | undefined;
+  let others = -1;
   for await (const entry of walkPhotos(roots)) {
-    if (entry.type === 'file') return undefined;
-    first ??= entry;
+    if (entry.type === 'problem') {
+      first ??= entry;
+      continue;
+    }
+    const kind = await firstBytes(entry.path).then(
+      (head) => contentKind(head, path.basename(entry.path)),
+      () => undefined,
+    );
+    // One that cannot be read is the import's to report, beside the others.
+    if (kind === undefined || kind.type !== 'other') return undefined;
+    first ??= { path: entry.path, reason: kind.what };
+    others++;
   }
-  return first;
+  return first && others > 0
+    ? { ...first, reason: `${first.reason} (nor is any of the other ${others === 1 ? 'file' : `${others} files`})` }
+    : first;
+}
+
+/** The first SNIFF_BYTES of `file`, or fewer. */
+async function firstBytes(file: string): Promise<Buffer> {
+  const handle = await fs.open(file, 'r');
+  try {
+    const head = Buffer.alloc(SNIFF_BYTES);
+    return head.subarray(0, (await handle.read(head, 0, SNIFF_BYTES, 0)).bytesRead);
+  } finally {
+    await handle.close();
+  }
 }
 
 /** A folder the walk cannot enter (too long a path, no permission, vanished, a read error): its own problem, and the walk goes on. */
