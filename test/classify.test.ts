@@ -40,7 +40,7 @@ test('classify without a folder is a usage error; a folder that does not exist f
   assert.equal(documents.code, 1);
   assert.match(
     documents.stderr,
-    /^error: nothing was imported: .*(notes\.txt|fake\.jpg): .*\(nor is any of the other file\)\n$/,
+    /^error: nothing was imported: .*(notes\.txt|fake\.jpg): .*\(nor is the other file\)\n$/,
   );
   assert.ok(!fs.existsSync(path.join(dir, 'c.sqlite')), 'nor does a folder of documents');
   // A CSV that cannot be written is found out before the import, not after it.

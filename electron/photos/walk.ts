@@ -90,7 +90,10 @@ export async function noPhotoFileIn(roots: string[]): Promise<{ path: string; re
     others++;
   }
   return first && others > 0
-    ? { ...first, reason: `${first.reason} (nor is any of the other ${others === 1 ? 'file' : `${others} files`})` }
+    ? {
+        ...first,
+        reason: `${first.reason} (${others === 1 ? 'nor is the other file' : `nor is any of the other ${others} files`})`,
+      }
     : first;
 }
 
