@@ -435,6 +435,7 @@ test(
     const { catalog, dir } = catalogWithLabels('finetune-cancel-comparing', 80);
     const models = catalog.models.all();
     const cancel = new AbortController();
+    let scored = { done: 0, total: 0 };
     await assert.rejects(
       improveModel(
         catalog,
@@ -442,10 +443,18 @@ test(
         path.join(dir, 'models'),
         { ...QUICK, epochs: 1 },
         // Once some images are scored: the comparison is under way, the candidate not yet kept.
-        { signal: cancel.signal, onComparing: (done) => done > 0 && cancel.abort() },
+        {
+          signal: cancel.signal,
+          onComparing: (done, total) => {
+            scored = { done, total };
+            if (done > 0) cancel.abort();
+          },
+        },
       ),
       /^Error: cancelled; nothing was changed$/,
     );
+    // It stops within a chunk of images, not after scoring the whole test set with both models.
+    assert.ok(scored.done < scored.total / 2, `scored ${scored.done} of ${scored.total} images before it stopped`);
     assert.deepEqual(catalog.models.all(), models, 'no version registered');
     assert.equal(fs.existsSync(path.join(dir, 'models')), false, 'no version published');
     catalog.close();

@@ -95,15 +95,19 @@ const subset = (set: ImageSet, indices: Int32Array): ImageSet => {
 
 /** Images per predictor call while comparing: small enough for the progress bar to move every second or so. */
 const EVALUATION_CHUNK = 1000;
+const CANCELLED = 'cancelled; nothing was changed';
 
 /** Scores `predictor` on `set`, a chunk at a time, telling `onImages` how many images each chunk held. */
 async function evaluateOn(
   predictor: Predictor,
   set: ImageSet,
   onImages: (n: number) => void = () => undefined,
+  signal?: AbortSignal,
 ): Promise<Evaluation> {
   const probabilities = new Float32Array(set.count * NUM_CLASSES);
   for (let from = 0; from < set.count; from += EVALUATION_CHUNK) {
+    // A cancel acts within a chunk (a second or two), not after the whole test set.
+    if (signal?.aborted) throw new Error(CANCELLED);
     const n = Math.min(EVALUATION_CHUNK, set.count - from);
     probabilities.set(
       await predictor.predict(set.images.subarray(from * PIXELS, (from + n) * PIXELS), n),
@@ -214,7 +218,7 @@ export async function improveModel(
   const started = performance.now();
   const tuned: FineTuneResult = await fineTune(parent.dir, labels, data.train, options, hooks);
   const seconds = (performance.now() - started) / 1000;
-  if (hooks.signal?.aborted) throw new Error('cancelled; nothing was changed');
+  if (hooks.signal?.aborted) throw new Error(CANCELLED);
 
   hooks.onPhase?.('saving');
   const files = fineTunedFiles(tuned);
@@ -304,12 +308,12 @@ export async function improveModel(
       const novelty = stored ?? (await calibrateNovelty(candidate, data.train, undefined, scored));
       const [currentHeldOut, candidateHeldOut, currentValidation, candidateValidation, currentTest, candidateTest] =
         await Promise.all([
-          evaluateOn(current, heldOut, scored),
-          evaluateOn(candidate, heldOut, scored),
-          evaluateOn(current, validation, scored),
-          evaluateOn(candidate, validation, scored),
-          currentTestFromCard ?? evaluateOn(current, data.test, scored).then(scores),
-          evaluateOn(candidate, data.test, scored),
+          evaluateOn(current, heldOut, scored, hooks.signal),
+          evaluateOn(candidate, heldOut, scored, hooks.signal),
+          evaluateOn(current, validation, scored, hooks.signal),
+          evaluateOn(candidate, validation, scored, hooks.signal),
+          currentTestFromCard ?? evaluateOn(current, data.test, scored, hooks.signal).then(scores),
+          evaluateOn(candidate, data.test, scored, hooks.signal),
         ]);
       // On how many of the user's own photos each number rests, kept with the version.
       const yourPhotos = {
@@ -336,7 +340,7 @@ export async function improveModel(
           }
         : card;
       // Cancelled while comparing: nothing is registered or published yet.
-      if (hooks.signal?.aborted) throw new Error('cancelled; nothing was changed');
+      if (hooks.signal?.aborted) throw new Error(CANCELLED);
       const model = await catalog.writeWhenFree(() => {
         makePrivateDir(modelsRoot);
         if (dir !== known?.dir) publish(dir, finalCard, { [NOVELTY_FILE]: JSON.stringify(novelty) });
