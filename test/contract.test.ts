@@ -7,6 +7,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { projectRoot } from '../electron/appPaths.ts';
+import { sortResultParts } from '../contract/sortResult.ts';
+import { duration } from '../electron/commands/args.ts';
 
 /** Every module specifier a source file names in an import or export (static, dynamic, type-only). */
 function specifiers(file: string): string[] {
@@ -60,4 +62,33 @@ test('the renderer reaches the main process only through contract/, and keeps no
     assert.doesNotMatch(text, /['"]Ankle boot['"]/, `${name} spells out the category names`);
     assert.doesNotMatch(text, /minConfidence:\s*0\.\d/, `${name} spells out a review rule`);
   }
+});
+
+test("a sort's counts in words: the distinct photos go with the files placed, or with the files in all where some were already there", () => {
+  assert.deepEqual(sortResultParts({ sorted: 3, distinctPhotos: 2, alreadyThere: 0, originalsRemoved: 0 }), {
+    placed: '3 files',
+    distinct: ' (2 distinct photos)',
+    there: '',
+  });
+  assert.deepEqual(sortResultParts({ sorted: 100, distinctPhotos: 97, alreadyThere: 96, originalsRemoved: 12 }), {
+    placed: '4 files',
+    distinct: '',
+    there: ' (100 files in all, 97 distinct photos; 12 originals elsewhere removed)',
+  });
+  assert.deepEqual(sortResultParts({ sorted: 1, distinctPhotos: 1, alreadyThere: 0, originalsRemoved: 0 }), {
+    placed: '1 photo',
+    distinct: '',
+    there: '',
+  });
+});
+
+test('durations are rounded to the second before they are split: 119.6 s is 2m00s', () => {
+  assert.deepEqual([0.4, 59.6, 119.6, 125, 3599.6, 3725].map(duration), [
+    '0m00s',
+    '1m00s',
+    '2m00s',
+    '2m05s',
+    '1h00m',
+    '1h02m',
+  ]);
 });

@@ -38,10 +38,13 @@ export function pathOption(values: Values, name: string): string | undefined {
 }
 
 /** 1h05m, 3m07s. */
-export const duration = (s: number) =>
-  s >= 3600
+export const duration = (seconds: number) => {
+  // Rounded first: 119.6 s is 2m00s, not 1m60s.
+  const s = Math.round(seconds);
+  return s >= 3600
     ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`
-    : `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s`;
+    : `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+};
 
 /** "3 photos", or "3 files (2 distinct photos)" where some files hold the same photo. */
 export function filesAndPhotos(files: number, photos: number): string {
