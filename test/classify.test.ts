@@ -219,6 +219,17 @@ test(
     assert.equal(r.code, 0, r.stderr);
     const report = JSON.parse(r.stdout);
     assert.equal(report.photos, 2);
+    // A CSV in a folder the user may not write is found out before the import, not after it.
+    const locked = path.join(dir, 'locked');
+    fs.mkdirSync(locked, { mode: 0o555 });
+    const out = cli(
+      ['classify', photos, '--db', path.join(dir, 'd.sqlite'), '--out', path.join(locked, 'x.csv')],
+      { FASHION_SORTER_CACHE: dir, HOME: dir },
+      asUser,
+    );
+    assert.equal(out.code, 1);
+    assert.match(out.stderr, /^error: cannot write .*locked\/x\.csv: permission denied/);
+    assert.equal(fs.existsSync(path.join(dir, 'd.sqlite')), false, 'no catalog was made');
     assert.deepEqual(report.errors, [
       {
         path: path.join(photos, 'photo-00001.png'),

@@ -83,6 +83,12 @@ export function checkCsvTarget(file: string): void {
   if (!fs.statSync(path.dirname(file), { throwIfNoEntry: false })?.isDirectory()) {
     throw new Error(`cannot write ${file}: the folder ${path.dirname(file)} does not exist`);
   }
+  // The CSV is written beside itself and renamed into place: its folder must take a new file.
+  try {
+    fs.accessSync(path.dirname(file), fs.constants.W_OK);
+  } catch (err) {
+    throw new Error(`cannot write ${file}: ${explainWriteError(err as NodeJS.ErrnoException)}`, { cause: err });
+  }
 }
 
 /** No NUL byte in the first 4 kB: CSV and text never have one; SQLite, JPEG and PNG files do. */
