@@ -162,7 +162,10 @@ test('a missing model file: the window and the command line say which and what t
   const broken = path.join(dir, 'resnet9-mini');
   fs.cpSync(defaultModelDir(), broken, { recursive: true });
   fs.rmSync(path.join(broken, 'weights.bin'));
-  const r = cli(['classify', dir, '--db', path.join(dir, 'c.sqlite'), '--model', broken], {
+  // A folder with a photo in it: one without any is refused before the model is looked at.
+  const photos = path.join(dir, 'photos');
+  await writePackshots(testSet.images, 1, photos);
+  const r = cli(['classify', photos, '--db', path.join(dir, 'c.sqlite'), '--model', broken], {
     FASHION_SORTER_CACHE: dir,
   });
   assert.equal(r.code, 1);
@@ -180,14 +183,16 @@ test('a missing model file: the window and the command line say which and what t
     const info = await services.api.appInfo();
     assert.equal(info.model, null);
     assert.match(info.modelProblem!, /no model card at .*resnet9-mini/);
-    await assert.rejects(services.api.importPaths([dir]), /no model at .*resnet9-mini/);
+    await assert.rejects(services.api.importPaths([photos]), /no model at .*resnet9-mini/);
   } finally {
     await services.close();
   }
 });
 
-test('a damaged model (weights cut short, model.json not JSON or not a model): one line that says so and what to do', () => {
+test('a damaged model (weights cut short, model.json not JSON or not a model): one line that says so and what to do', async () => {
   const dir = tempDir('faults-damaged-model');
+  const photos = path.join(dir, 'photos');
+  await writePackshots(testSet.images, 1, photos);
   const damaged = path.join(dir, 'resnet9-mini');
   fs.cpSync(defaultModelDir(), damaged, { recursive: true });
   const weights = fs.readFileSync(path.join(damaged, 'weights.bin'));
@@ -195,7 +200,7 @@ test('a damaged model (weights cut short, model.json not JSON or not a model): o
   const remedy = 'reinstall the app, or make another model version active';
   for (const args of [
     ['evaluate', '--model', damaged],
-    ['classify', dir, '--db', path.join(dir, 'c.sqlite'), '--model', damaged],
+    ['classify', photos, '--db', path.join(dir, 'c.sqlite'), '--model', damaged],
   ]) {
     const r = cli(args, { FASHION_SORTER_CACHE: dir });
     assert.equal(r.code, 1);
