@@ -372,7 +372,13 @@ async function copyIntoPlace(file: SortFile, mode: SortMode, stat: fs.Stats): Pr
 type Write = <T>(work: () => T) => Promise<T>;
 
 /** The last step of a move: the verified copy is in place, so the original goes and the catalog follows. */
-async function finishMove(journal: SortJournal, write: Write, outcomes: Outcomes, file: SortFile): Promise<void> {
+async function finishMove(
+  journal: SortJournal,
+  write: Write,
+  outcomes: Outcomes,
+  file: SortFile,
+  copiedByThisJob: boolean,
+): Promise<void> {
   const stat = await fs.promises.stat(file.target);
   const original = await fs.promises.stat(file.source).catch(() => undefined);
   // Already in its place (sorted before, or the same file under another case of its name): nothing to delete.
@@ -380,12 +386,19 @@ async function finishMove(journal: SortJournal, write: Write, outcomes: Outcomes
     try {
       await fs.promises.rm(file.source);
     } catch (err) {
-      // The original stays (its folder turned read-only since the plan, say): the copy is taken back, so the photo
-      // is in one place, and the journal no longer holds a move it cannot finish.
+      // The original stays (its folder turned read-only since the plan, say), and the journal no longer holds a
+      // move it cannot finish. A copy this job made is taken back, so the photo is in one place; one that was
+      // there before (an earlier copy sort's) is left as it was.
+      const why = explainWriteError(err as NodeJS.ErrnoException);
+      if (!copiedByThisJob)
+        return outcomes.fail(
+          file.id,
+          `the original could not be removed (${why}), so it stays where it was, beside the copy an earlier sort made at ${file.target}`,
+        );
       await fs.promises.rm(file.target, { force: true });
       return outcomes.fail(
         file.id,
-        `the original could not be removed (${explainWriteError(err as NodeJS.ErrnoException)}), so it stays where it was and its copy was taken back; sort it as a copy instead`,
+        `the original could not be removed (${why}), so it stays where it was and its copy was taken back; sort it as a copy instead`,
       );
     }
   }
@@ -433,6 +446,8 @@ async function sortFile(
 ): Promise<void> {
   const targetExists = fs.existsSync(file.target);
   const complete = targetExists && (await sha256OfFile(file.target)) === file.hash;
+  // Complete before this job copied it: another sort's copy (a copy sort's, found already there).
+  const copiedByThisJob = file.state === 'copied' || !complete;
   if (file.state === 'copied' && !complete) {
     // The verified copy was removed by someone since; if the original is still there, start over.
     if (!fs.existsSync(file.source))
@@ -459,7 +474,7 @@ async function sortFile(
   }
   if (mode === 'copy') return outcomes.copied(file.id);
   await write(() => journal.markCopied(file.id));
-  await finishMove(journal, write, outcomes, file);
+  await finishMove(journal, write, outcomes, file, copiedByThisJob);
 }
 
 /** Runs `work` over the items with at most `limit` at a time; the first thrown error stops new work and is rethrown. */
