@@ -268,6 +268,43 @@ test(
   },
 );
 
+/**
+ * Runs `body` with the folder `photos` on a small drive of its own (the same files, paths and times), which
+ * `remount` turns read-only or back; skipped where no drive can be mounted.
+ */
+async function withPhotosOnOwnDrive(
+  t: { skip: (why: string) => void },
+  photos: string,
+  body: (remount: (mode: 'ro' | 'rw') => void) => Promise<void>,
+): Promise<void> {
+  const saved = `${photos}-saved`;
+  fs.cpSync(photos, saved, { recursive: true, preserveTimestamps: true });
+  await withSmallDrive(t, photos, 'size=64m', async () => {
+    fs.cpSync(saved, photos, { recursive: true, preserveTimestamps: true });
+    await body((mode) => assert.equal(spawnSync('mount', ['-o', `remount,${mode}`, photos]).status, 0));
+  });
+}
+
+/** A move of every photo into `dest` during which the photos' drive turns read-only, at its first progress report. */
+async function moveTurningReadOnly(db: string, dest: string, remount: (mode: 'ro' | 'rw') => void) {
+  const catalog = new Catalog(db);
+  let turned = false;
+  try {
+    return await sortPhotos(
+      catalog,
+      { dest, mode: 'move', selection: ALL },
+      {
+        onProgress: () => {
+          if (!turned) remount('ro');
+          turned = true;
+        },
+      },
+    );
+  } finally {
+    catalog.close();
+  }
+}
+
 test(
   'a move whose originals cannot be removed: refused in the plan where the folder is read-only, and where it turns read-only midway each copy is taken back; nothing is in two places, and the same sort finishes once it can',
   { timeout: 300_000 },
@@ -275,13 +312,7 @@ test(
     const dir = tempDir('sort-readonly-source');
     const { photos, db, hashes } = await labeledCatalog(dir, 30);
     const dest = path.join(dir, 'sorted');
-    // The photos on a drive of their own (same paths and times), which can turn read-only.
-    const saved = path.join(dir, 'saved');
-    fs.cpSync(photos, saved, { recursive: true, preserveTimestamps: true });
-    await withSmallDrive(t, photos, 'size=64m', async () => {
-      fs.cpSync(saved, photos, { recursive: true, preserveTimestamps: true });
-      const remount = (mode: 'ro' | 'rw') =>
-        assert.equal(spawnSync('mount', ['-o', `remount,${mode}`, photos]).status, 0);
+    await withPhotosOnOwnDrive(t, photos, async (remount) => {
       remount('ro');
       const plan = JSON.parse(cli(['sort', '--db', db, '--dest', dest, '--move', '--dry-run', '--json']).stdout);
       assert.equal(plan.photos, 0);
@@ -289,25 +320,13 @@ test(
       assert.match(plan.unavailable[0].reason, /^its folder is read-only for your account, so a move could not remove/);
 
       remount('rw');
-      const catalog = new Catalog(db);
-      let turned = false;
-      const result = await sortPhotos(
-        catalog,
-        { dest, mode: 'move', selection: ALL },
-        {
-          onProgress: () => {
-            if (!turned) remount('ro');
-            turned = true;
-          },
-        },
-      );
+      const result = await moveTurningReadOnly(db, dest, remount);
       const stuck = result.failed.filter((f) => /^the original could not be removed \(/.test(f.reason));
       assert.ok(stuck.length > 0, `some originals could not be removed: ${JSON.stringify(result.failed.slice(0, 2))}`);
       assert.match(
         stuck[0]!.reason,
         /so it stays where it was and its copy was taken back; sort it as a copy instead$/,
       );
-      catalog.close();
       assertEveryPhotoOnce(photos, dest, db, hashes, 'move');
 
       remount('rw');
@@ -327,24 +346,9 @@ test(
     const dir = tempDir('sort-readonly-after-copy');
     const { photos, db, hashes } = await labeledCatalog(dir, 12);
     const dest = path.join(dir, 'sorted');
-    const saved = path.join(dir, 'saved');
-    fs.cpSync(photos, saved, { recursive: true, preserveTimestamps: true });
-    await withSmallDrive(t, photos, 'size=64m', async () => {
-      fs.cpSync(saved, photos, { recursive: true, preserveTimestamps: true });
+    await withPhotosOnOwnDrive(t, photos, async (remount) => {
       assert.equal(cli(['sort', '--db', db, '--dest', dest]).code, 0);
-      const catalog = new Catalog(db);
-      let turned = false;
-      const result = await sortPhotos(
-        catalog,
-        { dest, mode: 'move', selection: ALL },
-        {
-          onProgress: () => {
-            if (!turned) assert.equal(spawnSync('mount', ['-o', 'remount,ro', photos]).status, 0);
-            turned = true;
-          },
-        },
-      );
-      catalog.close();
+      const result = await moveTurningReadOnly(db, dest, remount);
       const stuck = result.failed.filter((f) => /^the original could not be removed \(/.test(f.reason));
       assert.ok(stuck.length > 0, `some originals could not be removed: ${JSON.stringify(result.failed.slice(0, 2))}`);
       assert.match(stuck[0]!.reason, /so it stays where it was, beside the copy an earlier sort made at /);
@@ -354,7 +358,7 @@ test(
         "every copy sort's copy is still there",
       );
       assertEveryPhotoOnce(photos, dest, db, hashes, 'copy');
-      assert.equal(spawnSync('mount', ['-o', 'remount,rw', photos]).status, 0);
+      remount('rw');
     });
   },
 );
