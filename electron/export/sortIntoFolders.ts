@@ -92,6 +92,9 @@ interface PlannedFile {
   alreadyThere: boolean;
 }
 
+/** Is the planned file's original another file than its target (which a move then removes)? */
+const originalElsewhere = (file: PlannedFile) => sameFile(file.target) !== sameFile(file.source.path);
+
 /** Is the photo still at `file` as imported? A changed size or time means reading it to be sure. The stat comes back for reuse. */
 async function unchangedSince(
   file: string,
@@ -243,10 +246,11 @@ async function makePlan(
     names.add(sameFile(name));
     const target = path.join(folder, name);
     claimed.add(sameFile(target));
-    files.push({ source, target, alreadyThere });
+    const file = { source, target, alreadyThere };
+    files.push(file);
     if (alreadyThere) {
       plan.alreadyThere++;
-      if (request.mode === 'move' && sameFile(target) !== sameFile(source.path)) plan.originalsToRemove++;
+      if (request.mode === 'move' && originalElsewhere(file)) plan.originalsToRemove++;
       continue;
     }
     if (name !== path.basename(source.path)) plan.renamed++;
@@ -674,9 +678,7 @@ async function sortHoldingLock(catalog: Catalog, request: SortRequest, options: 
     alreadyThere: files.filter((f) => f.alreadyThere).length,
     originalsRemoved:
       request.mode === 'move'
-        ? files.filter(
-            (f) => f.alreadyThere && sameFile(f.target) !== sameFile(f.source.path) && !fs.existsSync(f.source.path),
-          ).length
+        ? files.filter((f) => f.alreadyThere && originalElsewhere(f) && !fs.existsSync(f.source.path)).length
         : 0,
     removedOutdated,
     failed: [...plan.unavailable, ...journal.failures(job)],
