@@ -43,6 +43,13 @@ test('classify without a folder is a usage error; a folder that does not exist f
     /^error: nothing was imported: .*(notes\.txt|fake\.jpg): .*\(nor is the other file\)\n$/,
   );
   assert.ok(!fs.existsSync(path.join(dir, 'c.sqlite')), 'nor does a folder of documents');
+  // A named pipe is not read, by the check before the import either (reading one waits for a writer).
+  const pipes = path.join(dir, 'pipes');
+  fs.mkdirSync(pipes);
+  assert.equal(spawnSync('mkfifo', [path.join(pipes, 'pipe.jpg')]).status, 0);
+  const pipe = cli(['classify', pipes, '--db', path.join(dir, 'p.sqlite')], { FASHION_SORTER_CACHE: dir });
+  assert.equal(pipe.code, 1);
+  assert.match(pipe.stderr, /pipe\.jpg: not a photo file but a named pipe; it was not read/);
   // A CSV that cannot be written is found out before the import, not after it.
   const photos = path.join(dir, 'photos');
   fs.mkdirSync(photos);

@@ -1,3 +1,4 @@
+import { constants } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { contentKind, SNIFF_BYTES } from './fileKinds.ts';
@@ -97,10 +98,14 @@ export async function noPhotoFileIn(roots: string[]): Promise<{ path: string; re
     : first;
 }
 
-/** The first SNIFF_BYTES of `file`, or fewer. */
+/**
+ * The first SNIFF_BYTES of the regular file `file`, or fewer; rejects for anything else. Opened without blocking,
+ * as the photo worker reads: a named pipe among the photos would otherwise hold the check until something writes.
+ */
 async function firstBytes(file: string): Promise<Buffer> {
-  const handle = await fs.open(file, 'r');
+  const handle = await fs.open(file, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
   try {
+    if (!(await handle.stat()).isFile()) throw new Error(`${file} is not a regular file`);
     const head = Buffer.alloc(SNIFF_BYTES);
     return head.subarray(0, (await handle.read(head, 0, SNIFF_BYTES, 0)).bytesRead);
   } finally {
