@@ -24,3 +24,13 @@ export function sortResultParts(
     there: notes.length > 0 ? ` (${notes.join('; ')})` : '',
   };
 }
+
+/**
+ * What a move plan does to photos already in place besides the files it moves, for the headline of the window's
+ * preview and the command line's dry run: ", and remove the originals of 11 already there" (an earlier copy sort
+ * put their copies there), or '' where it removes none.
+ */
+export const originalsToRemovePhrase = (originalsToRemove: number): string =>
+  originalsToRemove === 0
+    ? ''
+    : `, and remove the ${originalsToRemove === 1 ? 'original of 1 photo' : `originals of ${originalsToRemove} photos`} already there`;

@@ -210,6 +210,23 @@ test(
       assert.deepEqual([...sorted.keys()].sort(), [...hashes].sort());
       for (const i of [0, 1])
         assert.equal(path.basename(path.dirname(sorted.get(hashes[i]!)![0]!)), DEFAULT_FOLDER_NAMES[guess(i)]);
+
+      // A move after the copies: nothing to write, and the preview and the button say the 12 originals go.
+      await dialog.getByRole('button', { name: 'New sort…' }).click();
+      await dialog.getByRole('radio', { name: /^Move/ }).check();
+      await dialog
+        .getByTestId('sort-preview')
+        .filter({
+          hasText: '0 photos (0 kB) to move, and remove the originals of 12 photos already there. 12 already there.',
+        })
+        .waitFor();
+      await dialog.getByRole('button', { name: 'Move 12 photos' }).click();
+      await status.filter({ hasText: '12 originals elsewhere removed' }).waitFor({ timeout: 60_000 });
+      assert.deepEqual([...filesByHash(dest).keys()].sort(), [...hashes].sort());
+      assert.ok(
+        paths.every((p) => !fs.existsSync(p)),
+        'the originals are gone',
+      );
       await dialog.getByRole('button', { name: 'New sort…' }).waitFor();
       assert.deepEqual(ui.problems, []);
     } finally {

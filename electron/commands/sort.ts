@@ -13,7 +13,7 @@ import {
   withServices,
   type Values,
 } from './args.ts';
-import { sortResultParts } from '../../contract/sortResult.ts';
+import { originalsToRemovePhrase, sortResultParts } from '../../contract/sortResult.ts';
 
 /** --folder-name 6=Shirts (repeatable; the category a number or a name) over the default folder names. */
 function folderNames(values: Values): string[] {
@@ -32,14 +32,14 @@ function folderNames(values: Values): string[] {
 function printPlan(plan: SortPlan, unsure: number): void {
   const verb = plan.mode === 'move' ? 'move' : 'copy';
   console.log(
-    `dry run: would ${verb} ${filesAndPhotos(plan.photos, plan.distinctPhotos)} (${formatBytes(plan.bytes)}) into ${plan.dest}${plan.resumes ? `, continuing job ${plan.resumes.jobId} (${plan.resumes.done} already sorted)` : ''}`,
+    `dry run: would ${verb} ${filesAndPhotos(plan.photos, plan.distinctPhotos)} (${formatBytes(plan.bytes)}) into ${plan.dest}${originalsToRemovePhrase(plan.originalsToRemove)}${plan.resumes ? `, continuing job ${plan.resumes.jobId} (${plan.resumes.done} already sorted)` : ''}`,
   );
   const width = Math.max(...plan.folders.map((f) => f.length));
   plan.folders.forEach((folder, k) =>
     console.log(`  ${folder.padEnd(width)} ${String(plan.perCategory[k]).padStart(7)}`),
   );
   console.log(
-    `renamed to avoid a clash or a name some systems refuse: ${plan.renamed}; already there: ${plan.alreadyThere}${plan.originalsToRemove > 0 ? ` (the move removes the ${plan.originalsToRemove === 1 ? 'original' : `${plan.originalsToRemove} originals`} of these, elsewhere)` : ''}; without a category yet: ${plan.uncategorized}`,
+    `renamed to avoid a clash or a name some systems refuse: ${plan.renamed}; already there: ${plan.alreadyThere}; without a category yet: ${plan.uncategorized}`,
   );
   console.log(
     `space needed on the drive ${formatBytes(plan.bytesNeeded)} (files take whole blocks), free ${formatBytes(plan.bytesFree)}${plan.bytesNeeded > plan.bytesFree ? ' (NOT ENOUGH)' : ''}`,
