@@ -161,6 +161,17 @@ test(
       fs.copyFileSync(made[5]!, path.join(unpredicted, 'new.jpg'));
       await importPhotos([unpredicted], { catalog, thumbnailsDir: path.join(dir, 'thumbs') });
       assert.deepEqual([catalog.queries.categoryCounts().total, catalog.queries.fileCount()], [6, 6]);
+      // The command line says so beside either layout (the window's Export dialog says the same).
+      const out = path.join(dir, 'cli.csv');
+      assert.match(
+        cli(['export', '--db', db, '--out', out]).stdout,
+        /^1 photo has no category yet \(no model has predicted it; an import may still be running\): the category columns of their rows are empty$/m,
+      );
+      assert.match(
+        cli(['export', '--db', db, '--out', out, '--format', 'fashion-mnist']).stdout,
+        /^1 photo has no category yet .*: left out$/m,
+      );
+      assert.doesNotMatch(cli(['export', '--db', db, '--out', out, '--reviewed-only']).stdout, /no category/);
 
       const selections: Omit<PhotoSelection, 'queue'>[] = [
         { rule: DEFAULT_REVIEW_RULE },

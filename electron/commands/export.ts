@@ -4,6 +4,7 @@ import { categoryFromText } from '../dataset/fashionMnist.ts';
 import type { ExportFormat } from '../export/catalogExport.ts';
 import { existingCatalogFile, pathOption, UsageError, withServices, type Values } from './args.ts';
 import { CLASS_NAMES } from '../../contract/categories.ts';
+import { noCategoryYet } from '../../contract/uncategorized.ts';
 
 /** The photos --reviewed-only / --needs-review / --category choose (all of them by default). */
 export function selectionOption(values: Values): PhotoSelection {
@@ -23,9 +24,22 @@ export function selectionOption(values: Values): PhotoSelection {
  * as such). The window's Export dialog says the same and leaves them out by default; here --reviewed-only does.
  */
 export async function unsureIn(api: FashionSorterApi, selection: PhotoSelection): Promise<number> {
-  if (selection.queue !== 'all') return 0;
+  return (await unsureAndUncategorizedIn(api, selection)).unsure;
+}
+
+/**
+ * unsureIn, and how many of `selection`'s photos have no category yet (no model has predicted them: an import
+ * still running, or a model that failed): empty in the catalog CSV's category columns, left out of the
+ * Fashion-MNIST layout and of a sort. 0 for the review queue and the reviewed photos, which all have one.
+ */
+export async function unsureAndUncategorizedIn(
+  api: FashionSorterApi,
+  selection: PhotoSelection,
+): Promise<{ unsure: number; uncategorized: number }> {
+  if (selection.queue !== 'all') return { unsure: 0, uncategorized: 0 };
   const { category, search, rule } = selection;
-  return (await api.selectionCounts({ category, search, rule })).needsReview.photos;
+  const counts = await api.selectionCounts({ category, search, rule });
+  return { unsure: counts.needsReview.photos, uncategorized: counts.all.photos - counts.all.fashionMnistRows };
 }
 
 /** The line that says so, or nothing when no photo of the selection needs review. */
@@ -45,12 +59,16 @@ export async function runExport(values: Values): Promise<void> {
     throw new UsageError(`--format must be catalog or fashion-mnist; got "${String(values.format)}"`);
   const selection = selectionOption(values);
   await withServices(existingCatalogFile(values), {}, async ({ api, operations }) => {
-    const unsure = await unsureIn(api, selection);
+    const { unsure, uncategorized } = await unsureAndUncategorizedIn(api, selection);
     const { rows, photos, seconds } = await operations.exportCsv(out, { format, selection, bom: values.bom === true });
     // The catalog layout has a row per file: say so where files share a photo, so that fewer photos than rows is no surprise.
     const shared =
       photos === rows ? '' : `, ${photos} distinct photos: rows with the same hash are files with the same image`;
     console.log(`wrote ${rows} rows to ${out} (${format} layout${shared}) in ${seconds.toFixed(1)} s`);
     for (const line of unsureLine(unsure)) console.log(line);
+    if (uncategorized > 0)
+      console.log(
+        `${noCategoryYet(uncategorized)}: ${format === 'catalog' ? 'the category columns of their rows are empty' : 'left out'}`,
+      );
   });
 }
