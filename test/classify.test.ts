@@ -247,7 +247,7 @@ test(
 );
 
 test(
-  'label applies a CSV of path,label (numbers or names, quoted paths) to the catalog; a bad row stops it before anything is written',
+  'label applies a CSV of path,label (numbers or names, quoted paths) to the catalog; a bad row, or no row, stops it before anything is written',
   { timeout: 300_000 },
   async () => {
     const dir = tempDir('cli-label');
@@ -349,6 +349,17 @@ test(
     assert.match(
       cli(['label', '--db', db, '--csv', numbers]).stderr,
       /line 2: "10" is not a category .*; line 3: "4.5" is not a category/,
+    );
+
+    // A file with its header alone, or nothing at all, was saved too early: said, and not "applied 0 labels".
+    fs.writeFileSync(numbers, 'path,label\n');
+    const headerOnly = cli(['label', '--db', db, '--csv', numbers]);
+    assert.equal(headerOnly.code, 1);
+    assert.match(headerOnly.stderr, /numbers\.csv has its header and no labels: add a row per photo/);
+    fs.writeFileSync(numbers, '\n,,\n');
+    assert.match(
+      cli(['label', '--db', db, '--csv', numbers]).stderr,
+      /numbers\.csv is empty: write a header path,label/,
     );
 
     // A bare file name names the one photo imported under it; a name two photos share needs its folder.

@@ -60,7 +60,7 @@ interface LabelRow {
  * The rows of a labels file: UTF-8 or UTF-16, its delimiter from the header, the columns path and label in
  * any order and case. Rows of blank cells only (the ",,," a spreadsheet leaves below its data) are skipped;
  * a row with something beyond the header's columns is a problem of that row. Throws when the file is not
- * CSV or lacks the columns.
+ * CSV, lacks the columns or holds no label (a header alone is a file saved too early, not "nothing to change").
  */
 function readLabelRows(csvFile: string): { rows: LabelRow[]; problems: Problem[] } {
   let records: { record: string[]; info: { lines: number } }[];
@@ -82,7 +82,8 @@ function readLabelRows(csvFile: string): { rows: LabelRow[]; problems: Problem[]
     );
   }
   const filled = records.filter(({ record }) => record.some((cell) => trimmed(cell) !== ''));
-  if (filled.length === 0) return { rows: [], problems: [] };
+  if (filled.length === 0)
+    throw new Error(`${csvFile} is empty: write a header path,label and a row per photo, like photos/SKU-1.jpg,Shirt`);
   const written = filled[0]!.record.map(trimmed);
   const header = written.map((name) => name.toLowerCase());
   const [pathColumn, labelColumn] = [header.indexOf('path'), header.indexOf('label')];
@@ -98,6 +99,8 @@ function readLabelRows(csvFile: string): { rows: LabelRow[]; problems: Problem[]
       });
     return { line: info.lines, path: record[pathColumn] ?? '', label: record[labelColumn] ?? '' };
   });
+  if (rows.length === 0)
+    throw new Error(`${csvFile} has its header and no labels: add a row per photo, like photos/SKU-1.jpg,Shirt`);
   return { rows, problems };
 }
 
