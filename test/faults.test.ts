@@ -145,7 +145,7 @@ test('a catalog file the account may not write: refused before anything, with wh
     ['label', '--db', file, '--csv', path.join(dir, 'labels.csv')],
     ['export', '--db', file, '--out', path.join(dir, 'out.csv')],
   ]) {
-    fs.writeFileSync(path.join(dir, 'labels.csv'), 'path,label\n');
+    fs.writeFileSync(path.join(dir, 'labels.csv'), 'path,label\nSKU-1.jpg,Shirt\n');
     const r = cli(args, { HOME: dir }, asUser);
     assert.equal(r.code, 1, `${args[0]}: ${r.stderr}`);
     assert.equal(
