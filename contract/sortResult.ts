@@ -26,11 +26,11 @@ export function sortResultParts(
 }
 
 /**
- * What a move plan does to photos already in place besides the files it moves, for the headline of the window's
- * preview and the command line's dry run: ", and remove the originals of 11 already there" (an earlier copy sort
- * put their copies there), or '' where it removes none.
+ * What a move plan does besides the files it moves, for the headline of the window's preview and the command
+ * line's dry run: ", and remove 11 original files whose copies are already there" (an earlier copy sort put
+ * them there; files, since two of them may hold one photo), or '' where it removes none.
  */
 export const originalsToRemovePhrase = (originalsToRemove: number): string =>
   originalsToRemove === 0
     ? ''
-    : `, and remove the ${originalsToRemove === 1 ? 'original of 1 photo' : `originals of ${originalsToRemove} photos`} already there`;
+    : `, and remove ${originalsToRemove === 1 ? 'the original file whose copy is' : `${originalsToRemove} original files whose copies are`} already there`;

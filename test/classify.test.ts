@@ -351,6 +351,16 @@ test(
       /line 2: "10" is not a category .*; line 3: "4.5" is not a category/,
     );
 
+    // Two rows that give one photo two categories contradict each other: refused, nothing written; the same twice is one label.
+    fs.writeFileSync(numbers, `path,label\n${files[3]},Trouser\n${files[3]},Coat\n`);
+    const contradicting = cli(['label', '--db', db, '--csv', numbers]);
+    assert.equal(contradicting.code, 1);
+    assert.match(contradicting.stderr, /line 3: Coat contradicts line 2, which gives the same photo Trouser/);
+    assert.equal(labelOf(files[3]!), 4);
+    fs.writeFileSync(numbers, `path,label\n${files[3]},Trouser\n${files[3]},trousers\n`);
+    assert.match(cli(['label', '--db', db, '--csv', numbers]).stdout, /^applied 1 label /);
+    assert.equal(labelOf(files[3]!), 1);
+
     // A file with its header alone, or nothing at all, was saved too early: said, and not "applied 0 labels".
     fs.writeFileSync(numbers, 'path,label\n');
     const headerOnly = cli(['label', '--db', db, '--csv', numbers]);

@@ -217,7 +217,8 @@ test(
       await dialog
         .getByTestId('sort-preview')
         .filter({
-          hasText: '0 photos (0 kB) to move, and remove the originals of 12 photos already there. 12 already there.',
+          hasText:
+            '0 photos (0 kB) to move, and remove 12 original files whose copies are already there. 12 already there.',
         })
         .waitFor();
       await dialog.getByRole('button', { name: 'Move 12 photos' }).click();

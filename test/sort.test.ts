@@ -382,7 +382,10 @@ test(
     assert.deepEqual([plan.photos, plan.alreadyThere, plan.originalsToRemove], [1, 11, 11]);
     assert.deepEqual(plan.outdated, [earlier]);
     const words = cli(['sort', '--db', db, '--dest', dest, '--move', '--dry-run']).stdout;
-    assert.match(words, /would move 1 photo \(.*\) into .*, and remove the originals of 11 photos already there/);
+    assert.match(
+      words,
+      /would move 1 photo \(.*\) into .*, and remove 11 original files whose copies are already there/,
+    );
     assert.match(words, /already there: 11;/);
     const r = cli(['sort', '--db', db, '--dest', dest, '--move']);
     assert.equal(r.code, 0, r.stderr);

@@ -5,6 +5,7 @@ import type { ExportFormat } from '../export/catalogExport.ts';
 import { existingCatalogFile, pathOption, UsageError, withServices, type Values } from './args.ts';
 import { CLASS_NAMES } from '../../contract/categories.ts';
 import { noCategoryYet } from '../../contract/uncategorized.ts';
+import { plural } from '../../contract/plural.ts';
 
 /** The photos --reviewed-only / --needs-review / --category choose (all of them by default). */
 export function selectionOption(values: Values): PhotoSelection {
@@ -64,7 +65,7 @@ export async function runExport(values: Values): Promise<void> {
     // The catalog layout has a row per file: say so where files share a photo, so that fewer photos than rows is no surprise.
     const shared =
       photos === rows ? '' : `, ${photos} distinct photos: rows with the same hash are files with the same image`;
-    console.log(`wrote ${rows} rows to ${out} (${format} layout${shared}) in ${seconds.toFixed(1)} s`);
+    console.log(`wrote ${plural(rows, 'row')} to ${out} (${format} layout${shared}) in ${seconds.toFixed(1)} s`);
     for (const line of unsureLine(unsure)) console.log(line);
     if (uncategorized > 0)
       console.log(

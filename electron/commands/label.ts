@@ -108,7 +108,8 @@ function readLabelRows(csvFile: string): { rows: LabelRow[]; problems: Problem[]
  * `label --db FILE --csv FILE`: applies human labels from a CSV with columns path,label (the label a number
  * or a category name). Paths and names are compared in one Unicode normal form, and spaces at a cell's
  * ends are not part of it (unless a file is named so). All or nothing: a row that names an unknown photo
- * or category stops the command before any label is written, with every such row listed.
+ * or category, or gives a photo another category than an earlier row, stops the command before any label is
+ * written, with every such row listed.
  */
 export async function runLabel(values: Values): Promise<void> {
   const dbFile = pathOption(values, 'db');
@@ -118,6 +119,8 @@ export async function runLabel(values: Values): Promise<void> {
   const { rows, problems } = readLabelRows(csvFile);
   await withServices(dbFile, {}, async ({ api, operations }) => {
     const changes: LabelChange[] = [];
+    /** The first row that labels each photo: a later row (the same file, or another with the same image) that says another category contradicts it. */
+    const firstRow = new Map<number, { line: number; label: number }>();
     for (const { line, path: cell, label: labelCell } of rows) {
       // The cell as written first (a file may really be named with a space at its end), then without its edge spaces.
       let found = await operations.findPhoto(cell, path.dirname(csvFile));
@@ -136,7 +139,17 @@ export async function runLabel(values: Values): Promise<void> {
           line,
           text: `${shown(labelCell)} is not a category (0–9 or one of ${CLASS_NAMES.join(', ')})`,
         });
-      if (found.photoId !== undefined && label !== undefined) changes.push({ photoId: found.photoId, label });
+      if (found.photoId === undefined || label === undefined) continue;
+      const first = firstRow.get(found.photoId);
+      if (first && first.label !== label)
+        problems.push({
+          line,
+          text: `${CLASS_NAMES[label]} contradicts line ${first.line}, which gives the same photo ${CLASS_NAMES[first.label]} (a file, or another with the same image); keep one`,
+        });
+      else if (!first) {
+        firstRow.set(found.photoId, { line, label });
+        changes.push({ photoId: found.photoId, label });
+      }
     }
     if (problems.length > 0) {
       // A row may have two problems (an unknown photo and an unknown category): rows are what the user fixes.
