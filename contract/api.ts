@@ -170,6 +170,8 @@ export interface ImportStatus {
   failed: number;
   /** Distinct photos among the imported files once the import has ended (fewer where files share their bytes); null before. */
   photos: number | null;
+  /** Files of earlier imports under these folders that the ended import found no longer on disk, and forgot (ImportResult.gone). */
+  gone: number;
   photosPerSecond: number;
   etaSeconds: number | null;
   /** Why the import stopped, when phase is 'failed'. */

@@ -622,7 +622,53 @@ describe('importing again', () => {
       plan.unavailable.map((u) => u.path),
       ['photo-00000.jpg'],
     );
-    assert.match(plan.unavailable[0]!.reason, /^no file: every path it had now holds other content/);
+    assert.match(
+      plan.unavailable[0]!.reason,
+      /^no file: an import found every file it had deleted, renamed or holding other content/,
+    );
+  });
+
+  test('files deleted or renamed since an earlier import: importing the folder again forgets them and finds a renamed one under its new name; labels stay, and a missing folder or a cancelled import forgets nothing', async () => {
+    const { dir, photos, catalog, options } = await folderAndCatalog('gone', 4);
+    const names = fs.readdirSync(photos).sort();
+    const at = (name: string) => path.join(photos, name);
+    const other = path.join(dir, 'other');
+    await writePackshots(data.test.images.subarray(4 * PIXELS), 1, other);
+    await importPhotos([photos, other], options);
+    const paths = () => rawDb(catalog).prepare('SELECT path FROM photo_paths ORDER BY path').pluck().all() as string[];
+    const photoOf = (file: string) => catalog.queries.photoAtPath(file)!;
+    const [deleted, renamed] = [photoOf(at(names[0]!)), photoOf(at(names[1]!))];
+    catalog.labels.setLabels([{ photoId: deleted, label: 3 }], 'ana');
+
+    fs.rmSync(at(names[0]!));
+    fs.renameSync(at(names[1]!), at(`renamed-${names[1]}`));
+    // Cancelled before it begins: nothing is forgotten.
+    const cancelled = await importPhotos([photos], { ...options, signal: AbortSignal.abort() });
+    assert.equal(cancelled.status, 'cancelled');
+    assert.equal(cancelled.gone, 0);
+    assert.ok(paths().includes(at(names[0]!)));
+    // A chosen folder that is not there (a drive not plugged in) says nothing about the files it held.
+    const unplugged = path.join(dir, 'unplugged');
+    fs.renameSync(other, unplugged);
+    const without = await importPhotos([other], options);
+    assert.equal(without.gone, 0);
+    fs.renameSync(unplugged, other);
+
+    const result = await importPhotos([photos], options);
+    assert.equal(result.status, 'done');
+    assert.equal(result.gone, 2, "the deleted file and the renamed one's old name");
+    const left = paths();
+    assert.equal(left.includes(at(names[0]!)) || left.includes(at(names[1]!)), false);
+    assert.equal(photoOf(at(`renamed-${names[1]}`)), renamed, 'the renamed file is the same photo under its new name');
+    assert.equal(left.filter((p) => p.startsWith(other)).length, 1, 'files under folders not imported again are kept');
+    assert.equal(
+      count(catalog, 'SELECT label FROM photos WHERE id = ?', deleted),
+      3,
+      'the deleted photo keeps its label',
+    );
+    assert.equal(catalog.queries.fileCount(), 4);
+    const again = await importPhotos([photos], options);
+    assert.equal(again.gone, 0);
   });
 
   test('a cancelled import stops cleanly, and importing again completes it with every photo once', async () => {

@@ -377,6 +377,7 @@ export function createServices(options: ServiceOptions = {}): Services {
         done: 0,
         failed: 0,
         photos: null,
+        gone: 0,
         photosPerSecond: 0,
         etaSeconds: null,
         problem: null,
@@ -406,6 +407,7 @@ export function createServices(options: ServiceOptions = {}): Services {
           done: result.counts.done,
           failed: result.counts.failed,
           photos: result.photos,
+          gone: result.gone,
           etaSeconds: 0,
         };
       },

@@ -110,6 +110,35 @@ export class ImportJobs {
     this.db.prepare('UPDATE import_jobs SET walked = 1 WHERE id = ?').run(jobId);
   }
 
+  /**
+   * The catalog's files under `roots` (the absolute folders or files job `jobId` walked) that the job did not find:
+   * deleted or renamed since an earlier import, or left out of the walk (an unreadable folder), which the caller
+   * tells apart on disk. Files an unfinished sort is moving are the sort's to account for, and are not listed.
+   */
+  filesNotFound(jobId: number, roots: string[]): string[] {
+    const under = roots.map(() => `(path = ? OR substr(path, 1, ?) = ?)`).join(' OR ');
+    return this.db
+      .prepare(
+        `SELECT path FROM photo_paths WHERE (${under})
+        AND NOT EXISTS (SELECT 1 FROM import_files f WHERE f.job_id = ? AND f.path = photo_paths.path)
+        AND path NOT IN (SELECT f.source FROM sort_files f JOIN sort_jobs j ON j.id = f.job_id WHERE j.status = 'running')
+        ORDER BY path`,
+      )
+      .pluck()
+      .all(...roots.flatMap((root) => [root, root.length + 1, root + path.sep]), jobId) as string[];
+  }
+
+  /**
+   * Forgets `files` (paths no longer on disk) in one transaction: their photos stay, with their labels and
+   * predictions (a photo none of whose files is left keeps its last name), and a file found again is found anew.
+   */
+  forgetFiles(files: string[]): void {
+    const forget = this.db.prepare('DELETE FROM photo_paths WHERE path = ?');
+    this.db.transaction(() => {
+      for (const file of files) forget.run(file);
+    })();
+  }
+
   finishJob(jobId: number, status: 'done' | 'cancelled'): void {
     this.db.prepare('UPDATE import_jobs SET status = ?, finished_at = ? WHERE id = ?').run(status, now(), jobId);
   }

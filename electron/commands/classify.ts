@@ -6,6 +6,7 @@ import { checkCsvTarget, writeCsvFile } from '../export/csvFile.ts';
 import type { ImportProgress } from '../photos/importJob.ts';
 import { duration, pathOption, UsageError, userPath, waitingForCatalog, withServices, type Values } from './args.ts';
 import { plural } from '../../contract/plural.ts';
+import { filesGone } from '../../contract/catalogWords.ts';
 import { noPhotoFileIn } from '../photos/walk.ts';
 
 function progressReporter(): { update: (p: ImportProgress) => void; stop: () => void } {
@@ -117,6 +118,7 @@ export async function runClassify(values: Values, folders: string[]): Promise<vo
         found: result.counts.found,
         photos: summary.photos,
         unchanged: result.unchanged,
+        gone: result.gone,
         failed: result.counts.failed,
         predicted: result.predicted,
         perCategory: summary.perCategory.map((count, label) => ({ label, name: CLASS_NAMES[label]!, count })),
@@ -144,6 +146,7 @@ export async function runClassify(values: Values, folders: string[]): Promise<vo
 function printSummary(r: {
   photos: number;
   unchanged: number;
+  gone: number;
   found: number;
   failed: number;
   seconds: number;
@@ -165,6 +168,7 @@ function printSummary(r: {
   console.log(
     `${r.resumed ? 'resumed and finished' : 'imported'}: ${plural(r.photos, 'photo')} from ${plural(r.found, 'file')}${unchanged}, ${r.failed} failed, in ${duration(r.seconds)}${rate}`,
   );
+  if (r.gone > 0) console.log(filesGone(r.gone));
   console.log(`model ${r.model.name} on ${r.model.backend}; catalog ${r.db}`);
   // With nothing imported, the table would be ten zeros: the errors below say what happened.
   if (r.photos > 0) {

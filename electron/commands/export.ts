@@ -4,7 +4,7 @@ import { categoryFromText } from '../dataset/fashionMnist.ts';
 import type { ExportFormat } from '../export/catalogExport.ts';
 import { existingCatalogFile, pathOption, UsageError, withServices, type Values } from './args.ts';
 import { CLASS_NAMES } from '../../contract/categories.ts';
-import { noCategoryYet } from '../../contract/uncategorized.ts';
+import { noCategoryYet } from '../../contract/catalogWords.ts';
 import { plural } from '../../contract/plural.ts';
 
 /** The photos --reviewed-only / --needs-review / --category choose (all of them by default). */

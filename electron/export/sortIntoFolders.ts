@@ -126,7 +126,7 @@ function removableIn(folder: string): boolean {
   }
 }
 const REPLACED =
-  'no file: every path it had now holds other content (edited or replaced), which was imported as a photo of its own';
+  'no file: an import found every file it had deleted, renamed or holding other content (edited or replaced); its labels are kept, and importing the file where it is now brings it back';
 
 /** Works out where every selected photo goes, without touching any file. */
 async function makePlan(

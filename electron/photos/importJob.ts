@@ -39,6 +39,11 @@ export interface ImportResult {
   photos: number;
   /** Files of this run found unchanged since an earlier import (same path, size and time): not read again. */
   unchanged: number;
+  /**
+   * Files an earlier import found under these folders that are no longer on disk (deleted, or renamed: a renamed
+   * one is found under its new name): the catalog forgets them, and keeps their photos with their labels.
+   */
+  gone: number;
   predicted: number;
   errors: FileError[];
   seconds: number;
@@ -164,7 +169,27 @@ class PredictionQueue {
   }
 }
 
-/** Imports (or resumes importing) the photos under `roots` into the catalog. */
+/**
+ * Those of `files` that are not on disk: lstat says there is no such file (ENOENT), or a folder on its path is a
+ * file now (ENOTDIR). A file the walk missed for another reason (a folder it may not read) is still there.
+ */
+async function notOnDisk(files: string[]): Promise<string[]> {
+  const gone: string[] = [];
+  for (const file of files) {
+    try {
+      await fs.lstat(file);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') gone.push(file);
+    }
+  }
+  return gone;
+}
+
+/**
+ * Imports (or resumes importing) the photos under `roots` into the catalog; once every file under them has been
+ * found and read, the catalog forgets the files of earlier imports there that are no longer on disk.
+ */
 export async function importPhotos(roots: string[], options: ImportOptions): Promise<ImportResult> {
   const { catalog, signal } = options;
   const absoluteRoots = roots.map((r) => path.resolve(r));
@@ -303,7 +328,15 @@ export async function importPhotos(roots: string[], options: ImportOptions): Pro
       await predictions.finish();
     }
     const status = signal?.aborted ? 'cancelled' : 'done';
-    await write(() => catalog.imports.finishJob(job, status));
+    // Only a whole walk tells what is no longer there: a cancelled job forgets nothing.
+    // A chosen folder that is not there at all (a drive not plugged in) says nothing about its files.
+    const missingRoots = new Set(status === 'done' ? await notOnDisk(absoluteRoots) : absoluteRoots);
+    const present = absoluteRoots.filter((root) => !missingRoots.has(root));
+    const gone = present.length > 0 ? await notOnDisk(catalog.imports.filesNotFound(job, present)) : [];
+    await write(() => {
+      catalog.imports.forgetFiles(gone);
+      catalog.imports.finishJob(job, status);
+    });
     report('predicting');
     return {
       jobId: job,
@@ -312,6 +345,7 @@ export async function importPhotos(roots: string[], options: ImportOptions): Pro
       counts: catalog.imports.jobCounts(job),
       photos: catalog.imports.jobPhotoCount(job),
       unchanged,
+      gone: gone.length,
       predicted: predictions?.predicted ?? 0,
       errors: catalog.imports.jobErrors(job),
       seconds: (performance.now() - started) / 1000,

@@ -1,0 +1,16 @@
+/** Words about the catalog's photos and files that the window and the command line both say. */
+import { plural } from './plural.ts';
+
+/**
+ * Photos no model has predicted yet (an import still running, or a model that failed), in words for the window and
+ * the command line: "2 photos have no category yet (no model has predicted them; an import may still be running)".
+ */
+export const noCategoryYet = (n: number): string =>
+  `${plural(n, 'photo')} ${n === 1 ? 'has' : 'have'} no category yet (no model has predicted ${n === 1 ? 'it' : 'them'}; an import may still be running)`;
+
+/**
+ * Files an import found no longer on disk, in words for the window and the command line: "3 files that are no
+ * longer on disk (deleted or renamed) were forgotten; their photos keep their labels".
+ */
+export const filesGone = (n: number): string =>
+  `${plural(n, 'file')} that ${n === 1 ? 'is' : 'are'} no longer on disk (deleted or renamed) ${n === 1 ? 'was' : 'were'} forgotten; ${n === 1 ? 'its photo keeps its' : 'their photos keep their'} labels`;
