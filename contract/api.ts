@@ -172,6 +172,8 @@ export interface ImportStatus {
   photos: number | null;
   /** Files of earlier imports under these folders that the ended import found no longer on disk, and forgot (ImportResult.gone). */
   gone: number;
+  /** Files a reviewer had labelled that the ended import found holding other content (ImportResult.reviewedReplaced). */
+  reviewedReplaced: number;
   photosPerSecond: number;
   etaSeconds: number | null;
   /** Why the import stopped, when phase is 'failed'. */

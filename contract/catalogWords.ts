@@ -14,3 +14,11 @@ export const noCategoryYet = (n: number): string =>
  */
 export const filesGone = (n: number): string =>
   `${plural(n, 'file')} that ${n === 1 ? 'is' : 'are'} no longer on disk (deleted or renamed) ${n === 1 ? 'was' : 'were'} forgotten; ${n === 1 ? 'its photo keeps its' : 'their photos keep their'} labels`;
+
+/**
+ * Reviewed files that an import found holding other content, in words for the window and the command line: "2
+ * files you reviewed hold other content now (edited or replaced): the model predicted it anew; the earlier images
+ * keep their labels".
+ */
+export const reviewedFilesReplaced = (n: number): string =>
+  `${plural(n, 'file')} you reviewed ${n === 1 ? 'holds' : 'hold'} other content now (edited or replaced): the model predicted it anew; the earlier ${n === 1 ? 'image keeps its label' : 'images keep their labels'}`;

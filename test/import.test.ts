@@ -565,7 +565,7 @@ describe('importing again', () => {
     );
   });
 
-  test('a file replaced by other content: the new content is a photo of its own; the old one keeps its row in the CSV, without a path, and the sort names it', async () => {
+  test('a file replaced by other content: the new content is a photo of its own, the import names a reviewed file so replaced; the old one keeps its label and its row in the CSV, without a path, and the sort names it', async () => {
     const { dir, photos, catalog, options } = await folderAndCatalog('replaced', 3);
     await importPhotos([photos], options);
     const [first, second] = ['photo-00000.jpg', 'photo-00001.png'].map((name) => path.join(photos, name)) as [
@@ -577,8 +577,15 @@ describe('importing again', () => {
       'SELECT p.hash FROM photos p JOIN photo_paths pp ON pp.photo_id = p.id WHERE pp.path = ?',
       first,
     ) as unknown as string;
+    catalog.labels.setLabels([{ photoId: catalog.queries.photoAtPath(first)!, label: 6 }], 'ana');
     fs.copyFileSync(second, first); // edited in place: other bytes at the same path
-    await importPhotos([photos], options);
+    const again = await importPhotos([photos], options);
+    assert.deepEqual(again.reviewedReplaced, [first], 'the reviewed file that holds other content now is named');
+    assert.equal(
+      count(catalog, 'SELECT label FROM photos WHERE hash = ?', oldHash),
+      6,
+      'the earlier image keeps its label',
+    );
     assert.equal(
       count(catalog, 'SELECT count(*) FROM photos'),
       3,

@@ -378,6 +378,7 @@ export function createServices(options: ServiceOptions = {}): Services {
         failed: 0,
         photos: null,
         gone: 0,
+        reviewedReplaced: 0,
         photosPerSecond: 0,
         etaSeconds: null,
         problem: null,
@@ -408,6 +409,7 @@ export function createServices(options: ServiceOptions = {}): Services {
           failed: result.counts.failed,
           photos: result.photos,
           gone: result.gone,
+          reviewedReplaced: result.reviewedReplaced.length,
           etaSeconds: 0,
         };
       },

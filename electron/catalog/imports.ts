@@ -181,6 +181,23 @@ export class ImportJobs {
   }
 
   /**
+   * Those of `photos` (about to be stored) whose path holds a reviewed photo of other content in the catalog: a
+   * file a reviewer labelled, edited or replaced since. Storing moves the path to the new content, which the model
+   * predicts; the earlier image keeps its label.
+   */
+  reviewedFilesReplaced(photos: Pick<ImportedPhoto, 'path' | 'hash'>[]): string[] {
+    const held = this.db.prepare(
+      'SELECT p.hash FROM photo_paths pp JOIN photos p ON p.id = pp.photo_id WHERE pp.path = ? AND p.label IS NOT NULL',
+    );
+    return photos
+      .filter((photo) => {
+        const before = held.pluck().get(photo.path) as string | undefined;
+        return before !== undefined && before !== photo.hash;
+      })
+      .map((photo) => photo.path);
+  }
+
+  /**
    * Stores converted photos in one transaction: a photo is its content hash (the same bytes at a second
    * path are the same photo; a removed one imported again is back), its path is recorded or moved to it, and
    * its file is marked done.

@@ -6,7 +6,7 @@ import { checkCsvTarget, writeCsvFile } from '../export/csvFile.ts';
 import type { ImportProgress } from '../photos/importJob.ts';
 import { duration, pathOption, UsageError, userPath, waitingForCatalog, withServices, type Values } from './args.ts';
 import { plural } from '../../contract/plural.ts';
-import { filesGone } from '../../contract/catalogWords.ts';
+import { filesGone, reviewedFilesReplaced } from '../../contract/catalogWords.ts';
 import { noPhotoFileIn } from '../photos/walk.ts';
 
 function progressReporter(): { update: (p: ImportProgress) => void; stop: () => void } {
@@ -119,6 +119,7 @@ export async function runClassify(values: Values, folders: string[]): Promise<vo
         photos: summary.photos,
         unchanged: result.unchanged,
         gone: result.gone,
+        reviewedReplaced: result.reviewedReplaced,
         failed: result.counts.failed,
         predicted: result.predicted,
         perCategory: summary.perCategory.map((count, label) => ({ label, name: CLASS_NAMES[label]!, count })),
@@ -147,6 +148,7 @@ function printSummary(r: {
   photos: number;
   unchanged: number;
   gone: number;
+  reviewedReplaced: string[];
   found: number;
   failed: number;
   seconds: number;
@@ -169,6 +171,12 @@ function printSummary(r: {
     `${r.resumed ? 'resumed and finished' : 'imported'}: ${plural(r.photos, 'photo')} from ${plural(r.found, 'file')}${unchanged}, ${r.failed} failed, in ${duration(r.seconds)}${rate}`,
   );
   if (r.gone > 0) console.log(filesGone(r.gone));
+  if (r.reviewedReplaced.length > 0) {
+    console.log(`${reviewedFilesReplaced(r.reviewedReplaced.length)}:`);
+    for (const file of r.reviewedReplaced.slice(0, 10)) console.log(`  ${file}`);
+    if (r.reviewedReplaced.length > 10)
+      console.log(`  … and ${r.reviewedReplaced.length - 10} more (--json lists all)`);
+  }
   console.log(`model ${r.model.name} on ${r.model.backend}; catalog ${r.db}`);
   // With nothing imported, the table would be ten zeros: the errors below say what happened.
   if (r.photos > 0) {

@@ -44,6 +44,11 @@ export interface ImportResult {
    * one is found under its new name): the catalog forgets them, and keeps their photos with their labels.
    */
   gone: number;
+  /**
+   * Files a reviewer had labelled that now hold other content (edited or replaced since): the new content is
+   * predicted, and the earlier image keeps its label. Those of this run (a run killed midway forgets its own).
+   */
+  reviewedReplaced: string[];
   predicted: number;
   errors: FileError[];
   seconds: number;
@@ -75,6 +80,8 @@ class PendingWrites {
   photos: ImportedPhoto[] = [];
   failures: FileError[] = [];
   known: { fileId: number; photoId: number }[] = [];
+  /** Files whose reviewed photo this run replaced with other content (Imports.reviewedFilesReplaced). */
+  reviewedReplaced: string[] = [];
   private lastFlush = performance.now();
 
   constructor(
@@ -100,7 +107,9 @@ class PendingWrites {
     this.failures = [];
     this.known = [];
     const stored = await this.write(() => {
+      const replaced = this.catalog.imports.reviewedFilesReplaced(photos);
       const ids = this.catalog.imports.storePhotos(photos);
+      this.reviewedReplaced.push(...replaced);
       this.catalog.imports.recordFailures(this.jobId, failures);
       this.catalog.imports.markKnown(known);
       return ids;
@@ -346,6 +355,7 @@ export async function importPhotos(roots: string[], options: ImportOptions): Pro
       photos: catalog.imports.jobPhotoCount(job),
       unchanged,
       gone: gone.length,
+      reviewedReplaced: pending.reviewedReplaced,
       predicted: predictions?.predicted ?? 0,
       errors: catalog.imports.jobErrors(job),
       seconds: (performance.now() - started) / 1000,
