@@ -48,10 +48,10 @@ after(async () => {
 const box = async (testId: string) => (await ui.page.getByTestId(testId).boundingBox())!;
 const img = () => ui.page.getByTestId('review-frame').locator('img');
 const imgBox = async () => (await img().boundingBox())!;
-const waitToGo = (n: number) =>
+const waitQueueOf = (n: number) =>
   ui.page
     .getByTestId('review-counter')
-    .filter({ hasText: `· ${n} to go` })
+    .filter({ hasText: ` of ${n} · ` })
     .waitFor();
 /** Sets the window's size in CSS px and its device pixel ratio (1.5: the system's 150 % zoom). */
 async function windowOf(width: number, height: number, deviceScaleFactor = 1) {
@@ -120,19 +120,19 @@ test(
       limit: 1,
       rule: DEFAULT_REVIEW_RULE,
     });
-    await waitToGo(matching);
+    await waitQueueOf(matching);
     await page.getByRole('button', { name: 'Remove the filter Name: shifted-00000' }).click();
-    await waitToGo(counts.needsReview);
+    await waitQueueOf(counts.needsReview);
     assert.ok(counts.needsReview > matching, 'the queue is wider without the name');
     await page.getByRole('button', { name: 'Remove the filter Needs review' }).click();
-    await waitToGo(counts.total);
+    await waitQueueOf(counts.total);
     assert.equal(await page.getByTestId('review-filters').count(), 0, 'no filter, no chips');
     assert.equal(await page.getByRole('button', { name: /^All photos/ }).getAttribute('aria-pressed'), 'true');
     // The search box in Catalog was cleared with its chip.
     await page.getByRole('tab', { name: 'Catalog' }).click();
     assert.equal(await page.getByRole('searchbox').inputValue(), '');
     await page.getByRole('tab', { name: 'Review' }).click();
-    await waitToGo(counts.total); // the queue chosen (All photos, by removing the chip) is kept
+    await waitQueueOf(counts.total); // the queue chosen (All photos, by removing the chip) is kept
     assert.deepEqual(ui.problems, []);
   },
 );
@@ -156,6 +156,39 @@ test(
         const where = `${await b.textContent()} at ${width}×${height}: ${JSON.stringify(r)}`;
         assert.ok(r.x >= 0 && r.y >= 0 && r.x + r.width <= width && r.y + r.height <= height, where);
       }
+      // The header's controls too: a narrow window wraps them, and nothing scrolls sideways.
+      for (const b of [
+        page.getByRole('button', { name: 'Export…' }),
+        page.getByRole('button', { name: 'Imports…' }),
+        page.getByRole('combobox', { name: 'Theme' }),
+        page.getByTestId('import-summary'),
+      ]) {
+        const r = (await b.boundingBox())!;
+        assert.ok(
+          r.x >= 0 && r.x + r.width <= width,
+          `${await b.textContent()} at ${width}×${height}: ${JSON.stringify(r)}`,
+        );
+      }
+      assert.equal(
+        await page.evaluate(
+          () =>
+            (globalThis as unknown as { document: { documentElement: { scrollWidth: number } } }).document
+              .documentElement.scrollWidth,
+        ),
+        width,
+      );
+      // The file name is what a reviewer reads: the outline's legend gives way first.
+      if ((await page.getByTestId('review-outline-legend').count()) > 0)
+        assert.equal(
+          await page.getByTestId('review-name').evaluate((el) => {
+            // Its text's own width against its box's, to the fraction of a pixel (scrollWidth rounds).
+            const text = el.ownerDocument.createRange();
+            text.selectNodeContents(el);
+            return text.getBoundingClientRect().width > el.getBoundingClientRect().width + 0.001;
+          }),
+          false,
+          `the file name is cut at ${width}×${height}`,
+        );
       const frame = await box('review-frame');
       const top3 = await box('review-top3');
       assert.ok(frame.height >= 120, `the photo keeps ${frame.height} px at ${width}×${height}`);
@@ -242,7 +275,7 @@ test('a long file name is cut with an ellipsis and moves nothing', { skip }, asy
   await page.getByRole('tooltip').filter({ hasText: LONG_NAME }).waitFor();
   const long = await place();
   await page.getByRole('button', { name: 'Remove the filter Name: a-very-long' }).click();
-  await waitToGo(counts.total);
+  await waitQueueOf(counts.total);
   while ((await name.textContent()) === LONG_NAME) await page.keyboard.press('j');
   assert.deepEqual(await place(), long);
   assert.deepEqual(ui.problems, []);
