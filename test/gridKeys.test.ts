@@ -202,6 +202,45 @@ test('a digit labels every selected photo as one step, and Z undoes it', { skip 
   );
 });
 
+test(
+  'relabelling the last tile of a category leaves the keyboard on the tile now last, and Z undoes it',
+  { skip },
+  async () => {
+    const { page } = ui;
+    const sizes = await Promise.all(
+      Array.from({ length: NUM_CLASSES }, (_, category) =>
+        services.api
+          .page({
+            queue: 'all',
+            category,
+            sort: 'confidence',
+            descending: false,
+            offset: 0,
+            limit: 1,
+            rule: DEFAULT_REVIEW_RULE,
+          })
+          .then((p) => p.total),
+      ),
+    );
+    const k = sizes.findIndex((n) => n >= 2);
+    const n = sizes[k]!;
+    const categoryButton = page.getByTestId(`count-category-${k}`).locator('..');
+    await categoryButton.click();
+    await rendered(n);
+    await tile(n - 1).click();
+    const id = idOfName(await nameAt(n - 1));
+    await page.keyboard.press(String((k + 1) % 10));
+    await rendered(n - 1);
+    // Its tile and button are gone from this category: the keyboard is on the tile now last, not on the page.
+    await focusOn(n - 2);
+    await page.keyboard.press('z');
+    await page.getByTestId('undo-toast').filter({ hasText: 'Undid:' }).waitFor();
+    while (labelOf(id) !== null) await sleep(50);
+    await categoryButton.click();
+    await rendered(FIRST);
+  },
+);
+
 test('a double-click, or Space on the focused tile, opens the photo in Review', { skip }, async () => {
   const { page } = ui;
   const review = page.getByTestId('review-photo');
