@@ -155,7 +155,7 @@ test(
       assert.equal(names(csvFile).length, 12);
       await leaveOut.check();
       // The review queue itself: all of it needs review, and there is nothing to leave out.
-      await dialog.getByRole('radio', { name: /^The review queue/ }).check();
+      await dialog.getByRole('radio', { name: /^Needs review/ }).check();
       await warning.filter({ hasText: 'All 2 of these photos still need review (lowest confidence 23%)' }).waitFor();
       assert.equal(await leaveOut.count(), 0);
       await dialog.getByRole('radio', { name: /^Reviewed only/ }).check();
@@ -330,7 +330,7 @@ test(
       // Every selection the dialog offers counts the files the CSV has a row for, with the distinct photos beside them.
       await dialog.getByRole('radio', { name: 'All (3 files, 2 distinct photos)' }).waitFor();
       await dialog.getByRole('radio', { name: 'Reviewed only (2 files, 1 distinct photo)' }).waitFor();
-      await dialog.getByRole('radio', { name: `The review queue (${needsReview})` }).waitFor();
+      await dialog.getByRole('radio', { name: `Needs review (${needsReview})` }).waitFor();
       await includeNeedsReview(dialog, shared.services);
       const count = dialog.getByTestId('export-count');
       await count
