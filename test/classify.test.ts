@@ -11,6 +11,7 @@ import { loadFashionMnist } from '../electron/dataset/fashionMnist.ts';
 import { writePackshots } from './fixtures/samplePhotos.ts';
 import { cli, CLI, count } from './helpers/cli.ts';
 import { tempDir } from './helpers/photos.ts';
+import { noNewReviews } from '../contract/api.ts';
 import { CLASS_NAMES } from '../contract/categories.ts';
 
 const data = await loadFashionMnist({ allowDownload: false });
@@ -436,6 +437,23 @@ test(
     );
   },
 );
+
+test("finetune, as the window's Improve model, refuses to learn again from the reviews its newest version learned from", () => {
+  const dir = tempDir('cli-no-new-reviews');
+  const db = path.join(dir, 'catalog.sqlite');
+  const catalog = new Catalog(db);
+  // A fine-tuned version trained on the whole label log as it is (empty here): nothing was reviewed since.
+  catalog.models.registerModel({
+    name: 'resnet9-mini-ft1',
+    version: 'v1',
+    dir: path.join(dir, 'ft1'),
+    card: { fineTune: { labelLogId: catalog.labels.lastLogId() } },
+  });
+  catalog.close();
+  const again = cli(['finetune', '--db', db], { FASHION_SORTER_CACHE: dir });
+  assert.equal(again.code, 1);
+  assert.equal(again.stderr, `error: ${noNewReviews('resnet9-mini-ft1')}\n`);
+});
 
 test(
   "the catalog's active model lost its files: classify says so and uses the shipped model; finetune stops at once with what to do",

@@ -101,6 +101,10 @@ test(
       // Fashion-MNIST comes second, and the shipped model's own training under it.
       const card = readModelCard(defaultModelDir())!;
       assert.equal(await page.getByTestId('test-accuracy').textContent(), `${(100 * card.accuracy).toFixed(1)}%`);
+      // On as many test photos as its card's evaluation holds (10,000 for the shipped model).
+      const tested = card.perClass.reduce((n, c) => n + c.support, 0);
+      assert.equal(tested, 10_000);
+      await page.getByText(`correct on the ${tested.toLocaleString('en-US')} Fashion-MNIST test photos`).waitFor();
       assert.match(
         (await page.getByTestId('training').textContent())!,
         new RegExp(`over ${card.training.history.length} epochs`),
@@ -225,6 +229,9 @@ test(
         (await page.getByTestId('agreement').textContent())!.replace(/\s+/g, ' ').trim(),
         `Agrees with reviewers on ${agree} of 1 reviewed photos it did not learn from (${share(agree, 1)})`,
       );
+      // Undone (back to unreviewed), that review is no new review: Improve is refused again.
+      await services.api.setLabels([{ photoId: next, label: null }]);
+      assert.deepEqual((await services.api.improveRequirements()).lastVersion, last);
       assert.deepEqual(ui.problems, []);
     } finally {
       await ui?.close();

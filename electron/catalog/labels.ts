@@ -55,9 +55,17 @@ export class Labels {
     return this.db.prepare('SELECT coalesce(max(id), 0) FROM labels').pluck().get() as number;
   }
 
-  /** How many photos had their label set, changed or cleared after log entry `logId`. */
+  /** How many photos have another label now than at log entry `logId` (set, changed or cleared since, and not undone). */
   photosReviewedSince(logId: number): number {
-    return this.db.prepare('SELECT count(DISTINCT photo_id) FROM labels WHERE id > ?').pluck().get(logId) as number;
+    // A photo counts where its label now differs from what it was at the mark (the old label of its first entry
+    // after it): a review undone since, back to what it was, is no new review.
+    return this.db
+      .prepare(
+        `SELECT count(*) FROM (SELECT photo_id, min(id) AS first FROM labels WHERE id > ? GROUP BY photo_id) s
+        JOIN labels f ON f.id = s.first JOIN photos p ON p.id = s.photo_id WHERE p.label IS NOT f.old_label`,
+      )
+      .pluck()
+      .get(logId) as number;
   }
 
   /**

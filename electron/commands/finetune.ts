@@ -12,6 +12,7 @@ import {
   type Values,
 } from './args.ts';
 import { plural } from '../../contract/plural.ts';
+import { noNewReviews } from '../../contract/api.ts';
 
 const pct = (x: number | null) => (x === null ? '—' : `${(100 * x).toFixed(2)}%`);
 
@@ -73,7 +74,10 @@ export async function runFinetune(values: Values): Promise<void> {
     await withServices(
       dbFile,
       { modelsDir: pathOption(values, 'models'), dataDir: pathOption(values, 'data'), fineTune, signal: cancel.signal },
-      async ({ operations }) => {
+      async ({ api, operations }) => {
+        // As the window's Improve model: the same reviews would train the same version again.
+        const { lastVersion } = await api.improveRequirements();
+        if (lastVersion?.newReviews === 0) throw new Error(noNewReviews(lastVersion.name));
         let lastLine = 0;
         const candidate = await operations.improve({
           signal: cancel.signal,
