@@ -482,6 +482,12 @@ export interface FashionSorterApi {
    * so in their own status.
    */
   catalogWait(): Promise<CatalogWaitStatus | null>;
+  /**
+   * A number that changes whenever another connection commits to the catalog (the command line, another window
+   * or program; SQLite's PRAGMA data_version): the window checks it every second and reloads its views when it
+   * changes, so labels, imports or a version made active elsewhere show without a restart.
+   */
+  catalogChanges(): Promise<number>;
   page(query: PageQuery): Promise<Page>;
   /** The ids of every photo the query matches, in its order (offset and limit ignored): a review session's worklist. */
   photoIds(query: PageQuery): Promise<number[]>;
@@ -564,6 +570,7 @@ export const ARGUMENTS = {
   counts: z.tuple([reviewRuleSchema, pageQuerySchema.shape.queue.optional()]),
   selectionCounts: z.tuple([photoSelectionSchema.omit({ queue: true })]),
   catalogWait: z.tuple([]),
+  catalogChanges: z.tuple([]),
   page: z.tuple([pageQuerySchema]),
   photoIds: z.tuple([pageQuerySchema]),
   photo: z.tuple([photoId]),
@@ -603,6 +610,7 @@ export const CHANNELS = {
   counts: 'catalog:counts',
   selectionCounts: 'catalog:selection-counts',
   catalogWait: 'catalog:wait',
+  catalogChanges: 'catalog:changes',
   page: 'catalog:page',
   photoIds: 'catalog:photo-ids',
   photo: 'catalog:photo',

@@ -256,6 +256,9 @@ test(
       const sizes = await call<SelectionCounts>(CHANNELS.selectionCounts, { rule: DEFAULT_REVIEW_RULE });
       assert.deepEqual(sizes.all, { photos: 24, files: 24, catalogRows: 24, fashionMnistRows: 24 });
       assert.equal(await call(CHANNELS.catalogWait), null, 'nothing waits for the catalog');
+      const version = await call<number>(CHANNELS.catalogChanges);
+      assert.equal(typeof version, 'number');
+      assert.equal(await call(CHANNELS.catalogChanges), version, 'no other program wrote to the catalog');
 
       const query = { ...selectAll, sort: 'name' as const, descending: false, offset: 0, limit: 100 };
       const page = await call<Page>(CHANNELS.page, query);

@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, test } from 'node:test';
 import Database from 'better-sqlite3';
 import type { Services } from '../electron/app/services.ts';
+import { Catalog } from '../electron/catalog/catalog.ts';
 import { NUM_CLASSES } from '../contract/categories.ts';
 import { DEFAULT_REVIEW_RULE } from '../contract/review.ts';
 import { writePackshots } from './fixtures/samplePhotos.ts';
@@ -243,6 +244,30 @@ test(
     await page.getByRole('tab', { name: 'Catalog' }).click();
     await categoryButton.click();
     await rendered(FIRST);
+  },
+);
+
+test(
+  'a label set by another program (the command line) shows in the open window within seconds',
+  { skip },
+  async () => {
+    const { page } = ui;
+    const count = async (k: number) => Number(await page.getByTestId(`count-category-${k}`).textContent());
+    const id = idOfName(await nameAt(0));
+    const predicted = db.prepare('SELECT category FROM photos WHERE id = ?').pluck().get(id) as number;
+    const other = (predicted + 1) % NUM_CLASSES;
+    const before = await count(other);
+    const elsewhere = new Catalog(catalogFile);
+    try {
+      elsewhere.labels.setLabels([{ photoId: id, label: other }], 'cli');
+      for (const end = Date.now() + 10_000; (await count(other)) !== before + 1; await sleep(100))
+        assert.ok(Date.now() < end, `the sidebar still counts ${await count(other)} ${other}s`);
+      elsewhere.labels.setLabels([{ photoId: id, label: null }], 'cli');
+      for (const end = Date.now() + 10_000; (await count(other)) !== before; await sleep(100))
+        assert.ok(Date.now() < end, 'the undone label shows too');
+    } finally {
+      elsewhere.close();
+    }
   },
 );
 

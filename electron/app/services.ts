@@ -521,6 +521,7 @@ export function createServices(options: ServiceOptions = {}): Services {
         limitSeconds: (catalogWait.waitMs ?? CATALOG_WAIT_MS) / 1000,
       };
     },
+    catalogChanges: async () => (await openCatalog()).dataVersion(),
     page: async (query) => (await openCatalog()).queries.photoPage(query),
     photoIds: async (query) => (await openCatalog()).queries.photoIds(query),
     async photo(id) {

@@ -226,6 +226,11 @@ export class Catalog {
     }
   }
 
+  /** SQLite's data_version: it changes when another connection commits to this catalog (this one's own writes leave it). */
+  dataVersion(): number {
+    return this.db.pragma('data_version', { simple: true }) as number;
+  }
+
   close(): void {
     this.db.close();
   }
