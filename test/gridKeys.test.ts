@@ -82,6 +82,13 @@ async function until(expression: string) {
 }
 /** Waits until the keyboard's focus is on the tile at `index`. */
 const focusOn = (index: number) => until(`document.activeElement?.getAttribute('data-index') === '${index}'`);
+/** The sidebar's count of category `k`. */
+const sidebarCount = async (k: number) => Number(await ui.page.getByTestId(`count-category-${k}`).textContent());
+/** How many photos of category `k` the queue holds, as the services count them. */
+const inQueue = (queue: 'all' | 'needsReview', k: number) =>
+  services.api
+    .page({ queue, category: k, sort: 'confidence', descending: false, offset: 0, limit: 1, rule: DEFAULT_REVIEW_RULE })
+    .then((p) => p.total);
 /** Waits until Review shows the photo `id`. */
 const reviewShows = (id: number) =>
   until(`document.querySelector('[data-testid="review-photo"]')?.getAttribute('data-photo-id') === '${id}'`);
@@ -208,21 +215,7 @@ test(
   { skip },
   async () => {
     const { page } = ui;
-    const sizes = await Promise.all(
-      Array.from({ length: NUM_CLASSES }, (_, category) =>
-        services.api
-          .page({
-            queue: 'all',
-            category,
-            sort: 'confidence',
-            descending: false,
-            offset: 0,
-            limit: 1,
-            rule: DEFAULT_REVIEW_RULE,
-          })
-          .then((p) => p.total),
-      ),
-    );
+    const sizes = await Promise.all(Array.from({ length: NUM_CLASSES }, (_, k) => inQueue('all', k)));
     const k = sizes.findIndex((n) => n >= 2);
     const n = sizes[k]!;
     const categoryButton = page.getByTestId(`count-category-${k}`).locator('..');
@@ -251,19 +244,17 @@ test(
   'a label set by another program (the command line) shows in the open window within seconds',
   { skip },
   async () => {
-    const { page } = ui;
-    const count = async (k: number) => Number(await page.getByTestId(`count-category-${k}`).textContent());
     const id = idOfName(await nameAt(0));
     const predicted = db.prepare('SELECT category FROM photos WHERE id = ?').pluck().get(id) as number;
     const other = (predicted + 1) % NUM_CLASSES;
-    const before = await count(other);
+    const before = await sidebarCount(other);
     const elsewhere = new Catalog(catalogFile);
     try {
       elsewhere.labels.setLabels([{ photoId: id, label: other }], 'cli');
-      for (const end = Date.now() + 10_000; (await count(other)) !== before + 1; await sleep(100))
-        assert.ok(Date.now() < end, `the sidebar still counts ${await count(other)} ${other}s`);
+      for (const end = Date.now() + 10_000; (await sidebarCount(other)) !== before + 1; await sleep(100))
+        assert.ok(Date.now() < end, `the sidebar still counts ${await sidebarCount(other)} ${other}s`);
       elsewhere.labels.setLabels([{ photoId: id, label: null }], 'cli');
-      for (const end = Date.now() + 10_000; (await count(other)) !== before; await sleep(100))
+      for (const end = Date.now() + 10_000; (await sidebarCount(other)) !== before; await sleep(100))
         assert.ok(Date.now() < end, 'the undone label shows too');
     } finally {
       elsewhere.close();
@@ -292,19 +283,7 @@ test('a double-click, or Space on the focused tile, opens the photo in Review', 
 
 test('the category counts follow the selected queue', { skip }, async () => {
   const { page } = ui;
-  const count = async (k: number) => Number(await page.getByTestId(`count-category-${k}`).textContent());
-  const inQueue = (queue: 'all' | 'needsReview', k: number) =>
-    services.api
-      .page({
-        queue,
-        category: k,
-        sort: 'confidence',
-        descending: false,
-        offset: 0,
-        limit: 1,
-        rule: DEFAULT_REVIEW_RULE,
-      })
-      .then((p) => p.total);
+  const count = sidebarCount;
   const wantAll = await Promise.all(Array.from({ length: NUM_CLASSES }, (_, k) => inQueue('all', k)));
   const wantNeedsReview = await Promise.all(Array.from({ length: NUM_CLASSES }, (_, k) => inQueue('needsReview', k)));
   assert.notDeepEqual(wantAll, wantNeedsReview, 'some confident photos leave the review queue');
