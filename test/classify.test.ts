@@ -129,15 +129,28 @@ test("models lists the catalog's versions and --activate makes one the catalog's
   const activated = cli(['models', '--db', db, '--activate', 'resnet9-mini-ft1', '--json']);
   assert.equal(activated.code, 0, activated.stderr);
   const report = JSON.parse(activated.stdout);
-  assert.deepEqual(report.activated, { name: 'resnet9-mini-ft1', repredicted: 4, status: 'done' });
+  assert.deepEqual(report.activated, {
+    name: 'resnet9-mini-ft1',
+    repredicted: 4,
+    predictedNow: 4,
+    status: 'done',
+    wasActive: false,
+  });
   assert.equal(report.versions.find((v: { active: boolean }) => v.active).id, second.id);
   assert.equal(predictedBy(second.id), 4);
 
   // Back to the first by its number: a rollback.
   const back = cli(['models', '--db', db, '--activate', String(shipped.id)]);
   assert.equal(back.code, 0, back.stderr);
-  assert.match(back.stdout, /activated resnet9-mini; re-predicted 4 photos without a human label/);
+  // Its predictions are in the catalog from before: taken as stored, and said so.
+  assert.match(
+    back.stdout,
+    /activated resnet9-mini; 4 photos without a human label take its predictions \(0 predicted now, the others it had predicted before\)/,
+  );
   assert.equal(predictedBy(shipped.id), 4);
+  // The version already active: said, not "activated".
+  const again = cli(['models', '--db', db, '--activate', String(shipped.id)]);
+  assert.match(again.stdout, /^resnet9-mini was already active; 4 photos without a human label take its predictions/m);
 
   const unknown = cli(['models', '--db', db, '--activate', 'resnet9-maxi']);
   assert.equal(unknown.code, 1);

@@ -126,11 +126,11 @@ export interface Operations {
   findPhoto(file: string, baseDir: string): Promise<{ photoId: number | undefined; named: number }>;
   /** Fine-tunes the active model on the reviewed photos and publishes an inactive candidate, compared with it. */
   improve(hooks?: Omit<ImproveHooks, 'activePredictor'>): Promise<Candidate>;
-  /** Makes a version active and re-predicts the photos without a human label. */
+  /** Makes a version active and re-predicts the photos without a human label (activateModel). */
   activate(
     modelId: number,
     run?: Foreground<RepredictProgress>,
-  ): Promise<{ repredicted: number; status: 'done' | 'cancelled' }>;
+  ): Promise<{ repredicted: number; predictedNow: number; status: 'done' | 'cancelled' }>;
   /** Writes a selection's CSV to `file` on a worker thread. */
   exportCsv(file: string, request: ExportRequest): Promise<ExportResult>;
   /** The dry run of a sort: nothing is written. */

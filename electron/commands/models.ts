@@ -30,14 +30,21 @@ export async function runModels(values: Values): Promise<void> {
   try {
     await withServices(dbFile, { signal: cancel.signal }, async ({ api, operations }) => {
       let versions = await api.modelVersions();
-      let activated: { name: string; repredicted: number; status: 'done' | 'cancelled' } | null = null;
+      let activated: {
+        name: string;
+        repredicted: number;
+        predictedNow: number;
+        status: 'done' | 'cancelled';
+        wasActive: boolean;
+      } | null = null;
       if (typeof wanted === 'string') {
         const version = versionNamed(versions, wanted);
+        const wasActive = version.active;
         const result = await operations.activate(version.id, {
           signal: cancel.signal,
           catalogWait: waitingForCatalog(dbFile),
         });
-        activated = { name: version.name, ...result };
+        activated = { name: version.name, ...result, wasActive };
         versions = await api.modelVersions();
       }
       if (values.json) {
@@ -48,11 +55,15 @@ export async function runModels(values: Values): Promise<void> {
         console.log(
           `${v.active ? '*' : ' '} ${String(v.id).padStart(3)} ${v.name}  test ${pct(v.testAccuracy)}${v.labels === null ? '' : `, fine-tuned on ${v.labels} reviewed photos`}${v.parentName ? ` from ${v.parentName}` : ''}  ${v.createdAt}`,
         );
-      if (activated?.status === 'done')
-        console.log(
-          `activated ${activated.name}; re-predicted ${plural(activated.repredicted, 'photo')} without a human label`,
-        );
-      else if (activated)
+      if (activated?.status === 'done') {
+        const { name, repredicted, predictedNow } = activated;
+        // Predictions the version made before (active earlier, or compared as a candidate) are taken as stored.
+        const how =
+          predictedNow === repredicted
+            ? `re-predicted ${plural(repredicted, 'photo')} without a human label`
+            : `${plural(repredicted, 'photo')} without a human label take its predictions (${predictedNow} predicted now, the others it had predicted before)`;
+        console.log(`${activated.wasActive ? `${name} was already active` : `activated ${name}`}; ${how}`);
+      } else if (activated)
         console.log(
           `activated ${activated.name}; re-predicting was cancelled after ${plural(activated.repredicted, 'photo')}: run the same command again to finish`,
         );

@@ -409,7 +409,8 @@ export interface RepredictProgress {
 
 /**
  * Makes a model version the active one and re-predicts every photo without a human label with it (human
- * labels are never touched). Predictions it already made as a candidate are reused. Cancelling leaves
+ * labels are never touched). Predictions it already made (as a candidate, or while active before) are reused:
+ * `repredicted` counts the photos that now carry its prediction, `predictedNow` those it predicted here. Cancelling leaves
  * the new model active and the photos not yet reached with their earlier predictions; activating again
  * finishes the job.
  */
@@ -417,7 +418,7 @@ export async function activateModel(
   catalog: Catalog,
   modelId: number,
   hooks: { signal?: AbortSignal; onProgress?: (p: RepredictProgress) => void; catalogWait?: CatalogWait } = {},
-): Promise<{ repredicted: number; status: 'done' | 'cancelled' }> {
+): Promise<{ repredicted: number; predictedNow: number; status: 'done' | 'cancelled' }> {
   const model = catalog.models.model(modelId);
   if (!model) throw new Error(`no model version ${modelId} in the catalog`);
   const wait: CatalogWait = { ...hooks.catalogWait, signal: hooks.signal };
@@ -426,9 +427,11 @@ export async function activateModel(
   const total = catalog.predictions.unlabeledCount();
   let predictor: Predictor | undefined;
   let done = 0;
+  /** Of `done`, the photos this model had not predicted before (the others take its stored predictions). */
+  let predictedNow = 0;
   try {
     for (const rows of unlabeledPages(catalog, modelId)) {
-      if (hooks.signal?.aborted) return { repredicted: done, status: 'cancelled' };
+      if (hooks.signal?.aborted) return { repredicted: done, predictedNow, status: 'cancelled' };
       const missing = rows.filter((row) => row.probabilities === null);
       let fresh: PredictionRow[] = [];
       if (missing.length > 0) {
@@ -459,9 +462,10 @@ export async function activateModel(
           `${model.name} is active, and ${done} of ${total} photos are re-predicted (the others keep their earlier predictions); make it active again to finish`,
       });
       done += rows.length;
+      predictedNow += fresh.length;
       hooks.onProgress?.({ done, total });
     }
-    return { repredicted: done, status: 'done' };
+    return { repredicted: done, predictedNow, status: 'done' };
   } finally {
     await predictor?.close();
   }
