@@ -485,7 +485,8 @@ export interface FashionSorterApi {
   /**
    * A number that changes whenever another connection commits to the catalog (the command line, another window
    * or program; SQLite's PRAGMA data_version): the window checks it every second and reloads its views when it
-   * changes, so labels, imports or a version made active elsewhere show without a restart.
+   * changes, so labels, imports or a version made active elsewhere show without a restart. 0 until the catalog
+   * is open: the check never opens it (that would migrate an older catalog, or wait for a busy one).
    */
   catalogChanges(): Promise<number>;
   page(query: PageQuery): Promise<Page>;

@@ -521,7 +521,8 @@ export function createServices(options: ServiceOptions = {}): Services {
         limitSeconds: (catalogWait.waitMs ?? CATALOG_WAIT_MS) / 1000,
       };
     },
-    catalogChanges: async () => (await openCatalog()).dataVersion(),
+    // Never opens the catalog itself: an older one would be migrated by a mere check, a busy one waited for.
+    catalogChanges: async () => (opening ? (await opening).dataVersion() : 0),
     page: async (query) => (await openCatalog()).queries.photoPage(query),
     photoIds: async (query) => (await openCatalog()).queries.photoIds(query),
     async photo(id) {
