@@ -186,12 +186,14 @@ export class ImportJobs {
    * predicts; the earlier image keeps its label.
    */
   reviewedFilesReplaced(photos: Pick<ImportedPhoto, 'path' | 'hash'>[]): string[] {
-    const held = this.db.prepare(
-      'SELECT p.hash FROM photo_paths pp JOIN photos p ON p.id = pp.photo_id WHERE pp.path = ? AND p.label IS NOT NULL',
-    );
+    const held = this.db
+      .prepare(
+        'SELECT p.hash FROM photo_paths pp JOIN photos p ON p.id = pp.photo_id WHERE pp.path = ? AND p.label IS NOT NULL',
+      )
+      .pluck();
     return photos
       .filter((photo) => {
-        const before = held.pluck().get(photo.path) as string | undefined;
+        const before = held.get(photo.path) as string | undefined;
         return before !== undefined && before !== photo.hash;
       })
       .map((photo) => photo.path);
