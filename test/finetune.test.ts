@@ -117,7 +117,7 @@ test('labels are split per category: every category with 3 or more labels is in 
 });
 
 test(
-  'a few dozen labels: the epochs are raised to the minimum of steps, at least the minimum of replay images is trained on, and the kept epoch is the one with the lowest validation loss',
+  'a few dozen labels: the steps are raised to the minimum, at least the minimum of replay images is trained on, the photos are repeated to half of what is trained on, and the kept epoch is the one with the lowest validation loss',
   { timeout: 300_000 },
   async () => {
     const count = 40;
@@ -131,10 +131,22 @@ test(
     const result = await fineTune(defaultModelDir(), labeled, data.train, options);
     const train = result.split.train.length;
     assert.equal(result.replay.train, Math.max(options.minReplay, options.replayRatio * train));
-    const stepsPerEpoch = Math.ceil((train + result.replay.train) / options.batchSize);
-    const epochs = Math.min(options.maxEpochs, Math.ceil(options.minSteps / stepsPerEpoch));
-    assert.ok(epochs > options.epochs, `${epochs} epochs of ${stepsPerEpoch} steps`);
-    assert.equal(result.history.length, epochs, 'every epoch ran (patience outlasts them)');
+    // Trained on: whole copies of the photos, at least labelShare of it, and the replay once.
+    const trained = result.training.trainCount;
+    const copies = (trained - result.replay.train) / train;
+    assert.ok(Number.isInteger(copies) && copies > 1, `${trained} images trained on, ${train} photos`);
+    assert.ok(copies * train >= options.labelShare * trained, `${copies} copies of ${train} photos in ${trained}`);
+    // Four epochs over the photos and the replay once each would be fewer steps than the minimum; the copies make
+    // the epochs longer and fewer, not the run: within half an epoch of the minimum rounded up to whole plain epochs.
+    const stepsPerEpoch = Math.ceil(trained / options.batchSize);
+    assert.ok(options.epochs * Math.ceil((train + result.replay.train) / options.batchSize) < options.minSteps);
+    const steps = result.history.length * stepsPerEpoch;
+    assert.ok(
+      Math.abs(steps - options.minSteps) <=
+        stepsPerEpoch / 2 + Math.ceil((train + result.replay.train) / options.batchSize),
+      `${result.history.length} epochs of ${stepsPerEpoch} steps`,
+    );
+    assert.equal(result.history.length, result.training.options.epochs, 'every epoch ran (patience outlasts them)');
     const losses = result.history.map((r) => r.validationLoss!);
     assert.equal(result.bestEpoch, losses.indexOf(Math.min(...losses)) + 1);
   },

@@ -23,7 +23,10 @@ import {
 import { NUM_CLASSES } from '../../contract/categories.ts';
 
 export interface FineTuneOptions {
-  /** At most this many epochs (more where `minSteps` asks for them); early stopping usually ends sooner. */
+  /**
+   * The optimiser steps of this many epochs over the training photos and the replay once each (more where `minSteps`
+   * asks for them), fewer and longer epochs where `labelShare` repeats the photos; early stopping usually ends sooner.
+   */
   epochs: number;
   /**
    * At least this many optimiser steps, the epochs raised to reach them up to `maxEpochs`: a few dozen labels
@@ -37,6 +40,12 @@ export interface FineTuneOptions {
   replayRatio: number;
   /** At least this many replay images to train on, however few the labels: what keeps a small run from forgetting. */
   minReplay: number;
+  /**
+   * The user's training photos are repeated (whole copies, each augmented afresh) until they make at least this
+   * share (0 to below 1) of the training images, so that a few dozen corrections are not a tenth of every batch
+   * beside the replay. The run keeps the optimiser steps it would have had without the copies.
+   */
+  labelShare: number;
   heldOutFraction: number;
   validationFraction: number;
   /** Epochs without a lower validation loss before stopping. */
@@ -74,20 +83,26 @@ export interface FineTuneOptions {
  * (split seeds 1–5) from 76.6 % to 79.8 % of the tested photos, at 0.38 points on test images 0–1,999; a learning
  * rate of 0.003 with none of the old weights mixed back reached 85.1 % but cost 1.0 point, beyond the half
  * point fine-tuning may lose (scratch runs, 2026-12-01; docs/model.md). Runs of 300 and more corrections
- * already have the steps and the replay, so the floors leave them as they were.
+ * already have the steps and the replay, so the floors leave them as they were. Repeating the photos to half of
+ * what is trained on, at a learning rate of 0.002 with half the old weights mixed back, then took the same halves
+ * to 86.2 % (35 of the bench's 37 on seed 1) at 0.20–0.70 points (mean 0.43; the defaults before: 81.4 % at
+ * 0.20–0.55, mean 0.38, with the conversion of that day), and the shifted domain's 300 corrections from 16 % to
+ * 24 % of the drop won back at −0.05 points, 500 corrections in 44.6 s (scratch runs and `npm run bench -- --only
+ * fineTuning`, 2026-12-01; docs/model.md).
  */
 export const DEFAULT_FINETUNE_OPTIONS: FineTuneOptions = {
   epochs: 4,
   minSteps: 48,
   maxEpochs: 12,
   batchSize: 64,
-  peakLearningRate: 0.001,
+  peakLearningRate: 0.002,
   replayRatio: 4,
   minReplay: 256,
+  labelShare: 0.5,
   heldOutFraction: 0.2,
   validationFraction: 0.2,
   patience: 2,
-  keepOld: 0.25,
+  keepOld: 0.5,
   prototypes: { weight: 0.25, temperature: 0.1 },
   freezeFullResolution: true,
   seed: 1,
@@ -254,15 +269,25 @@ export async function fineTune(
     labels[labeled.count + i] = replaySource.labels[source]!;
   });
   const replayed = (from: number, n: number) => Int32Array.from({ length: n }, (_, i) => labeled.count + from + i);
+  const copies = Math.max(
+    1,
+    Math.ceil((options.labelShare * replayTrain) / ((1 - options.labelShare) * Math.max(1, split.train.length))),
+  );
   const trainSplit = {
-    train: Int32Array.from([...split.train, ...replayed(0, replayTrain)]),
+    train: Int32Array.from([
+      ...Array.from({ length: copies }, () => [...split.train]).flat(),
+      ...replayed(0, replayTrain),
+    ]),
     validation: split.validation,
   };
 
-  const stepsPerEpoch = Math.ceil(trainSplit.train.length / options.batchSize);
+  // The steps of the epochs asked for (raised to minSteps) over the photos once each; the copies make epochs longer, not the run.
+  const plainSteps = Math.ceil((split.train.length + replayTrain) / options.batchSize);
+  const steps =
+    plainSteps * Math.max(options.epochs, Math.min(options.maxEpochs, Math.ceil(options.minSteps / plainSteps)));
   const trainOptions: TrainOptions = {
     ...DEFAULT_TRAIN_OPTIONS,
-    epochs: Math.max(options.epochs, Math.min(options.maxEpochs, Math.ceil(options.minSteps / stepsPerEpoch))),
+    epochs: Math.max(1, Math.round(steps / Math.ceil(trainSplit.train.length / options.batchSize))),
     batchSize: options.batchSize,
     peakLearningRate: options.peakLearningRate,
     workers: options.workers,
