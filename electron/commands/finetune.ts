@@ -62,7 +62,8 @@ export async function runFinetune(values: Values): Promise<void> {
   const dbFile = existingCatalog(pathOption(values, 'db') ?? defaultCatalogFile());
   const fineTune = {
     ...DEFAULT_FINETUNE_OPTIONS,
-    // --epochs N is the most it runs: no epochs are added to reach the default minimum of steps.
+    // --epochs N is the most it runs (the steps of N passes over the photos and the replay once each; the photos'
+    // copies make fewer, longer epochs): no steps are added to reach the default minimum.
     ...(values.epochs === undefined
       ? {}
       : { epochs: intOption(values, 'epochs', DEFAULT_FINETUNE_OPTIONS.epochs), minSteps: 0 }),
