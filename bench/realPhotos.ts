@@ -230,10 +230,10 @@ export async function benchRealPhotos(
   for (const bytes of files) {
     inputs.push((await convertPhoto(bytes)).pixels);
     cpuMs.push(await leastCpuMs(() => convertPhoto(bytes)));
-    const { raw, product, width, height } = await decodeUpright(bytes);
+    const { raw, cutout, width, height } = await decodeUpright(bytes);
     isolationCpuMs.push(
-      (await leastCpuMs(() => garmentInput(bytes, product ?? raw, { width, height }))) -
-        (await leastCpuMs(async () => toFashionMnist(product ?? raw, { isolate: false }))),
+      (await leastCpuMs(() => garmentInput(bytes, raw, { width, height }, {}, cutout))) -
+        (await leastCpuMs(async () => toFashionMnist(raw, { isolate: false }))),
     );
   }
   const paperInputs = await Promise.all(files.map(async (bytes) => (await convertPhoto(bytes, PAPER_ONLY)).pixels));

@@ -112,6 +112,18 @@ test('transparency is flattened onto white: a cut-out PNG converts like the same
     .png()
     .toBuffer();
   assert.ok(meanAbsDiff((await convertPhoto(onWhite)).pixels, (await convertPhoto(cutout)).pixels) < 6);
+  // A TIFF that carries a band after its alpha (a saved selection, as image editors write): the photo is its RGB
+  // and alpha. It was called damaged (its thumbnail was asked to encode five channels).
+  const fiveBands = await sharp(cutout)
+    .joinChannel(Buffer.alloc(info.width * info.height, 200), {
+      raw: { width: info.width, height: info.height, channels: 1 },
+    })
+    .tiff({ compression: 'lzw' })
+    .toBuffer();
+  assert.equal((await sharp(fiveBands).metadata()).channels, 5);
+  const fromTiff = await convertPhoto(fiveBands);
+  assert.ok(meanAbsDiff((await convertPhoto(cutout)).pixels, fromTiff.pixels) < 1);
+  assert.equal((await sharp(fromTiff.thumbnail).metadata()).channels, 3);
 });
 
 test('a blank photo (one colour, nothing to trim) is refused with the reason: the model would name a category for it, often confidently', async () => {

@@ -123,71 +123,107 @@ export interface RawImage {
 const DECODE_OPTIONS = { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'error' } as const;
 
 /**
- * A cut-out photo's product is what is at least this share of its most opaque pixel's alpha: cut-out packshots
- * (PNG, WebP, TIFF or AVIF with a transparent background) draw soft shadows and reflections part-transparent and
- * the product opaque. Nearly opaque, not half: decoded at thumbnail size, a contact shadow blends into the
- * product's bottom edge, and half-opaque blends of the two would lengthen the product by that edge (a product
- * drawn part-transparent itself, such as sheer fabric, loses those parts). On saleor's 31 cut-outs among the 77
- * shared real shop photos this took the conversion from 25 right to 27, as cuts at alpha 128, 200 and 250 of 255
- * did (two pairs of plimsolls lost their shadows; scratch script, 2026-12-01).
+ * A cut-out photo's product is what is at least this share as opaque as its most opaque pixel: cut-out packshots
+ * (PNG, WebP, TIFF, AVIF or GIF with a transparent background) draw their soft shadows and reflections faint and
+ * the product opaque. Relative to the most opaque pixel, so that a product drawn part-transparent throughout (sheer
+ * fabric, a layer at 60 % opacity) stays whole; three quarters, not the half of a matte's usual binarisation,
+ * because at thumbnail size a contact shadow blends into the product's bottom edge, and half-opaque blends would
+ * lengthen the product there. What is less opaque than that beside an opaque part is left out with the shadows: a
+ * sheer body under an opaque trim, parts thinner than about a thumbnail pixel (at 28 px they are a tenth of one).
+ * On saleor's 31 cut-outs among the 77 shared real shop photos this took the conversion from 25 right to 27, as
+ * cuts at alpha 128, 200 and 250 of 255 did (two pairs of plimsolls lost their shadows; scratch script, 2026-12-01).
  */
-export const PRODUCT_OPACITY = 0.98;
+export const PRODUCT_OPACITY = 0.75;
 
-/** Straight (non-premultiplied) RGBA `data` composited onto white as RGB. */
-function onWhite(data: Uint8Array): Uint8Array {
-  const out = new Uint8Array((data.length / 4) * 3);
-  for (let at = 0, to = 0; at < data.length; at += 4, to += 3) {
-    const a = data[at + 3]! / 255;
-    for (let c = 0; c < 3; c++) out[to + c] = Math.round(a * data[at + c]! + (1 - a) * 255);
+/**
+ * A decode as 8-bit sRGB pixels composited onto white, and for a photo with transparency (`withAlpha`), its cut-out:
+ * the product's mask (PRODUCT_OPACITY), undefined where nothing is transparent enough to be left out.
+ */
+async function decodeOnWhite(
+  pipeline: sharp.Sharp,
+  withAlpha: boolean,
+): Promise<{ raw: RawImage; cutout?: Isolation }> {
+  const { data, info } = await (withAlpha ? pipeline.ensureAlpha() : pipeline.flatten({ background: WHITE }))
+    .toColourspace('srgb')
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  const { width, height } = info;
+  if (!withAlpha) return { raw: { data, width, height, channels: info.channels } };
+  // RGB and alpha first; a TIFF may carry more bands after them (a saved selection), which are not the photo.
+  const stride = info.channels;
+  const flat = new Uint8Array(width * height * 3);
+  const alpha = new Uint8Array(width * height);
+  for (let p = 0, at = 0; p < alpha.length; p++, at += stride) {
+    alpha[p] = data[at + 3]!;
+    const a = alpha[p]! / 255;
+    for (let c = 0; c < 3; c++) flat[p * 3 + c] = Math.round(a * data[at + c]! + (1 - a) * 255);
   }
-  return out;
+  return { raw: { data: flat, width, height, channels: 3 }, cutout: productMask(alpha, width, height) };
 }
 
 /**
- * `flat` (RGB, `data` composited onto white) with what is not the product made white: the product is the pixels
- * of straight RGBA `data` (`width` pixels a row) at least PRODUCT_OPACITY as opaque as the most opaque one, widened
- * by a pixel so that its anti-aliased outline stays soft (a hard one reads as fine detail: ConversionOptions.reduce).
+ * The product's mask in a cut-out's `alpha` (`width`×`height`): the pixels at least PRODUCT_OPACITY as opaque as the
+ * most opaque one; undefined when that leaves nothing out or nothing in (no transparency, or none visible).
  */
-function productAlone(data: Uint8Array, flat: Uint8Array, width: number): Uint8Array {
+function productMask(alpha: Uint8Array, width: number, height: number): Isolation | undefined {
   let most = 0;
-  for (let at = 3; at < data.length; at += 4) most = Math.max(most, data[at]!);
-  const cut = Math.ceil(PRODUCT_OPACITY * most);
-  const opaque = new Uint8Array(data.length / 4);
-  for (let p = 0; p < opaque.length; p++) opaque[p] = data[p * 4 + 3]! >= cut ? 1 : 0;
-  const keep = widen(opaque, width, opaque.length / width, 1);
-  const out = Uint8Array.from(flat);
-  for (let p = 0; p < keep.length; p++) if (!keep[p]) out.fill(255, p * 3, p * 3 + 3);
-  return out;
+  for (const a of alpha) most = Math.max(most, a);
+  if (most === 0) return undefined;
+  const cut = Math.max(1, Math.ceil(PRODUCT_OPACITY * most));
+  const mask = new Uint8Array(alpha.length);
+  let [left, top, right, bottom, covered] = [width, height, -1, -1, 0];
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      if (alpha[y * width + x]! < cut) continue;
+      mask[y * width + x] = 1;
+      covered++;
+      [left, top, right, bottom] = [Math.min(left, x), Math.min(top, y), Math.max(right, x), Math.max(bottom, y)];
+    }
+  }
+  if (covered === alpha.length) return undefined;
+  const box = { left, top, width: right - left + 1, height: bottom - top + 1 };
+  return { mask, width, height, box, coverage: covered / alpha.length };
+}
+
+/**
+ * The photo's pixels for sharp to decode: its bytes, or where it has more bands than colour and alpha (a TIFF with a
+ * saved selection after its alpha), its upright colour and alpha alone, decoded whole: libvips takes the last band
+ * for alpha, so resizing and flattening would treat the selection as the transparency.
+ */
+async function photoSource(bytes: Buffer, meta: sharp.Metadata): Promise<sharp.Sharp> {
+  if ((meta.channels ?? 0) <= 4) return sharp(bytes, DECODE_OPTIONS);
+  const { data, info } = await sharp(bytes, DECODE_OPTIONS)
+    .rotate()
+    .toColourspace('srgb')
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  const rgba = Buffer.alloc(info.width * info.height * 4);
+  for (let p = 0; p < info.width * info.height; p++) data.copy(rgba, p * 4, p * info.channels, p * info.channels + 4);
+  return sharp(rgba, { raw: { width: info.width, height: info.height, channels: 4 } });
 }
 
 /**
  * The photo decoded upright, flattened onto white, sRGB, no larger than the thumbnail (`raw`), with its format and
- * its upright size in pixels. For a photo with an alpha channel also `product`: the same pixels with what is less
- * opaque than the product (PRODUCT_OPACITY: a cut-out's shadow) made white, which is what the conversion reads. Throws
- * sharp's error when the bytes do not decode.
+ * its upright size in pixels; for a cut-out (a photo with transparency), `cutout`: the product's mask
+ * (PRODUCT_OPACITY), which the conversion uses in place of isolation. Throws sharp's error when the bytes do not decode.
  */
 export async function decodeUpright(
   bytes: Buffer,
-): Promise<{ raw: RawImage; product?: RawImage; format: string; width: number; height: number }> {
-  const source = sharp(bytes, DECODE_OPTIONS);
-  const meta = await source.metadata();
+): Promise<{ raw: RawImage; cutout?: Isolation; format: string; width: number; height: number }> {
+  const meta = await sharp(bytes, DECODE_OPTIONS).metadata();
   const upright = meta.autoOrient ?? { width: meta.width, height: meta.height };
-  const resized = source
-    .rotate()
-    .resize({ width: THUMBNAIL_SIZE, height: THUMBNAIL_SIZE, fit: 'inside', withoutEnlargement: true });
-  const { data, info } = await (meta.hasAlpha ? resized.ensureAlpha() : resized.flatten({ background: WHITE }))
-    .toColourspace('srgb')
-    .raw()
-    .toBuffer({ resolveWithObject: true });
-  const image = (pixels: Uint8Array) => ({ data: pixels, width: info.width, height: info.height, channels: 3 });
-  const about = {
+  const decoded = await decodeOnWhite(
+    (await photoSource(bytes, meta))
+      .rotate()
+      .resize({ width: THUMBNAIL_SIZE, height: THUMBNAIL_SIZE, fit: 'inside', withoutEnlargement: true }),
+    meta.hasAlpha === true,
+  );
+  return {
+    ...decoded,
     format: meta.format ?? 'unknown',
-    width: upright.width ?? info.width,
-    height: upright.height ?? info.height,
+    width: upright.width ?? decoded.raw.width,
+    height: upright.height ?? decoded.raw.height,
   };
-  if (info.channels !== 4) return { raw: { ...image(data), channels: info.channels }, ...about };
-  const flat = onWhite(data);
-  return { raw: image(flat), product: image(productAlone(data, flat, info.width)), ...about };
 }
 
 /**
@@ -420,13 +456,43 @@ const LUMA = [0.2126, 0.7152, 0.0722] as const;
 const luma = (data: Uint8Array, at: number, channels: number) =>
   channels >= 3 ? LUMA[0] * data[at]! + LUMA[1] * data[at + 1]! + LUMA[2] * data[at + 2]! : data[at]!;
 
-/** `toFashionMnist` of `image` with its garment mask `isolation` found already (undefined: none). */
-function convertIsolated(image: RawImage, options: ConversionOptions, isolation: Isolation | undefined): Uint8Array {
+/**
+ * True when `box` holds at least half of `mask`'s pixels: the trim by colour found the product, not only a seam of
+ * one as light as the white around it.
+ */
+function holdsMostOf(box: Box | undefined, mask: Isolation): boolean {
+  if (!box) return false;
+  let inside = 0;
+  let all = 0;
+  for (let y = 0; y < mask.height; y++) {
+    for (let x = 0; x < mask.width; x++) {
+      if (!mask.mask[y * mask.width + x]) continue;
+      all++;
+      if (x >= box.left && x < box.left + box.width && y >= box.top && y < box.top + box.height) inside++;
+    }
+  }
+  return 2 * inside >= all;
+}
+
+/**
+ * `toFashionMnist` of `image` with its garment mask `isolation` found already (undefined: none); `exact` for a
+ * cut-out's mask: where the trim by colour misses most of it (a white product on a transparent background), the
+ * mask's box is the product's.
+ */
+function convertIsolated(
+  image: RawImage,
+  options: ConversionOptions,
+  isolation: Isolation | undefined,
+  exact = false,
+): Uint8Array {
   const { data, channels } = image;
-  // Gray levels of the garment composited onto white; the mask is widened by two pixels so that the
-  // anti-aliased outline, which the mask leaves out, stays as it was. The trim reads them rounded over the
-  // whole frame; the sampling reads only the pixels it picks.
-  const keep = isolation && isolation.coverage < 0.95 ? widen(isolation.mask, image.width, image.height, 2) : undefined;
+  // Gray levels of the garment composited onto white; the mask is widened so that the anti-aliased outline, which
+  // the mask leaves out, stays as it was: by two pixels for isolation's, by one for a cut-out's exact one. The
+  // trim reads them rounded over the whole frame; the sampling reads only the pixels it picks.
+  const keep =
+    isolation && (exact || isolation.coverage < 0.95)
+      ? widen(isolation.mask, image.width, image.height, exact ? 1 : 2)
+      : undefined;
   const gray = (p: number) => (keep && !keep[p] ? 255 : luma(data, p * channels, channels));
   // The trim reads the rounded levels of most of the frame: a plain loop over it ((v + 0.5) | 0 rounds these
   // non-negative levels as Math.round does) took 0.17 ms on a 205×256 frame, calling gray() per pixel 0.7.
@@ -437,6 +503,7 @@ function convertIsolated(image: RawImage, options: ConversionOptions, isolation:
   else for (let p = 0, at = 0; p < levels.length; p++, at += channels) levels[p] = data[at]!;
   if (keep) for (let p = 0; p < levels.length; p++) if (!keep[p]) levels[p] = 255;
   let box = trimBox(levels, image.width, image.height);
+  if (exact && !holdsMostOf(box, isolation!)) box = isolation!.box;
   // The model would still name a category for an empty frame, often with confidence; nothing is there to classify.
   if (!box) throw new PhotoError('the image is blank (one colour throughout): there is no garment to classify');
   // Where isolation did not run (a packshot on white), the soft shadow under a product that floats is not the product.
@@ -509,7 +576,8 @@ async function decodeAround(
   raw: RawImage,
   size: { width: number; height: number },
   box: Box,
-): Promise<RawImage | undefined> {
+  withAlpha: boolean,
+): Promise<{ raw: RawImage; cutout?: Isolation } | undefined> {
   const scale = size.width / raw.width;
   if (Math.max(box.width, box.height) >= SMALL_OBJECT || scale <= 1.5) return undefined;
   const margin = Math.max(box.width, box.height);
@@ -517,32 +585,40 @@ async function decodeAround(
   const top = Math.max(0, Math.floor((box.top - margin) * scale));
   const right = Math.min(size.width, Math.ceil((box.left + box.width + margin) * scale));
   const bottom = Math.min(size.height, Math.ceil((box.top + box.height + margin) * scale));
-  const { data, info } = await sharp(bytes, DECODE_OPTIONS)
-    .rotate()
-    .extract({ left, top, width: right - left, height: bottom - top })
-    .resize({ width: THUMBNAIL_SIZE, height: THUMBNAIL_SIZE, fit: 'inside', withoutEnlargement: true })
-    .flatten({ background: WHITE })
-    .toColourspace('srgb')
-    .raw()
-    .toBuffer({ resolveWithObject: true });
-  return { data, width: info.width, height: info.height, channels: info.channels };
+  return decodeOnWhite(
+    (await photoSource(bytes, await sharp(bytes, DECODE_OPTIONS).metadata()))
+      .rotate()
+      .extract({ left, top, width: right - left, height: bottom - top })
+      .resize({ width: THUMBNAIL_SIZE, height: THUMBNAIL_SIZE, fit: 'inside', withoutEnlargement: true }),
+    withAlpha,
+  );
 }
 
 /**
  * The 784-byte model input from `raw`, the thumbnail-sized decode of the photo `bytes` whose upright size is
- * `size` (pixels): the garment isolated unless `options.isolate` is false or the border is plain white (most
- * packshots, where the paper's trim finds the product on its own), and converted from a closer decode when it is
- * small in its frame; with the mask isolation found on `raw`, if it ran. Throws PhotoError for a blank image, sharp's error when the closer decode fails.
+ * `size` (pixels): for a cut-out, the product its transparency leaves (`cutout`, decodeUpright's; unless
+ * `options.isolate` is false); otherwise the
+ * garment isolated unless `options.isolate` is false or the border is plain white (most packshots, where the paper's
+ * trim finds the product on its own); converted from a closer decode when the product is small in its frame. With
+ * the mask used on `raw`, if any. Throws PhotoError for a blank image, sharp's error when the closer decode fails.
  */
 export async function garmentInput(
   bytes: Buffer,
   raw: RawImage,
   size: { width: number; height: number },
   options: ConversionOptions = {},
+  cutout?: Isolation,
 ): Promise<{ pixels: Uint8Array; isolation?: Isolation }> {
-  const isolation = isolationOf(raw, options);
-  const closer = isolation && (await decodeAround(bytes, raw, size, isolation.box));
-  return { pixels: closer ? toFashionMnist(closer, options) : convertIsolated(raw, options, isolation), isolation };
+  // The paper's conversion alone (isolate: false) flattens a cut-out, shadow and all.
+  const exact = options.isolate !== false && cutout !== undefined;
+  const isolation = exact ? cutout : isolationOf(raw, options);
+  const closer = isolation && (await decodeAround(bytes, raw, size, isolation.box, exact));
+  const pixels = closer?.cutout
+    ? convertIsolated(closer.raw, options, closer.cutout, true)
+    : closer
+      ? toFashionMnist(closer.raw, options)
+      : convertIsolated(raw, options, isolation, exact);
+  return { pixels, isolation };
 }
 
 /**
@@ -553,13 +629,13 @@ export async function convertPhoto(bytes: Buffer, options: ConversionOptions = {
   if (bytes.length === 0) throw new PhotoError('the file is empty (0 bytes)');
   const hash = crypto.createHash('sha256').update(bytes).digest('hex');
   try {
-    const { raw, product, format, width, height } = await decodeUpright(bytes);
+    const { raw, cutout, format, width, height } = await decodeUpright(bytes);
     const thumbnail = await sharp(raw.data, {
       raw: { width: raw.width, height: raw.height, channels: raw.channels as 3 },
     })
       .jpeg({ quality: 80, optimiseCoding: false })
       .toBuffer();
-    const { pixels, isolation } = await garmentInput(bytes, product ?? raw, { width, height }, options);
+    const { pixels, isolation } = await garmentInput(bytes, raw, { width, height }, options, cutout);
     // The first decode is the thumbnail's: its mask's outline is where the reviewer sees the cut.
     return {
       hash,
