@@ -134,7 +134,7 @@ test(
     // Trained on: whole copies of the photos, at least labelShare of it, and the replay once.
     const trained = result.training.trainCount;
     const copies = (trained - result.replay.train) / train;
-    assert.ok(Number.isInteger(copies) && copies > 1, `${trained} images trained on, ${train} photos`);
+    assert.ok(copies === result.copies && copies > 1, `${trained} images trained on, ${train} photos`);
     assert.ok(copies * train >= options.labelShare * trained, `${copies} copies of ${train} photos in ${trained}`);
     // Four epochs over the photos and the replay once each would be fewer steps than the minimum; the copies make
     // the epochs longer and fewer, not the run: within half an epoch of the minimum rounded up to whole plain epochs.
@@ -149,6 +149,15 @@ test(
     assert.equal(result.history.length, result.training.options.epochs, 'every epoch ran (patience outlasts them)');
     const losses = result.history.map((r) => r.validationLoss!);
     assert.equal(result.bestEpoch, losses.indexOf(Math.min(...losses)) + 1);
+    // `finetune --epochs 1`: the steps of one pass over the photos and the replay once each; only as many copies as
+    // that holds, so the run is one epoch of those steps, not one longer one.
+    const once = await fineTune(defaultModelDir(), labeled, data.train, { ...options, epochs: 1, minSteps: 0 });
+    const plainSteps = Math.ceil((train + once.replay.train) / options.batchSize);
+    assert.equal(once.history.length, 1);
+    assert.ok(
+      once.stepsPerEpoch <= plainSteps,
+      `${once.stepsPerEpoch} steps against ${plainSteps} (${once.copies} copies)`,
+    );
   },
 );
 

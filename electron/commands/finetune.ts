@@ -21,6 +21,10 @@ function printComparison(c: Candidate): void {
   console.log(
     `fine-tuned ${c.model.name} from ${c.parent.name} on ${c.fineTune.labels} reviewed photos: ${plural(c.fineTune.epochs.length, 'epoch')} (best ${c.fineTune.bestEpoch}) in ${duration(c.fineTune.seconds)} on ${c.fineTune.backend}`,
   );
+  const { photos, copies, replay: replayed, stepsPerEpoch } = c.fineTune.trainedOn;
+  console.log(
+    `each epoch trained on ${photos} of them${copies > 1 ? `, each ${copies} times,` : ''} beside ${plural(replayed, 'Fashion-MNIST image')}, in ${plural(stepsPerEpoch, 'step')}; the others are held out or validate`,
+  );
   console.log(`${''.padEnd(34)}${'current'.padStart(10)}${'new'.padStart(10)}`);
   const row = (label: string, current: number, candidate: number) =>
     console.log(`${label.padEnd(34)}${pct(current).padStart(10)}${pct(candidate).padStart(10)}`);

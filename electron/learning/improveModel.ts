@@ -65,6 +65,11 @@ export interface Candidate {
     seconds: number;
     backend: string;
     labels: number;
+    /**
+     * What each epoch trained on: the reviewed photos in the training part, each `copies` times, beside `replay`
+     * Fashion-MNIST training images, in `stepsPerEpoch` optimiser steps.
+     */
+    trainedOn: { photos: number; copies: number; replay: number; stepsPerEpoch: number };
     categoriesWithoutLabels: number[];
   };
 }
@@ -388,6 +393,12 @@ export async function improveModel(
           seconds,
           backend: tuned.training.backend,
           labels: labels.count,
+          trainedOn: {
+            photos: tuned.split.train.length,
+            copies: tuned.copies,
+            replay: tuned.replay.train,
+            stepsPerEpoch: tuned.stepsPerEpoch,
+          },
           // Categories no reviewer labeled: the replay sample alone keeps what the model knew of them.
           categoriesWithoutLabels: Array.from({ length: NUM_CLASSES }, (_, k) => k).filter(
             (k) => !labels.labels.includes(k),

@@ -155,6 +155,9 @@ export interface FineTuneResult {
   split: LabelSplit;
   /** How many Fashion-MNIST training images were replayed, and the seed that drew them. */
   replay: { train: number; validation: number; seed: number };
+  /** How many times each training photo was in an epoch (FineTuneOptions.labelShare), and the optimiser steps of an epoch. */
+  copies: number;
+  stepsPerEpoch: number;
   training: Omit<TrainResult, 'weights'>;
   /** Class means of the new weights' features of the training photos (not validation: its number stays fair). */
   prototypes?: Prototypes;
@@ -269,9 +272,18 @@ export async function fineTune(
     labels[labeled.count + i] = replaySource.labels[source]!;
   });
   const replayed = (from: number, n: number) => Int32Array.from({ length: n }, (_, i) => labeled.count + from + i);
+  // The steps of the epochs asked for (raised to minSteps) over the photos and the replay once each. The copies
+  // make epochs longer, not the run: as many as labelShare asks for and one epoch of those steps holds.
+  const train = Math.max(1, split.train.length);
+  const plainSteps = Math.ceil((split.train.length + replayTrain) / options.batchSize);
+  const steps =
+    plainSteps * Math.max(options.epochs, Math.min(options.maxEpochs, Math.ceil(options.minSteps / plainSteps)));
   const copies = Math.max(
     1,
-    Math.ceil((options.labelShare * replayTrain) / ((1 - options.labelShare) * Math.max(1, split.train.length))),
+    Math.min(
+      Math.ceil((options.labelShare * replayTrain) / ((1 - options.labelShare) * train)),
+      Math.floor((steps * options.batchSize - replayTrain) / train),
+    ),
   );
   const trainSplit = {
     train: Int32Array.from([
@@ -280,14 +292,10 @@ export async function fineTune(
     ]),
     validation: split.validation,
   };
-
-  // The steps of the epochs asked for (raised to minSteps) over the photos once each; the copies make epochs longer, not the run.
-  const plainSteps = Math.ceil((split.train.length + replayTrain) / options.batchSize);
-  const steps =
-    plainSteps * Math.max(options.epochs, Math.min(options.maxEpochs, Math.ceil(options.minSteps / plainSteps)));
+  const stepsPerEpoch = Math.ceil(trainSplit.train.length / options.batchSize);
   const trainOptions: TrainOptions = {
     ...DEFAULT_TRAIN_OPTIONS,
-    epochs: Math.max(1, Math.round(steps / Math.ceil(trainSplit.train.length / options.batchSize))),
+    epochs: Math.max(1, Math.round(steps / stepsPerEpoch)),
     batchSize: options.batchSize,
     peakLearningRate: options.peakLearningRate,
     workers: options.workers,
@@ -321,6 +329,8 @@ export async function fineTune(
     bestEpoch: training.bestEpoch,
     split,
     replay: { train: replayTrain, validation: replayValidation, seed: options.seed + 1 },
+    copies,
+    stepsPerEpoch,
     training,
     prototypes,
   };
