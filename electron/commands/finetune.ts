@@ -106,6 +106,11 @@ export async function runFinetune(values: Values): Promise<void> {
               catalogWait: waitingForCatalog(dbFile),
             })
           : undefined;
+        const { heldOut } = candidate.comparison;
+        if (activation && heldOut.candidate.accuracy < heldOut.current.accuracy)
+          console.error(
+            `warning: ${candidate.model.name} is behind ${candidate.parent.name} on your held-out photos (${pct(heldOut.candidate.accuracy)} against ${pct(heldOut.current.accuracy)}, ${plural(heldOut.count, 'photo')}), and was activated as --activate asked; \`models --db ${dbFile} --activate ${candidate.parent.name}\` goes back`,
+          );
         if (values.json) console.log(JSON.stringify({ ...candidate, activated: activation ?? null }, null, 1));
         else {
           printComparison(candidate);
