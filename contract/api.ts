@@ -291,8 +291,10 @@ export interface ImproveStatus {
 }
 
 /** Why Improve is not offered: the newest fine-tuned version (its name) learned from every review there is. */
-export const noNewReviews = (version: string) =>
-  `No new reviews since version ${version} was trained: review or correct photos, then improve it again.`;
+export const noNewReviews = (version: string, active = true) =>
+  active
+    ? `No new reviews since version ${version} was trained: review or correct photos, then improve it again.`
+    : `No new reviews since version ${version} was trained on them; it is not active now: activate it again to use what it learned, or review or correct photos, then improve the model again.`;
 
 export interface ModelVersion {
   id: number;
@@ -501,7 +503,10 @@ export interface FashionSorterApi {
    * How many reviewed photos fine-tuning needs (the catalog's count is in `counts().reviewed`), and the newest
    * fine-tuned version with how many photos were reviewed since it was trained (null before the first).
    */
-  improveRequirements(): Promise<{ minimumLabels: number; lastVersion: { name: string; newReviews: number } | null }>;
+  improveRequirements(): Promise<{
+    minimumLabels: number;
+    lastVersion: { name: string; newReviews: number; active: boolean } | null;
+  }>;
   /** Starts fine-tuning the active model on the reviewed photos; its progress comes as 'improve' job updates. */
   improveModel(): Promise<ImproveStatus>;
   improveStatus(): Promise<ImproveStatus | null>;

@@ -181,7 +181,7 @@ test(
       assert.notEqual(epochs, card.training.history.length, "the parent's run had more epochs");
 
       // The same labels again: Improve is refused, and the window says why.
-      const last = { name: tuned.name, newReviews: 0 };
+      const last = { name: tuned.name, newReviews: 0, active: true };
       assert.deepEqual((await services.api.improveRequirements()).lastVersion, last);
       await assert.rejects(services.api.improveModel(), { message: noNewReviews(tuned.name) });
 

@@ -159,14 +159,15 @@ export interface Services {
 }
 
 /**
- * The catalog's newest fine-tuned version and how many photos were reviewed since it was trained; null before
+ * The catalog's newest fine-tuned version, how many photos were reviewed since it was trained, and whether it is
+ * the active one (after a rollback it is not); null before
  * the first, or where that version's card predates the record of the reviews it learned from.
  */
-function lastFineTuned(catalog: Catalog): { name: string; newReviews: number } | null {
+function lastFineTuned(catalog: Catalog): { name: string; newReviews: number; active: boolean } | null {
   const newest = catalog.models.all().find((row) => (row.card as Partial<ModelCard>).fineTune);
   const logId = (newest?.card as Partial<ModelCard> | undefined)?.fineTune?.labelLogId;
   return newest && logId !== undefined
-    ? { name: newest.name, newReviews: catalog.labels.photosReviewedSince(logId) }
+    ? { name: newest.name, newReviews: catalog.labels.photosReviewedSince(logId), active: newest.active }
     : null;
 }
 
@@ -579,7 +580,7 @@ export function createServices(options: ServiceOptions = {}): Services {
     improveRequirements: async () => ({ minimumLabels: MIN_LABELS, lastVersion: lastFineTuned(await openCatalog()) }),
     async improveModel() {
       const last = lastFineTuned(await openCatalog());
-      if (last?.newReviews === 0) throw new Error(noNewReviews(last.name));
+      if (last?.newReviews === 0) throw new Error(noNewReviews(last.name, last.active));
       return startImproveJob('fine-tuning', async (run) => {
         const { wait, phase } = waitingStatus(run);
         let comparing = pacer();

@@ -82,7 +82,7 @@ export async function runFinetune(values: Values): Promise<void> {
       async ({ api, operations }) => {
         // As the window's Improve model: the same reviews would train the same version again.
         const { lastVersion } = await api.improveRequirements();
-        if (lastVersion?.newReviews === 0) throw new Error(noNewReviews(lastVersion.name));
+        if (lastVersion?.newReviews === 0) throw new Error(noNewReviews(lastVersion.name, lastVersion.active));
         let lastLine = 0;
         const candidate = await operations.improve({
           signal: cancel.signal,
