@@ -86,7 +86,7 @@ export interface FineTuneOptions {
  * already have the steps and the replay, so the floors leave them as they were. Repeating the photos to half of
  * what is trained on, at a learning rate of 0.002 with half the old weights mixed back, then took the same halves
  * to 86.2 % (35 of the bench's 37 on seed 1) at 0.20–0.70 points (mean 0.43; the defaults before: 81.4 % at
- * 0.20–0.55, mean 0.38, with the conversion of that day), and the shifted domain's 300 corrections from 16 % to
+ * 0.20–0.55, mean 0.38, with the conversion of that day; 84.6 % at 0.40–0.70 with the conversion as it is now), and the shifted domain's 300 corrections from 16 % to
  * 24 % of the drop won back at −0.05 points, 500 corrections in 44.6 s (scratch runs and `npm run bench -- --only
  * fineTuning`, 2026-12-01; docs/model.md).
  */
