@@ -710,7 +710,11 @@ function isolateInside(image: RawImage): Isolation | undefined {
     faint[p] = (white ? !isNearWhite(cells.data, p, 3) : plainDiff[p]! > colourThreshold) ? 1 : 0;
   const coarse = maskOf(cells.width, cells.height, seeds, faint, plainDiff, colourThreshold, white);
   if (!coarse) return undefined;
-  const mask = enlarge(coarse, w, h, factor, width, height);
+  return maskIsolation(enlarge(coarse, w, h, factor, width, height), width, height);
+}
+
+/** A 0/1 `mask` of `width`×`height` with its bounding box and coverage; undefined when it is empty. */
+export function maskIsolation(mask: Uint8Array, width: number, height: number): Isolation | undefined {
   let left = width,
     top = height,
     right = -1,

@@ -12,7 +12,15 @@ import sharp from 'sharp';
 import { IMAGE_SIZE, PIXELS } from '../dataset/fashionMnist.ts';
 import { removeStaleTemporaries } from '../staleFiles.ts';
 import { contentKind, isCutShort, SNIFF_BYTES } from './fileKinds.ts';
-import { fillHoles, isolateGarment, plainWhiteBorder, softShadowBelow, widen, type Isolation } from './isolate.ts';
+import {
+  fillHoles,
+  isolateGarment,
+  maskIsolation,
+  plainWhiteBorder,
+  softShadowBelow,
+  widen,
+  type Isolation,
+} from './isolate.ts';
 import { maskOutline } from './outline.ts';
 
 export const THUMBNAIL_SIZE = 256;
@@ -170,19 +178,12 @@ function productMask(alpha: Uint8Array, width: number, height: number): Isolatio
   for (const a of alpha) most = Math.max(most, a);
   if (most === 0) return undefined;
   const cut = Math.max(1, Math.ceil(PRODUCT_OPACITY * most));
-  const mask = new Uint8Array(alpha.length);
-  let [left, top, right, bottom, covered] = [width, height, -1, -1, 0];
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      if (alpha[y * width + x]! < cut) continue;
-      mask[y * width + x] = 1;
-      covered++;
-      [left, top, right, bottom] = [Math.min(left, x), Math.min(top, y), Math.max(right, x), Math.max(bottom, y)];
-    }
-  }
-  if (covered === alpha.length) return undefined;
-  const box = { left, top, width: right - left + 1, height: bottom - top + 1 };
-  return { mask, width, height, box, coverage: covered / alpha.length };
+  const product = maskIsolation(
+    Uint8Array.from(alpha, (a) => (a >= cut ? 1 : 0)),
+    width,
+    height,
+  );
+  return product && product.coverage < 1 ? product : undefined;
 }
 
 /**
