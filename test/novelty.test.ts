@@ -10,7 +10,7 @@ import { seededRandom } from '../electron/ml/augment.ts';
 import { filledOutline } from '../electron/ml/novelty.ts';
 import { convertPhoto } from '../electron/photos/photoPipeline.ts';
 import { renderPackshot } from './fixtures/samplePhotos.ts';
-import { openRenderer, SKIP_WITHOUT_CHROMIUM } from './helpers/browser.ts';
+import { axeScript, openRenderer, seriousAccessibilityViolations, SKIP_WITHOUT_CHROMIUM } from './helpers/browser.ts';
 import { DEFAULT_REVIEW_RULE, NOVELTY_LIMIT } from '../contract/review.ts';
 
 const skip = SKIP_WITHOUT_CHROMIUM;
@@ -47,7 +47,7 @@ async function nonGarments(dir: string): Promise<void> {
 test(
   'photos unlike Fashion-MNIST go to review with their reason on the tile; a rendered packshot does not',
   { skip, timeout: 300_000 },
-  async () => {
+  async (t) => {
     const dir = path.join(tmp, 'photos');
     fs.mkdirSync(dir);
     await nonGarments(dir);
@@ -85,7 +85,7 @@ test(
       const counts = await services.api.counts(DEFAULT_REVIEW_RULE);
       assert.equal(counts.needsReview, inReview.length);
 
-      const ui = await openRenderer(services);
+      const ui = await openRenderer(services, { initScripts: [axeScript()] });
       try {
         const { page } = ui;
         await page
@@ -93,18 +93,22 @@ test(
           .first()
           .click();
         for (const name of ['noise.png', 'landscape.jpg']) {
+          // The name starts with what the tile shows ("Unfamiliar", the category, the confidence).
           const tile = page.getByRole('button', {
-            name: new RegExp(`^${name.replace('.', '\\.')}:.*needs review: unlike the photos the model learned from`),
+            name: new RegExp(
+              `^Unfamiliar .*: ${name.replace('.', '\\.')}; needs review: unlike the photos the model learned from`,
+            ),
           });
           await tile.waitFor();
           assert.equal(await tile.getByTestId('tile-unusual').textContent(), 'Unfamiliar');
         }
+        assert.deepEqual(await seriousAccessibilityViolations(page, (m) => t.diagnostic(m), 'unfamiliar tiles'), []);
         await page
           .getByRole('button', { name: /^All photos/ })
           .first()
           .click();
         for (const name of ['packshot-1.png', 'packshot-2.png']) {
-          const tile = page.getByRole('button', { name: new RegExp(`^${name.replace('.', '\\.')}:`) });
+          const tile = page.getByRole('button', { name: new RegExp(`: ${name.replace('.', '\\.')}$`) });
           await tile.waitFor();
           assert.equal(await tile.getByTestId('tile-unusual').count(), 0);
         }

@@ -69,7 +69,10 @@ test(
         ).document.querySelectorAll('[data-testid="tile"] img'),
       ].some((img) => img.naturalWidth > 0),
     );
-    assert.match((await tiles.first().getAttribute('aria-label'))!, /^photo-\d{5}\.(jpg|png): .+, \d+\.\d% sure$/);
+    assert.match(
+      (await tiles.first().getAttribute('aria-label'))!,
+      /^[A-Z][^:]* \d+\.\d% sure: photo-\d{5}\.(jpg|png)$/,
+    );
     await page.screenshot({ path: path.join(ARTIFACTS, 'catalog-grid.png') });
     assert.deepEqual(ui.problems, []);
   },
