@@ -230,9 +230,9 @@ export async function benchRealPhotos(
   for (const bytes of files) {
     inputs.push((await convertPhoto(bytes)).pixels);
     cpuMs.push(await leastCpuMs(() => convertPhoto(bytes)));
-    const { raw, cutout, width, height } = await decodeUpright(bytes);
+    const { raw, cutout, shape } = await decodeUpright(bytes);
     isolationCpuMs.push(
-      (await leastCpuMs(() => garmentInput(bytes, raw, { width, height }, {}, cutout))) -
+      (await leastCpuMs(() => garmentInput(bytes, raw, shape, {}, cutout))) -
         (await leastCpuMs(async () => toFashionMnist(raw, { isolate: false }))),
     );
   }

@@ -191,8 +191,8 @@ function productMask(alpha: Uint8Array, width: number, height: number): Isolatio
  * saved selection after its alpha), its upright colour and alpha alone, decoded whole: libvips takes the last band
  * for alpha, so resizing and flattening would treat the selection as the transparency.
  */
-async function photoSource(bytes: Buffer, meta: sharp.Metadata): Promise<sharp.Sharp> {
-  if ((meta.channels ?? 0) <= 4) return sharp(bytes, DECODE_OPTIONS);
+async function photoSource(bytes: Buffer, bands: number): Promise<sharp.Sharp> {
+  if (bands <= 4) return sharp(bytes, DECODE_OPTIONS);
   const { data, info } = await sharp(bytes, DECODE_OPTIONS)
     .rotate()
     .toColourspace('srgb')
@@ -203,18 +203,25 @@ async function photoSource(bytes: Buffer, meta: sharp.Metadata): Promise<sharp.S
   return sharp(rgba, { raw: { width: info.width, height: info.height, channels: 4 } });
 }
 
+/** A photo's upright size in pixels and its number of bands (colour, alpha and any more), from its header. */
+export interface PhotoShape {
+  width: number;
+  height: number;
+  bands: number;
+}
+
 /**
  * The photo decoded upright, flattened onto white, sRGB, no larger than the thumbnail (`raw`), with its format and
- * its upright size in pixels; for a cut-out (a photo with transparency), `cutout`: the product's mask
+ * its shape (upright size in pixels, bands); for a cut-out (a photo with transparency), `cutout`: the product's mask
  * (PRODUCT_OPACITY), which the conversion uses in place of isolation. Throws sharp's error when the bytes do not decode.
  */
 export async function decodeUpright(
   bytes: Buffer,
-): Promise<{ raw: RawImage; cutout?: Isolation; format: string; width: number; height: number }> {
+): Promise<{ raw: RawImage; cutout?: Isolation; format: string; shape: PhotoShape }> {
   const meta = await sharp(bytes, DECODE_OPTIONS).metadata();
   const upright = meta.autoOrient ?? { width: meta.width, height: meta.height };
   const decoded = await decodeOnWhite(
-    (await photoSource(bytes, meta))
+    (await photoSource(bytes, meta.channels ?? 0))
       .rotate()
       .resize({ width: THUMBNAIL_SIZE, height: THUMBNAIL_SIZE, fit: 'inside', withoutEnlargement: true }),
     meta.hasAlpha === true,
@@ -222,8 +229,11 @@ export async function decodeUpright(
   return {
     ...decoded,
     format: meta.format ?? 'unknown',
-    width: upright.width ?? decoded.raw.width,
-    height: upright.height ?? decoded.raw.height,
+    shape: {
+      width: upright.width ?? decoded.raw.width,
+      height: upright.height ?? decoded.raw.height,
+      bands: meta.channels ?? decoded.raw.channels,
+    },
   };
 }
 
@@ -567,7 +577,7 @@ function liftTones(values: Float32Array, garment: Float32Array): void {
 const SMALL_OBJECT = THUMBNAIL_SIZE / 4;
 
 /**
- * When the product in `raw` (the thumbnail-sized decode of a `size` photo) is small and the photo has more
+ * When the product in `raw` (the thumbnail-sized decode of a photo of shape `size`) is small and the photo has more
  * pixels, the region around it (its box and as much again on each side, within the frame) decoded from the
  * photo at up to the thumbnail size: a 250-px sandal in a 6,000-px frame is then converted from about 128
  * pixels instead of 10. Undefined when the decode has the product at full resolution already.
@@ -575,7 +585,7 @@ const SMALL_OBJECT = THUMBNAIL_SIZE / 4;
 async function decodeAround(
   bytes: Buffer,
   raw: RawImage,
-  size: { width: number; height: number },
+  size: PhotoShape,
   box: Box,
   withAlpha: boolean,
 ): Promise<{ raw: RawImage; cutout?: Isolation } | undefined> {
@@ -587,7 +597,7 @@ async function decodeAround(
   const right = Math.min(size.width, Math.ceil((box.left + box.width + margin) * scale));
   const bottom = Math.min(size.height, Math.ceil((box.top + box.height + margin) * scale));
   return decodeOnWhite(
-    (await photoSource(bytes, await sharp(bytes, DECODE_OPTIONS).metadata()))
+    (await photoSource(bytes, size.bands))
       .rotate()
       .extract({ left, top, width: right - left, height: bottom - top })
       .resize({ width: THUMBNAIL_SIZE, height: THUMBNAIL_SIZE, fit: 'inside', withoutEnlargement: true }),
@@ -596,8 +606,8 @@ async function decodeAround(
 }
 
 /**
- * The 784-byte model input from `raw`, the thumbnail-sized decode of the photo `bytes` whose upright size is
- * `size` (pixels): for a cut-out, the product its transparency leaves (`cutout`, decodeUpright's; unless
+ * The 784-byte model input from `raw`, the thumbnail-sized decode of the photo `bytes` of shape `size`
+ * (decodeUpright's): for a cut-out, the product its transparency leaves (`cutout`, decodeUpright's; unless
  * `options.isolate` is false); otherwise the
  * garment isolated unless `options.isolate` is false or the border is plain white (most packshots, where the paper's
  * trim finds the product on its own); converted from a closer decode when the product is small in its frame. With
@@ -606,7 +616,7 @@ async function decodeAround(
 export async function garmentInput(
   bytes: Buffer,
   raw: RawImage,
-  size: { width: number; height: number },
+  size: PhotoShape,
   options: ConversionOptions = {},
   cutout?: Isolation,
 ): Promise<{ pixels: Uint8Array; isolation?: Isolation }> {
@@ -630,19 +640,19 @@ export async function convertPhoto(bytes: Buffer, options: ConversionOptions = {
   if (bytes.length === 0) throw new PhotoError('the file is empty (0 bytes)');
   const hash = crypto.createHash('sha256').update(bytes).digest('hex');
   try {
-    const { raw, cutout, format, width, height } = await decodeUpright(bytes);
+    const { raw, cutout, format, shape } = await decodeUpright(bytes);
     const thumbnail = await sharp(raw.data, {
       raw: { width: raw.width, height: raw.height, channels: raw.channels as 3 },
     })
       .jpeg({ quality: 80, optimiseCoding: false })
       .toBuffer();
-    const { pixels, isolation } = await garmentInput(bytes, raw, { width, height }, options, cutout);
+    const { pixels, isolation } = await garmentInput(bytes, raw, shape, options, cutout);
     // The first decode is the thumbnail's: its mask's outline is where the reviewer sees the cut.
     return {
       hash,
       format,
-      width,
-      height,
+      width: shape.width,
+      height: shape.height,
       pixels,
       thumbnail,
       ...(isolation ? { outline: maskOutline(isolation) } : {}),
