@@ -7,6 +7,7 @@ import { projectRoot } from '../electron/appPaths.ts';
 import { Catalog } from '../electron/catalog/catalog.ts';
 import { DEFAULT_FOLDER_NAMES } from '../electron/export/fileNames.ts';
 import { sortPhotos } from '../electron/export/sortIntoFolders.ts';
+import { importPhotos } from '../electron/photos/importJob.ts';
 import type { SortResult } from '../contract/api.ts';
 import { filesByHash, labeledCatalog, sha256, testSet } from './helpers/catalogs.ts';
 import { cli, CLI, count } from './helpers/cli.ts';
@@ -226,6 +227,42 @@ test(
     assert.equal(again.alreadyThere, 30);
     assert.equal(again.originalsRemoved, 0, 'the photos already there are their own originals');
     assertEveryPhotoOnce(photos, dest, db, hashes, 'move');
+  },
+);
+
+test(
+  "sorting again into an earlier sort's folder works once that folder was imported too; a folder inside it, where the photos are now, is refused",
+  { timeout: 300_000 },
+  async () => {
+    const dir = tempDir('sort-again-imported');
+    const { photos, db, hashes } = await labeledCatalog(dir, 12);
+    const dest = path.join(dir, 'sorted');
+    assert.equal(cli(['sort', '--db', db, '--dest', dest, '--move']).code, 0);
+    const inside = path.join(dest, 'more');
+    const refused = () => {
+      const r = cli(['sort', '--db', db, '--dest', inside]);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /the destination .*sorted\/more is inside .*sorted, where photos to sort come from/);
+      assert.ok(!fs.existsSync(inside));
+    };
+    refused();
+    // A reviewer imports the sorted folder and changes one photo's category.
+    const relabeled = (testSet.labels[0]! + 1) % 10;
+    const catalog = new Catalog(db);
+    try {
+      const result = await importPhotos([dest], { catalog, thumbnailsDir: path.join(dir, 'thumbs') });
+      assert.equal(result.counts.done, 12);
+      const photo = catalog.queries.photoAtPath(catalogPaths(db).get(hashes[0]!)![0]!)!;
+      catalog.labels.setLabels([{ photoId: photo, label: relabeled }], 'tester');
+    } finally {
+      catalog.close();
+    }
+    const again = cli(['sort', '--db', db, '--dest', dest, '--move', '--json']);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(JSON.parse(again.stdout).alreadyThere, 11);
+    assert.equal(path.basename(path.dirname(catalogPaths(db).get(hashes[0]!)![0]!)), DEFAULT_FOLDER_NAMES[relabeled]);
+    assertEveryPhotoOnce(photos, dest, db, hashes, 'move');
+    refused();
   },
 );
 

@@ -311,11 +311,14 @@ export class WindowQueries {
     ];
   }
 
+  /** The folders sorts sorted photos into. */
+  sortDestinations(): string[] {
+    return this.db.prepare('SELECT DISTINCT dest FROM sort_jobs').pluck().all() as string[];
+  }
+
   /** The folders photos were imported from and sorted into: what an export's relative paths are relative to. */
   photoRoots(): string[] {
-    return [
-      ...new Set([...this.importRoots(), ...(this.db.prepare('SELECT dest FROM sort_jobs').pluck().all() as string[])]),
-    ];
+    return [...new Set([...this.importRoots(), ...this.sortDestinations()])];
   }
 
   /** The file name a photo was last imported under. */

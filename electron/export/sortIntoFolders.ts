@@ -151,17 +151,19 @@ async function makePlan(
     .filter((id) => !withPath.has(id))
     .map((id) => ({ path: catalog.queries.photoName(id), reason: REPLACED }));
 
-  // The destination must not lie in a folder the photos come from: a later import there would find them again.
-  const roots = catalog.queries
-    .importRoots()
-    .filter((r) => fs.existsSync(r) && fs.statSync(r).isDirectory())
-    .map((r) => fs.realpathSync(r));
-  const sourceFolders = new Set(sources.map((s) => path.dirname(s.path)));
-  for (const folder of [...roots.filter((r) => sources.some((s) => isInside(s.path, r))), ...sourceFolders]) {
-    const real = fs.existsSync(folder) ? fs.realpathSync(folder) : folder;
-    if (isInside(dest, real))
+  // The destination must not lie in a folder the photos come from (imported, or sorted into by an earlier sort and
+  // holding them now): a later import there would find them again. An earlier sort's destination itself is where
+  // sorting again after a category changed goes, whether or not that folder was imported since.
+  const real = (folder: string) => (fs.existsSync(folder) ? fs.realpathSync(folder) : folder);
+  const realFolders = (paths: string[]) =>
+    paths.filter((r) => fs.existsSync(r) && fs.statSync(r).isDirectory()).map((r) => fs.realpathSync(r));
+  const sortedInto = new Set(realFolders(catalog.queries.sortDestinations()));
+  const roots = realFolders(catalog.queries.photoRoots()).filter((r) => sources.some((s) => isInside(s.path, r)));
+  const sourceFolders = new Set(sources.map((s) => real(path.dirname(s.path))));
+  for (const folder of [...roots, ...sourceFolders]) {
+    if (isInside(dest, folder) && !(dest === folder && sortedInto.has(folder)))
       throw new Error(
-        `the destination ${dest} is inside ${real}, where photos to sort come from; choose a folder outside it (a later import of ${real} would find the sorted photos again)`,
+        `the destination ${dest} is inside ${folder}, where photos to sort come from; choose a folder outside it (a later import of ${folder} would find the sorted photos again)`,
       );
   }
 
