@@ -603,6 +603,47 @@ test(
 );
 
 test(
+  'a move killed after renaming a copy into place but before journaling it, then a sort elsewhere: that move is finished first, and every photo is once',
+  { timeout: 300_000 },
+  async () => {
+    const dir = tempDir('sort-kill-elsewhere');
+    const { photos, db, paths, hashes, expectedFolder } = await labeledCatalog(dir, 12);
+    const first = path.join(dir, 'first');
+    // The state SIGKILL leaves between the rename and the journal's 'copied': photo 0 whole at its target,
+    // its original still there, both files 'planned'.
+    const catalog = new Catalog(db);
+    try {
+      const planned = [0, 1].map((i) => ({
+        photoId: catalog.queries.photoAtPath(paths[i]!)!,
+        source: paths[i]!,
+        target: path.join(first, expectedFolder(i), path.basename(paths[i]!)),
+      }));
+      catalog.sortJournal.createJob(first, 'move', DEFAULT_FOLDER_NAMES, planned);
+      fs.mkdirSync(path.dirname(planned[0]!.target), { recursive: true });
+      fs.copyFileSync(paths[0]!, planned[0]!.target);
+    } finally {
+      catalog.close();
+    }
+    const second = path.join(dir, 'second');
+    const r = cli(['sort', '--db', db, '--dest', second, '--move', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).sorted, 12);
+    const everywhere = new Map<string, string[]>();
+    for (const folder of [photos, first, second])
+      for (const [hash, files] of filesByHash(folder))
+        everywhere.set(hash, [...(everywhere.get(hash) ?? []), ...files]);
+    const known = catalogPaths(db);
+    for (const hash of hashes) {
+      const files = everywhere.get(hash)!;
+      assert.equal(files.length, 1, `photo ${hash.slice(0, 8)} exists once: ${files.join(', ')}`);
+      assert.ok(files[0]!.startsWith(second + path.sep), files[0]);
+      assert.deepEqual(known.get(hash), files, 'the catalog points at the file');
+    }
+    assert.equal(count(db, `SELECT count(*) FROM sort_jobs WHERE status = 'running'`), 0);
+  },
+);
+
+test(
   'SIGKILL in the middle of a move, then the same command: every photo exactly once, where the journal and the catalog say',
   { timeout: 600_000 },
   async () => {

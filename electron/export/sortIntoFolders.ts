@@ -483,6 +483,14 @@ async function sortFile(
   await finishMove(journal, write, outcomes, file, copiedByThisJob);
 }
 
+/** Those of `files` whose target holds their photo whole (its content hash). */
+async function completeCopies(files: SortFile[]): Promise<SortFile[]> {
+  const complete: SortFile[] = [];
+  for (const file of files)
+    if (fs.existsSync(file.target) && (await sha256OfFile(file.target)) === file.hash) complete.push(file);
+  return complete;
+}
+
 /** Runs `work` over the items with at most `limit` at a time; the first thrown error stops new work and is rethrown. */
 async function forEachLimited<T>(
   items: T[],
@@ -583,12 +591,19 @@ async function sortHoldingLock(catalog: Catalog, request: SortRequest, options: 
   // this destination continues, its plan for the rest replaced by a fresh one.
   for (const unfinished of journal.unfinishedJobs()) {
     const outcomes = new Outcomes(journal, write);
-    await forEachLimited(journal.unfinishedFiles(unfinished.id, ['copied']), CONCURRENCY, undefined, (file) =>
+    const closing = unfinished.dest !== dest || unfinished.mode !== request.mode;
+    // A copy renamed into place just before the crash is still 'planned' in the journal. The same sort finds it
+    // in place; before another one, it is finished like a 'copied' one, not left behind as a second file.
+    const inFlight = [
+      ...journal.unfinishedFiles(unfinished.id, ['copied']),
+      ...(closing ? await completeCopies(journal.unfinishedFiles(unfinished.id, ['planned'])) : []),
+    ];
+    await forEachLimited(inFlight, CONCURRENCY, undefined, (file) =>
       sortFile(journal, write, outcomes, file, unfinished.mode),
     );
     for (const file of journal.unfinishedFiles(unfinished.id, ['planned']))
       fs.rmSync(partialName(file.target), { force: true });
-    if (unfinished.dest !== dest || unfinished.mode !== request.mode) {
+    if (closing) {
       await write(() => {
         journal.dropPlanned(unfinished.id);
         journal.finishJob(unfinished.id, 'stopped');
