@@ -157,7 +157,7 @@ test(
         rule: DEFAULT_REVIEW_RULE,
       });
       const lastName = (await lastTile).tiles[0]!.name;
-      await page.getByRole('button', { name: new RegExp(`^${lastName.replace('.', '\\.')}:`) }).waitFor();
+      await page.getByRole('button', { name: new RegExp(`: ${lastName.replace('.', '\\.')}(;|$)`) }).waitFor();
       fs.mkdirSync(path.join(projectRoot, 'test-artifacts'), { recursive: true });
       await page.screenshot({ path: path.join(projectRoot, 'test-artifacts', 'grid-100k-end.png') });
 
