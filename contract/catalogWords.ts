@@ -2,11 +2,12 @@
 import { plural } from './plural.ts';
 
 /**
- * Photos no model has predicted yet (an import still running, or a model that failed), in words for the window and
- * the command line: "2 photos have no category yet (no model has predicted them; an import may still be running)".
+ * Photos no model has predicted yet (an import still running or stopped midway, or a model that failed), in words for
+ * the window and the command line: "2 photos have no category yet (no model has predicted them; an import may still
+ * be running, or stopped before it finished: importing its folders again finishes it)".
  */
 export const noCategoryYet = (n: number): string =>
-  `${plural(n, 'photo')} ${n === 1 ? 'has' : 'have'} no category yet (no model has predicted ${n === 1 ? 'it' : 'them'}; an import may still be running)`;
+  `${plural(n, 'photo')} ${n === 1 ? 'has' : 'have'} no category yet (no model has predicted ${n === 1 ? 'it' : 'them'}; an import may still be running, or stopped before it finished: importing its folders again finishes it)`;
 
 /**
  * Files an import found no longer on disk, in words for the window and the command line: "3 files that are no

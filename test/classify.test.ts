@@ -60,6 +60,14 @@ test('classify without a folder is a usage error; a folder that does not exist f
   assert.equal(toFolder.code, 1);
   assert.match(toFolder.stderr, /cannot write .*: it is a folder; give a file name in it/);
   assert.ok(!fs.existsSync(path.join(dir, 'd.sqlite')), 'no catalog was made');
+  // Nor is a mistyped --model found out only after the catalog was made.
+  fs.copyFileSync(path.join(projectRoot, 'resources', 'icon.png'), path.join(photos, 'a.png'));
+  const noModel = cli(['classify', photos, '--db', path.join(dir, 'd.sqlite'), '--model', path.join(dir, 'nope')], {
+    FASHION_SORTER_CACHE: dir,
+  });
+  assert.equal(noModel.code, 1);
+  assert.match(noModel.stderr, /^error: no model at .*nope \(model\.json and weights\.bin are needed\); check --model/);
+  assert.ok(!fs.existsSync(path.join(dir, 'd.sqlite')), 'no catalog was made for a missing model');
 });
 
 test("without --db the command line imports into the window's default catalog: Electron's userData (its appData folder and the product's name)", async () => {
@@ -187,6 +195,27 @@ test(
     assert.ok(doneAtKill < 240, 'killed before the end');
     assert.ok(!fs.existsSync(out));
 
+    // Another folder imported meanwhile says that the killed import did not finish, and how to finish it.
+    const other = path.join(dir, 'other');
+    await writePackshots(data.test.images.subarray(240 * 784), 3, other, { seed: 4 });
+    const meanwhile = cli(['classify', other, '--db', db], { FASHION_SORTER_CACHE: dir });
+    assert.equal(meanwhile.code, 0, meanwhile.stderr);
+    assert.match(
+      meanwhile.stderr,
+      new RegExp(
+        `^warning: an earlier import of ${photos} did not finish \\((\\d+) of the (\\d+) files it had found were imported\\); classify that folder again to finish it`,
+        'm',
+      ),
+    );
+    const unfinished = JSON.parse(cli(['classify', other, '--db', db, '--json'], { FASHION_SORTER_CACHE: dir }).stdout)
+      .unfinishedImports as { folders: string[]; done: number; found: number }[];
+    assert.equal(unfinished.length, 1);
+    assert.deepEqual(unfinished[0]!.folders, [photos]);
+    assert.ok(
+      unfinished[0]!.done >= doneAtKill && unfinished[0]!.done < unfinished[0]!.found,
+      JSON.stringify(unfinished),
+    );
+
     const r = cli(args, { FASHION_SORTER_CACHE: dir });
     assert.equal(r.code, 0, r.stderr);
     const report = JSON.parse(r.stdout);
@@ -198,11 +227,12 @@ test(
       report.perCategory.reduce((n: number, c: { count: number }) => n + c.count, 0),
       240,
     );
-    assert.equal(count(db, 'SELECT count(*) FROM import_jobs'), 1);
-    assert.equal(count(db, 'SELECT count(*) FROM photos'), 240);
-    assert.equal(count(db, 'SELECT count(*) FROM photo_paths'), 240);
+    assert.deepEqual(report.unfinishedImports, []);
+    assert.equal(count(db, `SELECT count(*) FROM import_jobs WHERE roots = '${JSON.stringify([photos])}'`), 1);
+    assert.equal(count(db, 'SELECT count(*) FROM photos'), 243);
+    assert.equal(count(db, 'SELECT count(*) FROM photo_paths'), 243);
     assert.equal(count(db, 'SELECT count(*) FROM photos WHERE prediction_id IS NULL'), 0);
-    assert.equal(count(db, 'SELECT count(*) FROM predictions'), 240);
+    assert.equal(count(db, 'SELECT count(*) FROM predictions'), 243);
 
     // The CSV: one row per photo, parsed back by an independent parser.
     const rows = parse(fs.readFileSync(out), { columns: true }) as {
@@ -218,6 +248,47 @@ test(
     }
     const correct = rows.filter((row) => Number(row.category_id) === data.test.labels[files.indexOf(row.path)]).length;
     assert.ok(correct / rows.length > 0.85, `accuracy through the photo pipeline ${correct}/${rows.length}`);
+  },
+);
+
+test(
+  'Ctrl-C in the middle of an import: the photos in flight are finished, the summary says it was cancelled without a category table it has not predicted, and how to go on',
+  { timeout: 600_000 },
+  async () => {
+    const dir = tempDir('cli-cancel');
+    const photos = path.join(dir, 'photos');
+    await writePackshots(data.test.images, 240, photos, { seed: 6 });
+    const db = path.join(dir, 'catalog.sqlite');
+    const child = spawn(process.execPath, [...CLI, 'classify', photos, '--db', db], {
+      cwd: projectRoot,
+      env: { ...process.env, FASHION_SORTER_CACHE: dir },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    for (;;) {
+      await new Promise((r) => setTimeout(r, 200));
+      try {
+        if (count(db, `SELECT count(*) FROM import_files WHERE state = 'done'`) >= 30) break;
+      } catch {
+        continue; // not created or not migrated yet
+      }
+    }
+    child.kill('SIGINT');
+    assert.equal(await exited, 1);
+    const done = count(db, `SELECT count(*) FROM import_files WHERE state = 'done'`);
+    assert.ok(done < 240, 'cancelled before the end');
+    assert.match(
+      stdout,
+      new RegExp(`^cancelled, having imported: ${done} photos from \\d+ files found so far, 0 failed`),
+    );
+    assert.doesNotMatch(stdout, /needs review:|T-shirt\/top/);
+    assert.match(
+      stderr,
+      new RegExp(`error: cancelled after ${done} of \\d+ files; classify the same folders again to go on`),
+    );
   },
 );
 
@@ -407,6 +478,61 @@ test(
     const linked = cli(['label', '--db', db, '--csv', bare]);
     assert.equal(linked.code, 0, linked.stderr);
     assert.equal(labelOf(files[0]!), CLASS_NAMES.indexOf('Trouser'));
+  },
+);
+
+test(
+  "a catalog export goes back into label: a photo with no file left is named by its hash; a file the import could not read says why; a duplicated column or a row's two problems are said once",
+  { timeout: 300_000 },
+  async () => {
+    const dir = tempDir('cli-label-roundtrip');
+    const photos = path.join(dir, 'photos');
+    const files = await writePackshots(data.test.images, 4, photos, { seed: 7 });
+    const broken = path.join(photos, 'broken.jpg');
+    fs.writeFileSync(broken, fs.readFileSync(files[0]!).subarray(0, 100));
+    const db = path.join(dir, 'catalog.sqlite');
+    const env = { FASHION_SORTER_CACHE: dir };
+    assert.equal(cli(['classify', photos, '--db', db], env).code, 0);
+    // The last file goes: its photo stays in the catalog with its prediction, and no path.
+    fs.rmSync(files[3]!);
+    assert.equal(cli(['classify', photos, '--db', db], env).code, 0);
+    const exported = path.join(dir, 'export.csv');
+    assert.equal(cli(['export', '--db', db, '--out', exported]).code, 0);
+    const rows = parse(fs.readFileSync(exported), { columns: true }) as Record<string, string>[];
+    assert.equal(rows.length, 4);
+    assert.equal(rows.filter((row) => row.path === '').length, 1);
+    // What a reviewer makes of it: the export with its category column called label, every photo a Bag.
+    const header = Object.keys(rows[0]!).map((name) => (name === 'category_name' ? 'label' : name));
+    const csv = (extra: string[] = []) =>
+      [
+        header.join(','),
+        ...rows.map((row) => header.map((name) => (name === 'label' ? 'Bag' : row[name])).join(',')),
+        ...extra,
+      ].join('\n');
+    const labels = path.join(dir, 'labels.csv');
+    /** A row of that file for another path. */
+    const row = (file: string, label: string) =>
+      header.map((name) => (name === 'path' ? file : name === 'label' ? label : '')).join(',');
+    fs.writeFileSync(labels, csv([row(broken, 'Bag')]));
+    const refused = cli(['label', '--db', db, '--csv', labels]);
+    assert.equal(refused.code, 1);
+    assert.match(
+      refused.stderr,
+      /^error: no labels were applied; fix this row of .*labels\.csv: line 6: .*broken\.jpg could not be imported \(.+\); mend it and classify its folder again, or leave the row out$/m,
+    );
+    fs.writeFileSync(labels, csv([row('nope.jpg', 'Jumper')]));
+    const twoProblems = cli(['label', '--db', db, '--csv', labels]);
+    assert.match(
+      twoProblems.stderr,
+      /fix this row of .*: line 6: nope\.jpg is not in the catalog, and "Jumper" is not a category/,
+    );
+    fs.writeFileSync(labels, 'path,label,label\nphoto.jpg,Bag,Coat\n');
+    assert.match(cli(['label', '--db', db, '--csv', labels]).stderr, /labels\.csv has two label columns; keep one/);
+    fs.writeFileSync(labels, csv());
+    const applied = cli(['label', '--db', db, '--csv', labels]);
+    assert.equal(applied.code, 0, applied.stderr);
+    assert.match(applied.stdout, /^applied 4 labels from /);
+    assert.equal(count(db, 'SELECT count(*) FROM photos WHERE label = 8'), 4);
   },
 );
 

@@ -119,11 +119,19 @@ export interface Operations {
   jobSummary(jobId: number): Promise<{ photos: number; perCategory: number[]; needsReview: number }>;
   /** Each file of an import with its category: the reviewer's where there is one, else the model's with its probability (0–1). */
   jobCategories(jobId: number): Promise<JobCategory[]>;
+  /** Imports other than `exceptJobId` that have not finished (ImportJobs.unfinishedJobs). */
+  unfinishedImports(exceptJobId: number): Promise<{ folders: string[]; done: number; found: number }[]>;
+  /** The photo with this content hash (sha256 hex, any case), if the catalog has it. */
+  photoWithHash(hash: string): Promise<number | undefined>;
   /**
    * The photo at a path (absolute, or relative to `baseDir`; a symbolic link names the file it points to), else the one photo imported under a bare file name;
-   * `named`: how many photos were imported under that bare name (more than one: the name alone cannot say which).
+   * `named`: how many photos were imported under that bare name (more than one: the name alone cannot say which);
+   * `importFailure`: for a path an import could not read, why.
    */
-  findPhoto(file: string, baseDir: string): Promise<{ photoId: number | undefined; named: number }>;
+  findPhoto(
+    file: string,
+    baseDir: string,
+  ): Promise<{ photoId: number | undefined; named: number; importFailure?: string }>;
   /** Fine-tunes the active model on the reviewed photos and publishes an inactive candidate, compared with it. */
   improve(hooks?: Omit<ImproveHooks, 'activePredictor'>): Promise<Candidate>;
   /** Makes a version active and re-predicts the photos without a human label (activateModel). */
@@ -320,6 +328,12 @@ export function createServices(options: ServiceOptions = {}): Services {
     },
     jobSummary: async (jobId) => (await openCatalog()).imports.jobSummary(jobId),
     jobCategories: async (jobId) => (await openCatalog()).imports.jobCategories(jobId),
+    unfinishedImports: async (exceptJobId) =>
+      (await openCatalog()).imports
+        .unfinishedJobs()
+        .filter((job) => job.id !== exceptJobId)
+        .map((job) => ({ folders: job.roots, done: job.counts.done, found: job.counts.found })),
+    photoWithHash: async (hash) => (await openCatalog()).queries.photoWithHash(hash.toLowerCase()),
     async findPhoto(file, baseDir) {
       const cat = await openCatalog();
       const full = path.resolve(baseDir, file);
@@ -334,7 +348,9 @@ export function createServices(options: ServiceOptions = {}): Services {
       const photoId = cat.queries.photoAtPath(full) ?? real();
       // A bare file name (what a shop system or a reviewer's list often has) names the one photo imported under it.
       const named = photoId === undefined && !/[\\/]/.test(file) ? cat.queries.photosNamed(file) : [];
-      return { photoId: photoId ?? (named.length === 1 ? named[0] : undefined), named: named.length };
+      const found = photoId ?? (named.length === 1 ? named[0] : undefined);
+      const importFailure = found === undefined ? cat.imports.importFailure(full) : undefined;
+      return { photoId: found, named: named.length, ...(importFailure === undefined ? {} : { importFailure }) };
     },
     async improve(hooks = {}) {
       const cat = await openCatalog();

@@ -69,6 +69,17 @@ export class ImportJobs {
     return row?.id;
   }
 
+  /**
+   * Imports that have not finished, newest first: stopped midway (a crash, a kill, a cancel before the folders were
+   * walked) or still running in another program; running the same import again finishes one. With their counts.
+   */
+  unfinishedJobs(): { id: number; roots: string[]; counts: JobCounts }[] {
+    const ids = this.db
+      .prepare(`SELECT id, roots FROM import_jobs WHERE status = 'running' ORDER BY id DESC`)
+      .all() as { id: number; roots: string }[];
+    return ids.map(({ id, roots }) => ({ id, roots: JSON.parse(roots) as string[], counts: this.jobCounts(id) }));
+  }
+
   createJob(roots: string[]): number {
     return Number(
       this.db
@@ -276,9 +287,15 @@ export class ImportJobs {
 
   /** Whether an import has failed on this path: only such a file is imported again from the Errors list. */
   hasFailed(filePath: string): boolean {
-    return (
-      this.db.prepare(`SELECT 1 FROM import_files WHERE path = ? AND state = 'failed'`).get(filePath) !== undefined
-    );
+    return this.importFailure(filePath) !== undefined;
+  }
+
+  /** Why the newest import that failed to read this path failed, or undefined when none did. */
+  importFailure(filePath: string): string | undefined {
+    return this.db
+      .prepare(`SELECT error FROM import_files WHERE path = ? AND state = 'failed' ORDER BY id DESC LIMIT 1`)
+      .pluck()
+      .get(filePath) as string | undefined;
   }
 
   /** Whether an import found this path (read or failed): only such a file is shown in the file manager. */

@@ -395,7 +395,12 @@ export class WindowQueries {
 
   /** True when some photo in the catalog has this content hash (what the thumbnail protocol may serve). */
   hasPhoto(hash: string): boolean {
-    return this.db.prepare('SELECT 1 FROM photos WHERE hash = ?').get(hash) !== undefined;
+    return this.photoWithHash(hash) !== undefined;
+  }
+
+  /** The photo with this content hash (sha256 of its file, 64 lowercase hex digits), if the catalog has it. */
+  photoWithHash(hash: string): number | undefined {
+    return this.db.prepare('SELECT id FROM photos WHERE hash = ?').pluck().get(hash) as number | undefined;
   }
 }
 

@@ -39,7 +39,12 @@ export class Removals {
       if (!job) throw new Error(`import ${jobId} is not in the catalog`);
       if (job.removal_id !== null) throw new Error(`import ${jobId} was removed already`);
       const id = this.newRemoval(jobId);
-      this.db.prepare('UPDATE import_jobs SET removal_id = ? WHERE id = ?').run(id, jobId);
+      // An import that stopped midway is not resumed into a removed one: importing its folders again starts afresh.
+      this.db
+        .prepare(
+          `UPDATE import_jobs SET removal_id = ?, status = iif(status = 'running', 'cancelled', status) WHERE id = ?`,
+        )
+        .run(id, jobId);
       const photos = this.db
         .prepare(
           `UPDATE photos SET removal_id = @id WHERE removal_id IS NULL

@@ -8,6 +8,7 @@ import { duration, pathOption, UsageError, userPath, waitingForCatalog, withServ
 import { plural } from '../../contract/plural.ts';
 import { filesGone, reviewedFilesReplaced } from '../../contract/catalogWords.ts';
 import { noPhotoFileIn } from '../photos/walk.ts';
+import { hasModel } from '../ml/modelFiles.ts';
 
 function progressReporter(): { update: (p: ImportProgress) => void; stop: () => void } {
   if (process.stderr.isTTY) {
@@ -60,6 +61,9 @@ export async function runClassify(values: Values, folders: string[]): Promise<vo
   const paths = folders.map(userPath);
   const nothing = await noPhotoFileIn(paths);
   if (nothing) throw new Error(`nothing was imported: ${nothing.path}: ${nothing.reason}`);
+  const model = pathOption(values, 'model');
+  if (model && !hasModel(model))
+    throw new Error(`no model at ${model} (model.json and weights.bin are needed); check --model, or leave it out`);
   const cancel = new AbortController();
   const onSigint = () => {
     console.error('\ncancelling: finishing the photos in flight…');
@@ -77,7 +81,7 @@ export async function runClassify(values: Values, folders: string[]): Promise<vo
     });
   // The model: --model, else the catalog's active model, else the shipped one.
   const services = {
-    classifyWith: pathOption(values, 'model'),
+    classifyWith: model,
     signal: cancel.signal,
     onModelMissing: (active: { name: string; dir: string }) => {
       console.error(
@@ -96,6 +100,7 @@ export async function runClassify(values: Values, folders: string[]): Promise<vo
       );
       progress.stop();
       const summary = await operations.jobSummary(result.jobId);
+      const unfinishedImports = await operations.unfinishedImports(result.jobId);
       if (outFile) {
         await writeCsvFile(
           outFile,
@@ -128,9 +133,15 @@ export async function runClassify(values: Values, folders: string[]): Promise<vo
         errors: result.errors,
         seconds: result.seconds,
         out: outFile ?? null,
+        unfinishedImports,
       };
       if (values.json) console.log(JSON.stringify(report, null, 1));
       else printSummary(report);
+      // Their files are neither all imported nor predicted: exports and sorts would leave them out unexplained.
+      for (const other of unfinishedImports)
+        console.error(
+          `warning: an earlier import of ${other.folders.join(', ')} did not finish (${other.done} of the ${plural(other.found, 'file')} it had found were imported); classify ${other.folders.length === 1 ? 'that folder' : 'those folders'} again to finish it, unless it is still running in another window`,
+        );
       if (result.status === 'cancelled')
         throw new Error(
           `cancelled after ${result.counts.done} of ${result.counts.found} files; classify the same folders again to go on (photos already imported are skipped quickly)`,
@@ -145,6 +156,7 @@ export async function runClassify(values: Values, folders: string[]): Promise<vo
 }
 
 function printSummary(r: {
+  status: 'done' | 'cancelled';
   photos: number;
   unchanged: number;
   gone: number;
@@ -167,8 +179,9 @@ function printSummary(r: {
     r.unchanged === 0
       ? ''
       : ` (${r.unchanged === r.found ? 'all' : r.unchanged} unchanged since an earlier import: not read again)`;
+  const cancelled = r.status === 'cancelled';
   console.log(
-    `${r.resumed ? 'resumed and finished' : 'imported'}: ${plural(r.photos, 'photo')} from ${plural(r.found, 'file')}${unchanged}, ${r.failed} failed, in ${duration(r.seconds)}${rate}`,
+    `${cancelled ? 'cancelled, having imported' : r.resumed ? 'resumed and finished' : 'imported'}: ${plural(r.photos, 'photo')} from ${plural(r.found, 'file')}${cancelled ? ' found so far' : ''}${unchanged}, ${r.failed} failed, in ${duration(r.seconds)}${rate}`,
   );
   if (r.gone > 0) console.log(filesGone(r.gone));
   if (r.reviewedReplaced.length > 0) {
@@ -178,8 +191,9 @@ function printSummary(r: {
       console.log(`  … and ${r.reviewedReplaced.length - 10} more (--json lists all)`);
   }
   console.log(`model ${r.model.name} on ${r.model.backend}; catalog ${r.db}`);
-  // With nothing imported, the table would be ten zeros: the errors below say what happened.
-  if (r.photos > 0) {
+  // With nothing imported, the table would be ten zeros: the errors below say what happened. A cancelled import
+  // has not predicted all it imported: its table would be short.
+  if (r.photos > 0 && !cancelled) {
     const width = Math.max(...r.perCategory.map((c) => c.name.length));
     for (const c of r.perCategory) console.log(`  ${c.name.padEnd(width)} ${String(c.count).padStart(7)}`);
     const hard = HARD_GROUP.map((k) => r.perCategory[k]!.name).join('/');

@@ -48,7 +48,7 @@ export const unsureLine = (n: number): string[] =>
   n === 0
     ? []
     : [
-        `${n} of these photos still ${n === 1 ? 'needs' : 'need'} review: their category is the model's guess (--reviewed-only leaves them out)`,
+        `${n} of these photos still ${n === 1 ? "needs review: its category is the model's guess (--reviewed-only leaves it out)" : "need review: their category is the model's guess (--reviewed-only leaves them out)"}`,
       ];
 
 /** `export --db FILE --out FILE [--format catalog|fashion-mnist] [--reviewed-only|--needs-review] [--category C] [--bom]` */
@@ -69,7 +69,7 @@ export async function runExport(values: Values): Promise<void> {
     for (const line of unsureLine(unsure)) console.log(line);
     if (uncategorized > 0)
       console.log(
-        `${noCategoryYet(uncategorized)}: ${format === 'catalog' ? 'the category columns of their rows are empty' : 'left out'}`,
+        `${noCategoryYet(uncategorized)}: ${format === 'catalog' ? `the category columns of ${uncategorized === 1 ? 'its' : 'their'} rows are empty` : 'left out'}`,
       );
   });
 }

@@ -53,12 +53,14 @@ interface LabelRow {
   /** The line of the file the row ends on. */
   line: number;
   path: string;
+  /** The content hash, where the file has a hash column (a catalog export's): what names a photo whose path is empty. */
+  hash: string;
   label: string;
 }
 
 /**
- * The rows of a labels file: UTF-8 or UTF-16, its delimiter from the header, the columns path and label in
- * any order and case. Rows of blank cells only (the ",,," a spreadsheet leaves below its data) are skipped;
+ * The rows of a labels file: UTF-8 or UTF-16, its delimiter from the header, the columns path and label (and
+ * optionally hash) in any order and case, each once. Rows of blank cells only (the ",,," a spreadsheet leaves below its data) are skipped;
  * a row with something beyond the header's columns is a problem of that row. Throws when the file is not
  * CSV, lacks the columns or holds no label (a header alone is a file saved too early, not "nothing to change").
  */
@@ -86,9 +88,15 @@ function readLabelRows(csvFile: string): { rows: LabelRow[]; problems: Problem[]
     throw new Error(`${csvFile} is empty: write a header path,label and a row per photo, like photos/SKU-1.jpg,Shirt`);
   const written = filled[0]!.record.map(trimmed);
   const header = written.map((name) => name.toLowerCase());
-  const [pathColumn, labelColumn] = [header.indexOf('path'), header.indexOf('label')];
+  const [pathColumn, labelColumn, hashColumn] = [
+    header.indexOf('path'),
+    header.indexOf('label'),
+    header.indexOf('hash'),
+  ];
   if (pathColumn < 0 || labelColumn < 0)
     throw new Error(`${csvFile} needs the columns path,label (it has ${written.filter(Boolean).join(',')})`);
+  const twice = ['path', 'label', 'hash'].find((name) => header.indexOf(name) !== header.lastIndexOf(name));
+  if (twice) throw new Error(`${csvFile} has two ${twice} columns; keep one`);
   const problems: Problem[] = [];
   const rows = filled.slice(1).map(({ record, info }) => {
     const extra = record.slice(header.length).filter((cell) => trimmed(cell) !== '');
@@ -97,7 +105,12 @@ function readLabelRows(csvFile: string): { rows: LabelRow[]; problems: Problem[]
         line: info.lines,
         text: `more cells than the header has columns (${extra.map(shown).join(', ')}); quote a path that holds the delimiter`,
       });
-    return { line: info.lines, path: record[pathColumn] ?? '', label: record[labelColumn] ?? '' };
+    return {
+      line: info.lines,
+      path: record[pathColumn] ?? '',
+      hash: hashColumn < 0 ? '' : trimmed(record[hashColumn] ?? ''),
+      label: record[labelColumn] ?? '',
+    };
   });
   if (rows.length === 0)
     throw new Error(`${csvFile} has its header and no labels: add a row per photo, like photos/SKU-1.jpg,Shirt`);
@@ -106,7 +119,8 @@ function readLabelRows(csvFile: string): { rows: LabelRow[]; problems: Problem[]
 
 /**
  * `label --db FILE --csv FILE`: applies human labels from a CSV with columns path,label (the label a number
- * or a category name). Paths and names are compared in one Unicode normal form, and spaces at a cell's
+ * or a category name); a row with an empty path names its photo by the hash column where there is one (a catalog
+ * export's row for a photo with no file left). Paths and names are compared in one Unicode normal form, and spaces at a cell's
  * ends are not part of it (unless a file is named so). All or nothing: a row that names an unknown photo
  * or category, or gives a photo another category than an earlier row, stops the command before any label is
  * written, with every such row listed.
@@ -121,19 +135,36 @@ export async function runLabel(values: Values): Promise<void> {
     const changes: LabelChange[] = [];
     /** The first row that labels each photo: a later row (the same file, or another with the same image) that says another category contradicts it. */
     const firstRow = new Map<number, { line: number; label: number }>();
-    for (const { line, path: cell, label: labelCell } of rows) {
+    for (const { line, path: cell, hash, label: labelCell } of rows) {
       // The cell as written first (a file may really be named with a space at its end), then without its edge spaces.
-      let found = await operations.findPhoto(cell, path.dirname(csvFile));
-      if (found.photoId === undefined && found.named === 0 && trimmed(cell) !== cell)
-        found = await operations.findPhoto(trimmed(cell), path.dirname(csvFile));
+      let found: Awaited<ReturnType<typeof operations.findPhoto>>;
+      if (trimmed(cell) === '' && hash !== '') found = { photoId: await operations.photoWithHash(hash), named: 0 };
+      else {
+        found = await operations.findPhoto(cell, path.dirname(csvFile));
+        if (found.photoId === undefined && found.named === 0 && trimmed(cell) !== cell)
+          found = await operations.findPhoto(trimmed(cell), path.dirname(csvFile));
+      }
       const label = categoryFromText(trimmed(labelCell));
       if (found.named > 1)
         problems.push({
           line,
           text: `${found.named} photos in the catalog are named ${trimmed(cell)}; give its folder too`,
         });
+      else if (found.importFailure !== undefined)
+        problems.push({
+          line,
+          text: `${trimmed(cell) === cell ? cell : shown(cell)} could not be imported (${found.importFailure}); mend it and classify its folder again, or leave the row out`,
+        });
       else if (found.photoId === undefined)
-        problems.push({ line, text: `${trimmed(cell) === cell ? cell : shown(cell)} is not in the catalog` });
+        problems.push({
+          line,
+          text:
+            trimmed(cell) === ''
+              ? hash === ''
+                ? 'the path is empty'
+                : `no photo in the catalog has the hash ${hash}`
+              : `${trimmed(cell) === cell ? cell : shown(cell)} is not in the catalog`,
+        });
       if (label === undefined)
         problems.push({
           line,
@@ -152,14 +183,13 @@ export async function runLabel(values: Values): Promise<void> {
       }
     }
     if (problems.length > 0) {
-      // A row may have two problems (an unknown photo and an unknown category): rows are what the user fixes.
-      const rowsWithProblems = new Set(problems.map((p) => p.line)).size;
-      const listed = problems
-        .sort((a, b) => a.line - b.line)
-        .slice(0, 10)
-        .map((p) => `line ${p.line}: ${p.text}`);
+      // A row may have two problems (an unknown photo and an unknown category): rows are what the user fixes, each once.
+      const byLine = new Map<number, string[]>();
+      for (const p of problems.sort((a, b) => a.line - b.line))
+        byLine.set(p.line, [...(byLine.get(p.line) ?? []), p.text]);
+      const listed = [...byLine].slice(0, 10).map(([line, texts]) => `line ${line}: ${texts.join(', and ')}`);
       throw new Error(
-        `no labels were applied; fix ${rowsWithProblems === 1 ? 'this row' : `these ${rowsWithProblems} rows`} of ${csvFile}: ${listed.join('; ')}${problems.length > 10 ? '; …' : ''}`,
+        `no labels were applied; fix ${byLine.size === 1 ? 'this row' : `these ${byLine.size} rows`} of ${csvFile}: ${listed.join('; ')}${byLine.size > 10 ? '; …' : ''}`,
       );
     }
     // Saved as the window saves a review: in one transaction, once the catalog accepts writes, under the user's name.
