@@ -169,9 +169,10 @@ test('a missing model file: the window and the command line say which and what t
     FASHION_SORTER_CACHE: dir,
   });
   assert.equal(r.code, 1);
+  assert.ok(!fs.existsSync(path.join(dir, 'c.sqlite')), 'refused before a catalog is made');
   assert.match(
     r.stderr,
-    /no model at .*resnet9-mini \(model\.json and weights\.bin are needed\); pass --model DIR or reinstall the app/,
+    /no model at .*resnet9-mini \(model\.json and weights\.bin are needed\); check --model, or leave it out/,
   );
   fs.rmSync(path.join(broken, 'metrics.json'));
   const services = createServices({

@@ -9,7 +9,13 @@ import { Catalog } from '../electron/catalog/catalog.ts';
 import { NUM_CLASSES } from '../contract/categories.ts';
 import { DEFAULT_REVIEW_RULE } from '../contract/review.ts';
 import { writePackshots } from './fixtures/samplePhotos.ts';
-import { browserServices, openRenderer, type RendererSession, SKIP_WITHOUT_CHROMIUM } from './helpers/browser.ts';
+import {
+  browserServices,
+  openRenderer,
+  type RendererSession,
+  SKIP_WITHOUT_CHROMIUM,
+  tileName,
+} from './helpers/browser.ts';
 import { testSet } from './helpers/catalogs.ts';
 import { tempDir } from './helpers/photos.ts';
 
@@ -50,7 +56,7 @@ const tile = (index: number) => ui.page.locator(`[data-testid="tile"][data-index
 const labelOf = (id: number) => db.prepare('SELECT label FROM photos WHERE id = ?').pluck().get(id) as number | null;
 const idOfName = (name: string) =>
   db.prepare('SELECT photo_id FROM photo_paths WHERE name = ?').pluck().get(name) as number;
-const nameAt = async (index: number) => (await tile(index).getAttribute('aria-label'))!.split(':')[0]!;
+const nameAt = async (index: number) => tileName((await tile(index).getAttribute('aria-label'))!);
 /** Runs `expression` in the page (the page's DOM, which this project's Node types do not describe). */
 const inPage = <T>(expression: string) => ui.page.evaluate(expression) as Promise<T>;
 const tilesJs = `Array.from(document.querySelectorAll('[data-testid="tile"]'))`;
@@ -62,7 +68,7 @@ const selectedIndexes = () =>
 /** The tiles' file names in grid order. */
 const namesInOrder = () =>
   inPage<string[]>(
-    `${tilesJs}.sort((a, b) => a.dataset.index - b.dataset.index).map((e) => e.getAttribute('aria-label').split(':')[0])`,
+    `${tilesJs}.sort((a, b) => a.dataset.index - b.dataset.index).map((e) => (${tileName.toString()})(e.getAttribute('aria-label')))`,
   );
 /** The grid's layout: its viewport's inner right edge, the first tile's width and the rightmost tile's right edge. */
 const layout = () =>
@@ -345,7 +351,7 @@ test(
     // A new order (another sort) sorts them in.
     await page.getByLabel('Sort by').selectOption('name');
     await until(
-      `document.querySelector('[data-testid="tile"][data-index="0"]')?.getAttribute('aria-label')?.startsWith('added-')`,
+      `(${tileName.toString()})(document.querySelector('[data-testid="tile"][data-index="0"]')?.getAttribute('aria-label') ?? '').startsWith('added-')`,
     );
   },
 );

@@ -8,7 +8,13 @@ import type { Services } from '../electron/app/services.ts';
 import { projectRoot } from '../electron/appPaths.ts';
 import { CLASS_NAMES } from '../contract/categories.ts';
 import { writePackshots } from './fixtures/samplePhotos.ts';
-import { openRenderer, type RendererSession, servicesWithImport, SKIP_WITHOUT_CHROMIUM } from './helpers/browser.ts';
+import {
+  openRenderer,
+  type RendererSession,
+  servicesWithImport,
+  SKIP_WITHOUT_CHROMIUM,
+  tileName,
+} from './helpers/browser.ts';
 import { testSet } from './helpers/catalogs.ts';
 import { tempDir } from './helpers/photos.ts';
 
@@ -191,7 +197,7 @@ test('a bulk relabel needs a chosen category and is undone and redone as one ste
   const apply = page.getByRole('button', { name: 'Apply to 4' });
   assert.equal(await apply.isDisabled(), true, 'no category is chosen for the reviewer');
   const ids = await Promise.all(
-    [0, 1, 2, 3].map(async (i) => idOfName((await tiles.nth(i).getAttribute('aria-label'))!.split(':')[0]!)),
+    [0, 1, 2, 3].map(async (i) => idOfName(tileName((await tiles.nth(i).getAttribute('aria-label'))!))),
   );
   const before = new Map(ids.map((id) => [id, labelOf(id)]));
   await page.getByLabel('Set category').selectOption({ label: 'Bag' });

@@ -196,6 +196,12 @@ export async function servicesWithImport(
   return services;
 }
 
+/**
+ * The photo's name in a grid tile's accessible name ("Bag 93.4% sure: SKU-1.jpg; needs review: …": what the tile
+ * shows, then the name, then why it needs review, if it does). Its body is also used as page script.
+ */
+export const tileName = (label: string): string => label.slice(label.indexOf(': ') + 2).split('; needs review: ')[0]!;
+
 /** axe-core's source, for a session's initScripts where a test audits accessibility. */
 export const axeScript = () => fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
