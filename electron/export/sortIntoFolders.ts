@@ -154,12 +154,11 @@ async function makePlan(
   // The destination must not lie in a folder the photos come from (imported, or sorted into by an earlier sort and
   // holding them now): a later import there would find them again. An earlier sort's destination itself is where
   // sorting again after a category changed goes, whether or not that folder was imported since.
-  const real = (folder: string) => (fs.existsSync(folder) ? fs.realpathSync(folder) : folder);
   const realFolders = (paths: string[]) =>
     paths.filter((r) => fs.existsSync(r) && fs.statSync(r).isDirectory()).map((r) => fs.realpathSync(r));
   const sortedInto = new Set(realFolders(catalog.queries.sortDestinations()));
   const roots = realFolders(catalog.queries.photoRoots()).filter((r) => sources.some((s) => isInside(s.path, r)));
-  const sourceFolders = new Set(sources.map((s) => real(path.dirname(s.path))));
+  const sourceFolders = new Set(sources.map((s) => realPathAllowingMissing(path.dirname(s.path))));
   for (const folder of [...roots, ...sourceFolders]) {
     if (isInside(dest, folder) && !(dest === folder && sortedInto.has(folder)))
       throw new Error(
