@@ -60,8 +60,8 @@ interface LabelRow {
 
 /**
  * The rows of a labels file: UTF-8 or UTF-16, its delimiter from the header, the columns path and label (and
- * optionally hash) in any order and case, each once. Rows of blank cells only (the ",,," a spreadsheet leaves below its data) are skipped;
- * a row with something beyond the header's columns is a problem of that row. Throws when the file is not
+ * optionally hash) in any order and case, each once. Rows of blank cells only (the ",,," a spreadsheet leaves
+ * below its data) are skipped; a row with something beyond the header's columns is a problem of that row. Throws when the file is not
  * CSV, lacks the columns or holds no label (a header alone is a file saved too early, not "nothing to change").
  */
 function readLabelRows(csvFile: string): { rows: LabelRow[]; problems: Problem[] } {
@@ -119,9 +119,9 @@ function readLabelRows(csvFile: string): { rows: LabelRow[]; problems: Problem[]
 
 /**
  * `label --db FILE --csv FILE`: applies human labels from a CSV with columns path,label (the label a number
- * or a category name); a row with an empty path names its photo by the hash column where there is one (a catalog
- * export's row for a photo with no file left). Paths and names are compared in one Unicode normal form, and spaces at a cell's
- * ends are not part of it (unless a file is named so). All or nothing: a row that names an unknown photo
+ * or a category name); a row with an empty path names its photo by the hash column where there is one (a
+ * catalog export's row for a photo with no file left). Paths and names are compared in one Unicode normal form,
+ * and spaces at a cell's ends are not part of it (unless a file is named so). All or nothing: a row that names an unknown photo
  * or category, or gives a photo another category than an earlier row, stops the command before any label is
  * written, with every such row listed.
  */
@@ -145,6 +145,7 @@ export async function runLabel(values: Values): Promise<void> {
           found = await operations.findPhoto(trimmed(cell), path.dirname(csvFile));
       }
       const label = categoryFromText(trimmed(labelCell));
+      const written = trimmed(cell) === cell ? cell : shown(cell);
       if (found.named > 1)
         problems.push({
           line,
@@ -153,7 +154,7 @@ export async function runLabel(values: Values): Promise<void> {
       else if (found.importFailure !== undefined)
         problems.push({
           line,
-          text: `${trimmed(cell) === cell ? cell : shown(cell)} could not be imported (${found.importFailure}); mend it and classify its folder again, or leave the row out`,
+          text: `${written} could not be imported (${found.importFailure}); mend it and classify its folder again, or leave the row out`,
         });
       else if (found.photoId === undefined)
         problems.push({
@@ -163,7 +164,7 @@ export async function runLabel(values: Values): Promise<void> {
               ? hash === ''
                 ? 'the path is empty'
                 : `no photo in the catalog has the hash ${hash}`
-              : `${trimmed(cell) === cell ? cell : shown(cell)} is not in the catalog`,
+              : `${written} is not in the catalog`,
         });
       if (label === undefined)
         problems.push({
