@@ -90,10 +90,11 @@ describe('a messy folder: every bad file is a recorded error with a reason, and 
       fs.truncateSync(path.join(photos, 'video.jpg'), 600 * 2 ** 20); // sparse: it takes no disk space
       const opened = openCatalog(dir);
       catalog = opened.catalog;
-      // A file listed by the walk and deleted before it was read: the job's file list is written first.
+      // A file listed by the walk and deleted before it was read: the job's file list is written first, by a job
+      // over the same roots in another order (the import resumes it all the same).
       const roots = [photos, path.join(dir, 'empty-root'), path.join(dir, 'does-not-exist')];
       fs.mkdirSync(roots[1]!);
-      const jobId = catalog.imports.createJob(roots);
+      const jobId = catalog.imports.createJob([roots[2]!, roots[0]!, roots[1]!]);
       catalog.imports.addFoundFiles(jobId, [path.join(photos, 'deleted.jpg')]);
       result = await importPhotos(roots, {
         catalog,
@@ -109,6 +110,7 @@ describe('a messy folder: every bad file is a recorded error with a reason, and 
 
   test('the good photos are imported, the copy is the same photo, hidden and system files are skipped', () => {
     assert.equal(result.status, 'done');
+    assert.equal(result.resumed, true);
     assert.equal(count(catalog, 'SELECT count(*) FROM photos'), 2);
     assert.equal(count(catalog, 'SELECT count(*) FROM photo_paths'), 3);
     assert.equal(
@@ -450,6 +452,25 @@ async function folderAndCatalog(prefix: string, count: number) {
   after(() => catalog.close());
   return { dir, photos, catalog, options: { catalog, predictor: model, thumbnailsDir: path.join(dir, 'thumbs') } };
 }
+
+test('an unfinished import ends when a finished one has walked all its folders (a parent folder), not when it has walked only some', async () => {
+  const { dir, photos, catalog, options } = await folderAndCatalog('covered-jobs', 2);
+  const sub = path.join(photos, 'sub');
+  fs.mkdirSync(sub);
+  const elsewhere = path.join(dir, 'elsewhere');
+  fs.mkdirSync(elsewhere);
+  // Two imports killed after finding their files: one of the subfolder, one of it and another folder.
+  const inside = catalog.imports.createJob([sub]);
+  const across = catalog.imports.createJob([sub, elsewhere]);
+  const result = await importPhotos([photos], options);
+  assert.equal(result.status, 'done');
+  assert.equal(result.resumed, false);
+  assert.deepEqual(
+    catalog.imports.unfinishedJobs().map((job) => job.id),
+    [across],
+  );
+  assert.equal(count(catalog, 'SELECT status FROM import_jobs WHERE id = ?', inside) as unknown, 'cancelled');
+});
 
 test('a root inside another root, or given twice, is walked once and is not reported as empty', async () => {
   const dir = tempDir('nested-roots');

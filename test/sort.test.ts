@@ -263,6 +263,27 @@ test(
     assert.equal(path.basename(path.dirname(catalogPaths(db).get(hashes[0]!)![0]!)), DEFAULT_FOLDER_NAMES[relabeled]);
     assertEveryPhotoOnce(photos, dest, db, hashes, 'move');
     refused();
+
+    // After a copy sort the photos also have their originals elsewhere: once the copies are imported too, sorting
+    // into their folder again would sort each photo twice, and is refused before anything is touched.
+    const copied = await labeledCatalog(path.join(dir, 'copied'), 6);
+    const copies = path.join(dir, 'copies');
+    assert.equal(cli(['sort', '--db', copied.db, '--dest', copies]).code, 0);
+    const imported = new Catalog(copied.db);
+    try {
+      await importPhotos([copies], { catalog: imported, thumbnailsDir: path.join(dir, 'thumbs') });
+    } finally {
+      imported.close();
+    }
+    for (const mode of [[], ['--move']]) {
+      const twice = cli(['sort', '--db', copied.db, '--dest', copies, ...mode]);
+      assert.equal(twice.code, 1);
+      assert.equal(
+        twice.stderr.trim(),
+        `error: ${copies} holds copies of 6 photos that are also imported from elsewhere (a copy sort's, imported since), which would be sorted twice; sort into another folder, or remove the import of ${copies} (Imports) and sort again`,
+      );
+    }
+    assertEveryPhotoOnce(copied.photos, copies, copied.db, copied.hashes, 'copy');
   },
 );
 

@@ -61,12 +61,13 @@ export class ImportJobs {
   /** Over the catalog's connection: Catalog makes one of each. */
   constructor(private readonly db: Database.Database) {}
 
-  /** The newest unfinished job over exactly these roots, so that running the same import again resumes it. */
+  /**
+   * The newest unfinished job over these roots (in any order: `classify b a` finishes `classify a b`), so that
+   * running the same import again resumes it.
+   */
   unfinishedJob(roots: string[]): number | undefined {
-    const row = this.db
-      .prepare(`SELECT id FROM import_jobs WHERE status = 'running' AND roots = ? ORDER BY id DESC LIMIT 1`)
-      .get(JSON.stringify(roots)) as { id: number } | undefined;
-    return row?.id;
+    const wanted = JSON.stringify([...new Set(roots)].sort());
+    return this.unfinishedJobs().find((job) => JSON.stringify([...new Set(job.roots)].sort()) === wanted)?.id;
   }
 
   /**
@@ -152,6 +153,16 @@ export class ImportJobs {
 
   finishJob(jobId: number, status: 'done' | 'cancelled'): void {
     this.db.prepare('UPDATE import_jobs SET status = ?, finished_at = ? WHERE id = ?').run(status, now(), jobId);
+  }
+
+  /**
+   * Ends the unfinished jobs other than `jobId` whose every root lies in one of `roots`, which a finished import
+   * has just walked and read whole: resuming one would find nothing new (it is 'cancelled', as one stopped).
+   */
+  finishCoveredJobs(jobId: number, roots: string[]): void {
+    const covered = (root: string) => roots.some((r) => root === r || root.startsWith(r + path.sep));
+    const end = this.db.prepare(`UPDATE import_jobs SET status = 'cancelled', finished_at = ? WHERE id = ?`);
+    for (const job of this.unfinishedJobs()) if (job.id !== jobId && job.roots.every(covered)) end.run(now(), job.id);
   }
 
   /**

@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { plural } from '../../contract/plural.ts';
 import type { PhotoSelection, SortPlan, SortResult } from '../../contract/api.ts';
 import Database from 'better-sqlite3';
 import { sortLockFile, type Catalog, type CatalogWait } from '../catalog/catalog.ts';
@@ -153,16 +154,26 @@ async function makePlan(
 
   // The destination must not lie in a folder the photos come from (imported, or sorted into by an earlier sort and
   // holding them now): a later import there would find them again. An earlier sort's destination itself is where
-  // sorting again after a category changed goes, whether or not that folder was imported since.
+  // sorting again after a category changed goes, whether or not that folder was imported since, unless it holds
+  // photos that also have files elsewhere (a copy sort's copies, imported since): each would be sorted twice.
   const realFolders = (paths: string[]) =>
     paths.filter((r) => fs.existsSync(r) && fs.statSync(r).isDirectory()).map((r) => fs.realpathSync(r));
   const sortedInto = new Set(realFolders(catalog.queries.sortDestinations()));
   const roots = realFolders(catalog.queries.photoRoots()).filter((r) => sources.some((s) => isInside(s.path, r)));
   const sourceFolders = new Set(sources.map((s) => realPathAllowingMissing(path.dirname(s.path))));
   for (const folder of [...roots, ...sourceFolders]) {
-    if (isInside(dest, folder) && !(dest === folder && sortedInto.has(folder)))
+    if (!isInside(dest, folder)) continue;
+    if (dest !== folder || !sortedInto.has(folder))
       throw new Error(
         `the destination ${dest} is inside ${folder}, where photos to sort come from; choose a folder outside it (a later import of ${folder} would find the sorted photos again)`,
+      );
+    const within = new Set(sources.filter((s) => isInside(s.path, dest)).map((s) => s.photoId));
+    const alsoElsewhere = new Set(
+      sources.filter((s) => within.has(s.photoId) && !isInside(s.path, dest)).map((s) => s.photoId),
+    ).size;
+    if (alsoElsewhere > 0)
+      throw new Error(
+        `${dest} holds copies of ${plural(alsoElsewhere, 'photo')} that ${alsoElsewhere === 1 ? 'is' : 'are'} also imported from elsewhere (a copy sort's, imported since), which would be sorted twice; sort into another folder, or remove the import of ${dest} (Imports) and sort again`,
       );
   }
 

@@ -347,6 +347,7 @@ export async function importPhotos(roots: string[], options: ImportOptions): Pro
     await write(() => {
       catalog.imports.forgetFiles(gone);
       catalog.imports.finishJob(job, status);
+      if (status === 'done') catalog.imports.finishCoveredJobs(job, present);
     });
     report('predicting');
     return {
